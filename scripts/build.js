@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Builds the package in place: TypeScript from src/ into nodes/lib/, one loader per node type
+// beside its .html (Node-RED loads <type>.html from beside <type>.js), and icons/ copied into
+// nodes/icons/ (Node-RED only scans an icons folder next to the node files).
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { execFileSync } = require("child_process");
+
+const root = path.resolve(__dirname, "..");
+const pkg = require(path.join(root, "package.json"));
+
+fs.rmSync(path.join(root, "nodes", "lib"), { recursive: true, force: true });
+const tsc = require.resolve("typescript/bin/tsc", { paths: [root] });
+try {
+  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.json")], { stdio: "inherit" });
+} catch {
+  console.error("build: TypeScript compilation failed");
+  process.exit(1);
+}
+
+const kinds = [["nodes", pkg["node-red"].nodes || {}], ["plugins", pkg["node-red"].plugins || {}]];
+let count = 0;
+for (const [dir, entries] of kinds) {
+  for (const file of Object.values(entries)) {
+    const base = path.basename(file, ".js");
+    const src = path.join(root, "src", dir, base + ".ts");
+    if (!fs.existsSync(src)) throw new Error(`build: ${file} has no source src/${dir}/${base}.ts`);
+    fs.writeFileSync(path.join(root, file), `// built by scripts/build.js\nmodule.exports = require("./lib/${dir}/${base}.js");\n`);
+    count++;
+  }
+}
+
+const iconsOut = path.join(root, "nodes", "icons");
+fs.rmSync(iconsOut, { recursive: true, force: true });
+fs.mkdirSync(iconsOut, { recursive: true });
+for (const icon of fs.readdirSync(path.join(root, "icons"))) {
+  fs.copyFileSync(path.join(root, "icons", icon), path.join(iconsOut, icon));
+}
+console.log(`build: ${count} node files, ${fs.readdirSync(iconsOut).length} icons`);

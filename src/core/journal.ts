@@ -1,0 +1,203 @@
+/**
+ * Journal entries: the one description of a change that is both written to disk and applied
+ * to memory. The registry builds an entry, hands it to the store, then applies it with
+ * `applyEntry`; recovery applies the same entries from disk, so live and restored state can
+ * not drift apart. Entries are keyed by a registry-wide log sequence number (`l`).
+ */
+import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
+import { Series } from "./history";
+import { Twin, Entry } from "./twin";
+import { isPropertyName, isTwinId } from "./names";
+
+/** [value, ts, source-or-by] */
+export type EntryTuple = [Json, number, string?];
+type Props<T> = Record<string, T>;
+
+export type JournalEntry =
+  | { l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple> }
+  | { l: number; o: "x"; i: string; t: number }
+  | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
+  | { l: number; o: "p"; i: string; v: number; t: number; p: Props<Json> }
+  | { l: number; o: "lc"; i: string; v: number; t: number; lc: Json }
+  | { l: number; o: "st"; i: string; t: number; s: Props<Json> }
+  | { l: number; o: "n"; i: string; t: number; on: boolean };
+
+export interface ApplyContext {
+  twins: Map<string, Twin>;
+  historyLength: number;
+  /** Entries read from disk are untrusted: names are checked again and values copied. */
+  fromDisk: boolean;
+}
+
+/** Applies one entry. Returns false when replay skips it (older than the twin, or twin gone). */
+export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
+  const existing = ctx.twins.get(e.i);
+  if (existing && e.l <= existing.lsn) return false;
+  if (e.o === "c") {
+    if (ctx.fromDisk && !isTwinId(e.i)) return false;
+    const twin = new Twin(e.i, e.m, e.t, e.t);
+    ctx.twins.set(e.i, twin);
+    if (e.a) setAttributes(twin, e.a, ctx);
+    if (e.r) putEntries(twin, "reported", e.r, ctx);
+    if (e.d) putEntries(twin, "desired", e.d, ctx);
+    twin.version = e.v;
+    twin.lsn = e.l;
+    return true;
+  }
+  if (!existing) return false;
+  const twin = existing;
+  switch (e.o) {
+    case "x":
+      ctx.twins.delete(e.i);
+      return true;
+    case "u":
+      if (e.a) setAttributes(twin, e.a, ctx);
+      if (e.r) {
+        putEntries(twin, "reported", e.r, ctx);
+        seen(twin, e.t);
+      }
+      if (e.d) putEntries(twin, "desired", e.d, ctx);
+      break;
+    case "p":
+      for (const [name, value] of entriesOf(e.p, ctx)) {
+        if (value === null) twin.predictions?.delete(name);
+        else (twin.predictions ??= new Map()).set(name, value);
+      }
+      break;
+    case "lc":
+      twin.lifecycle = ctx.fromDisk ? cloneJson(e.lc) : e.lc;
+      break;
+    case "st":
+      for (const [key, value] of entriesOf(e.s, ctx)) {
+        if (value === null) twin.state?.delete(key);
+        else (twin.state ??= new Map()).set(key, value);
+      }
+      twin.lsn = e.l;
+      return true;
+    case "n":
+      if (e.on) seen(twin, e.t);
+      else twin.online = false;
+      twin.lsn = e.l;
+      return true;
+  }
+  twin.version = e.v;
+  twin.updated = e.t;
+  twin.lsn = e.l;
+  return true;
+}
+
+function seen(twin: Twin, t: number): void {
+  twin.online = true;
+  if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
+}
+
+function* entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: ApplyContext): Generator<[string, T]> {
+  for (const name of Object.keys(props)) {
+    if (ctx.fromDisk && !isPropertyName(name)) continue;
+    const value = props[name];
+    yield [name, ctx.fromDisk ? (cloneJson(value as Json) as T) : value];
+  }
+}
+
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {
+  const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
+  twin.bytes += sizeOf(next) - sizeOf(twin.attributes);
+  twin.attributes = next;
+}
+
+function putEntries(twin: Twin, section: "reported" | "desired", props: Props<EntryTuple | null>, ctx: ApplyContext): void {
+  let map = section === "reported" ? twin.reported : twin.desired;
+  for (const [name, tuple] of entriesOf(props, ctx)) {
+    const old = map?.get(name);
+    if (old) twin.bytes -= entrySize(name, old.value);
+    if (tuple === null || !Array.isArray(tuple)) {
+      map?.delete(name);
+      continue;
+    }
+    const [value, ts, source] = tuple;
+    const entry: Entry = source === undefined || source === null ? { value, ts } : { value, ts, source };
+    if (!map) map = twin.desired = new Map();
+    map.set(name, entry);
+    twin.bytes += entrySize(name, value);
+    if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
+      const history = (twin.history ??= new Map());
+      let series = history.get(name);
+      if (!series) history.set(name, (series = new Series(ctx.historyLength)));
+      series.push(ts, value);
+    }
+  }
+}
+
+/** Bytes a property adds to the document: name, value and its meta timestamps. */
+export function entrySize(name: string, value: Json): number {
+  return name.length * 2 + sizeOf(value) + 40;
+}
+
+/** A twin as one snapshot line. */
+export interface TwinRecord {
+  i: string; m: string | null; c: number; u: number; v: number; l: number;
+  a: JsonObject; r: Props<EntryTuple>; d?: Props<EntryTuple>; p?: Props<Json>; lc?: Json; st?: Props<Json>;
+  on: boolean; ls: number | null; h?: Props<number[]>;
+}
+
+export function toRecord(twin: Twin): TwinRecord {
+  const rec: TwinRecord = {
+    i: twin.id, m: twin.model, c: twin.created, u: twin.updated, v: twin.version, l: twin.lsn,
+    a: twin.attributes, r: tuples(twin.reported), on: twin.online, ls: twin.lastSeen,
+  };
+  if (twin.desired && twin.desired.size) rec.d = tuples(twin.desired);
+  if (twin.predictions && twin.predictions.size) rec.p = fromMap(twin.predictions);
+  if (twin.lifecycle !== null) rec.lc = twin.lifecycle;
+  if (twin.state && twin.state.size) rec.st = fromMap(twin.state);
+  if (twin.history && twin.history.size) {
+    const h = dict<number[]>();
+    for (const [name, series] of twin.history) h[name] = series.toJSON();
+    rec.h = h;
+  }
+  return rec;
+}
+
+function tuples(map: Map<string, Entry>): Props<EntryTuple> {
+  const out = dict<EntryTuple>();
+  for (const [name, e] of map) out[name] = e.source === undefined ? [e.value, e.ts] : [e.value, e.ts, e.source];
+  return out;
+}
+
+function fromMap(map: Map<string, Json>): Props<Json> {
+  const out = dict();
+  for (const [k, v] of map) out[k] = v;
+  return out;
+}
+
+/** Rebuilds a twin from an untrusted snapshot line; returns null when the line is not a twin. */
+export function fromRecord(rec: unknown, historyLength: number): Twin | null {
+  if (!rec || typeof rec !== "object") return null;
+  const r = rec as Partial<TwinRecord>;
+  if (!isTwinId(r.i) || typeof r.v !== "number" || typeof r.l !== "number") return null;
+  const twin = new Twin(r.i, typeof r.m === "string" ? r.m : null, num(r.c), num(r.u));
+  const ctx: ApplyContext = { twins: new Map(), historyLength: 0, fromDisk: true };
+  if (r.a && typeof r.a === "object") setAttributes(twin, r.a, ctx);
+  if (r.r && typeof r.r === "object") putEntries(twin, "reported", r.r, ctx);
+  if (r.d && typeof r.d === "object") putEntries(twin, "desired", r.d, ctx);
+  if (r.p && typeof r.p === "object") {
+    for (const [k, v] of entriesOf(r.p, ctx)) (twin.predictions ??= new Map()).set(k, v);
+  }
+  if (r.lc !== undefined) twin.lifecycle = cloneJson(r.lc);
+  if (r.st && typeof r.st === "object") {
+    for (const [k, v] of entriesOf(r.st, ctx)) (twin.state ??= new Map()).set(k, v);
+  }
+  if (historyLength > 0 && r.h && typeof r.h === "object") {
+    for (const name of Object.keys(r.h)) {
+      if (isPropertyName(name)) (twin.history ??= new Map()).set(name, Series.fromJSON(historyLength, r.h[name]));
+    }
+  }
+  twin.online = r.on === true;
+  twin.lastSeen = typeof r.ls === "number" ? r.ls : null;
+  twin.version = r.v;
+  twin.lsn = r.l;
+  return twin;
+}
+
+function num(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}

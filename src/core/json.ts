@@ -1,0 +1,134 @@
+/**
+ * Admission of user JSON into twin state. One walk checks every rule before anything is
+ * stored (finite numbers, nesting depth, forbidden keys, size) and copies the value into
+ * null-prototype objects, so no user string ever becomes a key of a plain object.
+ */
+import { TwinError, showValue } from "./errors";
+import { isForbiddenKey } from "./names";
+
+export type Json = null | boolean | number | string | Json[] | JsonObject;
+export interface JsonObject { [key: string]: Json }
+
+export interface AdmitContext {
+  twinId: string;
+  property: string;
+  maxDepth: number;
+  /** Bytes still allowed; the walk stops as soon as the value is larger. */
+  budget: number;
+}
+
+export interface Admitted { value: Json; size: number }
+
+export function dict<T = Json>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** Checks and copies `value`; throws a TwinError naming twin, property and rule. */
+export function admit(value: unknown, ctx: AdmitContext): Admitted {
+  const state = { size: 0 };
+  const copy = walk(value, ctx, 1, state, ctx.property);
+  return { value: copy, size: state.size };
+}
+
+function walk(value: unknown, ctx: AdmitContext, depth: number, state: { size: number }, path: string): Json {
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new TwinError("invalid-value", { twinId: ctx.twinId, property: path, value: showValue(value), rule: "finite" });
+      }
+      charge(ctx, state, 8, path);
+      return value;
+    case "string":
+      charge(ctx, state, value.length + 2, path);
+      return value;
+    case "boolean":
+      charge(ctx, state, 5, path);
+      return value;
+    case "object": {
+      if (value === null) {
+        charge(ctx, state, 4, path);
+        return null;
+      }
+      if (depth > ctx.maxDepth) {
+        throw new TwinError("too-deep", { twinId: ctx.twinId, property: path, limit: ctx.maxDepth });
+      }
+      if (Array.isArray(value)) {
+        charge(ctx, state, 2 + value.length, path);
+        const out: Json[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = walk(value[i], ctx, depth + 1, state, path);
+        return out;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TwinError("invalid-json", { twinId: ctx.twinId, property: path, value: showValue(value) });
+      }
+      const out = dict();
+      const source = value as Record<string, unknown>;
+      charge(ctx, state, 2, path);
+      for (const key of Object.keys(source)) {
+        if (isForbiddenKey(key)) throw new TwinError("forbidden-key", { twinId: ctx.twinId, property: path, key });
+        const item = source[key];
+        if (item === undefined) continue;
+        charge(ctx, state, key.length + 4, path);
+        out[key] = walk(item, ctx, depth + 1, state, `${path}.${key}`);
+      }
+      return out;
+    }
+    default:
+      throw new TwinError("invalid-json", { twinId: ctx.twinId, property: path, value: showValue(value) });
+  }
+}
+
+function charge(ctx: AdmitContext, state: { size: number }, bytes: number, path: string): void {
+  state.size += bytes;
+  if (state.size > ctx.budget) {
+    throw new TwinError("too-large", { twinId: ctx.twinId, property: path, limit: ctx.budget });
+  }
+}
+
+/** Approximate serialised size of an admitted value, the measure the document limit uses. */
+export function sizeOf(value: Json): number {
+  switch (typeof value) {
+    case "number": return 8;
+    case "string": return value.length + 2;
+    case "boolean": return 5;
+    default: {
+      if (value === null) return 4;
+      if (Array.isArray(value)) {
+        let n = 2 + value.length;
+        for (const item of value) n += sizeOf(item);
+        return n;
+      }
+      let n = 2;
+      for (const key of Object.keys(value)) n += key.length + 4 + sizeOf(value[key]);
+      return n;
+    }
+  }
+}
+
+/** Structural equality of two JSON values. */
+export function jsonEqual(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k) || !jsonEqual(a[k], (b as JsonObject)[k])) return false;
+  }
+  return true;
+}
+
+/** Deep copy of an admitted value (null-prototype objects stay null-prototype). */
+export function cloneJson<T extends Json>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => cloneJson(v)) as T;
+  const out = dict();
+  for (const k of Object.keys(value)) out[k] = cloneJson((value as JsonObject)[k]);
+  return out as T;
+}

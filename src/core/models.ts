@@ -1,0 +1,541 @@
+/**
+ * Twin models: what properties a twin has, their type, unit, range, enum, and whether desired
+ * state may name them. Models arrive in the compact form of design.md or as the standards users
+ * already have (W3C WoT Thing Models / Thing Descriptions, DTDL v2/v3 Interfaces); all of them
+ * become the same TwinModel, so nothing downstream knows where a model came from.
+ *
+ * Everything read from the user's input is read through own-property lookups and kept in Maps,
+ * so names like `__proto__` or `constructor` can neither reach Object.prototype nor pick up its
+ * members.
+ */
+import { TwinError, isTwinError, showValue } from "./errors";
+import { Json, admit, jsonEqual } from "./json";
+import { isForbiddenKey, isPropertyName } from "./names";
+
+export type PropertyType = "number" | "integer" | "string" | "boolean" | "object" | "array" | "any";
+
+export interface PropertySpec {
+  name: string;
+  type: PropertyType;
+  unit?: string;
+  minimum?: number;
+  maximum?: number;
+  enum?: Json[];
+  writable: boolean;
+  tolerance?: number;
+  description?: string;
+  kind?: "property" | "telemetry";
+}
+
+export interface TwinModel {
+  name: string;
+  source: "compact" | "wot" | "dtdl";
+  properties: Map<string, PropertySpec>;
+}
+
+export type ModelSet = Map<string, TwinModel>;
+
+type Raw = Record<string, unknown>;
+type Source = TwinModel["source"];
+
+/** Where a problem was found, so the error names the model and, inside it, the property. */
+interface Where { model: string; at?: string }
+
+/** One model found in the input, before its properties are read. */
+interface Entry { name: unknown; label: string; source: Source; raw: Raw }
+
+const MAX_MODEL_NAME = 200;
+/** Deep enough for "an array of compact maps and arrays of Interfaces"; stops runaway input. */
+const MAX_LIST_NESTING = 3;
+/** Label used when a problem belongs to the input as a whole rather than to one model. */
+const WHOLE = "models";
+
+const UNNAMED: Record<Source, string> = {
+  compact: "model name must not be empty",
+  wot: "a WoT document needs a title to name the model",
+  dtdl: "a DTDL Interface needs an @id to name the model",
+};
+const PROPERTY_TYPES = new Set<string>(["number", "integer", "string", "boolean", "object", "array", "any"]);
+const COMPACT_MODEL_KEYS = new Set(["properties", "description", "title"]);
+const COMPACT_PROPERTY_KEYS = new Set([
+  "type", "unit", "minimum", "maximum", "enum", "writable", "tolerance", "description", "kind",
+]);
+
+// ---------------------------------------------------------------------------------------------
+// parseModels
+
+/** Parses the registry's "models" setting: a JSON string or value. Throws TwinError("model-invalid"). */
+export function parseModels(input: unknown): ModelSet {
+  const entries: Entry[] = [];
+  collect(decode(input), WHOLE, 0, entries);
+  const interfaces = indexInterfaces(entries);
+  const models: ModelSet = new Map();
+  for (const entry of entries) {
+    const name = modelName(entry);
+    if (models.has(name)) invalid({ model: name }, "duplicate model name");
+    models.set(name, { name, source: entry.source, properties: readProperties(entry.raw, entry.source, name, interfaces) });
+  }
+  return models;
+}
+
+function decode(input: unknown): unknown {
+  if (typeof input !== "string") return input;
+  if (input.trim() === "") return undefined;
+  try {
+    return JSON.parse(input);
+  } catch (err) {
+    return invalid({ model: WHOLE }, `not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function collect(value: unknown, label: string, nesting: number, out: Entry[]): void {
+  if (value === undefined || value === null) {
+    if (nesting > 0) invalid({ model: label }, "must be an object");
+    return;
+  }
+  if (Array.isArray(value)) {
+    if (nesting >= MAX_LIST_NESTING) invalid({ model: label }, "arrays nested too deeply");
+    value.forEach((item, i) => collect(item, `${label}[${i}]`, nesting + 1, out));
+    return;
+  }
+  if (!isObject(value)) return invalid({ model: label }, "must be an object or an array");
+  const standalone = standaloneEntry(value, label);
+  if (standalone) out.push(standalone);
+  else collectMap(value, label, out);
+}
+
+/** A WoT document names itself by `title`, a DTDL Interface by `@id`. */
+function standaloneEntry(raw: Raw, label: string): Entry | undefined {
+  if (isWot(raw)) return { name: field(raw, "title"), label, source: "wot", raw };
+  if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw };
+  if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
+    invalid({ model: label }, "has @context/@type but is neither a WoT Thing Model/Description nor a DTDL Interface");
+  }
+  return undefined;
+}
+
+/** The compact map: model name -> compact model, WoT document or DTDL Interface. */
+function collectMap(map: Raw, label: string, out: Entry[]): void {
+  for (const name of Object.keys(map)) {
+    const raw = map[name];
+    if (!isObject(raw)) {
+      invalid({ model: name }, "must be an object (a compact model, a WoT Thing Model/Description or a DTDL Interface)");
+    }
+    // Inside the map the key names the model, so a DTDL Interface needs no @context to be recognised.
+    const source: Source = isWot(raw) ? "wot" : typeIncludes(raw, "Interface") ? "dtdl" : "compact";
+    out.push({ name, label, source, raw });
+  }
+}
+
+function modelName(entry: Entry): string {
+  const name = entry.name;
+  if (typeof name !== "string" || name.length === 0) {
+    return invalid({ model: entry.label }, UNNAMED[entry.source]);
+  }
+  if (name.length > MAX_MODEL_NAME) invalid({ model: clip(name) }, `model name longer than ${MAX_MODEL_NAME} characters`);
+  if (isForbiddenKey(name)) invalid({ model: name }, "model name is a forbidden key");
+  return name;
+}
+
+function readProperties(raw: Raw, source: Source, model: string, interfaces: Map<string, Raw>): Map<string, PropertySpec> {
+  switch (source) {
+    case "compact": return compactProperties(raw, model);
+    case "wot": return wotProperties(raw, model);
+    case "dtdl": return dtdlProperties(raw, model, interfaces);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compact form
+
+function compactProperties(raw: Raw, model: string): Map<string, PropertySpec> {
+  rejectUnknownKeys(raw, COMPACT_MODEL_KEYS, { model });
+  const props = new Map<string, PropertySpec>();
+  for (const [name, prop] of affordances(raw, model)) {
+    const where = { model, at: `property "${name}"` };
+    // Unknown keys are refused because a misspelt "maximum" would otherwise silently drop a rule.
+    rejectUnknownKeys(prop, COMPACT_PROPERTY_KEYS, where);
+    props.set(name, finish(where, {
+      name,
+      type: propertyType(field(prop, "type"), where),
+      unit: optString(prop, "unit", where),
+      minimum: optNumber(prop, "minimum", where),
+      maximum: optNumber(prop, "maximum", where),
+      enum: optEnum(prop, where),
+      writable: optBoolean(prop, "writable", where) ?? false,
+      tolerance: optNumber(prop, "tolerance", where),
+      description: optString(prop, "description", where),
+      kind: optKind(prop, where),
+    }));
+  }
+  return props;
+}
+
+function propertyType(value: unknown, where: Where): PropertyType {
+  if (value === undefined) return "any";
+  if (typeof value !== "string" || !PROPERTY_TYPES.has(value)) invalid(where, `unknown type ${showValue(value)}`);
+  return value as PropertyType;
+}
+
+function optKind(raw: Raw, where: Where): PropertySpec["kind"] {
+  const kind = field(raw, "kind");
+  if (kind === undefined || kind === "property" || kind === "telemetry") return kind;
+  return invalid(where, `kind must be "property" or "telemetry", not ${showValue(kind)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// W3C WoT Thing Model / Thing Description
+
+const WOT_CONTEXTS = ["w3.org/2019/wot/td", "w3.org/2022/wot/td"];
+const WOT_TYPES = new Map<string, PropertyType>([
+  ["number", "number"], ["integer", "integer"], ["string", "string"], ["boolean", "boolean"],
+  ["object", "object"], ["array", "array"], ["null", "any"],
+]);
+
+function isWot(raw: Raw): boolean {
+  return contexts(raw).some((c) => WOT_CONTEXTS.some((w) => c.includes(w))) || typeIncludes(raw, "tm:ThingModel");
+}
+
+function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
+  rejectTmExtends(raw, model);
+  const props = new Map<string, PropertySpec>();
+  for (const [name, aff] of affordances(raw, model)) {
+    const where = { model, at: `property "${name}"` };
+    if (field(aff, "tm:ref") !== undefined) invalid(where, "tm:ref is not supported (it cannot be resolved offline)");
+    props.set(name, finish(where, {
+      name,
+      type: wotType(field(aff, "type"), where),
+      unit: optString(aff, "unit", where),
+      minimum: optNumber(aff, "minimum", where),
+      maximum: optNumber(aff, "maximum", where),
+      enum: optEnum(aff, where),
+      writable: optBoolean(aff, "readOnly", where) !== true && !onlyReadOps(aff),
+      description: text(field(aff, "description")) ?? text(field(aff, "title")),
+    }));
+  }
+  return props;
+}
+
+function rejectTmExtends(raw: Raw, model: string): void {
+  const links = field(raw, "links");
+  if (!Array.isArray(links)) return;
+  if (links.some((link) => isObject(link) && field(link, "rel") === "tm:extends")) {
+    invalid({ model }, "tm:extends is not supported (it cannot be resolved offline)");
+  }
+}
+
+function wotType(value: unknown, where: Where): PropertyType {
+  if (value === undefined) return "any";
+  const type = typeof value === "string" ? WOT_TYPES.get(value) : undefined;
+  return type ?? invalid(where, `unknown type ${showValue(value)}`);
+}
+
+/**
+ * A property whose forms all spell out their operations, none of them "writeproperty", can only
+ * be read or observed: desired state for it could never reach the device.
+ */
+function onlyReadOps(aff: Raw): boolean {
+  const forms = field(aff, "forms");
+  if (!Array.isArray(forms) || forms.length === 0) return false;
+  return forms.every((form) => {
+    const op = isObject(form) ? field(form, "op") : undefined;
+    if (op === undefined) return false;
+    return !(Array.isArray(op) ? op : [op]).includes("writeproperty");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// DTDL v2 / v3 Interface
+
+const DTDL_CONTEXT = "dtmi:dtdl:context;";
+const DTDL_PRIMITIVES = new Map<string, PropertyType>([
+  ["boolean", "boolean"], ["string", "string"],
+  ["date", "string"], ["dateTime", "string"], ["time", "string"], ["duration", "string"],
+  ["double", "number"], ["float", "number"], ["decimal", "number"],
+  ["integer", "integer"], ["long", "integer"], ["short", "integer"], ["byte", "integer"],
+  ["unsignedByte", "integer"], ["unsignedShort", "integer"], ["unsignedInteger", "integer"], ["unsignedLong", "integer"],
+  ["bytes", "string"], ["uuid", "string"],
+  ["point", "object"], ["multiPoint", "object"], ["lineString", "object"],
+  ["multiLineString", "object"], ["polygon", "object"], ["multiPolygon", "object"],
+]);
+const DTDL_COMPLEX = new Map<string, PropertyType>([["Object", "object"], ["Map", "object"], ["Array", "array"]]);
+/** DTDL unit names -> the UCUM-style codes compact models use. Unknown units pass through as given. */
+const DTDL_UNITS = new Map<string, string>([
+  ["degreeCelsius", "Cel"], ["degreeFahrenheit", "[degF]"], ["kelvin", "K"],
+  ["pascal", "Pa"], ["hectopascal", "hPa"], ["kilopascal", "kPa"], ["bar", "bar"], ["millibar", "mbar"],
+  ["poundPerSquareInch", "[psi]"],
+  ["watt", "W"], ["kilowatt", "kW"], ["megawatt", "MW"], ["wattHour", "W.h"], ["kilowattHour", "kW.h"],
+  ["metrePerSecond", "m/s"], ["kilometrePerHour", "km/h"],
+  ["percent", "%"], ["revolutionPerMinute", "/min"], ["hertz", "Hz"], ["kilohertz", "kHz"],
+  ["volt", "V"], ["millivolt", "mV"], ["ampere", "A"], ["milliampere", "mA"],
+  ["millisecond", "ms"], ["second", "s"], ["minute", "min"], ["hour", "h"], ["day", "d"],
+  ["metre", "m"], ["centimetre", "cm"], ["millimetre", "mm"], ["kilometre", "km"],
+  ["kilogram", "kg"], ["gram", "g"], ["litre", "L"],
+]);
+
+/** A dtmi @id is as clear a sign as the @context, so an Interface that omits the latter is still recognised. */
+function isDtdl(raw: Raw): boolean {
+  const id = field(raw, "@id");
+  return typeIncludes(raw, "Interface")
+    && (contexts(raw).some((c) => c.startsWith(DTDL_CONTEXT)) || (typeof id === "string" && id.startsWith("dtmi:")));
+}
+
+/** `extends` names other Interfaces by @id, wherever in the input they were given. */
+function indexInterfaces(entries: Entry[]): Map<string, Raw> {
+  const index = new Map<string, Raw>();
+  for (const { raw, source, name, label } of entries) {
+    const id = field(raw, "@id");
+    if (source !== "dtdl" || typeof id !== "string") continue;
+    if (index.has(id)) invalid({ model: typeof name === "string" ? name : label }, `Interface ${id} is given twice`);
+    index.set(id, raw);
+  }
+  return index;
+}
+
+function dtdlProperties(iface: Raw, model: string, index: Map<string, Raw>): Map<string, PropertySpec> {
+  const props = new Map<string, PropertySpec>();
+  for (const { content, owner, at } of dtdlContents(iface, { model }, index, [], new Set())) {
+    const spec = dtdlSpec(content, owner, { model, at });
+    if (!spec) continue;
+    if (props.has(spec.name)) invalid({ model, at }, `property "${spec.name}" is defined twice`);
+    props.set(spec.name, spec);
+  }
+  return props;
+}
+
+interface Content { content: unknown; owner: Raw; at: string }
+
+/**
+ * The contents of an Interface and of everything it extends, bases first. `path` catches cycles;
+ * `done` lets a base reached twice (a diamond) contribute its contents once.
+ */
+function dtdlContents(iface: Raw, where: Where, index: Map<string, Raw>, path: Raw[], done: Set<Raw>): Content[] {
+  const id = String(field(iface, "@id") ?? "(inline Interface)");
+  if (path.includes(iface)) invalid(where, `extends cycle through ${id}`);
+  if (done.has(iface)) return [];
+  done.add(iface);
+  const out: Content[] = [];
+  for (const base of asList(field(iface, "extends"))) {
+    const resolved = typeof base === "string" ? index.get(base) : isObject(base) && typeIncludes(base, "Interface") ? base : undefined;
+    if (!resolved) invalid(where, `extends unknown Interface ${showValue(base)}`);
+    out.push(...dtdlContents(resolved, where, index, [...path, iface], done));
+  }
+  const contents = field(iface, "contents");
+  if (contents !== undefined && !Array.isArray(contents)) invalid(where, `contents of ${id} must be an array`);
+  asList(contents).forEach((content, i) => out.push({ content, owner: iface, at: `${id} contents[${i}]` }));
+  return out;
+}
+
+/** Property and Telemetry become twin properties; Commands, Relationships and Components are not state. */
+function dtdlSpec(content: unknown, owner: Raw, where: Where): PropertySpec | undefined {
+  if (!isObject(content)) return invalid(where, "must be an object");
+  const telemetry = typeIncludes(content, "Telemetry");
+  if (!telemetry && !typeIncludes(content, "Property")) return undefined;
+  const name = field(content, "name");
+  if (typeof name !== "string") return invalid(where, "needs a name");
+  const at = { model: where.model, at: `property "${name}"` };
+  checkPropertyName(at, name);
+  const schema = dtdlSchema(field(content, "schema"), owner, at);
+  const unit = optString(content, "unit", at);
+  const writable = optBoolean(content, "writable", at) ?? false;
+  return finish(at, {
+    name,
+    ...schema,
+    unit: unit === undefined ? undefined : DTDL_UNITS.get(unit) ?? unit,
+    writable: !telemetry && writable,
+    description: text(field(content, "description")) ?? text(field(content, "displayName")),
+    kind: telemetry ? "telemetry" : "property",
+  });
+}
+
+type SchemaPart = Pick<PropertySpec, "type" | "enum" | "minimum">;
+
+function dtdlSchema(schema: unknown, owner: Raw, where: Where): SchemaPart {
+  if (typeof schema === "string") {
+    const primitive = DTDL_PRIMITIVES.get(schema);
+    if (primitive) return schema.startsWith("unsigned") ? { type: primitive, minimum: 0 } : { type: primitive };
+    const named = asList(field(owner, "schemas")).find((s) => isObject(s) && field(s, "@id") === schema);
+    if (isObject(named)) return dtdlSchema(named, owner, where);
+    return invalid(where, `unknown schema ${showValue(schema)}`);
+  }
+  if (!isObject(schema)) return invalid(where, "needs a schema");
+  if (typeIncludes(schema, "Enum")) return dtdlEnum(schema, where);
+  for (const [type, mapped] of DTDL_COMPLEX) if (typeIncludes(schema, type)) return { type: mapped };
+  return invalid(where, `unknown schema ${showValue(field(schema, "@type"))}`);
+}
+
+function dtdlEnum(schema: Raw, where: Where): SchemaPart {
+  const valueSchema = field(schema, "valueSchema");
+  if (valueSchema !== "integer" && valueSchema !== "string") {
+    return invalid(where, `Enum valueSchema must be "integer" or "string", not ${showValue(valueSchema)}`);
+  }
+  const values = field(schema, "enumValues");
+  if (!Array.isArray(values)) return invalid(where, "Enum needs enumValues");
+  return { type: valueSchema, enum: values.map((v) => copyJson(isObject(v) ? field(v, "enumValue") : v, "enumValue", where)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules shared by every form
+
+/** The affordances map of a compact model or WoT document, with every name checked. */
+function affordances(raw: Raw, model: string): Array<[string, Raw]> {
+  const props = field(raw, "properties");
+  if (props === undefined) return [];
+  if (!isObject(props)) return invalid({ model }, "properties must be an object");
+  return Object.keys(props).map((name) => {
+    const where = { model, at: `property "${name}"` };
+    checkPropertyName(where, name);
+    const prop = props[name];
+    return [name, isObject(prop) ? prop : invalid(where, "must be an object")];
+  });
+}
+
+function checkPropertyName(where: Where, name: string): void {
+  if (isForbiddenKey(name)) invalid({ model: where.model }, `property name "${name}" is a forbidden key`);
+  if (!isPropertyName(name)) invalid({ model: where.model }, `"${clip(name)}" is not a valid property name`);
+}
+
+/** Checks the rules that relate fields to each other and drops fields that were not given. */
+function finish(where: Where, spec: PropertySpec): PropertySpec {
+  const { minimum, maximum, tolerance } = spec;
+  if (minimum !== undefined && maximum !== undefined && minimum > maximum) {
+    invalid(where, `minimum ${minimum} is greater than maximum ${maximum}`);
+  }
+  if (tolerance !== undefined && tolerance < 0) invalid(where, `tolerance ${tolerance} is negative`);
+  if (spec.enum !== undefined) {
+    if (spec.enum.length === 0) invalid(where, "enum must not be empty");
+    const wrong = spec.enum.find((v) => !hasType(spec.type, v));
+    if (wrong !== undefined) invalid(where, `enum value ${showValue(wrong)} is not of type ${spec.type}`);
+  }
+  for (const key of Object.keys(spec) as Array<keyof PropertySpec>) if (spec[key] === undefined) delete spec[key];
+  return spec;
+}
+
+function optEnum(raw: Raw, where: Where): Json[] | undefined {
+  const values = field(raw, "enum");
+  if (values === undefined) return undefined;
+  if (!Array.isArray(values)) return invalid(where, "enum must be an array");
+  return values.map((v) => copyJson(v, "enum", where));
+}
+
+/** Enum members are compared with twin values, so they must be admissible JSON themselves. */
+function copyJson(value: unknown, key: string, where: Where): Json {
+  try {
+    return admit(value, { twinId: where.model, property: key, maxDepth: 6, budget: 64 * 1024 }).value;
+  } catch (err) {
+    if (!isTwinError(err)) throw err;
+    return invalid(where, `${key} value ${showValue(value)} is not admissible JSON (${err.code})`);
+  }
+}
+
+function optNumber(raw: Raw, key: string, where: Where): number | undefined {
+  const value = field(raw, key);
+  if (value === undefined || (typeof value === "number" && Number.isFinite(value))) return value;
+  return invalid(where, `${key} must be a finite number, not ${showValue(value)}`);
+}
+
+function optString(raw: Raw, key: string, where: Where): string | undefined {
+  const value = field(raw, key);
+  if (value === undefined || typeof value === "string") return value;
+  return invalid(where, `${key} must be a string, not ${showValue(value)}`);
+}
+
+function optBoolean(raw: Raw, key: string, where: Where): boolean | undefined {
+  const value = field(raw, key);
+  if (value === undefined || typeof value === "boolean") return value;
+  return invalid(where, `${key} must be true or false, not ${showValue(value)}`);
+}
+
+function rejectUnknownKeys(raw: Raw, allowed: Set<string>, where: Where): void {
+  const unknown = Object.keys(raw).find((key) => !allowed.has(key));
+  if (unknown !== undefined) invalid(where, `unknown key "${clip(unknown)}"`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkValue / valuesMatch
+
+/** Validates one value of a twin property against its model; returns it unchanged. */
+export function checkValue(model: TwinModel | null, twinId: string, property: string, value: Json, forDesired: boolean): Json {
+  if (model === null) return value;
+  const spec = model.properties.get(property);
+  if (!spec) throw new TwinError("not-in-model", { twinId, property, model: model.name });
+  if (forDesired && !spec.writable) throw new TwinError("not-writable", { twinId, property, model: model.name });
+  const rule = brokenRule(spec, value);
+  if (rule !== undefined) throw new TwinError("invalid-value", { twinId, property, value: showValue(value), rule });
+  return value;
+}
+
+/** true when two values count as equal for the property (numbers within tolerance). */
+export function valuesMatch(spec: PropertySpec | undefined, a: Json, b: Json): boolean {
+  if (typeof a === "number" && typeof b === "number" && spec?.tolerance !== undefined) {
+    return Math.abs(a - b) <= spec.tolerance;
+  }
+  return jsonEqual(a, b);
+}
+
+function brokenRule(spec: PropertySpec, value: Json): string | undefined {
+  if (!hasType(spec.type, value)) return `type ${spec.type}`;
+  if (typeof value === "number") {
+    if (spec.minimum !== undefined && value < spec.minimum) return `minimum ${spec.minimum}`;
+    if (spec.maximum !== undefined && value > spec.maximum) return `maximum ${spec.maximum}`;
+  }
+  if (spec.enum && !spec.enum.some((member) => jsonEqual(member, value))) {
+    return `enum ${spec.enum.map((m) => (typeof m === "string" ? m : showValue(m))).join("|")}`;
+  }
+  return undefined;
+}
+
+function hasType(type: PropertyType, value: Json): boolean {
+  switch (type) {
+    case "any": return true;
+    case "number": return typeof value === "number" && Number.isFinite(value);
+    case "integer": return Number.isInteger(value);
+    case "string": return typeof value === "string";
+    case "boolean": return typeof value === "boolean";
+    case "array": return Array.isArray(value);
+    case "object": return typeof value === "object" && value !== null && !Array.isArray(value);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small readers
+
+function invalid(where: Where, reason: string): never {
+  throw new TwinError("model-invalid", { model: where.model, reason: where.at ? `${where.at}: ${reason}` : reason });
+}
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Own properties only: an inherited `constructor` or `toString` is never mistaken for input. */
+function field(raw: Raw, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(raw, key) ? raw[key] : undefined;
+}
+
+function asList(value: unknown): unknown[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** JSON-LD lets @type and @context be one value or an array of them. */
+function typeIncludes(raw: Raw, type: string): boolean {
+  return asList(field(raw, "@type")).includes(type);
+}
+
+function contexts(raw: Raw): string[] {
+  return asList(field(raw, "@context")).filter((c): c is string => typeof c === "string");
+}
+
+/** WoT and DTDL text may be a plain string or a map of language tags to strings. */
+function text(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (!isObject(value)) return undefined;
+  const en = field(value, "en");
+  if (typeof en === "string") return en;
+  return Object.keys(value).map((k) => value[k]).find((v): v is string => typeof v === "string");
+}
+
+function clip(name: string): string {
+  return name.length > 60 ? name.slice(0, 59) + "…" : name;
+}

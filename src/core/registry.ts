@@ -1,0 +1,588 @@
+/**
+ * The twin registry: the single owner of twin state. Every change is checked in full first,
+ * written to the store as one journal entry, then applied, so a change either lands whole or
+ * not at all. Other parts react to changes by subscribing, never by keeping copies.
+ */
+import { TwinError, showValue } from "./errors";
+import { Json, JsonObject, admit, cloneJson, dict, jsonEqual, sizeOf } from "./json";
+import { checkPropertyName, checkTwinId } from "./names";
+import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
+import { mergePatch, isObject } from "./merge-patch";
+import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
+import { JournalEntry, EntryTuple, ApplyContext, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { Point } from "./history";
+import { Store, StoreHealth, SnapshotSource } from "./store/store";
+import { MemoryStore } from "./store/memory-store";
+
+export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | "lifecycle" | "predictions";
+
+export interface Change { value: Json; previous: Json; ts: number }
+
+export interface ChangeEvent {
+  twinId: string;
+  version: number;
+  section: Section;
+  ts: number;
+  changes: Record<string, Change>;
+  /** Only on section "twin". */
+  op?: "created" | "deleted";
+}
+
+export interface RegistryOptions {
+  models?: ModelSet;
+  /** Points kept per numeric property; 0 turns history off. */
+  historyLength?: number;
+  maxDocumentBytes?: number;
+  maxDepth?: number;
+  /** Milliseconds without a reading before a twin goes offline; 0 never. */
+  stalenessMs?: number;
+  /** How far a source timestamp may lie ahead of this clock (device clocks drift). */
+  maxFutureMs?: number;
+  store?: Store;
+  clock?: () => number;
+}
+
+export interface CreateInput { model?: unknown; attributes?: unknown; reported?: unknown; desired?: unknown }
+export interface WriteOptions { ifVersion?: unknown; ts?: unknown; source?: string; by?: string }
+
+export interface ReportResult {
+  event: ChangeEvent | null;
+  /** Properties whose reading was older than the stored one and was not applied. */
+  stale: string[];
+}
+
+export interface ListQuery { model?: string; stage?: string; online?: boolean; limit?: number; offset?: number }
+export interface HistoryQuery { from?: number; to?: number; limit?: number }
+
+/** Checked parts of one change: merged attributes, readings, desired values (null clears). */
+interface Parts { a?: JsonObject; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+export const DEFAULTS = {
+  historyLength: 100,
+  maxDocumentBytes: 64 * 1024,
+  maxDepth: 6,
+  stalenessMs: 0,
+  maxFutureMs: 5 * 60 * 1000,
+};
+
+export class TwinRegistry {
+  readonly models: ModelSet;
+  readonly historyLength: number;
+  readonly maxDocumentBytes: number;
+  readonly maxDepth: number;
+  readonly stalenessMs: number;
+  readonly maxFutureMs: number;
+  readonly store: Store;
+  private readonly clock: () => number;
+  private readonly twins = new Map<string, Twin>();
+  private readonly ctx: ApplyContext;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly listenerErrors = new Set<(err: unknown) => void>();
+  /** Online twins in order of their last reading: the staleness check reads from the front. */
+  private readonly seen = new Map<string, number>();
+  private staleTimer: NodeJS.Timeout | null = null;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private lsn = 0;
+  private closed = false;
+
+  constructor(options: RegistryOptions = {}) {
+    this.models = options.models ?? new Map();
+    this.historyLength = options.historyLength ?? DEFAULTS.historyLength;
+    this.maxDocumentBytes = options.maxDocumentBytes ?? DEFAULTS.maxDocumentBytes;
+    this.maxDepth = options.maxDepth ?? DEFAULTS.maxDepth;
+    this.stalenessMs = options.stalenessMs ?? DEFAULTS.stalenessMs;
+    this.maxFutureMs = options.maxFutureMs ?? DEFAULTS.maxFutureMs;
+    this.store = options.store ?? new MemoryStore();
+    this.clock = options.clock ?? Date.now;
+    this.ctx = { twins: this.twins, historyLength: this.historyLength, fromDisk: false };
+  }
+
+  /** Restores what the store holds and starts the timers. Returns recovery warnings. */
+  open(): string[] {
+    const recovered = this.store.recover();
+    const warnings = recovered.warnings.slice();
+    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
+    for (const rec of recovered.records) {
+      const twin = fromRecord(rec, this.historyLength);
+      if (twin) this.twins.set(twin.id, twin);
+      else warnings.push("a snapshot line that is not a twin was skipped");
+    }
+    for (const entry of recovered.entries) applyEntry(entry, disk);
+    this.lsn = recovered.lsn;
+    const missing = new Set<string>();
+    for (const twin of this.twins.values()) if (twin.model !== null && !this.models.has(twin.model)) missing.add(twin.model);
+    for (const m of missing) warnings.push(`twins use model "${m}", which this registry no longer defines; their values are not checked`);
+    const online = [...this.twins.values()].filter((t) => t.online && t.lastSeen !== null);
+    online.sort((a, b) => (a.lastSeen as number) - (b.lastSeen as number));
+    for (const t of online) this.seen.set(t.id, t.lastSeen as number);
+    if (this.stalenessMs > 0) {
+      this.staleTimer = setInterval(() => this.expire(), Math.max(50, Math.min(1000, this.stalenessMs / 4)));
+      this.staleTimer.unref();
+      this.expire();
+    }
+    if (this.store.mode !== "memory") {
+      this.compactTimer = setInterval(() => this.maybeCompact(), 2000);
+      this.compactTimer.unref();
+    }
+    return warnings;
+  }
+
+  get size(): number {
+    return this.twins.size;
+  }
+
+  has(id: string): boolean {
+    return this.twins.has(id);
+  }
+
+  ids(): IterableIterator<string> {
+    return this.twins.keys();
+  }
+
+  modelOf(twin: Twin): TwinModel | null {
+    return twin.model === null ? null : this.models.get(twin.model) ?? null;
+  }
+
+  get(id: unknown): TwinDocument {
+    const twin = this.require(id);
+    return toDocument(twin, this.modelOf(twin));
+  }
+
+  find(id: string): TwinDocument | undefined {
+    const twin = this.twins.get(id);
+    return twin && toDocument(twin, this.modelOf(twin));
+  }
+
+  /** The internal record, for read-only use by other core modules. */
+  twin(id: string): Twin | undefined {
+    return this.twins.get(id);
+  }
+
+  private require(id: unknown): Twin {
+    const twinId = checkTwinId(id);
+    const twin = this.twins.get(twinId);
+    if (!twin) throw new TwinError("not-found", { twinId });
+    return twin;
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Where a failing listener's error goes (a listener must never undo a change it observed). */
+  onListenerError(handler: (err: unknown) => void): () => void {
+    this.listenerErrors.add(handler);
+    return () => this.listenerErrors.delete(handler);
+  }
+
+  private emit(event: ChangeEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        for (const h of this.listenerErrors) h(err);
+      }
+    }
+  }
+
+  whenDurable(callback: (err?: Error) => void): void {
+    this.store.whenDurable(callback);
+  }
+
+  health(): StoreHealth {
+    return this.closed ? { ok: false, error: "closed" } : this.store.health();
+  }
+
+  // ---- changes -------------------------------------------------------------------------------
+
+  create(id: unknown, input: CreateInput = {}, options: WriteOptions = {}): TwinDocument {
+    const twinId = checkTwinId(id);
+    if (this.twins.has(twinId)) throw new TwinError("exists", { twinId });
+    if (options.ifVersion !== undefined && expectedVersion(twinId, options.ifVersion) !== 0) {
+      throw new TwinError("conflict", { twinId, expected: expectedVersion(twinId, options.ifVersion), current: 0 });
+    }
+    const entry = this.creation(twinId, input, options);
+    this.commit(entry);
+    this.emit({ twinId, version: 1, section: "twin", ts: entry.t, changes: dict(), op: "created" });
+    return this.get(twinId);
+  }
+
+  /** Creates the twin, or merges attributes and state into the existing one as one change. */
+  upsert(id: unknown, input: CreateInput = {}, options: WriteOptions = {}): { document: TwinDocument; created: boolean } {
+    const twinId = checkTwinId(id);
+    const twin = this.twins.get(twinId);
+    if (!twin) return { document: this.create(twinId, input, options), created: true };
+    this.checkVersion(twin, options.ifVersion);
+    const model = input.model === "" || input.model === null ? null : input.model;
+    if (input.model !== undefined && model !== twin.model) {
+      throw new TwinError("model-fixed", { twinId, model: String(twin.model), value: showValue(input.model) });
+    }
+    const parts: Parts = {};
+    if (input.attributes !== undefined) parts.a = this.patchedAttributes(twin, input.attributes);
+    if (input.reported !== undefined) parts.r = this.checkReported(twin, input.reported, options).accepted;
+    if (input.desired !== undefined) parts.d = this.checkDesired(twin, input.desired, options);
+    this.write(twin, parts);
+    return { document: this.get(twinId), created: false };
+  }
+
+  updateAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): TwinDocument {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    this.write(twin, { a: this.patchedAttributes(twin, patch) });
+    return this.get(twin.id);
+  }
+
+  remove(id: unknown, options: WriteOptions = {}): TwinDocument {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    const last = toDocument(twin, this.modelOf(twin));
+    const t = this.clock();
+    this.commit({ l: this.lsn + 1, o: "x", i: twin.id, t });
+    this.seen.delete(twin.id);
+    this.emit({ twinId: twin.id, version: last.version, section: "twin", ts: t, changes: dict(), op: "deleted" });
+    return last;
+  }
+
+  /** Applies readings to reported state as one change; older readings are skipped, not errors. */
+  report(id: unknown, values: unknown, options: WriteOptions = {}): ReportResult {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    const { accepted, stale } = this.checkReported(twin, values, options);
+    return { event: this.write(twin, { r: accepted }).reported ?? null, stale };
+  }
+
+  /** A reading that changed nothing worth a version (a deadband): the device is still alive. */
+  touch(id: unknown): void {
+    const twin = this.require(id);
+    const t = this.clock();
+    if (!twin.online) {
+      this.commitConnectivity(twin, true, t);
+      this.emitConnectivity(twin, true, t);
+    }
+    twin.lastSeen = t;
+    this.seen.delete(twin.id);
+    this.seen.set(twin.id, t);
+  }
+
+  /** Sets desired state; `null` clears a property. */
+  setDesired(id: unknown, values: unknown, options: WriteOptions = {}): ChangeEvent | null {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    return this.write(twin, { d: this.checkDesired(twin, values, options) }).desired ?? null;
+  }
+
+  // ---- checks --------------------------------------------------------------------------------
+
+  private checkVersion(twin: Twin, ifVersion: unknown): void {
+    if (ifVersion === undefined) return;
+    const expected = expectedVersion(twin.id, ifVersion);
+    if (expected !== twin.version) {
+      throw new TwinError("conflict", { twinId: twin.id, expected, current: twin.version });
+    }
+  }
+
+  private creation(twinId: string, input: CreateInput, options: WriteOptions): Extract<JournalEntry, { o: "c" }> {
+    if (input === null || typeof input !== "object") throw new TwinError("invalid-json", { twinId, property: "payload", value: showValue(input) });
+    let model: string | null = null;
+    if (input.model !== undefined && input.model !== null && input.model !== "") {
+      if (typeof input.model !== "string" || !this.models.has(input.model)) {
+        throw new TwinError("unknown-model", { twinId, model: showValue(input.model), known: [...this.models.keys()].join(", ") || "none" });
+      }
+      model = input.model;
+    }
+    const t = this.clock();
+    const shell = new Twin(twinId, model, t, t);
+    const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
+    const parts: Parts = {};
+    if (input.attributes !== undefined) entry.a = parts.a = this.patchedAttributes(shell, input.attributes);
+    if (input.reported !== undefined) entry.r = tupleDict((parts.r = this.checkReported(shell, input.reported, options).accepted));
+    if (input.desired !== undefined) {
+      parts.d = this.checkDesired(shell, input.desired, options);
+      entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
+    }
+    this.checkSize(shell, parts);
+    return entry;
+  }
+
+  private patchedAttributes(twin: Twin, patch: unknown): JsonObject {
+    if (!isPlainObject(patch)) throw new TwinError("invalid-patch", { twinId: twin.id, value: showValue(patch) });
+    const admitted = dict();
+    for (const key of Object.keys(patch)) {
+      checkPropertyName(twin.id, key);
+      admitted[key] = admit(patch[key], this.admitContext(twin, key)).value;
+    }
+    return mergePatch(twin.attributes, admitted) as JsonObject;
+  }
+
+  private admitContext(twin: Twin, property: string) {
+    return { twinId: twin.id, property, maxDepth: this.maxDepth, budget: this.maxDocumentBytes };
+  }
+
+  private sourceTime(twinId: string, ts: unknown): number {
+    if (ts === undefined || ts === null) return this.clock();
+    if (typeof ts !== "number" || !Number.isFinite(ts)) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "epoch ms" });
+    if (ts < 0) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "before 1970" });
+    if (ts > this.clock() + this.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
+    return ts;
+  }
+
+  private checkReported(twin: Twin, values: unknown, options: WriteOptions): { accepted: Map<string, EntryTuple>; stale: string[] } {
+    if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
+    const ts = this.sourceTime(twin.id, options.ts);
+    const model = this.modelOf(twin);
+    const accepted = new Map<string, EntryTuple>();
+    const stale: string[] = [];
+    for (const name of Object.keys(values)) {
+      checkPropertyName(twin.id, name);
+      const raw = values[name];
+      if (raw === undefined) continue;
+      const { value } = admit(raw, this.admitContext(twin, name));
+      checkValue(model, twin.id, name, value, false);
+      const old = twin.reported.get(name);
+      if (old && ts < old.ts) {
+        stale.push(name);
+        continue;
+      }
+      accepted.set(name, options.source === undefined ? [value, ts] : [value, ts, options.source]);
+    }
+    return { accepted, stale };
+  }
+
+  private checkDesired(twin: Twin, values: unknown, options: WriteOptions): Map<string, EntryTuple | null> {
+    if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "desired", value: showValue(values) });
+    const ts = this.sourceTime(twin.id, options.ts);
+    const model = this.modelOf(twin);
+    const out = new Map<string, EntryTuple | null>();
+    for (const name of Object.keys(values)) {
+      checkPropertyName(twin.id, name);
+      const raw = values[name];
+      if (raw === undefined) continue;
+      if (raw === null) {
+        if (twin.desired?.has(name)) out.set(name, null);
+        continue;
+      }
+      const { value } = admit(raw, this.admitContext(twin, name));
+      checkValue(model, twin.id, name, value, true);
+      out.set(name, options.by === undefined ? [value, ts] : [value, ts, options.by]);
+    }
+    return out;
+  }
+
+  /** The whole change is measured at once: parts that fit one by one may not fit together. */
+  private checkSize(twin: Twin, parts: Parts): void {
+    let bytes = twin.bytes;
+    if (parts.a) bytes += sizeOf(parts.a) - sizeOf(twin.attributes);
+    for (const [section, map] of [["reported", parts.r], ["desired", parts.d]] as const) {
+      if (!map) continue;
+      const current = section === "reported" ? twin.reported : twin.desired;
+      for (const [name, tuple] of map) {
+        const old = current?.get(name);
+        bytes += (tuple ? entrySize(name, tuple[0]) : 0) - (old ? entrySize(name, old.value) : 0);
+      }
+    }
+    if (bytes > this.maxDocumentBytes) throw new TwinError("too-large", { twinId: twin.id, property: "document", limit: this.maxDocumentBytes });
+  }
+
+  // ---- writes (everything checked already) ---------------------------------------------------
+
+  private commit(entry: JournalEntry): void {
+    if (this.closed) throw new TwinError("store-closed");
+    this.store.append(entry);
+    this.lsn = entry.l;
+    applyEntry(entry, this.ctx);
+  }
+
+  /**
+   * Writes checked parts as one change (one journal entry, one version step) and emits an event
+   * per section that changed. Nothing is written when nothing changed.
+   */
+  private write(twin: Twin, parts: Parts): Partial<Record<Section, ChangeEvent>> {
+    const t = this.clock();
+    const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
+    const attributeChanges = dict<Change>();
+    if (parts.a) {
+      const previous = twin.attributes;
+      for (const key of new Set([...Object.keys(previous), ...Object.keys(parts.a)])) {
+        const before = key in previous ? previous[key] : null;
+        const after = key in parts.a ? parts.a[key] : null;
+        if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
+      }
+      if (Object.keys(attributeChanges).length) entry.a = parts.a;
+    }
+    const reportedChanges = dict<Change>();
+    if (parts.r && parts.r.size) {
+      for (const [name, tuple] of parts.r) {
+        const old = twin.reported.get(name);
+        reportedChanges[name] = { value: cloneJson(tuple[0]), previous: old ? cloneJson(old.value) : null, ts: tuple[1] };
+      }
+      entry.r = tupleDict(parts.r);
+    }
+    const desiredChanges = dict<Change>();
+    if (parts.d && parts.d.size) {
+      const d = dict<EntryTuple | null>();
+      for (const [name, tuple] of parts.d) {
+        const old = twin.desired?.get(name);
+        d[name] = tuple;
+        desiredChanges[name] = { value: tuple ? cloneJson(tuple[0]) : null, previous: old ? cloneJson(old.value) : null, ts: tuple ? tuple[1] : t };
+      }
+      entry.d = d;
+    }
+    if (!entry.a && !entry.r && !entry.d) return {};
+    this.checkSize(twin, { a: entry.a, r: parts.r, d: parts.d });
+
+    const model = this.modelOf(twin);
+    const touched = new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]);
+    const deltaBefore = this.deltaFor(twin, model, touched);
+    const wasOnline = twin.online;
+    this.commit(entry);
+    if (entry.r) {
+      this.seen.delete(twin.id);
+      this.seen.set(twin.id, t);
+    }
+    const events: Partial<Record<Section, ChangeEvent>> = {};
+    const sections: Array<[Section, Record<string, Change>, unknown]> = [
+      ["attributes", attributeChanges, entry.a],
+      ["reported", reportedChanges, entry.r],
+      ["desired", desiredChanges, entry.d],
+    ];
+    for (const [section, changes, present] of sections) {
+      if (!present) continue;
+      const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
+      events[section] = event;
+      this.emit(event);
+    }
+    if (touched.size) this.emitDelta(twin, model, deltaBefore, t);
+    if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
+    return events;
+  }
+
+  private deltaFor(twin: Twin, model: TwinModel | null, names: Iterable<string>): Map<string, Json | undefined> {
+    const out = new Map<string, Json | undefined>();
+    for (const name of names) {
+      const want = twin.desired?.get(name);
+      const have = twin.reported.get(name);
+      const differs = want && (!have || !valuesMatch(model?.properties.get(name), want.value, have.value));
+      out.set(name, differs ? (want as { value: Json }).value : undefined);
+    }
+    return out;
+  }
+
+  private emitDelta(twin: Twin, model: TwinModel | null, before: Map<string, Json | undefined>, t: number): void {
+    const after = this.deltaFor(twin, model, before.keys());
+    const changes = dict<Change>();
+    for (const [name, was] of before) {
+      const now = after.get(name);
+      if (was === undefined && now === undefined) continue;
+      if (was !== undefined && now !== undefined && jsonEqual(was, now)) continue;
+      changes[name] = { value: now === undefined ? null : cloneJson(now), previous: was === undefined ? null : cloneJson(was), ts: t };
+    }
+    if (Object.keys(changes).length) this.emit({ twinId: twin.id, version: twin.version, section: "delta", ts: t, changes });
+  }
+
+  private emitConnectivity(twin: Twin, online: boolean, t: number): void {
+    const changes = dict<Change>();
+    changes.online = { value: online, previous: !online, ts: t };
+    this.emit({ twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes });
+  }
+
+  private commitConnectivity(twin: Twin, online: boolean, t: number): void {
+    try {
+      this.commit({ l: this.lsn + 1, o: "n", i: twin.id, t, on: online });
+    } catch {
+      // The disk is down: connectivity is still told truthfully in memory.
+      twin.online = online;
+      if (online) twin.lastSeen = t;
+    }
+  }
+
+  /** Marks twins offline whose last reading is older than the staleness timeout. */
+  expire(): void {
+    if (this.stalenessMs <= 0 || this.closed) return;
+    const now = this.clock();
+    for (const [id, last] of this.seen) {
+      if (last + this.stalenessMs > now) break;
+      this.seen.delete(id);
+      const twin = this.twins.get(id);
+      if (!twin || !twin.online) continue;
+      this.commitConnectivity(twin, false, now);
+      this.emitConnectivity(twin, false, now);
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  list(query: ListQuery = {}): { total: number; twins: TwinSummary[] } {
+    const matches: Twin[] = [];
+    for (const twin of this.twins.values()) {
+      if (query.model !== undefined && twin.model !== query.model) continue;
+      if (query.online !== undefined && twin.online !== query.online) continue;
+      if (query.stage !== undefined && stageOf(twin) !== query.stage) continue;
+      matches.push(twin);
+    }
+    matches.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? matches.length;
+    return {
+      total: matches.length,
+      twins: matches.slice(offset, offset + limit).map((t) => toSummary(t, this.modelOf(t))),
+    };
+  }
+
+  history(id: unknown, property: string, query: HistoryQuery = {}): Point[] {
+    const twin = this.require(id);
+    checkPropertyName(twin.id, property);
+    const series = twin.history?.get(property);
+    if (!series) return [];
+    return series.range(query.from, query.to, query.limit);
+  }
+
+  // ---- persistence ---------------------------------------------------------------------------
+
+  snapshotSource(): SnapshotSource {
+    const twins = this.twins.values();
+    return {
+      lsn: this.lsn,
+      lines: function* () {
+        for (const twin of twins) yield JSON.stringify(toRecord(twin));
+      },
+    };
+  }
+
+  private maybeCompact(): void {
+    if (this.store.wantsCompaction()) this.store.compact(() => this.snapshotSource()).catch(() => undefined);
+  }
+
+  compact(): Promise<void> {
+    return this.store.compact(() => this.snapshotSource());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.staleTimer) clearInterval(this.staleTimer);
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.listeners.clear();
+    await this.store.close();
+  }
+}
+
+function expectedVersion(twinId: string, ifVersion: unknown): number {
+  const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new TwinError("invalid-version", { twinId, value: showValue(ifVersion) });
+  }
+  return n;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return isObject(value as Json) && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+}
+
+function tupleDict<T extends EntryTuple | null>(map: Map<string, T>): Record<string, T> {
+  const out = dict<T>();
+  for (const [name, tuple] of map) out[name] = tuple;
+  return out;
+}

@@ -1,0 +1,42 @@
+/**
+ * Where a registry's changes go. The registry appends each journal entry before applying it,
+ * and completes a message once `whenDurable` says so: at once in `batched` and `memory`
+ * modes, after the fsync that covers it in `strict` mode.
+ */
+import { JournalEntry, TwinRecord } from "../journal";
+
+export type PersistenceMode = "strict" | "batched" | "memory";
+
+export interface Recovered {
+  /** Snapshot lines in file order, then journal entries in log order. */
+  records: TwinRecord[];
+  entries: JournalEntry[];
+  lsn: number;
+  warnings: string[];
+}
+
+export interface StoreHealth { ok: boolean; error?: string }
+
+export interface SnapshotSource {
+  /** Serialised twins, each as one JSON line; iterated in slices so the event loop keeps turning. */
+  lines(): Iterator<string>;
+  lsn: number;
+}
+
+export interface Store {
+  readonly mode: PersistenceMode;
+  /** Reads what is on disk. Synchronous: a registry is usable as soon as it is constructed. */
+  recover(): Recovered;
+  /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
+  append(entry: JournalEntry): void;
+  whenDurable(callback: (err?: Error) => void): void;
+  /** Whether the journal has grown enough that a snapshot would pay off. */
+  wantsCompaction(): boolean;
+  compact(source: () => SnapshotSource): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  health(): StoreHealth;
+  onHealth(listener: (health: StoreHealth) => void): void;
+  /** Longest synchronous slice of the last compaction, in ms (for the benchmark). */
+  readonly stats: { compactions: number; longestSliceMs: number; journalBytes: number };
+}

@@ -1,0 +1,137 @@
+/**
+ * `twin` node: twin creation and management. One operation per message (from the node's
+ * config or msg.operation): create, upsert, get, update (attributes), delete, list.
+ */
+import { TwinError } from "../core/errors";
+import { TwinRegistry, ListQuery } from "../core/registry";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
+import { findRegistry, evaluate } from "./registry-node";
+
+interface TwinConfig extends NodeDef {
+  registry?: string;
+  operation?: string;
+  twinId?: string;
+  twinIdType?: string;
+  model?: string;
+}
+
+const OPERATIONS = new Set(["create", "upsert", "get", "update", "delete", "list"]);
+const WRITES = new Set(["create", "upsert", "update", "delete"]);
+
+export = function (RED: RED) {
+  function TwinNode(this: Node, config: TwinConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const registryNode = findRegistry(RED, config.registry);
+    if (!registryNode) {
+      node.status({ fill: "red", shape: "ring", text: RED._("twin.status.no-registry") });
+    } else {
+      registryNode.addUser(node);
+    }
+
+    async function twinIdOf(msg: NodeMessage): Promise<unknown> {
+      if (config.twinId) return evaluate(RED, node, msg, config.twinId, config.twinIdType || "str");
+      if (msg.twinId !== undefined) return msg.twinId;
+      const payload = msg.payload as Record<string, unknown> | undefined;
+      return payload && typeof payload === "object" ? payload.id : undefined;
+    }
+
+    async function handle(msg: NodeMessage, registry: TwinRegistry): Promise<void> {
+      const operation = config.operation && config.operation !== "msg" ? config.operation : msg.operation;
+      if (typeof operation !== "string" || !OPERATIONS.has(operation)) {
+        throw new Error(RED._("twin.errors.operation", { operation: String(operation) }));
+      }
+      const options = { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined };
+      if (operation === "list") {
+        const result = registry.list(listQuery(msg.payload));
+        msg.payload = result.twins;
+        msg.total = result.total;
+        return;
+      }
+      const id = await twinIdOf(msg);
+      if (id === undefined || id === null || id === "") throw new Error(RED._("twin.errors.no-id"));
+      const payload = isObject(msg.payload) ? msg.payload : {};
+      switch (operation) {
+        case "create":
+        case "upsert": {
+          const input = { model: payload.model ?? (config.model || undefined), attributes: payload.attributes, reported: payload.reported, desired: payload.desired };
+          if (operation === "create") msg.payload = registry.create(id, input, options);
+          else {
+            const result = registry.upsert(id, input, options);
+            msg.payload = result.document;
+            msg.created = result.created;
+          }
+          break;
+        }
+        case "get":
+          msg.payload = registry.get(id);
+          break;
+        case "update": {
+          if (!isObject(msg.payload)) throw new TwinError("invalid-patch", { twinId: String(id), value: typeof msg.payload });
+          const patch = isObject(payload.attributes) ? payload.attributes : withoutId(payload, id);
+          msg.payload = registry.updateAttributes(id, patch, options);
+          break;
+        }
+        case "delete":
+          msg.payload = registry.remove(id, options);
+          break;
+      }
+      msg.twinId = id;
+    }
+
+    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+      let registry: TwinRegistry;
+      try {
+        if (!registryNode) throw new Error(RED._("twin.errors.no-registry"));
+        registry = registryNode.use();
+      } catch (err) {
+        return done(registryNode ? registryNode.describe(err) : (err as Error));
+      }
+      const write = WRITES.has(String(config.operation && config.operation !== "msg" ? config.operation : msg.operation));
+      handle(msg, registry).then(
+        () => {
+          if (!write) {
+            send(msg);
+            return done();
+          }
+          // In strict mode this waits for the fsync that covers the change.
+          registry.whenDurable((err) => {
+            if (err) return done(registryNode.describe(err));
+            send(msg);
+            done();
+          });
+        },
+        (err: unknown) => done(registryNode.describe(err)),
+      );
+    });
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      registryNode?.removeUser(node);
+      done();
+    });
+  }
+
+  RED.nodes.registerType("twin", TwinNode);
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `{id, ...attributes}` as an update: the id names the twin and is not an attribute. */
+function withoutId(payload: Record<string, unknown>, id: unknown): Record<string, unknown> {
+  if (payload.id !== id) return payload;
+  const { id: _omit, ...rest } = payload;
+  return rest;
+}
+
+function listQuery(payload: unknown): ListQuery {
+  const q: ListQuery = {};
+  if (!isObject(payload)) return q;
+  if (typeof payload.model === "string") q.model = payload.model;
+  if (typeof payload.stage === "string") q.stage = payload.stage;
+  if (typeof payload.online === "boolean") q.online = payload.online;
+  if (Number.isInteger(payload.limit) && (payload.limit as number) >= 0) q.limit = payload.limit as number;
+  if (Number.isInteger(payload.offset) && (payload.offset as number) >= 0) q.offset = payload.offset as number;
+  return q;
+}
