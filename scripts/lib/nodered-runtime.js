@@ -187,9 +187,12 @@ function exampleAsTab(nodes, label, file) {
       copy.type = "subflow:" + ids.get(copy.type.slice(8));
     }
     // Placement: inside a subflow of this file stays there; anything else on a canvas (on one of
-    // the file's tabs, or on a tab the file does not contain) goes to the file's tab.
+    // the file's tabs, or on a tab the file does not contain) goes to the file's tab. A node
+    // with a position but no z is a canvas node too (Node-RED would treat it as a config node).
     if (node.z !== undefined && node.z !== "") {
       copy.z = subflows.has(node.z) ? ids.get(node.z) : tabId;
+    } else if (node.x !== undefined && node.y !== undefined) {
+      copy.z = tabId;
     }
     out.push(copy);
   }

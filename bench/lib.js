@@ -1,0 +1,134 @@
+// Shared helpers for the benchmarks: child processes, temp dirs, the built core, statistics.
+"use strict";
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { fork } = require("child_process");
+
+const repoRoot = path.resolve(__dirname, "..");
+/** Scratch space on the repository's disk (gitignored): fsync costs what it costs there. */
+const tmpRoot = path.join(__dirname, ".tmp");
+
+function tempDir(prefix) {
+  fs.mkdirSync(tmpRoot, { recursive: true });
+  return fs.mkdtempSync(path.join(tmpRoot, prefix + "-"));
+}
+
+function removeDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The compiled core (npm run bench builds first). */
+function core() {
+  const lib = path.join(repoRoot, "nodes", "lib", "core");
+  if (!fs.existsSync(path.join(lib, "registry.js"))) throw new Error("nodes/lib/core is missing: run `npm run build` first");
+  return {
+    TwinRegistry: require(path.join(lib, "registry.js")).TwinRegistry,
+    FileStore: require(path.join(lib, "store", "file-store.js")).FileStore,
+    MemoryStore: require(path.join(lib, "store", "memory-store.js")).MemoryStore,
+  };
+}
+
+/**
+ * Runs `bench/<script>` in a child process and resolves with the object it sends back with
+ * `report()`. Rejects when the child fails, or after `timeoutMs`.
+ */
+function runChild(script, args = [], { execArgv = [], timeoutMs = 180000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, script), args.map(String), {
+      execArgv,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let result;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${script} ${args.join(" ")}: no answer in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on("message", (m) => {
+      if (m && m.type === "result") result = m.result;
+      else if (m && m.type === "error") result = { __error: m.error };
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (result && result.__error) reject(new Error(`${script} ${args.join(" ")}: ${result.__error}`));
+      else if (result !== undefined && code === 0) resolve(result);
+      else reject(new Error(`${script} ${args.join(" ")} exited with ${signal || code} and no result`));
+    });
+  });
+}
+
+/** For child scripts: sends the result to the parent (or prints it when run by hand). */
+function report(result) {
+  if (process.send) process.send({ type: "result", result }, () => process.exit(0));
+  else {
+    console.log(JSON.stringify(result, null, 2));
+    process.exit(0);
+  }
+}
+
+/** For child scripts: runs main() and reports its result or its failure. */
+function childMain(main) {
+  main().then(report, (err) => {
+    const text = err && err.stack ? err.stack : String(err);
+    if (process.send) process.send({ type: "error", error: text }, () => process.exit(1));
+    else {
+      console.error(text);
+      process.exit(1);
+    }
+  });
+}
+
+function median(values) {
+  const s = values.slice().sort((a, b) => a - b);
+  const n = s.length;
+  if (!n) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Full garbage collection, a few times so weak and finalised objects go too. */
+function fullGc() {
+  if (typeof global.gc !== "function") throw new Error("run with --expose-gc");
+  for (let i = 0; i < 4; i++) global.gc();
+}
+
+/** Ten plausible float readings (floats, not small integers, as real sensors send). */
+function readings(seed) {
+  const out = {};
+  for (let p = 0; p < 10; p++) out["p" + p] = Math.round((20 + p * 7.3 + ((seed * 31 + p * 17) % 1000) / 37) * 100) / 100 + 0.01;
+  return out;
+}
+
+function twinId(k) {
+  return "twin-" + String(k).padStart(6, "0");
+}
+
+function dirBytes(dir) {
+  let total = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const st = fs.statSync(path.join(dir, name));
+    if (st.isFile()) total += st.size;
+  }
+  return total;
+}
+
+const MB = 1024 * 1024;
+
+function machine() {
+  const cpus = os.cpus();
+  let nodeRed = "unknown";
+  try {
+    nodeRed = require(require.resolve("node-red/package.json", { paths: [repoRoot] })).version;
+  } catch {
+    /* reported as unknown */
+  }
+  return {
+    cpu: cpus.length ? cpus[0].model.trim() : "unknown",
+    cores: cpus.length,
+    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    os: `${os.type()} ${os.release()} (${os.arch()})`,
+    node: process.version,
+    nodeRed,
+  };
+}
+
+module.exports = { repoRoot, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, MB, machine };

@@ -1,0 +1,164 @@
+// Throughput of the twin node against the core change node, in ONE embedded Node-RED runtime.
+//
+//   entry -> twin (operation update, registry <mode>) -> counter      for mode batched|strict|memory
+//   entry -> change (set msg.payload.x)               -> counter
+//
+// Messages are driven by calling the entry node's receive() in batches, with setImmediate
+// between batches so the event loop turns, and at most `window` messages in flight. Runs
+// alternate (change, twin batched, twin memory, twin strict, ...) over `rounds` rounds.
+//
+//   node --expose-gc bench/throughput.js [messages=50000] [rounds=3] [warmup=10000] [twins=1000]
+"use strict";
+const path = require("path");
+const { performance } = require("perf_hooks");
+const { prepareUserDir } = require("../scripts/lib/nodered-runtime");
+const { tempDir, removeDir, childMain, readings, twinId, median } = require("./lib");
+
+const MESSAGES = Number(process.argv[2] || 50000);
+const ROUNDS = Number(process.argv[3] || 3);
+const WARMUP = Number(process.argv[4] || 10000);
+const TWINS = Number(process.argv[5] || 1000);
+const BATCH = 200; // receive() calls per event-loop turn
+const WINDOW = 2000; // messages in flight at most
+const MODES = ["batched", "memory", "strict"];
+
+function flows() {
+  const nodes = [{ id: "tab", type: "tab", label: "bench" }];
+  const y = (k) => 60 + k * 60;
+  MODES.forEach((mode, k) => {
+    nodes.push(
+      { id: `reg-${mode}`, type: "twin-registry", name: mode, persistence: mode, historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" },
+      { id: `entry-${mode}`, type: "bench-entry", z: "tab", x: 100, y: y(k), wires: [[`twin-${mode}`]] },
+      { id: `twin-${mode}`, type: "twin", z: "tab", x: 300, y: y(k), registry: `reg-${mode}`, operation: "update", twinId: "", twinIdType: "str", model: "", wires: [[`count-${mode}`]] },
+      { id: `count-${mode}`, type: "bench-counter", z: "tab", x: 500, y: y(k), wires: [] },
+    );
+  });
+  nodes.push(
+    { id: "entry-change", type: "bench-entry", z: "tab", x: 100, y: y(4), wires: [["change"]] },
+    {
+      id: "change", type: "change", z: "tab", x: 300, y: y(4), name: "",
+      rules: [{ t: "set", p: "payload.x", pt: "msg", to: "1", tot: "num" }],
+      action: "", property: "", from: "", to: "", reg: false, wires: [["count-change"]],
+    },
+    { id: "count-change", type: "bench-counter", z: "tab", x: 500, y: y(4), wires: [] },
+    // Errors end a message too: count them apart so a failing twin node can not hang the run.
+    { id: "catch", type: "catch", z: "tab", x: 100, y: y(6), scope: null, uncaught: false, wires: [["count-errors"]] },
+    { id: "count-errors", type: "bench-counter", z: "tab", x: 300, y: y(6), wires: [] },
+  );
+  return nodes;
+}
+
+function waitForFlows(RED, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("flows did not start")), timeoutMs);
+    RED.events.once("flows:started", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Sends n messages through `entry`; resolves with {ms, errors} once n have ended at a counter. */
+function drive(entry, counter, errors, n, offset) {
+  return new Promise((resolve, reject) => {
+    counter.count = 0;
+    errors.count = 0;
+    let sent = 0;
+    let finished = false;
+    const ended = () => counter.count + errors.count;
+    const guard = setTimeout(() => {
+      finished = true;
+      reject(new Error(`stuck: ${ended()} of ${n} messages ended after 120 s`));
+    }, 120000);
+    const check = () => {
+      if (!finished && ended() >= n) {
+        finished = true;
+        clearTimeout(guard);
+        counter.onCount = errors.onCount = null;
+        resolve({ ms: performance.now() - t0, errors: errors.count });
+      }
+    };
+    counter.onCount = errors.onCount = check;
+    const t0 = performance.now();
+    (function pump() {
+      if (finished) return;
+      const limit = Math.min(n, ended() + WINDOW);
+      for (let b = 0; b < BATCH && sent < limit; b++, sent++) {
+        const k = offset + sent;
+        entry.receive({ twinId: twinId(k % TWINS), payload: { x: k } });
+      }
+      if (sent < n) setImmediate(pump);
+    })();
+  });
+}
+
+async function main() {
+  const userDir = tempDir("throughput");
+  const RED = require("node-red");
+  try {
+    prepareUserDir(userDir, { flows: flows() });
+    const settings = {
+      userDir,
+      flowFile: "flows.json",
+      httpAdminRoot: false,
+      httpNodeRoot: false,
+      nodesDir: [path.join(__dirname, "nodes")],
+      logging: { console: { level: "warn", metrics: false, audit: false } },
+      editorTheme: { tours: false },
+      telemetry: { enabled: false },
+      externalModules: { autoInstall: false },
+    };
+    RED.init(settings);
+    const started = waitForFlows(RED, 20000);
+    await RED.start();
+    await started;
+
+    const get = (id) => {
+      const n = RED.nodes.getNode(id);
+      if (!n) throw new Error(`node ${id} did not start (is the package loaded?)`);
+      return n;
+    };
+    const errors = get("count-errors");
+    // The twins the updates go to: TWINS twins with attributes and 10 reported numbers each.
+    for (const mode of MODES) {
+      const registry = get(`reg-${mode}`).use();
+      for (let k = 0; k < TWINS; k++) {
+        registry.create(twinId(k), { attributes: { site: "plant-1", serial: `S-${k}` }, reported: readings(k) });
+      }
+      await registry.store.flush();
+    }
+    const flowsUnderTest = [["change", "entry-change", "count-change"], ...MODES.map((m) => [`twin-${m}`, `entry-${m}`, `count-${m}`])];
+
+    let offset = 0;
+    for (const [, entry, counter] of flowsUnderTest) {
+      const r = await drive(get(entry), get(counter), errors, WARMUP, offset);
+      offset += WARMUP;
+      if (r.errors) throw new Error(`${entry}: ${r.errors} messages failed during warm-up`);
+    }
+
+    const runs = {};
+    for (const [name] of flowsUnderTest) runs[name] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, entry, counter] of flowsUnderTest) {
+        if (global.gc) global.gc();
+        const r = await drive(get(entry), get(counter), errors, MESSAGES, offset);
+        offset += MESSAGES;
+        if (r.errors) throw new Error(`${name}: ${r.errors} of ${MESSAGES} messages failed`);
+        runs[name].push((MESSAGES / r.ms) * 1000);
+      }
+    }
+    const stats = {};
+    for (const mode of MODES) {
+      const store = get(`reg-${mode}`).use().store;
+      stats[mode] = { ...store.stats };
+    }
+    await RED.stop();
+    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, median: {}, storeStats: stats };
+    for (const name of Object.keys(runs)) result.median[name] = median(runs[name]);
+    return result;
+  } finally {
+    removeDir(userDir);
+  }
+}
+
+childMain(main);
