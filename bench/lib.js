@@ -91,10 +91,10 @@ function fullGc() {
   for (let i = 0; i < 4; i++) global.gc();
 }
 
-/** Ten plausible float readings (floats, not small integers, as real sensors send). */
+/** Ten plausible readings with two decimals (floats, not small integers, as real sensors send). */
 function readings(seed) {
   const out = {};
-  for (let p = 0; p < 10; p++) out["p" + p] = Math.round((20 + p * 7.3 + ((seed * 31 + p * 17) % 1000) / 37) * 100) / 100 + 0.01;
+  for (let p = 0; p < 10; p++) out["p" + p] = (2001 + p * 730 + ((seed * 31 + p * 17) % 1000) * 3) / 100;
   return out;
 }
 

@@ -40,8 +40,25 @@ function prepareUserDir(userDir, options = {}) {
   userDir = path.resolve(userDir);
   fs.mkdirSync(userDir, { recursive: true });
 
-  // <userDir>/node_modules/@scope/name -> packageDir
+  // options.link === false: the package is installed in the user directory some other way
+  // (e.g. from `npm pack` output, as the palette manager does).
   const moduleLink = path.join(userDir, "node_modules", ...packageName.split("/"));
+  if (options.link !== false) linkPackage(userDir, packageDir, packageName, moduleLink);
+
+  const flowFile = path.join(userDir, "flows.json");
+  if (options.flows) {
+    if (!Array.isArray(options.flows)) throw new TypeError("prepareUserDir: flows must be an array");
+    fs.writeFileSync(flowFile, JSON.stringify(options.flows, null, 4) + "\n");
+  }
+  const settingsFile = path.join(userDir, SETTINGS_FILE);
+  if (options.settings) {
+    fs.writeFileSync(settingsFile, JSON.stringify(options.settings, null, 2) + "\n");
+  }
+  return { userDir, moduleLink, flowFile, settingsFile };
+}
+
+function linkPackage(userDir, packageDir, packageName, moduleLink) {
+  // <userDir>/node_modules/@scope/name -> packageDir
   fs.mkdirSync(path.dirname(moduleLink), { recursive: true });
   let current = null;
   try {
@@ -77,17 +94,6 @@ function prepareUserDir(userDir, options = {}) {
     userPkg.dependencies = { ...(userPkg.dependencies || {}), [packageName]: spec };
     fs.writeFileSync(packageFile, JSON.stringify(userPkg, null, 4) + "\n");
   }
-
-  const flowFile = path.join(userDir, "flows.json");
-  if (options.flows) {
-    if (!Array.isArray(options.flows)) throw new TypeError("prepareUserDir: flows must be an array");
-    fs.writeFileSync(flowFile, JSON.stringify(options.flows, null, 4) + "\n");
-  }
-  const settingsFile = path.join(userDir, SETTINGS_FILE);
-  if (options.settings) {
-    fs.writeFileSync(settingsFile, JSON.stringify(options.settings, null, 2) + "\n");
-  }
-  return { userDir, moduleLink, flowFile, settingsFile };
 }
 
 function readPackageName(dir) {

@@ -88,6 +88,7 @@ async function startNodeRed(options = {}) {
   const userDir = options.userDir || tempUserDir();
   // Always rewrite the settings file: each start uses exactly the settings it was given.
   runtime.prepareUserDir(userDir, {
+    link: options.link,
     flows: options.flows,
     settings: { telemetry: { enabled: false }, ...(options.settings || {}) },
   });

@@ -16,7 +16,7 @@
 
 const fs = require("fs");
 const path = require("path");
-const { baseSettings, prepareUserDir, startEmbedded, SETTINGS_FILE } = require("../../scripts/lib/nodered-runtime");
+const { baseSettings, startEmbedded, SETTINGS_FILE } = require("../../scripts/lib/nodered-runtime");
 
 async function main() {
   const [userDirArg, portArg = "0"] = process.argv.slice(2);
@@ -26,7 +26,7 @@ async function main() {
   }
   const userDir = path.resolve(userDirArg);
   const port = Number(portArg);
-  prepareUserDir(userDir); // idempotent: makes sure the package link is there
+  // The harness prepared the user directory (package link or a real install) before spawning.
 
   let extra = {};
   const settingsFile = path.join(userDir, SETTINGS_FILE);

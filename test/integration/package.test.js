@@ -1,0 +1,60 @@
+"use strict";
+// The package as users get it: `npm pack` output installed into a separate Node-RED user
+// directory the way the palette manager installs it (npm install <tarball>), then loaded by a
+// real Node-RED with no link to the working tree.
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const path = require("path");
+const { execFileSync } = require("child_process");
+const h = require("./harness");
+const { repoRoot, examplesAsFlows } = require("../../scripts/lib/nodered-runtime");
+
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+
+describe("the packed package installed like the palette manager does", function () {
+  this.timeout(180000);
+  let nr;
+  let files;
+  let userDir;
+
+  before(async function () {
+    const out = h.tempUserDir("twinwire-pack-");
+    // `npm pack` runs `prepare` (the build), whose output comes before the JSON report.
+    const stdout = execFileSync(npm, ["pack", "--json", "--pack-destination", out], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const packed = JSON.parse(stdout.slice(stdout.search(/^\[/m)));
+    files = packed[0].files.map((f) => f.path);
+    userDir = h.tempUserDir("twinwire-palette-");
+    fs.writeFileSync(path.join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", version: "0.0.1", private: true }));
+    execFileSync(npm, ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(out, packed[0].filename)], { cwd: userDir, stdio: ["ignore", "pipe", "pipe"] });
+    nr = await h.startNodeRed({ userDir, link: false, flows: examplesAsFlows() });
+  });
+  afterEach(function () {
+    h.printLogsIfFailed(this.currentTest, nr);
+  });
+  after(() => h.stopAll());
+
+  it("ships the built nodes, editor files, icons, locales and examples, and no sources or tests", function () {
+    for (const f of ["nodes/twin.js", "nodes/twin.html", "nodes/twin-registry.js", "nodes/twin-admin-api.js", "nodes/icons/twin.svg", "nodes/locales/en-US/twin.json", "nodes/locales/en-US/twin.html", "nodes/lib/core/registry.js", "examples/Twin basics.json", "LICENSE", "README.md"]) {
+      assert.ok(files.includes(f), `${f} is in the package`);
+    }
+    assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/") || f.startsWith("bench/")), "no sources, tests or benchmarks");
+  });
+
+  it("is installed as a real directory and loaded by Node-RED with every node set and the plugin", async function () {
+    const installed = path.join(userDir, "node_modules", "@twinwire", "node-red-twins");
+    assert.equal(fs.lstatSync(installed).isSymbolicLink(), false);
+    const res = await h.request(nr.url, { path: "/nodes", headers: { Accept: "application/json" } });
+    const sets = res.body.filter((s) => s.module === "@twinwire/node-red-twins");
+    const types = sets.flatMap((s) => s.types || []);
+    for (const t of ["twin-registry", "twin"]) assert.ok(types.includes(t), `${t} is in the palette`);
+    assert.ok(sets.every((s) => s.enabled && !s.err), JSON.stringify(sets.filter((s) => s.err)));
+    const examples = await h.request(nr.url, { path: "/library/examples/flows/@twinwire/node-red-twins/Twin%20basics" });
+    assert.equal(examples.status, 200, "the example is offered under Import > Examples");
+  });
+
+  it("runs the example flow and answers on the admin API", async function () {
+    const twins = await h.request(nr.url, { path: "/twins" });
+    assert.equal(twins.status, 200);
+    assert.deepEqual(twins.body.map((r) => r.name), ["basics"]);
+  });
+});
