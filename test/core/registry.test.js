@@ -320,9 +320,6 @@ describe("core/registry", function () {
       refusedUnchanged(reg, "pump-07", () => reg.upsert("pump-07", { attributes: { site: "b" }, reported: { rpm: 1 }, desired: { rpm: -5 } }), "invalid-value", { property: "rpm" });
     });
 
-    // BUG (minor, src/core/registry.ts upsert): create() treats model "" as "no model",
-    // but upsert() compares input.model to the stored model literally, so re-sending the same
-    // payload with an empty model field to a model-less twin fails with model-fixed.
     it("accepts an empty model for a twin without a model, as create does", function () {
       reg.upsert("free", { model: "", attributes: { a: 1 } });
       const { document, created } = reg.upsert("free", { model: "", attributes: { a: 2 } });
@@ -337,9 +334,6 @@ describe("core/registry", function () {
       assert.strictEqual(document.version, 1);
     });
 
-    // BUG (src/core/registry.ts upsert): a reported part whose readings are all older than the
-    // stored ones (or an empty object) is still written: an empty "r" entry, version + 1 and an
-    // empty "reported" change event. report() correctly skips this case.
     it("keeps the version and emits nothing when its readings are all older than the stored ones", function () {
       reg.create("pump-07", { model: "pump" });
       reg.report("pump-07", { rpm: 100 }, { ts: T0 });
@@ -839,9 +833,6 @@ describe("core/registry", function () {
       assert.strictEqual(reg.get("pump-07").version, 2);
     });
 
-    // BUG (src/core/registry.ts writeReported/writeDesired/writeAttributes): the values in a
-    // change event are the very objects stored in the twin, so a subscriber (e.g. a function node
-    // downstream of twin-watch) that edits msg.payload.changes.<p>.value edits the twin itself.
     it("do not hand out the twin's own objects: a subscriber editing an event cannot change the twin", function () {
       reg.create("free", { attributes: { loc: { line: 1 } } });
       reg.subscribe((e) => {
@@ -902,9 +893,6 @@ describe("core/registry", function () {
         assert.strictEqual(small.get("t").reported.b.length, 1000);
       });
 
-      // BUG (src/core/registry.ts upsert): each part (attributes, reported, desired) is measured
-      // against the twin's current size on its own, so parts that fit one by one are written
-      // together and the document ends up larger than maxDocumentBytes.
       it("refuses an upsert whose parts fit one by one but not together", function () {
         refusedUnchanged(small, "t", () => small.upsert("t", { attributes: { more: "m".repeat(500) }, reported: { b: "r".repeat(500) } }), "too-large", { twinId: "t" });
       });
@@ -1124,9 +1112,6 @@ describe("core/registry", function () {
       assert.deepStrictEqual(second.history("pump-07", "temperature").map((p) => p.value), [60]);
     });
 
-    // BUG (src/core/registry.ts touch/markSeen): touch() sets online and lastSeen in memory only
-    // (no journal entry), so a twin brought back online by touch() comes back offline, with an
-    // older lastSeen, after a restart.
     it("restores a twin that touch() brought back online as online", async function () {
       const store = new JournalStore();
       const first = openRegistry({ store, stalenessMs: 10000 });

@@ -6,12 +6,6 @@
  *
  * A "crash" here is: stop using a registry without close() and open a new one on the same
  * directory (only after what it wrote is known to be on disk).
- *
- * KNOWN FAILING (bugs in src/, kept on purpose; titles start with "BUG("):
- *   - registry touch(): online/lastSeen changed in memory only, lost on restart.
- *   - file-store failed()/writeBatch(): the cut-back ftruncate is fire-and-forget; a retry can
- *     run before it (the late truncate then deletes the retried, acknowledged batch), and when it
- *     fails the torn half line stays and swallows the retried entry.
  */
 const assert = require("assert");
 const fs = require("fs");
@@ -295,8 +289,6 @@ describe("core/store: persistence", function () {
       await reg.close();
       // No staleness in the second registry: look at exactly what was stored.
       const second = openRegistry(dir, {}, { clock });
-      // Fails today: touch() changes online/lastSeen in memory only, so a restart brings the
-      // twin back offline with the old lastSeen (while a compaction would have kept it online).
       assert.deepStrictEqual(second.reg.get("a").connectivity, live);
     });
   });
@@ -805,9 +797,8 @@ describe("core/store: persistence", function () {
       assert.strictEqual(second.reg.get("a").reported.x, 1);
     });
 
-    // Double faults on the cut-back path. Both describe one defect (see BUG comments): the
-    // journal is cut back with a fire-and-forget ftruncate whose result is ignored and which is
-    // not ordered before the retry's write.
+    // Double faults on the cut-back path: the cut-back must finish (and succeed) before the
+    // retried batch is written after it.
     it("a retry never runs before the cut-back of a torn write has finished", async function () {
       const dir = freshDir("slow-truncate");
       const io = faultyIO();
@@ -831,8 +822,6 @@ describe("core/store: persistence", function () {
       const live = docs(reg);
       assert.strictEqual(live.a.reported.x, 2);
       const second = openRegistry(dir);
-      // Fails today: the retried batch is written after the garbage, reported durable, and
-      // then the late ftruncate(offset) cuts it away; x=2 is lost although health said ok.
       assert.deepStrictEqual(docs(second.reg), live, "the retried batch must survive a restart");
       assert.deepStrictEqual(second.warnings, []);
     });
@@ -863,8 +852,6 @@ describe("core/store: persistence", function () {
       assert.ifError(await durable(reg));
       const live = docs(reg);
       const second = openRegistry(dir);
-      // Fails today: the half line left by the torn write is glued to the retried entry, so
-      // recovery reports a damaged line and x=2 is lost.
       assert.deepStrictEqual(second.warnings, []);
       assert.deepStrictEqual(docs(second.reg), live);
     });
