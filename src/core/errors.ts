@@ -25,7 +25,13 @@ export type ErrorCode =
   | "invalid-query"
   | "store-unavailable"
   | "store-closed"
-  | "model-fixed";
+  | "model-fixed"
+  | "invalid-pattern"
+  | "topic-mismatch"
+  | "invalid-reading"
+  | "invalid-unit"
+  | "no-conversion"
+  | "invalid-option";
 
 export type ErrorParams = Record<string, string | number>;
 

@@ -39,6 +39,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
     ctx.twins.set(e.i, twin);
     if (e.a) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
+    if (e.r && Object.keys(e.r).length) seen(twin, e.t);
     if (e.d) putEntries(twin, "desired", e.d, ctx);
     twin.version = e.v;
     twin.lsn = e.l;

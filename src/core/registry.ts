@@ -45,10 +45,16 @@ export interface RegistryOptions {
 export interface CreateInput { model?: unknown; attributes?: unknown; reported?: unknown; desired?: unknown }
 export interface WriteOptions { ifVersion?: unknown; ts?: unknown; source?: string; by?: string }
 
+export interface ReportOptions extends WriteOptions {
+  /** Create the twin (with this model) when it does not exist yet, in the same change. */
+  create?: { model?: string | null };
+}
+
 export interface ReportResult {
   event: ChangeEvent | null;
   /** Properties whose reading was older than the stored one and was not applied. */
   stale: string[];
+  created?: boolean;
 }
 
 export interface ListQuery { model?: string; stage?: string; online?: boolean; limit?: number; offset?: number }
@@ -199,6 +205,11 @@ export class TwinRegistry {
   // ---- changes -------------------------------------------------------------------------------
 
   create(id: unknown, input: CreateInput = {}, options: WriteOptions = {}): TwinDocument {
+    return this.get(this.createTwin(id, input, options).twinId);
+  }
+
+  /** Creates a twin in one journal entry and emits what a watcher needs to see of it. */
+  private createTwin(id: unknown, input: CreateInput, options: WriteOptions): { twinId: string; reported: ChangeEvent | null } {
     const twinId = checkTwinId(id);
     if (this.twins.has(twinId)) throw new TwinError("exists", { twinId });
     if (options.ifVersion !== undefined && expectedVersion(twinId, options.ifVersion) !== 0) {
@@ -206,8 +217,25 @@ export class TwinRegistry {
     }
     const entry = this.creation(twinId, input, options);
     this.commit(entry);
-    this.emit({ twinId, version: 1, section: "twin", ts: entry.t, changes: dict(), op: "created" });
-    return this.get(twinId);
+    const t = entry.t;
+    this.emit({ twinId, version: 1, section: "twin", ts: t, changes: dict(), op: "created" });
+    let reported: ChangeEvent | null = null;
+    for (const [section, props] of [["reported", entry.r], ["desired", entry.d]] as const) {
+      if (!props || Object.keys(props).length === 0) continue;
+      const changes = dict<Change>();
+      for (const name of Object.keys(props)) {
+        const tuple = props[name] as EntryTuple;
+        changes[name] = { value: cloneJson(tuple[0]), previous: null, ts: tuple[1] };
+      }
+      const event: ChangeEvent = { twinId, version: 1, section, ts: t, changes };
+      if (section === "reported") reported = event;
+      this.emit(event);
+    }
+    if (entry.r && Object.keys(entry.r).length) {
+      this.seen.set(twinId, t);
+      this.emitConnectivity(this.twins.get(twinId) as Twin, true, t);
+    }
+    return { twinId, reported };
   }
 
   /** Creates the twin, or merges attributes and state into the existing one as one change. */
@@ -247,7 +275,11 @@ export class TwinRegistry {
   }
 
   /** Applies readings to reported state as one change; older readings are skipped, not errors. */
-  report(id: unknown, values: unknown, options: WriteOptions = {}): ReportResult {
+  report(id: unknown, values: unknown, options: ReportOptions = {}): ReportResult {
+    if (options.create && typeof id === "string" && !this.twins.has(id)) {
+      const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
+      return { event: created.reported, stale: [], created: true };
+    }
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
     const { accepted, stale } = this.checkReported(twin, values, options);
@@ -510,6 +542,22 @@ export class TwinRegistry {
       this.commitConnectivity(twin, false, now);
       this.emitConnectivity(twin, false, now);
     }
+  }
+
+  /**
+   * Private state another part keeps with a twin (a mirror's attempts, an estimator), persisted
+   * with it but not part of its document and not a version step. `null` removes it.
+   */
+  setState(id: unknown, key: string, value: Json | null): void {
+    const twin = this.require(id);
+    const admitted = value === null ? null : admit(value, { twinId: twin.id, property: key, maxDepth: 16, budget: 1024 * 1024 }).value;
+    const s = dict<Json>();
+    s[key] = admitted;
+    this.commit({ l: this.lsn + 1, o: "st", i: twin.id, t: this.clock(), s });
+  }
+
+  getState(id: string, key: string): Json | undefined {
+    return this.twins.get(id)?.state?.get(key);
   }
 
   // ---- reads ---------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ export interface RED {
   util: {
     evaluateNodeProperty(value: string, type: string, node: Node, msg: NodeMessage, callback: (err: Error | null, result: unknown) => void): void;
     getMessageProperty(msg: NodeMessage, path: string): unknown;
+    prepareJSONataExpression(expression: string, node: Node): unknown;
+    evaluateJSONataExpression(expression: unknown, msg: NodeMessage, callback: (err: Error | null, result: unknown) => void): void;
   };
   auth: { needsPermission(permission: string): Handler };
   httpAdmin: HttpRouter;
