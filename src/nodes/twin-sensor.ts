@@ -1,5 +1,275 @@
-// Being written (issue 3).
-import { RED } from "./red";
+/**
+ * `twin-sensor` node: sensor binding. Turns a reading (an MQTT message or any message) into
+ * reported state of a twin: finds the twin and property from the topic or the config, reads the
+ * value and its timestamp, converts it into the model's terms, and reports it to the registry.
+ */
+import { TwinError, showValue } from "../core/errors";
+import { TwinRegistry } from "../core/registry";
+import { compilePattern, parseTimestamp, coerce, scaleValue, withinDeadband, parseDeadband, readPath, Deadband, TopicPattern } from "../core/binding";
+import { canonicalUnit, convertUnit } from "../core/units";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
+import { findRegistry, failWith } from "./registry-node";
+
+interface SensorConfig extends NodeDef {
+  registry?: string;
+  pattern?: string;
+  twinId?: string;
+  twinIdType?: string;
+  property?: string;
+  value?: string;
+  valueType?: string;
+  timestamp?: string;
+  timestampType?: string;
+  scale?: string | number;
+  offset?: string | number;
+  unit?: string;
+  deadband?: string;
+  unknown?: string;
+  model?: string;
+  output?: string;
+  parseNumbers?: boolean;
+}
+
+/** What a message becomes before the registry sees it. */
+interface Reading { twinId: string; values: Record<string, unknown>; ts: number | undefined; source: string | undefined }
+
+type Resolve<T> = (msg: NodeMessage, cb: (err: Error | null, value?: T) => void) => void;
+
 export = function (RED: RED) {
-  void RED;
+  function TwinSensorNode(this: Node, config: SensorConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const registryNode = findRegistry(RED, config.registry);
+    const settings = readSettings(RED, node, config);
+    let received = 0;
+    let lastTwin = "";
+
+    // Readings per second over the last interval; the registry's own trouble wins.
+    const statusTimer = setInterval(() => {
+      let health = { ok: true } as { ok: boolean };
+      try {
+        health = registryNode ? registryNode.use().health() : { ok: false };
+      } catch {
+        health = { ok: false };
+      }
+      if (!registryNode) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.no-registry") });
+      else if (!health.ok) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.store-error") });
+      else if (settings.error) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.config-error") });
+      else if (received > 0) node.status({ fill: "green", shape: "dot", text: RED._("twin-sensor.status.rate", { rate: received, twin: short(lastTwin) }) });
+      else if (lastTwin) node.status({ fill: "green", shape: "ring", text: RED._("twin-sensor.status.idle", { twin: short(lastTwin) }) });
+      received = 0;
+    }, 1000);
+    if (settings.error) node.error(registryNode ? registryNode.describe(settings.error) : settings.error);
+
+    function fail(msg: NodeMessage, done: Done, err: unknown): void {
+      failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
+    }
+
+    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+      let registry: TwinRegistry;
+      try {
+        if (!registryNode) throw new Error(RED._("twin-sensor.errors.no-registry"));
+        if (settings.error) throw settings.error;
+        registry = registryNode.use();
+      } catch (err) {
+        return fail(msg, done, err);
+      }
+      settings.read(msg, (err, reading) => {
+        if (err || !reading) return fail(msg, done, err);
+        let result;
+        try {
+          result = apply(registry, reading);
+        } catch (e) {
+          return fail(msg, done, e);
+        }
+        received++;
+        lastTwin = reading.twinId;
+        if (!result) return done(); // inside the deadband, or older than what is stored
+        registry.whenDurable((durableErr) => {
+          if (durableErr) return fail(msg, done, durableErr);
+          msg.twinId = reading.twinId;
+          msg.payload = settings.output === "twin" ? registry.get(reading.twinId) : result;
+          send(msg);
+          done();
+        });
+      });
+    });
+
+    /** Deadband, then one report: returns the change event, or null when nothing changed. */
+    function apply(registry: TwinRegistry, reading: Reading) {
+      const twin = registry.twin(reading.twinId);
+      const model = twin ? registry.modelOf(twin) : settings.model ? registry.models.get(settings.model) ?? null : null;
+      const values: Record<string, unknown> = Object.create(null);
+      let kept = 0;
+      for (const name of Object.keys(reading.values)) {
+        const spec = model?.properties.get(name);
+        let value = coerce(spec, reading.values[name], settings.parseNumbers);
+        value = scaleValue(value, settings.scale, settings.offset);
+        if (settings.unit && spec?.unit && typeof value === "number") {
+          value = convertUnit(value, settings.unit, spec.unit, { twinId: reading.twinId, property: name });
+        }
+        const stored = twin?.reported.get(name);
+        if (settings.deadband && stored && withinDeadband(stored.value, value, settings.deadband)) continue;
+        values[name] = value;
+        kept++;
+      }
+      if (twin && kept === 0) {
+        registry.touch(reading.twinId);
+        return null;
+      }
+      const result = registry.report(reading.twinId, values, {
+        ts: reading.ts,
+        source: reading.source,
+        create: settings.create ? { model: settings.model || null } : undefined,
+      });
+      return result.event;
+    }
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      clearInterval(statusTimer);
+      node.status({});
+      done();
+    });
+  }
+
+  RED.nodes.registerType("twin-sensor", TwinSensorNode);
 };
+
+interface Settings {
+  error: Error | null;
+  scale: number;
+  offset: number;
+  unit: string;
+  deadband: Deadband | null;
+  create: boolean;
+  model: string;
+  output: string;
+  parseNumbers: boolean;
+  read(msg: NodeMessage, cb: (err: Error | null, reading?: Reading) => void): void;
+}
+
+/** Everything the config says, checked once at deploy; a bad setting is a red status, not a crash. */
+function readSettings(RED: RED, node: Node, config: SensorConfig): Settings {
+  const settings: Settings = {
+    error: null,
+    scale: 1,
+    offset: 0,
+    unit: "",
+    deadband: null,
+    create: config.unknown === "create",
+    model: config.model || "",
+    output: config.output === "twin" ? "twin" : "event",
+    parseNumbers: config.parseNumbers !== false,
+    read: (_msg, cb) => cb(settings.error),
+  };
+  try {
+    const pattern = config.pattern ? compilePattern(config.pattern) : null;
+    settings.scale = finite(config.scale, 1, "scale");
+    settings.offset = finite(config.offset, 0, "offset");
+    if (config.unit) {
+      const unit = canonicalUnit(config.unit);
+      if (!unit) throw new TwinError("invalid-unit", { unit: config.unit });
+      settings.unit = unit;
+    }
+    settings.deadband = parseDeadband(config.deadband || "");
+    const property = (config.property || "").trim();
+    const twinOf = resolver(RED, node, config.twinId || "", config.twinIdType || "str");
+    const valueOf = resolver(RED, node, config.value || "payload", config.valueType || "msg");
+    const tsOf = config.timestamp ? resolver(RED, node, config.timestamp, config.timestampType || "msg") : null;
+    settings.read = (msg, cb) => readMessage(msg, { pattern, property, twinOf, valueOf, tsOf }, cb);
+  } catch (err) {
+    settings.error = err as Error;
+  }
+  return settings;
+}
+
+function finite(value: unknown, fallback: number, option: string): number {
+  if (value === undefined || value === null || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new TwinError("invalid-option", { option, reason: `${showValue(value)} is not a number` });
+  return n;
+}
+
+/** A typedInput read once per message: message paths synchronously, JSONata prepared once. */
+function resolver(RED: RED, node: Node, value: string, type: string): Resolve<unknown> {
+  if (type === "msg") return (msg, cb) => cb(null, readPath(msg, value));
+  if (type === "jsonata") {
+    const expression = RED.util.prepareJSONataExpression(value, node);
+    return (msg, cb) => RED.util.evaluateJSONataExpression(expression, msg, (err, result) => cb(err, result));
+  }
+  if (type === "str" && value === "") return (_msg, cb) => cb(null, undefined);
+  return (msg, cb) => RED.util.evaluateNodeProperty(value, type, node, msg, cb);
+}
+
+interface Readers {
+  pattern: TopicPattern | null;
+  property: string;
+  twinOf: Resolve<unknown>;
+  valueOf: Resolve<unknown>;
+  tsOf: Resolve<unknown> | null;
+}
+
+function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, reading?: Reading) => void): void {
+  let params: Record<string, string> | null = null;
+  const topic = typeof msg.topic === "string" ? msg.topic : "";
+  if (r.pattern) {
+    params = r.pattern.match(topic);
+    if (!params) return cb(new TwinError("topic-mismatch", { topic: topic.slice(0, 200), pattern: r.pattern.source }));
+  }
+  r.twinOf(msg, (err, configured) => {
+    if (err) return cb(err);
+    const twinId = params?.twin ?? (configured !== undefined && configured !== "" ? configured : msg.twinId);
+    if (typeof twinId !== "string" || twinId === "") return cb(new TwinError("invalid-id", { id: showValue(twinId) }));
+    r.valueOf(msg, (valueErr, raw) => {
+      if (valueErr) return cb(valueErr);
+      let value: unknown;
+      try {
+        value = decode(twinId, raw);
+      } catch (e) {
+        return cb(e as Error);
+      }
+      const property = params?.property ?? r.property;
+      let values: Record<string, unknown>;
+      if (property) {
+        values = Object.create(null);
+        values[property] = value;
+      } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        values = value as Record<string, unknown>;
+      } else {
+        values = Object.create(null);
+        values.value = value;
+      }
+      const finish = (ts: number | undefined) => cb(null, { twinId, values, ts, source: topic || undefined });
+      if (!r.tsOf) return finish(undefined);
+      r.tsOf(msg, (tsErr, rawTs) => {
+        if (tsErr) return cb(tsErr);
+        if (rawTs === undefined || rawTs === null || rawTs === "") return finish(undefined);
+        const ts = parseTimestamp(rawTs);
+        if (ts === null) return cb(new TwinError("invalid-time", { twinId, value: showValue(rawTs), rule: "epoch ms, epoch s or ISO 8601" }));
+        finish(ts);
+      });
+    });
+  });
+}
+
+/** MQTT payloads arrive as Buffers or strings; a JSON object or array in text is parsed. */
+function decode(twinId: string, raw: unknown): unknown {
+  let value = raw;
+  if (Buffer.isBuffer(value)) value = value.toString("utf8");
+  if (typeof value === "string") {
+    const text = value.trim();
+    if (text.startsWith("{") || text.startsWith("[")) {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new TwinError("invalid-reading", { twinId, property: "payload", value: showValue(text), rule: "not JSON" });
+      }
+    }
+  }
+  if (value === undefined) throw new TwinError("invalid-reading", { twinId, property: "payload", value: "undefined", rule: "no value" });
+  return value;
+}
+
+function short(id: string): string {
+  return id.length > 10 ? id.slice(0, 9) + "…" : id;
+}

@@ -5,7 +5,7 @@
 import { TwinError } from "../core/errors";
 import { TwinRegistry, ListQuery } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, evaluate } from "./registry-node";
+import { findRegistry, evaluate, failWith } from "./registry-node";
 
 interface TwinConfig extends NodeDef {
   registry?: string;
@@ -85,7 +85,7 @@ export = function (RED: RED) {
         if (!registryNode) throw new Error(RED._("twin.errors.no-registry"));
         registry = registryNode.use();
       } catch (err) {
-        return done(registryNode ? registryNode.describe(err) : (err as Error));
+        return failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
       }
       const write = WRITES.has(String(config.operation && config.operation !== "msg" ? config.operation : msg.operation));
       handle(msg, registry).then(
@@ -96,12 +96,12 @@ export = function (RED: RED) {
           }
           // In strict mode this waits for the fsync that covers the change.
           registry.whenDurable((err) => {
-            if (err) return done(registryNode.describe(err));
+            if (err) return failWith(msg, done, registryNode.describe(err));
             send(msg);
             done();
           });
         },
-        (err: unknown) => done(registryNode.describe(err)),
+        (err: unknown) => failWith(msg, done, registryNode.describe(err)),
       );
     });
 

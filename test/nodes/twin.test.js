@@ -127,7 +127,10 @@ describe("twin node", function () {
   it("fails bad input with an error and never pollutes Object.prototype", async function () {
     await load(twinFlow());
     await send({ operation: "create", twinId: "a", payload: { attributes: { ok: 1 } } });
+    let deep = 1;
+    for (let i = 0; i < 10000; i++) deep = { d: deep };
     const cases = [
+      { operation: "update", twinId: "a", payload: deep },
       { operation: "create", twinId: "bad id/with slash" },
       { operation: "create", twinId: "__proto__" },
       { operation: "update", twinId: "a", payload: "not an object" },
