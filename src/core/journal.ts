@@ -7,7 +7,7 @@
 import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
 import { Series } from "./history";
 import { Twin, Entry } from "./twin";
-import { isPropertyName, isTwinId } from "./names";
+import { isPropertyName, isStateKey, isTwinId } from "./names";
 
 /** [value, ts, source-or-by] */
 export type EntryTuple = [Json, number, string?];
@@ -17,8 +17,8 @@ export type JournalEntry =
   | { l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple> }
   | { l: number; o: "x"; i: string; t: number }
   | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
-  | { l: number; o: "p"; i: string; v: number; t: number; p: Props<Json> }
-  | { l: number; o: "lc"; i: string; v: number; t: number; lc: Json }
+  | { l: number; o: "p"; i: string; t: number; p: Props<Json | null>; s?: Props<Json | null> }
+  | { l: number; o: "lc"; i: string; v: number; t: number; lc: Json; s?: Props<Json | null> }
   | { l: number; o: "st"; i: string; t: number; s: Props<Json> }
   | { l: number; o: "n"; i: string; t: number; on: boolean };
 
@@ -60,19 +60,20 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
       if (e.d) putEntries(twin, "desired", e.d, ctx);
       break;
     case "p":
+      // Predictions are derived data: they change the document but are no version step.
       for (const [name, value] of entriesOf(e.p, ctx)) {
         if (value === null) twin.predictions?.delete(name);
         else (twin.predictions ??= new Map()).set(name, value);
       }
-      break;
+      if (e.s) putState(twin, e.s, ctx);
+      twin.lsn = e.l;
+      return true;
     case "lc":
       twin.lifecycle = ctx.fromDisk ? cloneJson(e.lc) : e.lc;
+      if (e.s) putState(twin, e.s, ctx);
       break;
     case "st":
-      for (const [key, value] of entriesOf(e.s, ctx)) {
-        if (value === null) twin.state?.delete(key);
-        else (twin.state ??= new Map()).set(key, value);
-      }
+      putState(twin, e.s, ctx);
       twin.lsn = e.l;
       return true;
     case "n":
@@ -85,6 +86,15 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
   twin.updated = e.t;
   twin.lsn = e.l;
   return true;
+}
+
+function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
+  for (const key of Object.keys(s)) {
+    if (ctx.fromDisk && !isStateKey(key)) continue;
+    const value = ctx.fromDisk ? cloneJson(s[key]) : s[key];
+    if (value === null) twin.state?.delete(key);
+    else (twin.state ??= new Map()).set(key, value);
+  }
 }
 
 function seen(twin: Twin, t: number): void {
@@ -184,9 +194,7 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
     for (const [k, v] of entriesOf(r.p, ctx)) (twin.predictions ??= new Map()).set(k, v);
   }
   if (r.lc !== undefined) twin.lifecycle = cloneJson(r.lc);
-  if (r.st && typeof r.st === "object") {
-    for (const [k, v] of entriesOf(r.st, ctx)) (twin.state ??= new Map()).set(k, v);
-  }
+  if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
       if (isPropertyName(name)) (twin.history ??= new Map()).set(name, Series.fromJSON(historyLength, r.h[name]));

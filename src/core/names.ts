@@ -3,6 +3,8 @@ import { TwinError } from "./errors";
 
 const TWIN_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const PROPERTY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Keys other parts use for their private per-twin state, e.g. "mirror" or "predict:temperature". */
+const STATE_KEY = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
 
 export function isForbiddenKey(key: string): boolean {
@@ -26,4 +28,8 @@ export function checkPropertyName(twinId: string, name: string): string {
   if (FORBIDDEN.has(name)) throw new TwinError("forbidden-key", { twinId, key: name });
   if (!PROPERTY.test(name)) throw new TwinError("invalid-property", { twinId, property: name.slice(0, 140) });
   return name;
+}
+
+export function isStateKey(key: unknown): key is string {
+  return typeof key === "string" && STATE_KEY.test(key) && !FORBIDDEN.has(key);
 }

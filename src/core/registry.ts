@@ -5,7 +5,7 @@
  */
 import { TwinError, showValue } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, jsonEqual, sizeOf } from "./json";
-import { checkPropertyName, checkTwinId } from "./names";
+import { checkPropertyName, checkTwinId, isStateKey } from "./names";
 import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
 import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
@@ -550,10 +550,65 @@ export class TwinRegistry {
    */
   setState(id: unknown, key: string, value: Json | null): void {
     const twin = this.require(id);
-    const admitted = value === null ? null : admit(value, { twinId: twin.id, property: key, maxDepth: 16, budget: 1024 * 1024 }).value;
-    const s = dict<Json>();
-    s[key] = admitted;
-    this.commit({ l: this.lsn + 1, o: "st", i: twin.id, t: this.clock(), s });
+    this.commit({ l: this.lsn + 1, o: "st", i: twin.id, t: this.clock(), s: this.stateEntry(twin, { [key]: value }) });
+  }
+
+  private stateEntry(twin: Twin, values: Record<string, Json | null>): Record<string, Json | null> {
+    const s = dict<Json | null>();
+    for (const key of Object.keys(values)) {
+      if (!isStateKey(key)) throw new TwinError("invalid-property", { twinId: twin.id, property: key });
+      const value = values[key];
+      s[key] = value === null ? null : admit(value, { twinId: twin.id, property: key, maxDepth: 16, budget: 1024 * 1024 }).value;
+    }
+    return s;
+  }
+
+  /**
+   * Writes a property's prediction (null removes it), with the estimator state that produced it
+   * in the same journal entry, so a restart resumes learning exactly where it stopped.
+   * Predictions are derived data: the twin's version does not move.
+   */
+  setPrediction(id: unknown, property: string, prediction: Json | null, state?: Record<string, Json | null>): ChangeEvent {
+    const twin = this.require(id);
+    checkPropertyName(twin.id, property);
+    const value = prediction === null ? null : admit(prediction, { twinId: twin.id, property, maxDepth: this.maxDepth, budget: 64 * 1024 }).value;
+    const previous = twin.predictions?.get(property) ?? null;
+    const t = this.clock();
+    const p = dict<Json | null>();
+    p[property] = value;
+    const entry: JournalEntry = { l: this.lsn + 1, o: "p", i: twin.id, t, p };
+    if (state) entry.s = this.stateEntry(twin, state);
+    this.commit(entry);
+    const changes = dict<Change>();
+    changes[property] = { value: cloneJson(value), previous: cloneJson(previous), ts: t };
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "predictions", ts: t, changes };
+    this.emit(event);
+    return event;
+  }
+
+  /** Replaces the twin's lifecycle record (a version step), with private state in the same entry. */
+  setLifecycle(id: unknown, lifecycle: unknown, options: WriteOptions = {}, state?: Record<string, Json | null>): ChangeEvent {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    const value = admit(lifecycle, { twinId: twin.id, property: "lifecycle", maxDepth: this.maxDepth, budget: this.maxDocumentBytes }).value;
+    const t = this.clock();
+    const entry: JournalEntry = { l: this.lsn + 1, o: "lc", i: twin.id, v: twin.version + 1, t, lc: value };
+    if (state) entry.s = this.stateEntry(twin, state);
+    const previous = twin.lifecycle;
+    this.commit(entry);
+    const changes = dict<Change>();
+    if (isObject(value) || isObject(previous)) {
+      const before = isObject(previous) ? previous : dict();
+      const after = isObject(value) ? value : dict();
+      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+        const a = key in after ? after[key] : null;
+        const b = key in before ? before[key] : null;
+        if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
+      }
+    }
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "lifecycle", ts: t, changes };
+    this.emit(event);
+    return event;
   }
 
   getState(id: string, key: string): Json | undefined {
