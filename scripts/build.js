@@ -10,14 +10,23 @@ const { execFileSync } = require("child_process");
 const root = path.resolve(__dirname, "..");
 const pkg = require(path.join(root, "package.json"));
 
-fs.rmSync(path.join(root, "nodes", "lib"), { recursive: true, force: true });
+// Compile into a fresh folder, then swap it in: a test run reading nodes/lib never sees it half
+// built, and files of deleted sources do not linger.
+const lib = path.join(root, "nodes", "lib");
+const fresh = path.join(root, "nodes", `.lib-${process.pid}`);
+fs.rmSync(fresh, { recursive: true, force: true });
 const tsc = require.resolve("typescript/bin/tsc", { paths: [root] });
 try {
-  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.json")], { stdio: "inherit" });
+  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.json"), "--outDir", fresh], { stdio: "inherit" });
 } catch {
+  fs.rmSync(fresh, { recursive: true, force: true });
   console.error("build: TypeScript compilation failed");
   process.exit(1);
 }
+const stale = path.join(root, "nodes", `.lib-old-${process.pid}`);
+if (fs.existsSync(lib)) fs.renameSync(lib, stale);
+fs.renameSync(fresh, lib);
+fs.rmSync(stale, { recursive: true, force: true });
 
 const kinds = [["nodes", pkg["node-red"].nodes || {}], ["plugins", pkg["node-red"].plugins || {}]];
 let count = 0;

@@ -1,5 +1,164 @@
-// Being written (issue 3).
-import { RED } from "./red";
+/**
+ * `twin-watch` node: an event source. Emits the registry's change events that match its filter
+ * (twin id globs, models, sections, properties), at most one per twin and section per throttle
+ * interval, and optionally the state of every matching twin when the flow starts. The filter and
+ * throttle live in core/watch.ts; this file wires them to the registry, a timer and the status.
+ */
+import { isTwinError } from "../core/errors";
+import { ChangeEvent, TwinRegistry } from "../core/registry";
+import { Watch, WatchFilter } from "../core/watch";
+import { Node, NodeDef, NodeMessage, RED } from "./red";
+import { findRegistry } from "./registry-node";
+
+interface WatchNodeConfig extends NodeDef {
+  registry?: string;
+  twinIds?: string;
+  models?: string;
+  sections?: string | string[];
+  properties?: string | string[];
+  throttle?: string | number;
+  emitState?: boolean | string;
+}
+
+/** Wait before sending the state on start, as the inject node's "once" does, so the flow is wired. */
+const STATE_DELAY_MS = 100;
+/** State messages sent per turn of the event loop, so a large registry never blocks it for long. */
+const STATE_BATCH = 250;
+const STATUS_MAX = 19;
+
 export = function (RED: RED) {
-  void RED;
+  function TwinWatchNode(this: Node, config: WatchNodeConfig) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+
+    const fail = (status: string, err: Error): void => {
+      node.status({ fill: "red", shape: "ring", text: RED._(`twin-watch.status.${status}`) });
+      node.error(err);
+    };
+
+    let filter: WatchFilter;
+    try {
+      filter = new WatchFilter({
+        twinIds: config.twinIds,
+        models: config.models,
+        sections: config.sections,
+        properties: config.properties,
+        throttleMs: config.throttle,
+      });
+    } catch (err) {
+      const option = isTwinError(err) ? String(err.params.option) : "unknown";
+      const value = isTwinError(err) ? err.params.value : String(err);
+      return fail("bad-filter", new Error(RED._(`twin-watch.errors.${option}`, { value })));
+    }
+
+    const registryNode = findRegistry(RED, config.registry);
+    if (!registryNode) return fail("no-registry", new Error(RED._("twin-watch.errors.no-registry")));
+    let registry: TwinRegistry;
+    try {
+      registry = registryNode.use();
+    } catch (err) {
+      return fail("registry-failed", registryNode.describe(err));
+    }
+
+    // ---- status: the last twin, or messages per second when more than one a second ----------
+    let sentInSecond = 0;
+    let lastTwin = "";
+    let statusTimer: NodeJS.Timeout | null = null;
+    const show = (text: string): void => {
+      node.status({ fill: "green", shape: "dot", text: text.length > STATUS_MAX ? text.slice(0, STATUS_MAX - 1) + "…" : text });
+    };
+    const statusTick = (): void => {
+      statusTimer = null;
+      if (sentInSecond === 0) return;
+      show(sentInSecond === 1 ? RED._("twin-watch.status.last", { twinId: lastTwin }) : RED._("twin-watch.status.rate", { rate: sentInSecond }));
+      sentInSecond = 0;
+      statusTimer = setTimeout(statusTick, 1000);
+    };
+    const sent = (twinId: string): void => {
+      lastTwin = twinId;
+      if (statusTimer) {
+        sentInSecond++;
+        return;
+      }
+      show(RED._("twin-watch.status.last", { twinId }));
+      sentInSecond = 1;
+      statusTimer = setTimeout(statusTick, 1000);
+    };
+    node.status({ fill: "green", shape: "ring", text: RED._("twin-watch.status.watching") });
+
+    // ---- events ------------------------------------------------------------------------------
+    const emit = (event: ChangeEvent): void => {
+      // The event object is the registry's, shared by every listener: sent as is, never cloned here.
+      node.send({ topic: `${event.twinId}/${event.section}`, twinId: event.twinId, payload: event });
+      sent(event.twinId);
+    };
+    const watch = new Watch(filter, { modelOf: (id) => registry.twin(id)?.model, emit });
+    const clock = (): number => performance.now();
+
+    let throttleTimer: NodeJS.Timeout | null = null;
+    const arm = (): void => {
+      if (throttleTimer) return;
+      const at = watch.nextDue();
+      if (at === null) return;
+      throttleTimer = setTimeout(onDue, Math.max(1, Math.ceil(at - clock())));
+    };
+    const onDue = (): void => {
+      throttleTimer = null;
+      try {
+        watch.due(clock());
+      } catch (err) {
+        node.error(err);
+      }
+      arm();
+    };
+
+    watch.prime(registry.ids());
+    const unsubscribe = registry.subscribe((event) => {
+      try {
+        watch.handle(event, clock());
+        if (filter.throttleMs > 0) arm();
+      } catch (err) {
+        node.error(err);
+      }
+    });
+
+    // ---- state on start ----------------------------------------------------------------------
+    let stateTimer: NodeJS.Timeout | null = null;
+    let stateStep: NodeJS.Immediate | null = null;
+    const sendState = (): void => {
+      stateTimer = null;
+      const ids: string[] = [];
+      for (const id of registry.ids()) if (watch.matchesTwin(id)) ids.push(id);
+      ids.sort();
+      let i = 0;
+      const step = (): void => {
+        stateStep = null;
+        const end = Math.min(i + STATE_BATCH, ids.length);
+        for (; i < end; i++) {
+          const document = registry.find(ids[i]);
+          if (!document) continue; // deleted since
+          const msg: NodeMessage = { topic: `${document.id}/state`, twinId: document.id, payload: document };
+          node.send(msg);
+          sent(document.id);
+        }
+        if (i < ids.length) stateStep = setImmediate(step);
+      };
+      step();
+    };
+    if (config.emitState === true || config.emitState === "true") stateTimer = setTimeout(sendState, STATE_DELAY_MS);
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      unsubscribe();
+      if (throttleTimer) clearTimeout(throttleTimer);
+      if (statusTimer) clearTimeout(statusTimer);
+      if (stateTimer) clearTimeout(stateTimer);
+      if (stateStep) clearImmediate(stateStep);
+      throttleTimer = statusTimer = stateTimer = null;
+      stateStep = null;
+      watch.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType("twin-watch", TwinWatchNode);
 };

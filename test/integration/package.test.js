@@ -55,6 +55,6 @@ describe("the packed package installed like the palette manager does", function 
   it("runs the example flow and answers on the admin API", async function () {
     const twins = await h.request(nr.url, { path: "/twins" });
     assert.equal(twins.status, 200);
-    assert.deepEqual(twins.body.map((r) => r.name), ["basics"]);
+    assert.ok(twins.body.map((r) => r.name).includes("basics"));
   });
 });
