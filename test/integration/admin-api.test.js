@@ -72,7 +72,7 @@ function flows() {
 const SENSOR = "sensor:hall.b-1"; // ':' and '.' are allowed in twin ids and must work in URLs
 const READINGS = [18.5, 19, 19.25, 20, 21.5, 21, 22.75];
 
-/** Twins: plant has pump-1 (online, delta 1), pump-2, SENSOR (online, history), valve-9; lab has bench-1. */
+/** Twins: plant has pump-1 (online, delta 1), pump-2, SENSOR (online, history), valve-9; lab has bench-1 (online). */
 async function populate(url) {
   const post = async (registry, operation, twinId, payload) => {
     const res = await h.request(url, { method: "POST", path: `/api/twin/${registry}`, body: { operation, twinId, payload } });
@@ -88,7 +88,7 @@ async function populate(url) {
     await post("plant", "upsert", SENSOR, { reported: { temperature } });
     await new Promise((r) => setTimeout(r, 3)); // distinct timestamps, so from/to can split them
   }
-  await post("lab", "create", "bench-1", { attributes: { owner: "qa" } });
+  await post("lab", "create", "bench-1", { attributes: { owner: "qa" }, reported: { load: 3 } });
 }
 
 /** An access token limited to `scope` (which must lie within the user's permissions). */
@@ -100,6 +100,23 @@ async function tokenFor(url, username, password, scope) {
   });
   assert.equal(res.status, 200, `login as ${username} (scope ${scope}): ${res.text}`);
   return res.body.access_token;
+}
+
+/**
+ * Starts Node-RED with flows() and the twins of populate(); the error carries the process's
+ * output (a failing before-hook gets no afterEach to print it).
+ */
+async function startPopulated(settings) {
+  const nr = await h.startNodeRed({ flows: flows(), settings });
+  try {
+    assert.doesNotMatch(nr.logs(), /Waiting for missing types/, "this package's nodes did not load (nodes/ rebuilt meanwhile?)");
+    await populate(nr.url);
+  } catch (err) {
+    err.message += `\n--- Node-RED output ---\n${nr.logs()}`;
+    await nr.kill();
+    throw err;
+  }
+  return nr;
 }
 
 function assertError(res, status, includes) {
@@ -122,8 +139,7 @@ describe("admin HTTP API (real Node-RED)", function () {
 
     before(async function () {
       if (!h.isBuilt()) this.skip();
-      nr = await h.startNodeRed({ flows: flows() });
-      await populate(nr.url);
+      nr = await startPopulated();
     });
     afterEach(function () {
       h.printLogsIfFailed(this.currentTest, nr);
@@ -169,6 +185,9 @@ describe("admin HTTP API (real Node-RED)", function () {
       const lab = await get(`/twins/lab`);
       assert.deepEqual(lab.body.twins.map((t) => t.id), ["bench-1"]);
       assert.equal(lab.body.total, 1);
+      // Created with a reading: the device has been seen.
+      assert.equal(lab.body.twins[0].online, true);
+      assert.equal(typeof lab.body.twins[0].lastSeen, "number");
     });
 
     it("filters by model, online, stage, limit and offset", async () => {
@@ -341,8 +360,7 @@ describe("admin HTTP API (real Node-RED)", function () {
         { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
         { username: "flowsonly", password: h.hashPassword("flows-pw"), permissions: ["flows.read"] },
       );
-      nr = await h.startNodeRed({ flows: flows(), settings: { adminAuth: admin } });
-      await populate(nr.url); // HTTP-in routes are not behind adminAuth
+      nr = await startPopulated({ adminAuth: admin }); // HTTP-in routes are not behind adminAuth
       tokens.admin = await h.getToken(nr.url, "admin", "admin-pw");
       // h.getToken asks for scope "*", which Node-RED only grants to users holding "*".
       tokens.viewer = await tokenFor(nr.url, "viewer", "viewer-pw", "read");

@@ -346,11 +346,12 @@ async function deployFlows(url, flows, token) {
 }
 
 /** Admin API access token for a user of settings.adminAuth (see the top of this file). */
-async function getToken(url, username, password) {
+/** Logs in; `scope` must be one the user has ("*" for admins, "read" for read-only users). */
+async function getToken(url, username, password, scope = "*") {
   const res = await request(url, {
     method: "POST",
     path: "/auth/token",
-    body: { client_id: "node-red-admin", grant_type: "password", scope: "*", username, password },
+    body: { client_id: "node-red-admin", grant_type: "password", scope, username, password },
   });
   if (res.status !== 200 || !res.body || !res.body.access_token) {
     throw new Error(`login as ${username} failed: HTTP ${res.status} ${res.text}`);

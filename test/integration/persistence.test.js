@@ -150,6 +150,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   async function start(options) {
     const nr = await h.startNodeRed(options);
     started.push(nr);
+    assert.doesNotMatch(nr.logs(), /Waiting for missing types/, "this package's nodes did not load (nodes/ rebuilt meanwhile?)");
     return nr;
   }
   afterEach(function () {

@@ -66,6 +66,8 @@ export class FileStore implements Store {
   private failure: Error | null = null;
   /** A failed write may have left part of a line: cut back to `offset` before writing again. */
   private needsCutBack = false;
+  /** When the oldest change still waiting in `pending` arrived. */
+  private pendingSince = 0;
   private closed = false;
   private compacting: Promise<void> | null = null;
   private snapshotBytes = 0;
@@ -170,6 +172,7 @@ export class FileStore implements Store {
   append(entry: JournalEntry): void {
     if (this.closed) throw new TwinError("store-closed");
     if (this.failure) throw new TwinError("store-unavailable", { reason: describe(this.failure) });
+    if (this.pending.length === 0) this.pendingSince = Date.now();
     this.pending.push(JSON.stringify(entry) + "\n");
     this.schedule();
   }
@@ -187,7 +190,10 @@ export class FileStore implements Store {
       // Group commit: every change made in this turn of the event loop shares one fsync.
       if (!this.immediate) this.immediate = setImmediate(() => this.writeBatch());
     } else if (!this.timer) {
-      this.timer = setTimeout(() => this.writeBatch(), this.intervalMs);
+      // Counted from the oldest waiting change, so a change that arrived during the previous
+      // write still reaches the disk within the interval (plus that fsync).
+      const wait = Math.max(0, this.pendingSince + this.intervalMs - Date.now());
+      this.timer = setTimeout(() => this.writeBatch(), wait);
     }
   }
 
