@@ -15,7 +15,7 @@ export interface Node {
   z?: string;
   on(event: "input", handler: (msg: NodeMessage, send: Send, done: Done) => void): void;
   on(event: "close", handler: (removed: boolean, done: () => void) => void): void;
-  send(msg: NodeMessage | Array<NodeMessage | null>): void;
+  send(msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>): void;
   status(status: NodeStatus | Record<string, never>): void;
   error(err: unknown, msg?: NodeMessage): void;
   warn(message: unknown): void;
