@@ -8,15 +8,23 @@ describe("example flows in a real Node-RED", function () {
   this.timeout(60000);
   let nr;
   let flows;
+  let broker;
 
   before(async function () {
+    // The examples that speak MQTT use the broker of `npm start` (127.0.0.1:1883); here they get
+    // a broker of their own on a free port.
+    broker = await h.startBroker();
     flows = examplesAsFlows();
+    for (const n of flows) if (n.type === "mqtt-broker") n.port = String(broker.port);
     nr = await h.startNodeRed({ flows });
   });
   afterEach(function () {
     h.printLogsIfFailed(this.currentTest, nr);
   });
-  after(() => h.stopAll());
+  after(async function () {
+    await h.stopAll();
+    if (broker) await broker.close();
+  });
 
   function injectNamed(name) {
     const node = flows.find((n) => n.type === "inject" && n.name === name);
@@ -24,7 +32,7 @@ describe("example flows in a real Node-RED", function () {
     return h.request(nr.url, { method: "POST", path: `/inject/${node.id}` });
   }
 
-  const twin = (id) => h.request(nr.url, { path: `/twins/basics/${id}` });
+  const twin = (id, registry = "basics") => h.request(nr.url, { path: `/twins/${registry}/${id}` });
 
   it("deploys every example with no node reporting an error", function () {
     const tabs = flows.filter((n) => n.type === "tab").map((n) => n.label);
@@ -72,4 +80,29 @@ describe("example flows in a real Node-RED", function () {
     await injectNamed("delete pump-07");
     await h.waitFor(async () => (await twin("pump-07")).status === 404);
   });
+
+  it("Home sensors: a reading from the living-room inject lands in its twin through twin-sensor", async function () {
+    await injectNamed("living-room sensor");
+    const doc = await h.waitFor(async () => {
+      const res = await twin("living-room", "home");
+      return res.status === 200 && res.body;
+    });
+    assert.equal(doc.model, "room-sensor");
+    assert.equal(typeof doc.reported.temperature, "number");
+    assert.equal(doc.connectivity.online, true);
+  });
+
+  it("Thermostat desired state: the setpoint goes out over MQTT and the twin converges", async function () {
+    this.timeout(30000);
+    // The twin appears with the simulated thermostat's first report (a second after deploy).
+    await h.waitFor(async () => (await twin("thermo-1", "thermostats")).status === 200, 10000);
+    await injectNamed("setpoint 21.5");
+    const doc = await h.waitFor(async () => {
+      const res = await twin("thermo-1", "thermostats");
+      return res.status === 200 && res.body.reported.setpoint === 21.5 && res.body;
+    }, 20000);
+    assert.equal(doc.desired.setpoint, 21.5);
+    assert.equal(doc.delta.setpoint, undefined, "nothing left to do for the device");
+  });
 });
+

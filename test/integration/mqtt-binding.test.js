@@ -13,6 +13,12 @@ function flows(brokerPort) {
     { id: "broker1", type: "mqtt-broker", name: "local", broker: "127.0.0.1", port: String(brokerPort), clientid: "", autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true },
     { id: "in1", type: "mqtt in", z: "tab1", name: "", topic: "plant/+/+/+", qos: "1", datatype: "auto-detect", broker: "broker1", nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 100, wires: [["sensor1"]] },
     { id: "sensor1", type: "twin-sensor", z: "tab1", registry: "reg1", pattern: "plant/{site}/{twin}/{property}", unknown: "create", model: "pump", value: "payload", valueType: "msg", x: 300, y: 100, wires: [[]] },
+    // Desired state over HTTP -> twin-mirror -> MQTT to the device.
+    { id: "httpin1", type: "http in", z: "tab1", url: "/desired", method: "post", upload: false, x: 100, y: 200, wires: [["prep1", "ok1"]] },
+    { id: "prep1", type: "change", z: "tab1", rules: [{ t: "set", p: "twinId", pt: "msg", to: "payload.twinId", tot: "msg" }, { t: "set", p: "payload", pt: "msg", to: "payload.desired", tot: "msg" }, { t: "delete", p: "res", pt: "msg" }], x: 300, y: 200, wires: [["mirror1"]] },
+    { id: "ok1", type: "http response", z: "tab1", statusCode: "202", x: 300, y: 250, wires: [] },
+    { id: "mirror1", type: "twin-mirror", z: "tab1", registry: "reg1", twinId: "", twinIdType: "str", scope: "all", pattern: "", topic: "devices/{twin}/set", timeout: "30", retries: "2", backoff: "2", clearOnApplied: false, resendOnDeploy: false, x: 500, y: 200, wires: [["out1"], []] },
+    { id: "out1", type: "mqtt out", z: "tab1", topic: "", qos: "1", retain: "false", broker: "broker1", x: 700, y: 200, wires: [] },
   ];
 }
 
@@ -21,12 +27,15 @@ describe("sensor binding over MQTT in a real Node-RED", function () {
   let broker;
   let nr;
   let client;
+  const commands = [];
 
   before(async function () {
     broker = await h.startBroker();
     nr = await h.startNodeRed({ flows: flows(broker.port) });
     client = mqtt.connect(broker.url, { clientId: "test-device" });
     await new Promise((resolve, reject) => client.once("connect", resolve).once("error", reject));
+    await client.subscribeAsync("devices/+/set", { qos: 1 });
+    client.on("message", (topic, payload) => commands.push({ topic, payload: JSON.parse(payload.toString()) }));
     // mqtt in subscribes once its broker connection is up.
     await h.waitFor(() => broker.broker.connectedClients >= 2, 10000);
   });
@@ -76,6 +85,17 @@ describe("sensor binding over MQTT in a real Node-RED", function () {
     await h.waitFor(async () => (await twin("pump-07")).body.connectivity.online === true, 10000);
   });
 
+  it("sends desired state to the device over MQTT as a delta", async function () {
+    commands.length = 0;
+    const r = await h.request(nr.url, { method: "POST", path: "/api/desired", body: { twinId: "pump-07", desired: { rpm: 1500 } } });
+    assert.equal(r.status, 202);
+    await h.waitFor(() => commands.length > 0, 10000);
+    assert.deepEqual(commands[0], { topic: "devices/pump-07/set", payload: { rpm: 1500 } });
+    const doc = (await twin("pump-07")).body;
+    assert.deepEqual(doc.desired, { rpm: 1500 });
+    assert.deepEqual(doc.delta, { rpm: 1500 });
+  });
+
   it("keeps readings and history across a restart", async function () {
     const before = (await twin("pump-07")).body;
     await nr.stop();
@@ -88,5 +108,17 @@ describe("sensor binding over MQTT in a real Node-RED", function () {
     const values = history.body.map((p) => p.value);
     assert.equal(values[0], 61.5);
     assert.deepEqual(values.slice(-2), [62, 63]);
+  });
+
+  it("keeps desired state and the pending delta across a restart, and resends it when the device is back", async function () {
+    const doc = (await twin("pump-07")).body;
+    assert.deepEqual(doc.delta, { rpm: 1500 });
+    await h.waitFor(async () => (await twin("pump-07")).body.connectivity.online === false, 10000);
+    commands.length = 0;
+    await publish("plant/p1/pump-07/temperature", "64");
+    await h.waitFor(() => commands.length > 0, 10000);
+    assert.deepEqual(commands[0], { topic: "devices/pump-07/set", payload: { rpm: 1500 } });
+    await publish("plant/p1/pump-07/rpm", "1500");
+    await h.waitFor(async () => Object.keys((await twin("pump-07")).body.delta).length === 0, 10000);
   });
 });
