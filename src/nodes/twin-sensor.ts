@@ -176,7 +176,8 @@ function readSettings(RED: RED, node: Node, config: SensorConfig): Settings {
     const twinOf = resolver(RED, node, config.twinId || "", config.twinIdType || "str");
     const valueOf = resolver(RED, node, config.value || "payload", config.valueType || "msg");
     const tsOf = config.timestamp ? resolver(RED, node, config.timestamp, config.timestampType || "msg") : null;
-    settings.read = (msg, cb) => readMessage(msg, { pattern, property, twinOf, valueOf, tsOf }, cb);
+    const tsKey = timestampKey(config);
+    settings.read = (msg, cb) => readMessage(msg, { pattern, property, twinOf, valueOf, tsOf, tsKey }, cb);
   } catch (err) {
     settings.error = err as Error;
   }
@@ -207,6 +208,17 @@ interface Readers {
   twinOf: Resolve<unknown>;
   valueOf: Resolve<unknown>;
   tsOf: Resolve<unknown> | null;
+  /** A key of the reading object that holds its timestamp, so it is not taken for a property. */
+  tsKey: string | null;
+}
+
+/** `payload.ts` beside a value of `payload`: the timestamp sits inside the reading object. */
+function timestampKey(config: SensorConfig): string | null {
+  if ((config.valueType || "msg") !== "msg" || (config.timestampType || "msg") !== "msg" || !config.timestamp) return null;
+  const value = config.value || "payload";
+  if (!config.timestamp.startsWith(value + ".")) return null;
+  const key = config.timestamp.slice(value.length + 1);
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : null;
 }
 
 function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, reading?: Reading) => void): void {
@@ -235,6 +247,10 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
         values[property] = value;
       } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
         values = value as Record<string, unknown>;
+        if (r.tsKey && r.tsKey in values) {
+          values = Object.assign(Object.create(null), values);
+          delete values[r.tsKey];
+        }
       } else {
         values = Object.create(null);
         values.value = value;

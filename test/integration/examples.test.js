@@ -104,5 +104,16 @@ describe("example flows in a real Node-RED", function () {
     assert.equal(doc.desired.setpoint, 21.5);
     assert.equal(doc.delta.setpoint, undefined, "nothing left to do for the device");
   });
+
+  it("Simulated pumps: the simulator feeds twins and follows an rpm command through the mirror", async function () {
+    this.timeout(30000);
+    const pump = await h.waitFor(async () => {
+      const res = await twin("pump-01", "simulated");
+      return res.status === 200 && res;
+    }, 10000);
+    assert.equal(typeof pump.body.reported.temperature, "number");
+    await injectNamed("pump-01 rpm 1800");
+    await h.waitFor(async () => (await twin("pump-01", "simulated")).body.reported.rpm > 1790, 20000);
+  });
 });
 

@@ -119,6 +119,15 @@ describe("twin-sensor node", function () {
     assert.equal(doc.version, 3);
   });
 
+  it("does not take the timestamp inside a reading object for a property", async function () {
+    await load(sensorFlow({ twinId: "dev", timestamp: "payload.ts" }));
+    const ts = Date.now() - 1000;
+    await read({ payload: { t: 1, h: 2, ts } });
+    const doc = await twin("dev");
+    assert.deepEqual(plain(doc.reported), { t: 1, h: 2 });
+    assert.equal(doc.meta.reported.t.ts, ts);
+  });
+
   it("refuses timestamps in the future, before 1970 or unreadable, and the twin is unchanged", async function () {
     await load(sensorFlow({ twinId: "dev", property: "t", value: "payload.v", timestamp: "payload.ts" }));
     await read({ payload: { v: 1 } });
