@@ -299,6 +299,20 @@ export class TwinRegistry {
     this.seen.set(twin.id, t);
   }
 
+  /**
+   * What a device says of itself (an MQTT last will, a status topic): online counts as a sign of
+   * life, offline takes the twin offline now instead of after the staleness timeout.
+   */
+  setOnline(id: unknown, online: boolean): void {
+    if (online) return this.touch(id);
+    const twin = this.require(id);
+    this.seen.delete(twin.id);
+    if (!twin.online) return;
+    const t = this.clock();
+    this.commitConnectivity(twin, false, t);
+    this.emitConnectivity(twin, false, t);
+  }
+
   /** Sets desired state; `null` clears a property. */
   setDesired(id: unknown, values: unknown, options: WriteOptions = {}): ChangeEvent | null {
     const twin = this.require(id);

@@ -82,4 +82,24 @@ describe("core/registry: predictions, lifecycle and private state", function () 
     assert.throws(() => reg.setPrediction("p1", "t", { a: NaN }), (e) => e.code === "invalid-value");
     assert.equal({}.polluted, undefined);
   });
+
+  it("takes a twin offline when its device says so, and back online on its next sign of life", async function () {
+    let reg = open();
+    reg.create("d1");
+    reg.report("d1", { t: 1 });
+    const events = [];
+    reg.subscribe((e) => events.push(e));
+    reg.setOnline("d1", false);
+    assert.equal(reg.get("d1").connectivity.online, false);
+    reg.setOnline("d1", false);
+    assert.equal(events.length, 1, "no second event for a twin already offline");
+    assert.equal(events[0].section, "connectivity");
+    await new Promise((r) => reg.whenDurable(r));
+    await reg.close();
+    reg = open();
+    assert.equal(reg.get("d1").connectivity.online, false);
+    reg.setOnline("d1", true);
+    assert.equal(reg.get("d1").connectivity.online, true);
+  });
 });
+
