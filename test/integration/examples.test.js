@@ -115,5 +115,14 @@ describe("example flows in a real Node-RED", function () {
     await injectNamed("pump-01 rpm 1800");
     await h.waitFor(async () => (await twin("pump-01", "simulated")).body.reported.rpm > 1790, 20000);
   });
+
+  it("Fleet overview: pumps get their site attribute and the fleet queries answer", async function () {
+    this.timeout(30000);
+    const pump = await h.waitFor(async () => {
+      const res = await twin("pump-05", "fleet");
+      return res.status === 200 && res.body.attributes.site && res.body;
+    }, 20000);
+    assert.match(pump.attributes.site, /^plant-[12]$/);
+  });
 });
 
