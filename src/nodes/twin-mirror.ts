@@ -8,7 +8,7 @@ import { Command, Mirror, MIRROR_DEFAULTS, SyncEvent, compileGlob, deviceMessage
 import { checkTwinId, isTwinId } from "../core/names";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, evaluate } from "./registry-node";
+import { findRegistry, evaluate, failWith } from "./registry-node";
 
 interface MirrorConfig extends NodeDef {
   registry?: string;
@@ -226,25 +226,25 @@ export = function (RED: RED) {
     }
 
     node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
-      if (problem) return done(new Error(problem));
+      if (problem) return failWith(msg, done, new Error(problem));
       let reg: TwinRegistry;
       let m: Mirror;
       try {
         ({ registry: reg, mirror: m } = ensureStarted());
       } catch (err) {
-        return done(registryNode ? registryNode.describe(err) : (err as Error));
+        return failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
       }
       handle(msg, send, reg, m).then(
         (box) => {
           if (!box) return done();
           // In strict mode the delta leaves only once the desired state it carries is on disk.
           reg.whenDurable((err) => {
-            if (err) return done(registryNode!.describe(err));
+            if (err) return failWith(msg, done, registryNode!.describe(err));
             if (box.device.length || box.sync.length) send(outputs(box));
             done();
           });
         },
-        (err: unknown) => done(registryNode!.describe(err)),
+        (err: unknown) => failWith(msg, done, registryNode!.describe(err)),
       );
     });
 
