@@ -19,6 +19,17 @@ export interface AdmitContext {
 
 export interface Admitted { value: Json; size: number }
 
+/**
+ * A plain data object: `{}` or `Object.create(null)`, from this realm or another. A Function
+ * node runs in a sandbox of its own, so its objects have that sandbox's Object.prototype.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === "[object Object]";
+}
+
 export function dict<T = Json>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
@@ -58,8 +69,7 @@ function walk(value: unknown, ctx: AdmitContext, depth: number, state: { size: n
         for (let i = 0; i < value.length; i++) out[i] = walk(value[i], ctx, depth + 1, state, path);
         return out;
       }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
+      if (!isPlainObject(value)) {
         throw new TwinError("invalid-json", { twinId: ctx.twinId, property: path, value: showValue(value) });
       }
       const out = dict();

@@ -13,7 +13,7 @@
  * needs-property, groupBy, at).
  */
 import { TwinError, isTwinError, showValue } from "./errors";
-import { Json, JsonObject, cloneJson, dict, jsonEqual } from "./json";
+import { Json, JsonObject, cloneJson, dict, isPlainObject as isRecord, jsonEqual } from "./json";
 import { isForbiddenKey, isPropertyName } from "./names";
 import { parsePath, parseTimestamp, readPath } from "./binding";
 import { parseDuration } from "./simulator/clock";
@@ -608,8 +608,3 @@ export function stateAt(twin: Twin, at: number): TwinState {
   return { id: twin.id, model: twin.model, at, reported, ts, notes };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}

@@ -4,7 +4,7 @@
  * not at all. Other parts react to changes by subscribing, never by keeping copies.
  */
 import { TwinError, showValue } from "./errors";
-import { Json, JsonObject, admit, cloneJson, dict, jsonEqual, sizeOf } from "./json";
+import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
 import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
@@ -694,9 +694,6 @@ function expectedVersion(twinId: string, ifVersion: unknown): number {
   return n;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return isObject(value as Json) && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
-}
 
 function tupleDict<T extends EntryTuple | null>(map: Map<string, T>): Record<string, T> {
   const out = dict<T>();

@@ -6,6 +6,7 @@
 import { showValue } from "../core/errors";
 import { Command, Mirror, MIRROR_DEFAULTS, SyncEvent, compileGlob, deviceMessages, topicProblem } from "../core/mirror";
 import { checkTwinId, isTwinId } from "../core/names";
+import { isPlainObject } from "../core/json";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
 import { findRegistry, evaluate, failWith } from "./registry-node";
@@ -289,8 +290,3 @@ function numberOr(value: unknown, fallback: number): number {
   return typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}

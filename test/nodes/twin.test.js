@@ -124,6 +124,17 @@ describe("twin node", function () {
     assert.match(r.msg.error.message, /errors\.unknown-model/);
   });
 
+  it("accepts objects built in a Function node (another JavaScript realm)", async function () {
+    await load(twinFlow());
+    const payload = require("vm").runInNewContext('({ attributes: { site: "p1", tags: { a: 1 } }, reported: { t: 21.5 } })');
+    const r = await send({ operation: "create", twinId: "fn", payload });
+    assert.equal(r.kind, "ok", r.msg.error && r.msg.error.message);
+    assert.deepEqual(plain(r.msg.payload.attributes), { site: "p1", tags: { a: 1 } });
+    const date = require("vm").runInNewContext("({ when: new Date(0) })");
+    const bad = await send({ operation: "update", twinId: "fn", payload: date });
+    assert.equal(bad.kind, "error", "a Date from another realm is still not JSON data");
+  });
+
   it("fails bad input with an error and never pollutes Object.prototype", async function () {
     await load(twinFlow());
     await send({ operation: "create", twinId: "a", payload: { attributes: { ok: 1 } } });

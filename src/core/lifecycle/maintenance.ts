@@ -12,7 +12,7 @@
  * until maintenance is done: a preventive or predictive order is closed, or the twin passes a
  * guarded transition (maintenance -> operating).
  */
-import { Json, JsonObject } from "../json";
+import { Json, JsonObject, isPlainObject } from "../json";
 import { isForbiddenKey, isPropertyName } from "../names";
 import { TwinError } from "../errors";
 import { LifecycleError, showValue } from "./errors";
@@ -40,8 +40,7 @@ export function fields(twinId: string, payload: unknown, allowed: readonly strin
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
     throw new LifecycleError("payload.object", { twinId, value: showValue(payload), fields: allowed.join(", ") });
   }
-  const proto = Object.getPrototypeOf(payload);
-  if (proto !== Object.prototype && proto !== null) throw new LifecycleError("payload.object", { twinId, value: showValue(payload), fields: allowed.join(", ") });
+  if (!isPlainObject(payload)) throw new LifecycleError("payload.object", { twinId, value: showValue(payload), fields: allowed.join(", ") });
   const out: Record<string, unknown> = Object.create(null);
   for (const key of Object.keys(payload)) {
     if (isForbiddenKey(key)) throw new TwinError("forbidden-key", { twinId, key });

@@ -10,6 +10,7 @@
  * edited) may enter any stage: an asset is often taken on in the middle of its life.
  */
 import { isForbiddenKey } from "../names";
+import { isPlainObject as isRecord } from "../json";
 import { LifecycleError, showValue } from "./errors";
 
 export interface StagesDefinition {
@@ -133,8 +134,3 @@ function targets(value: unknown, from: string, known: Set<string>, code: "config
   return out;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
