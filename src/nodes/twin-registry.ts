@@ -11,6 +11,7 @@ import { MemoryStore } from "../core/store/memory-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "./red";
 import { RegistryNode } from "./registry-node";
+import { attachLiveFeed } from "../plugins/live-feed";
 
 interface RegistryConfig extends NodeDef {
   models?: string;
@@ -89,6 +90,7 @@ export = function (RED: RED) {
       });
       for (const warning of candidate.open()) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
       registry = candidate;
+      node.on("close", attachLiveFeed(RED, node, registry));
       registry.subscribe((event) => {
         if (event.section === "twin") scheduleStatus();
       });

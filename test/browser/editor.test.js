@@ -1,0 +1,395 @@
+// The editor in a real browser: Debian's Chromium, headless, driven by playwright-core, against a
+// real Node-RED running every example flow plus a test tab. Checks what a technician sees: every
+// twin node type in the palette with its icon, each edit dialog opening and saving without a
+// console error, and the Twins sidebar listing the examples' twins, updating live when a reading
+// arrives, setting a desired value, and showing markup held in twin data as text.
+// Screenshots go to test/artifacts/ (git-ignored).
+//
+// Needs /usr/bin/chromium (apt-get install chromium; TWINWIRE_CHROMIUM names another binary);
+// skipped, saying so, where it is missing.
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const path = require("path");
+const h = require("../integration/harness");
+
+const CHROMIUM = process.env.TWINWIRE_CHROMIUM || "/usr/bin/chromium"; // Debian's chromium package
+const ARTIFACTS = path.join(h.repoRoot, "test", "artifacts");
+const PALETTE_TYPES = ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query", "twin-link"];
+
+// Markup in every place a user controls that the sidebar shows. Twin ids may not hold '<', so it
+// goes in a registry name, a model name, an attribute and a reported value. Each sets
+// window.__pwned if it ever runs.
+const XSS = {
+  registry: `<img src=x onerror="window.__pwned='registry'">plant`,
+  model: `<img src=x onerror="window.__pwned='model'">`,
+  attribute: `<script>window.__pwned='attribute'</script>`,
+  reported: `<img src=x onerror="window.__pwned='reported'"><b>bold</b>`,
+};
+
+const TAB = "d4f0000000000001";
+const REG = "d4f0000000000002";
+const BIG = "d4f0000000000003"; // a registry of BIG_COUNT twins
+const BIG_COUNT = 10000;
+const FILL_BIG = "d4f0000000000300";
+
+/** The test tab: a registry with hostile names, and POST /api/twin/<registry-name-key> endpoints. */
+function testFlows(homeRegistryId) {
+  const z = TAB;
+  const models = { [XSS.model]: { properties: { label: { type: "string" }, level: { type: "number", minimum: 0, maximum: 10, writable: true } } } };
+  const endpoint = (n, registry, url) => [
+    { id: `d4f00000000001${n}0`, type: "http in", z, name: "", url, method: "post", upload: false, swaggerDoc: "", x: 130, y: 60 + n * 60, wires: [[`d4f00000000001${n}1`]] },
+    {
+      id: `d4f00000000001${n}1`, type: "change", z, name: "", x: 330, y: 60 + n * 60,
+      rules: [
+        { t: "set", p: "operation", pt: "msg", to: "payload.operation", tot: "msg" },
+        { t: "set", p: "twinId", pt: "msg", to: "payload.twinId", tot: "msg" },
+        { t: "set", p: "payload", pt: "msg", to: "payload.payload", tot: "msg" },
+      ],
+      wires: [[`d4f00000000001${n}2`]],
+    },
+    { id: `d4f00000000001${n}2`, type: "twin", z, name: "", registry, operation: "msg", twinId: "", twinIdType: "str", model: "", x: 530, y: 60 + n * 60, wires: [["d4f0000000000200"]] },
+  ];
+  return [
+    { id: z, type: "tab", label: "sidebar test" },
+    { id: REG, type: "twin-registry", name: XSS.registry, models: JSON.stringify(models), persistence: "memory", historyLength: "50", staleness: "0", maxDocumentKb: "64" },
+    ...endpoint(1, REG, "/twin/xss"),
+    ...endpoint(2, homeRegistryId, "/twin/home"),
+    { id: BIG, type: "twin-registry", name: "stress 10k", models: JSON.stringify({ pump: { properties: { temperature: { type: "number" } } } }), persistence: "memory", historyLength: "5", staleness: "0", maxDocumentKb: "64" },
+    { id: FILL_BIG, type: "inject", z, name: `${BIG_COUNT} twins`, props: [{ p: "payload" }], payload: "", payloadType: "date", repeat: "", once: false, x: 130, y: 400, wires: [["d4f0000000000301"]] },
+    {
+      // JSON text, parsed by the json node: objects made inside a function node are not plain objects to the twin node
+      id: "d4f0000000000301", type: "function", z, name: "readings", outputs: 1, x: 330, y: 400, wires: [["d4f0000000000302"]],
+      func: `for (let i = 0; i < ${BIG_COUNT}; i++) node.send({ twinId: "m-" + String(i).padStart(5, "0"), payload: JSON.stringify({ model: "pump", reported: { temperature: 20 + (i % 50) / 10 } }) }); return null;`,
+    },
+    { id: "d4f0000000000302", type: "json", z, name: "", property: "payload", action: "obj", pretty: false, x: 500, y: 400, wires: [["d4f0000000000303"]] },
+    { id: "d4f0000000000303", type: "twin", z, name: "", registry: BIG, operation: "upsert", twinId: "", twinIdType: "str", model: "", x: 660, y: 400, wires: [[]] },
+    { id: "d4f0000000000200", type: "http response", z, name: "", statusCode: "", headers: {}, x: 730, y: 150, wires: [] },
+    { id: "d4f0000000000201", type: "catch", z, name: "", scope: null, uncaught: false, x: 130, y: 300, wires: [["d4f0000000000202"]] },
+    {
+      id: "d4f0000000000202", type: "change", z, name: "", x: 330, y: 300,
+      rules: [
+        { t: "set", p: "statusCode", pt: "msg", to: "400", tot: "num" },
+        { t: "set", p: "payload", pt: "msg", to: '{"error": error.message}', tot: "jsonata" },
+      ],
+      wires: [["d4f0000000000200"]],
+    },
+  ];
+}
+
+describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function () {
+  this.timeout(60000);
+  let chromium;
+  let browser;
+  let page;
+  let nr;
+  let broker;
+  let flows;
+  let homeId;
+  const problems = []; // console errors and uncaught page errors
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      console.log(`      skipped: ${CHROMIUM} is not installed (apt-get install chromium); the browser tests need it`);
+      return this.skip();
+    }
+    if (!h.isBuilt()) {
+      console.log("      skipped: the package is not built (npm run build)");
+      return this.skip();
+    }
+    ({ chromium } = require("playwright-core"));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+    broker = await h.startBroker();
+    flows = h.examplesAsFlows();
+    for (const n of flows) if (n.type === "mqtt-broker") n.port = String(broker.port);
+    homeId = flows.find((n) => n.type === "twin-registry" && n.name === "home").id;
+    flows.push(...testFlows(homeId));
+    nr = await h.startNodeRed({ flows, settings: { editorTheme: { tours: false, palette: { catalogues: [] } } } });
+    assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
+
+    const post = async (p, body) => {
+      const res = await h.request(nr.url, { method: "POST", path: p, body });
+      assert.equal(res.status, 200, `${p}: ${res.text}`);
+    };
+    await post("/api/twin/xss", {
+      operation: "create", twinId: "evil-1",
+      payload: { model: XSS.model, attributes: { note: XSS.attribute }, reported: { label: XSS.reported, level: 4 } },
+    });
+    await post("/api/twin/home", { operation: "upsert", twinId: "hall", payload: { model: "room-sensor", reported: { temperature: 18.5, humidity: 40 } } });
+    // pump-01 gets a desired rpm: a pending delta to show (once the simulator created it, with its model)
+    await h.waitFor(async () => (await h.request(nr.url, { path: "/twins/simulated/pump-01" })).status === 200);
+    const rpm = flows.find((n) => n.type === "inject" && n.name === "pump-01 rpm 1800");
+    await post(`/inject/${rpm.id}`);
+    await post(`/inject/${FILL_BIG}`);
+    await h.waitFor(async () => (await h.request(nr.url, { path: `/twins/${BIG}?limit=0` })).body.total === BIG_COUNT, 20000, 100);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+    page.setDefaultTimeout(10000);
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
+    page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure() && req.failure().errorText}`));
+    await page.goto(nr.url + "/", { waitUntil: "load" });
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("twin") && document.querySelector(".red-ui-palette-node[data-palette-type='twin']"), null, { timeout: 20000 });
+    await page.waitForFunction(() => RED.nodes.filterNodes({ type: "twin-sensor" }).length > 0, null, { timeout: 10000 });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest && this.currentTest.state === "failed" && page) {
+      await page.screenshot({ path: path.join(ARTIFACTS, `failed-${this.currentTest.title.replace(/\W+/g, "-").slice(0, 60)}.png`) }).catch(() => {});
+    }
+    h.printLogsIfFailed(this.currentTest, nr);
+  });
+
+  after(async function () {
+    if (browser) await browser.close();
+    await h.stopAll();
+    if (broker) await broker.close();
+  });
+
+  /** Console errors since `from`, the index into problems. */
+  function assertNoProblems(from = 0, what = "") {
+    const found = problems.slice(from);
+    assert.deepEqual(found, [], `console errors ${what}:\n${found.join("\n")}`);
+  }
+
+  function presentTypes() {
+    return PALETTE_TYPES.filter((type) => fs.existsSync(path.join(h.repoRoot, "nodes", `${type}.html`)));
+  }
+
+  it("the palette shows every twin node type (whose .html exists) with its icon", async () => {
+    const types = presentTypes();
+    assert.ok(types.includes("twin") && types.includes("twin-sensor"), types.join());
+    for (const type of types) {
+      const entry = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.equal(await entry.count(), 1, `palette entry for ${type}`);
+      const icon = await entry.locator(".red-ui-palette-icon").evaluate((e) => getComputedStyle(e).backgroundImage);
+      const url = /url\("?([^")]+)"?\)/.exec(icon);
+      assert.ok(url && /\.svg$/.test(url[1]), `${type}: icon ${icon}`);
+      assert.ok(url[1].includes("@twinwire/node-red-twins"), `${type}: icon from this package, not a default (${url[1]})`);
+      const res = await page.evaluate(async (u) => {
+        const r = await fetch(u);
+        return { status: r.status, body: await r.text() };
+      }, url[1]);
+      assert.equal(res.status, 200, `${type}: ${url[1]}`);
+      assert.match(res.body, /<svg/, `${type}: ${url[1]} is an SVG`);
+    }
+    const category = page.locator(".red-ui-palette-category", { has: page.locator('.red-ui-palette-node[data-palette-type="twin"]') });
+    await category.scrollIntoViewIfNeeded();
+    await category.screenshot({ path: path.join(ARTIFACTS, "editor-palette.png") });
+    assertNoProblems(0, "while loading the editor");
+  });
+
+  it("each node's edit dialog opens and saves (Done) without a console error", async () => {
+    const types = presentTypes();
+    const created = [];
+    for (const type of types.concat("twin-registry")) {
+      const from = problems.length;
+      const opened = await page.evaluate((t) => {
+        if (t === "twin-registry") {
+          let found = null;
+          RED.nodes.eachConfig((n) => {
+            if (!found && n.type === "twin-registry" && n.name === "simulated") found = n;
+          });
+          RED.editor.editConfig("", "twin-registry", found.id);
+          return "config " + found.id;
+        }
+        let node = RED.nodes.filterNodes({ type: t })[0];
+        if (!node) {
+          // In no example: a fresh one with its defaults, as if dragged from the palette.
+          const id = RED.nodes.id();
+          RED.view.importNodes([{ id, type: t, x: 200, y: 600, z: RED.workspaces.active() }], { generateIds: false, applyNodeDefaults: true, notify: false });
+          node = RED.nodes.node(id);
+          RED.editor.edit(node);
+          return "new " + id;
+        }
+        RED.editor.edit(node);
+        return "node " + node.id;
+      }, type);
+      if (opened.startsWith("new ")) created.push(opened.slice(4));
+      const ok = type === "twin-registry" ? "#node-config-dialog-ok" : "#node-dialog-ok";
+      await page.locator(ok).waitFor({ state: "visible", timeout: 5000 });
+      await page.waitForTimeout(250); // oneditprepare builds typedInputs and lists
+      if (type === "twin-sensor") await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
+      await page.locator(ok).click();
+      await page.locator(ok).waitFor({ state: "detached", timeout: 5000 });
+      assertNoProblems(from, `editing ${type} (${opened})`);
+    }
+    // leave the canvas as the examples made it
+    await page.evaluate((ids) => {
+      for (const id of ids) RED.nodes.remove(id);
+      RED.nodes.dirty(false);
+      RED.view.redraw(true);
+    }, created);
+  });
+
+  // ---- the Twins sidebar ----------------------------------------------------------------
+
+  const sidebar = () => page.locator(".twinwire-sidebar");
+  const registrySection = (id) => sidebar().locator(`.twinwire-registry[data-registry="${id}"]`);
+  const twinRow = (registryId, twinId) => registrySection(registryId).locator(`.twinwire-row[data-twin-id="${twinId}"]`);
+
+  it("the Twins sidebar lists the registries and twins of the running examples", async () => {
+    const from = problems.length;
+    await page.evaluate(() => RED.sidebar.show("twinwire-twins"));
+    await sidebar().waitFor({ state: "visible" });
+    const expectTwins = { home: ["bedroom", "hall", "living-room"], simulated: ["pump-01", "pump-02", "pump-03", "pump-04", "pump-05"] };
+    for (const [name, ids] of Object.entries(expectTwins)) {
+      const reg = flows.find((n) => n.type === "twin-registry" && n.name === name);
+      for (const id of ids) await twinRow(reg.id, id).waitFor({ timeout: 10000 });
+      const shown = await registrySection(reg.id).locator(".twinwire-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-twin-id")));
+      assert.deepEqual(shown, ids, `${name}: sorted by id`);
+      assert.equal(await registrySection(reg.id).locator(".twinwire-registry-name").textContent(), name);
+    }
+    const sim = flows.find((n) => n.type === "twin-registry" && n.name === "simulated").id;
+    const pump = twinRow(sim, "pump-01");
+    assert.equal(await pump.locator(".twinwire-row-model").textContent(), "pump");
+    assert.ok(await pump.locator(".twinwire-dot.twinwire-online").count(), "pump-01 is online");
+    assert.match(await pump.locator(".twinwire-row-values").textContent(), /temperature/);
+    assert.doesNotMatch(await sidebar().innerText(), /twin-admin-api[.:]|sidebar\.\w/, "every text from the plugin's catalog");
+    const basics = flows.find((n) => n.type === "twin-registry" && n.name === "basics").id;
+    assert.ok(await registrySection(basics).locator(".twinwire-empty").isVisible(), "an empty registry says so");
+
+    // filters: offline twins of the simulated registry -> none; sorted by id descending
+    await sidebar().locator(".twinwire-filter-button").click();
+    await sidebar().locator('select[data-filter="online"]').selectOption("false");
+    await registrySection(sim).locator(".twinwire-empty").waitFor({ state: "visible" });
+    await sidebar().locator('select[data-filter="online"]').selectOption("true");
+    await twinRow(sim, "pump-01").waitFor();
+    await sidebar().locator(".twinwire-order").click();
+    const rows = registrySection(sim).locator(".twinwire-row");
+    await page.waitForFunction((s) => document.querySelector(`.twinwire-registry[data-registry="${s}"] .twinwire-row`).getAttribute("data-twin-id") === "pump-05", sim);
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-filters.png") });
+    await sidebar().locator(".twinwire-filter-reset button").click();
+    await sidebar().locator(".twinwire-filter-button").click();
+    await page.waitForFunction((s) => document.querySelector(`.twinwire-registry[data-registry="${s}"] .twinwire-row`).getAttribute("data-twin-id") === "pump-01", sim);
+    // search
+    await sidebar().locator(".twinwire-search input").fill("pump-0");
+    await sidebar().locator(".twinwire-search input").press("3");
+    await page.waitForFunction(() => document.querySelectorAll(".twinwire-row").length > 0 && [...document.querySelectorAll(".twinwire-row")].every((r) => r.getAttribute("data-twin-id") === "pump-03"));
+    assert.equal(await rows.count(), 1);
+    await sidebar().locator(".red-ui-searchBox-clear").click();
+    await twinRow(sim, "pump-05").waitFor();
+
+    await page.evaluate(() => {
+      let home = null;
+      RED.nodes.eachWorkspace((w) => {
+        if (w.label === "Home sensors") home = w.id;
+      });
+      if (home) RED.workspaces.show(home);
+      RED.view.select({ nodes: [] });
+    });
+    await page.screenshot({ path: path.join(ARTIFACTS, "editor-sidebar.png") });
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-list.png") });
+    assertNoProblems(from, "in the Twins sidebar");
+  });
+
+  it(`pages a registry of ${BIG_COUNT.toLocaleString("en")} twins, rendering one page`, async () => {
+    const from = problems.length;
+    const big = registrySection(BIG);
+    await big.locator('.twinwire-row[data-twin-id="m-00000"]').waitFor();
+    assert.equal(await big.locator(".twinwire-row").count(), 50, "one page of rows in the DOM");
+    const range = await page.evaluate((n) => `1–50 of ${n.toLocaleString()}`, BIG_COUNT); // in the browser's locale
+    assert.equal(await big.locator(".twinwire-pager-range").textContent(), range);
+    await big.locator(".twinwire-pager button").last().click();
+    await big.locator('.twinwire-row[data-twin-id="m-00050"]').waitFor();
+    assert.equal(await big.locator(".twinwire-row").count(), 50);
+    assert.equal(await big.locator(".twinwire-row").first().getAttribute("data-twin-id"), "m-00050");
+    await big.scrollIntoViewIfNeeded();
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-paged.png") });
+    // every twin changes at once: the feed says "overflow", the page is fetched again, still one page
+    await h.request(nr.url, { method: "POST", path: `/inject/${FILL_BIG}` });
+    await page.waitForTimeout(1500);
+    assert.equal(await big.locator(".twinwire-row").count(), 50);
+    await big.locator(".twinwire-pager button").first().click();
+    await big.locator('.twinwire-row[data-twin-id="m-00000"]').waitFor();
+    assertNoProblems(from, "paging");
+  });
+
+  it("updates a row in place when a reading arrives", async () => {
+    const from = problems.length;
+    const row = twinRow(homeId, "hall");
+    await row.waitFor();
+    assert.match(await row.locator(".twinwire-row-values").textContent(), /18\.5/);
+    const handle = await row.elementHandle();
+    const post = (temperature) => h.request(nr.url, { method: "POST", path: "/api/twin/home", body: { operation: "upsert", twinId: "hall", payload: { reported: { temperature } } } });
+    assert.equal((await post(21.25)).status, 200);
+    await page.waitForFunction((el) => /21\.25/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: 5000 });
+    assert.equal((await post(23.75)).status, 200);
+    await page.waitForFunction((el) => /23\.75/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: 5000 });
+    assert.ok(await handle.evaluate((el) => el.isConnected), "the same row element was updated, not replaced");
+    assertNoProblems(from, "on live updates");
+  });
+
+  it("shows markup in twin data as text, never running it", async () => {
+    const from = problems.length;
+    const row = twinRow(REG, "evil-1");
+    await row.waitFor();
+    assert.equal(await registrySection(REG).locator(".twinwire-registry-name").textContent(), XSS.registry);
+    assert.equal(await row.locator(".twinwire-row-model").textContent(), XSS.model);
+    assert.match(await row.locator(".twinwire-row-values").textContent(), /<img src=x onerror=/);
+    const options = await sidebar().locator('select[data-filter="model"] option').allTextContents();
+    assert.ok(options.includes(XSS.model), "the model filter lists the model name as text");
+
+    await row.click();
+    const detail = sidebar().locator(".twinwire-detail-view");
+    await detail.waitFor({ state: "visible" });
+    await detail.locator("td", { hasText: XSS.attribute }).waitFor();
+    assert.equal(await detail.locator(".twinwire-detail-id").textContent(), "evil-1");
+    assert.equal(await detail.locator("td", { hasText: XSS.reported }).count(), 1);
+
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, "markup in twin data ran");
+    assert.equal(await sidebar().locator("img, script, b").count(), 0, "markup became elements");
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-escaped.png") });
+
+    // Set a desired value: refused (out of range) with the reason, then accepted
+    await detail.locator(".twinwire-set-property").fill("level");
+    await detail.locator(".twinwire-set-value").fill("50");
+    await detail.locator(".twinwire-set-button").click();
+    const error = detail.locator(".twinwire-set-error");
+    await error.waitFor({ state: "visible" });
+    assert.match(await error.textContent(), /evil-1.*level.*50/);
+    await detail.locator(".twinwire-set-value").fill("7");
+    await detail.locator(".twinwire-set-button").click();
+    await detail.locator("td", { hasText: "pending" }).first().waitFor();
+    const doc = await h.request(nr.url, { path: `/twins/${REG}/evil-1` });
+    assert.deepEqual(doc.body.desired, { level: 7 });
+    assert.equal(doc.body.meta.desired.level.by, "editor");
+    await detail.locator(".twinwire-back").click();
+    // the live feed brings the pending delta to the row
+    await row.locator(".twinwire-badge-pending", { hasText: "1" }).waitFor({ state: "visible", timeout: 5000 });
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    // The refused POST answers 400: the browser logs that request as a console error.
+    const unexpected = problems.slice(from).filter((p) => !/400 \(Bad Request\)/.test(p));
+    assert.deepEqual(unexpected, []);
+  });
+
+  it("a twin's detail: reported with sparklines, desired with what is pending, meta", async () => {
+    const from = problems.length;
+    const sim = flows.find((n) => n.type === "twin-registry" && n.name === "simulated").id;
+    await twinRow(sim, "pump-01").click();
+    const detail = sidebar().locator(".twinwire-detail-view");
+    await detail.locator(".twinwire-detail-id", { hasText: "pump-01" }).waitFor();
+    await detail.locator("svg.twinwire-sparkline").first().waitFor({ timeout: 5000 });
+    const keys = await detail.locator("td.twinwire-key").allTextContents();
+    for (const k of ["temperature", "rpm"]) assert.ok(keys.includes(k), `${k} in ${keys}`);
+    // desired rpm 1800 went to the simulated pump through twin-mirror: pending, then applied
+    await detail.locator(".twinwire-badge-pending, .twinwire-badge-applied").first().waitFor();
+    assert.ok(await detail.locator(".twinwire-unit", { hasText: "Cel" }).count(), "units from the model");
+    assert.doesNotMatch(await detail.innerText(), /twin-admin-api[.:]|sidebar\.\w|detail\.\w/, "every text from the plugin's catalog");
+    await page.waitForTimeout(300);
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-detail.png") });
+    await detail.locator(".twinwire-back").click();
+    await sidebar().locator(".twinwire-list-view").waitFor({ state: "visible" });
+    assertNoProblems(from, "in the detail view");
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  });
+});

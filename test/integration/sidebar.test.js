@@ -1,0 +1,374 @@
+// The runtime side of the Twins sidebar against a real Node-RED process: the live feed on the
+// editor's comms websocket (batched per twin, summaries not documents, registries opening and
+// closing on deploy, the auth handshake under adminAuth), the list extras the sidebar pages with,
+// and POST /twins/:registry/:twinId/desired (validation as in twin-mirror, English errors,
+// twins.write under adminAuth).
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const path = require("path");
+const h = require("./harness");
+
+// ws comes with Node-RED (its editor comms use it); Node.js 20 has no WebSocket of its own.
+const WebSocket = require(require.resolve("ws", { paths: [path.dirname(require.resolve("@node-red/editor-api/package.json"))] }));
+
+const TAB = "c3f0000000000001";
+const PLANT = "c3f0000000000002";
+const LAB = "c3f0000000000003";
+
+const MODELS = JSON.stringify({
+  pump: {
+    properties: {
+      temperature: { type: "number", unit: "Cel", minimum: -40, maximum: 200 },
+      rpm: { type: "integer", minimum: 0, maximum: 3600, writable: true, tolerance: 5 },
+      mode: { type: "string", enum: ["auto", "manual", "off"], writable: true },
+    },
+  },
+});
+
+const catalog = (name) => JSON.parse(fs.readFileSync(path.join(h.repoRoot, "nodes", "locales", "en-US", `${name}.json`), "utf8"));
+const REGISTRY_TEXT = catalog("twin-registry")["twin-registry"];
+const API_TEXT = catalog("twin-admin-api")["twin-admin-api"];
+
+function text(template, params) {
+  return template.replace(/__(\w+)__/g, (whole, key) => (key in params ? String(params[key]) : whole));
+}
+
+const SUMMARY_KEYS = ["anomaly", "delta", "id", "lastSeen", "model", "online", "reported", "stage", "updated", "version"];
+
+/** Two registries, each with an HTTP endpoint POST /api/twin/<name> {operation, twinId, payload}. */
+function flows() {
+  const z = TAB;
+  const endpoint = (n, registry, url) => [
+    { id: `c3f00000000001${n}0`, type: "http in", z, url, method: "post", upload: false, swaggerDoc: "", wires: [[`c3f00000000001${n}1`]] },
+    {
+      id: `c3f00000000001${n}1`, type: "change", z,
+      rules: [
+        { t: "set", p: "operation", pt: "msg", to: "payload.operation", tot: "msg" },
+        { t: "set", p: "twinId", pt: "msg", to: "payload.twinId", tot: "msg" },
+        { t: "set", p: "payload", pt: "msg", to: "payload.payload", tot: "msg" },
+      ],
+      wires: [[`c3f00000000001${n}2`]],
+    },
+    { id: `c3f00000000001${n}2`, type: "twin", z, registry, operation: "msg", twinId: "", twinIdType: "str", model: "", wires: [["c3f0000000000200"]] },
+  ];
+  return [
+    { id: z, type: "tab", label: "sidebar" },
+    { id: PLANT, type: "twin-registry", name: "plant", models: MODELS, persistence: "memory", historyLength: "50", staleness: "0", maxDocumentKb: "64" },
+    { id: LAB, type: "twin-registry", name: "lab", models: "", persistence: "memory", historyLength: "50", staleness: "0", maxDocumentKb: "64" },
+    ...endpoint(1, PLANT, "/twin/plant"),
+    ...endpoint(2, LAB, "/twin/lab"),
+    { id: "c3f0000000000200", type: "http response", z, statusCode: "", headers: {}, wires: [] },
+    { id: "c3f0000000000201", type: "catch", z, scope: null, uncaught: false, wires: [["c3f0000000000202"]] },
+    {
+      id: "c3f0000000000202", type: "change", z,
+      rules: [
+        { t: "set", p: "statusCode", pt: "msg", to: "400", tot: "num" },
+        { t: "set", p: "payload", pt: "msg", to: '{"error": error.message}', tot: "jsonata" },
+      ],
+      wires: [["c3f0000000000200"]],
+    },
+  ];
+}
+
+async function twinOp(url, registry, operation, twinId, payload) {
+  const res = await h.request(url, { method: "POST", path: `/api/twin/${registry}`, body: { operation, twinId, payload } });
+  assert.equal(res.status, 200, `${operation} ${twinId}: ${res.text}`);
+  return res.body;
+}
+
+/**
+ * An editor comms client: ws://host:port/comms. Node-RED sends arrays of {topic, data}, at most
+ * every 50 ms per connection. With adminAuth the first message must be {auth: <token>}.
+ */
+async function connectComms(url, token) {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/comms");
+  const received = [];
+  const waiters = new Set();
+  ws.on("message", (data) => {
+    const parsed = JSON.parse(String(data));
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) received.push({ ...m, at: Date.now() });
+    for (const w of waiters) w();
+  });
+  const closed = new Promise((resolve) => ws.once("close", resolve));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  if (token) {
+    // Anything sent before {auth: "ok"} arrives counts as unauthenticated and closes the socket.
+    ws.send(JSON.stringify({ auth: token }));
+    await new Promise((resolve, reject) => {
+      const check = () => {
+        const answer = received.find((m) => m.auth);
+        if (!answer) return;
+        waiters.delete(check);
+        if (answer.auth === "ok") resolve();
+        else reject(new Error(`comms auth: ${answer.auth}`));
+      };
+      waiters.add(check);
+      check();
+    });
+  }
+  ws.send(JSON.stringify({ subscribe: "twinwire/#" }));
+  return {
+    ws,
+    received,
+    closed,
+    /** Messages on `topic` (optionally matching `filter`) received since index `since`. */
+    on(topic, filter = () => true, since = 0) {
+      return received.slice(since).filter((m) => m.topic === topic && filter(m.data));
+    },
+    /** Waits until fn(received) is truthy. */
+    until(fn, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const v = fn(received);
+          if (v) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(v);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`comms: condition not met within ${timeoutMs} ms; got ${JSON.stringify(received.map((m) => m.topic))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close() {
+      ws.close();
+      return closed;
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", function () {
+  this.timeout(30000);
+  after(() => h.stopAll());
+
+  describe("without adminAuth", function () {
+    let nr;
+    let comms;
+
+    before(async function () {
+      if (!h.isBuilt()) this.skip();
+      nr = await h.startNodeRed({ flows: flows() });
+      assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
+      await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump", attributes: { site: "north" } });
+      await twinOp(nr.url, "plant", "create", "pump-2", { model: "pump" });
+    });
+    beforeEach(async function () {
+      comms = await connectComms(nr.url);
+    });
+    afterEach(async function () {
+      h.printLogsIfFailed(this.currentTest, nr);
+      if (comms) await comms.close();
+    });
+    after(() => nr && nr.stop());
+
+    it("publishes changes batched per twin: a burst of readings becomes one or two summaries", async () => {
+      const start = Date.now();
+      const N = 30;
+      for (let i = 1; i <= N; i++) await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 40 + i, rpm: 1000 + i } });
+      const burstMs = Date.now() - start;
+      await twinOp(nr.url, "lab", "upsert", "bench-1", { reported: { load: 3 } });
+      await comms.until(() => {
+        const last = comms.on("twinwire/changes", (d) => d.registry === PLANT && d.twins.some((t) => t.id === "pump-1" && t.reported.temperature === 40 + N));
+        return last.length > 0;
+      });
+      await sleep(700); // nothing more may come for the burst
+
+      const plant = comms.on("twinwire/changes", (d) => d.registry === PLANT);
+      const mentions = plant.filter((m) => m.data.twins.some((t) => t.id === "pump-1"));
+      // One flush per 500 ms window at most: the burst spans burstMs.
+      const windows = Math.ceil(burstMs / 500) + 1;
+      assert.ok(mentions.length >= 1 && mentions.length <= windows, `${mentions.length} updates of pump-1 for ${N} readings in ${burstMs} ms`);
+      for (const m of mentions) assert.equal(m.data.twins.filter((t) => t.id === "pump-1").length, 1, "a twin appears once per message");
+      for (let k = 1; k < plant.length; k++) {
+        assert.ok(plant[k].at - plant[k - 1].at >= 350, `two flushes ${plant[k].at - plant[k - 1].at} ms apart`);
+      }
+
+      const message = mentions.at(-1).data;
+      assert.equal(message.name, "plant");
+      assert.equal(message.count, 2);
+      assert.deepEqual(message.removed, []);
+      const summary = message.twins.find((t) => t.id === "pump-1");
+      assert.deepEqual(Object.keys(summary).sort(), SUMMARY_KEYS, "a summary, not a document");
+      assert.equal(summary.model, "pump");
+      assert.equal(summary.online, true);
+      assert.equal(summary.version, 1 + N);
+      assert.deepEqual(summary.reported, { temperature: 40 + N, rpm: 1000 + N });
+
+      const lab = comms.on("twinwire/changes", (d) => d.registry === LAB);
+      assert.equal(lab.length, 1);
+      assert.equal(lab[0].data.name, "lab");
+      assert.deepEqual(lab[0].data.twins.map((t) => t.id), ["bench-1"]);
+      assert.equal(lab[0].data.twins[0].model, null);
+    });
+
+    it("names deleted twins in `removed`", async () => {
+      await twinOp(nr.url, "plant", "create", "temp-9", {});
+      await twinOp(nr.url, "plant", "delete", "temp-9");
+      const [m] = await comms.until(() => {
+        const found = comms.on("twinwire/changes", (d) => d.removed.includes("temp-9"));
+        return found.length && found;
+      });
+      assert.ok(!m.data.twins.some((t) => t.id === "temp-9"), "created and deleted in one window: only removed");
+    });
+
+    it("announces registries closing and opening on a deploy", async () => {
+      await h.deployFlows(nr.url, flows());
+      await comms.until(() => comms.on("twinwire/registries", (d) => d.state === "open").length >= 2);
+      const notices = comms.on("twinwire/registries").map((m) => m.data);
+      const plant = notices.filter((d) => d.registry === PLANT).map((d) => d.state);
+      assert.deepEqual(plant, ["closed", "open"]);
+      const open = notices.find((d) => d.registry === PLANT && d.state === "open");
+      assert.equal(open.name, "plant");
+      assert.equal(typeof open.count, "number");
+      // memory persistence: the redeployed registry starts empty, so recreate the twins
+      await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump", attributes: { site: "north" } });
+      await twinOp(nr.url, "plant", "create", "pump-2", { model: "pump" });
+    });
+
+    it("GET /twins/:registry searches, sorts and adds reported values for the sidebar", async () => {
+      await twinOp(nr.url, "plant", "upsert", "pump-2", { reported: { temperature: 70, rpm: 900, mode: "auto" } });
+      await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 50 } });
+      const get = async (q) => {
+        const res = await h.request(nr.url, { path: `/twins/plant?${q}` });
+        assert.equal(res.status, 200, `${q}: ${res.text}`);
+        return res.body;
+      };
+      assert.deepEqual((await get("q=UMP-2")).twins.map((t) => t.id), ["pump-2"]);
+      assert.equal((await get("q=nothing")).total, 0);
+      assert.deepEqual((await get("sort=updated&order=desc")).twins.map((t) => t.id), ["pump-1", "pump-2"]);
+      assert.deepEqual((await get("sort=id&order=desc&limit=1")).twins.map((t) => t.id), ["pump-2"]);
+      await twinOp(nr.url, "plant", "create", "idle-1", {}); // never seen: lastSeen null, no model
+      assert.deepEqual((await get("sort=lastSeen&order=desc")).twins.map((t) => t.id), ["pump-1", "pump-2", "idle-1"], "null last, descending");
+      assert.deepEqual((await get("sort=lastSeen")).twins.map((t) => t.id), ["pump-2", "pump-1", "idle-1"], "null last, ascending");
+      assert.deepEqual((await get("sort=model&order=desc&limit=1&offset=1")), { total: 3, twins: [(await get("q=pump-2")).twins[0]] });
+      await twinOp(nr.url, "plant", "delete", "idle-1");
+      const withValues = await get("reported=2&q=pump-2");
+      assert.deepEqual(withValues.twins[0].reported, { temperature: 70, rpm: 900 });
+      const res = await h.request(nr.url, { path: "/twins/plant?sort=colour" });
+      assert.equal(res.status, 400);
+      assert.match(res.body.error, /sort=colour/);
+    });
+
+    it("POST .../desired sets desired state as twin-mirror does (200, by \"editor\") and the feed shows the pending delta", async () => {
+      const since = comms.received.length;
+      const res = await h.request(nr.url, { method: "POST", path: "/twins/plant/pump-1/desired", body: { rpm: 1500, mode: "manual" } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.id, "pump-1");
+      assert.deepEqual(res.body.desired, { rpm: 1500, mode: "manual" });
+      assert.deepEqual(res.body.delta, { rpm: 1500, mode: "manual" });
+      assert.equal(res.body.meta.desired.rpm.by, "editor");
+      const [m] = await comms.until(() => {
+        const found = comms.on("twinwire/changes", (d) => d.twins.some((t) => t.id === "pump-1" && t.delta === 2), since);
+        return found.length && found;
+      });
+      assert.equal(m.data.registry, PLANT);
+
+      // null clears; by registry id works as by name
+      const cleared = await h.request(nr.url, { method: "POST", path: `/twins/${PLANT}/pump-1/desired`, body: { mode: null } });
+      assert.equal(cleared.status, 200, cleared.text);
+      assert.deepEqual(cleared.body.desired, { rpm: 1500 });
+    });
+
+    it("POST .../desired refuses invalid values with 400 and the English reason, leaving the twin unchanged", async () => {
+      const before = (await h.request(nr.url, { path: "/twins/plant/pump-2" })).body;
+      const post = (body, p = "/twins/plant/pump-2/desired") => h.request(nr.url, { method: "POST", path: p, body });
+      const check = (res, status) => {
+        assert.equal(res.status, status, res.text);
+        assert.equal(typeof res.body.error, "string", res.text);
+        assert.doesNotMatch(res.body.error, /twin-registry\.|twin-admin-api\./, "an untranslated key");
+        return res.body.error;
+      };
+
+      let error = check(await post({ rpm: 99999 }), 400);
+      assert.match(error, /pump-2/);
+      assert.match(error, /rpm/);
+      assert.match(error, /99999/);
+      assert.ok(error.startsWith(text(REGISTRY_TEXT.errors["invalid-value"], { twinId: "pump-2", property: "rpm", value: "99999", rule: "" }).split(" breaks")[0]), error);
+
+      error = check(await post({ temperature: 20 }), 400);
+      assert.equal(error, text(REGISTRY_TEXT.errors["not-writable"], { twinId: "pump-2", property: "temperature", model: "pump" }));
+
+      error = check(await post({ mode: "turbo" }), 400);
+      assert.match(error, /mode/);
+      assert.match(error, /turbo/);
+
+      check(await post({ "9lives": 1 }), 400);
+      assert.equal(check(await post([1, 2]), 400), API_TEXT.errors["desired-body"]);
+      assert.equal(check(await post({}), 400), API_TEXT.errors["desired-body"]);
+      assert.equal(check(await post("rpm=5"), 400), API_TEXT.errors["desired-body"], "a text/plain body is not JSON");
+
+      error = check(await post({ rpm: 100 }, "/twins/plant/ghost-1/desired"), 404);
+      assert.equal(error, text(REGISTRY_TEXT.errors["not-found"], { twinId: "ghost-1" }));
+      check(await post({ rpm: 100 }, "/twins/nowhere/pump-2/desired"), 404);
+      error = check(await post({ rpm: 100 }, `/twins/plant/pump-2/desired?ifVersion=${before.version + 5}`), 409);
+      assert.match(error, /version/);
+
+      const after = (await h.request(nr.url, { path: "/twins/plant/pump-2" })).body;
+      assert.equal(after.version, before.version, "a refused change left the twin changed");
+      assert.deepEqual(after.desired, before.desired);
+    });
+  });
+
+  describe("with adminAuth", function () {
+    let nr;
+    const tokens = {};
+
+    before(async function () {
+      if (!h.isBuilt()) this.skip();
+      const auth = h.adminAuth({ username: "admin", password: "admin-pw" });
+      auth.users.push({ username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" });
+      nr = await h.startNodeRed({ flows: flows(), settings: { adminAuth: auth } });
+      await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
+      tokens.admin = await h.getToken(nr.url, "admin", "admin-pw");
+      tokens.viewer = await h.getToken(nr.url, "viewer", "viewer-pw", "read");
+    });
+    afterEach(function () {
+      h.printLogsIfFailed(this.currentTest, nr);
+    });
+    after(() => nr && nr.stop());
+
+    it("POST .../desired: 401 without a token, 401/403 for a read-only user, 200 for an admin (by the user's name)", async () => {
+      const p = "/twins/plant/pump-1/desired";
+      const none = await h.request(nr.url, { method: "POST", path: p, body: { rpm: 1200 } });
+      assert.equal(none.status, 401, none.text);
+      const bad = await h.request(nr.url, { method: "POST", path: p, body: { rpm: 1200 }, token: "not-a-token" });
+      assert.equal(bad.status, 401, bad.text);
+
+      const viewer = await h.request(nr.url, { method: "POST", path: p, body: { rpm: 1200 }, token: tokens.viewer });
+      assert.ok(viewer.status === 401 || viewer.status === 403, `read-only user: ${viewer.status} ${viewer.text}`);
+      const read = await h.request(nr.url, { path: "/twins/plant/pump-1", token: tokens.viewer });
+      assert.equal(read.status, 200, "the viewer may read");
+      assert.deepEqual(read.body.desired, {}, "the refused write changed nothing");
+
+      const admin = await h.request(nr.url, { method: "POST", path: p, body: { rpm: 1200 }, token: tokens.admin });
+      assert.equal(admin.status, 200, admin.text);
+      assert.deepEqual(admin.body.desired, { rpm: 1200 });
+      assert.equal(admin.body.meta.desired.rpm.by, "admin");
+    });
+
+    it("comms: the feed needs an auth message; with a valid token it flows", async () => {
+      const anonymous = await connectComms(nr.url);
+      await anonymous.until((all) => all.some((m) => m.auth === "fail"));
+      await anonymous.closed;
+
+      const comms = await connectComms(nr.url, tokens.viewer); // resolves once {auth: "ok"} came
+      try {
+        await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 33 } });
+        await comms.until(() => comms.on("twinwire/changes", (d) => d.twins.some((t) => t.id === "pump-1" && t.reported.temperature === 33)).length);
+      } finally {
+        await comms.close();
+      }
+    });
+  });
+});
