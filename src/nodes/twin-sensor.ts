@@ -5,8 +5,9 @@
  */
 import { TwinError, showValue } from "../core/errors";
 import { TwinRegistry } from "../core/registry";
-import { compilePattern, parseTimestamp, coerce, scaleValue, withinDeadband, parseDeadband, readPath, Deadband, TopicPattern } from "../core/binding";
-import { canonicalUnit, convertUnit } from "../core/units";
+import { compilePattern, parseTimestamp, parseDeadband, readPath, Deadband, TopicPattern } from "../core/binding";
+import { canonicalUnit } from "../core/units";
+import { applyReading } from "../core/reading";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
 import { findRegistry, failWith } from "./registry-node";
 
@@ -95,34 +96,18 @@ export = function (RED: RED) {
       });
     });
 
-    /** Deadband, then one report: returns the change event, or null when nothing changed. */
+    /** The reading path twin-link shares (core/reading.ts): the change event, or null when nothing changed. */
     function apply(registry: TwinRegistry, reading: Reading) {
-      const twin = registry.twin(reading.twinId);
-      const model = twin ? registry.modelOf(twin) : settings.model ? registry.models.get(settings.model) ?? null : null;
-      const values: Record<string, unknown> = Object.create(null);
-      let kept = 0;
-      for (const name of Object.keys(reading.values)) {
-        const spec = model?.properties.get(name);
-        let value = coerce(spec, reading.values[name], settings.parseNumbers);
-        value = scaleValue(value, settings.scale, settings.offset);
-        if (settings.unit && spec?.unit && typeof value === "number") {
-          value = convertUnit(value, settings.unit, spec.unit, { twinId: reading.twinId, property: name });
-        }
-        const stored = twin?.reported.get(name);
-        if (settings.deadband && stored && withinDeadband(stored.value, value, settings.deadband)) continue;
-        values[name] = value;
-        kept++;
-      }
-      if (twin && kept === 0) {
-        registry.touch(reading.twinId);
-        return null;
-      }
-      const result = registry.report(reading.twinId, values, {
+      return applyReading(registry, reading.twinId, reading.values, {
         ts: reading.ts,
         source: reading.source,
         create: settings.create ? { model: settings.model || null } : undefined,
-      });
-      return result.event;
+        parseNumbers: settings.parseNumbers,
+        scale: settings.scale,
+        offset: settings.offset,
+        unit: settings.unit || undefined,
+        deadband: settings.deadband,
+      }).event;
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {

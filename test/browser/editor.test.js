@@ -103,7 +103,10 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
 
     broker = await h.startBroker();
     flows = h.examplesAsFlows();
-    for (const n of flows) if (n.type === "mqtt-broker") n.port = String(broker.port);
+    for (const n of flows) {
+      if (n.type === "mqtt-broker") n.port = String(broker.port);
+      if (n.type === "twin-link-broker") n.url = broker.url;
+    }
     homeId = flows.find((n) => n.type === "twin-registry" && n.name === "home").id;
     flows.push(...testFlows(homeId));
     nr = await h.startNodeRed({ flows, settings: { editorTheme: { tours: false, palette: { catalogues: [] } } } });

@@ -15,7 +15,10 @@ describe("example flows in a real Node-RED", function () {
     // a broker of their own on a free port.
     broker = await h.startBroker();
     flows = examplesAsFlows();
-    for (const n of flows) if (n.type === "mqtt-broker") n.port = String(broker.port);
+    for (const n of flows) {
+      if (n.type === "mqtt-broker") n.port = String(broker.port);
+      if (n.type === "twin-link-broker") n.url = broker.url;
+    }
     nr = await h.startNodeRed({ flows });
   });
   afterEach(function () {
@@ -123,6 +126,17 @@ describe("example flows in a real Node-RED", function () {
       return res.status === 200 && res.body.attributes.site && res.body;
     }, 20000);
     assert.match(pump.attributes.site, /^plant-[12]$/);
+  });
+
+  it("MQTT device link: the simulated device gets the LED delta over MQTT and reports it back", async function () {
+    this.timeout(30000);
+    await h.waitFor(async () => (await twin("esp32-sim", "devices")).status === 200, 15000);
+    await injectNamed("esp32-sim: LED on");
+    const doc = await h.waitFor(async () => {
+      const res = await twin("esp32-sim", "devices");
+      return res.body.reported.led === true && Object.keys(res.body.delta).length === 0 && res.body;
+    }, 20000);
+    assert.equal(doc.desired.led, true);
   });
 });
 

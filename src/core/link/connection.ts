@@ -1,0 +1,374 @@
+/**
+ * The physical link's own MQTT connection (the `mqtt` package): mqtt://, mqtts://, ws://, wss://,
+ * MQTT 3.1.1 or 5, a persistent session (clean false; a session expiry with MQTT 5) so what
+ * devices publish while Node-RED is away is delivered when it is back, reconnects with a growing
+ * backoff, resubscribes on every connect, and a bounded outgoing queue while the broker is out of
+ * reach.
+ *
+ * An incoming message is acknowledged (PUBACK) only when the handler calls `done`, which the
+ * link does once the change it made is durable: in the registry's strict mode a QoS 1 reading
+ * the broker saw acknowledged is on disk. Failures are classified (auth, tls, refused, network,
+ * subscribe, taken-over) for the adapter to word; nothing here writes text for people.
+ */
+import * as mqtt from "mqtt";
+import { BACKOFF_DEFAULTS, backoffDelay } from "./backoff";
+import { Outgoing, OutgoingQueue } from "./queue";
+
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
+export type FailureKind = "auth" | "tls" | "refused" | "network" | "subscribe" | "taken-over";
+
+export interface Failure {
+  kind: FailureKind;
+  /** The error code (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, 134, ...) or the refused filter. */
+  code: string;
+  /** The underlying error's own message, for the log. */
+  detail: string;
+}
+
+export interface TlsOptions {
+  ca?: string | Buffer | string[] | Buffer[];
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  passphrase?: string;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  ALPNProtocols?: string[];
+}
+
+export interface ConnectionOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** 4: MQTT 3.1.1, 5: MQTT 5. */
+  protocolVersion: 4 | 5;
+  /** Seconds. */
+  keepalive: number;
+  /** Seconds the broker keeps the session after a disconnect (MQTT 5; 3.1.1 keeps it until the broker expires it). */
+  sessionExpiry: number;
+  tls?: TlsOptions;
+  /** Messages kept while disconnected (0: none). */
+  queueLimit: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export interface ConnectionHandlers {
+  /** The state or the failure changed. A failure stays until the next successful connect. */
+  onState(state: ConnectionState, failure: Failure | null): void;
+  /** Connected (again): subscriptions are renewed and the queue is sent. */
+  onConnect(info: { sessionPresent: boolean; dropped: number }): void;
+  /** An incoming message; `done` acknowledges it. */
+  onMessage(topic: string, payload: Buffer, retain: boolean, done: () => void): void;
+  /** The outgoing queue overflowed (once per outage). */
+  onOverflow?(): void;
+  /** A handler threw (a bug): the message was acknowledged anyway so the link keeps going. */
+  onError?(err: unknown): void;
+}
+
+/** A connection that lasts this long is stable. */
+const STABLE_MS = 10000;
+/** Short-lived connections in a row that mean another client takes the session over. */
+const TAKEOVER_AFTER = 3;
+
+export const URL_PROTOCOLS = ["mqtt:", "mqtts:", "ws:", "wss:"];
+
+/** Why a broker URL can not be used ("invalid", "protocol"), or null. */
+export function urlProblem(url: unknown): string | null {
+  if (typeof url !== "string" || url.trim() === "") return "invalid";
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return "invalid";
+  }
+  if (!URL_PROTOCOLS.includes(parsed.protocol)) return "protocol";
+  if (!parsed.hostname) return "invalid";
+  return null;
+}
+
+export function isSecure(url: string): boolean {
+  return /^(mqtts|wss):/i.test(url.trim());
+}
+
+const AUTH_CODES = new Set([4, 5, 134, 135, 140]);
+
+/** What kind of trouble an error from the mqtt client is. */
+export function classify(err: unknown): Failure {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  const detail = typeof e.message === "string" ? e.message : String(err);
+  if (typeof e.code === "number") {
+    if (AUTH_CODES.has(e.code)) return { kind: "auth", code: String(e.code), detail };
+    if (e.code === 142) return { kind: "taken-over", code: "142", detail };
+    return { kind: "refused", code: String(e.code), detail };
+  }
+  const code = typeof e.code === "string" ? e.code : "";
+  // A TLS client meeting a plain port is reset "before secure TLS connection was established".
+  if (/CERT|SSL|TLS|EPROTO|HANDSHAKE/i.test(code) || /\bTLS\b|\bSSL\b|certificate/i.test(detail)) return { kind: "tls", code: code || "error", detail };
+  return { kind: "network", code: code || "error", detail };
+}
+
+export class LinkConnection {
+  private client: mqtt.MqttClient | null = null;
+  private readonly queue: OutgoingQueue;
+  /** Filter -> QoS: what every connect subscribes to. */
+  private wanted = new Map<string, 0 | 1 | 2>();
+  /** Filters to unsubscribe at the next chance. */
+  private readonly unwanted = new Set<string>();
+  private current: ConnectionState = "connecting";
+  private problem: Failure | null = null;
+  private attempt = 0;
+  /** When the current connection was acknowledged (0: not connected), and whether it failed. */
+  private connectedAt = 0;
+  private erred = false;
+  /** Connections in a row the broker closed soon after accepting them, with no error. */
+  private shortLived = 0;
+  private stableTimer: NodeJS.Timeout | null = null;
+  private overflowed = false;
+  private ending: Promise<void> | null = null;
+
+  constructor(private readonly options: ConnectionOptions, private readonly handlers: ConnectionHandlers) {
+    this.queue = new OutgoingQueue(options.queueLimit);
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  get failure(): Failure | null {
+    return this.problem;
+  }
+
+  get connected(): boolean {
+    return this.current === "connected";
+  }
+
+  /** Messages waiting for the connection. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  private get backoff() {
+    return {
+      minMs: this.options.minBackoffMs ?? BACKOFF_DEFAULTS.minMs,
+      maxMs: this.options.maxBackoffMs ?? BACKOFF_DEFAULTS.maxMs,
+    };
+  }
+
+  start(): void {
+    if (this.client || this.ending) return;
+    const o = this.options;
+    const clientOptions: mqtt.IClientOptions = {
+      clientId: o.clientId,
+      clean: false,
+      protocolVersion: o.protocolVersion,
+      keepalive: o.keepalive,
+      reconnectPeriod: backoffDelay(0, this.backoff),
+      reconnectOnConnackError: true,
+      connectTimeout: o.connectTimeoutMs ?? 10000,
+      resubscribe: false,
+      manualConnect: true,
+      ...(o.tls ?? {}),
+    };
+    if (o.username) clientOptions.username = o.username;
+    if (o.password) clientOptions.password = o.password;
+    if (o.protocolVersion === 5) clientOptions.properties = { sessionExpiryInterval: Math.max(0, Math.min(0xffffffff, Math.round(o.sessionExpiry))) };
+    const client = mqtt.connect(o.url.trim(), clientOptions);
+    this.client = client;
+    // Acknowledge a message only once the link is done with it.
+    client.handleMessage = (packet, callback) => this.receive(packet, callback);
+    client.on("connect", (connack) => this.connected_(connack.sessionPresent === true));
+    client.on("reconnect", () => {
+      // The wait after this attempt, if it fails, grows (mqtt.js reads it when it schedules).
+      this.attempt++;
+      client.options.reconnectPeriod = backoffDelay(this.attempt, this.backoff);
+    });
+    client.on("close", () => {
+      if (this.ending) return;
+      this.closed_();
+    });
+    client.on("error", (err) => {
+      if (this.ending) return;
+      this.erred = true;
+      this.setState(this.current === "connected" ? "reconnecting" : this.current, classify(err));
+    });
+    client.on("disconnect", (packet) => {
+      // MQTT 5: the broker says why it ends the connection (142: another client took the session).
+      const code = packet.reasonCode ?? 0;
+      if (code !== 0 && !this.ending) this.setState("reconnecting", classify({ code, message: reasonText(code) }));
+    });
+    client.connect();
+  }
+
+  /** Replaces the subscriptions (filter -> QoS); applied now when connected, else at connect. */
+  setSubscriptions(wanted: Map<string, 0 | 1 | 2>): void {
+    const added: Record<string, { qos: 0 | 1 | 2 }> = {};
+    let any = false;
+    for (const [filter, qos] of wanted) {
+      this.unwanted.delete(filter);
+      if (this.wanted.get(filter) !== qos) {
+        added[filter] = { qos };
+        any = true;
+      }
+    }
+    for (const filter of this.wanted.keys()) if (!wanted.has(filter)) this.unwanted.add(filter);
+    this.wanted = new Map(wanted);
+    if (!this.connected) return;
+    if (any) this.subscribe(added);
+    this.sendUnsubscribes();
+  }
+
+  publish(message: Outgoing, key?: string): void {
+    if (this.ending) return;
+    const client = this.client;
+    if (client && this.connected && client.connected) {
+      client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, () => undefined);
+      return;
+    }
+    if (this.queue.push(message, key) > 0 && !this.overflowed) {
+      this.overflowed = true;
+      this.handlers.onOverflow?.();
+    }
+  }
+
+  /**
+   * Ends the connection: pending acknowledgements go out first when connected (at most
+   * `timeoutMs`). `removeSession` (MQTT 5) tells the broker to drop the session now.
+   */
+  end(options: { removeSession?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    if (this.ending) return this.ending;
+    const client = this.client;
+    this.current = "closed";
+    this.queue.clear();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
+    if (!client) return (this.ending = Promise.resolve());
+    this.ending = new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => client.end(true, {}, finish), options.timeoutMs ?? 3000);
+      const disconnect = options.removeSession && this.options.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+      try {
+        client.end(!client.connected, disconnect, finish);
+      } catch {
+        client.end(true, {}, finish);
+      }
+    });
+    return this.ending;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private setState(state: ConnectionState, failure: Failure | null): void {
+    const same = state === this.current && sameFailure(failure, this.problem);
+    this.current = state;
+    this.problem = failure;
+    if (!same) this.handlers.onState(state, failure);
+  }
+
+  private connected_(sessionPresent: boolean): void {
+    if (this.ending || !this.client) return;
+    this.connectedAt = Date.now();
+    this.erred = false;
+    if (this.shortLived === 0) {
+      this.attempt = 0;
+      this.client.options.reconnectPeriod = backoffDelay(0, this.backoff);
+    }
+    // A connection that lasts is a healthy one: the count of short ones starts again.
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = null;
+      this.shortLived = 0;
+      this.attempt = 0;
+      if (this.client) this.client.options.reconnectPeriod = backoffDelay(0, this.backoff);
+      if (this.problem?.kind === "taken-over" && this.connected) this.setState("connected", null);
+    }, STABLE_MS);
+    this.stableTimer.unref?.();
+    this.overflowed = false;
+    this.setState("connected", this.problem?.kind === "taken-over" ? this.problem : null);
+    const all: Record<string, { qos: 0 | 1 | 2 }> = {};
+    for (const [filter, qos] of this.wanted) all[filter] = { qos };
+    if (Object.keys(all).length) this.subscribe(all);
+    this.sendUnsubscribes();
+    for (const message of this.queue.drain()) {
+      this.client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, () => undefined);
+    }
+    this.handlers.onConnect({ sessionPresent, dropped: this.queue.takeDropped() });
+  }
+
+  /**
+   * The connection closed. When the broker keeps closing connections it just accepted, with no
+   * error, another client with the same client id is taking the session over each time (MQTT
+   * 3.1.1 says nothing; MQTT 5 brokers may send reason 142, handled on "disconnect").
+   */
+  private closed_(): void {
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
+    let problem = this.problem;
+    if (this.connectedAt && !this.erred && Date.now() - this.connectedAt < STABLE_MS) {
+      this.shortLived++;
+      if (this.shortLived >= TAKEOVER_AFTER && problem?.kind !== "taken-over") {
+        problem = { kind: "taken-over", code: "closed", detail: `the broker closed ${this.shortLived} connections in a row soon after accepting them` };
+      }
+    }
+    this.connectedAt = 0;
+    this.setState("reconnecting", problem);
+  }
+
+  private subscribe(filters: Record<string, { qos: 0 | 1 | 2 }>): void {
+    const client = this.client;
+    if (!client) return;
+    client.subscribe(filters, (err, granted) => {
+      if (this.ending) return;
+      if (err) {
+        // Unless the connection went down meanwhile (then the next connect subscribes again).
+        if (client.connected) this.setState(this.current, { kind: "subscribe", code: Object.keys(filters).join(", "), detail: err.message });
+        return;
+      }
+      const refused = (granted ?? []).filter((g) => g.qos >= 128).map((g) => g.topic);
+      if (refused.length) {
+        const code = (granted ?? []).find((g) => g.qos >= 128)?.qos ?? 128;
+        this.setState(this.current, { kind: "subscribe", code: refused.join(", "), detail: reasonText(code) });
+      }
+    });
+  }
+
+  private sendUnsubscribes(): void {
+    const client = this.client;
+    if (!client || this.unwanted.size === 0) return;
+    const filters = [...this.unwanted];
+    this.unwanted.clear();
+    client.unsubscribe(filters, () => undefined);
+  }
+
+  private receive(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
+    let called = false;
+    const done = () => {
+      if (called) return;
+      called = true;
+      callback();
+    };
+    try {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.handlers.onMessage(String(packet.topic), payload, packet.retain === true, done);
+    } catch (err) {
+      this.handlers.onError?.(err);
+      done();
+    }
+  }
+}
+
+function reasonText(code: number): string {
+  return (mqtt.ReasonCodes as Record<number, string>)[code] ?? `reason code ${code}`;
+}
+
+function sameFailure(a: Failure | null, b: Failure | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.kind === b.kind && a.code === b.code;
+}

@@ -1,0 +1,80 @@
+/**
+ * One reading into reported state: the path every source of readings takes (`twin-sensor` for
+ * messages in a flow, `twin-link` for devices on MQTT), so a value is judged the same way
+ * whichever way it came. Values are coerced to the model's types, scaled, converted into the
+ * model's unit and filtered by a deadband, then reported to the registry as one change; the
+ * registry validates them (model, names, limits, timestamps) and either applies them all or
+ * throws a TwinError and changes nothing.
+ */
+import { ChangeEvent, TwinRegistry } from "./registry";
+import { Deadband, coerce, scaleValue, withinDeadband } from "./binding";
+import { convertUnit } from "./units";
+
+export interface ReadingOptions {
+  /** Source time of the reading (epoch ms); the time of arrival when undefined. */
+  ts?: number;
+  /** Where the reading came from (a topic), kept in meta.reported. */
+  source?: string;
+  /** The version the sender expects the twin to be at (a conflict error otherwise). */
+  ifVersion?: unknown;
+  /** Create a twin that does not exist yet (with this model), in the same change. */
+  create?: { model?: string | null };
+  /** Decimal text and "true"/"false" become numbers and booleans when the twin has no model. */
+  parseNumbers?: boolean;
+  /** value * scale + offset for numbers (1 and 0 by default). */
+  scale?: number;
+  offset?: number;
+  /** Canonical unit of the readings, converted into the unit the model gives the property. */
+  unit?: string;
+  /** A reading this close to the stored value changes nothing (but the twin stays online). */
+  deadband?: Deadband | null;
+}
+
+export interface ReadingOutcome {
+  /** The change event, or null when nothing changed (inside the deadband, older than stored, empty). */
+  event: ChangeEvent | null;
+  /** Properties whose reading was older than the stored one and was not applied. */
+  stale: string[];
+  /** The twin was created by this reading. */
+  created: boolean;
+}
+
+/**
+ * Applies one reading (`values`: property name -> value) to twin `twinId`. Throws a TwinError
+ * (invalid id, unknown twin, a value the model refuses, a version conflict...) with the twin
+ * unchanged. A reading that keeps nothing for an existing twin (every value inside the deadband,
+ * or no value at all) is still a sign of life: the twin is touched (kept online).
+ */
+export function applyReading(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, options: ReadingOptions = {}): ReadingOutcome {
+  const twin = registry.twin(twinId);
+  const model = twin ? registry.modelOf(twin) : options.create?.model ? registry.models.get(options.create.model) ?? null : null;
+  const scale = options.scale ?? 1;
+  const offset = options.offset ?? 0;
+  const kept: Record<string, unknown> = Object.create(null);
+  let count = 0;
+  for (const name of Object.keys(values)) {
+    const spec = model?.properties.get(name);
+    let value = coerce(spec, values[name], options.parseNumbers === true);
+    value = scaleValue(value, scale, offset);
+    if (options.unit && spec?.unit && typeof value === "number") {
+      value = convertUnit(value, options.unit, spec.unit, { twinId, property: name });
+    }
+    const stored = twin?.reported.get(name);
+    if (options.deadband && stored && withinDeadband(stored.value, value, options.deadband)) continue;
+    kept[name] = value;
+    count++;
+  }
+  if (twin && count === 0) {
+    // Nothing to write; a version the sender expects is still checked.
+    if (options.ifVersion !== undefined) registry.report(twinId, kept, { ifVersion: options.ifVersion });
+    registry.touch(twinId);
+    return { event: null, stale: [], created: false };
+  }
+  const result = registry.report(twinId, kept, {
+    ts: options.ts,
+    source: options.source,
+    ifVersion: options.ifVersion,
+    create: options.create ? { model: options.create.model || null } : undefined,
+  });
+  return { event: result.event, stale: result.stale, created: result.created === true };
+}

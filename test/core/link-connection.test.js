@@ -1,0 +1,253 @@
+"use strict";
+// LinkConnection against a real MQTT broker (aedes, in this process): persistent session,
+// acknowledgement only when the handler is done, the bounded queue while the broker is away,
+// reconnect with resubscribe after a broker restart.
+const assert = require("node:assert/strict");
+const net = require("net");
+const mqtt = require("mqtt");
+const { LinkConnection } = require("../../nodes/lib/core/link/connection");
+
+/** aedes on a port; `persistence` shared between restarts keeps sessions like a persistent broker. */
+async function startBroker({ port = 0, persistence } = {}) {
+  const { Aedes } = await import("aedes");
+  const broker = await Aedes.createBroker(persistence ? { persistence } : {});
+  const server = net.createServer(broker.handle);
+  const sockets = new Set();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  return {
+    broker,
+    port: server.address().port,
+    url: `mqtt://127.0.0.1:${server.address().port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        broker.close(() => server.close(() => resolve()));
+      }),
+  };
+}
+
+async function until(fn, timeout = 5000, what = "condition") {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let seq = 0;
+
+function connection(url, handlers = {}, options = {}) {
+  const events = { states: [], connects: [], messages: [], overflow: 0 };
+  const conn = new LinkConnection(
+    { url, clientId: `conn-test-${process.pid}-${++seq}`, protocolVersion: 4, keepalive: 5, sessionExpiry: 60, queueLimit: 100, minBackoffMs: 100, maxBackoffMs: 400, ...options },
+    {
+      onState: (state, failure) => events.states.push(failure ? `${state}:${failure.kind}` : state),
+      onConnect: (info) => events.connects.push(info),
+      onMessage: (topic, payload, retain, done) => {
+        events.messages.push({ topic, text: payload.toString(), retain });
+        (handlers.onMessage || ((_t, _p, _r, d) => d()))(topic, payload, retain, done);
+      },
+      onOverflow: () => events.overflow++,
+    },
+  );
+  conn.events = events;
+  return conn;
+}
+
+async function publisher(url) {
+  const client = mqtt.connect(url, { clientId: `pub-${++seq}`, reconnectPeriod: 100 });
+  await new Promise((resolve) => client.once("connect", resolve));
+  return client;
+}
+
+describe("LinkConnection", function () {
+  this.timeout(20000);
+  const cleanup = [];
+  afterEach(async function () {
+    while (cleanup.length) await cleanup.pop()();
+  });
+
+  it("connects with a persistent session, subscribes and hands messages over", async function () {
+    const b = await startBroker();
+    cleanup.push(() => b.close());
+    const conn = connection(b.url);
+    cleanup.push(() => conn.end());
+    conn.setSubscriptions(new Map([["t/+/in", 1]]));
+    conn.start();
+    await until(() => conn.connected, 5000, "connected");
+    assert.deepEqual(conn.events.states, ["connected"]);
+    assert.deepEqual(conn.events.connects, [{ sessionPresent: false, dropped: 0 }]);
+    const pub = await publisher(b.url);
+    cleanup.push(() => pub.endAsync());
+    await until(async () => {
+      await pub.publishAsync("t/a/in", "hello", { qos: 1 });
+      return conn.events.messages.length > 0;
+    });
+    assert.deepEqual(conn.events.messages[0], { topic: "t/a/in", text: "hello", retain: false });
+
+    // Replace the subscriptions: the old filter is unsubscribed.
+    conn.setSubscriptions(new Map([["t/+/other", 1]]));
+    await new Promise((r) => setTimeout(r, 100));
+    const before = conn.events.messages.length;
+    await pub.publishAsync("t/a/in", "ignored", { qos: 1 });
+    await pub.publishAsync("t/a/other", "seen", { qos: 1 });
+    await until(() => conn.events.messages.some((m) => m.text === "seen"));
+    assert.deepEqual(conn.events.messages.slice(before).map((m) => m.text), ["seen"]);
+  });
+
+  it("leaves a message unacknowledged until the handler is done: the broker delivers it again to the resumed session", async function () {
+    const b = await startBroker();
+    cleanup.push(() => b.close());
+    const clientId = `conn-test-held-${process.pid}`;
+    const held = connection(b.url, { onMessage: () => undefined }, { clientId });
+    held.setSubscriptions(new Map([["t/+/in", 1]]));
+    held.start();
+    await until(() => held.connected);
+    const pub = await publisher(b.url);
+    cleanup.push(() => pub.endAsync());
+    await pub.publishAsync("t/a/in", "precious", { qos: 1 });
+    await until(() => held.events.messages.length === 1);
+    await held.end({ timeoutMs: 200 }); // Node-RED stops before the change was durable
+
+    await pub.publishAsync("t/a/in", "while away", { qos: 1 });
+    const again = connection(b.url, {}, { clientId });
+    cleanup.push(() => again.end());
+    again.setSubscriptions(new Map([["t/+/in", 1]]));
+    again.start();
+    await until(() => again.events.messages.length >= 2, 5000, "both messages");
+    assert.deepEqual(again.events.connects[0].sessionPresent, true);
+    assert.deepEqual(again.events.messages.map((m) => m.text), ["precious", "while away"]);
+  });
+
+  it("queues what is published while the broker is away (latest per key, bounded) and sends it on reconnect; resubscribes to a broker that lost everything", async function () {
+    let b = await startBroker();
+    const port = b.port;
+    cleanup.push(() => b.close());
+    const conn = connection(b.url, {}, { queueLimit: 5 });
+    cleanup.push(() => conn.end());
+    conn.setSubscriptions(new Map([["t/+/in", 1]]));
+    conn.start();
+    await until(() => conn.connected);
+
+    await b.close();
+    await until(() => conn.state === "reconnecting", 5000, "reconnecting");
+    for (let i = 0; i < 6; i++) conn.publish({ topic: "t/x/reply", payload: `r${i}`, qos: 1, retain: false });
+    for (let i = 0; i < 3; i++) conn.publish({ topic: "t/x/state", payload: `s${i}`, qos: 1, retain: true }, "state:x");
+    assert.equal(conn.queued, 5);
+    assert.equal(conn.events.overflow, 1);
+    await new Promise((r) => setTimeout(r, 700)); // a few failed attempts: the backoff grows
+
+    b = await startBroker({ port }); // a new broker: no session, no retained messages
+    const watcher = await publisher(b.url);
+    cleanup.push(() => watcher.endAsync());
+    const seen = [];
+    watcher.on("message", (topic, payload) => seen.push(`${topic}=${payload}`));
+    await watcher.subscribeAsync("t/x/#", { qos: 1 });
+    await until(() => conn.connected, 5000, "reconnected");
+    assert.deepEqual(conn.events.connects[1], { sessionPresent: false, dropped: 2 });
+    await until(() => seen.length === 5, 5000, "the queued messages");
+    // r0 and r1 were pushed out by newer messages; s0 and s1 were replaced by s2.
+    assert.deepEqual(seen, ["t/x/reply=r2", "t/x/reply=r3", "t/x/reply=r4", "t/x/reply=r5", "t/x/state=s2"]);
+    assert.equal(conn.queued, 0);
+    // Subscribed again on the new broker.
+    await until(async () => {
+      await watcher.publishAsync("t/y/in", "after", { qos: 1 });
+      return conn.events.messages.some((m) => m.text === "after");
+    });
+    const states = conn.events.states.map((s) => s.split(":")[0]).filter((s, i, a) => s !== a[i - 1]);
+    assert.deepEqual(states, ["connected", "reconnecting", "connected"]);
+    assert.ok(conn.events.states.includes("reconnecting:network"), "the refused connects are told as a network failure");
+    assert.equal(conn.failure, null, "cleared once connected");
+  });
+});
+
+// MQTT 5 specifics need a broker that speaks it (aedes does not): mosquitto, when installed.
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { spawn } = require("child_process");
+
+const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => fs.existsSync(p));
+
+describe("LinkConnection with MQTT 5 (mosquitto)", function () {
+  this.timeout(20000);
+  let dir;
+  let child;
+  let url;
+
+  before(async function () {
+    if (!MOSQUITTO) {
+      console.log("      (skipped: mosquitto is not installed; `apt-get install mosquitto` runs these, CI installs it)");
+      return this.skip();
+    }
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-mq5-"));
+    const port = await new Promise((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = s.address().port;
+        s.close(() => resolve(p));
+      });
+    });
+    fs.writeFileSync(path.join(dir, "m.conf"), `listener ${port} 127.0.0.1\nallow_anonymous true\nuser ${os.userInfo().username}\nlog_dest none\n`);
+    child = spawn(MOSQUITTO, ["-c", path.join(dir, "m.conf")], { stdio: "ignore" });
+    url = `mqtt://127.0.0.1:${port}`;
+    await until(
+      () =>
+        new Promise((resolve) => {
+          const s = net.connect(port, "127.0.0.1", () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once("error", () => resolve(false));
+        }),
+      10000,
+      "mosquitto",
+    );
+  });
+  after(function () {
+    if (child) child.kill("SIGKILL");
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the session for its expiry, and ends it when asked (the config node was deleted)", async function () {
+    const clientId = `mq5-session-${process.pid}`;
+    const first = connection(url, {}, { clientId, protocolVersion: 5, sessionExpiry: 3600 });
+    first.setSubscriptions(new Map([["t/+/in", 1]]));
+    first.start();
+    await until(() => first.connected);
+    assert.equal(first.events.connects[0].sessionPresent, false);
+    await first.end();
+
+    const second = connection(url, {}, { clientId, protocolVersion: 5, sessionExpiry: 3600 });
+    second.start();
+    await until(() => second.connected);
+    assert.equal(second.events.connects[0].sessionPresent, true, "the broker kept the session");
+    await second.end({ removeSession: true });
+
+    const third = connection(url, {}, { clientId, protocolVersion: 5, sessionExpiry: 3600 });
+    third.start();
+    await until(() => third.connected);
+    assert.equal(third.events.connects[0].sessionPresent, false, "the session was ended");
+    await third.end({ removeSession: true });
+  });
+
+  it("says so when another client takes over its session (two instances with one client id)", async function () {
+    const clientId = `mq5-twice-${process.pid}`;
+    const a = connection(url, {}, { clientId, protocolVersion: 5 });
+    a.start();
+    await until(() => a.connected);
+    const b = connection(url, {}, { clientId, protocolVersion: 5 });
+    b.start();
+    try {
+      await until(() => a.failure && a.failure.kind === "taken-over" && b.failure && b.failure.kind === "taken-over", 10000, "taken-over on both");
+    } finally {
+      await a.end({ removeSession: true });
+      await b.end({ removeSession: true });
+    }
+  });
+});

@@ -1,0 +1,362 @@
+"use strict";
+// twin-link in a real Node-RED process, against a real broker: the in-process aedes (always)
+// and mosquitto (when installed; CI installs it). Devices are plain mqtt.js clients. What a user
+// would see: the protocol end to end, a broker killed and restarted in the middle of a stream of
+// QoS 1 readings, Node-RED killed while devices keep publishing (persistent session), and, on
+// mosquitto, MQTT 5 shared subscriptions splitting the devices between two Node-RED instances.
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const os = require("os");
+const net = require("net");
+const path = require("path");
+const { spawn, execFileSync } = require("child_process");
+const mqtt = require("mqtt");
+const h = require("./harness");
+
+// ---- brokers ---------------------------------------------------------------------------------
+
+async function startAedes(port = 0, persistence) {
+  const { Aedes } = await import("aedes");
+  const broker = await Aedes.createBroker(persistence ? { persistence } : {});
+  const server = net.createServer(broker.handle);
+  const sockets = new Set();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  return {
+    broker,
+    port: server.address().port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy(); // no DISCONNECT: as if the broker died
+        broker.close(() => server.close(() => resolve()));
+      }),
+  };
+}
+
+/** aedes in this process; a restart keeps its sessions and queues (the same persistence). */
+async function aedesBroker() {
+  let current = await startAedes();
+  const port = current.port;
+  return {
+    kind: "aedes",
+    protocol: "4", // aedes speaks MQTT 3.1.1
+    url: `mqtt://127.0.0.1:${port}`,
+    kill: () => current.close(),
+    async start() {
+      current = await startAedes(port, current.broker.persistence);
+    },
+    close: () => current.close(),
+  };
+}
+
+function findMosquitto() {
+  for (const candidate of ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]) {
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  try {
+    return execFileSync("sh", ["-c", "command -v mosquitto"], { encoding: "utf8" }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function waitForPort(port, timeoutMs = 10000) {
+  return h.waitFor(
+    () =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      }),
+    timeoutMs,
+  );
+}
+
+/**
+ * mosquitto with persistence, saved every second or two: a SIGKILL loses what changed since the
+ * last save, so `saved()` waits for the next save (the link's session is then on disk).
+ */
+async function mosquittoBroker(bin) {
+  const dir = h.tempUserDir("twinwire-mosquitto-");
+  const port = await h.getFreePort();
+  const conf = path.join(dir, "mosquitto.conf");
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence true",
+      `persistence_location ${dir}/`,
+      "autosave_interval 1",
+      "max_queued_messages 100000",
+      "max_inflight_messages 100",
+      `user ${os.userInfo().username}`,
+      "log_dest stderr",
+      "log_type error",
+      "log_type warning",
+      "log_type notice",
+      "log_type information",
+      "",
+    ].join("\n"),
+  );
+  let child = null;
+  let output = "";
+  async function start() {
+    child = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr.on("data", (d) => (output += d));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.exited = exited;
+    process.once("exit", () => child && child.kill("SIGKILL"));
+    await waitForPort(port).catch((err) => {
+      err.message += `\nmosquitto output:\n${output}`;
+      throw err;
+    });
+  }
+  async function stop(signal) {
+    if (!child) return;
+    const c = child;
+    child = null;
+    c.kill(signal);
+    await c.exited;
+  }
+  await start();
+  return {
+    saved: () => {
+      const since = output.length;
+      return h.waitFor(() => output.slice(since).includes("Saving in-memory database"), 10000);
+    },
+    kind: "mosquitto",
+    protocol: "5",
+    url: `mqtt://127.0.0.1:${port}`,
+    kill: () => stop("SIGKILL"),
+    start,
+    close: () => stop("SIGTERM"),
+    logs: () => output,
+  };
+}
+
+// ---- flows and devices -----------------------------------------------------------------------
+
+function linkFlows({ url, protocol, clientId, root = "twins", group = "" }) {
+  return [
+    { id: "tab1", type: "tab", label: "link" },
+    { id: "reg1", type: "twin-registry", name: "plant", persistence: "strict", historyLength: "2000", staleness: "0", maxDocumentKb: "64", models: "" },
+    { id: "b1", type: "twin-link-broker", name: "broker", url, clientId, protocol, keepalive: "10", sessionExpiry: "1", queueLimit: "10000" },
+    { id: "link1", type: "twin-link", z: "tab1", name: "", registry: "reg1", broker: "b1", root, group, qos: "1", unknown: "create", model: "", state: "document", stateInterval: "200", replies: "all", x: 200, y: 100, wires: [[]] },
+    // Desired state from an HTTP call: no wiring to the device, the link sends the delta.
+    { id: "httpin1", type: "http in", z: "tab1", url: "/desired", method: "post", upload: false, x: 100, y: 200, wires: [["prep1", "ok1"]] },
+    { id: "prep1", type: "change", z: "tab1", rules: [{ t: "set", p: "twinId", pt: "msg", to: "payload.twinId", tot: "msg" }, { t: "set", p: "payload", pt: "msg", to: "{\"desired\": payload.desired}", tot: "jsonata" }, { t: "delete", p: "res", pt: "msg" }], x: 300, y: 200, wires: [["twin1"]] },
+    { id: "twin1", type: "twin", z: "tab1", registry: "reg1", operation: "upsert", twinId: "", twinIdType: "str", model: "", x: 500, y: 200, wires: [[]] },
+    { id: "ok1", type: "http response", z: "tab1", statusCode: "202", x: 300, y: 250, wires: [] },
+  ];
+}
+
+async function device(url, clientId) {
+  const client = mqtt.connect(url, { clientId, protocolVersion: 4, reconnectPeriod: 100, connectTimeout: 2000 });
+  await new Promise((resolve, reject) => client.once("connect", resolve).once("error", reject));
+  const inbox = [];
+  client.on("message", (topic, payload, packet) => inbox.push({ topic, text: payload.toString(), retain: packet.retain }));
+  await client.subscribeAsync("twins/#", { qos: 1 });
+  return {
+    client,
+    inbox,
+    mark: () => inbox.length,
+    publish: (topic, body, opts = {}) => client.publishAsync(topic, typeof body === "string" ? body : JSON.stringify(body), { qos: 1, ...opts }),
+    async next(topic, since = 0, timeout = 10000) {
+      const m = await h.waitFor(() => inbox.slice(since).find((x) => x.topic === topic), timeout);
+      return m.text === "" ? "" : JSON.parse(m.text);
+    },
+  };
+}
+
+/** Values of a property's history, as the admin API gives them. */
+async function history(nr, twinId, property) {
+  const r = await h.request(nr.url, { path: `/twins/plant/${twinId}/history/${property}?limit=5000` });
+  return r.status === 200 ? r.body.map((p) => p.value) : [];
+}
+
+const twin = (nr, id) => h.request(nr.url, { path: `/twins/plant/${id}` });
+
+/** Polls until the link answers a get: Node-RED is up, connected and subscribed. */
+async function linkReady(dev, timeout = 20000) {
+  await h.waitFor(async () => {
+    const since = dev.mark();
+    await dev.publish("twins/probe/get", "");
+    return h.waitFor(() => dev.inbox.slice(since).some((m) => m.topic === "twins/probe/get/rejected"), 300).catch(() => false);
+  }, timeout);
+}
+
+// ---- the scenarios, for each broker ------------------------------------------------------------
+
+const mosquittoBin = findMosquitto();
+
+for (const kind of ["aedes", "mosquitto"]) {
+  describe(`twin-link in a real Node-RED, broker: ${kind}`, function () {
+    this.timeout(90000);
+    let broker;
+    let nr;
+    let dev;
+    const extra = [];
+
+    before(async function () {
+      if (kind === "mosquitto" && !mosquittoBin) {
+        console.log("      (skipped: mosquitto is not installed; `apt-get install mosquitto` runs these, CI installs it)");
+        this.skip();
+      }
+      broker = kind === "aedes" ? await aedesBroker() : await mosquittoBroker(mosquittoBin);
+      nr = await h.startNodeRed({ flows: linkFlows({ url: broker.url, protocol: broker.protocol, clientId: `it-link-${kind}-${process.pid}` }) });
+      dev = await device(broker.url, `it-device-${kind}-${process.pid}`);
+      await linkReady(dev);
+    });
+    afterEach(function () {
+      h.printLogsIfFailed(this.currentTest, nr, ...extra);
+      if (this.currentTest.state === "failed" && broker && broker.logs) console.error(`--- mosquitto ---\n${broker.logs()}--- end ---`);
+    });
+    after(async function () {
+      if (dev) await dev.client.endAsync(true);
+      await h.stopAll();
+      if (broker) await broker.close();
+    });
+
+    it("speaks the whole device protocol", async function () {
+      let since = dev.mark();
+      await dev.publish("twins/thermo-1/reported", { temperature: 19.5, setpoint: 18, clientToken: "r1" });
+      const ack = await dev.next("twins/thermo-1/reported/accepted", since);
+      assert.deepEqual([ack.version, ack.clientToken], [1, "r1"]);
+      let doc = (await twin(nr, "thermo-1")).body;
+      assert.deepEqual(doc.reported, { temperature: 19.5, setpoint: 18 });
+      assert.equal(doc.connectivity.online, true);
+
+      since = dev.mark();
+      await dev.publish("twins/thermo-1/reported", "{not json");
+      assert.equal((await dev.next("twins/thermo-1/reported/rejected", since)).code, "invalid-reading");
+      since = dev.mark();
+      await dev.publish("twins/thermo-1/reported", { temperature: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, clientToken: "deep" });
+      const nack = await dev.next("twins/thermo-1/reported/rejected", since);
+      assert.deepEqual([nack.code, nack.clientToken], ["too-deep", "deep"]);
+      assert.match(nack.message, /thermo-1.*temperature.*deeper than 6 levels/, "the reason in words, from the catalog");
+
+      await dev.publish("twins/thermo-1/get", { clientToken: "g" });
+      const got = await dev.next("twins/thermo-1/get/accepted", since);
+      assert.deepEqual([got.id, got.version, got.clientToken], ["thermo-1", 1, "g"]);
+
+      // Desired state set in the flow reaches the device as a delta, with no wiring to MQTT.
+      since = dev.mark();
+      const r = await h.request(nr.url, { method: "POST", path: "/api/desired", body: { twinId: "thermo-1", desired: { setpoint: 21 } } });
+      assert.equal(r.status, 202);
+      assert.deepEqual((await dev.next("twins/thermo-1/delta", since)).state, { setpoint: 21 });
+      await dev.publish("twins/thermo-1/reported", { setpoint: 21 });
+      await h.waitFor(async () => Object.keys((await twin(nr, "thermo-1")).body.delta).length === 0);
+
+      // The device reconnects (its last will said offline, now online): it gets the delta again.
+      since = dev.mark();
+      await h.request(nr.url, { method: "POST", path: "/api/desired", body: { twinId: "thermo-1", desired: { setpoint: 22 } } });
+      await dev.next("twins/thermo-1/delta", since);
+      since = dev.mark();
+      await dev.publish("twins/thermo-1/status", "offline", { retain: true });
+      await dev.publish("twins/thermo-1/status", "online", { retain: true });
+      assert.deepEqual((await dev.next("twins/thermo-1/delta", since)).state, { setpoint: 22 });
+
+      // Anyone on the broker sees the twin's state, retained.
+      await new Promise((r) => setTimeout(r, 400)); // the state interval is 200 ms
+      const watcher = await device(broker.url, `it-watcher-${kind}-${process.pid}`);
+      try {
+        const state = await watcher.next("twins/thermo-1/state");
+        assert.equal(watcher.inbox.find((m) => m.topic === "twins/thermo-1/state").retain, true);
+        assert.equal(state.id, "thermo-1");
+        assert.equal(state.desired.setpoint, 22);
+      } finally {
+        await watcher.client.endAsync(true);
+        await dev.publish("twins/thermo-1/status", "", { retain: true });
+      }
+    });
+
+    it("reconnects after the broker is killed and restarted, and every reading published after it came back arrives", async function () {
+      let seq = 0;
+      let firstAfter = null;
+      const send = () => dev.client.publish("twins/stream-1/reported", JSON.stringify({ seq: seq++ }), { qos: 1 });
+      const timer = setInterval(send, 20);
+      try {
+        await h.waitFor(async () => (await history(nr, "stream-1", "seq")).length >= 20, 15000);
+        const logsBefore = nr.logs().length;
+        if (broker.saved) await broker.saved();
+        await broker.kill();
+        await new Promise((r) => setTimeout(r, 1500));
+        await broker.start();
+        firstAfter = seq;
+        await new Promise((r) => setTimeout(r, 3000));
+        await nr.waitForLog(/connected to mqtt:/, 20000, logsBefore);
+      } finally {
+        clearInterval(timer);
+      }
+      const last = seq - 1;
+      const values = await h.waitFor(async () => {
+        const v = new Set(await history(nr, "stream-1", "seq"));
+        for (let i = firstAfter; i <= last; i++) if (!v.has(i)) return false;
+        return v;
+      }, 30000).catch(async (err) => {
+        const v = new Set(await history(nr, "stream-1", "seq"));
+        const missing = [];
+        for (let i = firstAfter; i <= last; i++) if (!v.has(i)) missing.push(i);
+        err.message += ` (missing after the restart: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? "..." : ""} of ${firstAfter}..${last})`;
+        throw err;
+      });
+      assert.ok(values.size >= last - firstAfter + 1);
+      assert.ok(last - firstAfter > 50, `a real stream after the restart (${last - firstAfter + 1} readings)`);
+    });
+
+    it("gets the readings devices published while Node-RED was down (persistent session)", async function () {
+      await linkReady(dev);
+      await nr.kill("SIGKILL"); // a restart without warning
+      for (let i = 0; i < 30; i++) await dev.publish("twins/restart-1/reported", { seq: 1000 + i });
+      nr = await h.startNodeRed({ userDir: nr.userDir });
+      const values = await h.waitFor(async () => {
+        const v = await history(nr, "restart-1", "seq");
+        return v.length >= 30 && v;
+      }, 30000);
+      for (let i = 0; i < 30; i++) assert.ok(values.includes(1000 + i), `reading ${1000 + i}`);
+      assert.equal((await twin(nr, "restart-1")).body.reported.seq, 1029, "in order: the last one published is the current one");
+    });
+
+    if (kind === "mosquitto") {
+      it("splits devices between two Node-RED instances with an MQTT 5 shared subscription; both publish retained state", async function () {
+        const flows = (name) => linkFlows({ url: broker.url, protocol: "5", clientId: `it-shared-${name}-${process.pid}`, root: "fleet", group: "twinwire" });
+        const a = await h.startNodeRed({ flows: flows("a") });
+        const b = await h.startNodeRed({ flows: flows("b") });
+        extra.push(a, b);
+        const states = new Set();
+        const watcher = mqtt.connect(broker.url, { clientId: `it-fleet-watch-${process.pid}` });
+        await new Promise((resolve) => watcher.once("connect", resolve));
+        watcher.on("message", (topic) => states.add(topic));
+        await watcher.subscribeAsync("fleet/+/state", { qos: 1 });
+        try {
+          // Both subscribed: a get for an unknown twin is rejected by one of them.
+          await h.waitFor(async () => {
+            const since = dev.mark();
+            await dev.client.subscribeAsync("fleet/#", { qos: 1 });
+            await dev.publish("fleet/probe/get", "");
+            return h.waitFor(() => dev.inbox.slice(since).some((m) => m.topic === "fleet/probe/get/rejected"), 300).catch(() => false);
+          }, 20000);
+          await new Promise((r) => setTimeout(r, 500));
+          for (let i = 0; i < 40; i++) await dev.publish(`fleet/d-${i}/reported`, { value: i });
+          const count = async (nr) => (await h.request(nr.url, { path: "/twins/plant" })).body.total || 0;
+          await h.waitFor(async () => (await count(a)) + (await count(b)) >= 40, 20000);
+          const [na, nb] = [await count(a), await count(b)];
+          assert.equal(na + nb, 40, "each reading went to one instance only");
+          assert.ok(na > 0 && nb > 0, `both instances took devices (${na} and ${nb})`);
+          await h.waitFor(() => states.size >= 40, 10000);
+        } finally {
+          await watcher.endAsync(true);
+          await a.stop();
+          await b.stop();
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,602 @@
+"use strict";
+// twin-link in the test helper's Node-RED, against an MQTT broker (aedes) in this process, with a
+// "device" that is a plain mqtt.js client: the device protocol end to end, malformed payloads,
+// state publishing, and what a technician sees when credentials or TLS are wrong.
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const os = require("os");
+const net = require("net");
+const tls = require("tls");
+const path = require("path");
+const { execFileSync } = require("child_process");
+const mqtt = require("mqtt");
+const { helper, nodes } = require("./support");
+
+const linkNode = require(path.join(__dirname, "..", "..", "nodes", "twin-link.js"));
+const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
+
+const PUMP = JSON.stringify({
+  pump: {
+    properties: {
+      temperature: { type: "number", unit: "Cel", minimum: -40, maximum: 200 },
+      rpm: { type: "integer", minimum: 0, maximum: 3600, writable: true, tolerance: 5 },
+      mode: { type: "string", enum: ["auto", "manual", "off"], writable: true },
+      running: { type: "boolean" },
+    },
+  },
+});
+
+// ---- broker and device -----------------------------------------------------------------------
+
+async function startBroker(options = {}) {
+  const { Aedes } = await import("aedes");
+  const broker = await Aedes.createBroker(options.aedes || {});
+  const server = options.tls ? tls.createServer(options.tls, broker.handle) : net.createServer(broker.handle);
+  const sockets = new Set();
+  server.on(options.tls ? "secureConnection" : "connection", (s) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = server.address().port;
+  return {
+    broker,
+    port,
+    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        broker.close(() => server.close(() => resolve()));
+      }),
+  };
+}
+
+/** A device: subscribes to everything under twins/ and keeps what it receives. */
+async function device(url, clientId = `dev-${Math.random().toString(16).slice(2, 8)}`) {
+  const client = mqtt.connect(url, { clientId, protocolVersion: 4, reconnectPeriod: 200 });
+  await new Promise((resolve, reject) => client.once("connect", resolve).once("error", reject));
+  const inbox = [];
+  client.on("message", (topic, payload, packet) => inbox.push({ topic, text: payload.toString(), retain: packet.retain }));
+  await client.subscribeAsync("twins/#", { qos: 1 });
+  return {
+    client,
+    inbox,
+    mark: () => inbox.length,
+    publish: (topic, payload, opts = {}) => client.publishAsync(topic, typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), { qos: 1, ...opts }),
+    /** The first message on `topic` received after position `since`, as JSON (or text). */
+    async next(topic, since = 0, timeout = 5000) {
+      const found = await until(() => inbox.slice(since).find((m) => m.topic === topic), timeout, `a message on ${topic}`);
+      try {
+        return JSON.parse(found.text);
+      } catch {
+        return found.text;
+      }
+    },
+    all: (topic, since = 0) => inbox.slice(since).filter((m) => m.topic === topic),
+    end: () => client.endAsync(true),
+  };
+}
+
+async function until(fn, timeout = 5000, what = "condition") {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const plain = (v) => JSON.parse(JSON.stringify(v));
+
+// ---- flows -----------------------------------------------------------------------------------
+
+let clientSeq = 0;
+
+function linkFlow(url, link = {}, broker = {}, registry = {}) {
+  return [
+    { id: "tab", type: "tab", label: "link" },
+    { id: "reg", type: "twin-registry", name: "plant", persistence: "memory", models: PUMP, ...registry },
+    { id: "b", type: "twin-link-broker", url, clientId: `link-test-${process.pid}-${++clientSeq}`, protocol: "4", keepalive: 10, sessionExpiry: 1, queueLimit: 100, ...broker },
+    { id: "link", type: "twin-link", z: "tab", registry: "reg", broker: "b", root: "twins", qos: "1", unknown: "create", model: "pump", state: "document", stateInterval: 0, replies: "all", wires: [["rejected"]], ...link },
+    { id: "rejected", type: "helper", z: "tab" },
+  ];
+}
+
+const statuses = [];
+const errors = [];
+const warnings = [];
+const rejections = [];
+
+async function load(flow, credentials = {}) {
+  statuses.length = errors.length = warnings.length = rejections.length = 0;
+  await helper.load([nodes.registry, linkNode, tlsNode], flow, credentials);
+  const link = helper.getNode("link");
+  link.on("call:status", (call) => statuses.push(call.args[0]));
+  link.on("call:error", (call) => errors.push(String(call.args[0])));
+  link.on("call:warn", (call) => warnings.push(String(call.args[0])));
+  helper.getNode("rejected").on("input", (msg) => rejections.push(msg));
+  return helper.getNode("reg").use();
+}
+
+/** Waits until the link answers: it is connected and subscribed. */
+async function ready(dev) {
+  await until(() => helper.getNode("link") && statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "status connected");
+  for (let i = 0; i < 100; i++) {
+    const since = dev.mark();
+    await dev.publish("twins/probe/get", "");
+    try {
+      await dev.next("twins/probe/get/rejected", since, 200);
+      await sleep(20);
+      rejections.length = 0;
+      return;
+    } catch {
+      // not subscribed yet
+    }
+  }
+  throw new Error("the link never answered");
+}
+
+describe("twin-link node", function () {
+  this.timeout(20000);
+  let broker;
+  let dev;
+
+  beforeEach(function (done) {
+    helper.startServer(done);
+  });
+
+  afterEach(async function () {
+    if (dev) await dev.end();
+    dev = null;
+    await helper.unload();
+    await helper.stopServer();
+    if (broker) await broker.close();
+    broker = null;
+    assert.equal({}.polluted, undefined);
+  });
+
+  async function setup(link, brokerConfig, registry, credentials) {
+    broker = await startBroker();
+    const reg = await load(linkFlow(broker.url, link, brokerConfig, registry), credentials);
+    dev = await device(broker.url);
+    await ready(dev);
+    return reg;
+  }
+
+  describe("readings", function () {
+    it("applies a reading, creates the twin with its model, answers /accepted with the version and the clientToken", async function () {
+      const reg = await setup();
+      const since = dev.mark();
+      await dev.publish("twins/pump-07/reported", { temperature: "61.5", rpm: 1480, clientToken: "t-1" });
+      const ack = await dev.next("twins/pump-07/reported/accepted", since);
+      assert.deepEqual(Object.keys(ack).sort(), ["clientToken", "ts", "version"]);
+      assert.equal(ack.clientToken, "t-1");
+      assert.equal(ack.version, 1);
+      const doc = reg.get("pump-07");
+      assert.equal(doc.model, "pump");
+      assert.equal(doc.reported.temperature, 61.5, "text coerced by the model, like twin-sensor");
+      assert.equal(doc.reported.rpm, 1480);
+      assert.equal(doc.meta.reported.rpm.source, "twins/pump-07/reported");
+      assert.equal(doc.connectivity.online, true);
+      assert.equal(reg.get("pump-07").reported.clientToken, undefined, "clientToken is not a property");
+
+      const again = dev.mark();
+      await dev.publish("twins/pump-07/reported", { temperature: 62, ts: "2020-01-01T00:00:00Z", version: 1 });
+      const stale = await dev.next("twins/pump-07/reported/accepted", again);
+      assert.deepEqual(stale.stale, ["temperature"], "an older reading is accepted but not applied");
+      assert.equal(stale.version, 1);
+      assert.equal(reg.get("pump-07").reported.temperature, 61.5);
+    });
+
+    it("rejects a reading the model refuses, with the reason and the clientToken; the twin is unchanged", async function () {
+      const reg = await setup();
+      await dev.publish("twins/pump-07/reported", { temperature: 60 });
+      await dev.next("twins/pump-07/reported/accepted");
+      const since = dev.mark();
+      await dev.publish("twins/pump-07/reported", { temperature: 999, rpm: 1500, clientToken: "abc" });
+      const nack = await dev.next("twins/pump-07/reported/rejected", since);
+      assert.equal(nack.code, "invalid-value");
+      assert.equal(nack.clientToken, "abc");
+      assert.match(nack.message, /invalid-value/); // the helper's RED._ gives the catalog key
+      assert.equal(typeof nack.ts, "number");
+      const doc = reg.get("pump-07");
+      assert.equal(doc.version, 1);
+      assert.equal(doc.reported.temperature, 60);
+      assert.equal(doc.reported.rpm, undefined, "nothing of the reading is applied");
+      await until(() => rejections.length === 1);
+      assert.equal(rejections[0].topic, "twins/pump-07/reported");
+      assert.equal(rejections[0].twinId, "pump-07");
+      assert.deepEqual(plain(rejections[0].payload), { topic: "twins/pump-07/reported", twinId: "pump-07", request: "reported", code: "invalid-value", message: nack.message, clientToken: "abc" });
+    });
+
+    it("answers every malformed payload on /rejected and keeps running", async function () {
+      const reg = await setup({}, {}, { maxDocumentKb: 4 });
+      let deep = "1";
+      for (let i = 0; i < 1000; i++) deep = `[${deep}]`;
+      const cases = [
+        ["twins/pump-1/reported", "{broken json", "invalid-reading"],
+        ["twins/pump-1/reported", "", "invalid-reading"],
+        ["twins/pump-1/reported", "[1,2,3]", "invalid-reading"],
+        ["twins/pump-1/reported", '"text"', "invalid-reading"],
+        ["twins/pump-1/reported", "42", "invalid-reading"],
+        ["twins/pump-1/reported", "null", "invalid-reading"],
+        ["twins/pump-1/reported", Buffer.from([0xff, 0xfe, 0x00, 0x01]), "invalid-reading"],
+        ["twins/pump-1/reported", JSON.stringify({ temperature: "x".repeat(10000) }), "too-large"],
+        ["twins/pump-1/reported", `{"temperature": ${deep}}`, "too-deep"],
+        ["twins/pump-1/reported", '{"__proto__": {"polluted": true}}', "forbidden-key"],
+        ["twins/pump-1/reported", '{"constructor": 1}', "forbidden-key"],
+        ["twins/pump-1/reported", '{"bad name": 1}', "invalid-property"],
+        ["twins/pump-1/reported", '{"humidity": 1}', "not-in-model"],
+        ["twins/pump-1/reported", '{"running": "maybe"}', "invalid-value"],
+        ["twins/pump-1/reported", '{"temperature": 1, "ts": "yesterday"}', "invalid-time"],
+        ["twins/pump-1/reported", '{"temperature": 1, "ts": 99999999999999}', "invalid-time"],
+        ["twins/pump-1/reported", '{"temperature": 1, "version": "one"}', "invalid-version"],
+        ["twins/pump-1/reported", '{"temperature": 1, "clientToken": {"a": 1}}', "invalid-reading"],
+        ["twins/pump-1/reported", JSON.stringify({ temperature: 1, clientToken: "x".repeat(65) }), "invalid-reading"],
+        ["twins/bad id!/reported", '{"temperature": 1}', "invalid-id"],
+        ["twins/__proto__/reported", '{"temperature": 1}', "invalid-id"],
+        ["twins/pump-1/get", "not json", "invalid-reading"],
+        ["twins/pump-1/get", "[]", "invalid-reading"],
+      ];
+      for (const [topic, payload, code] of cases) {
+        const since = dev.mark();
+        await dev.publish(topic, payload);
+        const nack = await dev.next(`${topic}/rejected`, since);
+        assert.equal(nack.code, code, `${topic} ${String(payload).slice(0, 40)}`);
+      }
+      assert.equal(reg.has("pump-1"), false, "no malformed reading created the twin");
+      assert.equal(reg.has("bad id!"), false);
+      assert.equal(rejections.length, cases.length);
+      const since = dev.mark();
+      await dev.publish("twins/pump-1/reported", { temperature: 20, clientToken: "still-alive" });
+      assert.equal((await dev.next("twins/pump-1/reported/accepted", since)).clientToken, "still-alive");
+      assert.deepEqual(errors, [], "a bad device payload is the device's problem: /rejected and the output, not the log");
+    });
+
+    it("echoes the clientToken of a payload it then rejects", async function () {
+      await setup();
+      const since = dev.mark();
+      await dev.publish("twins/pump-2/reported", { temperature: 1, ts: "never", clientToken: "tok" });
+      const nack = await dev.next("twins/pump-2/reported/rejected", since);
+      assert.equal(nack.code, "invalid-time");
+      assert.equal(nack.clientToken, "tok");
+    });
+
+    it("refuses readings of unknown twins when set to reject", async function () {
+      const reg = await setup({ unknown: "reject" });
+      const since = dev.mark();
+      await dev.publish("twins/ghost/reported", { temperature: 20 });
+      assert.equal((await dev.next("twins/ghost/reported/rejected", since)).code, "not-found");
+      reg.create("ghost", { model: "pump" });
+      await dev.publish("twins/ghost/reported", { temperature: 20 });
+      assert.equal((await dev.next("twins/ghost/reported/accepted", since)).version, 2);
+    });
+
+    it("refuses a reading whose version is not the twin's (optimistic concurrency)", async function () {
+      const reg = await setup();
+      reg.create("pump-3", { model: "pump", reported: { temperature: 10 } });
+      const since = dev.mark();
+      await dev.publish("twins/pump-3/reported", { temperature: 11, version: 5, clientToken: "v" });
+      const nack = await dev.next("twins/pump-3/reported/rejected", since);
+      assert.equal(nack.code, "conflict");
+      await dev.publish("twins/pump-3/reported", { temperature: 11, version: 1 });
+      assert.equal((await dev.next("twins/pump-3/reported/accepted", since)).version, 2);
+    });
+
+    it("ignores retained readings (they would be replayed at every subscribe)", async function () {
+      broker = await startBroker();
+      dev = await device(broker.url);
+      await dev.publish("twins/pump-4/reported", { temperature: 5 }, { retain: true });
+      const reg = await load(linkFlow(broker.url));
+      await ready(dev);
+      await dev.publish("twins/pump-4/get", "");
+      await dev.next("twins/pump-4/get/rejected");
+      assert.equal(reg.has("pump-4"), false, "the retained reading delivered at subscribe was not applied");
+      await dev.publish("twins/pump-4/reported", "", { retain: true }); // clear it
+    });
+
+    it("answers /accepted only when asked, with replies set to errors", async function () {
+      await setup({ replies: "errors" });
+      const since = dev.mark();
+      await dev.publish("twins/pump-5/reported", { temperature: 1 });
+      await dev.publish("twins/pump-5/reported", { temperature: 2, clientToken: "please" });
+      assert.equal((await dev.next("twins/pump-5/reported/accepted", since)).clientToken, "please");
+      assert.equal(dev.all("twins/pump-5/reported/accepted", since).length, 1);
+      await dev.publish("twins/pump-5/reported", { temperature: 999 });
+      assert.equal((await dev.next("twins/pump-5/reported/rejected", since)).code, "invalid-value");
+    });
+
+    it("treats an empty reading as a sign of life", async function () {
+      const reg = await setup();
+      reg.create("pump-6", { model: "pump" });
+      const since = dev.mark();
+      await dev.publish("twins/pump-6/reported", "{}");
+      const ack = await dev.next("twins/pump-6/reported/accepted", since);
+      assert.equal(ack.version, 1);
+      assert.equal(reg.get("pump-6").connectivity.online, true);
+    });
+  });
+
+  describe("get", function () {
+    it("answers with the document and the clientToken, or /rejected", async function () {
+      const reg = await setup();
+      reg.create("pump-8", { model: "pump", reported: { temperature: 30 }, desired: { rpm: 1000 } });
+      const since = dev.mark();
+      await dev.publish("twins/pump-8/get", { clientToken: "g1" });
+      const doc = await dev.next("twins/pump-8/get/accepted", since);
+      assert.equal(doc.id, "pump-8");
+      assert.equal(doc.clientToken, "g1");
+      assert.deepEqual(doc.reported, { temperature: 30 });
+      assert.deepEqual(doc.delta, { rpm: 1000 });
+      const again = dev.mark();
+      await dev.publish("twins/pump-8/get", "");
+      assert.equal((await dev.next("twins/pump-8/get/accepted", again)).clientToken, undefined);
+      await dev.publish("twins/nobody/get", { clientToken: "g2" });
+      const nack = await dev.next("twins/nobody/get/rejected", since);
+      assert.deepEqual([nack.code, nack.clientToken], ["not-found", "g2"]);
+    });
+  });
+
+  describe("deltas", function () {
+    it("sends the whole delta when desired state is written, once per write, and not when the device catches up", async function () {
+      const reg = await setup();
+      reg.create("pump-9", { model: "pump", reported: { rpm: 1000, mode: "auto" } });
+      let since = dev.mark();
+      reg.setDesired("pump-9", { rpm: 1500, mode: "manual" });
+      const delta = await dev.next("twins/pump-9/delta", since);
+      assert.deepEqual(delta.state, { rpm: 1500, mode: "manual" });
+      assert.equal(delta.version, 2);
+      await sleep(100);
+      assert.equal(dev.all("twins/pump-9/delta", since).length, 1, "desired and delta events of one write give one message");
+
+      since = dev.mark();
+      await dev.publish("twins/pump-9/reported", { rpm: 1498 }); // within the tolerance of 5
+      await dev.next("twins/pump-9/reported/accepted", since);
+      await sleep(100);
+      assert.deepEqual(dev.all("twins/pump-9/delta", since).map((m) => JSON.parse(m.text).state), [], "rpm converged; mode's delta did not grow");
+      assert.deepEqual(plain(reg.get("pump-9").delta), { mode: "manual" });
+
+      // The device moves away from desired again: the delta grows, the device is told.
+      await dev.publish("twins/pump-9/reported", { rpm: 900 });
+      assert.deepEqual((await dev.next("twins/pump-9/delta", since)).state, { rpm: 1500, mode: "manual" });
+    });
+
+    it("sends the delta of a twin created with desired state", async function () {
+      const reg = await setup();
+      const since = dev.mark();
+      reg.create("pump-10", { model: "pump", desired: { mode: "off" } });
+      assert.deepEqual((await dev.next("twins/pump-10/delta", since)).state, { mode: "off" });
+    });
+
+    it("sends the delta again when the device says it is online, and when the twin comes back online", async function () {
+      const reg = await setup({}, {}, { staleness: 1 });
+      reg.create("pump-11", { model: "pump", reported: { rpm: 0 } });
+      reg.setDesired("pump-11", { rpm: 1200 });
+      let since = dev.mark();
+      await dev.publish("twins/pump-11/status", "online", { retain: true });
+      assert.deepEqual((await dev.next("twins/pump-11/delta", since)).state, { rpm: 1200 });
+      assert.equal(reg.get("pump-11").connectivity.online, true);
+
+      await until(() => !reg.get("pump-11").connectivity.online, 4000, "offline after staleness");
+      since = dev.mark();
+      await dev.publish("twins/pump-11/reported", { temperature: 20 });
+      assert.deepEqual((await dev.next("twins/pump-11/delta", since)).state, { rpm: 1200 });
+      await sleep(100);
+      assert.equal(dev.all("twins/pump-11/delta", since).length, 1);
+      await dev.publish("twins/pump-11/status", "", { retain: true });
+    });
+  });
+
+  describe("status", function () {
+    it("online touches the twin; offline, unknown twins and other twins' status are no error; garbage goes to the output", async function () {
+      const reg = await setup({}, {}, { staleness: 1 });
+      reg.create("pump-12", { model: "pump", reported: { temperature: 1 } });
+      await until(() => !reg.get("pump-12").connectivity.online, 4000, "offline after staleness");
+      await dev.publish("twins/pump-12/status", "Online");
+      await until(() => reg.get("pump-12").connectivity.online, 2000, "online again");
+      assert.equal(reg.get("pump-12").version, 1, "a sign of life is no version step");
+      await dev.publish("twins/pump-12/status", "offline");
+      await dev.publish("twins/stranger/status", "online");
+      await dev.publish("twins/pump-12/status", "exploded");
+      await until(() => rejections.length === 1);
+      assert.equal(rejections[0].payload.request, "status");
+      assert.equal(rejections[0].payload.code, "invalid-reading");
+      assert.equal(reg.has("stranger"), false);
+      assert.equal(dev.all("twins/pump-12/status/rejected").length, 0);
+    });
+  });
+
+  describe("state", function () {
+    it("publishes the retained document, at most once per interval per twin, the last state always", async function () {
+      const reg = await setup({ stateInterval: 300 });
+      const since = dev.mark();
+      for (let i = 0; i < 20; i++) reg.report("pump-13", { temperature: i }, { create: { model: "pump" } });
+      await until(() => dev.all("twins/pump-13/state", since).some((m) => JSON.parse(m.text).reported.temperature === 19), 3000, "the last state");
+      const states = dev.all("twins/pump-13/state", since);
+      assert.ok(states.length <= 3, `${states.length} publishes for 20 changes within 300 ms`);
+      assert.equal(JSON.parse(states[0].text).id, "pump-13");
+
+      // A new subscriber (a dashboard, another Node-RED) gets the retained state at once.
+      const other = await device(broker.url);
+      try {
+        const retained = await other.next("twins/pump-13/state");
+        assert.equal(retained.reported.temperature, 19);
+        assert.equal(other.all("twins/pump-13/state")[0].retain, true);
+      } finally {
+        await other.end();
+      }
+      // Deleting the twin clears its retained state.
+      reg.remove("pump-13");
+      await until(() => dev.all("twins/pump-13/state", since).some((m) => m.text === ""), 3000, "an empty retained state");
+    });
+
+    it("publishes reported state only, or nothing, when set so", async function () {
+      let reg = await setup({ state: "reported" });
+      let since = dev.mark();
+      reg.report("pump-14", { temperature: 7 }, { create: { model: "pump" } });
+      assert.deepEqual(await dev.next("twins/pump-14/state", since), { temperature: 7 });
+      reg.updateAttributes("pump-14", { site: "x" });
+      await sleep(100);
+      assert.equal(dev.all("twins/pump-14/state", since).length, 1, "attributes are not reported state");
+      await dev.end();
+      dev = null;
+      await helper.unload();
+      await broker.close();
+
+      reg = await setup({ state: "off" });
+      since = dev.mark();
+      reg.report("pump-15", { temperature: 7 }, { create: { model: "pump" } });
+      await dev.publish("twins/pump-15/get", "");
+      await dev.next("twins/pump-15/get/accepted", since);
+      await sleep(100);
+      assert.equal(dev.all("twins/pump-15/state", since).length, 0);
+    });
+
+    it("publishes every twin's state when the broker has no session for it, not when the session is resumed", async function () {
+      const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-link-"));
+      try {
+        helper.settings({ userDir });
+        broker = await startBroker();
+        const flow = linkFlow(broker.url, {}, { clientId: `link-republish-${process.pid}` }, { persistence: "batched" });
+        // Twins that exist before the link first connects: a registry restored from disk.
+        await helper.load([nodes.registry], flow.filter((n) => n.type === "twin-registry"));
+        const reg = helper.getNode("reg").use();
+        for (let i = 0; i < 1200; i++) reg.report(`p-${i}`, { temperature: i % 100 }, { create: { model: "pump" } });
+        await helper.unload();
+
+        dev = await device(broker.url);
+        let since = dev.mark();
+        await load(flow);
+        await until(() => dev.all("twins/p-1199/state", since).length === 1, 5000, "the state of the last twin");
+        const states = dev.inbox.slice(since).filter((m) => /^twins\/p-\d+\/state$/.test(m.topic));
+        assert.equal(new Set(states.map((m) => m.topic)).size, 1200);
+        await helper.unload();
+
+        since = dev.mark();
+        await load(flow);
+        await ready(dev);
+        await sleep(300);
+        assert.equal(dev.inbox.slice(since).filter((m) => /\/state$/.test(m.topic)).length, 0, "the broker kept the session: its retained states are current");
+      } finally {
+        helper.settings({});
+        fs.rmSync(userDir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("connection", function () {
+    it("shows auth failed and logs an error when the broker refuses the credentials, and connects with the right ones", async function () {
+      broker = await startBroker({
+        aedes: {
+          authenticate: (client, username, password, done) => {
+            if (username === "link" && password && password.toString() === "secret") return done(null, true);
+            const err = new Error("bad user name or password");
+            err.returnCode = 4;
+            done(err, false);
+          },
+        },
+      });
+      await load(linkFlow(broker.url), { b: { user: "link", password: "wrong" } });
+      await until(() => statuses.some((s) => s.text === "twin-link.status.auth"), 5000, "status auth failed");
+      const status = statuses.find((s) => s.text === "twin-link.status.auth");
+      assert.deepEqual([status.fill, status.shape], ["red", "ring"]);
+      await until(() => errors.some((e) => /failure\.auth/.test(e)), 2000, "an error");
+      await sleep(1500);
+      assert.equal(errors.filter((e) => /failure\.auth/.test(e)).length, 1, "said once, not at every retry");
+      await helper.unload();
+
+      await load(linkFlow(broker.url), { b: { user: "link", password: "secret" } });
+      await until(() => statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "connected");
+      assert.deepEqual(errors, []);
+    });
+
+    it("says session taken over when another client uses the same client id (a second Node-RED with the same flow)", async function () {
+      this.timeout(30000);
+      broker = await startBroker();
+      const flow = linkFlow(broker.url, {}, { clientId: "the-same-id" });
+      flow.push({ ...flow.find((n) => n.id === "b"), id: "b2" });
+      flow.push({ ...flow.find((n) => n.id === "link"), id: "link2", broker: "b2", root: "other", wires: [[]] });
+      await load(flow);
+      await until(() => statuses.some((s) => s.text === "twin-link.status.taken-over"), 25000, "status session taken over");
+      assert.ok(errors.some((e) => /failure\.taken-over/.test(e)));
+    });
+
+    it("keeps every status under 20 characters (the helper shows catalog keys, so the catalog is checked)", function () {
+      const catalog = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "nodes", "locales", "en-US", "twin-link.json"), "utf8"));
+      for (const [key, text] of Object.entries(catalog["twin-link"].status)) {
+        const shown = text.replace(/__rate__/g, "99999").replace(/__rejected__/g, "9999");
+        assert.ok(shown.length < 20, `${key}: "${shown}"`);
+      }
+    });
+
+    it("keeps credentials out of the flow (credentials, not defaults)", function () {
+      const html = fs.readFileSync(path.join(__dirname, "..", "..", "nodes", "twin-link.html"), "utf8");
+      const defaults = html.slice(html.indexOf('registerType("twin-link-broker"'), html.indexOf("credentials:"));
+      assert.doesNotMatch(defaults, /password|user:/);
+    });
+
+    it("shows a TLS error when mqtts meets a plain MQTT port", async function () {
+      broker = await startBroker();
+      await load(linkFlow(`mqtts://127.0.0.1:${broker.port}`));
+      await until(() => statuses.some((s) => s.text === "twin-link.status.tls"), 5000, "status TLS error");
+      await until(() => errors.some((e) => /failure\.tls/.test(e)), 2000, "an error");
+    });
+
+    describe("with a TLS broker", function () {
+      let dir;
+      before(function () {
+        try {
+          dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-tls-"));
+          execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+        } catch {
+          console.log("      (skipped: openssl is not installed, so no self-signed certificate for the TLS broker)");
+          this.skip();
+        }
+      });
+      after(function () {
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      });
+
+      it("refuses a server its CA does not know (TLS error), and connects with the right CA in a tls-config node", async function () {
+        const key = fs.readFileSync(path.join(dir, "key.pem"));
+        const cert = fs.readFileSync(path.join(dir, "cert.pem"));
+        broker = await startBroker({ tls: { key, cert } });
+        await load(linkFlow(broker.url));
+        await until(() => statuses.some((s) => s.text === "twin-link.status.tls"), 5000, "status TLS error");
+        assert.ok(errors.some((e) => /failure\.tls/.test(e)));
+        await helper.unload();
+
+        const flow = linkFlow(broker.url, {}, { tls: "tls" });
+        flow.push({ id: "tls", type: "tls-config", cert: "", key: "", ca: "", certname: "", keyname: "", caname: "ca.pem", servername: "", verifyservercert: true });
+        await load(flow, { tls: { cadata: cert.toString() } });
+        await until(() => statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "connected over TLS");
+        assert.deepEqual(errors, []);
+      });
+    });
+
+    it("reports configuration problems as a red status and an error, and starts no connection", async function () {
+      broker = await startBroker();
+      for (const [link, brokerConfig] of [
+        [{ root: "twins/+" }, {}],
+        [{ root: "$SYS" }, {}],
+        [{ root: "a//b" }, {}],
+        [{ group: "no/slash" }, {}],
+        [{ qos: "3" }, {}],
+        [{ model: "boat" }, {}],
+        [{}, { url: "http://127.0.0.1:1883" }],
+        [{}, { url: "not a url" }],
+        [{ broker: "" }, {}],
+      ]) {
+        await load(linkFlow(broker.url, link, brokerConfig));
+        await until(() => statuses.some((s) => s.fill === "red"), 2000, `a red status for ${JSON.stringify([link, brokerConfig])}`);
+        assert.equal(errors.length, 1, JSON.stringify([link, brokerConfig]));
+        await helper.unload();
+      }
+      assert.equal(broker.broker.connectedClients, 0);
+    });
+  });
+});
