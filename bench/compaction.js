@@ -8,9 +8,18 @@
 // setInterval(1 ms) gap tracker, and the store's own longest synchronous slice. The same load
 // is also measured for the same time without compaction (the floor: GC, the load itself).
 "use strict";
+const fs = require("fs");
 const path = require("path");
-const { performance, monitorEventLoopDelay, PerformanceObserver } = require("perf_hooks");
-const { core, childMain, readings, twinId, tempDir, removeDir, dirBytes } = require("./lib");
+const os = require("os");
+const { performance, monitorEventLoopDelay, PerformanceObserver, constants } = require("perf_hooks");
+
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "scavenge",
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "mark-compact",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental marking",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weak callbacks",
+};
+const { core, childMain, readings, twinId, tempDir, removeDir, runQueueWaitMs } = require("./lib");
 
 const turn = () => new Promise((r) => setImmediate(r));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -26,16 +35,25 @@ function watch() {
     last = now;
   }, 1);
   let longestGc = 0;
+  let longestGcKind = "";
   let gcCount = 0;
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       gcCount++;
-      longestGc = Math.max(longestGc, e.duration);
+      if (e.duration > longestGc) {
+        longestGc = e.duration;
+        const kind = e.detail ? e.detail.kind : e.kind;
+        longestGcKind = GC_KINDS[kind] || String(kind);
+      }
     }
   });
   observer.observe({ entryTypes: ["gc"] });
   histogram.enable();
+  const wait0 = runQueueWaitMs();
   return () => {
+    // Time the main thread was ready to run but waited for a CPU (other processes had it).
+    const wait1 = runQueueWaitMs();
+    const cpuWaitMs = wait0 === null || wait1 === null ? null : wait1 - wait0;
     histogram.disable();
     clearInterval(tick);
     observer.disconnect();
@@ -45,7 +63,10 @@ function watch() {
       loopDelayMaxMs: histogram.max / 1e6,
       loopDelayP99Ms: histogram.percentile(99) / 1e6,
       longestGcMs: longestGc,
+      longestGcKind,
       gcCount,
+      loadAverage: os.loadavg()[0],
+      cpuWaitMs,
     };
   };
 }
@@ -111,7 +132,7 @@ async function main() {
       during,
       longestSliceMs: store.stats.longestSliceMs,
       compactions: store.stats.compactions,
-      snapshotBytes: dirBytes(path.join(dir, "store")),
+      snapshotBytes: fs.statSync(path.join(dir, "store", "snapshot.jsonl")).size,
     };
     await registry.close();
     return result;

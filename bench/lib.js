@@ -18,9 +18,46 @@ function removeDir(dir) {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * The package the benchmarks run: a private copy of the built package (package.json and nodes/)
+ * made once per run by run.js, so a rebuild in the working tree during the run can not pull
+ * files from under it. Child scripts run by hand use the working tree.
+ */
+function packageDir() {
+  return process.env.TWINWIRE_BENCH_PKG || repoRoot;
+}
+
+/**
+ * Copies the built package to `dest`; retries while the working tree is being rebuilt (every
+ * file the package.json names, and the compiled core, must be there).
+ */
+async function snapshotPackage(dest) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  const red = pkg["node-red"] || {};
+  // Each entry (nodes/<type>.js) is a loader for nodes/lib/nodes|plugins/<type>.js (scripts/build.js).
+  const needed = [path.join("nodes", "lib", "core", "registry.js"), path.join("nodes", "lib", "core", "store", "file-store.js")];
+  for (const [kind, entries] of [["nodes", red.nodes || {}], ["plugins", red.plugins || {}]]) {
+    for (const file of Object.values(entries)) needed.push(file, path.join("nodes", "lib", kind, path.basename(file)));
+  }
+  for (let attempt = 0; attempt < 30; attempt++) {
+    removeDir(dest);
+    try {
+      fs.mkdirSync(dest, { recursive: true });
+      fs.copyFileSync(path.join(repoRoot, "package.json"), path.join(dest, "package.json"));
+      fs.cpSync(path.join(repoRoot, "nodes"), path.join(dest, "nodes"), { recursive: true });
+      const missing = needed.filter((f) => !fs.existsSync(path.join(dest, f)));
+      if (!missing.length) return dest;
+    } catch {
+      /* a file vanished while copying: try again */
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error("the built package is incomplete (run `npm run build`)");
+}
+
 /** The compiled core (npm run bench builds first). */
 function core() {
-  const lib = path.join(repoRoot, "nodes", "lib", "core");
+  const lib = path.join(packageDir(), "nodes", "lib", "core");
   if (!fs.existsSync(path.join(lib, "registry.js"))) throw new Error("nodes/lib/core is missing: run `npm run build` first");
   return {
     TwinRegistry: require(path.join(lib, "registry.js")).TwinRegistry,
@@ -37,7 +74,8 @@ function runChild(script, args = [], { execArgv = [], timeoutMs = 180000 } = {})
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, script), args.map(String), {
       execArgv,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // The child's output (Node-RED's log lines among it) goes to stderr: stdout is the report.
+      stdio: ["ignore", 2, 2, "ipc"],
     });
     let result;
     const timer = setTimeout(() => {
@@ -111,6 +149,21 @@ function dirBytes(dir) {
   return total;
 }
 
+/**
+ * Time the main thread has spent ready to run while other processes had the CPU, in ms
+ * (Linux schedstat), or null where unknown: the share of a measurement the machine, not the
+ * code, is to blame for.
+ */
+function runQueueWaitMs() {
+  try {
+    const fields = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").trim().split(/\s+/);
+    const ns = Number(fields[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
 const MB = 1024 * 1024;
 
 function machine() {
@@ -131,4 +184,4 @@ function machine() {
   };
 }
 
-module.exports = { repoRoot, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, MB, machine };
+module.exports = { repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, runQueueWaitMs, MB, machine };

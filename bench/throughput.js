@@ -7,17 +7,20 @@
 // between batches so the event loop turns, and at most `window` messages in flight. Runs
 // alternate (change, twin batched, twin memory, twin strict, ...) over `rounds` rounds.
 //
-//   node --expose-gc bench/throughput.js [messages=50000] [rounds=3] [warmup=10000] [twins=1000]
+//   node --expose-gc bench/throughput.js [messages=50000] [rounds=3] [warmup=10000] [twins=1000] [flows]
+//
+// `flows` (for profiling by hand) is a comma list out of change,twin-batched,twin-memory,twin-strict.
 "use strict";
 const path = require("path");
 const { performance } = require("perf_hooks");
 const { prepareUserDir } = require("../scripts/lib/nodered-runtime");
-const { tempDir, removeDir, childMain, readings, twinId, median } = require("./lib");
+const { tempDir, removeDir, childMain, readings, twinId, median, packageDir, runQueueWaitMs } = require("./lib");
 
 const MESSAGES = Number(process.argv[2] || 50000);
 const ROUNDS = Number(process.argv[3] || 3);
 const WARMUP = Number(process.argv[4] || 10000);
 const TWINS = Number(process.argv[5] || 1000);
+const ONLY = process.argv[6] ? process.argv[6].split(",") : null;
 const BATCH = 200; // receive() calls per event-loop turn
 const WINDOW = 2000; // messages in flight at most
 const MODES = ["batched", "memory", "strict"];
@@ -94,17 +97,19 @@ function drive(entry, counter, errors, n, offset) {
 
 async function main() {
   const userDir = tempDir("throughput");
-  const RED = require("node-red");
   try {
-    prepareUserDir(userDir, { flows: flows() });
+    const RED = require("node-red");
+    // <userDir>/node_modules/@twinwire/node-red-twins -> the package (see scripts/lib/nodered-runtime.js)
+    prepareUserDir(userDir, { flows: flows(), packageDir: packageDir() });
     const settings = {
       userDir,
-      flowFile: "flows.json",
+      flowFile: path.join(userDir, "flows.json"),
+      credentialSecret: "twinwire-bench",
       httpAdminRoot: false,
       httpNodeRoot: false,
       nodesDir: [path.join(__dirname, "nodes")],
       logging: { console: { level: "warn", metrics: false, audit: false } },
-      editorTheme: { tours: false },
+      editorTheme: { tours: false, projects: { enabled: false } },
       telemetry: { enabled: false },
       externalModules: { autoInstall: false },
     };
@@ -127,7 +132,8 @@ async function main() {
       }
       await registry.store.flush();
     }
-    const flowsUnderTest = [["change", "entry-change", "count-change"], ...MODES.map((m) => [`twin-${m}`, `entry-${m}`, `count-${m}`])];
+    const flowsUnderTest = [["change", "entry-change", "count-change"], ...MODES.map((m) => [`twin-${m}`, `entry-${m}`, `count-${m}`])]
+      .filter(([name]) => !ONLY || ONLY.includes(name));
 
     let offset = 0;
     for (const [, entry, counter] of flowsUnderTest) {
@@ -137,23 +143,36 @@ async function main() {
     }
 
     const runs = {};
-    for (const [name] of flowsUnderTest) runs[name] = [];
+    const cpuWaitMs = {};
+    for (const [name] of flowsUnderTest) {
+      runs[name] = [];
+      cpuWaitMs[name] = [];
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, entry, counter] of flowsUnderTest) {
         if (global.gc) global.gc();
+        const wait0 = runQueueWaitMs();
         const r = await drive(get(entry), get(counter), errors, MESSAGES, offset);
+        const wait1 = runQueueWaitMs();
+        cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
         offset += MESSAGES;
         if (r.errors) throw new Error(`${name}: ${r.errors} of ${MESSAGES} messages failed`);
         runs[name].push((MESSAGES / r.ms) * 1000);
       }
     }
+    // Every update must have landed: each one changes attribute x, so it adds one version.
     const stats = {};
     for (const mode of MODES) {
-      const store = get(`reg-${mode}`).use().store;
-      stats[mode] = { ...store.stats };
+      const registry = get(`reg-${mode}`).use();
+      const ran = flowsUnderTest.some(([name]) => name === `twin-${mode}`);
+      const expected = TWINS + (ran ? WARMUP + ROUNDS * MESSAGES : 0);
+      let versions = 0;
+      for (let k = 0; k < TWINS; k++) versions += registry.get(twinId(k)).version;
+      if (versions !== expected) throw new Error(`twin-${mode}: versions add up to ${versions}, expected ${expected}`);
+      stats[mode] = { ...registry.store.stats };
     }
     await RED.stop();
-    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, median: {}, storeStats: stats };
+    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, median: {}, storeStats: stats };
     for (const name of Object.keys(runs)) result.median[name] = median(runs[name]);
     return result;
   } finally {
