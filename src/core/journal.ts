@@ -112,7 +112,9 @@ function* entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: Ap
 
 function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
-  twin.bytes += sizeOf(next) - sizeOf(twin.attributes);
+  const size = sizeOf(next);
+  twin.bytes += size - twin.attributeBytes;
+  twin.attributeBytes = size;
   twin.attributes = next;
 }
 

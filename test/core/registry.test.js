@@ -1,4 +1,5 @@
 "use strict";
+const { inheritsNothing } = require("../../nodes/lib/core/json");
 const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
@@ -544,9 +545,9 @@ describe("core/registry", function () {
       reg.create("free");
       reg.report("free", { config: { a: { b: 1 } } });
       const doc = reg.get("free");
-      assert.strictEqual(Object.getPrototypeOf(doc.reported), null);
-      assert.strictEqual(Object.getPrototypeOf(doc.reported.config), null);
-      assert.strictEqual(Object.getPrototypeOf(doc.reported.config.a), null);
+      assert.ok(inheritsNothing(doc.reported));
+      assert.ok(inheritsNothing(doc.reported.config));
+      assert.ok(inheritsNothing(doc.reported.config.a));
     });
 
     describe("nesting", function () {
