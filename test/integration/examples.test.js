@@ -138,5 +138,21 @@ describe("example flows in a real Node-RED", function () {
     }, 20000);
     assert.equal(doc.desired.led, true);
   });
+
+  it("Pump predictive maintenance: readings get predictions written to the twin", async function () {
+    this.timeout(30000);
+    const doc = await h.waitFor(async () => {
+      const res = await h.request(nr.url, { path: "/twins" });
+      const reg = res.body.find((r) => r.count > 0 && /pump|predict/i.test(r.name));
+      if (!reg) return false;
+      const list = await h.request(nr.url, { path: `/twins/${reg.id}?limit=1` });
+      const first = list.body.twins[0];
+      if (!first) return false;
+      const twinDoc = (await h.request(nr.url, { path: `/twins/${reg.id}/${first.id}` })).body;
+      return Object.keys(twinDoc.predictions).length > 0 && twinDoc;
+    }, 20000);
+    const prediction = Object.values(doc.predictions)[0];
+    for (const key of ["method", "forecast", "lower", "upper", "trend", "score", "anomaly", "ts"]) assert.ok(key in prediction, key);
+  });
 });
 

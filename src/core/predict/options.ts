@@ -1,0 +1,168 @@
+/**
+ * The settings of a prediction, with their defaults, read from a node's config (text fields)
+ * or given directly. A bad setting throws TwinError("invalid-option", { option, value }).
+ */
+import { TwinError, showValue } from "../errors";
+import { isPropertyName } from "../names";
+import { Method, METHODS } from "./forecaster";
+import { LAMBDA, Sensitivity } from "./drift";
+import { Direction } from "./threshold";
+
+export interface PredictOptions {
+  method: Method;
+  /** Seconds ahead of the forecast. */
+  horizon: number;
+  /** Half-life of the level, seconds. */
+  halfLife: number;
+  /** Half-life of the trend (holt), seconds. */
+  trendHalfLife: number;
+  /** Half-life of the trend's influence ahead (holt, damped), seconds; 0 for no damping. */
+  damping: number;
+  /** Readings in the window of `linear` and of the robust statistics. */
+  window: number;
+  /** The limit for time to threshold, or null for none. */
+  threshold: number | null;
+  direction: Direction;
+  /** Seconds: warn when the threshold is nearer than this; 0 for no warning. */
+  warning: number;
+  /** |z| at which a reading is anomalous. */
+  zThreshold: number;
+  robust: boolean;
+  /** Alerts on drift (detection itself always runs: it is also how a level shift is accepted). */
+  drift: boolean;
+  sensitivity: Sensitivity;
+  /** Readings before any verdict. */
+  warmup: number;
+}
+
+/**
+ * Why these defaults (measured on simulated field data: test/core/predict-quality.test.js):
+ * - holt: most machine wear is a slow trend, and a trend is what time to threshold needs.
+ * - horizon 1 h; level half-life 10 min: smooths minute-scale noise, still follows a change in
+ *   minutes. Trend half-life 2 h: a rate needs a longer look than a level; with 1 h, time to a
+ *   limit 14 h away scattered past 10 % on noisy readings, with 2 h it stays within 1 % typically.
+ * - zThreshold 5: on a clean, noisy, quantised signal |z| >= 4 still fires about once per
+ *   10,000 readings (an alert a day from a 10 s sensor) and 3 about once per 300; 5 did not
+ *   fire in 200,000. Faults worth an alert are far beyond 5 sigma; smaller lasting shifts are
+ *   drift's job.
+ * - warning 24 h: a shift's notice for "will pass 90 degC in about 14 hours".
+ * - warm-up 30 readings: the spread estimate is within about 25 % after 30 readings.
+ */
+export const DEFAULTS: PredictOptions = {
+  method: "holt",
+  horizon: 3600,
+  halfLife: 600,
+  trendHalfLife: 7200,
+  damping: 0,
+  window: 100,
+  threshold: null,
+  direction: "above",
+  warning: 86400,
+  zThreshold: 5,
+  robust: false,
+  drift: true,
+  sensitivity: "medium",
+  warmup: 30,
+};
+
+const MAX_SECONDS = 10 * 365 * 86400;
+
+/** Everything a twin-predict node is configured with. */
+export interface PredictConfig {
+  options: PredictOptions;
+  /** Property names; empty: every numeric property. */
+  properties: string[];
+  /** Twin id globs; empty: every twin. */
+  twinIds: string[];
+  /** Publish only when the forecast moved at least this much (or the verdicts changed); 0: every reading. */
+  step: number;
+  /** Subscribe to the registry's reported changes. */
+  watch: boolean;
+}
+
+const ID_GLOB = /^[A-Za-z0-9_.:*?-]{1,128}$/;
+
+/** Reads a node's config (strings from the editor, or numbers and booleans). */
+export function readConfig(c: Record<string, unknown>): PredictConfig {
+  const method = c.method === undefined || c.method === "" ? DEFAULTS.method : c.method;
+  if (typeof method !== "string" || !(METHODS as readonly string[]).includes(method)) bad("method", method);
+  const direction = c.direction === undefined || c.direction === "" ? DEFAULTS.direction : c.direction;
+  if (direction !== "above" && direction !== "below") bad("direction", direction);
+  const sensitivity = c.sensitivity === undefined || c.sensitivity === "" ? DEFAULTS.sensitivity : c.sensitivity;
+  if (typeof sensitivity !== "string" || !Object.prototype.hasOwnProperty.call(LAMBDA, sensitivity)) bad("sensitivity", sensitivity);
+  const threshold = c.threshold === undefined || c.threshold === null || c.threshold === "" ? null : num(c.threshold, "threshold", -Infinity, Infinity);
+  const options: PredictOptions = {
+    method: method as Method,
+    horizon: seconds(c.horizon, "horizon", DEFAULTS.horizon, false),
+    halfLife: seconds(c.halfLife, "halfLife", DEFAULTS.halfLife, false),
+    trendHalfLife: seconds(c.trendHalfLife, "trendHalfLife", DEFAULTS.trendHalfLife, false),
+    damping: seconds(c.damping, "damping", DEFAULTS.damping, true),
+    window: whole(c.window, "window", DEFAULTS.window, 10, 10000),
+    threshold,
+    direction: direction as Direction,
+    warning: seconds(c.warning, "warning", DEFAULTS.warning, true),
+    zThreshold: blank(c.zThreshold) ? DEFAULTS.zThreshold : num(c.zThreshold, "zThreshold", 2, 100),
+    robust: flag(c.robust, DEFAULTS.robust),
+    drift: flag(c.drift, DEFAULTS.drift),
+    sensitivity: sensitivity as Sensitivity,
+    warmup: whole(c.warmup, "warmup", DEFAULTS.warmup, 5, 10000),
+  };
+  const properties = list(c.properties, "properties");
+  for (const p of properties) if (!isPropertyName(p)) bad("properties", p);
+  const twinIds = list(c.twinIds, "twinIds");
+  for (const g of twinIds) if (!ID_GLOB.test(g)) bad("twinIds", g);
+  const step = blank(c.step) ? 0 : num(c.step, "step", 0, Infinity);
+  return { options, properties, twinIds, step, watch: flag(c.watch, false) };
+}
+
+/** Options for the core alone: DEFAULTS with some replaced, checked the same way. */
+export function predictOptions(partial: Partial<PredictOptions> = {}): PredictOptions {
+  return readConfig({ ...partial } as Record<string, unknown>).options;
+}
+
+function blank(v: unknown): boolean {
+  return v === undefined || v === null || v === "";
+}
+
+function bad(option: string, value: unknown): never {
+  throw new TwinError("invalid-option", { option, value: typeof value === "string" ? value.slice(0, 60) : showValue(value) });
+}
+
+function num(v: unknown, option: string, min: number, max: number): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) bad(option, v);
+  return n;
+}
+
+function seconds(v: unknown, option: string, fallback: number, zeroAllowed: boolean): number {
+  if (blank(v)) return fallback;
+  const n = num(v, option, 0, MAX_SECONDS);
+  if (n === 0 && !zeroAllowed) bad(option, v);
+  return n;
+}
+
+function whole(v: unknown, option: string, fallback: number, min: number, max: number): number {
+  if (blank(v)) return fallback;
+  const n = num(v, option, min, max);
+  if (!Number.isInteger(n)) bad(option, v);
+  return n;
+}
+
+function flag(v: unknown, fallback: boolean): boolean {
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  return fallback;
+}
+
+function list(v: unknown, option: string): string[] {
+  if (blank(v)) return [];
+  const parts = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : null;
+  if (!parts) bad(option, v);
+  const out: string[] = [];
+  for (const part of parts as unknown[]) {
+    if (typeof part !== "string") bad(option, part);
+    const item = (part as string).trim();
+    if (item && !out.includes(item)) out.push(item);
+  }
+  return out;
+}

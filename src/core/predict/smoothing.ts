@@ -1,0 +1,64 @@
+/**
+ * Time-aware exponential smoothing: weights come from a half-life in seconds and the time
+ * elapsed since the last reading, never from a count of readings, so irregular sampling and
+ * gaps weigh each reading by the time it stands for.
+ */
+
+/** Share of the old estimate left after `dt` seconds: 2^(-dt / halfLife). */
+export function keep(dt: number, halfLife: number): number {
+  if (!(halfLife > 0)) return 0;
+  return Math.exp((-dt * Math.LN2) / halfLife);
+}
+
+/** Weight of a new reading after `dt` seconds: alpha = 1 - exp(-dt ln2 / halfLife). */
+export function alpha(dt: number, halfLife: number): number {
+  if (!(halfLife > 0)) return 1;
+  return -Math.expm1((-dt * Math.LN2) / halfLife);
+}
+
+/**
+ * An exponentially weighted mean and variance (West's update). The first readings are a plain
+ * running mean (the weight is at least 1/n), so the estimate is unbiased from the start instead
+ * of leaning on its initial value.
+ */
+export class EwStats {
+  n = 0;
+  mean = 0;
+  variance = 0;
+
+  /** Takes `x` with the weight `a` (0..1) its elapsed time earned. */
+  add(x: number, a: number): void {
+    this.n++;
+    const w = Math.max(a, 1 / this.n);
+    const d = x - this.mean;
+    this.mean += w * d;
+    this.variance = (1 - w) * (this.variance + w * d * d);
+  }
+
+  toJSON(): number[] {
+    return [this.n, this.mean, this.variance];
+  }
+
+  static from(json: unknown): EwStats {
+    const [n, mean, variance] = numbers(json, 3, "stats");
+    const s = new EwStats();
+    s.n = n;
+    s.mean = mean;
+    s.variance = variance;
+    return s;
+  }
+}
+
+/** Rounds to `digits` significant digits (kills float noise such as 0.1000000000000014). */
+export function roundSig(x: number, digits: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  return Number(x.toPrecision(digits));
+}
+
+/** Reads `count` finite numbers from a JSON array; throws on anything else (a restore then starts fresh). */
+export function numbers(json: unknown, count: number, what: string): number[] {
+  if (!Array.isArray(json) || json.length !== count || !json.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    throw new Error(`bad ${what} state`);
+  }
+  return json as number[];
+}
