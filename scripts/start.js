@@ -54,6 +54,18 @@ async function startBroker(port) {
   };
 }
 
+/**
+ * The examples talk to the broker of a default `npm start` (127.0.0.1:1883); with another
+ * MQTT_PORT they are pointed at it when they are first deployed.
+ */
+function pointAtBroker(flows, mqttPort) {
+  if (mqttPort === 1883) return;
+  for (const n of flows) {
+    if (n.type === "mqtt-broker" && /^(127\.0\.0\.1|localhost)$/.test(n.broker) && String(n.port) === "1883") n.port = String(mqttPort);
+    if (n.type === "twin-link-broker" && typeof n.url === "string") n.url = n.url.replace(/^(mqtt:\/\/(?:127\.0\.0\.1|localhost)):1883$/, `$1:${mqttPort}`);
+  }
+}
+
 async function main() {
   const port = portFromEnv("PORT", 1880);
   const mqttPort = portFromEnv("MQTT_PORT", 1883);
@@ -81,6 +93,7 @@ async function main() {
       fail(err.message);
     }
     if (flows.length === 0) flows = undefined; // no examples yet: start empty, try again next run
+    else pointAtBroker(flows, mqttPort);
   }
   prepareUserDir(userDir, { flows });
 
