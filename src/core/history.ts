@@ -1,22 +1,23 @@
 /**
- * Bounded history of one numeric property: a ring buffer over two typed arrays (16 bytes a
- * point, no object per reading). The arrays start small and double up to the capacity, so a
- * fleet of rarely-updated twins does not pay for the full length up front.
+ * Bounded history of one numeric property: a ring buffer over one typed array holding
+ * [ts, value] pairs (16 bytes a point, no object per reading). The array starts with room for a
+ * few points and doubles up to the capacity, so a fleet of rarely-updated twins does not pay for
+ * the full length up front.
  */
 export interface Point { ts: number; value: number }
 
-const INITIAL = 16;
+const INITIAL = 4;
 
 export class Series {
-  private ts: Float64Array;
-  private values: Float64Array;
+  /** Interleaved pairs: slot i holds ts at 2i and value at 2i + 1. */
+  private data: Float64Array;
+  private slots: number;
   private start = 0;
   private size = 0;
 
   constructor(readonly capacity: number) {
-    const n = Math.min(INITIAL, capacity);
-    this.ts = new Float64Array(n);
-    this.values = new Float64Array(n);
+    this.slots = Math.min(INITIAL, capacity);
+    this.data = new Float64Array(this.slots * 2);
   }
 
   get length(): number {
@@ -25,39 +26,44 @@ export class Series {
 
   /** Appends a point. Points arrive in time order (older readings are refused upstream). */
   push(ts: number, value: number): void {
-    if (this.size < this.ts.length) {
-      const i = (this.start + this.size) % this.ts.length;
-      this.ts[i] = ts;
-      this.values[i] = value;
+    if (this.size === this.slots && this.slots < this.capacity) this.grow();
+    if (this.size < this.slots) {
+      const i = ((this.start + this.size) % this.slots) * 2;
+      this.data[i] = ts;
+      this.data[i + 1] = value;
       this.size++;
       return;
     }
-    if (this.ts.length < this.capacity) {
-      this.grow();
-      this.push(ts, value);
-      return;
-    }
-    this.ts[this.start] = ts;
-    this.values[this.start] = value;
-    this.start = (this.start + 1) % this.ts.length;
+    const i = this.start * 2;
+    this.data[i] = ts;
+    this.data[i + 1] = value;
+    this.start = (this.start + 1) % this.slots;
   }
 
   private grow(): void {
-    const n = Math.min(this.capacity, this.ts.length * 2);
-    const ts = new Float64Array(n);
-    const values = new Float64Array(n);
+    const slots = Math.min(this.capacity, this.slots * 2);
+    const data = new Float64Array(slots * 2);
     for (let k = 0; k < this.size; k++) {
-      const i = (this.start + k) % this.ts.length;
-      ts[k] = this.ts[i];
-      values[k] = this.values[i];
+      const i = this.at(k) * 2;
+      data[2 * k] = this.data[i];
+      data[2 * k + 1] = this.data[i + 1];
     }
-    this.ts = ts;
-    this.values = values;
+    this.data = data;
+    this.slots = slots;
     this.start = 0;
   }
 
   private at(k: number): number {
-    return (this.start + k) % this.ts.length;
+    return (this.start + k) % this.slots;
+  }
+
+  private tsAt(k: number): number {
+    return this.data[this.at(k) * 2];
+  }
+
+  private point(k: number): Point {
+    const i = this.at(k) * 2;
+    return { ts: this.data[i], value: this.data[i + 1] };
   }
 
   /** Index of the first point with ts >= t (binary search; the ring is in time order). */
@@ -66,7 +72,7 @@ export class Series {
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.ts[this.at(mid)] < t) lo = mid + 1;
+      if (this.tsAt(mid) < t) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -76,36 +82,32 @@ export class Series {
   range(from = -Infinity, to = Infinity, limit = Infinity): Point[] {
     const first = this.lowerBound(from);
     let end = this.lowerBound(to);
-    while (end < this.size && this.ts[this.at(end)] === to) end++;
+    while (end < this.size && this.tsAt(end) === to) end++;
     const begin = Math.max(first, end - limit);
     const out: Point[] = [];
-    for (let k = begin; k < end; k++) {
-      const i = this.at(k);
-      out.push({ ts: this.ts[i], value: this.values[i] });
-    }
+    for (let k = begin; k < end; k++) out.push(this.point(k));
     return out;
   }
 
   /** The latest point at or before t, or undefined. */
   valueAt(t: number): Point | undefined {
     let k = this.lowerBound(t);
-    if (k < this.size && this.ts[this.at(k)] === t) {
-      while (k + 1 < this.size && this.ts[this.at(k + 1)] === t) k++;
+    if (k < this.size && this.tsAt(k) === t) {
+      while (k + 1 < this.size && this.tsAt(k + 1) === t) k++;
     } else {
       k -= 1;
     }
     if (k < 0) return undefined;
-    const i = this.at(k);
-    return { ts: this.ts[i], value: this.values[i] };
+    return this.point(k);
   }
 
   /** Compact form for the snapshot: [ts0, v0, ts1, v1, ...], oldest first. */
   toJSON(): number[] {
     const out = new Array<number>(this.size * 2);
     for (let k = 0; k < this.size; k++) {
-      const i = this.at(k);
-      out[2 * k] = this.ts[i];
-      out[2 * k + 1] = this.values[i];
+      const i = this.at(k) * 2;
+      out[2 * k] = this.data[i];
+      out[2 * k + 1] = this.data[i + 1];
     }
     return out;
   }
@@ -113,6 +115,12 @@ export class Series {
   static fromJSON(capacity: number, flat: unknown): Series {
     const series = new Series(capacity);
     if (Array.isArray(flat)) {
+      // Room for every stored point at once, instead of doubling up to it.
+      const slots = Math.min(capacity, Math.max(series.slots, flat.length >> 1));
+      if (slots > series.slots) {
+        series.slots = slots;
+        series.data = new Float64Array(slots * 2);
+      }
       for (let k = 0; k + 1 < flat.length; k += 2) {
         const ts = flat[k];
         const value = flat[k + 1];
