@@ -102,12 +102,15 @@ function seen(twin: Twin, t: number): void {
   if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
 }
 
-function* entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: ApplyContext): Generator<[string, T]> {
+/** The entry's properties; from disk, names are checked again and values copied. (A plain loop, not a generator: this is on every reading's path.) */
+function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: ApplyContext): Array<[string, T]> {
+  const out: Array<[string, T]> = [];
   for (const name of Object.keys(props)) {
     if (ctx.fromDisk && !isPropertyName(name)) continue;
     const value = props[name];
-    yield [name, ctx.fromDisk ? (cloneJson(value as Json) as T) : value];
+    out.push([name, ctx.fromDisk ? (cloneJson(value as Json) as T) : value]);
   }
+  return out;
 }
 
 function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {

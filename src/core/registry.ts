@@ -485,8 +485,10 @@ export class TwinRegistry {
     this.checkSize(twin, { a: entry.a ? parts.a : undefined, r: parts.r, d: parts.d });
 
     const model = this.modelOf(twin);
-    const touched = new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]);
-    const deltaBefore = this.deltaFor(twin, model, touched);
+    // A delta exists only where desired state does: most readings skip this work.
+    const deltaMatters = (parts.d !== undefined && parts.d.size > 0) || (twin.desired !== null && twin.desired.size > 0);
+    const touched = deltaMatters ? new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]) : null;
+    const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
     this.commit(entry);
     if (entry.r) {
@@ -505,13 +507,17 @@ export class TwinRegistry {
       events[section] = event;
       this.emit(event);
     }
-    if (touched.size) this.emitDelta(twin, model, deltaBefore, t);
+    if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
     return events;
   }
 
   private deltaFor(twin: Twin, model: TwinModel | null, names: Iterable<string>): Map<string, Json | undefined> {
     const out = new Map<string, Json | undefined>();
+    if (!twin.desired || twin.desired.size === 0) {
+      for (const name of names) out.set(name, undefined);
+      return out;
+    }
     for (const name of names) {
       const want = twin.desired?.get(name);
       const have = twin.reported.get(name);
