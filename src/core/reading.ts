@@ -6,6 +6,7 @@
  * registry validates them (model, names, limits, timestamps) and either applies them all or
  * throws a TwinError and changes nothing.
  */
+import { dict } from "./json";
 import { ChangeEvent, TwinRegistry } from "./registry";
 import { Deadband, coerce, scaleValue, withinDeadband } from "./binding";
 import { convertUnit } from "./units";
@@ -50,7 +51,7 @@ export function applyReading(registry: TwinRegistry, twinId: string, values: Rec
   const model = twin ? registry.modelOf(twin) : options.create?.model ? registry.models.get(options.create.model) ?? null : null;
   const scale = options.scale ?? 1;
   const offset = options.offset ?? 0;
-  const kept: Record<string, unknown> = Object.create(null);
+  const kept = dict<unknown>();
   let count = 0;
   for (const name of Object.keys(values)) {
     const spec = model?.properties.get(name);

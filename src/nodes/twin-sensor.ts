@@ -8,6 +8,7 @@ import { TwinRegistry } from "../core/registry";
 import { compilePattern, parseTimestamp, parseDeadband, readPath, Deadband, TopicPattern } from "../core/binding";
 import { canonicalUnit } from "../core/units";
 import { applyReading } from "../core/reading";
+import { dict } from "../core/json";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
 import { findRegistry, failWith } from "./registry-node";
 
@@ -228,16 +229,16 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
       const property = params?.property ?? r.property;
       let values: Record<string, unknown>;
       if (property) {
-        values = Object.create(null);
+        values = dict<unknown>();
         values[property] = value;
       } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
         values = value as Record<string, unknown>;
         if (r.tsKey && r.tsKey in values) {
-          values = Object.assign(Object.create(null), values);
+          values = Object.assign(dict<unknown>(), values);
           delete values[r.tsKey];
         }
       } else {
-        values = Object.create(null);
+        values = dict<unknown>();
         values.value = value;
       }
       const finish = (ts: number | undefined) => cb(null, { twinId, values, ts, source: topic || undefined });
