@@ -11,18 +11,14 @@
 //
 // `flows` (for profiling by hand) is a comma list out of change,twin-batched,twin-memory,twin-strict.
 "use strict";
-const path = require("path");
-const { performance } = require("perf_hooks");
-const { prepareUserDir } = require("../scripts/lib/nodered-runtime");
-const { tempDir, removeDir, childMain, readings, twinId, median, packageDir, runQueueWaitMs } = require("./lib");
+const { tempDir, removeDir, childMain, readings, twinId, median, runQueueWaitMs } = require("./lib");
+const { BATCH, WINDOW, startRuntime, drive } = require("./red");
 
 const MESSAGES = Number(process.argv[2] || 50000);
 const ROUNDS = Number(process.argv[3] || 3);
 const WARMUP = Number(process.argv[4] || 10000);
 const TWINS = Number(process.argv[5] || 1000);
 const ONLY = process.argv[6] ? process.argv[6].split(",") : null;
-const BATCH = 200; // receive() calls per event-loop turn
-const WINDOW = 2000; // messages in flight at most
 const MODES = ["batched", "memory", "strict"];
 
 function flows() {
@@ -51,78 +47,13 @@ function flows() {
   return nodes;
 }
 
-function waitForFlows(RED, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("flows did not start")), timeoutMs);
-    RED.events.once("flows:started", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** Sends n messages through `entry`; resolves with {ms, errors} once n have ended at a counter. */
-function drive(entry, counter, errors, n, offset) {
-  return new Promise((resolve, reject) => {
-    counter.count = 0;
-    errors.count = 0;
-    let sent = 0;
-    let finished = false;
-    const ended = () => counter.count + errors.count;
-    const guard = setTimeout(() => {
-      finished = true;
-      reject(new Error(`stuck: ${ended()} of ${n} messages ended after 120 s`));
-    }, 120000);
-    const check = () => {
-      if (!finished && ended() >= n) {
-        finished = true;
-        clearTimeout(guard);
-        counter.onCount = errors.onCount = null;
-        resolve({ ms: performance.now() - t0, errors: errors.count });
-      }
-    };
-    counter.onCount = errors.onCount = check;
-    const t0 = performance.now();
-    (function pump() {
-      if (finished) return;
-      const limit = Math.min(n, ended() + WINDOW);
-      for (let b = 0; b < BATCH && sent < limit; b++, sent++) {
-        const k = offset + sent;
-        entry.receive({ twinId: twinId(k % TWINS), payload: { x: k } });
-      }
-      if (sent < n) setImmediate(pump);
-    })();
-  });
-}
+/** Update k: round-robin over the twins, attribute x set to k (so every update adds a version). */
+const message = (k) => ({ twinId: twinId(k % TWINS), payload: { x: k } });
 
 async function main() {
   const userDir = tempDir("throughput");
   try {
-    const RED = require("node-red");
-    // <userDir>/node_modules/@twinwire/node-red-twins -> the package (see scripts/lib/nodered-runtime.js)
-    prepareUserDir(userDir, { flows: flows(), packageDir: packageDir() });
-    const settings = {
-      userDir,
-      flowFile: path.join(userDir, "flows.json"),
-      credentialSecret: "twinwire-bench",
-      httpAdminRoot: false,
-      httpNodeRoot: false,
-      nodesDir: [path.join(__dirname, "nodes")],
-      logging: { console: { level: "warn", metrics: false, audit: false } },
-      editorTheme: { tours: false, projects: { enabled: false } },
-      telemetry: { enabled: false },
-      externalModules: { autoInstall: false },
-    };
-    RED.init(settings);
-    const started = waitForFlows(RED, 20000);
-    await RED.start();
-    await started;
-
-    const get = (id) => {
-      const n = RED.nodes.getNode(id);
-      if (!n) throw new Error(`node ${id} did not start (is the package loaded?)`);
-      return n;
-    };
+    const { RED, get } = await startRuntime(userDir, flows());
     const errors = get("count-errors");
     // The twins the updates go to: TWINS twins with attributes and 10 reported numbers each.
     for (const mode of MODES) {
@@ -137,7 +68,7 @@ async function main() {
 
     let offset = 0;
     for (const [, entry, counter] of flowsUnderTest) {
-      const r = await drive(get(entry), get(counter), errors, WARMUP, offset);
+      const r = await drive(get(entry), get(counter), errors, WARMUP, offset, message);
       offset += WARMUP;
       if (r.errors) throw new Error(`${entry}: ${r.errors} messages failed during warm-up`);
     }
@@ -152,7 +83,7 @@ async function main() {
       for (const [name, entry, counter] of flowsUnderTest) {
         if (global.gc) global.gc();
         const wait0 = runQueueWaitMs();
-        const r = await drive(get(entry), get(counter), errors, MESSAGES, offset);
+        const r = await drive(get(entry), get(counter), errors, MESSAGES, offset, message);
         const wait1 = runQueueWaitMs();
         cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
         offset += MESSAGES;

@@ -197,10 +197,13 @@ export = function (RED: RED) {
         const publish = step === 0 || !last || out.alerts.length > 0 || Math.abs(p.forecast - last.forecast) >= step ||
           p.anomaly !== last.anomaly || (p.timeToThreshold === null) !== (last.timeToThreshold === null);
         if (publish) {
-          reg.setPrediction(r.twinId, r.property, p as unknown as Json, { [stateKey(r.property)]: entry.predictor.toJSON() });
+          // The estimator state (up to 2 KB for linear) goes with a prediction at most once a
+          // minute of readings, and on close: a crash costs at most a minute of learning.
+          const save = r.ts - entry.savedAt >= SAVE_EVERY_MS || out.alerts.length > 0 || !last;
+          reg.setPrediction(r.twinId, r.property, p as unknown as Json, save ? { [stateKey(r.property)]: entry.predictor.toJSON() } : undefined);
           entry.published = p;
-          entry.savedAt = r.ts;
-          entry.dirty = false;
+          if (save) entry.savedAt = r.ts;
+          entry.dirty = !save;
           predictions.push({ ...p, twinId: r.twinId, property: r.property, value: r.value });
         } else if (r.ts - entry.savedAt >= SAVE_EVERY_MS) {
           reg.setState(r.twinId, stateKey(r.property), entry.predictor.toJSON());

@@ -147,7 +147,10 @@ describe("twin-predict node", function () {
     assert.deepEqual(Object.keys(doc.predictions), ["temperature"], "only the configured property");
     const { twinId, property, value, ...stored } = plain(last.payload);
     assert.deepEqual(plain(doc.predictions.temperature), stored);
-    assert.equal(registry().getState("pump-07", "predict:temperature").n, 40);
+    // The estimator state rides with a prediction at most once a minute of readings (one every
+    // 10 s here), so the stored state is at most 6 readings behind; close saves the rest.
+    const saved = registry().getState("pump-07", "predict:temperature").n;
+    assert.ok(saved >= 34 && saved <= 40, `state saved ${saved} readings in`);
     assert.equal(doc.version, 40, "predictions are no version step");
   });
 

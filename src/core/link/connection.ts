@@ -252,10 +252,19 @@ export class LinkConnection {
         clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => client.end(true, {}, finish), options.timeoutMs ?? 3000);
-      const disconnect = options.removeSession && this.options.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+      // mqtt.js ignores a second end() while it disconnects: on timeout the socket is destroyed.
+      const timer = setTimeout(() => {
+        (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        finish();
+      }, options.timeoutMs ?? 3000);
+      const removeSession = options.removeSession && this.options.protocolVersion === 5;
+      const disconnect = removeSession ? { properties: { sessionExpiryInterval: 0 } } : {};
+      // A graceful end waits for every unacknowledged publish, and mqtt.js rescans them all on
+      // each acknowledgement: after a burst of replies that freezes the event loop for seconds.
+      // Readings are acknowledged as they are handled, so only our own replies and states are
+      // outstanding here: they are dropped. Only a session removal needs the DISCONNECT sent.
       try {
-        client.end(!client.connected, disconnect, finish);
+        client.end(!(client.connected && removeSession), disconnect, finish);
       } catch {
         client.end(true, {}, finish);
       }
