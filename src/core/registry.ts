@@ -9,7 +9,7 @@ import { checkPropertyName, checkTwinId, isStateKey } from "./names";
 import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
 import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
-import { JournalEntry, EntryTuple, ApplyContext, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { JournalEntry, EntryTuple, ApplyContext, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -110,15 +110,18 @@ export class TwinRegistry {
 
   /** Restores what the store holds and starts the timers. Returns recovery warnings. */
   open(): string[] {
-    const recovered = this.store.recover();
-    const warnings = recovered.warnings.slice();
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
-    for (const rec of recovered.records) {
+    const skipped: string[] = [];
+    const restore = (rec: TwinRecord) => {
       const twin = fromRecord(rec, this.historyLength);
       if (twin) this.twins.set(twin.id, twin);
-      else warnings.push("a snapshot line that is not a twin was skipped");
-    }
+      else skipped.push("a snapshot line that is not a twin was skipped");
+    };
+    // Twins are restored line by line as the store reads them; a store may also hand them back.
+    const recovered = this.store.recover({ record: restore, entry: (e) => applyEntry(e, disk) });
+    for (const rec of recovered.records) restore(rec);
     for (const entry of recovered.entries) applyEntry(entry, disk);
+    const warnings = recovered.warnings.concat(skipped);
     this.lsn = recovered.lsn;
     const missing = new Set<string>();
     for (const twin of this.twins.values()) if (twin.model !== null && !this.models.has(twin.model)) missing.add(twin.model);

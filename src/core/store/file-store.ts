@@ -14,7 +14,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { TwinError } from "../errors";
 import { JournalEntry, TwinRecord } from "../journal";
-import { Store, Recovered, StoreHealth, SnapshotSource } from "./store";
+import { StringDecoder } from "string_decoder";
+import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
 
 /** The asynchronous calls the write path makes; tests pass a wrapper that fails on demand. */
 export interface FileIO {
@@ -83,58 +84,50 @@ export class FileStore implements Store {
     this.retryMs = options.retryMs ?? 1000;
   }
 
-  recover(): Recovered {
+  recover(visit?: RecoveryVisitor): Recovered {
     fs.mkdirSync(this.dir, { recursive: true });
     fs.rmSync(path.join(this.dir, SNAPSHOT_TMP), { force: true });
     const warnings: string[] = [];
     const records: TwinRecord[] = [];
+    const entries: JournalEntry[] = [];
+    const onRecord = visit ? (r: TwinRecord) => visit.record(r) : (r: TwinRecord) => records.push(r);
+    const onEntry = visit ? (e: JournalEntry) => visit.entry(e) : (e: JournalEntry) => entries.push(e);
     let lsn = 0;
 
     const snapshotPath = path.join(this.dir, SNAPSHOT);
     if (fs.existsSync(snapshotPath)) {
-      const text = fs.readFileSync(snapshotPath, "utf8");
-      this.snapshotBytes = fs.statSync(snapshotPath).size;
-      const lines = text.split("\n");
-      const header = parseLine(lines[0]) as { format?: string; lsn?: number } | undefined;
-      if (!header || header.format !== FORMAT) {
-        warnings.push(`snapshot ${snapshotPath} has no valid header; reading its twins anyway`);
-      } else if (typeof header.lsn === "number") {
-        lsn = header.lsn;
-      }
-      for (let n = 1; n < lines.length; n++) {
-        if (lines[n] === "") continue;
-        const rec = parseLine(lines[n]) as TwinRecord | undefined;
-        if (!rec) warnings.push(`snapshot line ${n + 1} is damaged and was skipped`);
-        else {
-          records.push(rec);
-          if (typeof rec.l === "number" && rec.l > lsn) lsn = rec.l;
+      const read = readLines(snapshotPath, (line, n) => {
+        if (n === 0) {
+          const header = parseLine(line) as { format?: string; lsn?: number } | undefined;
+          if (!header || header.format !== FORMAT) warnings.push(`snapshot ${snapshotPath} has no valid header; reading its twins anyway`);
+          else if (typeof header.lsn === "number") lsn = header.lsn;
+          return;
         }
-      }
+        if (line === "") return;
+        const rec = parseLine(line) as TwinRecord | undefined;
+        if (!rec) return void warnings.push(`snapshot line ${n + 1} is damaged and was skipped`);
+        if (typeof rec.l === "number" && rec.l > lsn) lsn = rec.l;
+        onRecord(rec);
+      });
+      this.snapshotBytes = read.bytes;
     }
 
-    const entries: JournalEntry[] = [];
     const journals = this.journalFiles();
     journals.forEach((file, k) => {
       const full = path.join(this.dir, file.name);
-      const text = fs.readFileSync(full, "utf8");
-      this.stats.journalBytes += fs.statSync(full).size;
-      const lines = text.split("\n");
-      const tail = lines.pop() as string;
-      lines.forEach((line, n) => {
+      const read = readLines(full, (line, n) => {
         if (line === "") return;
         const entry = parseLine(line) as JournalEntry | undefined;
-        if (!entry || typeof entry.l !== "number") {
-          warnings.push(`journal ${file.name} line ${n + 1} is damaged and was skipped`);
-          return;
-        }
-        entries.push(entry);
+        if (!entry || typeof entry.l !== "number") return void warnings.push(`journal ${file.name} line ${n + 1} is damaged and was skipped`);
         if (entry.l > lsn) lsn = entry.l;
+        onEntry(entry);
       });
-      if (tail !== "") {
+      this.stats.journalBytes += read.bytes;
+      if (read.tail !== "") {
         // A write cut short by a crash: the change was never acknowledged, so dropping it is safe.
         const last = k === journals.length - 1;
         warnings.push(`journal ${file.name} ends in a torn line${last ? "" : " (not the last journal)"}; it was skipped`);
-        fs.truncateSync(full, Buffer.byteLength(text) - Buffer.byteLength(tail));
+        fs.truncateSync(full, read.complete);
       }
     });
 
@@ -385,6 +378,40 @@ export class FileStore implements Store {
     this.fd = null;
     if (error) throw error;
   }
+}
+
+/**
+ * Reads a file line by line in 1 MB chunks (a snapshot of 100,000 twins is over 100 MB: never
+ * held whole). Returns the unterminated last line, and the bytes up to the last newline.
+ */
+function readLines(file: string, onLine: (line: string, n: number) => void): { tail: string; bytes: number; complete: number } {
+  const fd = fs.openSync(file, "r");
+  const decoder = new StringDecoder("utf8");
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let rest = "";
+  let n = 0;
+  let bytes = 0;
+  let complete = 0;
+  try {
+    for (;;) {
+      const read = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (read === 0) break;
+      bytes += read;
+      const text = rest + decoder.write(buffer.subarray(0, read));
+      let start = 0;
+      for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", start)) {
+        const line = text.slice(start, i);
+        complete += Buffer.byteLength(line) + 1;
+        onLine(line, n++);
+        start = i + 1;
+      }
+      rest = text.slice(start);
+    }
+    rest += decoder.end();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { tail: rest, bytes, complete };
 }
 
 function parseLine(line: string | undefined): unknown {

@@ -7,6 +7,12 @@ import { JournalEntry, TwinRecord } from "../journal";
 
 export type PersistenceMode = "strict" | "batched" | "memory";
 
+/** Receives what is on disk as it is read, so a large store is never held in memory twice. */
+export interface RecoveryVisitor {
+  record(rec: TwinRecord): void;
+  entry(entry: JournalEntry): void;
+}
+
 export interface Recovered {
   /** Snapshot lines in file order, then journal entries in log order. */
   records: TwinRecord[];
@@ -25,8 +31,12 @@ export interface SnapshotSource {
 
 export interface Store {
   readonly mode: PersistenceMode;
-  /** Reads what is on disk. Synchronous: a registry is usable as soon as it is constructed. */
-  recover(): Recovered;
+  /**
+   * Reads what is on disk. Synchronous: a registry is usable as soon as it is constructed. With a
+   * visitor, snapshot lines and journal entries go to it as they are read (in order) instead of
+   * being returned.
+   */
+  recover(visit?: RecoveryVisitor): Recovered;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
   whenDurable(callback: (err?: Error) => void): void;
