@@ -688,19 +688,6 @@ class DeadlineHeap {
 
 // ---- twin selection and device messages --------------------------------------------------------
 
-/**
- * A matcher for a list of twin id globs (`*` any run of characters, `?` one), separated by
- * commas or spaces: "thermo-*, hvac-??". null when a pattern holds characters no twin id has.
- */
-export function compileGlob(patterns: string): ((twinId: string) => boolean) | null {
-  const parts = patterns.split(/[\s,]+/).filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => !/^[A-Za-z0-9_.:*?-]{1,128}$/.test(p))) return null;
-  const source = parts
-    .map((p) => p.replace(/[.*?]/g, (c) => (c === "*" ? ".*" : c === "?" ? "." : "\\.")))
-    .join("|");
-  const re = new RegExp(`^(?:${source})$`);
-  return (twinId) => re.test(twinId);
-}
 
 export type TopicProblem = "empty" | "wildcard" | "placeholder";
 

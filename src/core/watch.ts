@@ -71,6 +71,16 @@ export function globMatch(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
+/**
+ * A matcher for comma- or space-separated id globs ("thermo-*, hvac-??"), or null when the list is
+ * empty or holds something that is not an id glob.
+ */
+export function compileGlob(patterns: string): ((twinId: string) => boolean) | null {
+  const parts = patterns.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => !/^[A-Za-z0-9_.:*?-]{1,128}$/.test(p))) return null;
+  return (twinId) => parts.some((p) => globMatch(p, twinId));
+}
+
 /** A set of globs: exact names in a Set, the rest tried in turn. `null` matches everything. */
 class GlobSet {
   private readonly exact = new Set<string>();

@@ -7,9 +7,9 @@
  */
 import { showValue } from "../core/errors";
 import { JsonObject } from "../core/json";
-import { checkTwinId, isTwinId } from "../core/names";
+import { checkTwinId } from "../core/names";
 import { TwinRegistry } from "../core/registry";
-import { compileGlob } from "../core/mirror";
+import { readScope } from "./scope";
 import { Condition, compileComparison, truthy } from "../core/lifecycle/conditions";
 import { CounterSpec, parseCounters } from "../core/lifecycle/counters";
 import { LifecycleError, isLifecycleError } from "../core/lifecycle/errors";
@@ -105,34 +105,7 @@ export = function (RED: RED) {
     }
 
     function readSettings(c: LifecycleConfig): Settings {
-      let handles: (twinId: string) => boolean;
-      let scope: string;
-      switch (c.scope || "all") {
-        case "all":
-          handles = () => true;
-          scope = t("scope.all");
-          break;
-        case "twin": {
-          const type = c.twinIdType || "str";
-          let id: unknown;
-          if (type === "str") id = c.twinId;
-          else if (type === "env") RED.util.evaluateNodeProperty(c.twinId ?? "", "env", node, {}, (_err, value) => (id = value));
-          if (!isTwinId(id)) throw new Error(t("errors.scope-id", { value: showValue(id) }));
-          handles = (twinId) => twinId === id;
-          scope = id;
-          break;
-        }
-        case "glob": {
-          const pattern = String(c.pattern ?? "");
-          const matcher = compileGlob(pattern);
-          if (!matcher) throw new Error(t("errors.pattern", { pattern }));
-          handles = matcher;
-          scope = pattern;
-          break;
-        }
-        default:
-          throw new Error(t("errors.scope", { value: String(c.scope) }));
-      }
+      const { handles, label: scope } = readScope(RED, node, c, t);
       const stages = parseStages(c.stages);
       const text = String(c.running ?? "").trim();
       const running = text === "" ? null : c.runningType === "jsonata" ? jsonataCondition(text) : compileComparison(text);

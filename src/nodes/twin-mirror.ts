@@ -4,8 +4,9 @@
  * (pending, applied, timeout, failed, cleared). The tracking itself is src/core/mirror.ts.
  */
 import { showValue } from "../core/errors";
-import { Command, Mirror, MIRROR_DEFAULTS, SyncEvent, compileGlob, deviceMessages, topicProblem } from "../core/mirror";
-import { checkTwinId, isTwinId } from "../core/names";
+import { Command, Mirror, MIRROR_DEFAULTS, SyncEvent, deviceMessages, topicProblem } from "../core/mirror";
+import { readScope } from "./scope";
+import { checkTwinId } from "../core/names";
 import { isPlainObject } from "../core/json";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
@@ -80,26 +81,8 @@ export = function (RED: RED) {
       const backoff = numberOr(c.backoff, MIRROR_DEFAULTS.backoff);
       if (!(backoff >= 1 && backoff <= 10)) throw new Error(t("errors.backoff", { value: String(c.backoff) }));
       const base = { timeoutMs: timeout * 1000, retries, backoff };
-      switch (c.scope || "all") {
-        case "all":
-          return { ...base, handles: () => true, scope: t("scope.all") };
-        case "twin": {
-          const type = c.twinIdType || "str";
-          let id: unknown;
-          if (type === "str") id = c.twinId;
-          else if (type === "env") RED.util.evaluateNodeProperty(c.twinId ?? "", "env", node, {}, (_err, value) => (id = value));
-          if (!isTwinId(id)) throw new Error(t("errors.scope-id", { value: showValue(id) }));
-          return { ...base, handles: (twinId) => twinId === id, scope: id };
-        }
-        case "glob": {
-          const pattern = String(c.pattern ?? "");
-          const matcher = compileGlob(pattern);
-          if (!matcher) throw new Error(t("errors.pattern", { pattern }));
-          return { ...base, handles: matcher, scope: pattern };
-        }
-        default:
-          throw new Error(t("errors.scope", { value: String(c.scope) }));
-      }
+      const { handles, label } = readScope(RED, node, c, t);
+      return { ...base, handles, scope: label };
     }
 
     /** Starts tracking once; throws when the registry is unavailable. */

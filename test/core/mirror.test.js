@@ -2,7 +2,8 @@
 const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
-const { Mirror, compileGlob, topicProblem, deviceMessages, STATE_KEY } = require("../../nodes/lib/core/mirror");
+const { Mirror, topicProblem, deviceMessages, STATE_KEY } = require("../../nodes/lib/core/mirror");
+const { compileGlob } = require("../../nodes/lib/core/watch");
 
 const THERMOSTAT = {
   thermostat: {

@@ -421,7 +421,8 @@ describe("twin-mirror node", function () {
 
   describe("catalog", function () {
     const catalog = require("../../nodes/locales/en-US/twin-mirror.json")["twin-mirror"];
-    const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "nodes", "twin-mirror.ts"), "utf8");
+    // The node's own keys, and those of the scope reader it shares with twin-lifecycle.
+    const source = ["twin-mirror.ts", "scope.ts"].map((f) => fs.readFileSync(path.join(__dirname, "..", "..", "src", "nodes", f), "utf8")).join("\n");
 
     it("has every message the node uses", function () {
       const keys = new Set();
