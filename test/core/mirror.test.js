@@ -49,34 +49,7 @@ function manualTime(start = T0) {
   return { clock, timers: service, advance, active: () => timers.size, now: () => now };
 }
 
-/** A store that keeps its journal in memory, so a second registry can "restart" from it. */
-class JournalStore {
-  constructor(entries = []) {
-    this.mode = "memory";
-    this.stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
-    this.entries = entries;
-  }
-  recover() {
-    const entries = this.entries.map((e) => JSON.parse(JSON.stringify(e)));
-    return { records: [], entries, lsn: entries.length ? entries[entries.length - 1].l : 0, warnings: [] };
-  }
-  append(entry) {
-    this.entries.push(JSON.parse(JSON.stringify(entry)));
-  }
-  whenDurable(cb) {
-    cb();
-  }
-  wantsCompaction() {
-    return false;
-  }
-  async compact() {}
-  async flush() {}
-  async close() {}
-  health() {
-    return { ok: true };
-  }
-  onHealth() {}
-}
+const { JournalStore } = require("./journal-store");
 
 describe("core/mirror", function () {
   let time;

@@ -49,34 +49,7 @@ function refusedUnchanged(registry, id, fn, code, params) {
   assert.strictEqual(JSON.stringify(registry.get(id)), before, "the twin changed although the write was refused");
 }
 
-/** A store that keeps the journal in memory, so a second registry can "restart" from it. */
-class JournalStore {
-  constructor(entries = []) {
-    this.mode = "memory";
-    this.stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
-    this.entries = entries;
-  }
-  recover() {
-    const entries = this.entries.map((e) => JSON.parse(JSON.stringify(e)));
-    return { records: [], entries, lsn: entries.length ? entries[entries.length - 1].l : 0, warnings: [] };
-  }
-  append(entry) {
-    this.entries.push(JSON.parse(JSON.stringify(entry)));
-  }
-  whenDurable(cb) {
-    cb();
-  }
-  wantsCompaction() {
-    return false;
-  }
-  async compact() {}
-  async flush() {}
-  async close() {}
-  health() {
-    return { ok: true };
-  }
-  onHealth() {}
-}
+const { JournalStore } = require("./journal-store");
 
 // Taken once every test file is loaded: a library loaded by another file (should) may add members.
 let PROTO_NAMES;
