@@ -80,13 +80,13 @@ export function registerAdminApi(RED: RED): void {
 
   function route(handler: (req: Request) => unknown) {
     return (req: Request, res: Response) => {
-      let node: RegistryNode | null = null;
       try {
         res.json(handler(req));
       } catch (err) {
         if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
         if (isTwinError(err)) {
-          node = findRegistry(RED, registries().find((r) => r.id === req.params.registry || r.name === req.params.registry)?.id);
+          // The registry's own catalog words the error (the request may have failed before resolving it).
+          const node = findRegistry(RED, registries().find((r) => r.id === req.params.registry || r.name === req.params.registry)?.id);
           const message = node ? node.describe(err).message : err.message;
           const status = STATUS[err.code] ?? 500;
           return void res.status(status).json({ error: message, code: err.code });
