@@ -19,7 +19,7 @@ const GC_KINDS = {
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental marking",
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weak callbacks",
 };
-const { core, childMain, readings, twinId, tempDir, removeDir, runQueueWaitMs } = require("./lib");
+const { core, childMain, readings, twinId, tempDir, removeDir, snapshotSize, runQueueWaitMs } = require("./lib");
 
 const turn = () => new Promise((r) => setImmediate(r));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -132,7 +132,7 @@ async function main() {
       during,
       longestSliceMs: store.stats.longestSliceMs,
       compactions: store.stats.compactions,
-      snapshotBytes: fs.statSync(path.join(dir, "store", "snapshot.jsonl")).size,
+      snapshotBytes: snapshotSize(path.join(dir, "store")),
     };
     await registry.close();
     return result;

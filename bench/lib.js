@@ -149,6 +149,13 @@ function dirBytes(dir) {
   return total;
 }
 
+/** Size of the newest snapshot a FileStore keeps in `dir` (snapshot-<lsn>.jsonl). */
+function snapshotSize(dir) {
+  const names = fs.readdirSync(dir).filter((n) => /^snapshot-\d{16}\.jsonl$/.test(n)).sort();
+  if (!names.length) throw new Error(`no snapshot in ${dir}`);
+  return fs.statSync(path.join(dir, names[names.length - 1])).size;
+}
+
 /**
  * Time the main thread has spent ready to run while other processes had the CPU, in ms
  * (Linux schedstat), or null where unknown: the share of a measurement the machine, not the
@@ -184,4 +191,4 @@ function machine() {
   };
 }
 
-module.exports = { repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, runQueueWaitMs, MB, machine };
+module.exports = { repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };

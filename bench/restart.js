@@ -16,7 +16,7 @@
 const fs = require("fs");
 const path = require("path");
 const { performance } = require("perf_hooks");
-const { core, childMain, readings, twinId, dirBytes, runQueueWaitMs } = require("./lib");
+const { core, childMain, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs } = require("./lib");
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -61,7 +61,7 @@ async function build(baseDir, twins, perTwin) {
   return {
     twins, readingsPerTwin: perTwin, buildMs, compactMs,
     journalOnlyBytes: dirBytes(journalDir),
-    snapshotBytes: fs.statSync(path.join(snapshotDir, "snapshot.jsonl")).size,
+    snapshotBytes: snapshotSize(snapshotDir),
     snapshotJournalBytes: journalAfter,
     longestSliceMs: store.stats.longestSliceMs,
   };

@@ -62,3 +62,9 @@ export function showValue(value: unknown, max = 40): string {
   else text = typeof value;
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
+
+/** The first `max` names, and how many more: a warning names what it is about without flooding the log. */
+export function showNames(names: string[], max = 20): string {
+  const shown = names.slice(0, max).join(", ");
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}

@@ -8,6 +8,7 @@ import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
 import { Series } from "./history";
 import { Twin, Entry } from "./twin";
 import { isPropertyName, isStateKey, isTwinId } from "./names";
+import { mergePatch, isObject } from "./merge-patch";
 
 /** [value, ts, source-or-by] */
 export type EntryTuple = [Json, number, string?];
@@ -16,7 +17,7 @@ type Props<T> = Record<string, T>;
 export type JournalEntry =
   | { l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple> }
   | { l: number; o: "x"; i: string; t: number }
-  | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
+  | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; ap?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
   | { l: number; o: "p"; i: string; t: number; p: Props<Json | null>; s?: Props<Json | null> }
   | { l: number; o: "lc"; i: string; v: number; t: number; lc: Json; s?: Props<Json | null> }
   | { l: number; o: "st"; i: string; t: number; s: Props<Json> }
@@ -29,30 +30,37 @@ export interface ApplyContext {
   fromDisk: boolean;
 }
 
-/** Applies one entry. Returns false when replay skips it (older than the twin, or twin gone). */
-export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
+/**
+ * What applying an entry did: `applied`; `covered` when the twin already holds it (replay over a
+ * snapshot); `unknown` when its twin does not exist; `invalid` when an entry from disk is not one.
+ */
+export type Applied = "applied" | "covered" | "unknown" | "invalid";
+
+/** Applies one entry. */
+export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   const existing = ctx.twins.get(e.i);
-  if (existing && e.l <= existing.lsn) return false;
+  if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
-    if (ctx.fromDisk && !isTwinId(e.i)) return false;
+    if (ctx.fromDisk && !isTwinId(e.i)) return "invalid";
     const twin = new Twin(e.i, e.m, e.t, e.t);
     ctx.twins.set(e.i, twin);
-    if (e.a) setAttributes(twin, e.a, ctx);
+    if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
     if (e.r && Object.keys(e.r).length) seen(twin, e.t);
     if (e.d) putEntries(twin, "desired", e.d, ctx);
     twin.version = e.v;
     twin.lsn = e.l;
-    return true;
+    return "applied";
   }
-  if (!existing) return false;
+  if (!existing) return "unknown";
   const twin = existing;
   switch (e.o) {
     case "x":
       ctx.twins.delete(e.i);
-      return true;
+      return "applied";
     case "u":
-      if (e.a) setAttributes(twin, e.a, ctx);
+      if (isObject(e.a)) setAttributes(twin, e.a, ctx);
+      if (isObject(e.ap)) patchAttributes(twin, e.ap, ctx);
       if (e.r) {
         putEntries(twin, "reported", e.r, ctx);
         seen(twin, e.t);
@@ -67,7 +75,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
       }
       if (e.s) putState(twin, e.s, ctx);
       twin.lsn = e.l;
-      return true;
+      return "applied";
     case "lc":
       twin.lifecycle = ctx.fromDisk ? cloneJson(e.lc) : e.lc;
       if (e.s) putState(twin, e.s, ctx);
@@ -75,17 +83,19 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): boolean {
     case "st":
       putState(twin, e.s, ctx);
       twin.lsn = e.l;
-      return true;
+      return "applied";
     case "n":
       if (e.on) seen(twin, e.t);
       else twin.online = false;
       twin.lsn = e.l;
-      return true;
+      return "applied";
+    default:
+      return "invalid";
   }
   twin.version = e.v;
   twin.updated = e.t;
   twin.lsn = e.l;
-  return true;
+  return "applied";
 }
 
 function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
@@ -111,6 +121,17 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
     out.push([name, ctx.fromDisk ? (cloneJson(value as Json) as T) : value]);
   }
   return out;
+}
+
+/** An attribute change is journalled as the merge patch that made it, not the whole result. */
+function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
+  if (!isObject(patch)) return;
+  const admitted = dict();
+  for (const key of Object.keys(patch)) {
+    if (ctx.fromDisk && !isPropertyName(key)) continue;
+    admitted[key] = ctx.fromDisk ? cloneJson(patch[key]) : patch[key];
+  }
+  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, { ...ctx, fromDisk: false });
 }
 
 function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {

@@ -3,13 +3,13 @@
  * written to the store as one journal entry, then applied, so a change either lands whole or
  * not at all. Other parts react to changes by subscribing, never by keeping copies.
  */
-import { TwinError, showValue } from "./errors";
+import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
 import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
 import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
-import { JournalEntry, EntryTuple, ApplyContext, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { JournalEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -64,7 +64,7 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
 interface Parts { a?: Patched; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
 
 /** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
-interface Patched { merged: JsonObject; keys: string[] }
+interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -111,17 +111,37 @@ export class TwinRegistry {
   /** Restores what the store holds and starts the timers. Returns recovery warnings. */
   open(): string[] {
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
-    const skipped: string[] = [];
+    let notTwins = 0;
+    let invalid = 0;
+    /** Twins with journalled changes but no record to apply them to (a snapshot lost them). */
+    const lost = new Map<string, number>();
     const restore = (rec: TwinRecord) => {
       const twin = fromRecord(rec, this.historyLength);
       if (twin) this.twins.set(twin.id, twin);
-      else skipped.push("a snapshot line that is not a twin was skipped");
+      else notTwins++;
+    };
+    const replay = (e: JournalEntry) => {
+      let outcome: Applied;
+      try {
+        outcome = applyEntry(e, disk);
+      } catch {
+        outcome = "invalid";
+      }
+      if (outcome === "invalid") invalid++;
+      else if (e.o === "c" || e.o === "x") lost.delete(e.i); // created again, or deleted anyway: nothing lost
+      else if (outcome === "unknown") lost.set(e.i, (lost.get(e.i) ?? 0) + 1);
     };
     // Twins are restored line by line as the store reads them; a store may also hand them back.
-    const recovered = this.store.recover({ record: restore, entry: (e) => applyEntry(e, disk) });
+    const recovered = this.store.recover({ record: restore, entry: replay, reset: () => this.twins.clear() });
     for (const rec of recovered.records) restore(rec);
-    for (const entry of recovered.entries) applyEntry(entry, disk);
-    const warnings = recovered.warnings.concat(skipped);
+    for (const entry of recovered.entries) replay(entry);
+    const warnings = recovered.warnings.slice();
+    if (notTwins) warnings.push(`${notTwins} snapshot line(s) that are not twins were skipped`);
+    if (invalid) warnings.push(`${invalid} journal entr${invalid === 1 ? "y" : "ies"} that could not be applied were skipped`);
+    if (lost.size) {
+      const entries = [...lost.values()].reduce((a, b) => a + b, 0);
+      warnings.push(`${lost.size} twin(s) could not be restored (${entries} journal entries name twins no snapshot or journal creates): ${showNames([...lost.keys()])}`);
+    }
     this.lsn = recovered.lsn;
     const missing = new Set<string>();
     for (const twin of this.twins.values()) if (twin.model !== null && !this.models.has(twin.model)) missing.add(twin.model);
@@ -367,7 +387,7 @@ export class TwinRegistry {
       checkPropertyName(twin.id, key);
       admitted[key] = admit(patch[key], this.admitContext(twin, key)).value;
     }
-    return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys };
+    return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys, patch: admitted };
   }
 
   private admitContext(twin: Twin, property: string) {
@@ -464,7 +484,8 @@ export class TwinRegistry {
         const after = key in next ? next[key] : null;
         if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
       }
-      if (Object.keys(attributeChanges).length) entry.a = next;
+      // The journal keeps the patch, not the merged result: a 1 KB change costs about 1 KB of disk.
+      if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
     }
     const reportedChanges = dict<Change>();
     if (parts.r && parts.r.size) {
@@ -484,8 +505,8 @@ export class TwinRegistry {
       }
       entry.d = d;
     }
-    if (!entry.a && !entry.r && !entry.d) return {};
-    this.checkSize(twin, { a: entry.a ? parts.a : undefined, r: parts.r, d: parts.d });
+    if (!entry.ap && !entry.r && !entry.d) return {};
+    this.checkSize(twin, { a: entry.ap ? parts.a : undefined, r: parts.r, d: parts.d });
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
@@ -500,7 +521,7 @@ export class TwinRegistry {
     }
     const events: Partial<Record<Section, ChangeEvent>> = {};
     const sections: Array<[Section, Record<string, Change>, unknown]> = [
-      ["attributes", attributeChanges, entry.a],
+      ["attributes", attributeChanges, entry.ap],
       ["reported", reportedChanges, entry.r],
       ["desired", desiredChanges, entry.d],
     ];

@@ -9,185 +9,21 @@
  */
 const assert = require("assert");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
-const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
 const { MemoryStore } = require("../../nodes/lib/core/store/memory-store");
-
-const JOURNAL = /^journal-\d+\.log$/;
-const SNAPSHOT = "snapshot.jsonl";
-const SNAPSHOT_TMP = "snapshot.jsonl.tmp";
-
-// ---- helpers ------------------------------------------------------------------------------------
-
-let root;
-let dirCount = 0;
-/** Registries opened by a test; closed (errors ignored) after it. */
-let opened = [];
-
-function freshDir(label = "s") {
-  const dir = path.join(root, `${label}-${++dirCount}`);
-  fs.mkdirSync(dir);
-  return dir;
-}
-
-/** A registry on a FileStore in `dir`, opened. Returns { reg, store, warnings }. */
-function openRegistry(dir, storeOptions = {}, registryOptions = {}) {
-  const store = new FileStore({ dir, mode: "batched", intervalMs: 10, retryMs: 20, ...storeOptions });
-  const reg = new TwinRegistry({ historyLength: 20, ...registryOptions, store });
-  opened.push(reg);
-  const warnings = reg.open();
-  return { reg, store, warnings };
-}
-
-/** Every twin's document as plain JSON (documents use null-prototype objects), by id. */
-function docs(reg) {
-  const out = {};
-  for (const id of [...reg.ids()].sort()) out[id] = JSON.parse(JSON.stringify(reg.get(id)));
-  return out;
-}
-
-function histories(reg, property) {
-  const out = {};
-  for (const id of [...reg.ids()].sort()) out[id] = reg.history(id, property);
-  return out;
-}
-
-function journalFiles(dir) {
-  return fs.readdirSync(dir).filter((n) => JOURNAL.test(n)).sort();
-}
-
-function journalText(dir) {
-  return journalFiles(dir).map((n) => fs.readFileSync(path.join(dir, n), "utf8")).join("");
-}
-
-function journalEntries(dir) {
-  return journalText(dir).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
-
-function lastJournal(dir) {
-  const files = journalFiles(dir);
-  return path.join(dir, files[files.length - 1]);
-}
-
-const immediate = () => new Promise((resolve) => setImmediate(resolve));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition, what, timeoutMs = 3000) {
-  const started = Date.now();
-  for (;;) {
-    if (condition()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-/** whenDurable as a promise that resolves with the error (or undefined), never rejects. */
-function durable(reg) {
-  return new Promise((resolve) => reg.whenDurable((err) => resolve(err)));
-}
-
-/** Fails the test unless fn throws TwinError `code`. */
-function throwsTwin(fn, code) {
-  assert.throws(fn, (err) => {
-    assert.strictEqual(err.name, "TwinError", `expected a TwinError, got ${err && err.stack}`);
-    assert.strictEqual(err.code, code, `expected ${code}, got ${err.message}`);
-    return true;
-  });
-}
-
-/**
- * An io for FileStore that passes through to fs, counts calls, and fails on demand.
- * `failWrite` / `failSync`: an errno code to fail with (null = pass through).
- * `partial`: on a failing write, first really write half the buffer (a torn append).
- */
-function faultyIO() {
-  const io = {
-    writes: 0,
-    syncs: 0,
-    truncates: 0,
-    truncatesDone: 0,
-    failWrite: null,
-    failSync: null,
-    partial: false,
-    syncDelayMs: 0,
-    failTruncate: null,
-    truncateDelayMs: 0,
-    write(fd, buffer, offset, length, position, cb) {
-      io.writes++;
-      if (io.failWrite) {
-        if (io.partial) fs.writeSync(fd, buffer, offset, Math.floor(length / 2));
-        const err = Object.assign(new Error(`${io.failWrite}: simulated failure, write`), { code: io.failWrite });
-        process.nextTick(cb, err, 0);
-        return;
-      }
-      fs.write(fd, buffer, offset, length, position, cb);
-    },
-    fdatasync(fd, cb) {
-      io.syncs++;
-      if (io.failSync) {
-        const err = Object.assign(new Error(`${io.failSync}: simulated failure, fdatasync`), { code: io.failSync });
-        process.nextTick(cb, err);
-        return;
-      }
-      if (io.syncDelayMs) setTimeout(() => fs.fdatasync(fd, cb), io.syncDelayMs);
-      else fs.fdatasync(fd, cb);
-    },
-    ftruncate(fd, len, cb) {
-      io.truncates++;
-      const finish = (err) => {
-        io.truncatesDone++;
-        cb(err);
-      };
-      if (io.failTruncate) {
-        const err = Object.assign(new Error(`${io.failTruncate}: simulated failure, ftruncate`), { code: io.failTruncate });
-        process.nextTick(finish, err);
-        return;
-      }
-      if (io.truncateDelayMs) setTimeout(() => fs.ftruncate(fd, len, finish), io.truncateDelayMs);
-      else fs.ftruncate(fd, len, finish);
-    },
-  };
-  return io;
-}
-
-const NOW = Date.now();
-
-/** A few twins with every kind of state a restart must bring back. */
-function populate(reg) {
-  reg.create("pump-07", { attributes: { site: "plant-1", serial: "P7-2231", tags: ["a", "b"] }, desired: { rpm: 1500 } }, { by: "dashboard" });
-  for (let i = 0; i < 5; i++) {
-    reg.report("pump-07", { temperature: 60 + i / 10, rpm: 1480 + i }, { ts: NOW - 10000 + i * 1000, source: "plant-1/pump-07/temperature" });
-  }
-  reg.setDesired("pump-07", { mode: "auto" }, { by: "ui" });
-  reg.updateAttributes("pump-07", { tags: null, room: { floor: 2, name: "B" } });
-  reg.create("valve-1", { attributes: { site: "plant-2" } });
-  reg.report("valve-1", { open: true, pressure: 3.2 }, { ts: NOW - 5000 });
-  reg.create("gone", { attributes: { site: "x" } });
-  reg.report("gone", { temperature: 1 });
-  reg.remove("gone");
-  reg.create("quiet");
-}
+const { TwinRegistry } = require("../../nodes/lib/core/registry");
+const {
+  SNAPSHOT_TMP, NOW, snapshotFiles, newestSnapshot, useStoreDirs, track, freshDir, openRegistry, docs, histories,
+  journalFiles, journalText, journalEntries, lastJournal, immediate, sleep, waitFor, durable, throwsTwin, faultyIO, populate,
+} = require("./store-support");
 
 // ---- tests --------------------------------------------------------------------------------------
 
 describe("core/store: persistence", function () {
   this.timeout(20000);
 
-  before(function () {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-store-test-"));
-  });
-
-  afterEach(async function () {
-    const regs = opened;
-    opened = [];
-    for (const reg of regs) await reg.close().catch(() => undefined);
-  });
-
-  after(function () {
-    if (root) fs.rmSync(root, { recursive: true, force: true });
-  });
+  useStoreDirs("store-test");
 
   describe("batched mode", function () {
     it("puts changes on disk within the interval (default 100 ms) + fsync without a flush, and a new registry recovers every twin", async function () {
@@ -489,19 +325,30 @@ describe("core/store: persistence", function () {
       for (let k = 5; k < n; k += 50) reg.remove(`m-${k}`);
     }
 
-    it("writes a snapshot, deletes the older journals, and recovers identical documents", async function () {
+    it("writes a snapshot, keeps the one before it and the journals since that, deletes the rest, and recovers identical documents", async function () {
       const dir = freshDir("compact");
       const { reg, store } = openRegistry(dir);
       fleet(reg, 300);
-      const older = journalFiles(dir);
+      const first = journalFiles(dir);
       await reg.compact();
-      assert.ok(fs.existsSync(path.join(dir, SNAPSHOT)), "snapshot.jsonl exists");
+      assert.strictEqual(snapshotFiles(dir).length, 1, "one snapshot");
       assert.strictEqual(fs.existsSync(path.join(dir, SNAPSHOT_TMP)), false);
-      for (const name of older) assert.ok(!journalFiles(dir).includes(name), `${name} was deleted`);
-      assert.strictEqual(store.stats.compactions, 1);
+      for (const name of first) assert.ok(journalFiles(dir).includes(name), `${name} is kept: it is the fallback of the only snapshot`);
+      reg.report("m-1", { rpm: 1 }, { ts: NOW - 3000 });
+      const between = journalFiles(dir);
+      await reg.compact();
+      const older = snapshotFiles(dir);
+      assert.strictEqual(older.length, 2, "two snapshots");
+      for (const name of first) assert.ok(!journalFiles(dir).includes(name), `${name} was deleted`);
+      for (const name of between.filter((n) => !first.includes(n))) assert.ok(journalFiles(dir).includes(name), `${name} is kept for the older snapshot`);
+      reg.report("m-1", { rpm: 2 }, { ts: NOW - 2000 });
+      await reg.compact();
+      assert.deepStrictEqual(snapshotFiles(dir).slice(0, 1), older.slice(1), "the oldest of three snapshots was deleted");
+      assert.strictEqual(snapshotFiles(dir).length, 2);
+      assert.strictEqual(store.stats.compactions, 3);
       assert.ok(store.stats.longestSliceMs > 0, "longestSliceMs reported");
 
-      const header = JSON.parse(fs.readFileSync(path.join(dir, SNAPSHOT), "utf8").split("\n")[0]);
+      const header = JSON.parse(fs.readFileSync(newestSnapshot(dir), "utf8").split("\n")[0]);
       assert.strictEqual(header.format, "twinwire-snapshot");
       const before = docs(reg);
       const history = histories(reg, "temperature");
@@ -610,7 +457,7 @@ describe("core/store: persistence", function () {
       await compaction;
       assert.ok(expected, "caught the compaction half done");
       const files = fs.readdirSync(image).sort();
-      assert.ok(files.includes(SNAPSHOT) && files.includes(SNAPSHOT_TMP), `image: ${files}`);
+      assert.ok(snapshotFiles(image).length === 1 && files.includes(SNAPSHOT_TMP), `image: ${files}`);
       assert.ok(journalFiles(image).length >= 2, `image journals: ${files}`);
 
       const fromImage = openRegistry(image);
@@ -666,8 +513,8 @@ describe("core/store: persistence", function () {
       assert.strictEqual(typeof ms, "number");
       assert.ok(Number.isFinite(ms) && ms > 0, `longestSliceMs = ${ms}`);
       this.test.title += ` [longestSliceMs ${ms.toFixed(1)} ms]`;
-      const lines = fs.readFileSync(path.join(dir, SNAPSHOT), "utf8").split("\n").filter(Boolean);
-      assert.strictEqual(lines.length, 20001, "header + one line per twin");
+      const lines = fs.readFileSync(newestSnapshot(dir), "utf8").split("\n").filter(Boolean);
+      assert.strictEqual(lines.length, 20002, "header + one line per twin + trailer");
       const sample = ["dev-0", "dev-12345", "dev-19999"].map((id) => JSON.parse(JSON.stringify(reg.get(id))));
       await reg.close();
       const second = openRegistry(dir);
@@ -862,7 +709,7 @@ describe("core/store: persistence", function () {
       const store = new MemoryStore();
       assert.strictEqual(store.mode, "memory");
       const reg = new TwinRegistry({ store });
-      opened.push(reg);
+      track(reg);
       assert.deepStrictEqual(reg.open(), []);
       populate(reg);
       assert.strictEqual(reg.size, 3);
@@ -876,17 +723,17 @@ describe("core/store: persistence", function () {
       await reg.close();
 
       const again = new TwinRegistry({ store: new MemoryStore() });
-      opened.push(again);
+      track(again);
       again.open();
       assert.strictEqual(again.size, 0);
       // Not even the same store instance brings anything back.
       const same = new TwinRegistry({ store });
-      opened.push(same);
+      track(same);
       same.open();
       assert.strictEqual(same.size, 0);
       // The default store is memory.
       const plain = new TwinRegistry();
-      opened.push(plain);
+      track(plain);
       plain.open();
       assert.strictEqual(plain.store.mode, "memory");
       assert.strictEqual(plain.size, 0);

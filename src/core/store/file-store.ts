@@ -1,18 +1,27 @@
 /**
- * The on-disk store: an append-only journal plus a snapshot, in one directory.
+ * The on-disk store: an append-only journal plus snapshots, in one directory.
  *
- *   snapshot.jsonl          header line {format, version, lsn}, then one twin per line
+ *   snapshot-<lsn>.jsonl    header {format, version, lsn}, one twin per line, then a trailer
+ *                           {format: "twinwire-snapshot-end", count, sha256} over the twin lines
  *   journal-<first lsn>.log one journal entry per line, appended, fsynced
  *
  * A snapshot is written beside the live journal without stopping it: the journal is rotated
  * first, twins are serialised in short slices (each twin carries the sequence number of its
  * last change, so entries the snapshot already holds are skipped on replay), the file is
- * fsynced and renamed into place, and only then are the older journals deleted. A crash at
- * any point leaves either the old snapshot with every journal, or the new one.
+ * fsynced, renamed into place and read back to verify it. Only then is anything deleted, and
+ * never the previous snapshot nor the journals written since it: a snapshot found damaged at
+ * start-up falls back to the one before plus those journals, and loses nothing they hold.
+ *
+ * Durability per mode: `strict` calls whenDurable back after the fsync that covers the change
+ * (one fsync per turn of the event loop, shared by every change in it). `batched` calls back at
+ * once, but never while an acknowledged change older than the interval is still unwritten: a
+ * crash loses at most the changes acknowledged within one interval before the last
+ * acknowledgement, however late the flush timer runs.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { TwinError } from "../errors";
+import { createHash } from "crypto";
+import { TwinError, showNames } from "../errors";
 import { JournalEntry, TwinRecord } from "../journal";
 import { StringDecoder } from "string_decoder";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
@@ -27,7 +36,7 @@ export interface FileIO {
 export interface FileStoreOptions {
   dir: string;
   mode: "strict" | "batched";
-  /** Longest time a change waits for its fsync in `batched` mode. */
+  /** `batched`: the longest time an acknowledged change may stay unwritten. */
   intervalMs?: number;
   /** Journal size that makes a snapshot worth writing (grows with the snapshot itself). */
   compactBytes?: number;
@@ -37,12 +46,23 @@ export interface FileStoreOptions {
   io?: FileIO;
 }
 
-const SNAPSHOT = "snapshot.jsonl";
+const SNAPSHOT = /^snapshot-(\d{16})\.jsonl$/;
+/** The single snapshot file of format version 1, read (never written) for stores made before. */
+const LEGACY_SNAPSHOT = "snapshot.jsonl";
 const SNAPSHOT_TMP = "snapshot.jsonl.tmp";
 const JOURNAL = /^journal-(\d+)\.log$/;
+/** A journal name no version writes (a sequence number that was not a whole number). */
+const ODD_JOURNAL = /^journal-(.+)\.log$/;
 const FORMAT = "twinwire-snapshot";
+const END = "twinwire-snapshot-end";
+const VERSION = 2;
+/** Snapshots kept: the newest and the one before it, the fallback when the newest is damaged. */
+const GENERATIONS = 2;
+const ENTRY_OPS = new Set(["c", "x", "u", "p", "lc", "st", "n"]);
 
 type Waiter = (err?: Error) => void;
+
+interface SnapshotFile { name: string; lsn: number }
 
 export class FileStore implements Store {
   readonly mode: "strict" | "batched";
@@ -55,20 +75,28 @@ export class FileStore implements Store {
   private readonly retryMs: number;
   private fd: number | null = null;
   private journalFile = "";
+  /** First sequence number of the journal to open when the disk lets us (after a failure). */
+  private nextJournal = 1;
+  /** A torn journal tail that a read-only disk kept us from cutting off: cut before writing. */
+  private tornTail: { file: string; size: number } | null = null;
   /** Bytes of the current journal known to be on disk; a failed write is cut back to here. */
   private offset = 0;
   private pending: string[] = [];
   private pendingWaiters: Waiter[] = [];
   private inflight = false;
   private inflightWaiters: Waiter[] = [];
+  /** Changes in `pending` and in the batch being written (a failed batch goes back as one string). */
+  private pendingEntries = 0;
+  private inflightEntries = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private failure: Error | null = null;
   /** A failed write may have left part of a line: cut back to `offset` before writing again. */
   private needsCutBack = false;
-  /** When the oldest change still waiting in `pending` arrived. */
+  /** When (performance.now) the oldest change in `pending` was acknowledged, and the one being written. */
   private pendingSince = 0;
+  private inflightSince = 0;
   private closed = false;
   private compacting: Promise<void> | null = null;
   private snapshotBytes = 0;
@@ -84,64 +112,123 @@ export class FileStore implements Store {
     this.retryMs = options.retryMs ?? 1000;
   }
 
+  /**
+   * Reads the newest snapshot that verifies, then every journal entry after it. Throws only when
+   * the directory cannot be made or read; a disk that can be read but not written opens the
+   * store read-only (reads work, writes are refused) until the disk takes writes again.
+   */
   recover(visit?: RecoveryVisitor): Recovered {
     fs.mkdirSync(this.dir, { recursive: true });
-    fs.rmSync(path.join(this.dir, SNAPSHOT_TMP), { force: true });
     const warnings: string[] = [];
     const records: TwinRecord[] = [];
     const entries: JournalEntry[] = [];
     const onRecord = visit ? (r: TwinRecord) => visit.record(r) : (r: TwinRecord) => records.push(r);
     const onEntry = visit ? (e: JournalEntry) => visit.entry(e) : (e: JournalEntry) => entries.push(e);
-    let lsn = 0;
+    const reset = () => (visit?.reset ? visit.reset() : (records.length = 0));
+    let writeError: Error | null = null;
+    const tryWrite = (step: () => void) => {
+      try {
+        step();
+      } catch (err) {
+        writeError ??= err as Error;
+      }
+    };
+    tryWrite(() => fs.rmSync(path.join(this.dir, SNAPSHOT_TMP), { force: true }));
 
-    const snapshotPath = path.join(this.dir, SNAPSHOT);
-    if (fs.existsSync(snapshotPath)) {
-      const read = readLines(snapshotPath, (line, n) => {
-        if (n === 0) {
-          const header = parseLine(line) as { format?: string; lsn?: number } | undefined;
-          if (!header || header.format !== FORMAT) warnings.push(`snapshot ${snapshotPath} has no valid header; reading its twins anyway`);
-          else if (typeof header.lsn === "number") lsn = header.lsn;
-          return;
-        }
-        if (line === "") return;
-        const rec = parseLine(line) as TwinRecord | undefined;
-        if (!rec) return void warnings.push(`snapshot line ${n + 1} is damaged and was skipped`);
-        if (typeof rec.l === "number" && rec.l > lsn) lsn = rec.l;
-        onRecord(rec);
-      });
-      this.snapshotBytes = read.bytes;
-    }
-
+    // The newest snapshot that verifies is the base. A damaged one is named and set aside, unless
+    // nothing else holds its twins: then what can be read of it is salvaged.
+    const snapshots = this.snapshotFiles();
     const journals = this.journalFiles();
+    const damaged: SnapshotFile[] = [];
+    let base: SnapshotFile | null = null;
+    for (const snap of snapshots) {
+      const result = readSnapshot(path.join(this.dir, snap.name), onRecord);
+      if (result.ok) {
+        base = { name: snap.name, lsn: result.lsn };
+        this.snapshotBytes = result.bytes;
+        if (result.note) warnings.push(result.note);
+        break;
+      }
+      reset();
+      damaged.push(snap);
+      warnings.push(`snapshot ${snap.name} is damaged (${result.reason})`);
+    }
+    const journalsFromStart = journals.length === 0 || journals[0].first <= 1;
+    if (!base && damaged.length && !journalsFromStart) {
+      const newest = damaged.shift() as SnapshotFile;
+      const result = readSnapshot(path.join(this.dir, newest.name), onRecord, true);
+      if (result.ok) {
+        base = { name: newest.name, lsn: result.lsn };
+        if (result.note) warnings.push(result.note);
+      }
+    } else if (damaged.length) {
+      warnings.push(base ? `restored from ${base.name} and the journals since it instead` : "restored from the journals alone, which hold every change");
+    }
+    for (const snap of damaged) {
+      tryWrite(() => fs.renameSync(path.join(this.dir, snap.name), path.join(this.dir, snap.name + ".damaged")));
+    }
+    const baseLsn = base ? base.lsn : 0;
+    let lsn = baseLsn;
+
+    for (const odd of journals.filter((f) => !JOURNAL.test(f.name))) {
+      warnings.push(`journal ${odd.name} has a name this version never writes; its entries were read in sequence order`);
+    }
     journals.forEach((file, k) => {
       const full = path.join(this.dir, file.name);
+      const damaged: number[] = [];
       const read = readLines(full, (line, n) => {
         if (line === "") return;
-        const entry = parseLine(line) as JournalEntry | undefined;
-        if (!entry || typeof entry.l !== "number") return void warnings.push(`journal ${file.name} line ${n + 1} is damaged and was skipped`);
+        const entry = parseLine(line);
+        if (!isEntry(entry)) return void damaged.push(n + 1);
+        if (entry.l <= baseLsn) return; // the snapshot holds it
         if (entry.l > lsn) lsn = entry.l;
         onEntry(entry);
       });
-      this.stats.journalBytes += read.bytes;
+      if (damaged.length) {
+        warnings.push(`journal ${file.name}: ${damaged.length} damaged line(s) skipped (line ${showNames(damaged.map(String))})`);
+      }
+      if (file.first > baseLsn || k === journals.length - 1) this.stats.journalBytes += read.bytes;
       if (read.tail !== "") {
         // A write cut short by a crash: the change was never acknowledged, so dropping it is safe.
         const last = k === journals.length - 1;
         warnings.push(`journal ${file.name} ends in a torn line${last ? "" : " (not the last journal)"}; it was skipped`);
-        fs.truncateSync(full, read.complete);
+        try {
+          fs.truncateSync(full, read.complete);
+        } catch (err) {
+          writeError ??= err as Error;
+          if (last) this.tornTail = { file: full, size: read.complete };
+        }
       }
     });
 
-    this.openJournal(lsn + 1);
+    this.nextJournal = lsn + 1;
+    if (!writeError) tryWrite(() => this.openJournal(this.nextJournal));
+    if (writeError) {
+      this.fail(writeError);
+      warnings.push(`the store directory cannot be written (${describe(writeError)}); twins can be read, changes are refused until it can`);
+    }
     return { records, entries, lsn, warnings };
   }
 
+  /** Snapshots, newest first (the legacy single file by the sequence number in its header). */
+  private snapshotFiles(): SnapshotFile[] {
+    const out: SnapshotFile[] = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      const match = SNAPSHOT.exec(name);
+      if (match) out.push({ name, lsn: Number(match[1]) });
+      else if (name === LEGACY_SNAPSHOT) out.push({ name, lsn: headerOf(path.join(this.dir, name))?.lsn ?? -1 });
+    }
+    return out.sort((a, b) => b.lsn - a.lsn);
+  }
+
   private journalFiles(): Array<{ name: string; first: number }> {
-    return fs
-      .readdirSync(this.dir)
-      .map((name) => ({ name, match: JOURNAL.exec(name) }))
-      .filter((f) => f.match)
-      .map((f) => ({ name: f.name, first: Number((f.match as RegExpExecArray)[1]) }))
-      .sort((a, b) => a.first - b.first);
+    const out: Array<{ name: string; first: number }> = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      const match = ODD_JOURNAL.exec(name);
+      const first = match ? Number(match[1]) : NaN;
+      if (match && Number.isFinite(first)) out.push({ name, first });
+    }
+    return out.sort((a, b) => a.first - b.first);
   }
 
   private openJournal(first: number): void {
@@ -154,8 +241,24 @@ export class FileStore implements Store {
     if (previous !== null && previous !== fd) fs.closeSync(previous);
   }
 
+  /** After the disk refused writes at start-up: cut the torn tail, then open the journal. */
+  private reopen(): boolean {
+    try {
+      if (this.tornTail) {
+        fs.truncateSync(this.tornTail.file, this.tornTail.size);
+        this.tornTail = null;
+      }
+      this.openJournal(this.nextJournal);
+      return true;
+    } catch (err) {
+      this.failure = err as Error;
+      return false;
+    }
+  }
+
   health(): StoreHealth {
-    return this.failure ? { ok: false, error: describe(this.failure) } : { ok: true };
+    if (!this.failure) return { ok: true };
+    return { ok: false, error: describe(this.failure), unwritten: this.pendingEntries + this.inflightEntries };
   }
 
   onHealth(listener: (health: StoreHealth) => void): void {
@@ -165,13 +268,25 @@ export class FileStore implements Store {
   append(entry: JournalEntry): void {
     if (this.closed) throw new TwinError("store-closed");
     if (this.failure) throw new TwinError("store-unavailable", { reason: describe(this.failure) });
-    if (this.pending.length === 0) this.pendingSince = Date.now();
+    if (this.pending.length === 0) this.pendingSince = performance.now();
     this.pending.push(JSON.stringify(entry) + "\n");
+    this.pendingEntries++;
     this.schedule();
   }
 
   whenDurable(callback: Waiter): void {
-    if (this.mode === "batched") return callback();
+    if (this.mode === "batched") {
+      // The window is bound to acknowledgements, not to the timer: while a change acknowledged
+      // longer ago than the interval is unwritten, nothing more is acknowledged.
+      const now = performance.now();
+      if (this.inflight && now - this.inflightSince >= this.intervalMs) return void this.inflightWaiters.push(callback);
+      if (this.pending.length && now - this.pendingSince >= this.intervalMs) {
+        this.pendingWaiters.push(callback);
+        if (!this.inflight && !this.failure) this.writeBatch();
+        return;
+      }
+      return callback();
+    }
     if (this.pending.length) this.pendingWaiters.push(callback);
     else if (this.inflight) this.inflightWaiters.push(callback);
     else callback();
@@ -183,9 +298,9 @@ export class FileStore implements Store {
       // Group commit: every change made in this turn of the event loop shares one fsync.
       if (!this.immediate) this.immediate = setImmediate(() => this.writeBatch());
     } else if (!this.timer) {
-      // Counted from the oldest waiting change, so a change that arrived during the previous
-      // write still reaches the disk within the interval (plus that fsync).
-      const wait = Math.max(0, this.pendingSince + this.intervalMs - Date.now());
+      // Half the interval after the oldest waiting change, so the write and its fsync usually
+      // finish before acknowledgements would have to wait for them.
+      const wait = Math.max(0, this.pendingSince + this.intervalMs / 2 - performance.now());
       this.timer = setTimeout(() => this.writeBatch(), wait);
     }
   }
@@ -198,49 +313,70 @@ export class FileStore implements Store {
       if (this.failure) this.scheduleRetry();
       return;
     }
-    if (this.fd === null || this.pending.length === 0) return;
-    const fd = this.fd;
+    if (this.fd === null) {
+      if (this.closed || !this.reopen()) return this.scheduleRetry();
+      this.healed();
+    }
+    const fd = this.fd as number;
+    if (this.pending.length === 0) return;
     if (this.needsCutBack) return this.cutBack(fd, () => this.writeBatch());
     const text = this.pending.join("");
     const buffer = Buffer.from(text, "utf8");
+    this.inflightEntries = this.pendingEntries;
+    this.pendingEntries = 0;
+    this.inflightSince = this.pendingSince;
     this.pending = [];
     this.inflight = true;
     this.inflightWaiters = this.pendingWaiters;
     this.pendingWaiters = [];
-    this.io.write(fd, buffer, 0, buffer.length, null, (err, written) => {
-      if (err || written !== buffer.length) return this.failed(text, err ?? shortWrite(written, buffer.length));
+    writeFully(this.io, fd, buffer, 0, (err) => {
+      if (err) return this.failed(text, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(text, syncErr);
         this.offset += buffer.length;
         this.stats.journalBytes += buffer.length;
         this.inflight = false;
+        this.inflightEntries = 0;
         const waiters = this.inflightWaiters;
         this.inflightWaiters = [];
-        if (this.failure) {
-          this.failure = null;
-          this.emitHealth();
-        }
+        this.healed();
         for (const w of waiters) w();
         if (this.pending.length) this.schedule();
       });
     });
   }
 
+  private healed(): void {
+    if (!this.failure) return;
+    this.failure = null;
+    this.emitHealth();
+  }
+
   private failed(text: string, err: Error): void {
     // Keep the batch and try again later, first cutting the journal back to its last whole
     // line: what was stored before stays intact and the batch is written once the disk recovers.
     this.needsCutBack = true;
-    if (text) this.pending.unshift(text);
+    if (text) {
+      this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
+      this.pending.unshift(text);
+    }
+    this.pendingEntries += this.inflightEntries;
+    this.inflightEntries = 0;
     this.inflight = false;
     if (this.fd !== null) this.cutBack(this.fd, () => undefined);
-    const wasOk = !this.failure;
-    this.failure = err;
     const waiters = this.inflightWaiters.concat(this.pendingWaiters);
     this.inflightWaiters = [];
     this.pendingWaiters = [];
-    if (wasOk) this.emitHealth();
+    this.fail(err);
     const error = new TwinError("store-unavailable", { reason: describe(err) });
     for (const w of waiters) w(error);
+    this.scheduleRetry();
+  }
+
+  private fail(err: Error): void {
+    const wasOk = !this.failure;
+    this.failure = err;
+    if (wasOk) this.emitHealth();
     this.scheduleRetry();
   }
 
@@ -301,20 +437,23 @@ export class FileStore implements Store {
     if (this.closed) return;
     await this.flush();
     // Rotate: from here on, changes go to a journal the snapshot does not replace.
-    const { snap, obsolete } = this.timed(() => {
+    const snap = this.timed(() => {
       const snap = source();
-      const older = this.journalFiles().map((f) => f.name);
       this.openJournal(snap.lsn + 1);
-      return { snap, obsolete: older.filter((name) => name !== this.journalFile) };
+      this.nextJournal = snap.lsn + 1;
+      return snap;
     });
     const journalBytes = this.stats.journalBytes;
     this.stats.journalBytes = 0;
 
+    const name = `snapshot-${String(snap.lsn).padStart(16, "0")}.jsonl`;
     const tmp = path.join(this.dir, SNAPSHOT_TMP);
     const fd = await call<number>((cb) => fs.open(tmp, "w", cb));
+    const hash = createHash("sha256");
     let bytes = 0;
+    let count = 0;
     try {
-      const header = JSON.stringify({ format: FORMAT, version: 1, lsn: snap.lsn, created: Date.now() }) + "\n";
+      const header = JSON.stringify({ format: FORMAT, version: VERSION, lsn: snap.lsn, created: Date.now() }) + "\n";
       bytes += await writeAll(fd, header);
       const lines = snap.lines();
       let done = false;
@@ -332,24 +471,49 @@ export class FileStore implements Store {
             }
             chunk.push(next.value, "\n");
             size += next.value.length + 1;
+            count++;
           } while (performance.now() - started < this.sliceMs && size < 1024 * 1024);
-          return chunk.join("");
+          const joined = chunk.join("");
+          hash.update(joined, "utf8");
+          return joined;
         });
         bytes += await writeAll(fd, text);
         await new Promise((r) => setImmediate(r));
       }
+      const digest = hash.digest("hex");
+      bytes += await writeAll(fd, JSON.stringify({ format: END, count, sha256: digest }) + "\n");
       await call((cb) => fs.fdatasync(fd, cb));
       await call((cb) => fs.close(fd, cb));
+      await call((cb) => fs.rename(tmp, path.join(this.dir, name), cb));
+      await syncDir(this.dir);
+      // Read back what the disk holds before anything older is let go.
+      const check = await verifySnapshot(path.join(this.dir, name));
+      if (check.torn || check.count !== count || check.sha256 !== digest || check.trailer?.count !== count || check.trailer?.sha256 !== digest) {
+        await call((cb) => fs.rename(path.join(this.dir, name), path.join(this.dir, name + ".damaged"), cb)).catch(() => undefined);
+        throw new Error(`snapshot ${name} did not read back as written; it was set aside and every journal was kept`);
+      }
     } catch (err) {
       fs.close(fd, () => fs.rm(tmp, { force: true }, () => undefined));
       this.stats.journalBytes += journalBytes;
       throw err;
     }
-    await call((cb) => fs.rename(tmp, path.join(this.dir, SNAPSHOT), cb));
-    await syncDir(this.dir);
-    for (const name of obsolete) await call((cb) => fs.rm(path.join(this.dir, name), { force: true }, cb));
+    await this.prune();
     this.snapshotBytes = bytes;
     this.stats.compactions++;
+  }
+
+  /** Deletes snapshots beyond the newest GENERATIONS and the journals none of those needs. */
+  private async prune(): Promise<void> {
+    const snapshots = this.snapshotFiles();
+    // With fewer snapshots than that, the journals from the very start are the fallback.
+    const oldest = snapshots.length >= GENERATIONS ? snapshots[GENERATIONS - 1].lsn : 0;
+    for (const s of snapshots.slice(GENERATIONS)) await call((cb) => fs.rm(path.join(this.dir, s.name), { force: true }, cb));
+    // A journal holds the entries from its first number up to the next journal's first, minus one.
+    const journals = this.journalFiles();
+    for (let k = 0; k + 1 < journals.length; k++) {
+      if (journals[k].name === this.journalFile) continue;
+      if (journals[k + 1].first <= oldest + 1) await call((cb) => fs.rm(path.join(this.dir, journals[k].name), { force: true }, cb));
+    }
   }
 
   /** Runs one synchronous step of a snapshot and keeps the longest (the event-loop stall). */
@@ -378,6 +542,138 @@ export class FileStore implements Store {
     this.fd = null;
     if (error) throw error;
   }
+}
+
+/** A journal entry read from disk has a whole, safe sequence number, a known op and a twin id. */
+function isEntry(value: unknown): value is JournalEntry {
+  if (!value || typeof value !== "object") return false;
+  const e = value as { l?: unknown; o?: unknown; i?: unknown };
+  return Number.isSafeInteger(e.l) && (e.l as number) > 0 && typeof e.o === "string" && ENTRY_OPS.has(e.o) && typeof e.i === "string";
+}
+
+type SnapshotRead =
+  | { ok: true; lsn: number; bytes: number; note?: string }
+  | { ok: false; reason: string };
+
+/**
+ * Reads one snapshot into `onRecord`, checking it as it goes: a valid header, every twin line
+ * whole, and a trailer whose count and checksum match. `salvage` (or a format 1 snapshot, which
+ * has no trailer) reads what can be read instead: damaged lines are skipped and named.
+ */
+function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage = false): SnapshotRead {
+  let header: { format?: unknown; version?: unknown; lsn?: unknown } | undefined;
+  let trailer: { count?: unknown; sha256?: unknown } | undefined;
+  let lenient = salvage;
+  let reason: string | null = null;
+  const damaged: string[] = [];
+  const hash = createHash("sha256");
+  let count = 0;
+  const read = readLines(file, (line, n) => {
+    if (reason) return;
+    if (n === 0) {
+      header = parseLine(line) as typeof header;
+      const valid = !!header && header.format === FORMAT && Number.isSafeInteger(header.lsn);
+      if (valid && (header?.version === 1 || header?.version === undefined)) lenient = true;
+      if (!valid && !lenient) reason = "no valid header";
+      if (!valid) header = undefined;
+      return;
+    }
+    if (trailer && !lenient) return void (reason = "lines after the trailer");
+    const rec = parseLine(line) as (TwinRecord & { format?: unknown }) | undefined;
+    if (!rec || typeof rec !== "object") {
+      if (!lenient) reason = `line ${n + 1} is damaged`;
+      else damaged.push(idIn(line) ?? `line ${n + 1}`);
+      return;
+    }
+    if (rec.format === END) return void (trailer = rec as typeof trailer);
+    hash.update(line + "\n", "utf8");
+    count++;
+    onRecord(rec);
+  });
+  if (read.tail !== "") {
+    if (!lenient) return { ok: false, reason: read.bytes === 0 ? "empty file" : "it ends in a torn line" };
+    damaged.push(idIn(read.tail) ?? "its torn last line");
+  }
+  if (reason) return { ok: false, reason };
+  if (read.bytes === 0) return lenient ? { ok: true, lsn: 0, bytes: 0, note: `snapshot ${path.basename(file)} is empty` } : { ok: false, reason: "empty file" };
+  const lsn = header ? (header.lsn as number) : 0;
+  const name = path.basename(file);
+  if (lenient) {
+    const lines = damaged.length ? `; ${damaged.length} damaged line(s) were skipped: ${showNames(damaged)}` : "";
+    const kind = salvage ? "is damaged: what could be read of it was restored" : "is of format 1 (no checksum) and was read as it is";
+    return { ok: true, lsn, bytes: read.bytes, note: header ? (salvage || lines ? `snapshot ${name} ${kind}${lines}` : undefined) : `snapshot ${name} has no valid header; its twins were read anyway${lines}` };
+  }
+  if (!trailer) return { ok: false, reason: "no trailer: it was cut short" };
+  if (trailer.count !== count) return { ok: false, reason: `${count} twins where its trailer says ${String(trailer.count)}` };
+  if (trailer.sha256 !== hash.digest("hex")) return { ok: false, reason: "checksum mismatch" };
+  return { ok: true, lsn, bytes: read.bytes };
+}
+
+/** The twin id at the start of a damaged snapshot line, when that much of it survived. */
+function idIn(line: string): string | null {
+  const match = /^\{"i":"([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})"/.exec(line);
+  return match ? match[1] : null;
+}
+
+/** Re-reads a written snapshot asynchronously, in chunks: its twin count and checksum, and what its trailer says. */
+async function verifySnapshot(file: string): Promise<{ count: number; sha256: string; trailer: { count?: unknown; sha256?: unknown } | null; torn: boolean }> {
+  const fd = await call<number>((cb) => fs.open(file, "r", cb));
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const hash = createHash("sha256");
+  const decoder = new StringDecoder("utf8");
+  let rest = "";
+  let n = 0;
+  let count = 0;
+  let trailer: { count?: unknown; sha256?: unknown } | null = null;
+  try {
+    for (;;) {
+      const got = await call<number>((cb) => fs.read(fd, buffer, 0, buffer.length, null, cb));
+      if (got === 0) break;
+      const text = rest + decoder.write(buffer.subarray(0, got));
+      let start = 0;
+      for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", start)) {
+        const line = text.slice(start, i + 1);
+        start = i + 1;
+        if (n++ === 0) continue;
+        if (line.startsWith(`{"format":"${END}"`)) trailer = (parseLine(line) as typeof trailer) ?? null;
+        else {
+          hash.update(line, "utf8");
+          count++;
+        }
+      }
+      rest = text.slice(start);
+    }
+  } finally {
+    await call((cb) => fs.close(fd, cb));
+  }
+  return { count, sha256: hash.digest("hex"), trailer, torn: rest + decoder.end() !== "" };
+}
+
+function headerOf(file: string): { lsn: number } | null {
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const buffer = Buffer.alloc(4096);
+      const got = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      const first = buffer.subarray(0, got).toString("utf8").split("\n")[0];
+      const header = parseLine(first) as { lsn?: unknown } | undefined;
+      return header && Number.isSafeInteger(header.lsn) ? { lsn: header.lsn as number } : null;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the whole buffer, going on after a short write: the disk's own error (ENOSPC) is what the user sees. */
+function writeFully(io: FileIO, fd: number, buffer: Buffer, offset: number, cb: (err: Error | null) => void): void {
+  io.write(fd, buffer, offset, buffer.length - offset, null, (err, written) => {
+    if (err) return cb(err);
+    if (written <= 0) return cb(shortWrite(offset, buffer.length));
+    if (offset + written < buffer.length) return writeFully(io, fd, buffer, offset + written, cb);
+    cb(null);
+  });
 }
 
 /**
@@ -425,13 +721,7 @@ function parseLine(line: string | undefined): unknown {
 
 function writeAll(fd: number, text: string): Promise<number> {
   const buffer = Buffer.from(text, "utf8");
-  return new Promise((resolve, reject) =>
-    fs.write(fd, buffer, 0, buffer.length, null, (err, written) => {
-      if (err) reject(err);
-      else if (written !== buffer.length) reject(shortWrite(written, buffer.length));
-      else resolve(written);
-    }),
-  );
+  return new Promise((resolve, reject) => writeFully(fs, fd, buffer, 0, (err) => (err ? reject(err) : resolve(buffer.length))));
 }
 
 /** Makes a rename durable; some file systems refuse fsync on a directory, which is fine. */
@@ -449,7 +739,7 @@ function call<T = void>(start: (cb: (err: NodeJS.ErrnoException | null, value?: 
 }
 
 function shortWrite(written: number, expected: number): Error {
-  return Object.assign(new Error(`short write (${written} of ${expected} bytes)`), { code: "ESHORTWRITE" });
+  return Object.assign(new Error(`the disk took ${written} of ${expected} bytes and reported no error`), { code: "ESHORTWRITE" });
 }
 
 function describe(err: Error): string {

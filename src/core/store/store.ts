@@ -11,6 +11,8 @@ export type PersistenceMode = "strict" | "batched" | "memory";
 export interface RecoveryVisitor {
   record(rec: TwinRecord): void;
   entry(entry: JournalEntry): void;
+  /** Forget every record given so far: the snapshot they came from did not verify. */
+  reset?(): void;
 }
 
 export interface Recovered {
@@ -21,7 +23,12 @@ export interface Recovered {
   warnings: string[];
 }
 
-export interface StoreHealth { ok: boolean; error?: string }
+export interface StoreHealth {
+  ok: boolean;
+  error?: string;
+  /** Changes already acknowledged (batched mode) that wait in memory for the disk to recover. */
+  unwritten?: number;
+}
 
 export interface SnapshotSource {
   /** Serialised twins, each as one JSON line; iterated in slices so the event loop keeps turning. */
