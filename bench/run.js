@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm run bench`: measures throughput, heap, restart time, compaction stalls, twin-sensor (in a
-// flow and end to end over MQTT), twin-predict (the core estimators and the node) and twin-link,
+// flow and end to end over MQTT), twin-predict (the core estimators and the node), twin-link and
+// what a SIGKILL loses in each persistence mode under load,
 // each in its own child process, then writes BENCHMARKS.md and prints the same text.
 //
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 "use strict";
@@ -25,6 +26,7 @@ const CFG = QUICK
     mqtt: { messages: 10000, rounds: 3, warmup: 1000, twins: 1000, clients: 4, qos1Rounds: 1 },
     predict: { late: 10000, clones: 100, block: 100, rounds: 3 },
     predictNode: { messages: 10000, rounds: 3, warmup: 2000, twins: 1000 },
+    sigkill: { rounds: 1, killAfterMs: 1000 },
   }
   : {
     messages: 100000, rounds: 3, warmup: 10000, fleet: 1000, heap: [1000, 10000, 100000], heapHistory: [[1000, 100], [10000, 100], [100000, 1]], restartTwins: 100000, restartRuns: 3, compactTwins: 100000, compactRuns: 3,
@@ -32,6 +34,7 @@ const CFG = QUICK
     mqtt: { messages: 50000, rounds: 7, warmup: 5000, twins: 1000, clients: 4, qos1Rounds: 3 },
     predict: { late: 100000, clones: 200, block: 100, rounds: 7 },
     predictNode: { messages: 50000, rounds: 3, warmup: 10000, twins: 1000 },
+    sigkill: { rounds: 5, killAfterMs: 1500 },
   };
 const TARGET = { ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8 };
 
@@ -103,6 +106,36 @@ async function predict() {
   log(`predict: twin-predict node, ${n.rounds} rounds of ${n.messages} messages per flow`);
   const node = await runChild("predict-node.js", [n.messages, n.rounds, n.warmup, n.twins], { execArgv: ["--expose-gc"], timeoutMs: 300000 });
   return { core, node };
+}
+
+async function sigkill() {
+  const c = CFG.sigkill;
+  log(`sigkill: ${c.rounds} rounds per mode, every core busy`);
+  return runChild("sigkill.js", [c.rounds, c.killAfterMs], { timeoutMs: 600000 });
+}
+
+function renderSigkill(L, r, conditions, targets) {
+  const k = r.sigkill;
+  L.push("", "## 9. What a SIGKILL loses, per persistence mode, on a loaded machine (issue 10)", "");
+  conditions("sigkill");
+  L.push(`A real Node-RED process (the test suite's HTTP flow: \`http in -> twin -> http response\`, one registry) takes twin changes`);
+  L.push(`from 20 concurrent HTTP clients while ${k.burners} CPU burners (one per core) keep the machine busy; ${fmt(k.killAfterMs)} ms in, it is killed`);
+  L.push("with SIGKILL mid-stream, restarted on the same user directory, and every change it answered 200 for is looked for.");
+  L.push("\"Before the last acknowledgement\" uses the runtime's clock, stamped just after the twin node completed the message;");
+  L.push(`"before the kill" the client's. Rounds per mode: ${k.rounds}, alternating between the modes.`, "");
+  L.push("| mode | round | acknowledged | in flight at the kill | lost | lost: acknowledged this long before the last acknowledgement | lost: acknowledged this long before the kill |", "|---|---|---|---|---|---|---|");
+  const span = (xs) => (xs.length ? `${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))} ms` : "-");
+  for (const mode of ["strict", "batched"]) {
+    k[mode].forEach((x, i) => L.push(`| ${mode} | ${i + 1} | ${fmt(x.acknowledged)} | ${x.inFlightAtKill} | ${x.lost} | ${span(x.lostBeforeLastAckMs)} | ${span(x.lostBeforeKillMs)} |`));
+  }
+  const total = (mode, f) => k[mode].reduce((a, x) => a + f(x), 0);
+  const strictLost = total("strict", (x) => x.lost);
+  const batchedLate = k.batched.flatMap((x) => x.lostBeforeLastAckMs);
+  const worst = batchedLate.length ? Math.max(...batchedLate) : 0;
+  L.push("", `- strict: ${fmt(strictLost)} of ${fmt(total("strict", (x) => x.acknowledged))} acknowledged changes lost, target 0: **${verdict(strictLost === 0)}**`);
+  L.push(`- batched: ${fmt(total("batched", (x) => x.lost))} of ${fmt(total("batched", (x) => x.acknowledged))} acknowledged changes lost; the oldest of them was acknowledged ${fmt(worst)} ms before the last acknowledgement, target < 100 ms (+ the hop to the stamp): **${verdict(worst < 150)}**`);
+  targets.push(`| SIGKILL under load, strict: 0 acknowledged changes lost | ${fmt(strictLost)} lost | ${verdict(strictLost === 0)} |`);
+  targets.push(`| SIGKILL under load, batched: nothing acknowledged >= 100 ms before the last acknowledgement lost | oldest lost: ${fmt(worst)} ms | ${verdict(worst < 150)} |`);
 }
 
 function renderThroughput(L, r, conditions, targets) {
@@ -413,6 +446,7 @@ function render(r) {
     ["mqtt", "6. twin-sensor end to end over MQTT vs a bare mqtt in (issue 3)", (...a) => renderMqtt(...a, "sensor")],
     ["predict", "7. twin-predict: per-reading cost of the estimators, and the node vs core change node (issue 4)", renderPredict],
     ["mqtt", "8. twin-link: readings from MQTT devices into the registry vs a bare mqtt in (issue 6)", (...a) => renderMqtt(...a, "link")],
+    ["sigkill", "9. What a SIGKILL loses, per persistence mode, on a loaded machine (issue 10)", renderSigkill],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
@@ -456,7 +490,7 @@ async function main() {
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];

@@ -78,23 +78,30 @@ export function registerAdminApi(RED: RED): void {
     }
   }
 
+  /** A handler returns the answer, or a promise of it (a write answers once it is durable). */
   function route(handler: (req: Request) => unknown) {
     return (req: Request, res: Response) => {
       try {
-        res.json(handler(req));
+        const answer = handler(req);
+        if (answer instanceof Promise) answer.then((value) => res.json(value), (err) => fail(req, res, err));
+        else res.json(answer);
       } catch (err) {
-        if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
-        if (isTwinError(err)) {
-          // The registry's own catalog words the error (the request may have failed before resolving it).
-          const node = findRegistry(RED, registries().find((r) => r.id === req.params.registry || r.name === req.params.registry)?.id);
-          const message = node ? node.describe(err).message : err.message;
-          const status = STATUS[err.code] ?? 500;
-          return void res.status(status).json({ error: message, code: err.code });
-        }
-        RED.log.error(`twinwire admin API: ${(err as Error).stack ?? err}`);
-        res.status(500).json({ error: String((err as Error).message ?? err) });
+        fail(req, res, err);
       }
     };
+  }
+
+  function fail(req: Request, res: Response, err: unknown): void {
+    if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
+    if (isTwinError(err)) {
+      // The registry's own catalog words the error (the request may have failed before resolving it).
+      const node = findRegistry(RED, registries().find((r) => r.id === req.params.registry || r.name === req.params.registry)?.id);
+      const message = node ? node.describe(err).message : err.message;
+      const status = STATUS[err.code] ?? 500;
+      return void res.status(status).json({ error: message, code: err.code });
+    }
+    RED.log.error(`twinwire admin API: ${(err as Error).stack ?? err}`);
+    res.status(500).json({ error: String((err as Error).message ?? err) });
   }
 
   RED.httpAdmin.get("/twins", read, route(() =>
@@ -135,7 +142,9 @@ export function registerAdminApi(RED: RED): void {
     const options: WriteOptions = { by: user };
     if (req.query.ifVersion !== undefined) options.ifVersion = req.query.ifVersion;
     registry.setDesired(req.params.twinId, body, options);
-    return registry.get(req.params.twinId);
+    const answer = registry.get(req.params.twinId);
+    // Answer only once the change is as durable as the registry's mode promises (strict: fsynced).
+    return new Promise((resolve, reject) => registry.whenDurable((err) => (err ? reject(err) : resolve(answer))));
   }));
 }
 
