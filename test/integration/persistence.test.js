@@ -19,7 +19,7 @@ const fs = require("fs");
 const path = require("path");
 const h = require("./harness");
 
-const { REGISTRY, REGISTRY_NAME, TWINS, twinOf, httpTwinFlow, getTwin, send, stream, readTwins, missing } = require("./http-twin");
+const { REGISTRY, REGISTRY_NAME, TWINS, twinOf, httpTwinFlow, post, getTwin, send, stream, readTwins, missing } = require("./http-twin");
 
 function storeDir(userDir) {
   return path.join(userDir, "twinwire", REGISTRY);
@@ -229,6 +229,20 @@ describe("persistence across restarts (real Node-RED)", function () {
     assert.doesNotMatch(nr.logs(), /torn line|damaged/);
     const m1 = await getTwin(nr, "m-1");
     assert.equal(m1.body.attributes.n, 10);
+    await nr.stop();
+  });
+
+  it("a registry whose id is not a plain file name (an imported flow) is refused with a clear error and stores nothing outside the user directory", async () => {
+    const userDir = h.tempUserDir();
+    const escape = `../../twinwire-escape-${process.pid}`;
+    const flows = httpTwinFlow("batched").map((n) => (n.id === REGISTRY ? { ...n, id: escape } : n.registry === REGISTRY ? { ...n, registry: escape } : n));
+    const nr = await start({ userDir, flows });
+    await nr.waitForLog(/can not name its store directory/, 10000);
+    const res = await post(nr, "create", "x-1", { attributes: { a: 1 } });
+    assert.equal(res.status, 400, "the twin node fails the message through the catch node");
+    assert.match(res.body.error, /unavailable|can not name/);
+    assert.equal(fs.existsSync(path.resolve(userDir, "twinwire", escape)), false, "no directory outside <userDir>/twinwire");
+    assert.equal(fs.existsSync(path.resolve(userDir, "twinwire")) && fs.readdirSync(path.resolve(userDir, "twinwire")).length > 0, false);
     await nr.stop();
   });
 });
