@@ -245,4 +245,45 @@ describe("persistence across restarts (real Node-RED)", function () {
     assert.equal(fs.existsSync(path.resolve(userDir, "twinwire")) && fs.readdirSync(path.resolve(userDir, "twinwire")).length > 0, false);
     await nr.stop();
   });
+
+  it("a read-only store: twins are still read over the admin API, writes get 503 with the disk's error, and work again once the disk is writable", async function () {
+    const { execFileSync } = require("child_process");
+    const userDir = h.tempUserDir();
+    const dir = storeDir(userDir);
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir], { stdio: "ignore" });
+    } catch {
+      if (process.env.CI) throw new Error("mounting a tmpfs failed: CI runs as root and must run this test");
+      return this.skip();
+    }
+    try {
+      let nr = await start({ userDir, flows: httpTwinFlow("strict") });
+      for (let i = 0; i < 3; i++) assert.equal((await send(nr, i)).status, 200);
+      await nr.stop();
+      execFileSync("mount", ["-o", "remount,ro", dir]);
+
+      nr = await start({ userDir });
+      await nr.waitForLog(/cannot be written \(EROFS/, 10000);
+      const twin = await getTwin(nr, twinOf(1));
+      assert.equal(twin.status, 200, twin.text);
+      assert.equal(twin.body.attributes.r1, 1);
+      const list = await h.request(nr.url, { path: `/twins/${REGISTRY_NAME}` });
+      assert.equal(list.body.total, 3);
+      const refused = await h.request(nr.url, { method: "POST", path: `/twins/${REGISTRY_NAME}/${twinOf(1)}/desired`, body: { mode: "auto" } });
+      assert.equal(refused.status, 503);
+      assert.match(refused.body.error, /EROFS/);
+
+      execFileSync("mount", ["-o", "remount,rw", dir]);
+      await nr.waitForLog(/twin store writable again/, 10000);
+      const accepted = await h.request(nr.url, { method: "POST", path: `/twins/${REGISTRY_NAME}/${twinOf(1)}/desired`, body: { mode: "auto" } });
+      assert.equal(accepted.status, 200, accepted.text);
+      await nr.kill("SIGKILL");
+      nr = await start({ userDir });
+      assert.equal((await getTwin(nr, twinOf(1))).body.desired.mode, "auto");
+      await nr.stop();
+    } finally {
+      execFileSync("umount", ["-l", dir], { stdio: "ignore" });
+    }
+  });
 });
