@@ -2,7 +2,9 @@
 // real Node-RED running every example flow plus a test tab. Checks what a technician sees: every
 // twin node type in the palette with its icon, each edit dialog opening and saving without a
 // console error, and the Twins sidebar listing the examples' twins, updating live when a reading
-// arrives, setting a desired value, and showing markup held in twin data as text.
+// arrives (the feed only names the registry; the sidebar reads the page and the open twin again,
+// never two requests in flight for one view), setting a desired value, showing markup held in twin
+// data as text, and a registry with live updates off updating on Refresh.
 // Screenshots go to test/artifacts/ (git-ignored).
 //
 // Needs /usr/bin/chromium (apt-get install chromium; TWINWIRE_CHROMIUM names another binary);
@@ -33,6 +35,9 @@ const REG = "d4f0000000000002";
 const BIG = "d4f0000000000003"; // a registry of BIG_COUNT twins
 const BIG_COUNT = 10000;
 const FILL_BIG = "d4f0000000000300";
+const QUIET = "d4f0000000000004"; // a registry with "Live updates in the Twins sidebar" off
+/** Deadline of a condition in the page: generous, for a loaded 2-core machine. */
+const LONG = 15000;
 
 /** The test tab: a registry with hostile names, and POST /api/twin/<registry-name-key> endpoints. */
 function testFlows(homeRegistryId) {
@@ -56,6 +61,8 @@ function testFlows(homeRegistryId) {
     { id: REG, type: "twin-registry", name: XSS.registry, models: JSON.stringify(models), persistence: "memory", historyLength: "50", staleness: "0", maxDocumentKb: "64" },
     ...endpoint(1, REG, "/twin/xss"),
     ...endpoint(2, homeRegistryId, "/twin/home"),
+    { id: QUIET, type: "twin-registry", name: "quiet", models: "", persistence: "memory", historyLength: "5", staleness: "0", maxDocumentKb: "64", liveFeed: false },
+    ...endpoint(3, QUIET, "/twin/quiet"),
     { id: BIG, type: "twin-registry", name: "stress 10k", models: JSON.stringify({ pump: { properties: { temperature: { type: "number" } } } }), persistence: "memory", historyLength: "5", staleness: "0", maxDocumentKb: "64" },
     { id: FILL_BIG, type: "inject", z, name: `${BIG_COUNT} twins`, props: [{ p: "payload" }], payload: "", payloadType: "date", repeat: "", once: false, x: 130, y: 400, wires: [["d4f0000000000301"]] },
     {
@@ -143,6 +150,30 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await page.goto(nr.url + "/", { waitUntil: "load" });
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("twin") && document.querySelector(".red-ui-palette-node[data-palette-type='twin']"), null, { timeout: 20000 });
     await page.waitForFunction(() => RED.nodes.filterNodes({ type: "twin-sensor" }).length > 0, null, { timeout: 10000 });
+    // What the sidebar receives and asks for: every live notice, and its GET requests per view
+    // (the registries, a registry's page, the open twin with its histories), counted from jQuery's
+    // own events; the counter's always() is attached before the sidebar's, so a request ends
+    // before the next one of its view can start.
+    await page.evaluate(() => {
+      const w = (window.__twinwire = { notices: [], inFlight: {}, max: {}, count: {} });
+      RED.comms.subscribe("twinwire/#", (topic, data) => w.notices.push({ topic, data }));
+      const viewOf = (url) => {
+        const parts = String(url).split("?")[0].replace(/^\//, "").split("/");
+        if (parts[0] !== "twins") return null;
+        if (parts.length === 1) return "registries";
+        if (parts.length === 2) return "page " + decodeURIComponent(parts[1]);
+        return "detail";
+      };
+      $(document).on("ajaxSend", (evt, xhr, settings) => {
+        if (String(settings.type || "GET").toUpperCase() !== "GET") return;
+        const view = viewOf(settings.url);
+        if (!view) return;
+        w.inFlight[view] = (w.inFlight[view] || 0) + 1;
+        w.max[view] = Math.max(w.max[view] || 0, w.inFlight[view]);
+        w.count[view] = (w.count[view] || 0) + 1;
+        xhr.always(() => w.inFlight[view]--);
+      });
+    });
   });
 
   afterEach(async function () {
@@ -221,11 +252,23 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       const ok = type === "twin-registry" ? "#node-config-dialog-ok" : "#node-dialog-ok";
       await page.locator(ok).waitFor({ state: "visible", timeout: 5000 });
       await page.waitForTimeout(250); // oneditprepare builds typedInputs and lists
+      if (type === "twin-registry") {
+        // "simulated" comes from an example written before the setting: on, and saved as on
+        assert.equal(await page.locator("#node-config-input-liveFeed").isChecked(), true, "live updates on by default");
+        assert.match(await page.locator('label[for="node-config-input-liveFeed"]').textContent(), /Live updates in the Twins sidebar/);
+      }
       if (type === "twin-sensor") await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
       await page.locator(ok).click();
       await page.locator(ok).waitFor({ state: "detached", timeout: 5000 });
       assertNoProblems(from, `editing ${type} (${opened})`);
     }
+    assert.notEqual(await page.evaluate(() => {
+      let found = null;
+      RED.nodes.eachConfig((n) => {
+        if (!found && n.type === "twin-registry" && n.name === "simulated") found = n;
+      });
+      return found.liveFeed;
+    }), false, "saving the dialog kept live updates on");
     // leave the canvas as the examples made it
     await page.evaluate((ids) => {
       for (const id of ids) RED.nodes.remove(id);
@@ -308,9 +351,15 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.equal(await big.locator(".twinwire-row").first().getAttribute("data-twin-id"), "m-00050");
     await big.scrollIntoViewIfNeeded();
     await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-paged.png") });
-    // every twin changes at once: the feed says "overflow", the page is fetched again, still one page
+    // every twin changes at once: one notice, the page is fetched again, still one page
+    const pageView = `page ${BIG}`;
+    const fetched = await page.evaluate((v) => window.__twinwire.count[v] || 0, pageView);
+    const notices = await page.evaluate(() => window.__twinwire.notices.length);
     await h.request(nr.url, { method: "POST", path: `/inject/${FILL_BIG}` });
-    await page.waitForTimeout(1500);
+    await page.waitForFunction(([v, n, c]) => {
+      const w = window.__twinwire;
+      return w.notices.slice(n).some((m) => m.data.registry === v.slice(5)) && (w.count[v] || 0) > c && !w.inFlight[v];
+    }, [pageView, notices, fetched], { timeout: LONG });
     assert.equal(await big.locator(".twinwire-row").count(), 50);
     await big.locator(".twinwire-pager button").first().click();
     await big.locator('.twinwire-row[data-twin-id="m-00000"]').waitFor();
@@ -324,11 +373,18 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.match(await row.locator(".twinwire-row-values").textContent(), /18\.5/);
     const handle = await row.elementHandle();
     const post = (temperature) => h.request(nr.url, { method: "POST", path: "/api/twin/home", body: { operation: "upsert", twinId: "hall", payload: { reported: { temperature } } } });
+    const since = await page.evaluate(() => window.__twinwire.notices.length);
     assert.equal((await post(21.25)).status, 200);
-    await page.waitForFunction((el) => /21\.25/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: 5000 });
+    await page.waitForFunction((el) => /21\.25/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: LONG });
     assert.equal((await post(23.75)).status, 200);
-    await page.waitForFunction((el) => /23\.75/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: 5000 });
+    await page.waitForFunction((el) => /23\.75/.test(el.querySelector(".twinwire-row-values").textContent), handle, { timeout: LONG });
     assert.ok(await handle.evaluate((el) => el.isConnected), "the same row element was updated, not replaced");
+    // what brought it: a notice naming the registry and nothing else
+    const notices = await page.evaluate((n) => window.__twinwire.notices.slice(n), since);
+    assert.ok(notices.some((m) => m.topic === "twinwire/changes" && m.data.registry === homeId), JSON.stringify(notices));
+    for (const m of notices) {
+      assert.deepEqual(Object.keys(m.data).sort(), m.topic === "twinwire/changes" ? ["registry"] : ["registry", "state"], JSON.stringify(m));
+    }
     assertNoProblems(from, "on live updates");
   });
 
@@ -367,8 +423,8 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.deepEqual(doc.body.desired, { level: 7 });
     assert.equal(doc.body.meta.desired.level.by, "editor");
     await detail.locator(".twinwire-back").click();
-    // the live feed brings the pending delta to the row
-    await row.locator(".twinwire-badge-pending", { hasText: "1" }).waitFor({ state: "visible", timeout: 5000 });
+    // a notice brings the pending delta to the row (the sidebar reads the page again)
+    await row.locator(".twinwire-badge-pending", { hasText: "1" }).waitFor({ state: "visible", timeout: LONG });
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     // The refused POST answers 400: the browser logs that request as a console error.
     const unexpected = problems.slice(from).filter((p) => !/400 \(Bad Request\)/.test(p));
@@ -381,7 +437,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await twinRow(sim, "pump-01").click();
     const detail = sidebar().locator(".twinwire-detail-view");
     await detail.locator(".twinwire-detail-id", { hasText: "pump-01" }).waitFor();
-    await detail.locator("svg.twinwire-sparkline").first().waitFor({ timeout: 5000 });
+    await detail.locator("svg.twinwire-sparkline").first().waitFor({ timeout: LONG });
     const keys = await detail.locator("td.twinwire-key").allTextContents();
     for (const k of ["temperature", "rpm"]) assert.ok(keys.includes(k), `${k} in ${keys}`);
     // desired rpm 1800 went to the simulated pump through twin-mirror: pending, then applied
@@ -394,5 +450,47 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await sidebar().locator(".twinwire-list-view").waitFor({ state: "visible" });
     assertNoProblems(from, "in the detail view");
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  });
+
+  it("the open twin follows live changes without a refresh", async () => {
+    const from = problems.length;
+    await twinRow(homeId, "hall").click();
+    const detail = sidebar().locator(".twinwire-detail-view");
+    await detail.locator(".twinwire-detail-id", { hasText: "hall" }).waitFor();
+    await detail.locator("td", { hasText: "23.75" }).first().waitFor({ timeout: LONG });
+    const res = await h.request(nr.url, { method: "POST", path: "/api/twin/home", body: { operation: "upsert", twinId: "hall", payload: { reported: { humidity: 47.5 } } } });
+    assert.equal(res.status, 200, res.text);
+    await detail.locator("td", { hasText: "47.5" }).first().waitFor({ timeout: LONG });
+    await detail.locator(".twinwire-back").click();
+    await sidebar().locator(".twinwire-list-view").waitFor({ state: "visible" });
+    assertNoProblems(from, "following the open twin");
+  });
+
+  it("a registry with live updates off says so, and shows changes on Refresh", async () => {
+    const from = problems.length;
+    const quiet = registrySection(QUIET);
+    await quiet.waitFor();
+    assert.ok(await quiet.locator(".twinwire-live-off").isVisible(), "the registry says live updates are off");
+    assert.match(await quiet.locator(".twinwire-live-off").textContent(), /Live updates are off/);
+    assert.equal(await registrySection(homeId).locator(".twinwire-live-off").isVisible(), false, "only there");
+    const post = (p, body) => h.request(nr.url, { method: "POST", path: p, body });
+    assert.equal((await post("/api/twin/quiet", { operation: "create", twinId: "still-1", payload: { reported: { level: 3 } } })).status, 200);
+    // A later change elsewhere is shown live; the quiet registry's change is not
+    assert.equal((await post("/api/twin/home", { operation: "upsert", twinId: "hall", payload: { reported: { temperature: 19.25 } } })).status, 200);
+    await page.waitForFunction(() => /19\.25/.test(document.querySelector('.twinwire-row[data-twin-id="hall"] .twinwire-row-values').textContent), null, { timeout: LONG });
+    assert.equal(await quiet.locator('.twinwire-row[data-twin-id="still-1"]').count(), 0, "not live");
+    assert.ok(!(await page.evaluate(() => window.__twinwire.notices)).some((m) => m.data.registry === QUIET), "no notice names it");
+    await sidebar().locator(".twinwire-refresh").click();
+    await quiet.locator('.twinwire-row[data-twin-id="still-1"]').waitFor({ timeout: LONG });
+    await quiet.scrollIntoViewIfNeeded();
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-live-off.png") });
+    assertNoProblems(from, "with live updates off");
+  });
+
+  it("never had two requests in flight for one view of the sidebar", async () => {
+    const w = await page.evaluate(() => window.__twinwire);
+    assert.ok(Object.keys(w.count).length >= 3, JSON.stringify(w.count));
+    for (const [view, max] of Object.entries(w.max)) assert.ok(max <= 1, `${view}: ${max} requests in flight at once (${JSON.stringify(w.max)})`);
+    for (const m of w.notices) assert.ok(typeof m.data.registry === "string" && Object.keys(m.data).every((k) => k === "registry" || k === "state"), JSON.stringify(m));
   });
 });
