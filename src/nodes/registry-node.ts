@@ -1,6 +1,7 @@
 /** What the `twin-registry` config node offers the nodes that use it. */
 import { TwinRegistry } from "../core/registry";
-import { Node, NodeMessage, RED } from "./red";
+import type { ExpressionLimits } from "./jsonata";
+import { Done, Node, NodeMessage, RED, Send } from "./red";
 
 export interface RegistryNode extends Node {
   /** The registry, or a TwinError("store-unavailable") when its store could not be opened. */
@@ -9,6 +10,8 @@ export interface RegistryNode extends Node {
   describe(err: unknown): Error;
   addUser(node: Node): void;
   removeUser(node: Node): void;
+  /** The time and depth limits of every JSONata expression a node of this registry runs (jsonata.ts). */
+  readonly expressionLimits: ExpressionLimits;
 }
 
 export function findRegistry(RED: RED, id: unknown): RegistryNode | null {
@@ -17,35 +20,75 @@ export function findRegistry(RED: RED, id: unknown): RegistryNode | null {
   return node && node.type === "twin-registry" ? node : null;
 }
 
-/** Reads a typedInput value (msg, flow, global, env, jsonata...) the way core nodes do. */
-export function evaluate(RED: RED, node: Node, msg: NodeMessage, value: string, type: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    RED.util.evaluateNodeProperty(value, type || "str", node, msg, (err, result) => (err ? reject(err) : resolve(result)));
+/**
+ * Node-RED deep-copies a message, recursively, wherever one message becomes two: for each
+ * Catch node when it fails, for each Complete node when it completes (done()), and for every
+ * message but the first that send() delivers (a second wire, or a list of messages). A value
+ * nested a few thousand levels deep overflows the stack in that copy, and the RangeError takes
+ * Node-RED down. No twin node makes such a value (twin documents nest at most 6 levels); one
+ * can only come in with a message. So every input handler is registered through onInput, which
+ * refuses such a message whole, at once, before any work, with a clear error through done(err).
+ */
+export const MAX_MESSAGE_DEPTH = 1000;
+
+/** The input handler of a twin node, behind the message-depth guard every twin node shares. */
+export function onInput(RED: RED, node: Node, handler: (msg: NodeMessage, send: Send, done: Done) => void): void {
+  node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    const deep = tooDeep(msg);
+    if (deep.length) {
+      for (const key of deep) msg[key] = null;
+      const properties = deep.map((key) => `msg.${key}`).join(", ");
+      const err = new Error(RED._("twin-registry.errors.message-too-deep", { properties, limit: MAX_MESSAGE_DEPTH })) as Error & { code?: string };
+      err.code = "message-too-deep";
+      return done(err);
+    }
+    handler(msg, send, done);
   });
 }
 
 /**
- * Node-RED deep-copies a failed message for each Catch node; a payload nested thousands of
- * levels deep overflows that copy and would take Node-RED down. Such a payload is dropped from
- * the failed message (set to null) before it is handed back.
+ * The failed message goes back with the error. A payload nested deeper than Node-RED can copy
+ * (a handler's own check found it too deep for a twin) is dropped from it (set to null).
  */
 export function failWith(msg: NodeMessage, done: (err?: Error) => void, err: Error): void {
-  if (deeperThan(msg.payload, 100)) msg.payload = null;
+  if (depthBeyond(msg.payload, 100)) msg.payload = null;
   done(err);
 }
 
-function deeperThan(value: unknown, limit: number): boolean {
-  let level: unknown[] = [value];
-  for (let depth = 0; level.length; depth++) {
-    if (depth > limit) return true;
-    const next: unknown[] = [];
-    for (const v of level) {
-      if (v && typeof v === "object" && !Buffer.isBuffer(v)) {
-        for (const key of Object.keys(v as object)) next.push((v as Record<string, unknown>)[key]);
-        if (next.length > 100000) return false; // wide, not deep: Node-RED copies that fine
-      }
+/** The top-level properties of msg that nest deeper than Node-RED can copy (req and res it never copies). */
+function tooDeep(msg: NodeMessage): string[] {
+  const deep: string[] = [];
+  for (const key of Object.keys(msg)) {
+    if (key === "req" || key === "res") continue;
+    try {
+      if (depthBeyond(msg[key], MAX_MESSAGE_DEPTH)) deep.push(key);
+    } catch {
+      // a getter that throws: not something this check can judge; the node deals with the message
     }
-    level = next;
+  }
+  return deep;
+}
+
+/**
+ * Whether value nests deeper than limit levels (an object or array is one level), walked in the
+ * order a deep copy walks it (depth first, in key order, each object once, so shared and
+ * circular references cost nothing), without recursion.
+ */
+function depthBeyond(value: unknown, limit: number): boolean {
+  if (!value || typeof value !== "object") return false;
+  const seen = new Set<object>();
+  const stack: Array<[object, number]> = [[value as object, 1]];
+  while (stack.length) {
+    const [object, depth] = stack.pop() as [object, number];
+    if (seen.has(object)) continue;
+    seen.add(object);
+    if (depth > limit) return true;
+    if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) continue;
+    const values = object instanceof Map || object instanceof Set ? [...object.values()] : Object.values(object);
+    for (let i = values.length - 1; i >= 0; i--) {
+      const child = values[i];
+      if (child && typeof child === "object") stack.push([child as object, depth + 1]);
+    }
   }
   return false;
 }

@@ -18,7 +18,8 @@ import { DueRules, parseRules } from "../core/lifecycle/maintenance";
 import { StageMachine, parseStages } from "../core/lifecycle/stages";
 import { Lifecycle } from "../core/lifecycle/tracker";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, evaluate, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput } from "./registry-node";
+import { ExpressionError, prepareExpression, propertyReader, readProperty } from "./jsonata";
 
 interface LifecycleConfig extends NodeDef {
   registry?: string;
@@ -84,25 +85,30 @@ export = function (RED: RED) {
       return err instanceof Error ? err : new Error(String(err));
     }
 
-    /** A JSONata condition on the twin document (evaluated asynchronously, in order per twin). */
+    /** A JSONata condition on the twin document (evaluated asynchronously, in order per twin, within the registry's limits). */
     function jsonataCondition(expression: string): Condition {
-      let prepared: unknown;
+      let prepared: ReturnType<typeof prepareExpression>;
       try {
-        prepared = RED.util.prepareJSONataExpression(expression, node);
+        prepared = prepareExpression(RED, node, registryNode, expression);
       } catch (err) {
-        throw new LifecycleError("config.jsonata", { expression: expression.slice(0, 100), reason: String((err as Error).message).slice(0, 120) });
+        const reason = err instanceof ExpressionError ? String(err.params.reason) : String((err as Error).message);
+        throw new LifecycleError("config.jsonata", { expression: expression.slice(0, 100), reason: reason.slice(0, 120) });
       }
       return {
         properties: null,
         source: expression,
         evaluate(twin) {
           const document = registry?.find(twin.id);
-          return new Promise<boolean>((resolve, reject) => {
-            RED.util.evaluateJSONataExpression(prepared, document as unknown as NodeMessage, (err, value) => (err ? reject(err) : resolve(truthy(value))));
+          return prepared.evaluate(document as object).then(truthy, (err: Error) => {
+            const failure = new Error(t("errors.condition", { twinId: twin.id, message: err.message })) as Error & { code?: string };
+            if (err instanceof ExpressionError) failure.code = err.code;
+            throw failure;
           });
         },
       };
     }
+    const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
+    if (readTwinId?.problem) node.error(readTwinId.problem); // a JSONata twin id that does not parse: every message fails with it
 
     function readSettings(c: LifecycleConfig): Settings {
       const { handles, label: scope } = readScope(RED, node, c, t);
@@ -187,7 +193,7 @@ export = function (RED: RED) {
     }
 
     async function twinIdOf(msg: NodeMessage): Promise<unknown> {
-      if (config.twinId) return evaluate(RED, node, msg, config.twinId, config.twinIdType || "str");
+      if (readTwinId) return readProperty(readTwinId, msg);
       return msg.twinId;
     }
 
@@ -239,7 +245,7 @@ export = function (RED: RED) {
       return true;
     }
 
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       if (problem) return failWith(msg, done, new Error(problem));
       let lc: Lifecycle;
       try {

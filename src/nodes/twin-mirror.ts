@@ -10,7 +10,8 @@ import { checkTwinId } from "../core/names";
 import { isPlainObject } from "../core/json";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, evaluate, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput } from "./registry-node";
+import { propertyReader, readProperty } from "./jsonata";
 
 interface MirrorConfig extends NodeDef {
   registry?: string;
@@ -48,6 +49,8 @@ export = function (RED: RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const registryNode = findRegistry(RED, config.registry);
+    const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
+    if (readTwinId?.problem) node.error(readTwinId.problem); // a JSONata twin id that does not parse: every message fails with it
     const topic = typeof config.topic === "string" && config.topic !== "" ? config.topic : DEFAULT_TOPIC;
     let settings: Settings | null = null;
     let problem: string | null = null;
@@ -181,7 +184,7 @@ export = function (RED: RED) {
     }
 
     async function twinIdOf(msg: NodeMessage): Promise<unknown> {
-      if (config.twinId) return evaluate(RED, node, msg, config.twinId, config.twinIdType || "str");
+      if (readTwinId) return readProperty(readTwinId, msg);
       return msg.twinId;
     }
 
@@ -209,7 +212,7 @@ export = function (RED: RED) {
       return box;
     }
 
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       if (problem) return failWith(msg, done, new Error(problem));
       let reg: TwinRegistry;
       let m: Mirror;

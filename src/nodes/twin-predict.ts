@@ -13,7 +13,7 @@ import { globMatch } from "../core/watch";
 import { PredictConfig, readConfig } from "../core/predict/options";
 import { Alert, Prediction, Predictor } from "../core/predict/predictor";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput } from "./registry-node";
 
 /** Without a publication, a predictor's state is still saved this often (reading time), and on close. */
 const SAVE_EVERY_MS = 60 * 1000;
@@ -241,7 +241,7 @@ export = function (RED: RED) {
 
     // ---- input -------------------------------------------------------------------------------
 
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       const fail = (err: unknown) => failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
       if (configError) return fail(configError);
       if (!registryNode) return fail(new Error(t("errors.no-registry")));

@@ -10,7 +10,8 @@ import { TwinRegistry } from "../core/registry";
 import { Twin, toDocument, toSummary } from "../core/twin";
 import { Query, QueryInput, QUERY_KEYS, aggregatePayload, arrange, compileQuery, select, stateAt, truthy } from "../core/query";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput } from "./registry-node";
+import { Expression, ExpressionError, prepareExpression } from "./jsonata";
 
 interface QueryConfig extends NodeDef {
   registry?: string;
@@ -85,7 +86,7 @@ export = function (RED: QueryRED) {
     // ---- settings, checked at deploy: a bad one is a red status and fails every message --------
     let problem: Error | null = null;
     let maxTwins = DEFAULT_MAX_TWINS;
-    let expression: unknown = null;
+    let expression: Expression | null = null;
     try {
       maxTwins = maxTwinsOf(config.maxTwins);
       compileQuery(base, Date.now());
@@ -95,9 +96,9 @@ export = function (RED: QueryRED) {
     const text = typeof config.expression === "string" ? config.expression.trim() : "";
     if (!problem && text) {
       try {
-        expression = RED.util.prepareJSONataExpression(text, node);
+        expression = prepareExpression(RED, node, registryNode, text);
       } catch (err) {
-        problem = new Error(t("errors.expression", { message: messageOf(err) }));
+        problem = new Error(t("errors.expression", { message: err instanceof ExpressionError ? String(err.params.reason) : messageOf(err) }));
       }
     }
     if (!registryNode) node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
@@ -129,7 +130,7 @@ export = function (RED: QueryRED) {
     }
 
     /** Keeps the twins the expression selects; evaluated on each twin's document, one after the other. */
-    async function byExpression(registry: TwinRegistry, twins: Twin[]): Promise<Twin[]> {
+    async function byExpression(registry: TwinRegistry, twins: Twin[], expression: Expression): Promise<Twin[]> {
       if (twins.length > maxTwins) throw new QueryFailure(t("errors.too-many", { count: twins.length, max: maxTwins }));
       const kept: Twin[] = [];
       for (let i = 0; i < twins.length; i++) {
@@ -138,11 +139,10 @@ export = function (RED: QueryRED) {
         const twin = twins[i];
         if (registry.twin(twin.id) !== twin) continue; // deleted (or replaced) meanwhile
         const document = toDocument(twin, registry.modelOf(twin));
-        const result = await new Promise<unknown>((resolve, reject) => {
-          RED.util.evaluateJSONataExpression(expression, document as unknown as NodeMessage, (err, value) => {
-            if (err) reject(new QueryFailure(t("errors.evaluation", { twinId: twin.id, message: messageOf(err) })));
-            else resolve(value);
-          });
+        const result = await expression.evaluate(document).catch((err: unknown) => {
+          const failure = new QueryFailure(t("errors.evaluation", { twinId: twin.id, message: messageOf(err) })) as QueryFailure & { code?: string };
+          if (err instanceof ExpressionError) failure.code = err.code; // which limit, for a Catch node's msg.error.code
+          throw failure;
         });
         if (truthy(result)) kept.push(twin);
       }
@@ -164,7 +164,7 @@ export = function (RED: QueryRED) {
     async function run(msg: NodeMessage, registry: TwinRegistry, send: Send): Promise<void> {
       const q = compileQuery(inputOf(msg), Date.now());
       let selected = select(registry, q);
-      if (expression !== null) selected = await byExpression(registry, selected);
+      if (expression !== null) selected = await byExpression(registry, selected, expression);
       if (closed) return;
       const { total, twins } = arrange(selected, q);
       if (output === "aggregate") {
@@ -204,7 +204,7 @@ export = function (RED: QueryRED) {
       showCount(twins.length);
     }
 
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       let registry: TwinRegistry;
       try {
         if (!registryNode) throw new QueryFailure(t("errors.no-registry"));

@@ -10,7 +10,8 @@ import { canonicalUnit } from "../core/units";
 import { applyReading } from "../core/reading";
 import { dict } from "../core/json";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput, RegistryNode } from "./registry-node";
+import { propertyReader } from "./jsonata";
 
 interface SensorConfig extends NodeDef {
   registry?: string;
@@ -42,7 +43,7 @@ export = function (RED: RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     const registryNode = findRegistry(RED, config.registry);
-    const settings = readSettings(RED, node, config);
+    const settings = readSettings(RED, node, registryNode, config);
     let received = 0;
     let lastTwin = "";
 
@@ -67,7 +68,7 @@ export = function (RED: RED) {
       failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
     }
 
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       let registry: TwinRegistry;
       try {
         if (!registryNode) throw new Error(RED._("twin-sensor.errors.no-registry"));
@@ -135,7 +136,7 @@ interface Settings {
 }
 
 /** Everything the config says, checked once at deploy; a bad setting is a red status, not a crash. */
-function readSettings(RED: RED, node: Node, config: SensorConfig): Settings {
+function readSettings(RED: RED, node: Node, registryNode: RegistryNode | null, config: SensorConfig): Settings {
   const settings: Settings = {
     error: null,
     scale: 1,
@@ -159,9 +160,10 @@ function readSettings(RED: RED, node: Node, config: SensorConfig): Settings {
     }
     settings.deadband = parseDeadband(config.deadband || "");
     const property = (config.property || "").trim();
-    const twinOf = resolver(RED, node, config.twinId || "", config.twinIdType || "str");
-    const valueOf = resolver(RED, node, config.value || "payload", config.valueType || "msg");
-    const tsOf = config.timestamp ? resolver(RED, node, config.timestamp, config.timestampType || "msg") : null;
+    const read = (value: string, type: string) => resolver(RED, node, registryNode, value, type);
+    const twinOf = read(config.twinId || "", config.twinIdType || "str");
+    const valueOf = read(config.value || "payload", config.valueType || "msg");
+    const tsOf = config.timestamp ? read(config.timestamp, config.timestampType || "msg") : null;
     const tsKey = timestampKey(config);
     settings.read = (msg, cb) => readMessage(msg, { pattern, property, twinOf, valueOf, tsOf, tsKey }, cb);
   } catch (err) {
@@ -177,15 +179,13 @@ function finite(value: unknown, fallback: number, option: string): number {
   return n;
 }
 
-/** A typedInput read once per message: message paths synchronously, JSONata prepared once. */
-function resolver(RED: RED, node: Node, value: string, type: string): Resolve<unknown> {
+/** A typedInput read once per message: message paths synchronously, JSONata prepared once (and bounded). */
+function resolver(RED: RED, node: Node, registryNode: RegistryNode | null, value: string, type: string): Resolve<unknown> {
   if (type === "msg") return (msg, cb) => cb(null, readPath(msg, value));
-  if (type === "jsonata") {
-    const expression = RED.util.prepareJSONataExpression(value, node);
-    return (msg, cb) => RED.util.evaluateJSONataExpression(expression, msg, (err, result) => cb(err, result));
-  }
   if (type === "str" && value === "") return (_msg, cb) => cb(null, undefined);
-  return (msg, cb) => RED.util.evaluateNodeProperty(value, type, node, msg, cb);
+  const reader = propertyReader(RED, node, registryNode, value, type);
+  if (reader.problem) throw reader.problem; // a JSONata that does not parse: shown at deploy
+  return reader;
 }
 
 interface Readers {

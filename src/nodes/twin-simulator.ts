@@ -12,7 +12,7 @@ import { parseProfile } from "../core/simulator/profile";
 import { seedOf } from "../core/simulator/prng";
 import { Fleet, DeviceReadings, deviceIds, fillTopic, checkTopicTemplate } from "../core/simulator/fleet";
 import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "./red";
-import { failWith } from "./registry-node";
+import { failWith, onInput } from "./registry-node";
 
 interface SimulatorConfig extends NodeDef {
   devices?: string;
@@ -125,7 +125,7 @@ export = function (RED: RED) {
       node.status(status);
     }
 
-    node.on("input", (msg: NodeMessage, _send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, _send: Send, done: Done) => {
       if (!settings) return failWith(msg, done, problem ?? new Error(t("status.config-error")));
       const fleet = settings.fleet;
       const control = controlOf(msg);

@@ -5,7 +5,8 @@
 import { TwinError } from "../core/errors";
 import { TwinRegistry, ListQuery } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith } from "./registry-node";
+import { findRegistry, failWith, onInput } from "./registry-node";
+import { propertyReader } from "./jsonata";
 
 interface TwinConfig extends NodeDef {
   registry?: string;
@@ -29,9 +30,12 @@ export = function (RED: RED) {
       registryNode.addUser(node);
     }
 
+    const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
+    if (readTwinId?.problem) node.error(readTwinId.problem); // a JSONata twin id that does not parse: every message fails with it
+
     /** The node's typed input when set, else msg.twinId, else msg.payload.id. */
     function twinIdOf(msg: NodeMessage, cb: (err: Error | null, id?: unknown) => void): void {
-      if (config.twinId) return RED.util.evaluateNodeProperty(config.twinId, config.twinIdType || "str", node, msg, cb);
+      if (readTwinId) return readTwinId(msg, cb);
       if (msg.twinId !== undefined) return cb(null, msg.twinId);
       const payload = msg.payload as Record<string, unknown> | undefined;
       cb(null, payload && typeof payload === "object" ? payload.id : undefined);
@@ -85,7 +89,7 @@ export = function (RED: RED) {
 
     // Callbacks rather than promises: the common case (an id from the node or the message)
     // completes in the same turn, which is most of this node's throughput.
-    node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
+    onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       let registry: TwinRegistry;
       let operation: string;
       try {
