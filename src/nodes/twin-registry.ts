@@ -11,6 +11,7 @@ import { MemoryStore } from "../core/store/memory-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "./red";
 import { RegistryNode } from "./registry-node";
+import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "./jsonata";
 import { attachLiveFeed } from "../plugins/live-feed";
 
 interface RegistryConfig extends NodeDef {
@@ -19,6 +20,11 @@ interface RegistryConfig extends NodeDef {
   historyLength?: string | number;
   staleness?: string | number;
   maxDocumentKb?: string | number;
+  /** "Live updates in the Twins sidebar" (missing: on). */
+  liveFeed?: boolean;
+  /** Time and depth limits of every JSONata expression run by this registry's nodes (blank: defaults). */
+  expressionTimeout?: string | number;
+  expressionDepth?: string | number;
 }
 
 const MODES = new Set(["strict", "batched", "memory"]);
@@ -28,13 +34,17 @@ export = function (RED: RED) {
     RED.nodes.createNode(this, config);
     const node = this;
     node.name = config.name;
+    (node as { expressionLimits: ExpressionLimits }).expressionLimits = {
+      timeMs: within(config.expressionTimeout, EXPRESSION_LIMIT_RANGE.timeMs, DEFAULT_EXPRESSION_LIMITS.timeMs),
+      depth: within(config.expressionDepth, EXPRESSION_LIMIT_RANGE.depth, DEFAULT_EXPRESSION_LIMITS.depth),
+    };
     const users = new Set<Node>();
     let registry: TwinRegistry | null = null;
     let failure: string | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
 
     node.describe = (err: unknown): Error => {
-      if (!isTwinError(err)) return err instanceof Error ? err : new Error(String(err));
+      if (!isTwinError(err)) return err instanceof Error ? err : new Error(textOf(err));
       const out = new Error(RED._(`twin-registry.errors.${err.code}`, err.params)) as Error & { code?: string; params?: object };
       out.code = err.code;
       out.params = err.params;
@@ -79,7 +89,7 @@ export = function (RED: RED) {
       if (mode === "memory") store = new MemoryStore();
       else {
         if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
-        store = new FileStore({ dir: path.join(RED.settings.userDir, "twinwire", node.id), mode: mode as "strict" | "batched" });
+        store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
       }
       const candidate = new TwinRegistry({
         models,
@@ -90,14 +100,16 @@ export = function (RED: RED) {
       });
       for (const warning of candidate.open()) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
       registry = candidate;
-      node.on("close", attachLiveFeed(RED, node, registry));
+      node.on("close", attachLiveFeed(RED, node, registry, config.liveFeed));
       registry.subscribe((event) => {
         if (event.section === "twin") scheduleStatus();
       });
       registry.onListenerError((err) => node.error(node.describe(err)));
       registry.store.onHealth((health) => {
-        if (!health.ok) node.error(RED._("twin-registry.errors.store-unavailable", { reason: health.error ?? "" }));
-        else node.log(RED._("twin-registry.log.store-recovered"));
+        if (!health.ok) {
+          node.error(RED._("twin-registry.errors.store-unavailable", { reason: health.error ?? "" }));
+          if (health.unwritten && candidate.store.mode === "batched") node.error(RED._("twin-registry.errors.store-unwritten", { count: health.unwritten }));
+        } else node.log(RED._("twin-registry.log.store-recovered"));
         showStatus();
       });
     } catch (err) {
@@ -119,6 +131,41 @@ export = function (RED: RED) {
 
   RED.nodes.registerType("twin-registry", TwinRegistryNode);
 };
+
+/**
+ * The registry's own directory under the user directory, named by its node id. An imported flow
+ * can carry any id: one that is not a plain file name (separators, "..", control characters)
+ * is refused instead of putting the store somewhere else.
+ */
+function storeDir(RED: RED, userDir: string, id: string): string {
+  const base = path.resolve(userDir, "twinwire");
+  const dir = path.resolve(base, id);
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(id) || id.includes("..") || path.dirname(dir) !== base) {
+    throw new Error(RED._("twin-registry.errors.bad-store-id", { id: JSON.stringify(id.slice(0, 60)) }));
+  }
+  return dir;
+}
+
+/** A whole number within range from an editor field, or the default when blank or invalid. */
+function within(value: unknown, range: readonly [number, number], fallback: number): number {
+  if (value === undefined || value === null || value === "") return fallback;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= range[0] && n <= range[1] ? n : fallback;
+}
+
+/** Something thrown that is not an Error (a JSONata error is a plain {code, message, ...}), in words. */
+function textOf(err: unknown): string {
+  if (err && typeof err === "object") {
+    const { message, code } = err as { message?: unknown; code?: unknown };
+    if (typeof message === "string" && message) return typeof code === "string" && code ? `${message} (${code})` : message;
+    try {
+      return JSON.stringify(err).slice(0, 200);
+    } catch {
+      return Object.prototype.toString.call(err);
+    }
+  }
+  return String(err);
+}
 
 /** A non-negative whole number from an editor field, or the default when blank or invalid. */
 function count(value: unknown, fallback: number): number {
