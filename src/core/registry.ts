@@ -117,8 +117,10 @@ export class TwinRegistry {
     const lost = new Map<string, number>();
     const restore = (rec: TwinRecord) => {
       const twin = fromRecord(rec, this.historyLength);
-      if (twin) this.twins.set(twin.id, twin);
-      else notTwins++;
+      if (!twin) return void notTwins++;
+      // Salvage reads several snapshots: a twin's newest record wins.
+      const known = this.twins.get(twin.id);
+      if (!known || known.lsn < twin.lsn) this.twins.set(twin.id, twin);
     };
     const replay = (e: JournalEntry) => {
       let outcome: Applied;
@@ -142,7 +144,12 @@ export class TwinRegistry {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);
       warnings.push(`${lost.size} twin(s) could not be restored (${entries} journal entries name twins no snapshot or journal creates): ${showNames([...lost.keys()])}`);
     }
-    this.lsn = recovered.lsn;
+    // A snapshot is written while changes go on, so a twin can carry a later number than any the
+    // journals kept; numbering must go on above every one of them, or later changes to that twin
+    // would count as already applied.
+    let lsn = recovered.lsn;
+    for (const twin of this.twins.values()) if (twin.lsn > lsn) lsn = twin.lsn;
+    this.lsn = lsn;
     const missing = new Set<string>();
     for (const twin of this.twins.values()) if (twin.model !== null && !this.models.has(twin.model)) missing.add(twin.model);
     for (const m of missing) warnings.push(`twins use model "${m}", which this registry no longer defines; their values are not checked`);

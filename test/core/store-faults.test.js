@@ -73,7 +73,7 @@ describe("core/store: faults", function () {
       fleet(first.reg, 2);
       assert.ifError(await durable(first.reg));
       await first.reg.close();
-      fs.writeFileSync(path.join(dir, "journal-000000000000012.5.log"), `{"l":13,"o":"c","i":"odd","v":1,"t":${NOW},"m":null}\n`);
+      fs.writeFileSync(path.join(dir, "journal-000000000000012.5.log"), `{"l":5,"o":"c","i":"odd","v":1,"t":${NOW},"m":null}\n`);
       const second = openRegistry(dir);
       assert.ok(second.reg.has("odd"), "the twin in the oddly named journal is restored");
       assert.ok(second.warnings.some((w) => /journal-000000000000012\.5\.log has a name this version never writes/.test(w)), JSON.stringify(second.warnings));
@@ -175,15 +175,34 @@ describe("core/store: faults", function () {
       }
       const second = openRegistry(dir);
       const text = second.warnings.join("\n");
-      assert.match(text, new RegExp(`snapshot ${path.basename(newest).replace(/\./g, "\\.")} is damaged: what could be read of it was restored`));
-      assert.match(text, /1 damaged line\(s\) were skipped: m-2\b/, "the torn twin is named");
-      // m-4 and m-6 changed after the newest snapshot, in its lost part: named, with a count.
-      const lost = /2 twin\(s\) could not be restored \(2 journal entries name twins no snapshot or journal creates\): (.*)/.exec(text);
+      assert.match(text, /no snapshot is whole: twins were salvaged from 2 damaged snapshot\(s\) and the journals since the oldest of them/);
+      assert.match(text, new RegExp(`snapshot ${path.basename(newest).replace(/\./g, "\\.")} is damaged: 2 twins \\(it was cut short: how many followed is unknown\\) were read from it`));
+      assert.match(text, /1 twin\(s\) on damaged snapshot lines could not be restored: m-2\b/, "the torn twin is named");
+      // m-3, m-4 and m-6 changed after the older snapshot and sat in the lost part of both: named, with a count.
+      const lost = /3 twin\(s\) could not be restored \(3 journal entries name twins no snapshot or journal creates\): (.*)/.exec(text);
       assert.ok(lost, text);
-      assert.deepStrictEqual(lost[1].split(", ").sort(), ["m-4", "m-6"]);
+      assert.deepStrictEqual(lost[1].split(", ").sort(), ["m-3", "m-4", "m-6"]);
       assert.ok(second.reg.has("m-0") && second.reg.has("m-1"), "the whole lines were restored");
-      assert.ok(second.reg.has("m-40") && second.reg.has("m-44"), "twins created after the snapshot come from the journal");
+      for (let k = 30; k < 45; k++) assert.ok(second.reg.has(`m-${k}`), `m-${k}, created after the older snapshot, comes from the journals`);
       assert.ok(!second.reg.has("m-5"), "a twin deleted after the snapshot stays deleted");
+      assert.strictEqual(second.reg.get("m-40").reported.temperature, 40);
+    });
+
+    it("every snapshot damaged in a different place: salvaging both (newest record wins) and the journals restores every twin", async function () {
+      const { dir, expected } = await twoSnapshots("snap-both-merge");
+      const [older, newer] = snapshotFiles(dir).map((n) => path.join(dir, n));
+      // The newest loses its second half; the older one a line in the middle (and so its trailer's checksum).
+      const newerLines = fs.readFileSync(newer, "utf8").split("\n");
+      fs.writeFileSync(newer, newerLines.slice(0, 15).join("\n") + "\n" + newerLines[15].slice(0, 20));
+      const olderLines = fs.readFileSync(older, "utf8").split("\n");
+      olderLines[8] = "{garbage";
+      fs.writeFileSync(older, olderLines.join("\n"));
+      const second = openRegistry(dir, { mode: "strict" });
+      const text = second.warnings.join("\n");
+      assert.match(text, /no snapshot is whole/);
+      // The twin on the older copy's garbled line (m-7, line 9) is whole in the newer copy.
+      assert.deepStrictEqual(docs(second.reg), expected, text);
+      assert.doesNotMatch(text, /could not be restored/);
     });
 
     it("a format 1 snapshot (snapshot.jsonl, no trailer) from an earlier version is still read", async function () {

@@ -77,6 +77,16 @@ export class FileStore implements Store {
   private journalFile = "";
   /** First sequence number of the journal to open when the disk lets us (after a failure). */
   private nextJournal = 1;
+  /** Damaged snapshots to rename *.damaged (deferred while the disk is read-only). */
+  private setAside: string[] = [];
+  /** Snapshots this store read whole or wrote and read back: the only ones counted as generations. */
+  private readonly trusted = new Set<string>();
+  /** Twins named on damaged lines of salvaged snapshots, while recovery runs. */
+  private salvagedLost: Set<string> | null = null;
+  /** A truncate of a torn write is running: nothing is written until it is done. */
+  private cutting = false;
+  /** Resolves when the write (or truncate) in progress is over. */
+  private idleWaiters: Array<() => void> = [];
   /** A torn journal tail that a read-only disk kept us from cutting off: cut before writing. */
   private tornTail: { file: string; size: number } | null = null;
   /** Bytes of the current journal known to be on disk; a failed write is cut back to here. */
@@ -135,17 +145,19 @@ export class FileStore implements Store {
     };
     tryWrite(() => fs.rmSync(path.join(this.dir, SNAPSHOT_TMP), { force: true }));
 
-    // The newest snapshot that verifies is the base. A damaged one is named and set aside, unless
-    // nothing else holds its twins: then what can be read of it is salvaged.
+    // The newest snapshot that verifies is the base; the journals since it hold the rest.
     const snapshots = this.snapshotFiles();
     const journals = this.journalFiles();
     const damaged: SnapshotFile[] = [];
     let base: SnapshotFile | null = null;
+    let lsn = 0;
     for (const snap of snapshots) {
       const result = readSnapshot(path.join(this.dir, snap.name), onRecord);
       if (result.ok) {
         base = { name: snap.name, lsn: result.lsn };
+        this.trusted.add(snap.name);
         this.snapshotBytes = result.bytes;
+        lsn = Math.max(lsn, result.maxLsn);
         if (result.note) warnings.push(result.note);
         break;
       }
@@ -153,55 +165,91 @@ export class FileStore implements Store {
       damaged.push(snap);
       warnings.push(`snapshot ${snap.name} is damaged (${result.reason})`);
     }
-    const journalsFromStart = journals.length === 0 || journals[0].first <= 1;
+    let baseLsn = base ? base.lsn : 0;
+    const journalsFromStart = journals.length === 0 || journals.some((f) => f.first === 1 && JOURNAL.test(f.name));
     if (!base && damaged.length && !journalsFromStart) {
-      const newest = damaged.shift() as SnapshotFile;
-      const result = readSnapshot(path.join(this.dir, newest.name), onRecord, true);
-      if (result.ok) {
-        base = { name: newest.name, lsn: result.lsn };
+      // Nothing whole holds these twins: read what can be read of every damaged snapshot, oldest
+      // first (a twin's newest record wins), and replay the journals from the oldest of them,
+      // which are kept for it. Only twins on the lost part of every copy stay lost.
+      const salvaged = damaged.slice().reverse();
+      const restored = new Set<string>();
+      const named: string[] = [];
+      let restoredFrom = 0;
+      for (const snap of salvaged) {
+        const result = readSnapshot(path.join(this.dir, snap.name), (rec) => {
+          restored.add(rec.i);
+          onRecord(rec);
+        }, true);
+        if (!result.ok) continue;
+        named.push(...result.damagedIds);
+        lsn = Math.max(lsn, result.maxLsn);
+        if (!restoredFrom) baseLsn = result.lsn;
+        restoredFrom++;
         if (result.note) warnings.push(result.note);
       }
+      this.salvagedLost = new Set(named.filter((id) => !restored.has(id)));
+      warnings.push(`no snapshot is whole: twins were salvaged from ${restoredFrom} damaged snapshot(s) and the journals since the oldest of them`);
     } else if (damaged.length) {
       warnings.push(base ? `restored from ${base.name} and the journals since it instead` : "restored from the journals alone, which hold every change");
+      // Set aside (renamed *.damaged) so that no later start or clean-up counts them as snapshots.
+      this.setAside = damaged.map((d) => d.name);
     }
-    for (const snap of damaged) {
-      tryWrite(() => fs.renameSync(path.join(this.dir, snap.name), path.join(this.dir, snap.name + ".damaged")));
-    }
-    const baseLsn = base ? base.lsn : 0;
-    let lsn = baseLsn;
+    lsn = Math.max(lsn, baseLsn);
 
     for (const odd of journals.filter((f) => !JOURNAL.test(f.name))) {
       warnings.push(`journal ${odd.name} has a name this version never writes; its entries were read in sequence order`);
     }
+    // Entries are numbered one by one: a number that jumps further than the damaged lines before
+    // it explain (or goes back) is damage too, not a new start the next writes would follow. The
+    // snapshot may hold changes no journal got to (it was written while they happened), so numbers
+    // up to the highest it holds may be missing.
+    const snapshotMax = lsn;
+    let last: number | null = null;
+    let skippedSinceLast = 0;
     journals.forEach((file, k) => {
       const full = path.join(this.dir, file.name);
-      const damaged: number[] = [];
+      const bad: number[] = [];
       const read = readLines(full, (line, n) => {
         if (line === "") return;
         const entry = parseLine(line);
-        if (!isEntry(entry)) return void damaged.push(n + 1);
+        const inSequence = isEntry(entry) && (last === null || (entry.l > last && entry.l <= Math.max(last, snapshotMax) + 1 + skippedSinceLast));
+        if (!inSequence) {
+          bad.push(n + 1);
+          skippedSinceLast++;
+          return;
+        }
+        last = entry.l;
+        skippedSinceLast = 0;
         if (entry.l <= baseLsn) return; // the snapshot holds it
         if (entry.l > lsn) lsn = entry.l;
+        if (entry.o === "x") this.salvagedLost?.delete(entry.i);
+        if (entry.o === "c") this.salvagedLost?.delete(entry.i);
         onEntry(entry);
       });
-      if (damaged.length) {
-        warnings.push(`journal ${file.name}: ${damaged.length} damaged line(s) skipped (line ${showNames(damaged.map(String))})`);
+      if (bad.length) {
+        warnings.push(`journal ${file.name}: ${bad.length} damaged line(s) skipped (line ${showNames(bad.map(String))})`);
       }
       if (file.first > baseLsn || k === journals.length - 1) this.stats.journalBytes += read.bytes;
       if (read.tail !== "") {
         // A write cut short by a crash: the change was never acknowledged, so dropping it is safe.
-        const last = k === journals.length - 1;
-        warnings.push(`journal ${file.name} ends in a torn line${last ? "" : " (not the last journal)"}; it was skipped`);
+        const lastJournal = k === journals.length - 1;
+        warnings.push(`journal ${file.name} ends in a torn line${lastJournal ? "" : " (not the last journal)"}; it was skipped`);
         try {
           fs.truncateSync(full, read.complete);
         } catch (err) {
           writeError ??= err as Error;
-          if (last) this.tornTail = { file: full, size: read.complete };
+          if (lastJournal) this.tornTail = { file: full, size: read.complete };
         }
       }
     });
+    if (this.salvagedLost?.size) {
+      const ids = [...this.salvagedLost];
+      warnings.push(`${ids.length} twin(s) on damaged snapshot lines could not be restored: ${showNames(ids)}`);
+    }
+    this.salvagedLost = null;
 
     this.nextJournal = lsn + 1;
+    if (!writeError) tryWrite(() => this.setAsideDamaged());
     if (!writeError) tryWrite(() => this.openJournal(this.nextJournal));
     if (writeError) {
       this.fail(writeError);
@@ -233,7 +281,11 @@ export class FileStore implements Store {
 
   private openJournal(first: number): void {
     const name = `journal-${String(first).padStart(16, "0")}.log`;
-    const fd = fs.openSync(path.join(this.dir, name), "a");
+    const file = path.join(this.dir, name);
+    const created = !fs.existsSync(file);
+    const fd = fs.openSync(file, "a");
+    // A new file's name must be durable too, or a power cut can lose a fsynced journal whole.
+    if (created) syncDirNow(this.dir);
     const previous = this.fd;
     this.fd = fd;
     this.journalFile = name;
@@ -248,11 +300,20 @@ export class FileStore implements Store {
         fs.truncateSync(this.tornTail.file, this.tornTail.size);
         this.tornTail = null;
       }
+      this.setAsideDamaged();
       this.openJournal(this.nextJournal);
       return true;
     } catch (err) {
       this.failure = err as Error;
       return false;
+    }
+  }
+
+  private setAsideDamaged(): void {
+    while (this.setAside.length) {
+      const name = this.setAside[0];
+      fs.renameSync(path.join(this.dir, name), path.join(this.dir, name + ".damaged"));
+      this.setAside.shift();
     }
   }
 
@@ -268,6 +329,9 @@ export class FileStore implements Store {
   append(entry: JournalEntry): void {
     if (this.closed) throw new TwinError("store-closed");
     if (this.failure) throw new TwinError("store-unavailable", { reason: describe(this.failure) });
+    if (!Number.isSafeInteger(entry.l) || entry.l >= Number.MAX_SAFE_INTEGER) {
+      throw new TwinError("store-unavailable", { reason: `sequence number ${String(entry.l)} is not a safe whole number` });
+    }
     if (this.pending.length === 0) this.pendingSince = performance.now();
     this.pending.push(JSON.stringify(entry) + "\n");
     this.pendingEntries++;
@@ -275,25 +339,30 @@ export class FileStore implements Store {
   }
 
   whenDurable(callback: Waiter): void {
-    if (this.mode === "batched") {
-      // The window is bound to acknowledgements, not to the timer: while a change acknowledged
-      // longer ago than the interval is unwritten, nothing more is acknowledged.
-      const now = performance.now();
-      if (this.inflight && now - this.inflightSince >= this.intervalMs) return void this.inflightWaiters.push(callback);
-      if (this.pending.length && now - this.pendingSince >= this.intervalMs) {
-        this.pendingWaiters.push(callback);
-        if (!this.inflight && !this.failure) this.writeBatch();
-        return;
-      }
-      return callback();
-    }
+    if (this.mode === "batched") return this.acknowledge(callback);
     if (this.pending.length) this.pendingWaiters.push(callback);
     else if (this.inflight) this.inflightWaiters.push(callback);
     else callback();
   }
 
+  /**
+   * batched: the window is bound to acknowledgements, not to the timer. While a change
+   * acknowledged longer ago than the interval is unwritten, nothing more is acknowledged: the
+   * callback waits for the write that covers it, which starts at once.
+   */
+  private acknowledge(callback: Waiter): void {
+    const now = performance.now();
+    if (this.pending.length && now - this.pendingSince >= this.intervalMs) {
+      this.pendingWaiters.push(callback);
+      if (!this.inflight && !this.cutting && !this.failure) this.writeBatch();
+      return;
+    }
+    if (this.inflight && now - this.inflightSince >= this.intervalMs) return void this.inflightWaiters.push(callback);
+    callback();
+  }
+
   private schedule(): void {
-    if (this.inflight || this.failure) return;
+    if (this.inflight || this.cutting || this.failure) return;
     if (this.mode === "strict") {
       // Group commit: every change made in this turn of the event loop shares one fsync.
       if (!this.immediate) this.immediate = setImmediate(() => this.writeBatch());
@@ -306,10 +375,11 @@ export class FileStore implements Store {
   }
 
   private writeBatch(): void {
+    if (this.immediate) clearImmediate(this.immediate);
     this.immediate = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.inflight) {
+    if (this.inflight || this.cutting) {
       if (this.failure) this.scheduleRetry();
       return;
     }
@@ -327,7 +397,8 @@ export class FileStore implements Store {
     this.inflightSince = this.pendingSince;
     this.pending = [];
     this.inflight = true;
-    this.inflightWaiters = this.pendingWaiters;
+    // Waiters may have been queued for a write that failed or was being cut back: keep them.
+    this.inflightWaiters = this.inflightWaiters.concat(this.pendingWaiters);
     this.pendingWaiters = [];
     writeFully(this.io, fd, buffer, 0, (err) => {
       if (err) return this.failed(text, err);
@@ -340,6 +411,14 @@ export class FileStore implements Store {
         const waiters = this.inflightWaiters;
         this.inflightWaiters = [];
         this.healed();
+        this.settled();
+        if (this.mode === "batched" && this.pending.length && performance.now() - this.pendingSince >= this.intervalMs) {
+          // Changes acknowledged while this slow write ran are now older than the window: the
+          // held acknowledgements wait for them too, written at once.
+          this.pendingWaiters.push(...waiters);
+          this.writeBatch();
+          return;
+        }
         for (const w of waiters) w();
         if (this.pending.length) this.schedule();
       });
@@ -350,6 +429,18 @@ export class FileStore implements Store {
     if (!this.failure) return;
     this.failure = null;
     this.emitHealth();
+  }
+
+  /** Wakes what waits for the write or truncate in progress to be over (rotation, close). */
+  private settled(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once no write or truncate is in progress. */
+  private async idle(): Promise<void> {
+    while (this.inflight || this.cutting) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private failed(text: string, err: Error): void {
@@ -363,11 +454,12 @@ export class FileStore implements Store {
     this.pendingEntries += this.inflightEntries;
     this.inflightEntries = 0;
     this.inflight = false;
-    if (this.fd !== null) this.cutBack(this.fd, () => undefined);
     const waiters = this.inflightWaiters.concat(this.pendingWaiters);
     this.inflightWaiters = [];
     this.pendingWaiters = [];
     this.fail(err);
+    if (this.fd !== null) this.cutBack(this.fd, () => undefined);
+    else this.settled();
     const error = new TwinError("store-unavailable", { reason: describe(err) });
     for (const w of waiters) w(error);
     this.scheduleRetry();
@@ -382,10 +474,11 @@ export class FileStore implements Store {
 
   /** Truncates the journal to its last whole line; nothing is written until that succeeded. */
   private cutBack(fd: number, then: () => void): void {
-    if (this.inflight) return;
-    this.inflight = true;
+    if (this.inflight || this.cutting) return;
+    this.cutting = true;
     this.io.ftruncate(fd, this.offset, (err) => {
-      this.inflight = false;
+      this.cutting = false;
+      this.settled();
       if (err) {
         this.failure = err;
         this.scheduleRetry();
@@ -416,7 +509,7 @@ export class FileStore implements Store {
       const waiter: Waiter = (err) => (err ? reject(err) : resolve());
       if (this.pending.length) this.pendingWaiters.push(waiter);
       else this.inflightWaiters.push(waiter);
-      if (!this.inflight && !this.failure) this.writeBatch();
+      if (!this.inflight && !this.cutting && !this.failure) this.writeBatch();
     });
   }
 
@@ -436,7 +529,10 @@ export class FileStore implements Store {
   private async writeSnapshot(source: () => SnapshotSource): Promise<void> {
     if (this.closed) return;
     await this.flush();
-    // Rotate: from here on, changes go to a journal the snapshot does not replace.
+    // Rotate with no write in progress: the old journal's descriptor is closed by the rotation.
+    await this.idle();
+    if (this.closed || this.failure) return;
+    // From here on, changes go to a journal the snapshot does not replace.
     const snap = this.timed(() => {
       const snap = source();
       this.openJournal(snap.lsn + 1);
@@ -448,7 +544,7 @@ export class FileStore implements Store {
 
     const name = `snapshot-${String(snap.lsn).padStart(16, "0")}.jsonl`;
     const tmp = path.join(this.dir, SNAPSHOT_TMP);
-    const fd = await call<number>((cb) => fs.open(tmp, "w", cb));
+    let fd: number | null = await call<number>((cb) => fs.open(tmp, "w", cb));
     const hash = createHash("sha256");
     let bytes = 0;
     let count = 0;
@@ -459,9 +555,9 @@ export class FileStore implements Store {
       let done = false;
       while (!done) {
         if (this.closed) throw new Error("store closed during snapshot");
-        const text = this.timed(() => {
+        const chunk = this.timed(() => {
           const started = performance.now();
-          const chunk: string[] = [];
+          const parts: string[] = [];
           let size = 0;
           do {
             const next = lines.next();
@@ -469,21 +565,23 @@ export class FileStore implements Store {
               done = true;
               break;
             }
-            chunk.push(next.value, "\n");
+            parts.push(next.value, "\n");
             size += next.value.length + 1;
             count++;
           } while (performance.now() - started < this.sliceMs && size < 1024 * 1024);
-          const joined = chunk.join("");
-          hash.update(joined, "utf8");
-          return joined;
+          const buffer = Buffer.from(parts.join(""), "utf8");
+          hash.update(buffer);
+          return buffer;
         });
-        bytes += await writeAll(fd, text);
+        bytes += await writeAll(fd, chunk);
         await new Promise((r) => setImmediate(r));
       }
       const digest = hash.digest("hex");
       bytes += await writeAll(fd, JSON.stringify({ format: END, count, sha256: digest }) + "\n");
-      await call((cb) => fs.fdatasync(fd, cb));
-      await call((cb) => fs.close(fd, cb));
+      await call((cb) => fs.fdatasync(fd as number, cb));
+      const closing = fd;
+      fd = null;
+      await call((cb) => fs.close(closing, cb));
       await call((cb) => fs.rename(tmp, path.join(this.dir, name), cb));
       await syncDir(this.dir);
       // Read back what the disk holds before anything older is let go.
@@ -493,21 +591,36 @@ export class FileStore implements Store {
         throw new Error(`snapshot ${name} did not read back as written; it was set aside and every journal was kept`);
       }
     } catch (err) {
-      fs.close(fd, () => fs.rm(tmp, { force: true }, () => undefined));
+      if (fd !== null) {
+        const open = fd;
+        fs.close(open, () => undefined);
+      }
+      fs.rm(tmp, { force: true }, () => undefined);
       this.stats.journalBytes += journalBytes;
       throw err;
     }
+    this.trusted.add(name);
     await this.prune();
     this.snapshotBytes = bytes;
     this.stats.compactions++;
   }
 
-  /** Deletes snapshots beyond the newest GENERATIONS and the journals none of those needs. */
+  /**
+   * Keeps the newest GENERATIONS snapshots this store trusts (read whole at start, or written and
+   * read back), deletes every snapshot older than the oldest of them, and the journals none of
+   * them needs. With fewer trusted snapshots than that, the journals from the start stay.
+   */
   private async prune(): Promise<void> {
     const snapshots = this.snapshotFiles();
-    // With fewer snapshots than that, the journals from the very start are the fallback.
-    const oldest = snapshots.length >= GENERATIONS ? snapshots[GENERATIONS - 1].lsn : 0;
-    for (const s of snapshots.slice(GENERATIONS)) await call((cb) => fs.rm(path.join(this.dir, s.name), { force: true }, cb));
+    const trusted = snapshots.filter((s) => this.trusted.has(s.name));
+    if (trusted.length < GENERATIONS) return;
+    const oldest = trusted[GENERATIONS - 1].lsn;
+    for (const s of snapshots) {
+      if (s.lsn < oldest) {
+        await call((cb) => fs.rm(path.join(this.dir, s.name), { force: true }, cb));
+        this.trusted.delete(s.name);
+      }
+    }
     // A journal holds the entries from its first number up to the next journal's first, minus one.
     const journals = this.journalFiles();
     for (let k = 0; k + 1 < journals.length; k++) {
@@ -538,6 +651,16 @@ export class FileStore implements Store {
     if (this.compacting) await this.compacting.catch(() => undefined);
     for (const t of [this.timer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.immediate) clearImmediate(this.immediate);
+    this.timer = this.retryTimer = null;
+    this.immediate = null;
+    // A retry may be writing: the descriptor is closed only once it is done.
+    await this.idle();
+    // Whatever still waits (the disk failed) hears so now rather than never.
+    const left = this.inflightWaiters.concat(this.pendingWaiters);
+    this.inflightWaiters = [];
+    this.pendingWaiters = [];
+    const closedError = new TwinError("store-unavailable", { reason: this.failure ? describe(this.failure) : "closed" });
+    for (const w of left) w(closedError);
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
     if (error) throw error;
@@ -552,13 +675,15 @@ function isEntry(value: unknown): value is JournalEntry {
 }
 
 type SnapshotRead =
-  | { ok: true; lsn: number; bytes: number; note?: string }
+  | { ok: true; lsn: number; maxLsn: number; bytes: number; damagedIds: string[]; note?: string }
   | { ok: false; reason: string };
 
 /**
  * Reads one snapshot into `onRecord`, checking it as it goes: a valid header, every twin line
  * whole, and a trailer whose count and checksum match. `salvage` (or a format 1 snapshot, which
- * has no trailer) reads what can be read instead: damaged lines are skipped and named.
+ * has no trailer) reads what can be read instead: damaged lines are skipped and named. `maxLsn`
+ * is the highest sequence number a twin carries: a snapshot is written while changes go on, so
+ * it can be above the header's.
  */
 function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage = false): SnapshotRead {
   let header: { format?: unknown; version?: unknown; lsn?: unknown } | undefined;
@@ -566,8 +691,15 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
   let lenient = salvage;
   let reason: string | null = null;
   const damaged: string[] = [];
+  const damagedIds: string[] = [];
   const hash = createHash("sha256");
   let count = 0;
+  let maxLsn = 0;
+  const skip = (line: string, n: number) => {
+    const id = idIn(line);
+    if (id) damagedIds.push(id);
+    damaged.push(id ?? `line ${n + 1}`);
+  };
   const read = readLines(file, (line, n) => {
     if (reason) return;
     if (n === 0) {
@@ -580,33 +712,40 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
     }
     if (trailer && !lenient) return void (reason = "lines after the trailer");
     const rec = parseLine(line) as (TwinRecord & { format?: unknown }) | undefined;
-    if (!rec || typeof rec !== "object") {
+    if (!rec || typeof rec !== "object" || Array.isArray(rec)) {
       if (!lenient) reason = `line ${n + 1} is damaged`;
-      else damaged.push(idIn(line) ?? `line ${n + 1}`);
+      else skip(line, n);
       return;
     }
     if (rec.format === END) return void (trailer = rec as typeof trailer);
     hash.update(line + "\n", "utf8");
     count++;
+    if (Number.isSafeInteger(rec.l) && rec.l > maxLsn) maxLsn = rec.l;
     onRecord(rec);
   });
   if (read.tail !== "") {
     if (!lenient) return { ok: false, reason: read.bytes === 0 ? "empty file" : "it ends in a torn line" };
-    damaged.push(idIn(read.tail) ?? "its torn last line");
+    skip(read.tail, -1);
   }
   if (reason) return { ok: false, reason };
-  if (read.bytes === 0) return lenient ? { ok: true, lsn: 0, bytes: 0, note: `snapshot ${path.basename(file)} is empty` } : { ok: false, reason: "empty file" };
+  if (read.bytes === 0) return lenient ? { ok: true, lsn: 0, maxLsn: 0, bytes: 0, damagedIds, note: `snapshot ${path.basename(file)} is empty` } : { ok: false, reason: "empty file" };
   const lsn = header ? (header.lsn as number) : 0;
   const name = path.basename(file);
   if (lenient) {
     const lines = damaged.length ? `; ${damaged.length} damaged line(s) were skipped: ${showNames(damaged)}` : "";
-    const kind = salvage ? "is damaged: what could be read of it was restored" : "is of format 1 (no checksum) and was read as it is";
-    return { ok: true, lsn, bytes: read.bytes, note: header ? (salvage || lines ? `snapshot ${name} ${kind}${lines}` : undefined) : `snapshot ${name} has no valid header; its twins were read anyway${lines}` };
+    let note: string | undefined;
+    if (!header) note = `snapshot ${name} has no valid header; its twins were read anyway${lines}`;
+    else if (salvage) {
+      const total = trailer && typeof trailer.count === "number" ? `${count} of the ${trailer.count} twins it holds` : `${count} twins (it was cut short: how many followed is unknown)`;
+      const sum = trailer && trailer.sha256 !== hash.digest("hex") ? "; its checksum does not match, so a value read from it may be wrong" : "";
+      note = `snapshot ${name} is damaged: ${total} were read from it${lines}${sum}`;
+    } else if (lines) note = `snapshot ${name} is of format 1 (no checksum)${lines}`;
+    return { ok: true, lsn, maxLsn: Math.max(lsn, maxLsn), bytes: read.bytes, damagedIds, note };
   }
   if (!trailer) return { ok: false, reason: "no trailer: it was cut short" };
   if (trailer.count !== count) return { ok: false, reason: `${count} twins where its trailer says ${String(trailer.count)}` };
   if (trailer.sha256 !== hash.digest("hex")) return { ok: false, reason: "checksum mismatch" };
-  return { ok: true, lsn, bytes: read.bytes };
+  return { ok: true, lsn, maxLsn: Math.max(lsn, maxLsn), bytes: read.bytes, damagedIds };
 }
 
 /** The twin id at the start of a damaged snapshot line, when that much of it survived. */
@@ -692,13 +831,15 @@ function readLines(file: string, onLine: (line: string, n: number) => void): { t
     for (;;) {
       const read = fs.readSync(fd, buffer, 0, buffer.length, null);
       if (read === 0) break;
+      // Whole lines end at the last newline byte: counted in bytes, not in decoded text, where a
+      // damaged byte turns into a three-byte replacement character.
+      const lastNewline = buffer.subarray(0, read).lastIndexOf(10);
+      if (lastNewline !== -1) complete = bytes + lastNewline + 1;
       bytes += read;
       const text = rest + decoder.write(buffer.subarray(0, read));
       let start = 0;
       for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", start)) {
-        const line = text.slice(start, i);
-        complete += Buffer.byteLength(line) + 1;
-        onLine(line, n++);
+        onLine(text.slice(start, i), n++);
         start = i + 1;
       }
       rest = text.slice(start);
@@ -719,9 +860,23 @@ function parseLine(line: string | undefined): unknown {
   }
 }
 
-function writeAll(fd: number, text: string): Promise<number> {
-  const buffer = Buffer.from(text, "utf8");
+function writeAll(fd: number, data: string | Buffer): Promise<number> {
+  const buffer = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   return new Promise((resolve, reject) => writeFully(fs, fd, buffer, 0, (err) => (err ? reject(err) : resolve(buffer.length))));
+}
+
+/** syncDir for the rare synchronous moments (a new journal at start-up or rotation). */
+function syncDirNow(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    /* best effort, as syncDir */
+  }
 }
 
 /** Makes a rename durable; some file systems refuse fsync on a directory, which is fine. */
