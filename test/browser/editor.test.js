@@ -195,8 +195,13 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.deepEqual(found, [], `console errors ${what}:\n${found.join("\n")}`);
   }
 
+  /** Every palette type of package.json, each of which must have its editor .html. */
   function presentTypes() {
-    return PALETTE_TYPES.filter((type) => fs.existsSync(path.join(h.repoRoot, "nodes", `${type}.html`)));
+    const declared = Object.keys(require(path.join(h.repoRoot, "package.json"))["node-red"].nodes).filter((type) => type !== "twin-registry");
+    assert.deepEqual([...declared].sort(), [...PALETTE_TYPES].sort(), "the palette types this test knows are the ones package.json declares");
+    const missing = PALETTE_TYPES.filter((type) => !fs.existsSync(path.join(h.repoRoot, "nodes", `${type}.html`)));
+    assert.deepEqual(missing, [], "every palette type has its editor .html");
+    return PALETTE_TYPES;
   }
 
   it("the palette shows every twin node type (whose .html exists) with its icon", async () => {
@@ -251,7 +256,17 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       if (opened.startsWith("new ")) created.push(opened.slice(4));
       const ok = type === "twin-registry" ? "#node-config-dialog-ok" : "#node-dialog-ok";
       await page.locator(ok).waitFor({ state: "visible", timeout: 5000 });
-      await page.waitForTimeout(250); // oneditprepare builds typedInputs and lists
+      // As a user would: Done once the dialog is drawn. A code editor (Monaco) renders its lines,
+      // then checks its JSON in a worker after a 500 ms pause; closing it before that check has run
+      // makes Monaco throw "Model is disposed!" (Node-RED's own dialogs do the same), so a dialog
+      // with one gets that pause and a little more, measured from when its lines are drawn.
+      const editors = await page.evaluate(() => $(".red-ui-tray:visible .node-text-editor").length);
+      if (editors) {
+        await page.waitForFunction(() => $(".red-ui-tray:visible .node-text-editor").toArray().every((e) => $(e).find(".monaco-editor .view-lines").length > 0), null, { timeout: 15000 });
+        await page.waitForTimeout(1500);
+      } else {
+        await page.waitForTimeout(250); // oneditprepare builds typedInputs and lists
+      }
       if (type === "twin-registry") {
         // "simulated" comes from an example written before the setting: on, and saved as on
         assert.equal(await page.locator("#node-config-input-liveFeed").isChecked(), true, "live updates on by default");

@@ -119,13 +119,38 @@ describe("example flows in a real Node-RED", function () {
     await h.waitFor(async () => (await twin("pump-01", "simulated")).body.reported.rpm > 1790, 20000);
   });
 
-  it("Fleet overview: pumps get their site attribute and the fleet queries answer", async function () {
+  it("Fleet overview: pumps get their site attribute and every fleet query answers in the Debug sidebar", async function () {
     this.timeout(30000);
     const pump = await h.waitFor(async () => {
       const res = await twin("pump-05", "fleet");
       return res.status === 200 && res.body.attributes.site && res.body;
     }, 20000);
     assert.match(pump.attributes.site, /^plant-[12]$/);
+
+    // The queries answer in the Debug sidebar, as a user reads them: wait for each one's answer.
+    const comms = await h.connectComms(nr.url, undefined, ["debug"]);
+    try {
+      // Example ids are made unique on import: find the Fleet tab's debug nodes by name.
+      const tab = flows.find((n) => n.type === "tab" && n.label === "Fleet overview");
+      assert.ok(tab, "a Fleet overview tab");
+      const debugId = (name) => {
+        const node = flows.find((n) => n.type === "debug" && n.z === tab.id && n.name === name);
+        assert.ok(node, `a debug node "${name}" on the Fleet overview tab`);
+        return node.id;
+      };
+      const from = (name) => comms.received.filter((m) => m.topic === "debug" && m.data && m.data.id === debugId(name));
+      const answers = ["fleet power (kW)", "pumps online", "mean temperature per site", "hottest pump", "pump-01 an hour ago"];
+      await injectNamed("every 10 s");
+      await comms.until(() => answers.every((name) => from(name).length > 0), 20000);
+      const value = (name) => JSON.parse(from(name)[0].data.msg);
+      assert.ok(value("fleet power (kW)") > 0, `fleet power: ${from("fleet power (kW)")[0].data.msg}`);
+      assert.ok(Number.isInteger(value("pumps online")) && value("pumps online") >= 1, `pumps online: ${from("pumps online")[0].data.msg}`);
+      assert.match(JSON.stringify(value("mean temperature per site")), /plant-[12]/, "mean temperature per site names the sites");
+      assert.match(JSON.stringify(value("hottest pump")), /pump-\d\d/, "the hottest pump is a pump");
+      assert.deepEqual(from("errors").map((m) => m.data.msg), [], "no query failed");
+    } finally {
+      comms.ws.close();
+    }
   });
 
   it("MQTT device link: the simulated device gets the LED delta over MQTT and reports it back", async function () {

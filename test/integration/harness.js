@@ -433,7 +433,80 @@ async function startBroker(port = 0) {
   };
 }
 
+// ws comes with Node-RED (its editor comms use it); Node.js 20 has no WebSocket of its own.
+const WebSocket = require(require.resolve("ws", { paths: [path.dirname(require.resolve("@node-red/editor-api/package.json"))] }));
+
+/**
+ * An editor comms client: ws://host:port/comms. Node-RED sends arrays of {topic, data}, at most
+ * every 50 ms per connection, and every topic to every connection (subscribing only asks for
+ * retained messages, e.g. node status). With adminAuth the first message must be {auth: <token>}.
+ */
+async function connectComms(url, token, subscribe = ["twinwire/#"]) {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/comms");
+  const received = [];
+  const waiters = new Set();
+  ws.on("message", (data) => {
+    const parsed = JSON.parse(String(data));
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) received.push({ ...m, at: Date.now() });
+    for (const w of waiters) w();
+  });
+  const closed = new Promise((resolve) => ws.once("close", resolve));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  if (token) {
+    // Anything sent before {auth: "ok"} arrives counts as unauthenticated and closes the socket.
+    ws.send(JSON.stringify({ auth: token }));
+    await new Promise((resolve, reject) => {
+      const check = () => {
+        const answer = received.find((m) => m.auth);
+        if (!answer) return;
+        waiters.delete(check);
+        if (answer.auth === "ok") resolve();
+        else reject(new Error(`comms auth: ${answer.auth}`));
+      };
+      waiters.add(check);
+      check();
+    });
+  }
+  for (const topic of subscribe) ws.send(JSON.stringify({ subscribe: topic }));
+  return {
+    ws,
+    received,
+    closed,
+    /** Messages on `topic` (optionally matching `filter`) received since index `since`. */
+    on(topic, filter = () => true, since = 0) {
+      return received.slice(since).filter((m) => m.topic === topic && filter(m.data));
+    },
+    /** Waits until fn(received) is truthy. */
+    until(fn, timeoutMs = 15000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const v = fn(received);
+          if (v) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(v);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`comms: condition not met within ${timeoutMs} ms; got ${JSON.stringify(received.map((m) => m.topic))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close() {
+      ws.close();
+      return closed;
+    },
+  };
+}
+
 module.exports = {
+  connectComms,
   startNodeRed,
   stopAll,
   printLogsIfFailed,

@@ -11,8 +11,6 @@ const fs = require("fs");
 const path = require("path");
 const h = require("./harness");
 
-// ws comes with Node-RED (its editor comms use it); Node.js 20 has no WebSocket of its own.
-const WebSocket = require(require.resolve("ws", { paths: [path.dirname(require.resolve("@node-red/editor-api/package.json"))] }));
 
 const TAB = "c3f0000000000001";
 const PLANT = "c3f0000000000002";
@@ -86,74 +84,6 @@ async function twinOp(url, registry, operation, twinId, payload) {
   return res.body;
 }
 
-/**
- * An editor comms client: ws://host:port/comms. Node-RED sends arrays of {topic, data}, at most
- * every 50 ms per connection, and every topic to every connection (subscribing only asks for
- * retained messages, e.g. node status). With adminAuth the first message must be {auth: <token>}.
- */
-async function connectComms(url, token, subscribe = ["twinwire/#"]) {
-  const ws = new WebSocket(url.replace(/^http/, "ws") + "/comms");
-  const received = [];
-  const waiters = new Set();
-  ws.on("message", (data) => {
-    const parsed = JSON.parse(String(data));
-    for (const m of Array.isArray(parsed) ? parsed : [parsed]) received.push({ ...m, at: Date.now() });
-    for (const w of waiters) w();
-  });
-  const closed = new Promise((resolve) => ws.once("close", resolve));
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  if (token) {
-    // Anything sent before {auth: "ok"} arrives counts as unauthenticated and closes the socket.
-    ws.send(JSON.stringify({ auth: token }));
-    await new Promise((resolve, reject) => {
-      const check = () => {
-        const answer = received.find((m) => m.auth);
-        if (!answer) return;
-        waiters.delete(check);
-        if (answer.auth === "ok") resolve();
-        else reject(new Error(`comms auth: ${answer.auth}`));
-      };
-      waiters.add(check);
-      check();
-    });
-  }
-  for (const topic of subscribe) ws.send(JSON.stringify({ subscribe: topic }));
-  return {
-    ws,
-    received,
-    closed,
-    /** Messages on `topic` (optionally matching `filter`) received since index `since`. */
-    on(topic, filter = () => true, since = 0) {
-      return received.slice(since).filter((m) => m.topic === topic && filter(m.data));
-    },
-    /** Waits until fn(received) is truthy. */
-    until(fn, timeoutMs = LONG) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const v = fn(received);
-          if (v) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            resolve(v);
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`comms: condition not met within ${timeoutMs} ms; got ${JSON.stringify(received.map((m) => m.topic))}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-    close() {
-      ws.close();
-      return closed;
-    },
-  };
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -173,7 +103,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       await twinOp(nr.url, "plant", "create", "pump-2", { model: "pump" });
     });
     beforeEach(async function () {
-      comms = await connectComms(nr.url);
+      comms = await h.connectComms(nr.url);
     });
     afterEach(async function () {
       h.printLogsIfFailed(this.currentTest, nr);
@@ -334,7 +264,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       const all = flows();
       all.find((n) => n.id === PLANT).liveFeed = false;
       nr = await h.startNodeRed({ flows: all });
-      const comms = await connectComms(nr.url);
+      const comms = await h.connectComms(nr.url);
       try {
         await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
         await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 55 } });
@@ -358,7 +288,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
     it("publishes nothing at all with twinwire: { liveFeed: false } in settings.js", async function () {
       if (!h.isBuilt()) this.skip();
       nr = await h.startNodeRed({ flows: flows(), settings: { twinwire: { liveFeed: false } } });
-      const comms = await connectComms(nr.url, undefined, ["twinwire/#", "status/#"]);
+      const comms = await h.connectComms(nr.url, undefined, ["twinwire/#", "status/#"]);
       try {
         await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
         await twinOp(nr.url, "plant", "create", "pump-2", { model: "pump" });
@@ -424,11 +354,11 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
     });
 
     it("comms: the feed needs an auth message; with a valid token it flows", async () => {
-      const anonymous = await connectComms(nr.url);
+      const anonymous = await h.connectComms(nr.url);
       await anonymous.until((all) => all.some((m) => m.auth === "fail"));
       await anonymous.closed;
 
-      const comms = await connectComms(nr.url, tokens.viewer); // resolves once {auth: "ok"} came
+      const comms = await h.connectComms(nr.url, tokens.viewer); // resolves once {auth: "ok"} came
       try {
         await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 33 } });
         await comms.until(() => comms.on("twinwire/changes", (d) => d.registry === PLANT).length);
@@ -450,9 +380,9 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       }
       // Everything an editor gets: the feed, node status (retained) and whatever else is published.
       const topics = ["twinwire/#", "status/#", "notification/#"];
-      const watcher = await connectComms(nr.url, tokens.watcher, topics);
-      const flowsreader = await connectComms(nr.url, tokens.flowsreader, topics);
-      const twinsreader = await connectComms(nr.url, tokens.twinsreader, topics);
+      const watcher = await h.connectComms(nr.url, tokens.watcher, topics);
+      const flowsreader = await h.connectComms(nr.url, tokens.flowsreader, topics);
+      const twinsreader = await h.connectComms(nr.url, tokens.twinsreader, topics);
       const clients = { watcher, flowsreader, twinsreader };
       try {
         await twinOp(nr.url, "plant", "upsert", "pump-1", { attributes: { site: "north-wing-b" }, reported: { temperature: 47.125, rpm: 1487, mode: "auto" } });

@@ -40,4 +40,13 @@ function exchange(inId, outId, msg) {
   });
 }
 
-module.exports = { helper, nodes, flow, exchange };
+/** Resolves once condition() holds; the deadline is generous, for a loaded machine. */
+async function waitFor(condition, what, timeoutMs = 10000) {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+module.exports = { helper, nodes, flow, exchange, waitFor };

@@ -218,6 +218,21 @@ describe("twin-lifecycle node", function () {
       await until(() => seen.status.some((s) => s.fill === "yellow" && s.text.startsWith("twin-lifecycle.sta")));
     });
 
+    it("falls due every N days of reading time (the node's 'due every' days setting), once per period", async function () {
+      const reg = await load(lifecycleFlow({ running: "", dueDays: "2" }));
+      reading(reg, "pump-1", 0, { rpm: 0 });
+      reading(reg, "pump-1", 24, { rpm: 0 }); // one day: not yet
+      reading(reg, "pump-1", 47, { rpm: 0 });
+      reading(reg, "pump-1", 49, { rpm: 0 }); // two days and an hour: due
+      reading(reg, "pump-1", 50, { rpm: 0 }); // still the same period: no second alert
+      await until(() => seen.alerts.length >= 1);
+      await send({ topic: "kpi", twinId: "pump-1" });
+      const k = take("out")[0].payload;
+      assert.equal(k.maintenanceDue.rule, "days");
+      const alerts = take("alerts");
+      assert.deepEqual(alerts.map((m) => [m.topic, m.payload.rule, m.payload.limit, m.payload.at]), [["due", "days", 2, T0 + 49 * H]]);
+    });
+
     it("counts with a JSONata condition on the twin", async function () {
       const reg = await load(lifecycleFlow({ running: "reported.rpm > 0 and reported.power > 1", runningType: "jsonata" }));
       reading(reg, "pump-1", 0, { rpm: 0, power: 0 });

@@ -33,7 +33,9 @@ async function startBroker(options = {}) {
   const broker = await Aedes.createBroker(options.aedes || {});
   const server = options.tls ? tls.createServer(options.tls, broker.handle) : net.createServer(broker.handle);
   const sockets = new Set();
+  let connections = 0;
   server.on(options.tls ? "secureConnection" : "connection", (s) => {
+    connections++;
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   });
@@ -43,6 +45,8 @@ async function startBroker(options = {}) {
     broker,
     port,
     url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    /** TCP connections accepted so far (a client that connected and left counts too). */
+    connections: () => connections,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -594,9 +598,14 @@ describe("twin-link node", function () {
         await load(linkFlow(broker.url, link, brokerConfig));
         await until(() => statuses.some((s) => s.fill === "red"), 2000, `a red status for ${JSON.stringify([link, brokerConfig])}`);
         assert.equal(errors.length, 1, JSON.stringify([link, brokerConfig]));
+        assert.equal(broker.broker.connectedClients, 0, `connected while deployed with ${JSON.stringify([link, brokerConfig])}`);
         await helper.unload();
       }
-      assert.equal(broker.broker.connectedClients, 0);
+      // The marker that any connection would have arrived by now: a valid link connects, and is
+      // the broker's first connection of this test.
+      await load(linkFlow(broker.url));
+      await until(() => broker.broker.connectedClients === 1, 10000, "the valid link to connect");
+      assert.equal(broker.connections(), 1, "no badly configured link ever opened a connection");
     });
   });
 });

@@ -163,10 +163,18 @@ describe("twin-sensor node", function () {
   it("ignores readings inside the deadband but keeps the twin alive", async function () {
     await load(sensorFlow({ twinId: "dev", property: "t", deadband: "0.5" }));
     await read({ payload: 20 });
-    await quiet({ payload: 20.3 });
     let doc = await twin("dev");
-    assert.equal(doc.version, 1);
+    const firstSeen = doc.connectivity.lastSeen;
+    // The device said it went away; a reading inside the deadband proves it is back.
+    helper.getNode("reg").use().setOnline("dev", false);
+    assert.equal((await twin("dev")).connectivity.online, false);
+    while (Date.now() <= firstSeen) await new Promise((r) => setTimeout(r, 2));
+    await quiet({ payload: 20.3 });
+    doc = await twin("dev");
+    assert.equal(doc.version, 1, "no version step inside the deadband");
     assert.equal(doc.reported.t, 20);
+    assert.equal(doc.connectivity.online, true, "the twin is alive again");
+    assert.ok(doc.connectivity.lastSeen > firstSeen, `lastSeen moved on (${firstSeen} -> ${doc.connectivity.lastSeen})`);
     const r = await read({ payload: 20.6 });
     assert.equal(r.kind, "ok");
     doc = await twin("dev");

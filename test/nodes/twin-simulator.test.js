@@ -251,6 +251,45 @@ describe("twin-simulator node", function () {
     assert.equal(sendsOf("sim"), 0);
   });
 
+  /**
+   * Runs fn with setTimeout watched: returns the timers it made with a delay of at least
+   * `minDelay` ms (the simulator's own: nothing else in a test runtime waits that long).
+   */
+  async function watchTimers(minDelay, fn) {
+    const made = [];
+    const original = global.setTimeout;
+    global.setTimeout = function (callback, delay, ...args) {
+      const handle = original.call(this, callback, delay, ...args);
+      if (delay >= minDelay) made.push(handle);
+      return handle;
+    };
+    try {
+      await fn();
+    } finally {
+      global.setTimeout = original;
+    }
+    return made;
+  }
+
+  it("leaves no timer behind on close: neither a pending auto-start nor the wait for the next reading", async function () {
+    // Auto-start pending (100 ms) when the flow stops.
+    let timers = await watchTimers(100, async () => {
+      await load(simFlow({ interval: 3600 }));
+      await helper.unload();
+    });
+    assert.ok(timers.length >= 1, "the auto-start timer was seen");
+    assert.deepEqual(timers.map((t) => t._destroyed), timers.map(() => true), "every timer the simulator set is cleared");
+    // Running, an hour before its next reading.
+    timers = await watchTimers(60000, async () => {
+      await load(simFlow({ interval: 3600 }));
+      const got = collect();
+      await until(() => got.length >= 1, "the first readings");
+      await helper.unload();
+    });
+    assert.ok(timers.length >= 1, "the hour-long wait was seen");
+    assert.deepEqual(timers.map((t) => t._destroyed), timers.map(() => true), "the wait for the next reading is cleared on close");
+  });
+
   it("with a time warp, timestamps follow simulated time from the past and the status shows the day", async function () {
     const start = Date.now();
     await load(simFlow({ warp: 100000, start: "7d", interval: 0.02 }));

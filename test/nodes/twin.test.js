@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, exchange } = require("./support");
+const { helper, nodes, flow, exchange, waitFor } = require("./support");
 
 const PUMP = JSON.stringify({
   pump: {
@@ -187,16 +187,60 @@ describe("twin node", function () {
     }
   });
 
-  it("completes a message in strict mode only after its change is on disk", async function () {
+  it("completes a message in strict mode only after its change is on disk: nothing is sent while the fsync is held back", async function () {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-node-"));
     helper.settings({ userDir });
     try {
       await load(twinFlow({}, { persistence: "strict" }));
-      const r = await send({ operation: "create", twinId: "durable" });
-      assert.equal(r.kind, "ok");
+      // Hold the store's fdatasync until the test lets it go.
+      const store = helper.getNode("reg").use().store;
+      const held = [];
+      const io = store.io;
+      store.io = { write: io.write, ftruncate: io.ftruncate, fdatasync: (fd, cb) => held.push(() => io.fdatasync(fd, cb)) };
+      const out = [];
+      helper.getNode("out").on("input", (m) => out.push(m));
+      helper.getNode("t").receive({ operation: "create", twinId: "durable" });
+      await waitFor(() => held.length > 0, "the journal write to reach its fsync");
+      assert.equal(out.length, 0, "the message was sent before its change was fsynced");
       const dir = path.join(userDir, "twinwire", "reg");
       const journal = fs.readdirSync(dir).filter((f) => f.startsWith("journal-")).map((f) => fs.readFileSync(path.join(dir, f), "utf8")).join("");
-      assert.match(journal, /"i":"durable"/);
+      assert.match(journal, /"i":"durable"/, "written, waiting for its fsync");
+      held.shift()();
+      await waitFor(() => out.length === 1, "the message once the fsync completed");
+      assert.equal(out[0].payload.id, "durable");
+    } finally {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
+  });
+
+  it("shows a red 'store error' on every node of the registry while the disk refuses writes, and green again once it heals", async function () {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-node-"));
+    helper.settings({ userDir });
+    try {
+      await load(twinFlow({}, { persistence: "strict" }));
+      const t = helper.getNode("t");
+      const shown = [];
+      const status = t.status;
+      t.status = function (s) {
+        shown.push(s);
+        return status.call(this, s);
+      };
+      const store = helper.getNode("reg").use().store;
+      store.retryMs = 20;
+      const io = store.io;
+      let full = true;
+      store.io = {
+        write: (fd, buffer, offset, length, position, cb) =>
+          full ? process.nextTick(cb, Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }), 0) : io.write(fd, buffer, offset, length, position, cb),
+        fdatasync: io.fdatasync,
+        ftruncate: io.ftruncate,
+      };
+      const r = await send({ operation: "create", twinId: "a" });
+      assert.equal(r.kind, "error");
+      assert.match(r.msg.error.message, /store-unavailable/);
+      await waitFor(() => shown.some((s) => s.fill === "red" && /store-error/.test(s.text)), "a red store error status");
+      full = false;
+      await waitFor(() => shown.length && shown[shown.length - 1].fill === "green", "the status to turn green once the disk heals");
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
     }
