@@ -5,6 +5,7 @@
 //
 //   PORT=1880       Node-RED editor and admin API (http://127.0.0.1:PORT), HTTP-in nodes under /api
 //   MQTT_PORT=1883  MQTT broker (mqtt://127.0.0.1:MQTT_PORT)
+//   TWINWIRE_USER_DIR=<dir>  another user directory (default <repo>/.run/node-red)
 "use strict";
 
 const fs = require("fs");
@@ -20,7 +21,7 @@ const {
 } = require("./lib/nodered-runtime");
 
 const HOST = "127.0.0.1";
-const userDir = path.join(repoRoot, ".run", "node-red");
+const userDir = process.env.TWINWIRE_USER_DIR ? path.resolve(process.env.TWINWIRE_USER_DIR) : path.join(repoRoot, ".run", "node-red");
 
 /** Prints one line and exits: for problems the user can fix, no stack trace. */
 function fail(message) {
