@@ -5,6 +5,10 @@
 const assert = require("node:assert/strict");
 const net = require("net");
 const mqtt = require("mqtt");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { spawn, execFileSync } = require("child_process");
 const { LinkConnection } = require("../../nodes/lib/core/link/connection");
 
 /** aedes on a port; `persistence` shared between restarts keeps sessions like a persistent broker. */
@@ -167,11 +171,95 @@ describe("LinkConnection", function () {
   });
 });
 
+/**
+ * aedes behind a WebSocket server (the `ws` package Node-RED ships), over HTTP or, with `tls`
+ * (key and cert), HTTPS: the broker a ws:// or wss:// broker URL reaches.
+ */
+async function startWsBroker(tlsOptions) {
+  const http = require("http");
+  const https = require("https");
+  const WebSocket = require(require.resolve("ws", { paths: [path.dirname(require.resolve("@node-red/editor-api/package.json"))] }));
+  const { Aedes } = await import("aedes");
+  const broker = await Aedes.createBroker();
+  const server = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
+  const wss = new WebSocket.Server({ server, handleProtocols: (protocols) => ([...protocols].includes("mqtt") ? "mqtt" : false) });
+  wss.on("connection", (socket) => broker.handle(WebSocket.createWebSocketStream(socket)));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = server.address().port;
+  return {
+    url: `${tlsOptions ? "wss" : "ws"}://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        broker.close(() => wss.close(() => server.close(() => resolve())));
+      }),
+  };
+}
+
+describe("LinkConnection over WebSocket (ws:// and wss://)", function () {
+  this.timeout(20000);
+  let dir;
+  let certs = null;
+  const open = [];
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-wss-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+      certs = { key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) };
+    } catch {
+      certs = null; // the wss:// test says so below
+    }
+  });
+  afterEach(async function () {
+    for (const x of open.splice(0).reverse()) await x.close();
+  });
+  after(function () {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const secure of [false, true]) {
+    it(`connects over ${secure ? "wss" : "ws"}://, subscribes and hands messages over${secure ? " (trusting the broker's certificate through tls.ca)" : ""}`, async function () {
+      if (secure && !certs) {
+        if (process.env.CI) throw new Error("openssl is missing: CI installs it and must run this test");
+        console.log("      (skipped: openssl is not installed, so no certificate for the wss:// broker)");
+        return this.skip();
+      }
+      const broker = await startWsBroker(secure ? certs : undefined);
+      open.push(broker);
+      const conn = connection(broker.url, {}, secure ? { tls: { ca: certs.cert, servername: "localhost" } } : {});
+      open.push({ close: () => conn.end() });
+      conn.setSubscriptions(new Map([["ws/+/in", 1]]));
+      conn.start();
+      await until(() => conn.connected, 10000, "the connection");
+      const wsOptions = secure ? { ca: certs.cert } : {};
+      const pub = mqtt.connect(broker.url, { clientId: `ws-pub-${++seq}`, reconnectPeriod: 100, ...wsOptions });
+      open.push({ close: () => new Promise((r) => pub.end(true, {}, r)) });
+      await new Promise((resolve) => pub.once("connect", resolve));
+      await until(() => {
+        pub.publish("ws/dev-1/in", "hello", { qos: 1 });
+        return conn.events.messages.some((m) => m.topic === "ws/dev-1/in" && m.text === "hello");
+      }, 10000, "the message over the WebSocket");
+    });
+  }
+
+  it("refuses a wss:// broker whose certificate it does not trust, with a TLS failure", async function () {
+    if (!certs) {
+      if (process.env.CI) throw new Error("openssl is missing: CI installs it and must run this test");
+      return this.skip();
+    }
+    const broker = await startWsBroker(certs);
+    open.push(broker);
+    const conn = connection(broker.url);
+    open.push({ close: () => conn.end() });
+    conn.start();
+    await until(() => conn.events.states.some((s) => /:tls$/.test(s)), 10000, "a TLS failure");
+    assert.equal(conn.connected, false);
+  });
+});
+
 // MQTT 5 specifics need a broker that speaks it (aedes does not): mosquitto, when installed.
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
-const { spawn } = require("child_process");
 
 const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => fs.existsSync(p));
 

@@ -164,6 +164,41 @@ describe("example flows in a real Node-RED", function () {
     assert.equal(doc.desired.led, true);
   });
 
+  it("MQTT device link with examples/device-client.js: its twin appears, the LED delta reaches it and comes back, Ctrl-C takes it offline", async function () {
+    this.timeout(45000);
+    const { spawn } = require("child_process");
+    const path = require("path");
+    const device = spawn(process.execPath, [path.join(h.repoRoot, "examples", "device-client.js"), "esp32-01"], {
+      env: { ...process.env, MQTT_URL: broker.url },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let said = "";
+    device.stdout.on("data", (c) => (said += c));
+    device.stderr.on("data", (c) => (said += c));
+    try {
+      const first = await h.waitFor(async () => {
+        const res = await twin("esp32-01", "devices");
+        return res.status === 200 && typeof res.body.reported.temperature === "number" && res.body;
+      }, 20000);
+      assert.equal(first.connectivity.online, true);
+      assert.match(said, /esp32-01: connected to mqtt:\/\/127\.0\.0\.1/);
+      await injectNamed("esp32-01: LED on");
+      const on = await h.waitFor(async () => {
+        const res = await twin("esp32-01", "devices");
+        return res.body.reported.led === true && Object.keys(res.body.delta).length === 0 && res.body;
+      }, 20000);
+      assert.equal(on.desired.led, true);
+      await h.waitFor(() => /esp32-01: LED on/.test(said) && /reading r\d+ accepted, twin version \d+/.test(said), 10000);
+      device.kill("SIGINT");
+      await h.waitFor(async () => (await twin("esp32-01", "devices")).body.connectivity.online === false, 15000);
+    } catch (err) {
+      err.message += `\n--- device-client.js said ---\n${said}`;
+      throw err;
+    } finally {
+      if (device.exitCode === null) device.kill("SIGKILL");
+    }
+  });
+
   it("Pump predictive maintenance: readings get predictions written to the twin", async function () {
     this.timeout(30000);
     const doc = await h.waitFor(async () => {
