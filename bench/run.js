@@ -122,7 +122,7 @@ function renderSigkill(L, r, conditions, targets) {
   L.push(`from 20 concurrent HTTP clients while ${k.burners} CPU burners (one per core) keep the machine busy; ${fmt(k.killAfterMs)} ms in, it is killed`);
   L.push("with SIGKILL mid-stream, restarted on the same user directory, and every change it answered 200 for is looked for.");
   L.push("\"Before the last acknowledgement\" uses the runtime's clock, stamped just after the twin node completed the message;");
-  L.push(`"before the kill" the client's. Rounds per mode: ${k.rounds}, alternating between the modes.`, "");
+  L.push(`"before the kill" the client's (negative: the answer was on its way when the kill was sent). Rounds per mode: ${k.rounds}, alternating between the modes.`, "");
   L.push("| mode | round | acknowledged | in flight at the kill | lost | lost: acknowledged this long before the last acknowledgement | lost: acknowledged this long before the kill |", "|---|---|---|---|---|---|---|");
   const span = (xs) => (xs.length ? `${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))} ms` : "-");
   for (const mode of ["strict", "batched"]) {

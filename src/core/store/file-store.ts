@@ -208,6 +208,9 @@ export class FileStore implements Store {
     let skippedSinceLast = 0;
     journals.forEach((file, k) => {
       const full = path.join(this.dir, file.name);
+      // Kept only as the fallback of an older snapshot: everything in it is in the base already.
+      const next = journals[k + 1];
+      if (next && JOURNAL.test(file.name) && JOURNAL.test(next.name) && next.first <= baseLsn + 1) return;
       const bad: number[] = [];
       const read = readLines(full, (line, n) => {
         if (line === "") return;
