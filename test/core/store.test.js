@@ -56,7 +56,6 @@ describe("core/store: persistence", function () {
       const waited = firstWriteAt - changedAt;
       assert.ok(waited >= 45, `the batch was written ${waited} ms after the change`);
       assert.strictEqual(io.writes, 1, "one write for the whole batch");
-      this.test.title += ` [written after ${waited} ms]`;
       const entries = journalEntries(dir);
       assert.strictEqual(entries.length, written);
       assert.deepStrictEqual(entries.map((e) => e.l), entries.map((_, k) => k + 1), "log sequence numbers 1..n in order");
@@ -408,7 +407,6 @@ describe("core/store: persistence", function () {
       await compaction;
       assert.ifError(failure);
       assert.ok(turns > 3, `writes interleaved with the compaction (${turns} turns)`);
-      this.test.title += ` [${turns} turns, ${n} readings]`;
       // More after it, into the new journal.
       reg.report("m-1", { temperature: 1234 }, { ts: NOW + 10 * n });
       pending.push(durable(reg));
@@ -514,7 +512,6 @@ describe("core/store: persistence", function () {
       const ms = store.stats.longestSliceMs;
       assert.strictEqual(typeof ms, "number");
       assert.ok(Number.isFinite(ms) && ms > 0, `longestSliceMs = ${ms}`);
-      this.test.title += ` [longestSliceMs ${ms.toFixed(1)} ms]`;
       const lines = fs.readFileSync(newestSnapshot(dir), "utf8").split("\n").filter(Boolean);
       assert.strictEqual(lines.length, 20002, "header + one line per twin + trailer");
       const sample = ["dev-0", "dev-12345", "dev-19999"].map((id) => JSON.parse(JSON.stringify(reg.get(id))));
