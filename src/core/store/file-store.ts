@@ -810,6 +810,7 @@ function headerOf(file: string): { lsn: number } | null {
 
 /** Writes the whole buffer, going on after a short write: the disk's own error (ENOSPC) is what the user sees. */
 function writeFully(io: FileIO, fd: number, buffer: Buffer, offset: number, cb: (err: Error | null) => void): void {
+  if (offset >= buffer.length) return cb(null); // nothing (left) to write: a snapshot's last slice can be empty
   io.write(fd, buffer, offset, buffer.length - offset, null, (err, written) => {
     if (err) return cb(err);
     if (written <= 0) return cb(shortWrite(offset, buffer.length));
