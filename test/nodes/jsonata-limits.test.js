@@ -10,7 +10,7 @@
 // in the last part.
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor } = require("./support");
 
 const root = path.join(__dirname, "..", "..");
 const load = (name) => require(path.join(root, "nodes", `${name}.js`));
@@ -33,17 +33,6 @@ const PUMP = JSON.stringify({ pump: { properties: { rpm: { type: "number", minim
 const SLOW = "$sum($map([1..2000000], function($v){ $v * 2 })) > 0";
 /** Recursion 5,000 calls deep (about 15,000 nested steps); fine for JSONata itself, unbounded. */
 const DEEP = "($f := function($n){ $n <= 0 ? 0 : 1 + $f($n - 1) }; $f(5000)) > 0";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(predicate, ms = 10000, what = String(predicate)) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (predicate()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A value nested `levels` deep: more than Node-RED's recursive message copy can take. */
 function nested(levels) {
@@ -113,7 +102,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       const watch = loopWatch();
       const started = Date.now();
       helper.getNode("q").receive({ payload: 1 });
-      await until(() => seen.errors.length + seen.out.length > 0, 30000, "the query to end");
+      await waitFor(() => seen.errors.length + seen.out.length > 0, "the query to end", 30000);
       const elapsed = Date.now() - started;
       const longest = watch.stop();
       assert.equal(seen.out.length, 0, "the query did not answer");
@@ -134,7 +123,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       helper.getNode("reg").use().create("pump-1", { model: "pump" });
       const seen = collect();
       helper.getNode("q").receive({ payload: 1 });
-      await until(() => seen.errors.length + seen.out.length > 0, 30000, "the query to end");
+      await waitFor(() => seen.errors.length + seen.out.length > 0, "the query to end", 30000);
       assert.equal(seen.out.length, 0);
       assert.equal(seen.errors[0].error.code, "expression-too-deep");
     });
@@ -156,7 +145,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
           logged.length = 0;
           await helper.load(ALL, withComplete({ id: "lc", type: "twin-lifecycle", registry: "reg", scope: "all", running, runningType: "jsonata", wires: [["out"], []] }));
           helper.getNode("reg").use().report("pump-1", { rpm: 5 }, { create: { model: "pump" } });
-          await until(() => logged.length > 0, 30000, `an error for ${running}`);
+          await waitFor(() => logged.length > 0, `an error for ${running}`, 30000);
           const error = logged[0];
           assert.ok(error instanceof Error);
           assert.notEqual(error.message, "[object Object]");
@@ -177,7 +166,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
         await helper.load(ALL, withComplete({ id: "t", type: "twin", registry: "reg", operation: "get", twinId, twinIdType: "jsonata" }));
         const seen = collect();
         helper.getNode("t").receive({ payload: 1 });
-        await until(() => seen.errors.length + seen.out.length > 0, 10000, `an answer for ${twinId}`);
+        await waitFor(() => seen.errors.length + seen.out.length > 0, `an answer for ${twinId}`, 10000);
         const error = seen.errors[0].error;
         assert.notEqual(error.message, "Error: [object Object]");
         assert.match(error.message, new RegExp(`twin-registry\\.errors\\.${code}`));
@@ -190,7 +179,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       await helper.load(ALL, withComplete({ id: "s", type: "twin-sensor", registry: "reg", twinId: "pump-1", property: "rpm", value: DEEP.replace("> 0", ""), valueType: "jsonata", unknown: "create", model: "pump" }));
       const seen = collect();
       helper.getNode("s").receive({ payload: 1 });
-      await until(() => seen.errors.length + seen.out.length > 0, 30000, "the reading to end");
+      await waitFor(() => seen.errors.length + seen.out.length > 0, "the reading to end", 30000);
       assert.equal(seen.errors[0].error.code, "expression-too-deep");
       assert.equal(helper.getNode("reg").use().find("pump-1"), undefined, "nothing was written");
     });
@@ -203,7 +192,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
         helper.getNode("reg").use().create("pump-1", { model: "pump" });
         const seen = collect();
         helper.getNode("q").receive({ payload: 1 });
-        await until(() => seen.errors.length + seen.completed.length > 0, 30000, "the query to end");
+        await waitFor(() => seen.errors.length + seen.completed.length > 0, "the query to end", 30000);
         const limits = helper.getNode("reg").expressionLimits;
         await helper.unload();
         return { limits, code: seen.errors.length ? seen.errors[0].error.code : "ok" };
@@ -224,7 +213,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       helper.getNode("q").context().flow.set("site", "a");
       const seen = collect();
       for (let i = 0; i < 30; i++) helper.getNode("q").receive({ payload: i });
-      await until(() => seen.out.length + seen.errors.length >= 30, 30000, "30 answers");
+      await waitFor(() => seen.out.length + seen.errors.length >= 30, "30 answers", 30000);
       assert.deepEqual(seen.errors, []);
       for (const msg of seen.out) assert.deepEqual(msg.payload.map((s) => s.id).sort(), ["pump-11", "pump-13", "pump-15", "pump-17", "pump-19"]);
     });
@@ -236,7 +225,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       helper.getNode("reg").use().create("pump-1", { model: "pump" });
       const seen = collect();
       helper.getNode("q").receive({ payload: nested(20000) });
-      await until(() => seen.errors.length + seen.completed.length > 0, 10000, "the message to end");
+      await waitFor(() => seen.errors.length + seen.completed.length > 0, "the message to end", 10000);
       assert.equal(seen.errors.length, 1);
       const { error, payload } = seen.errors[0];
       assert.equal(error.code, "message-too-deep");
@@ -245,7 +234,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       assert.deepEqual([seen.out.length, seen.completed.length], [0, 0], "refused whole");
       // Still running: the next message is answered and completes.
       helper.getNode("q").receive({ payload: 1, ok: true });
-      await until(() => seen.completed.length > 0, 10000, "the next message to complete");
+      await waitFor(() => seen.completed.length > 0, "the next message to complete", 10000);
       assert.equal(seen.completed[0].ok, true);
       assert.equal(seen.out[0].twinId, "pump-1");
     });
@@ -270,7 +259,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
         reg.create("pump-1", { model: "pump", attributes: { site: "a" } });
         const seen = collect();
         helper.getNode("n").receive(msg);
-        await until(() => seen.errors.length + seen.completed.length > 0, 10000, `${what} to end`);
+        await waitFor(() => seen.errors.length + seen.completed.length > 0, `${what} to end`, 10000);
         assert.equal(seen.errors.length, 1, what);
         assert.equal(seen.errors[0].error.code, "message-too-deep", what);
         assert.deepEqual([seen.out.length, seen.out2.length, seen.completed.length], [0, 0, 0], what);
@@ -284,12 +273,12 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       await helper.load(ALL, withComplete({ id: "q", type: "twin-query", registry: "reg", wires: [["out", "out2"]] }, {}, [{ id: "out2", type: "helper" }]));
       const seen = collect();
       helper.getNode("q").receive({ payload: 1, big: nested(1000) });
-      await until(() => seen.completed.length + seen.errors.length > 0, 10000, "the message to end");
+      await waitFor(() => seen.completed.length + seen.errors.length > 0, "the message to end", 10000);
       assert.deepEqual(seen.errors, []);
       assert.deepEqual([seen.out.length, seen.out2.length, seen.completed.length], [1, 1, 1]);
       assert.equal(JSON.stringify(seen.out2[0].big), JSON.stringify(nested(1000)), "the copy for the second wire is whole");
       helper.getNode("q").receive({ payload: 1, big: nested(1001) });
-      await until(() => seen.errors.length > 0, 10000, "the second message to fail");
+      await waitFor(() => seen.errors.length > 0, "the second message to fail", 10000);
       assert.equal(seen.errors[0].error.code, "message-too-deep");
       assert.deepEqual([seen.out.length, seen.completed.length], [1, 1]);
     });
@@ -346,6 +335,34 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       // and the record of one that failed is not the next one's
       assert.equal((await failure(expression.evaluate({ depth: 5000 }))).code, "expression-too-deep");
       assert.equal(await expression.evaluate({ depth: 10 }), 10);
+    });
+
+    it("counts an evaluation's own work toward the time limit, not its wait: a burst of short evaluations all finish", async function () {
+      // A burst of messages at once, each a small share of the limit: side by side the burst
+      // takes three limits or more, and the last ones wait through nearly all of it. Sized from
+      // one evaluation on this machine now, so it shows the same on a fast one and a loaded one.
+      const source = "$sum($map([1..300], function($v){ $v * k }))";
+      const probe = prepareExpression(RED, node, null, source);
+      await probe.evaluate({ k: 1 }); // compiled and warm
+      let started = Date.now();
+      for (let i = 0; i < 5; i++) await probe.evaluate({ k: i });
+      const one = Math.max(1, (Date.now() - started) / 5);
+      const limit = Math.max(250, Math.ceil(20 * one));
+      const expression = prepareExpression(RED, node, registry({ timeMs: limit, depth: 500 }), source);
+      // A machine whose speed changes under the test can make a burst shorter than planned:
+      // then a burst twice as large, until one has outlasted the limit twice over.
+      let count = Math.ceil((3 * limit) / one);
+      for (let tries = 0; ; tries++, count *= 2) {
+        started = Date.now();
+        const results = await Promise.all(Array.from({ length: count }, (_, k) => expression.evaluate({ k })));
+        assert.deepEqual(results, Array.from({ length: count }, (_, k) => 45150 * k), `a burst of ${count} at a limit of ${limit} ms`);
+        if (Date.now() - started > 2 * limit) break;
+        assert.ok(tries < 4, `no burst outlasted the limit (${limit} ms) twice over, so the test shows nothing`);
+      }
+      // and a runaway one in the same burst is still stopped
+      const runaway = prepareExpression(RED, node, registry({ timeMs: limit, depth: 500 }), "($f := function(){ $f() }; $f())");
+      const [stopped] = await Promise.all([failure(runaway.evaluate({})), ...Array.from({ length: 50 }, (_, k) => expression.evaluate({ k }))]);
+      assert.equal(stopped.code, "expression-timeout");
     });
 
     it("gives each evaluation its own clock: one started late in another's time gets its full time", async function () {
