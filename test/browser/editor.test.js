@@ -37,7 +37,9 @@ const BIG_COUNT = 10000;
 const FILL_BIG = "d4f0000000000300";
 const QUIET = "d4f0000000000004"; // a registry with "Live updates in the Twins sidebar" off
 /** Deadline of a condition in the page: generous, for a loaded 2-core machine. */
-const LONG = 15000;
+const LONG = 20000;
+/** Deadline of loading the editor (Node-RED's editor is a few MB of script). */
+const LOAD = 30000;
 
 /** The test tab: a registry with hostile names, and POST /api/twin/<registry-name-key> endpoints. */
 function testFlows(homeRegistryId) {
@@ -86,7 +88,7 @@ function testFlows(homeRegistryId) {
 }
 
 describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function () {
-  this.timeout(60000);
+  this.timeout(120000);
   let chromium;
   let browser;
   let page;
@@ -97,6 +99,9 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
   const problems = []; // console errors and uncaught page errors
 
   before(async function () {
+    // Starts Node-RED with every example, fills a registry of 10,000 twins, starts Chromium and
+    // loads the editor: each step waits on its own deadline, all of them on a loaded machine.
+    this.timeout(240000);
     if (!fs.existsSync(CHROMIUM)) {
       console.log(`      skipped: ${CHROMIUM} is not installed (apt-get install chromium); the browser tests need it`);
       return this.skip();
@@ -141,20 +146,29 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
     page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
-    page.setDefaultTimeout(10000);
+    page.setDefaultTimeout(LONG);
+    page.setDefaultNavigationTimeout(LOAD);
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);
     });
     page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
     page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure() && req.failure().errorText}`));
-    await page.goto(nr.url + "/", { waitUntil: "load" });
-    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("twin") && document.querySelector(".red-ui-palette-node[data-palette-type='twin']"), null, { timeout: 20000 });
-    await page.waitForFunction(() => RED.nodes.filterNodes({ type: "twin-sensor" }).length > 0, null, { timeout: 10000 });
+    await page.goto(nr.url + "/", { waitUntil: "load", timeout: LOAD });
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("twin") && document.querySelector(".red-ui-palette-node[data-palette-type='twin']"), null, { timeout: LOAD });
+    await page.waitForFunction(() => RED.nodes.filterNodes({ type: "twin-sensor" }).length > 0, null, { timeout: LOAD });
     // What the sidebar receives and asks for: every live notice, and its GET requests per view
     // (the registries, a registry's page, the open twin with its histories), counted from jQuery's
     // own events; the counter's always() is attached before the sidebar's, so a request ends
     // before the next one of its view can start.
     await page.evaluate(() => {
+      // Which code editor models Monaco has checked, at which version: its JSON check runs in a
+      // worker and ends in setModelMarkers (with no markers when the JSON is fine).
+      const checked = (window.__twinwireChecked = new Map());
+      const setModelMarkers = monaco.editor.setModelMarkers;
+      monaco.editor.setModelMarkers = function (model, owner, markers) {
+        checked.set(model.uri.toString(), model.getVersionId());
+        return setModelMarkers.apply(this, arguments);
+      };
       const w = (window.__twinwire = { notices: [], inFlight: {}, max: {}, count: {} });
       RED.comms.subscribe("twinwire/#", (topic, data) => w.notices.push({ topic, data }));
       const viewOf = (url) => {
@@ -255,18 +269,18 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       }, type);
       if (opened.startsWith("new ")) created.push(opened.slice(4));
       const ok = type === "twin-registry" ? "#node-config-dialog-ok" : "#node-dialog-ok";
-      await page.locator(ok).waitFor({ state: "visible", timeout: 5000 });
-      // As a user would: Done once the dialog is drawn. A code editor (Monaco) renders its lines,
-      // then checks its JSON in a worker after a 500 ms pause; closing it before that check has run
-      // makes Monaco throw "Model is disposed!" (Node-RED's own dialogs do the same), so a dialog
-      // with one gets that pause and a little more, measured from when its lines are drawn.
-      const editors = await page.evaluate(() => $(".red-ui-tray:visible .node-text-editor").length);
-      if (editors) {
-        await page.waitForFunction(() => $(".red-ui-tray:visible .node-text-editor").toArray().every((e) => $(e).find(".monaco-editor .view-lines").length > 0), null, { timeout: 15000 });
-        await page.waitForTimeout(1500);
-      } else {
-        await page.waitForTimeout(250); // oneditprepare builds typedInputs and lists
-      }
+      await page.locator(ok).waitFor({ state: "visible", timeout: LONG });
+      // As a user would: Done once the dialog is drawn and settled. A code editor (Monaco) renders
+      // its lines, then checks its JSON in a worker; closing it before that check has run makes
+      // Monaco throw "Model is disposed!" (Node-RED's own dialogs do the same), so Done waits for
+      // the check of every JSON editor of the dialog (at its current text), and for what
+      // oneditprepare started: the tray's animation and any request for its lists.
+      await page.waitForFunction(() => $(".red-ui-tray:visible .node-text-editor").toArray().every((e) => $(e).find(".monaco-editor .view-lines").length > 0), null, { timeout: LONG });
+      await page.waitForFunction(() => {
+        const inDialog = monaco.editor.getEditors().filter((e) => e.getModel() && e.getModel().getLanguageId() === "json" && $(e.getContainerDomNode()).closest(".red-ui-tray:visible").length);
+        const checked = inDialog.every((e) => window.__twinwireChecked.get(e.getModel().uri.toString()) === e.getModel().getVersionId());
+        return checked && $.active === 0 && !$(".red-ui-tray").is(":animated");
+      }, null, { timeout: LONG });
       if (type === "twin-registry") {
         // "simulated" comes from an example written before the setting: on, and saved as on
         assert.equal(await page.locator("#node-config-input-liveFeed").isChecked(), true, "live updates on by default");
@@ -274,7 +288,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       }
       if (type === "twin-sensor") await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
       await page.locator(ok).click();
-      await page.locator(ok).waitFor({ state: "detached", timeout: 5000 });
+      await page.locator(ok).waitFor({ state: "detached", timeout: LONG });
       assertNoProblems(from, `editing ${type} (${opened})`);
     }
     assert.notEqual(await page.evaluate(() => {
@@ -305,7 +319,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     const expectTwins = { home: ["bedroom", "hall", "living-room"], simulated: ["pump-01", "pump-02", "pump-03", "pump-04", "pump-05"] };
     for (const [name, ids] of Object.entries(expectTwins)) {
       const reg = flows.find((n) => n.type === "twin-registry" && n.name === name);
-      for (const id of ids) await twinRow(reg.id, id).waitFor({ timeout: 10000 });
+      for (const id of ids) await twinRow(reg.id, id).waitFor({ timeout: LONG });
       const shown = await registrySection(reg.id).locator(".twinwire-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-twin-id")));
       assert.deepEqual(shown, ids, `${name}: sorted by id`);
       assert.equal(await registrySection(reg.id).locator(".twinwire-registry-name").textContent(), name);
@@ -459,7 +473,8 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await detail.locator(".twinwire-badge-pending, .twinwire-badge-applied").first().waitFor();
     assert.ok(await detail.locator(".twinwire-unit", { hasText: "Cel" }).count(), "units from the model");
     assert.doesNotMatch(await detail.innerText(), /twin-admin-api[.:]|sidebar\.\w|detail\.\w/, "every text from the plugin's catalog");
-    await page.waitForTimeout(300);
+    // For the screenshot only: two frames drawn since the sparkline appeared.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-detail.png") });
     await detail.locator(".twinwire-back").click();
     await sidebar().locator(".twinwire-list-view").waitFor({ state: "visible" });

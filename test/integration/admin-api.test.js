@@ -86,7 +86,7 @@ async function populate(url) {
   await post("plant", "create", SENSOR, { attributes: { hall: "b" } });
   for (const temperature of READINGS) {
     await post("plant", "upsert", SENSOR, { reported: { temperature } });
-    await new Promise((r) => setTimeout(r, 3)); // distinct timestamps, so from/to can split them
+    await new Promise((r) => setTimeout(r, 3)); // a lower bound, not a wait: distinct timestamps, so from/to can split them
   }
   await post("lab", "create", "bench-1", { attributes: { owner: "qa" }, reported: { load: 3 } });
 }

@@ -81,7 +81,7 @@ function getFreePort(host = "127.0.0.1") {
  *   (telemetry off, console log level info, admin at /, HTTP-in nodes at /api/)
  * @param {number} [options.port] default 0: the runner picks a free port
  * @param {object} [options.env] extra environment variables for the child
- * @param {number} [options.startTimeout] ms to wait for the admin API, default 15000
+ * @param {number} [options.startTimeout] ms to wait for the admin API, default 60000 (a loaded machine)
  * @returns {Promise<NodeRedProcess>}
  */
 async function startNodeRed(options = {}) {
@@ -134,7 +134,7 @@ async function startNodeRed(options = {}) {
   child.stderr.unref();
   if (child.channel) child.channel.unref();
 
-  const startTimeout = options.startTimeout || 15000;
+  const startTimeout = options.startTimeout || 60000;
   let ready;
   try {
     ready = await new Promise((resolve, reject) => {

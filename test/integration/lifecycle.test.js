@@ -223,6 +223,17 @@ describe("twin-lifecycle in a real Node-RED", function () {
     for (const n of raw) if (!["tab", "twin-registry"].includes(n.type)) assert.ok(n.z, `${n.id} sits on the canvas`);
 
     const nr = await start({ flows });
+    // What the example's debug nodes show (Node-RED publishes it to every editor): the answers
+    // and refusals, so a step can wait for the one it caused.
+    const comms = await h.connectComms(nr.url, undefined, ["debug"]);
+    const debugId = (name) => {
+      const node = flows.find((n) => n.type === "debug" && n.name === name);
+      assert.ok(node, `a debug node named "${name}"`);
+      return node.id;
+    };
+    const results = debugId("results (lifecycle, orders, history, kpi)");
+    const refused = debugId("refused");
+    const shown = (id, topic, since) => comms.on("debug", (d) => d.id === id && (topic === undefined || d.topic === topic), since);
     const inject = async (name) => {
       const node = flows.find((n) => n.type === "inject" && n.name === name);
       assert.ok(node, `an inject node named "${name}"`);
@@ -248,10 +259,12 @@ describe("twin-lifecycle in a real Node-RED", function () {
     await h.waitFor(async () => (await twin()).reported.rpm === 0, 10000);
     await inject("to maintenance");
     await h.waitFor(async () => (await twin()).lifecycle.stage === "maintenance");
+    let since = comms.received.length;
     await inject("note: bearings replaced");
     await inject("back to operation (refused: order open)");
     await inject("history"); // messages run in order: once this is answered, the refusal happened
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await comms.until(() => shown(results, "history", since).length, 20000);
+    assert.equal(shown(refused, undefined, since).length, 1, "the early transition was refused, at the catch node");
     assert.equal((await twin()).lifecycle.stage, "maintenance", "the guard held");
     await inject("close the work order (2.5 h)");
     await h.waitFor(async () => (await twin()).lifecycle.maintenanceDue === null);
@@ -260,9 +273,11 @@ describe("twin-lifecycle in a real Node-RED", function () {
     const before = (await twin()).lifecycle.cycles;
     await inject("start pump");
     await h.waitFor(async () => (await twin()).lifecycle.cycles === before + 1, 10000);
+    since = comms.received.length;
     await inject("kpi");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await comms.until(() => shown(results, "kpi", since).length, 20000); // the last message: everything before it has run
     assert.doesNotMatch(nr.logs(), /\[error\]/, "the refusal went to the catch node; nothing else failed");
+    await comms.close();
     await nr.stop();
   });
 });

@@ -209,7 +209,7 @@ describe("persistence across restarts (real Node-RED)", function () {
     fs.appendFileSync(journal, '{"l":99,"o":"u","i":"m-1","v":2,"t":1764130000000,"a":{"n":');
 
     nr = await start({ userDir });
-    await nr.waitForLog(/\[warn\].*torn line/, 5000);
+    await nr.waitForLog(/\[warn\].*torn line/, 15000);
     assert.doesNotMatch(nr.logs(), /\[error\]/, "the torn line must not make the registry fail");
     const registries = await h.request(nr.url, { path: "/twins" });
     assert.deepEqual(registries.body, [{ id: REGISTRY, name: REGISTRY_NAME, count: ids.length }]);

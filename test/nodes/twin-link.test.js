@@ -10,7 +10,7 @@ const tls = require("tls");
 const path = require("path");
 const { execFileSync } = require("child_process");
 const mqtt = require("mqtt");
-const { helper, nodes } = require("./support");
+const { helper, nodes, waitFor } = require("./support");
 
 const linkNode = require(path.join(__dirname, "..", "..", "nodes", "twin-link.js"));
 const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
@@ -47,6 +47,8 @@ async function startBroker(options = {}) {
     url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     /** TCP connections accepted so far (a client that connected and left counts too). */
     connections: () => connections,
+    /** TCP connections open now. */
+    open: () => sockets.size,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -68,8 +70,8 @@ async function device(url, clientId = `dev-${Math.random().toString(16).slice(2,
     mark: () => inbox.length,
     publish: (topic, payload, opts = {}) => client.publishAsync(topic, typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), { qos: 1, ...opts }),
     /** The first message on `topic` received after position `since`, as JSON (or text). */
-    async next(topic, since = 0, timeout = 5000) {
-      const found = await until(() => inbox.slice(since).find((m) => m.topic === topic), timeout, `a message on ${topic}`);
+    async next(topic, since = 0, timeout = 10000) {
+      const found = await waitFor(() => inbox.slice(since).find((m) => m.topic === topic), `a message on ${topic}`, timeout);
       try {
         return JSON.parse(found.text);
       } catch {
@@ -81,17 +83,6 @@ async function device(url, clientId = `dev-${Math.random().toString(16).slice(2,
   };
 }
 
-async function until(fn, timeout = 5000, what = "condition") {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const plain = (v) => JSON.parse(JSON.stringify(v));
 
 // ---- flows -----------------------------------------------------------------------------------
@@ -120,26 +111,37 @@ async function load(flow, credentials = {}) {
   link.on("call:status", (call) => statuses.push(call.args[0]));
   link.on("call:error", (call) => errors.push(String(call.args[0])));
   link.on("call:warn", (call) => warnings.push(String(call.args[0])));
-  helper.getNode("rejected").on("input", (msg) => rejections.push(msg));
+  // Not the probes of roundTrip: those are the test's, not the device's.
+  helper.getNode("rejected").on("input", (msg) => msg.twinId !== "probe" && rejections.push(msg));
   return helper.getNode("reg").use();
+}
+
+let probes = 0;
+
+/**
+ * A round trip through the link: asks it about twin "probe" (which never exists) and waits for
+ * the answer, asking again while the link is not subscribed yet. Also the marker for "nothing
+ * more arrives": the link handles requests in order and publishes on one connection, which the
+ * broker delivers in order, so whatever the link published before it answered is in dev's inbox
+ * once the answer is.
+ */
+async function roundTrip(dev, timeout = 15000) {
+  const asked = new Set();
+  const answered = () => dev.all("twins/probe/get/rejected").some((m) => asked.has(JSON.parse(m.text).clientToken));
+  const deadline = Date.now() + timeout;
+  while (!answered()) {
+    if (Date.now() > deadline) throw new Error(`the link did not answer within ${timeout} ms`);
+    const token = `probe-${++probes}`;
+    asked.add(token);
+    await dev.publish("twins/probe/get", { clientToken: token });
+    await waitFor(answered, "an answer to a probe", 250).catch(() => {}); // then ask again
+  }
 }
 
 /** Waits until the link answers: it is connected and subscribed. */
 async function ready(dev) {
-  await until(() => helper.getNode("link") && statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "status connected");
-  for (let i = 0; i < 100; i++) {
-    const since = dev.mark();
-    await dev.publish("twins/probe/get", "");
-    try {
-      await dev.next("twins/probe/get/rejected", since, 200);
-      await sleep(20);
-      rejections.length = 0;
-      return;
-    } catch {
-      // not subscribed yet
-    }
-  }
-  throw new Error("the link never answered");
+  await waitFor(() => helper.getNode("link") && statuses.some((s) => s.text === "twin-link.status.connected"), "status connected", 15000);
+  await roundTrip(dev);
 }
 
 describe("twin-link node", function () {
@@ -209,7 +211,7 @@ describe("twin-link node", function () {
       assert.equal(doc.version, 1);
       assert.equal(doc.reported.temperature, 60);
       assert.equal(doc.reported.rpm, undefined, "nothing of the reading is applied");
-      await until(() => rejections.length === 1);
+      await waitFor(() => rejections.length === 1, "the rejection at the output");
       assert.equal(rejections[0].topic, "twins/pump-07/reported");
       assert.equal(rejections[0].twinId, "pump-07");
       assert.deepEqual(plain(rejections[0].payload), { topic: "twins/pump-07/reported", twinId: "pump-07", request: "reported", code: "invalid-value", message: nack.message, clientToken: "abc" });
@@ -352,13 +354,13 @@ describe("twin-link node", function () {
       const delta = await dev.next("twins/pump-9/delta", since);
       assert.deepEqual(delta.state, { rpm: 1500, mode: "manual" });
       assert.equal(delta.version, 2);
-      await sleep(100);
+      await roundTrip(dev); // the marker: a second message about this write would be here by now
       assert.equal(dev.all("twins/pump-9/delta", since).length, 1, "desired and delta events of one write give one message");
 
       since = dev.mark();
       await dev.publish("twins/pump-9/reported", { rpm: 1498 }); // within the tolerance of 5
       await dev.next("twins/pump-9/reported/accepted", since);
-      await sleep(100);
+      await roundTrip(dev); // the marker: a delta caused by the reading would be here by now
       assert.deepEqual(dev.all("twins/pump-9/delta", since).map((m) => JSON.parse(m.text).state), [], "rpm converged; mode's delta did not grow");
       assert.deepEqual(plain(reg.get("pump-9").delta), { mode: "manual" });
 
@@ -383,11 +385,11 @@ describe("twin-link node", function () {
       assert.deepEqual((await dev.next("twins/pump-11/delta", since)).state, { rpm: 1200 });
       assert.equal(reg.get("pump-11").connectivity.online, true);
 
-      await until(() => !reg.get("pump-11").connectivity.online, 4000, "offline after staleness");
+      await waitFor(() => !reg.get("pump-11").connectivity.online, "offline after staleness", 10000);
       since = dev.mark();
       await dev.publish("twins/pump-11/reported", { temperature: 20 });
       assert.deepEqual((await dev.next("twins/pump-11/delta", since)).state, { rpm: 1200 });
-      await sleep(100);
+      await roundTrip(dev); // the marker: a second delta would be here by now
       assert.equal(dev.all("twins/pump-11/delta", since).length, 1);
       await dev.publish("twins/pump-11/status", "", { retain: true });
     });
@@ -397,14 +399,14 @@ describe("twin-link node", function () {
     it("online touches the twin; offline, unknown twins and other twins' status are no error; garbage goes to the output", async function () {
       const reg = await setup({}, {}, { staleness: 1 });
       reg.create("pump-12", { model: "pump", reported: { temperature: 1 } });
-      await until(() => !reg.get("pump-12").connectivity.online, 4000, "offline after staleness");
+      await waitFor(() => !reg.get("pump-12").connectivity.online, "offline after staleness", 10000);
       await dev.publish("twins/pump-12/status", "Online");
-      await until(() => reg.get("pump-12").connectivity.online, 2000, "online again");
+      await waitFor(() => reg.get("pump-12").connectivity.online, "online again", 10000);
       assert.equal(reg.get("pump-12").version, 1, "a sign of life is no version step");
       await dev.publish("twins/pump-12/status", "offline");
       await dev.publish("twins/stranger/status", "online");
       await dev.publish("twins/pump-12/status", "exploded");
-      await until(() => rejections.length === 1);
+      await waitFor(() => rejections.length === 1, "the rejection at the output");
       assert.equal(rejections[0].payload.request, "status");
       assert.equal(rejections[0].payload.code, "invalid-reading");
       assert.equal(reg.has("stranger"), false);
@@ -417,7 +419,7 @@ describe("twin-link node", function () {
       const reg = await setup({ stateInterval: 300 });
       const since = dev.mark();
       for (let i = 0; i < 20; i++) reg.report("pump-13", { temperature: i }, { create: { model: "pump" } });
-      await until(() => dev.all("twins/pump-13/state", since).some((m) => JSON.parse(m.text).reported.temperature === 19), 3000, "the last state");
+      await waitFor(() => dev.all("twins/pump-13/state", since).some((m) => JSON.parse(m.text).reported.temperature === 19), "the last state", 10000);
       const states = dev.all("twins/pump-13/state", since);
       assert.ok(states.length <= 3, `${states.length} publishes for 20 changes within 300 ms`);
       assert.equal(JSON.parse(states[0].text).id, "pump-13");
@@ -433,7 +435,7 @@ describe("twin-link node", function () {
       }
       // Deleting the twin clears its retained state.
       reg.remove("pump-13");
-      await until(() => dev.all("twins/pump-13/state", since).some((m) => m.text === ""), 3000, "an empty retained state");
+      await waitFor(() => dev.all("twins/pump-13/state", since).some((m) => m.text === ""), "an empty retained state", 10000);
     });
 
     it("publishes reported state only, or nothing, when set so", async function () {
@@ -442,7 +444,7 @@ describe("twin-link node", function () {
       reg.report("pump-14", { temperature: 7 }, { create: { model: "pump" } });
       assert.deepEqual(await dev.next("twins/pump-14/state", since), { temperature: 7 });
       reg.updateAttributes("pump-14", { site: "x" });
-      await sleep(100);
+      await roundTrip(dev); // the marker: a state the attributes caused would be here by now
       assert.equal(dev.all("twins/pump-14/state", since).length, 1, "attributes are not reported state");
       await dev.end();
       dev = null;
@@ -453,8 +455,9 @@ describe("twin-link node", function () {
       since = dev.mark();
       reg.report("pump-15", { temperature: 7 }, { create: { model: "pump" } });
       await dev.publish("twins/pump-15/get", "");
+      // The marker: the get was asked after the reading, and the link answers on the connection a
+      // state would have gone out on, so a state would be here before the answer.
       await dev.next("twins/pump-15/get/accepted", since);
-      await sleep(100);
       assert.equal(dev.all("twins/pump-15/state", since).length, 0);
     });
 
@@ -473,7 +476,7 @@ describe("twin-link node", function () {
         dev = await device(broker.url);
         let since = dev.mark();
         await load(flow);
-        await until(() => dev.all("twins/p-1199/state", since).length === 1, 5000, "the state of the last twin");
+        await waitFor(() => dev.all("twins/p-1199/state", since).length === 1, "the state of the last twin", 20000);
         const states = dev.inbox.slice(since).filter((m) => /^twins\/p-\d+\/state$/.test(m.topic));
         assert.equal(new Set(states.map((m) => m.topic)).size, 1200);
         await helper.unload();
@@ -481,7 +484,8 @@ describe("twin-link node", function () {
         since = dev.mark();
         await load(flow);
         await ready(dev);
-        await sleep(300);
+        // The marker: a republish starts when the link connects, before it subscribes and answers.
+        await roundTrip(dev);
         assert.equal(dev.inbox.slice(since).filter((m) => /\/state$/.test(m.topic)).length, 0, "the broker kept the session: its retained states are current");
       } finally {
         helper.settings({});
@@ -503,16 +507,24 @@ describe("twin-link node", function () {
         },
       });
       await load(linkFlow(broker.url), { b: { user: "link", password: "wrong" } });
-      await until(() => statuses.some((s) => s.text === "twin-link.status.auth"), 5000, "status auth failed");
+      await waitFor(() => statuses.some((s) => s.text === "twin-link.status.auth"), "status auth failed", 15000);
       const status = statuses.find((s) => s.text === "twin-link.status.auth");
       assert.deepEqual([status.fill, status.shape], ["red", "ring"]);
-      await until(() => errors.some((e) => /failure\.auth/.test(e)), 2000, "an error");
-      await sleep(1500);
+      await waitFor(() => errors.some((e) => /failure\.auth/.test(e)), "an error", 10000);
+      // The marker: a third connection is made only once the second was refused and the link
+      // handled that refusal (the first retry comes after about 1 s, the second about 2 s later).
+      await waitFor(() => broker.connections() >= 3 && broker.open() === 0, "two retries, and the third attempt refused", 20000);
+      // The flow is stopped below while the link waits to retry (the next retry is seconds away),
+      // not while mqtt.js is still closing the refused attempt: a link closed then keeps retrying
+      // for good (mqtt.js with manualConnect clears `disconnecting` when end() completes, and the
+      // refused attempt's late "close" sets up a reconnect), which would keep the test run alive.
+      // A few turns of the event loop let the refused attempt close on the client's side too.
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
       assert.equal(errors.filter((e) => /failure\.auth/.test(e)).length, 1, "said once, not at every retry");
       await helper.unload();
 
       await load(linkFlow(broker.url), { b: { user: "link", password: "secret" } });
-      await until(() => statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "connected");
+      await waitFor(() => statuses.some((s) => s.text === "twin-link.status.connected"), "connected", 15000);
       assert.deepEqual(errors, []);
     });
 
@@ -523,7 +535,7 @@ describe("twin-link node", function () {
       flow.push({ ...flow.find((n) => n.id === "b"), id: "b2" });
       flow.push({ ...flow.find((n) => n.id === "link"), id: "link2", broker: "b2", root: "other", wires: [[]] });
       await load(flow);
-      await until(() => statuses.some((s) => s.text === "twin-link.status.taken-over"), 25000, "status session taken over");
+      await waitFor(() => statuses.some((s) => s.text === "twin-link.status.taken-over"), "status session taken over", 25000);
       assert.ok(errors.some((e) => /failure\.taken-over/.test(e)));
     });
 
@@ -544,8 +556,8 @@ describe("twin-link node", function () {
     it("shows a TLS error when mqtts meets a plain MQTT port", async function () {
       broker = await startBroker();
       await load(linkFlow(`mqtts://127.0.0.1:${broker.port}`));
-      await until(() => statuses.some((s) => s.text === "twin-link.status.tls"), 5000, "status TLS error");
-      await until(() => errors.some((e) => /failure\.tls/.test(e)), 2000, "an error");
+      await waitFor(() => statuses.some((s) => s.text === "twin-link.status.tls"), "status TLS error", 15000);
+      await waitFor(() => errors.some((e) => /failure\.tls/.test(e)), "an error", 10000);
     });
 
     describe("with a TLS broker", function () {
@@ -570,14 +582,14 @@ describe("twin-link node", function () {
         const cert = fs.readFileSync(path.join(dir, "cert.pem"));
         broker = await startBroker({ tls: { key, cert } });
         await load(linkFlow(broker.url));
-        await until(() => statuses.some((s) => s.text === "twin-link.status.tls"), 5000, "status TLS error");
+        await waitFor(() => statuses.some((s) => s.text === "twin-link.status.tls"), "status TLS error", 15000);
         assert.ok(errors.some((e) => /failure\.tls/.test(e)));
         await helper.unload();
 
         const flow = linkFlow(broker.url, {}, { tls: "tls" });
         flow.push({ id: "tls", type: "tls-config", cert: "", key: "", ca: "", certname: "", keyname: "", caname: "ca.pem", servername: "", verifyservercert: true });
         await load(flow, { tls: { cadata: cert.toString() } });
-        await until(() => statuses.some((s) => s.text === "twin-link.status.connected"), 5000, "connected over TLS");
+        await waitFor(() => statuses.some((s) => s.text === "twin-link.status.connected"), "connected over TLS", 15000);
         assert.deepEqual(errors, []);
       });
     });
@@ -596,7 +608,7 @@ describe("twin-link node", function () {
         [{ broker: "" }, {}],
       ]) {
         await load(linkFlow(broker.url, link, brokerConfig));
-        await until(() => statuses.some((s) => s.fill === "red"), 2000, `a red status for ${JSON.stringify([link, brokerConfig])}`);
+        await waitFor(() => statuses.some((s) => s.fill === "red"), `a red status for ${JSON.stringify([link, brokerConfig])}`, 10000);
         assert.equal(errors.length, 1, JSON.stringify([link, brokerConfig]));
         assert.equal(broker.broker.connectedClients, 0, `connected while deployed with ${JSON.stringify([link, brokerConfig])}`);
         await helper.unload();
@@ -604,7 +616,7 @@ describe("twin-link node", function () {
       // The marker that any connection would have arrived by now: a valid link connects, and is
       // the broker's first connection of this test.
       await load(linkFlow(broker.url));
-      await until(() => broker.broker.connectedClients === 1, 10000, "the valid link to connect");
+      await waitFor(() => broker.broker.connectedClients === 1, "the valid link to connect", 10000);
       assert.equal(broker.connections(), 1, "no badly configured link ever opened a connection");
     });
   });

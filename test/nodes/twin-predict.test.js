@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor } = require("./support");
 
 const root = path.join(__dirname, "..", "..");
 const predictNode = require(path.join(root, "nodes", "twin-predict.js"));
@@ -34,7 +34,6 @@ function render(key, params) {
     return String(params[name]);
   });
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const KEYS = ["method", "forecast", "horizon", "lower", "upper", "trend", "score", "anomaly", "timeToThreshold", "ts"];
 /** Readings start two days ago, 10 s apart, so every timestamp is in the past. */
 const START = Date.now() - 2 * 86400 * 1000;
@@ -98,14 +97,6 @@ function send(msg) {
   });
 }
 
-async function until(check, what, timeout = 3000) {
-  const end = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 describe("twin-predict node", function () {
   let errors;
   let originalError;
@@ -133,7 +124,7 @@ describe("twin-predict node", function () {
     const got = collect();
     const values = noise(40);
     for (let i = 0; i < values.length; i++) helper.getNode("s").receive({ twinId: "pump-07", payload: { temperature: values[i], rpm: 1480 }, ts: at(i) });
-    await until(() => got.pred.length === 40, "40 predictions");
+    await waitFor(() => got.pred.length === 40, "40 predictions");
     assert.deepEqual(got.errors, []);
     const last = got.pred[39];
     assert.equal(last.topic, "pump-07/temperature");
@@ -243,7 +234,7 @@ describe("twin-predict node", function () {
     const reg = registry();
     reg.create("pump-07");
     noise(35).forEach((v, i) => reg.report("pump-07", { temperature: v, rpm: 1480 }, { ts: at(i) }));
-    await until(() => got.pred.length === 35, "35 predictions");
+    await waitFor(() => got.pred.length === 35, "35 predictions");
     assert.equal(got.pred[34].topic, "pump-07/temperature");
     assert.equal(got.pred[34].payload.value, reg.get("pump-07").reported.temperature);
     assert.equal(reg.get("pump-07").predictions.temperature.ts, at(34));

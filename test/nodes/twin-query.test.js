@@ -1,15 +1,15 @@
 "use strict";
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow, exchange } = require("./support");
+const { helper, nodes, flow, exchange, waitFor } = require("./support");
 
 const queryNode = require(path.join(__dirname, "..", "..", "nodes", "twin-query.js"));
 const joinNode = require("@node-red/nodes/core/sequence/17-split.js");
+const completeNode = require("@node-red/nodes/core/common/24-complete.js");
 // The same Node class the helper's Node-RED uses: its status and error calls are recorded per node.
 const RuntimeNode = require("@node-red/runtime/lib/nodes/Node.js");
 
 const plain = (v) => JSON.parse(JSON.stringify(v));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const PUMP = JSON.stringify({
   pump: { properties: { temperature: { type: "number" }, power: { type: "number" }, mode: { type: "string" } } },
@@ -20,7 +20,32 @@ function queryFlow(config = {}, registryConfig = { models: PUMP }, extra = []) {
   return flow([{ id: "q", type: "twin-query", registry: "reg", wires: [["out"]], ...config }, { id: "out", type: "helper" }, ...extra], registryConfig);
 }
 
-const load = (f) => helper.load([nodes.registry, nodes.twin, queryNode, joinNode, nodes.catch], f);
+const load = (f) => helper.load([nodes.registry, nodes.twin, queryNode, joinNode, nodes.catch, completeNode], f);
+/**
+ * A complete node for "q", wired to helper "completed": its message is the marker that a query
+ * is over, and (as what the query sent went out before it completed, and Node-RED delivers in
+ * order) that everything it sent has arrived.
+ */
+const COMPLETE = [
+  { id: "completer", type: "complete", scope: ["q"], uncaught: false, wires: [["completed"]] },
+  { id: "completed", type: "helper" },
+];
+let marks = 0;
+/** Sends msg to "q" and resolves once that query (told apart by msg.mark) completed. */
+function completed(msg) {
+  const mark = ++marks;
+  const done = new Promise((resolve) => {
+    const node = helper.getNode("completed");
+    const listener = (m) => {
+      if (m.mark !== mark) return;
+      node.removeListener("input", listener);
+      resolve(m);
+    };
+    node.on("input", listener);
+  });
+  helper.getNode("q").receive({ ...msg, mark });
+  return done;
+}
 const ask = (msg = { payload: Date.now() }) => exchange("q", "out", msg);
 const registry = () => helper.getNode("reg").use();
 
@@ -119,14 +144,16 @@ describe("twin-query node", function () {
 
   it("sends one message per twin with msg.parts, which a join node puts back into an array", async function () {
     const join = { id: "join", type: "join", mode: "auto", build: "array", property: "payload", propertyType: "msg", timeout: "", count: "", wires: [["joined"]] };
-    await load(queryFlow({ output: "each", detail: "summary", sort: "temperature", order: "desc", limit: 3, wires: [["out", "join"]] }, { models: PUMP }, [join, { id: "joined", type: "helper" }]));
+    await load(queryFlow({ output: "each", detail: "summary", sort: "temperature", order: "desc", limit: 3, wires: [["out", "join"]] }, { models: PUMP }, [join, { id: "joined", type: "helper" }, ...COMPLETE]));
     pumps();
     const got = [];
     helper.getNode("out").on("input", (m) => got.push(m));
     const joined = new Promise((resolve) => helper.getNode("joined").once("input", resolve));
-    helper.getNode("q").receive({ payload: "go", topic: "t" });
+    await completed({ payload: "go", topic: "t" });
     const whole = await joined;
-    await sleep(10);
+    // The marker that no fourth message comes: the answer to a later query through the same node.
+    await completed({ payload: { twinIds: "pump-01", limit: 1 }, topic: "marker" });
+    assert.equal(got.pop().topic, "marker");
     assert.deepEqual(got.map((m) => m.twinId), ["pump-04", "pump-02", "pump-06"]);
     assert.deepEqual(got.map((m) => m.parts.index), [0, 1, 2]);
     assert.ok(got.every((m) => m.parts.count === 3 && m.parts.type === "array" && m.parts.id === got[0].parts.id && m.total === 6 && m.topic === "t"));
@@ -134,17 +161,18 @@ describe("twin-query node", function () {
   });
 
   it("keeps an incoming msg.parts inside the new one, and sends nothing per twin when none match", async function () {
-    await load(queryFlow({ output: "each", twinIds: "pump-01" }));
+    await load(queryFlow({ output: "each", twinIds: "pump-01" }, undefined, COMPLETE));
     pumps();
     const r = await ask({ parts: { id: "outer", index: 2, count: 5 } });
     assert.deepEqual(plain(r.msg.parts.parts), { id: "outer", index: 2, count: 5 });
     assert.equal(r.msg.parts.count, 1);
     const got = [];
     helper.getNode("out").on("input", (m) => got.push(m));
-    helper.getNode("q").receive({ payload: { twinIds: "none" } });
-    await sleep(50);
-    assert.equal(got.length, 0);
+    await completed({ payload: { twinIds: "none" } });
     assert.equal(lastStatus("q").fill, "green", "answered, with 0 twins");
+    // The marker that nothing comes of it: the answer to a later query through the same node.
+    await completed({ payload: { twinIds: "pump-01" }, topic: "marker" });
+    assert.deepEqual(got.map((m) => m.topic), ["marker"]);
   });
 
   it("sends the first twin only: the hottest pump, or null when none matches", async function () {

@@ -4,6 +4,7 @@ const path = require("path");
 const { helper, nodes, flow, exchange } = require("./support");
 
 const sensorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-sensor.js"));
+const completeNode = require("@node-red/nodes/core/common/24-complete.js");
 const PUMP = JSON.stringify({
   pump: {
     properties: {
@@ -23,29 +24,51 @@ function sensorFlow(config = {}, registryConfig = {}) {
       { id: "out", type: "helper" },
       { id: "t", type: "twin", registry: "reg", operation: "get", wires: [["doc"]] },
       { id: "doc", type: "helper" },
+      { id: "completer", type: "complete", scope: ["s"], uncaught: false, wires: [["completed"]] },
+      { id: "completed", type: "helper" },
     ],
     registryConfig,
   );
 }
 
-const load = (f) => helper.load([nodes.registry, nodes.twin, sensorNode, nodes.catch], f);
-const read = (msg) => exchange("s", "out", msg);
+const load = (f) => helper.load([nodes.registry, nodes.twin, sensorNode, nodes.catch, completeNode], f);
+let marks = 0;
+/**
+ * Sends a reading and resolves with what came of it (output or error). Each message is marked, so
+ * an output or error of an earlier message (one quiet() expected none of) arriving first fails.
+ */
+async function read(msg) {
+  const mark = `read-${++marks}`;
+  const r = await exchange("s", "out", { ...msg, mark });
+  assert.equal(r.msg.mark, mark, `the ${r.kind === "ok" ? "output" : "error"} of an earlier message came first`);
+  return r;
+}
 const twin = async (id) => (await exchange("t", "doc", { twinId: id })).msg.payload;
 
-/** Sends a message the node should swallow (no output, no error) and waits for it to complete. */
+/**
+ * Sends a message the node should swallow (no output, no error) and waits for it to complete:
+ * the complete node's message is the marker (an output would have been sent before done(), and
+ * is delivered first; a failure goes to the catch node instead).
+ */
 function quiet(msg) {
+  const mark = `quiet-${++marks}`; // tells its completion from that of an earlier message
   return new Promise((resolve, reject) => {
     const out = helper.getNode("out");
     const errors = helper.getNode("errors");
-    const fail = (what) => (m) => reject(new Error(`expected no ${what}, got ${JSON.stringify(m.payload || m.error).slice(0, 200)}`));
-    out.once("input", fail("output"));
-    errors.once("input", fail("error"));
-    helper.getNode("s").receive(msg);
-    setTimeout(() => {
-      out.removeAllListeners("input");
-      errors.removeAllListeners("input");
+    const completed = helper.getNode("completed");
+    const stop = () => [out, errors, completed].forEach((n) => n.removeAllListeners("input"));
+    const fail = (what) => (m) => {
+      stop();
+      reject(new Error(`expected no ${what}, got ${JSON.stringify(m.payload || m.error).slice(0, 200)}`));
+    };
+    out.on("input", fail("output"));
+    errors.on("input", fail("error"));
+    completed.on("input", (m) => {
+      if (m.mark !== mark) return;
+      stop();
       resolve();
-    }, 50);
+    });
+    helper.getNode("s").receive({ ...msg, mark });
   });
 }
 
@@ -117,6 +140,7 @@ describe("twin-sensor node", function () {
     doc = await twin("dev");
     assert.equal(doc.reported.t, 3, "the older reading was not applied");
     assert.equal(doc.version, 3);
+    await read({ payload: { v: 4, ts: new Date(base + 30000).toISOString() } }); // the marker: its own output comes first
   });
 
   it("does not take the timestamp inside a reading object for a property", async function () {

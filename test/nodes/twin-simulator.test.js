@@ -2,25 +2,19 @@
 const assert = require("node:assert/strict");
 const fs = require("fs");
 const path = require("path");
-const { helper, nodes, flow, exchange } = require("./support");
+const { helper, nodes, flow, exchange, waitFor, timersOf } = require("./support");
 
 const root = path.join(__dirname, "..", "..");
 const simulatorNode = require(path.join(root, "nodes", "twin-simulator.js"));
 const sensorNode = require(path.join(root, "nodes", "twin-sensor.js"));
+const completeNode = require("@node-red/nodes/core/common/24-complete.js");
 const { PUMP_PROFILE } = require(path.join(root, "nodes", "lib", "core", "simulator", "profile"));
 // The same Node class the helper's Node-RED uses: status, error and send calls are recorded per node.
 const RuntimeNode = require("@node-red/runtime/lib/nodes/Node.js");
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const plain = (v) => JSON.parse(JSON.stringify(v));
-
-async function until(check, what, timeout = 3000) {
-  const end = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** The simulator's own timers (its auto-start and the wait for the next reading). */
+const SIMULATOR = `${path.sep}nodes${path.sep}twin-simulator.js`;
 
 /** A small, quiet profile: exact values make the assertions simple. */
 const MOTOR = JSON.stringify({
@@ -34,6 +28,8 @@ function simFlow(config = {}) {
   return flow([
     { id: "sim", type: "twin-simulator", devices: "numbered", prefix: "m-", count: 2, profile: MOTOR, interval: 0.02, output: "property", topic: "", seed: "7", warp: 1, start: "", autoStart: true, wires: [["out"]], ...config },
     { id: "out", type: "helper" },
+    { id: "completer", type: "complete", scope: ["sim"], uncaught: false, wires: [["completed"]] },
+    { id: "completed", type: "helper" },
   ]);
 }
 
@@ -63,7 +59,7 @@ describe("twin-simulator node", function () {
     await helper.stopServer();
   });
 
-  const load = (f) => helper.load([nodes.registry, nodes.twin, simulatorNode, sensorNode, nodes.catch], f);
+  const load = (f) => helper.load([nodes.registry, nodes.twin, simulatorNode, sensorNode, nodes.catch, completeNode], f);
   function collect() {
     const got = [];
     helper.getNode("out").on("input", (msg) => got.push(msg));
@@ -73,18 +69,18 @@ describe("twin-simulator node", function () {
   const lastStatus = (id) => statusOf(id).slice(-1)[0];
   const errorsOf = (id) => calls.filter((c) => c.id === id && c.error).map((c) => c.error);
   const sendsOf = (id) => calls.filter((c) => c.id === id && c.send).length;
-  /** Sends a message to the simulator and waits for it to complete (ok) or fail (error at the catch node). */
+  /** Sends a message to the simulator and waits for it to complete (ok, at the complete node) or fail (error at the catch node). */
   function command(msg) {
     return new Promise((resolve) => {
       const errors = helper.getNode("errors");
-      const timer = setTimeout(() => {
+      const completed = helper.getNode("completed");
+      const finish = (kind) => (m) => {
         errors.removeAllListeners("input");
-        resolve({ kind: "ok" });
-      }, 50);
-      errors.once("input", (m) => {
-        clearTimeout(timer);
-        resolve({ kind: "error", msg: m });
-      });
+        completed.removeAllListeners("input");
+        resolve({ kind, msg: m });
+      };
+      completed.once("input", finish("ok"));
+      errors.once("input", finish("error"));
       helper.getNode("sim").receive(msg);
     });
   }
@@ -93,7 +89,7 @@ describe("twin-simulator node", function () {
     const before = Date.now();
     await load(simFlow());
     const got = collect();
-    await until(() => got.length >= 12, "readings");
+    await waitFor(() => got.length >= 12, "readings");
     const first = got.slice(0, 4);
     assert.deepEqual(first.map((m) => m.topic), ["sim/m-01/temperature", "sim/m-01/rpm", "sim/m-02/temperature", "sim/m-02/rpm"]);
     assert.deepEqual(first.map((m) => [m.twinId, m.property]), [["m-01", "temperature"], ["m-01", "rpm"], ["m-02", "temperature"], ["m-02", "rpm"]]);
@@ -108,14 +104,14 @@ describe("twin-simulator node", function () {
   it("fills a custom topic template", async function () {
     await load(simFlow({ topic: "plant/{twin}/{property}/value" }));
     const got = collect();
-    await until(() => got.length >= 2, "readings");
+    await waitFor(() => got.length >= 2, "readings");
     assert.equal(got[0].topic, "plant/m-01/temperature/value");
   });
 
   it("sends one object per twin, optionally with the timestamp in the payload", async function () {
     await load(simFlow({ output: "twin", tsInPayload: true, devices: "list", ids: "alpha, beta" }));
     const got = collect();
-    await until(() => got.length >= 4, "readings");
+    await waitFor(() => got.length >= 4, "readings");
     assert.deepEqual(got.slice(0, 2).map((m) => m.topic), ["sim/alpha", "sim/beta"]);
     const p = plain(got[0].payload);
     assert.deepEqual(Object.keys(p), ["temperature", "rpm", "ts"]);
@@ -127,54 +123,74 @@ describe("twin-simulator node", function () {
   it("repeats the same series for the same seed", async function () {
     await load(simFlow());
     let got = collect();
-    await until(() => got.length >= 20, "readings");
+    await waitFor(() => got.length >= 20, "readings");
     const series1 = got.slice(0, 20).map((m) => [m.topic, m.payload]);
     await helper.unload();
     await load(simFlow());
     got = collect();
-    await until(() => got.length >= 20, "readings");
+    await waitFor(() => got.length >= 20, "readings");
     assert.deepEqual(got.slice(0, 20).map((m) => [m.topic, m.payload]), series1);
   });
 
   it("waits for start without auto-start; stops and resets by message", async function () {
-    await load(simFlow({ autoStart: false }));
+    const deployTimers = timersOf(SIMULATOR);
+    try {
+      await load(simFlow({ autoStart: false }));
+    } finally {
+      deployTimers.stop();
+    }
     const got = collect();
-    await sleep(150);
+    // The marker: whatever the simulator set a timer for at deploy (an auto-start) has run.
+    await deployTimers.settled();
+    assert.equal(sendsOf("sim"), 0, "nothing before start");
     assert.equal(got.length, 0, "nothing before start");
     assert.equal(lastStatus("sim").text, "twin-simulator.status.stopped");
 
     assert.equal((await command({ payload: "start" })).kind, "ok");
-    await until(() => got.length >= 8, "readings after start");
+    await waitFor(() => got.length >= 8, "readings after start");
     const firstRun = got.slice(0, 8).map((m) => [m.topic, m.payload]);
     assert.equal(lastStatus("sim").text, "twin-simulator.status.running");
 
-    assert.equal((await command({ topic: "stop" })).kind, "ok");
-    assert.equal(lastStatus("sim").text, "twin-simulator.status.stopped");
-    const stoppedAt = got.length;
-    await sleep(100);
-    assert.equal(got.length, stoppedAt, "silent while stopped");
-
-    await command({ payload: "reset" });
-    await sleep(60);
+    const timers = timersOf(SIMULATOR);
+    let stoppedAt;
+    let stopCall;
+    const sendsSinceStop = () => calls.slice(stopCall).filter((c) => c.id === "sim" && c.send).length;
+    try {
+      assert.equal((await command({ topic: "stop" })).kind, "ok");
+      assert.equal(lastStatus("sim").text, "twin-simulator.status.stopped");
+      // Where the stop happened: the "stopped" status is set as it is handled.
+      stopCall = calls.findLastIndex((c) => c.id === "sim" && c.status && c.status.text === "twin-simulator.status.stopped");
+      // The marker: the wait for the next reading, set before the stop, was cleared or has run
+      // (and what it sent has landed); readings sent before the stop are delivered by then too.
+      await timers.settled();
+      assert.equal(sendsSinceStop(), 0, "silent while stopped");
+      stoppedAt = got.length;
+      assert.equal((await command({ payload: "reset" })).kind, "ok");
+      await timers.settled(); // the marker: a timer the reset set (none should) has run
+    } finally {
+      timers.stop();
+    }
+    assert.equal(sendsSinceStop(), 0, "a reset does not start a stopped simulator");
     assert.equal(got.length, stoppedAt, "a reset does not start a stopped simulator");
+    // A later marker for both: the readings after the next start come first, and from the start.
     await command({ payload: "start" });
-    await until(() => got.length >= stoppedAt + 8, "readings after reset");
+    await waitFor(() => got.length >= stoppedAt + 8, "readings after reset");
     assert.deepEqual(got.slice(stoppedAt, stoppedAt + 8).map((m) => [m.topic, m.payload]), firstRun, "the run repeats from the start");
 
     const before = got.length;
     await command({ payload: "reset" }); // while running: starts over at once
-    await until(() => got.length >= before + 4, "readings after a running reset");
+    await waitFor(() => got.length >= before + 4, "readings after a running reset");
     assert.deepEqual(got.slice(before, before + 4).map((m) => [m.topic, m.payload]), firstRun.slice(0, 4));
   });
 
   it("moves a device toward a commanded setpoint with its lag", async function () {
     await load(simFlow());
     const got = collect();
-    await until(() => got.length >= 4, "readings");
+    await waitFor(() => got.length >= 4, "readings");
     const rpm = (id) => got.filter((m) => m.twinId === id && m.property === "rpm").map((m) => m.payload);
 
     assert.equal((await command({ twinId: "m-02", payload: { rpm: 1500 } })).kind, "ok");
-    await until(() => rpm("m-02").slice(-1)[0] >= 1495, "m-02 at its setpoint");
+    await waitFor(() => rpm("m-02").slice(-1)[0] >= 1495, "m-02 at its setpoint");
     const path2 = rpm("m-02");
     const between = path2.filter((v) => v > 1000 && v < 1495);
     assert.ok(between.length >= 2, `moves gradually, not in one jump: ${path2.join(",")}`);
@@ -182,9 +198,9 @@ describe("twin-simulator node", function () {
 
     // From MQTT: the topic names the device, the payload is JSON text; or one property per topic.
     await command({ topic: "devices/m-01/set", payload: Buffer.from('{"rpm": 800}') });
-    await until(() => rpm("m-01").slice(-1)[0] <= 805, "m-01 at 800");
+    await waitFor(() => rpm("m-01").slice(-1)[0] <= 805, "m-01 at 800");
     await command({ twinId: "m-01", property: "rpm", payload: "1200" });
-    await until(() => rpm("m-01").slice(-1)[0] >= 1195, "m-01 at 1200");
+    await waitFor(() => rpm("m-01").slice(-1)[0] >= 1195, "m-01 at 1200");
   });
 
   it("fails bad commands whole, so a catch node sees them", async function () {
@@ -204,7 +220,7 @@ describe("twin-simulator node", function () {
     await failed({ twinId: "m-01", payload: "{bad json" }, "errors.payload");
     await failed({ twinId: "m-01", payload: 5 }, "errors.payload");
     const got = collect();
-    await until(() => got.length >= 4, "still running");
+    await waitFor(() => got.length >= 4, "still running");
     assert.ok(got.filter((m) => m.property === "rpm").every((m) => m.payload === 1000), "nothing was applied");
   });
 
@@ -226,29 +242,59 @@ describe("twin-simulator node", function () {
       assert.equal(errors[0].params.option, option);
       assert.deepEqual(lastStatus("sim"), { fill: "red", shape: "ring", text: "twin-simulator.status.config-error" });
       const got = collect();
-      const r = await command({ payload: "start" });
-      assert.equal(r.kind, "error", "every message fails while the settings are wrong");
-      await sleep(60);
+      const timers = timersOf(SIMULATOR);
+      try {
+        const r = await command({ payload: "start" });
+        assert.equal(r.kind, "error", "every message fails while the settings are wrong");
+      } finally {
+        timers.stop();
+      }
+      await timers.settled(); // the marker: a timer the failed start set (none should) has run
+      assert.equal(sendsOf("sim"), 0);
       assert.equal(got.length, 0);
     });
   }
 
   it("clears its timer on close: nothing is sent after a redeploy", async function () {
-    await load(simFlow({ interval: 0.01 }));
-    const got = collect();
-    await until(() => got.length >= 4, "readings");
-    await helper.unload();
+    const timers = timersOf(SIMULATOR);
+    try {
+      await load(simFlow({ interval: 0.01 }));
+      const got = collect();
+      await waitFor(() => got.length >= 4, "readings");
+      await helper.unload();
+    } finally {
+      timers.stop();
+    }
     const sent = sendsOf("sim");
     assert.deepEqual(statusOf("sim").slice(-1)[0], {}, "status cleared on close");
-    await sleep(100);
+    await timers.settled(); // the marker: the wait for the next reading was cleared or has run
     assert.equal(sendsOf("sim"), sent, "no sends after close");
   });
 
   it("clears a pending auto-start on close", async function () {
-    await load(simFlow());
-    await helper.unload(); // within the auto-start delay
-    await sleep(200);
-    assert.equal(sendsOf("sim"), 0);
+    // The flow must stop within the auto-start delay (100 ms): a machine too busy to do that in
+    // one try gets a few more, and the check is made only on a try that did.
+    for (let attempt = 1; ; attempt++) {
+      calls = [];
+      const timers = timersOf(SIMULATOR);
+      let autoStart;
+      try {
+        await load(simFlow());
+        autoStart = timers.made.find((t) => t.delay === 100);
+        assert.ok(autoStart, "the auto-start timer was set");
+        await helper.unload();
+      } finally {
+        timers.stop();
+      }
+      if (autoStart.fired) {
+        assert.ok(attempt < 5, "the flow never stopped within the auto-start delay in 5 tries");
+        continue;
+      }
+      await timers.settled(); // the marker: the auto-start was cleared, or has run
+      assert.equal(autoStart.fired, false, "the pending auto-start was cleared, not run");
+      assert.equal(sendsOf("sim"), 0);
+      return;
+    }
   });
 
   /**
@@ -283,7 +329,7 @@ describe("twin-simulator node", function () {
     timers = await watchTimers(60000, async () => {
       await load(simFlow({ interval: 3600 }));
       const got = collect();
-      await until(() => got.length >= 1, "the first readings");
+      await waitFor(() => got.length >= 1, "the first readings");
       await helper.unload();
     });
     assert.ok(timers.length >= 1, "the hour-long wait was seen");
@@ -294,7 +340,7 @@ describe("twin-simulator node", function () {
     const start = Date.now();
     await load(simFlow({ warp: 100000, start: "7d", interval: 0.02 }));
     const got = collect();
-    await until(() => got.length >= 10, "readings");
+    await waitFor(() => got.length >= 10, "readings");
     const ts = got.filter((m) => m.twinId === "m-01" && m.property === "rpm").map((m) => m.ts);
     assert.ok(ts[0] >= start - 7 * 86400000 && ts[0] < start - 7 * 86400000 + 5000, "starts a week back");
     assert.equal(ts[1] - ts[0], 2000000, "0.02 s x 100000 per reading");
@@ -321,7 +367,7 @@ describe("twin-simulator node", function () {
     ]);
     await load(f);
     const got = collect();
-    await until(() => new Set(got.map((m) => m.twinId)).size === 3 && got.length >= 40, "sensor events for every pump");
+    await waitFor(() => new Set(got.map((m) => m.twinId)).size === 3 && got.length >= 40, "sensor events for every pump");
     const r = await exchange("t", "doc", { twinId: "pump-02" });
     assert.equal(r.kind, "ok");
     const doc = plain(r.msg.payload);
@@ -341,7 +387,7 @@ describe("twin-simulator node", function () {
     ]);
     await load(f);
     const got = collect();
-    await until(() => got.length >= 3, "sensor events");
+    await waitFor(() => got.length >= 3, "sensor events");
     const doc = plain((await exchange("t", "doc", { twinId: "m-01" })).msg.payload);
     assert.deepEqual(Object.keys(doc.reported).sort(), ["rpm", "temperature"]);
     assert.ok(doc.meta.reported.rpm.ts < Date.now() - 3_000_000, "the simulated time");
@@ -365,10 +411,11 @@ describe("twin-simulator node", function () {
     await helper.load([nodes.registry, nodes.twin, simulatorNode, sensorNode, mirrorNode, nodes.catch], f);
     const events = [];
     helper.getNode("sync").on("input", (m) => events.push(m.payload));
-    await sleep(200); // the twins exist
+    const reg = helper.getNode("reg").use();
+    await waitFor(() => reg.has("pump-01") && reg.get("pump-01").model === "pump", "the sensor to create pump-01 with its model");
     const r = await exchange("t", "doc", { twinId: "pump-01", payload: { desired: { rpm: 1800 } } });
     assert.equal(r.kind, "ok", r.msg.error && r.msg.error.message);
-    await until(() => events.some((e) => e.status === "applied"), "the mirror sees the device apply the setpoint", 4000);
+    await waitFor(() => events.some((e) => e.status === "applied"), "the mirror sees the device apply the setpoint", 15000);
     const applied = events.find((e) => e.status === "applied");
     assert.equal(applied.twinId, "pump-01");
     assert.ok(Math.abs(applied.reported - 1800) <= 10);

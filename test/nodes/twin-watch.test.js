@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, exchange } = require("./support");
+const { helper, nodes, flow, exchange, waitFor } = require("./support");
 
 const watchNode = require(path.join(__dirname, "..", "..", "nodes", "twin-watch.js"));
 // The same Node class the helper's Node-RED uses: its status and error calls are recorded per node.
@@ -14,15 +14,6 @@ const SENSOR = JSON.stringify({
 });
 
 const plain = (v) => JSON.parse(JSON.stringify(v));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check, what, timeout = 3000) {
-  const end = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A twin node (upsert, id from msg.twinId) to make changes, and a watch wired to helper "wout". */
 function watchFlow(watchConfig = {}, registryConfig = {}) {
@@ -70,7 +61,12 @@ describe("twin-watch node", function () {
   });
 
   const load = (f) => helper.load([nodes.registry, nodes.twin, watchNode, nodes.catch], f);
-  /** Runs a twin operation and waits for it to finish. */
+  /**
+   * Runs a twin operation and waits for it to finish. Also the marker for what the watch sent
+   * about it: the registry tells its listeners before the twin node answers, and Node-RED
+   * delivers messages in the order they were sent, so once the twin node's answer is here, so
+   * is every message the watch sent at once about the change.
+   */
   async function change(msg) {
     const r = await exchange("t", "tout", { operation: "upsert", ...msg });
     assert.equal(r.kind, "ok", r.msg && r.msg.error && r.msg.error.message);
@@ -81,8 +77,30 @@ describe("twin-watch node", function () {
     helper.getNode("wout").on("input", (msg) => got.push(msg));
     return got;
   }
-  /** Lets Node-RED deliver what was sent (delivery is asynchronous). */
-  const settle = () => sleep(20);
+  /**
+   * What node `id` sends, as it sends it, with the time on the node's own clock: the watch reads
+   * performance.now() just before it sends, and that reading is kept (not when the message
+   * arrives, which a loaded machine can delay or bunch up).
+   */
+  function recordSends(id) {
+    const realNow = Performance.prototype.now;
+    let lastNow = NaN;
+    performance.now = function () {
+      return (lastNow = realNow.call(performance));
+    };
+    const node = helper.getNode(id);
+    const send = node.send;
+    const sends = [];
+    node.send = function (msg) {
+      sends.push({ at: lastNow, topic: msg.topic, version: msg.payload.version, changes: plain(msg.payload.changes) });
+      return send.call(this, msg);
+    };
+    sends.stop = () => {
+      delete performance.now; // back to Performance.prototype.now
+      node.send = send;
+    };
+    return sends;
+  }
   const statusOf = (id) => calls.filter((c) => c.id === id && c.status).map((c) => c.status);
   const errorsOf = (id) => calls.filter((c) => c.id === id && c.error).map((c) => c.error);
 
@@ -90,8 +108,7 @@ describe("twin-watch node", function () {
     await load(watchFlow({ twinIds: "pump-*, boiler-?", sections: "reported" }));
     const got = collect();
     for (const id of ["pump-1", "tank-1", "boiler-2", "boiler-12", "pump-2"]) await change({ twinId: id, payload: { reported: { temperature: 20 } } });
-    await change({ twinId: "pump-1", payload: { reported: { temperature: 21 } } });
-    await settle();
+    await change({ twinId: "pump-1", payload: { reported: { temperature: 21 } } }); // also the marker for the others
     assert.deepEqual(got.map((m) => m.topic), ["pump-1/reported", "boiler-2/reported", "pump-2/reported", "pump-1/reported"]);
     const last = got[3];
     assert.equal(last.twinId, "pump-1");
@@ -116,8 +133,7 @@ describe("twin-watch node", function () {
     await change({ twinId: "s1", payload: { model: "sensor" } });
     await change({ twinId: "free", payload: { reported: { x: 1 } } });
     await exchange("t", "tout", { operation: "delete", twinId: "free" });
-    await exchange("t", "tout", { operation: "delete", twinId: "s1" });
-    await settle();
+    await exchange("t", "tout", { operation: "delete", twinId: "s1" }); // the marker (see change)
     assert.deepEqual(got.map((m) => `${m.topic}:${m.payload.op}`), ["s1/twin:created", "s1/twin:deleted"]);
   });
 
@@ -126,8 +142,7 @@ describe("twin-watch node", function () {
     const got = collect();
     await change({ twinId: "s1", payload: { model: "sensor", reported: { temperature: 20, humidity: 40 } } });
     await change({ twinId: "s1", payload: { reported: { humidity: 41 } } });
-    await change({ twinId: "s1", payload: { attributes: { room: "kitchen" }, desired: { setpoint: 21 } } });
-    await settle();
+    await change({ twinId: "s1", payload: { attributes: { room: "kitchen" }, desired: { setpoint: 21 } } }); // the marker
     assert.deepEqual(got.map((m) => m.topic), ["s1/reported", "s1/connectivity", "s1/delta"]);
     assert.deepEqual(Object.keys(got[0].payload.changes), ["temperature"], "humidity cut out");
     assert.equal(got[1].payload.changes.online.value, true, "connectivity is not filtered by property");
@@ -145,14 +160,12 @@ describe("twin-watch node", function () {
 
       await load(watchFlow({ twinIds: "room-*", models: "sensor", sections: "reported", properties: "humidity", emitState: true }, { persistence: "batched", models: SENSOR }));
       const got = collect();
-      await until(() => got.length >= 2, "two state messages");
-      await settle();
-      assert.deepEqual(got.map((m) => m.topic), ["room-a/state", "room-b/state"]);
+      await waitFor(() => got.length >= 2, "two state messages");
       assert.equal(got[0].twinId, "room-a");
       assert.equal(got[0].payload.id, "room-a");
       assert.equal(got[0].payload.reported.temperature, 19, "the whole document, not narrowed");
+      // The marker that no other state message comes: a change sent after them arrives after them.
       await change({ twinId: "room-a", payload: { reported: { humidity: 50 } } });
-      await settle();
       assert.deepEqual(got.map((m) => m.topic), ["room-a/state", "room-b/state", "room-a/reported"]);
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
@@ -160,23 +173,45 @@ describe("twin-watch node", function () {
   });
 
   it("throttles per twin and section: first at once, then the merged changes of the window", async function () {
-    await load(watchFlow({ sections: "reported", throttle: 150 }));
+    // Long enough that the three changes after the first fall in its window on a loaded machine
+    // (checked below, on the node's clock, rather than assumed).
+    const WINDOW = 1000;
+    await load(watchFlow({ sections: "reported", throttle: WINDOW }));
     const got = collect();
-    await change({ twinId: "a", payload: { reported: { t: 1 } } });
-    await change({ twinId: "a", payload: { reported: { t: 2, h: 10 } } });
-    await change({ twinId: "a", payload: { reported: { t: 3 } } });
-    await change({ twinId: "b", payload: { reported: { t: 1 } } });
-    await settle();
-    assert.deepEqual(got.map((m) => m.topic), ["a/reported", "b/reported"], "the rest is held back");
-    await until(() => got.length >= 3, "the merged event");
-    const merged = got[2];
-    assert.equal(merged.topic, "a/reported");
-    assert.equal(merged.payload.version, 3, "the newest version");
-    assert.deepEqual(plain(merged.payload.changes).t.value, 3);
-    assert.deepEqual(plain(merged.payload.changes).t.previous, 1, "the oldest previous of the window");
-    assert.deepEqual(plain(merged.payload.changes).h.value, 10, "a property changed only early in the window is kept");
-    await sleep(250);
-    assert.equal(got.length, 3, "nothing more");
+    const sends = recordSends("w");
+    try {
+      const show = () => sends.map((m) => `${m.topic} v${m.version}`);
+      await change({ twinId: "a", payload: { reported: { t: 1 } } });
+      assert.deepEqual(show(), ["a/reported v1"], "the first at once");
+      await change({ twinId: "a", payload: { reported: { t: 2, h: 10 } } });
+      await change({ twinId: "a", payload: { reported: { t: 3 } } });
+      await change({ twinId: "b", payload: { reported: { t: 1 } } });
+      const madeWithin = performance.now() - sends[0].at;
+      assert.ok(madeWithin < WINDOW, `precondition: the changes took ${Math.round(madeWithin)} ms, longer than the window`);
+      assert.deepEqual(show(), ["a/reported v1", "b/reported v1"], "the rest is held back");
+      assert.deepEqual(got.map((m) => m.topic), ["a/reported", "b/reported"], "what arrived (see change)");
+
+      await waitFor(() => got.length >= 3, "the merged event", 15000);
+      const merged = got[2];
+      assert.equal(merged.topic, "a/reported");
+      assert.equal(merged.payload.version, 3, "the newest version");
+      assert.deepEqual(plain(merged.payload.changes).t.value, 3);
+      assert.deepEqual(plain(merged.payload.changes).t.previous, 1, "the oldest previous of the window");
+      assert.deepEqual(plain(merged.payload.changes).h.value, 10, "a property changed only early in the window is kept");
+      assert.ok(sends[2].at - sends[0].at >= WINDOW, `at most one per window: sent ${sends[2].at - sends[0].at} ms after the first, on the node's clock`);
+
+      // Nothing more about versions 1 to 3: the marker is the next change of a, which the window
+      // that the merged event opened holds back and then lets out. Anything left over from the
+      // first window (sent again, or merged in) would come before it or show in it.
+      await change({ twinId: "a", payload: { reported: { t: 4 } } });
+      await waitFor(() => got.length >= 4, "the next change of a", 15000);
+      assert.deepEqual(show(), ["a/reported v1", "b/reported v1", "a/reported v3", "a/reported v4"], "nothing more");
+      assert.deepEqual(got.map((m) => `${m.topic} v${m.payload.version}`), show(), "what arrived is what was sent");
+      assert.deepEqual(sends[3].changes, { t: { value: 4, previous: 3, ts: sends[3].changes.t.ts } }, "the window after the merged event starts afresh");
+      assert.ok(sends[3].at - sends[2].at >= WINDOW, `at most one per window: sent ${sends[3].at - sends[2].at} ms after the merged event, on the node's clock`);
+    } finally {
+      sends.stop();
+    }
   });
 
   it("clears its timers and stops sending when closed", async function () {
@@ -210,9 +245,11 @@ describe("twin-watch node", function () {
       w.send = () => sentAfterClose++;
       const before = calls.length;
       assert.ok(live.size >= 3, `throttle, status and state timers running (${live.size})`);
+      const running = [...live.keys()];
       await helper.unload();
       assert.deepEqual([...live.values()], [], "every timer cleared on close");
-      await sleep(1300);
+      // The marker: each timer that ran before the close has been cleared, or has fired.
+      await waitFor(() => running.every((t) => t._destroyed), "the node's timers to be cleared or fire", 15000);
       assert.equal(sentAfterClose, 0, "the held event is dropped, not sent");
       assert.equal(calls.slice(before).filter((c) => c.id === "w").length, 0, "no status update after close");
     } finally {
