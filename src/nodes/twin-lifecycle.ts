@@ -8,7 +8,6 @@
 import { showValue } from "../core/errors";
 import { JsonObject } from "../core/json";
 import { checkTwinId } from "../core/names";
-import { TwinRegistry } from "../core/registry";
 import { readScope } from "./scope";
 import { Condition, compileComparison, truthy } from "../core/lifecycle/conditions";
 import { CounterSpec, parseCounters } from "../core/lifecycle/counters";
@@ -19,6 +18,7 @@ import { StageMachine, parseStages } from "../core/lifecycle/stages";
 import { Lifecycle } from "../core/lifecycle/tracker";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
 import { findRegistry, failWith, onInput } from "./registry-node";
+import { FollowerNode } from "./follower-node";
 import { ExpressionError, prepareExpression, propertyReader, readProperty } from "./jsonata";
 
 interface LifecycleConfig extends NodeDef {
@@ -65,13 +65,8 @@ export = function (RED: RED) {
     const node = this;
     const registryNode = findRegistry(RED, config.registry);
     const t = (key: string, params?: Record<string, unknown>) => RED._(`twin-lifecycle.${key}`, params);
-    let registry: TwinRegistry | null = null;
-    let lifecycle: Lifecycle | null = null;
     let settings: Settings | null = null;
     let problem: string | null = null;
-    let capture: Outbox | null = null;
-    let outbox: Outbox | null = null;
-    let closed = false;
 
     /** Core errors in words from the catalogs: ours first, then the registry's. */
     function describe(err: unknown): Error {
@@ -98,7 +93,7 @@ export = function (RED: RED) {
         properties: null,
         source: expression,
         evaluate(twin) {
-          const document = registry?.find(twin.id);
+          const document = follow.registry?.find(twin.id);
           return prepared.evaluate(document as object).then(truthy, (err: Error) => {
             const failure = new Error(t("errors.condition", { twinId: twin.id, message: err.message })) as Error & { code?: string };
             if (err instanceof ExpressionError) failure.code = err.code;
@@ -134,62 +129,44 @@ export = function (RED: RED) {
       problem = describe(err).message;
     }
 
-    /** Starts counting once; throws when the registry is unavailable. */
-    function ensureStarted(): Lifecycle {
-      if (lifecycle) return lifecycle;
-      if (!registryNode) throw new Error(t("errors.no-registry"));
-      if (!settings) throw new Error(problem ?? "");
-      const reg = registryNode.use();
-      const lc = new Lifecycle({
-        registry: reg,
-        stages: settings.stages,
-        running: settings.running,
-        counters: settings.counters,
-        rules: settings.rules,
-        autoOrder: settings.autoOrder,
-        logSize: settings.logSize,
-        handles: settings.handles,
-        by: "twin-lifecycle",
-        describeDue: (due) => t(`order.${String(due.rule)}`, { ...due }),
-        onAudit: (twinId, entry) => post(twinId, entry),
-        onError: (err) => node.error(describe(err)),
-      });
-      registry = reg;
-      lifecycle = lc;
-      lc.start();
-      showStatus({ fill: "green", shape: "ring", text: t("status.ready") });
-      return lc;
-    }
+    const follow = new FollowerNode<Lifecycle, Outbox>({
+      node, registryNode, problem, t, describe,
+      create: (registry) => {
+        const s = settings as Settings; // set whenever there is no problem, and only then does it start
+        return new Lifecycle({
+          registry,
+          stages: s.stages,
+          running: s.running,
+          counters: s.counters,
+          rules: s.rules,
+          autoOrder: s.autoOrder,
+          logSize: s.logSize,
+          handles: s.handles,
+          by: "twin-lifecycle",
+          describeDue: (due) => t(`order.${String(due.rule)}`, { ...due }),
+          onAudit: (twinId, entry) => post(twinId, entry),
+          onError: (err) => node.error(describe(err)),
+        });
+      },
+      started: () => showStatus({ fill: "green", shape: "ring", text: t("status.ready") }),
+      emptyBox: () => [],
+      hasAny: (box) => box.length > 0,
+      send: (box) => node.send([null, box]),
+    });
 
     function showStatus(s: { fill: "green" | "yellow" | "red" | "blue"; shape: "dot" | "ring"; text: string }): void {
-      if (closed) return;
+      if (follow.isClosed) return;
       node.status({ ...s, text: s.text.length > STATUS_MAX ? s.text.slice(0, STATUS_MAX - 1) + "…" : s.text });
     }
 
     /** An audit entry: with the message that caused it, or gathered for the turn and sent once durable. */
     function post(twinId: string, entry: JsonObject): void {
-      if (closed) return;
+      const box = follow.box();
+      if (!box) return;
       const msg: NodeMessage = { topic: String(entry.type), twinId, payload: { twinId, ...entry } };
       if (entry.type === "due") showStatus({ fill: "yellow", shape: "dot", text: t("status.due", { twinId }) });
       else if (entry.type === "transition") showStatus({ fill: "green", shape: "dot", text: t("status.stage", { stage: String(entry.to) }) });
-      const box = capture ?? outbox;
-      if (box) {
-        box.push(msg);
-        return;
-      }
-      outbox = [msg];
-      queueMicrotask(drain);
-    }
-
-    function drain(): void {
-      const box = outbox;
-      outbox = null;
-      if (!box || closed || !registry) return;
-      registry.whenDurable((err) => {
-        if (closed) return;
-        if (err) return node.error(describe(err));
-        node.send([null, box]);
-      });
+      box.push(msg);
     }
 
     async function twinIdOf(msg: NodeMessage): Promise<unknown> {
@@ -221,8 +198,7 @@ export = function (RED: RED) {
         return false;
       }
       const options = { ifVersion: msg.ifVersion };
-      capture = box;
-      try {
+      follow.during(box, () => {
         switch (topic) {
           case "transition": {
             const r = lc.transition(twinId, msg.payload, options);
@@ -239,17 +215,14 @@ export = function (RED: RED) {
             break;
           }
         }
-      } finally {
-        capture = null;
-      }
+      });
       return true;
     }
 
     onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
-      if (problem) return failWith(msg, done, new Error(problem));
       let lc: Lifecycle;
       try {
-        lc = ensureStarted();
+        lc = follow.use().follower;
       } catch (err) {
         return failWith(msg, done, describe(err));
       }
@@ -260,40 +233,21 @@ export = function (RED: RED) {
             send([msg, box.length ? box : null]);
             done();
           };
-          if (!wrote) return finish();
           // In strict persistence the answer leaves only once the change is on disk.
-          (registry as TwinRegistry).whenDurable((err) => {
-            if (err) return failWith(msg, done, describe(err));
-            finish();
-          });
+          if (wrote) follow.afterDurable(msg, done, finish);
+          else finish();
         },
         (err: unknown) => failWith(msg, done, describe(err)),
       );
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
-      lifecycle?.close();
-      lifecycle = null;
-      registry = null;
-      outbox = capture = null;
+      follow.close();
       node.status({});
       done();
     });
 
-    if (problem) {
-      node.error(problem);
-      node.status({ fill: "red", shape: "ring", text: t("status.config") });
-    } else if (!registryNode) {
-      node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
-    } else {
-      try {
-        ensureStarted();
-      } catch (err) {
-        node.error(describe(err));
-        node.status({ fill: "red", shape: "ring", text: t("status.registry-failed") });
-      }
-    }
+    follow.begin();
   }
 
   RED.nodes.registerType("twin-lifecycle", TwinLifecycleNode);

@@ -11,6 +11,7 @@ import { isPlainObject } from "../core/json";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
 import { findRegistry, failWith, onInput } from "./registry-node";
+import { FollowerNode } from "./follower-node";
 import { propertyReader, readProperty } from "./jsonata";
 
 interface MirrorConfig extends NodeDef {
@@ -54,18 +55,10 @@ export = function (RED: RED) {
     const topic = typeof config.topic === "string" && config.topic !== "" ? config.topic : DEFAULT_TOPIC;
     let settings: Settings | null = null;
     let problem: string | null = null;
-    let registry: TwinRegistry | null = null;
-    let mirror: Mirror | null = null;
-    /** While an input message is written, what it causes goes out with it. */
-    let capture: Outbox | null = null;
-    let outbox: Outbox | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     let statusDirty = false;
     let resendTimer: NodeJS.Timeout | null = null;
-    let closed = false;
 
-    // node.send takes an array of messages per output, as the input handler's send does.
-    const emit: Send = (m) => node.send(m);
     const t = (key: string, params?: Record<string, unknown>) => RED._(`twin-mirror.${key}`, params);
 
     try {
@@ -88,37 +81,39 @@ export = function (RED: RED) {
       return { ...base, handles, scope: label };
     }
 
-    /** Starts tracking once; throws when the registry is unavailable. */
-    function ensureStarted(): { registry: TwinRegistry; mirror: Mirror } {
-      if (registry && mirror) return { registry, mirror };
-      if (!registryNode) throw new Error(t("errors.no-registry"));
-      if (!settings) throw new Error(problem ?? "");
-      const reg = registryNode.use();
-      const m = new Mirror({
-        registry: reg,
-        handles: settings.handles,
-        timeoutMs: settings.timeoutMs,
-        retries: settings.retries,
-        backoff: settings.backoff,
-        clearOnApplied: config.clearOnApplied === true,
-        by: "twin-mirror",
-        onCommand: (command) => post(deviceMessages(command, topic).map((m) => deviceMsg(command, m)), []),
-        onSync: (event) => post([], [syncMsg(event)]),
-        onError: (err) => node.error(registryNode.describe(err)),
-        onChange: scheduleStatus,
-      });
-      registry = reg;
-      mirror = m;
-      m.start();
-      if (config.resendOnDeploy === true) {
-        resendTimer = setTimeout(() => {
-          resendTimer = null;
-          m.resendOutstanding("start");
-        }, RESEND_DELAY_MS);
-      }
-      scheduleStatus();
-      return { registry: reg, mirror: m };
-    }
+    const describe = (err: unknown): Error => (registryNode ? registryNode.describe(err) : err instanceof Error ? err : new Error(String(err)));
+    const follow = new FollowerNode<Mirror, Outbox>({
+      node, registryNode, problem, t, describe,
+      create: (registry) => {
+        const s = settings as Settings; // set whenever there is no problem, and only then does it start
+        return new Mirror({
+          registry,
+          handles: s.handles,
+          timeoutMs: s.timeoutMs,
+          retries: s.retries,
+          backoff: s.backoff,
+          clearOnApplied: config.clearOnApplied === true,
+          by: "twin-mirror",
+          onCommand: (command) => post(deviceMessages(command, topic).map((m) => deviceMsg(command, m)), []),
+          onSync: (event) => post([], [syncMsg(event)]),
+          onError: (err) => node.error(describe(err)),
+          onChange: scheduleStatus,
+        });
+      },
+      started: (mirror) => {
+        if (config.resendOnDeploy === true) {
+          resendTimer = setTimeout(() => {
+            resendTimer = null;
+            mirror.resendOutstanding("start");
+          }, RESEND_DELAY_MS);
+        }
+        scheduleStatus();
+      },
+      emptyBox: () => ({ device: [], sync: [] }),
+      hasAny: (box) => box.device.length > 0 || box.sync.length > 0,
+      // node.send takes an array of messages per output, as the input handler's send does.
+      send: (box) => node.send(outputs(box)),
+    });
 
     function deviceMsg(command: Command, m: ReturnType<typeof deviceMessages>[number]): NodeMessage {
       const msg: NodeMessage = { topic: m.topic, payload: m.payload, twinId: m.twinId, reason: command.reason };
@@ -130,34 +125,15 @@ export = function (RED: RED) {
       return { topic: "sync", twinId: event.twinId, payload: event };
     }
 
-    /**
-     * Messages caused by an input go out with it; others (other nodes' writes, timers, the
-     * twin coming online) are gathered for the turn and sent once their changes are durable.
-     */
     function post(device: NodeMessage[], sync: NodeMessage[]): void {
-      if (closed) return;
-      const box = capture ?? outbox;
-      if (box) {
-        box.device.push(...device);
-        box.sync.push(...sync);
-        return;
-      }
-      outbox = { device, sync };
-      queueMicrotask(drain);
-    }
-
-    function drain(): void {
-      const box = outbox;
-      outbox = null;
-      if (!box || closed || !registry || !registryNode) return;
-      registry.whenDurable((err) => {
-        if (closed) return;
-        if (err) return node.error(registryNode.describe(err));
-        emit(outputs(box));
-      });
+      const box = follow.box();
+      if (!box) return;
+      box.device.push(...device);
+      box.sync.push(...sync);
     }
 
     function showStatus(): void {
+      const { follower: mirror, registry } = follow;
       if (!mirror || !registry) return;
       if (!registry.health().ok) return node.status({ fill: "red", shape: "ring", text: t("status.store-error") });
       const { pending, failed } = mirror.counts();
@@ -168,7 +144,7 @@ export = function (RED: RED) {
 
     /** At most four updates a second: counts move in bursts. */
     function scheduleStatus(): void {
-      if (closed) return;
+      if (follow.isClosed) return;
       if (statusTimer) {
         statusDirty = true;
         return;
@@ -202,64 +178,44 @@ export = function (RED: RED) {
       }
       if (!isPlainObject(msg.payload)) throw new Error(t("errors.payload", { twinId, value: showValue(msg.payload) }));
       const box: Outbox = { device: [], sync: [] };
-      capture = box;
-      try {
-        reg.setDesired(twinId, msg.payload, { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined });
+      const desired = msg.payload;
+      follow.during(box, () => {
+        reg.setDesired(twinId, desired, { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined });
         m.flush();
-      } finally {
-        capture = null;
-      }
+      });
       return box;
     }
 
     onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
-      if (problem) return failWith(msg, done, new Error(problem));
       let reg: TwinRegistry;
       let m: Mirror;
       try {
-        ({ registry: reg, mirror: m } = ensureStarted());
+        ({ registry: reg, follower: m } = follow.use());
       } catch (err) {
-        return failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
+        return failWith(msg, done, describe(err));
       }
       handle(msg, send, reg, m).then(
         (box) => {
           if (!box) return done();
           // In strict mode the delta leaves only once the desired state it carries is on disk.
-          reg.whenDurable((err) => {
-            if (err) return failWith(msg, done, registryNode!.describe(err));
+          follow.afterDurable(msg, done, () => {
             if (box.device.length || box.sync.length) send(outputs(box));
             done();
           });
         },
-        (err: unknown) => failWith(msg, done, registryNode!.describe(err)),
+        (err: unknown) => failWith(msg, done, describe(err)),
       );
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
       if (statusTimer) clearTimeout(statusTimer);
       if (resendTimer) clearTimeout(resendTimer);
       statusTimer = resendTimer = null;
-      mirror?.close();
-      mirror = null;
-      registry = null;
-      outbox = capture = null;
+      follow.close();
       done();
     });
 
-    if (problem) {
-      node.error(problem);
-      node.status({ fill: "red", shape: "ring", text: t("status.config") });
-    } else if (!registryNode) {
-      node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
-    } else {
-      try {
-        ensureStarted();
-      } catch (err) {
-        node.error(registryNode.describe(err));
-        node.status({ fill: "red", shape: "ring", text: t("status.registry-failed") });
-      }
-    }
+    follow.begin();
   }
 
   RED.nodes.registerType("twin-mirror", TwinMirrorNode);

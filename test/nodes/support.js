@@ -40,13 +40,80 @@ function exchange(inId, outId, msg) {
   });
 }
 
-/** Resolves once condition() holds; the deadline is generous, for a loaded machine. */
-async function waitFor(condition, what, timeoutMs = 10000) {
+/**
+ * Resolves with condition()'s value once it is truthy; the deadline is generous, for a loaded
+ * machine (a wait on a condition, never a guess at how long something takes).
+ */
+async function waitFor(condition, what = String(condition), timeoutMs = 10000) {
   const started = Date.now();
-  while (!condition()) {
+  for (;;) {
+    const value = condition();
+    if (value) return value;
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
 
-module.exports = { helper, nodes, flow, exchange, waitFor };
+/**
+ * Watches the timeouts that code in `file` (e.g. "twin-simulator.js") sets, until stop(). The
+ * marker for "nothing more arrives" from a node's timers: `settled()` resolves once every
+ * timeout set so far has fired or been cleared, and what a firing one sent has been delivered
+ * (a message goes out in a later turn), so a check after it can not pass only because the
+ * machine was slow. Each entry is { handle, delay, fired }.
+ */
+function timersOf(file) {
+  const original = global.setTimeout;
+  const made = [];
+  global.setTimeout = function (callback, delay, ...args) {
+    if (!new Error().stack.includes(file)) return original.call(this, callback, delay, ...args);
+    const entry = { handle: null, delay, fired: false };
+    entry.handle = original.call(
+      this,
+      function (...a) {
+        entry.fired = true;
+        return callback.apply(this, a);
+      },
+      delay,
+      ...args,
+    );
+    made.push(entry);
+    return entry.handle;
+  };
+  return {
+    made,
+    async settled(what = `the timers of ${file} to fire or be cleared`, timeoutMs = 15000) {
+      const now = made.slice();
+      await waitFor(() => now.every((t) => t.handle._destroyed), what, timeoutMs);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    },
+    stop() {
+      global.setTimeout = original;
+    },
+  };
+}
+
+/**
+ * Holds back the fdatasync calls of a registry's FileStore until the test lets them go, to check
+ * that nothing leaves a node before its change is on disk. `held` counts the waiting calls;
+ * release() lets the oldest go; restore() lets all go and puts the store's own io back.
+ */
+function holdFsyncs(registry) {
+  const store = registry.store;
+  const io = store.io;
+  const held = [];
+  store.io = { write: io.write, ftruncate: io.ftruncate, fdatasync: (fd, cb) => held.push(() => io.fdatasync(fd, cb)) };
+  return {
+    get held() {
+      return held.length;
+    },
+    release() {
+      held.shift()();
+    },
+    restore() {
+      store.io = io;
+      while (held.length) held.shift()();
+    },
+  };
+}
+
+module.exports = { helper, nodes, flow, exchange, waitFor, timersOf, holdFsyncs };

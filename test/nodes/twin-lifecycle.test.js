@@ -5,8 +5,9 @@
 // at the end, and the English texts in the integration test.
 const assert = require("node:assert/strict");
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor, holdFsyncs } = require("./support");
 
 const lifecycleNode = require(path.join(__dirname, "..", "..", "nodes", "twin-lifecycle.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
@@ -17,7 +18,6 @@ const MODELS = JSON.stringify({
 const H = 3_600_000;
 const T0 = Date.now() - 30 * 24 * H; // readings a month in the past: their time counts, not the clock's
 const plain = (v) => JSON.parse(JSON.stringify(v));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Registry, the lifecycle node "lc" wired to "out" (results) and "alerts", and a complete node. */
 function lifecycleFlow(config = {}, registryConfig = {}) {
@@ -65,15 +65,6 @@ function send(msg) {
   });
 }
 
-async function until(predicate, ms = 2000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (predicate()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${predicate}`);
-    await sleep(10);
-  }
-}
-
 const take = (name) => seen[name].splice(0);
 
 function reading(reg, id, hours, values) {
@@ -108,7 +99,7 @@ describe("twin-lifecycle node", function () {
       assert.deepEqual({ ...plain(alert.payload), ts: 0 }, { twinId: "pump-1", ts: 0, type: "transition", from: null, to: "commissioned", by: "ana", reason: "installed" });
       assert.equal(reg.get("pump-1").lifecycle.stage, "commissioned");
       // The helper's RED._ gives the catalog key, cut to 19 characters like every status.
-      await until(() => seen.status.some((s) => s.fill === "green" && s.shape === "dot" && s.text.startsWith("twin-lifecycle.sta")));
+      await waitFor(() => seen.status.some((s) => s.fill === "green" && s.shape === "dot" && s.text.startsWith("twin-lifecycle.sta")));
     });
 
     it("fails a transition that is not allowed, leaving the twin as it was", async function () {
@@ -204,18 +195,19 @@ describe("twin-lifecycle node", function () {
       const reg = await load(lifecycleFlow({ dueHours: "10", autoOrder: true }));
       reading(reg, "pump-1", 0, { rpm: 0 });
       for (let h = 1; h <= 30; h++) reading(reg, "pump-1", h, { rpm: 1450, power: 7 });
-      await until(() => seen.alerts.length >= 2);
-      await sleep(20);
+      await waitFor(() => seen.alerts.length >= 2, "the due alert and its work order");
+      // The marker that no other alert comes ("once"): a message through the node after the
+      // readings; what it sent about them was sent before, and Node-RED delivers in order.
+      await send({ topic: "kpi", twinId: "pump-1" });
       const alerts = take("alerts");
       assert.deepEqual(alerts.map((m) => m.topic), ["due", "workorder/open"]);
       const due = alerts[0].payload;
       assert.deepEqual([due.twinId, due.rule, due.limit, due.value, due.at, due.order], ["pump-1", "operatingHours", 10, 10, T0 + 11 * H, "WO-1"]);
       assert.equal(alerts[1].payload.orderType, "preventive");
       assert.equal(alerts[1].payload.description, "twin-lifecycle.order.operatingHours");
-      await send({ topic: "kpi", twinId: "pump-1" });
       const k = take("out")[0].payload;
       assert.deepEqual([k.operatingHours, k.cycles, k.maintenanceDue.rule, k.workOrders.open], [29, 1, "operatingHours", 1]);
-      await until(() => seen.status.some((s) => s.fill === "yellow" && s.text.startsWith("twin-lifecycle.sta")));
+      await waitFor(() => seen.status.some((s) => s.fill === "yellow" && s.text.startsWith("twin-lifecycle.sta")));
     });
 
     it("falls due every N days of reading time (the node's 'due every' days setting), once per period", async function () {
@@ -225,7 +217,7 @@ describe("twin-lifecycle node", function () {
       reading(reg, "pump-1", 47, { rpm: 0 });
       reading(reg, "pump-1", 49, { rpm: 0 }); // two days and an hour: due
       reading(reg, "pump-1", 50, { rpm: 0 }); // still the same period: no second alert
-      await until(() => seen.alerts.length >= 1);
+      await waitFor(() => seen.alerts.length >= 1);
       await send({ topic: "kpi", twinId: "pump-1" });
       const k = take("out")[0].payload;
       assert.equal(k.maintenanceDue.rule, "days");
@@ -240,10 +232,17 @@ describe("twin-lifecycle node", function () {
       reading(reg, "pump-1", 2, { rpm: 1000, power: 0.5 }); // not running: no power
       reading(reg, "pump-1", 4, { rpm: 1000, power: 5 });
       reading(reg, "pump-1", 7, { rpm: 1000, power: 5 });
-      await sleep(50);
+      // A JSONata condition is evaluated asynchronously, reading after reading in turn: once the
+      // last reading's turn has come (it stops the pump, which the twin's lifecycle state shows),
+      // every earlier one has been counted.
+      reading(reg, "pump-1", 8, { rpm: 0, power: 0 });
+      await waitFor(() => {
+        const run = reg.getState("pump-1", "lifecycle")?.run;
+        return run && run.on === false && run.from === T0 + 8 * H;
+      }, "the last reading to be counted");
       await send({ topic: "kpi", twinId: "pump-1" });
       const k = take("out")[0].payload;
-      assert.deepEqual([k.operatingHours, k.cycles], [4, 2]);
+      assert.deepEqual([k.operatingHours, k.cycles], [5, 2]);
     });
 
     it("falls due when twin-predict's time to threshold is within the horizon", async function () {
@@ -251,8 +250,8 @@ describe("twin-lifecycle node", function () {
       reg.create("pump-1", { model: "pump" });
       reg.setPrediction("pump-1", "vibration", { timeToThreshold: 3600, ts: T0 });
       reg.setPrediction("pump-1", "vibration", { timeToThreshold: 1800, ts: T0 + 1 });
-      await until(() => seen.alerts.length >= 2);
-      await sleep(20);
+      await waitFor(() => seen.alerts.length >= 2, "the due alert and its work order");
+      await send({ topic: "kpi", twinId: "pump-1" }); // the marker that no other alert comes (see above)
       const alerts = take("alerts");
       assert.deepEqual(alerts.map((m) => [m.topic, m.payload.rule ?? m.payload.orderType]), [["due", "prediction"], ["workorder/open", "predictive"]]);
     });
@@ -332,6 +331,48 @@ describe("twin-lifecycle node", function () {
       const r = await send({ topic: "kpi" });
       assert.equal(r.kind, "error");
       assert.match(r.msg.error.message, /errors\.store-unavailable/);
+    });
+  });
+
+  describe("strict persistence", function () {
+    let userDir;
+    beforeEach(function () {
+      userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-lifecycle-"));
+      helper.settings({ userDir });
+    });
+    afterEach(function () {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    });
+
+    /** A strict registry with pump-1 on disk, and its fsyncs held back from now on. */
+    async function strictWithHeldFsyncs(config) {
+      const reg = await load(lifecycleFlow(config, { persistence: "strict" }));
+      reading(reg, "pump-1", 0, { rpm: 0 });
+      await new Promise((resolve, reject) => reg.whenDurable((err) => (err ? reject(err) : resolve())));
+      return { reg, fsyncs: holdFsyncs(reg) };
+    }
+
+    it("answers a transition, and sends its audit event, only once the change is on disk", async function () {
+      const { fsyncs } = await strictWithHeldFsyncs();
+      const answered = send({ topic: "transition", twinId: "pump-1", payload: { to: "commissioned", by: "ana" } });
+      await waitFor(() => fsyncs.held > 0, "the transition's journal write to reach its fsync");
+      assert.equal(seen.out.length + seen.alerts.length, 0, "answered before the change was on disk");
+      fsyncs.release();
+      assert.equal((await answered).kind, "ok");
+      assert.deepEqual(take("alerts").map((m) => m.topic), ["transition"]);
+      assert.equal(take("out")[0].payload.stage, "commissioned");
+      fsyncs.restore();
+    });
+
+    it("sends a due alert caused by another node's readings only once the counters behind it are on disk", async function () {
+      const { reg, fsyncs } = await strictWithHeldFsyncs({ dueHours: "10" });
+      for (let h = 1; h <= 12; h++) reading(reg, "pump-1", h, { rpm: 1450 });
+      await waitFor(() => fsyncs.held > 0, "the readings' journal write to reach its fsync");
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen.alerts.length, 0, "the due alert left before the change behind it was on disk");
+      fsyncs.restore();
+      await waitFor(() => seen.alerts.length === 1, "the due alert once the fsync completed");
+      assert.deepEqual(take("alerts").map((m) => [m.topic, m.payload.rule]), [["due", "operatingHours"]]);
     });
   });
 

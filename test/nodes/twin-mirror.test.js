@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor, holdFsyncs } = require("./support");
 
 const mirrorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-mirror.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
@@ -19,7 +19,6 @@ const MODELS = JSON.stringify({
 });
 
 const plain = (v) => JSON.parse(JSON.stringify(v));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A registry, the mirror "m" wired to helpers "dev" (output 1) and "sync" (output 2), and a complete node. */
 function mirrorFlow(config = {}, registryConfig = {}, more = []) {
@@ -70,15 +69,6 @@ function send(msg) {
   });
 }
 
-async function until(predicate, ms = 2000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (predicate()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${predicate}`);
-    await sleep(10);
-  }
-}
-
 const take = (name) => seen[name].splice(0);
 const statusOf = (events) => events.map((m) => `${m.payload.twinId}/${m.payload.property}:${m.payload.status}:${m.payload.attempts}`);
 
@@ -116,13 +106,13 @@ describe("twin-mirror node", function () {
       assert.deepEqual(Object.keys(sync[0].payload).sort(), ["attempts", "desired", "property", "reported", "status", "ts", "twinId"]);
       assert.equal(sync[0].payload.reported, 18);
       assert.deepEqual(plain(reg.get("th-1").desired), { setpoint: 21.5, mode: "cool" });
-      await until(() => seen.status.some((s) => s.text === "twin-mirror.status.pending"));
+      await waitFor(() => seen.status.some((s) => s.text === "twin-mirror.status.pending"));
 
       reg.report("th-1", { setpoint: 21.6, mode: "cool" }); // within the tolerance of 0.2
-      await until(() => seen.sync.length === 2);
+      await waitFor(() => seen.sync.length === 2);
       assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:applied:1", "th-1/mode:applied:1"]);
       assert.deepEqual(take("dev"), []);
-      await until(() => seen.status.length && seen.status[seen.status.length - 1].text === "twin-mirror.status.in-sync");
+      await waitFor(() => seen.status.length && seen.status[seen.status.length - 1].text === "twin-mirror.status.in-sync");
     });
 
     it("takes the twin id from the node's typedInput, else from msg.twinId", async function () {
@@ -244,8 +234,6 @@ describe("twin-mirror node", function () {
   });
 
   describe("convergence over time", function () {
-    this.timeout(5000);
-
     it("times out, resends with backoff, then fails; the status counts failures", async function () {
       const reg = await load(mirrorFlow({ timeout: 0.1, retries: 1, backoff: 2 }));
       thermostat(reg);
@@ -253,15 +241,15 @@ describe("twin-mirror node", function () {
       await send({ twinId: "th-1", payload: { setpoint: 25 } });
       take("dev");
       take("sync");
-      await until(() => seen.sync.length === 1);
+      await waitFor(() => seen.sync.length >= 1, "the first timeout");
       const retry = take("dev");
       assert.deepEqual(retry.map((m) => [m.reason, plain(m.payload)]), [["retry", { setpoint: 25 }]]);
-      assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:timeout:2"]);
-      await until(() => seen.sync.length === 1);
-      assert.ok(Date.now() - start >= 280, "the second wait is twice the first");
+      assert.deepEqual(statusOf(seen.sync.splice(0, 1)), ["th-1/setpoint:timeout:2"]);
+      await waitFor(() => seen.sync.length >= 1, "the failure");
+      assert.ok(Date.now() - start >= 280, "the second wait is twice the first"); // a lower bound: load only adds to it
       assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:failed:2"]);
       assert.deepEqual(take("dev"), []);
-      await until(() => seen.status.length && seen.status[seen.status.length - 1].text === "twin-mirror.status.failed");
+      await waitFor(() => seen.status.length && seen.status[seen.status.length - 1].text === "twin-mirror.status.failed");
       assert.equal(seen.status[seen.status.length - 1].fill, "red");
     });
 
@@ -270,24 +258,30 @@ describe("twin-mirror node", function () {
       thermostat(reg);
       await send({ twinId: "th-1", payload: { setpoint: 22 } });
       reg.report("th-1", { setpoint: 22 });
-      await until(() => seen.sync.length === 2);
-      await sleep(20);
+      await waitFor(() => seen.sync.length >= 2, "pending, then applied");
+      await waitFor(() => Object.keys(reg.get("th-1").desired).length === 0, "desired cleared once applied");
       const doc = reg.get("th-1");
       assert.deepEqual(plain(doc.desired), {});
       assert.deepEqual(plain(doc.meta.desired), {});
-      assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:pending:1", "th-1/setpoint:applied:1"]);
+      // The marker that no other sync event comes: the answer to a later "get" on the same output.
+      const r = await send({ twinId: "th-1", topic: "get" });
+      assert.equal(r.kind, "ok");
+      const sync = take("sync");
+      assert.deepEqual(sync.map((m) => m.topic), ["sync", "sync", "get"], "nothing more");
+      assert.deepEqual(statusOf(sync.slice(0, 2)), ["th-1/setpoint:pending:1", "th-1/setpoint:applied:1"]);
+      assert.deepEqual(plain(sync[2].payload.desired), {});
     });
 
     it("reacts to desired state set elsewhere and to reported moving away from desired", async function () {
       const reg = await load(mirrorFlow({}, {}, [{ id: "t", type: "twin", registry: "reg", operation: "upsert", twinId: "", twinIdType: "str", wires: [[]] }]));
       thermostat(reg);
       helper.getNode("t").receive({ twinId: "th-1", payload: { desired: { mode: "cool" } } });
-      await until(() => seen.dev.length === 1);
+      await waitFor(() => seen.dev.length === 1);
       assert.deepEqual(plain(take("dev")[0].payload), { mode: "cool" });
       reg.report("th-1", { mode: "cool" });
-      await until(() => seen.sync.some((m) => m.payload.status === "applied"));
+      await waitFor(() => seen.sync.some((m) => m.payload.status === "applied"));
       reg.report("th-1", { mode: "off" }); // someone at the device
-      await until(() => seen.dev.length === 1);
+      await waitFor(() => seen.dev.length === 1);
       const [again] = take("dev");
       assert.deepEqual([again.reason, plain(again.payload)], ["change", { mode: "cool" }]);
     });
@@ -298,10 +292,10 @@ describe("twin-mirror node", function () {
       await send({ twinId: "th-1", payload: { setpoint: 26, mode: "off" } });
       take("dev");
       take("sync");
-      await until(() => reg.get("th-1").connectivity.online === false, 3000);
+      await waitFor(() => reg.get("th-1").connectivity.online === false, "th-1 offline after staleness");
       assert.deepEqual(take("dev"), []);
       reg.report("th-1", { temperature: 19.5, mode: "off" });
-      await until(() => seen.dev.length === 1);
+      await waitFor(() => seen.dev.length === 1);
       const [resync] = take("dev");
       assert.equal(resync.reason, "resync");
       assert.deepEqual(plain(resync.payload), { setpoint: 26 });
@@ -316,7 +310,9 @@ describe("twin-mirror node", function () {
       thermostat(reg, "hall-2");
       reg.setDesired("th-1", { setpoint: 21 });
       reg.setDesired("hall-2", { setpoint: 21 });
-      await sleep(30);
+      // The marker: a message through the mirror (answered or refused) after the two writes; what
+      // the mirror sent about them was sent before, and Node-RED delivers in order.
+      await send({ twinId: "th-1", topic: "get" });
       return take("dev").map((m) => m.twinId);
     }
 
@@ -375,7 +371,6 @@ describe("twin-mirror node", function () {
   });
 
   describe("restart", function () {
-    this.timeout(5000);
     let userDir;
     beforeEach(function () {
       userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-mirror-"));
@@ -386,22 +381,24 @@ describe("twin-mirror node", function () {
     });
 
     it("keeps desired state and attempts across a redeploy, sending nothing at start", async function () {
-      const config = { timeout: 0.3, retries: 2, backoff: 1 };
+      // A timeout of a second: the redeploy must come between the second attempt and the third,
+      // which leaves it a second on a loaded machine.
+      const config = { timeout: 1, retries: 2, backoff: 1 };
       let reg = await load(mirrorFlow(config, { persistence: "batched" }));
       thermostat(reg);
       await send({ twinId: "th-1", payload: { setpoint: 27 } });
-      await until(() => seen.sync.length === 2); // pending, then timeout (attempt 2)
-      assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:pending:1", "th-1/setpoint:timeout:2"]);
+      await waitFor(() => seen.sync.length >= 2, "pending, then timeout (attempt 2)");
       await helper.unload();
+      assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:pending:1", "th-1/setpoint:timeout:2"], "redeployed between the second attempt and the third");
 
       reg = await load(mirrorFlow(config, { persistence: "batched" }));
       assert.deepEqual(plain(reg.get("th-1").desired), { setpoint: 27 });
-      await sleep(150);
-      assert.deepEqual(take("dev"), [], "no flood at start");
-      await until(() => seen.status.some((s) => s.text === "twin-mirror.status.pending") || seen.sync.length > 0);
-      await until(() => seen.sync.length === 1);
-      assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:timeout:3"], "attempts go on from where they were");
-      assert.equal(take("dev")[0].reason, "retry");
+      await waitFor(() => seen.status.some((s) => s.text === "twin-mirror.status.pending") || seen.sync.length > 0);
+      // The marker for "no flood at start": the next timeout comes a whole timeout after the start,
+      // with its retry; anything sent at start would be in front of it.
+      await waitFor(() => seen.sync.length >= 1, "the next timeout");
+      assert.deepEqual(statusOf(take("sync")).slice(0, 1), ["th-1/setpoint:timeout:3"], "attempts go on from where they were");
+      assert.deepEqual(take("dev").map((m) => m.reason), ["retry"], "no flood at start: the retry is the only message");
     });
 
     it("sends outstanding deltas at start when 'resend on deploy' is set", async function () {
@@ -411,11 +408,54 @@ describe("twin-mirror node", function () {
       await send({ twinId: "th-1", payload: { setpoint: 12 } });
       await helper.unload();
       reg = await load(mirrorFlow(config, { persistence: "batched" }));
-      await until(() => seen.dev.length === 1);
+      await waitFor(() => seen.dev.length === 1);
       const [msg] = take("dev");
       assert.equal(msg.reason, "start");
       assert.deepEqual(plain(msg.payload), { setpoint: 12 });
       assert.deepEqual(statusOf(take("sync")), ["th-1/setpoint:pending:1"]);
+    });
+  });
+
+  describe("strict persistence", function () {
+    let userDir;
+    beforeEach(function () {
+      userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-mirror-"));
+      helper.settings({ userDir });
+    });
+    afterEach(function () {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    });
+
+    /** A strict registry with th-1 on disk, and its fsyncs held back from now on. */
+    async function strictWithHeldFsyncs() {
+      const reg = await load(mirrorFlow({}, { persistence: "strict" }));
+      thermostat(reg);
+      await new Promise((resolve, reject) => reg.whenDurable((err) => (err ? reject(err) : resolve())));
+      return { reg, fsyncs: holdFsyncs(reg) };
+    }
+
+    it("sends the delta for its own input only once the desired state is on disk", async function () {
+      const { fsyncs } = await strictWithHeldFsyncs();
+      const answered = send({ twinId: "th-1", payload: { setpoint: 22 } });
+      await waitFor(() => fsyncs.held > 0, "the desired state's journal write to reach its fsync");
+      assert.equal(seen.dev.length + seen.sync.length, 0, "the device was told before the change was on disk");
+      fsyncs.release();
+      assert.equal((await answered).kind, "ok");
+      assert.deepEqual(plain(take("dev")[0].payload), { setpoint: 22 });
+      fsyncs.restore();
+    });
+
+    it("sends the delta for another writer's desired state only once it is on disk", async function () {
+      const { reg, fsyncs } = await strictWithHeldFsyncs();
+      reg.setDesired("th-1", { mode: "off" }, { by: "admin-api" });
+      await waitFor(() => fsyncs.held > 0, "the desired state's journal write to reach its fsync");
+      // The mirror has gathered its command for the turn; let the turn end before looking.
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen.dev.length + seen.sync.length, 0, "the device was told before the change was on disk");
+      fsyncs.release();
+      await waitFor(() => seen.dev.length === 1, "the delta once the fsync completed");
+      assert.deepEqual(plain(take("dev")[0].payload), { mode: "off" });
+      fsyncs.restore();
     });
   });
 

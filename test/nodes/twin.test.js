@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, exchange, waitFor } = require("./support");
+const { helper, nodes, flow, exchange, waitFor, holdFsyncs } = require("./support");
 
 const PUMP = JSON.stringify({
   pump: {
@@ -193,19 +193,16 @@ describe("twin node", function () {
     try {
       await load(twinFlow({}, { persistence: "strict" }));
       // Hold the store's fdatasync until the test lets it go.
-      const store = helper.getNode("reg").use().store;
-      const held = [];
-      const io = store.io;
-      store.io = { write: io.write, ftruncate: io.ftruncate, fdatasync: (fd, cb) => held.push(() => io.fdatasync(fd, cb)) };
+      const fsyncs = holdFsyncs(helper.getNode("reg").use());
       const out = [];
       helper.getNode("out").on("input", (m) => out.push(m));
       helper.getNode("t").receive({ operation: "create", twinId: "durable" });
-      await waitFor(() => held.length > 0, "the journal write to reach its fsync");
+      await waitFor(() => fsyncs.held > 0, "the journal write to reach its fsync");
       assert.equal(out.length, 0, "the message was sent before its change was fsynced");
       const dir = path.join(userDir, "twinwire", "reg");
       const journal = fs.readdirSync(dir).filter((f) => f.startsWith("journal-")).map((f) => fs.readFileSync(path.join(dir, f), "utf8")).join("");
       assert.match(journal, /"i":"durable"/, "written, waiting for its fsync");
-      held.shift()();
+      fsyncs.release();
       await waitFor(() => out.length === 1, "the message once the fsync completed");
       assert.equal(out[0].payload.id, "durable");
     } finally {
