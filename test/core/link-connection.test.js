@@ -196,6 +196,36 @@ async function startWsBroker(tlsOptions) {
   };
 }
 
+describe("LinkConnection to a broker that drops every connection", function () {
+  this.timeout(20000);
+
+  it("stops for good when ended, whenever that comes: before the first attempt, during it, or between retries", async function () {
+    // A port that accepts and closes at once: every attempt fails, and the link retries every 20 to 40 ms.
+    let attempts = 0;
+    const server = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `mqtt://127.0.0.1:${server.address().port}`;
+    try {
+      for (const endAfter of [0, 1, 2, 3]) {
+        attempts = 0;
+        const conn = connection(url, {}, { minBackoffMs: 20, maxBackoffMs: 40 });
+        conn.start();
+        if (endAfter > 0) await until(() => attempts >= endAfter, 10000, `attempt ${endAfter}`);
+        await conn.end();
+        const atEnd = attempts;
+        // Ten retry periods and more: an attempt still scheduled would have come by now.
+        await new Promise((r) => setTimeout(r, 500));
+        assert.ok(attempts <= Math.max(atEnd, 1), `ended after ${endAfter} attempt(s), yet ${attempts - atEnd} more came`);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe("LinkConnection over WebSocket (ws:// and wss://)", function () {
   this.timeout(20000);
   let dir;

@@ -180,6 +180,8 @@ export class LinkConnection {
     client.handleMessage = (packet, callback) => this.receive(packet, callback);
     client.on("connect", (connack) => this.connected_(connack.sessionPresent === true));
     client.on("reconnect", () => {
+      // An attempt mqtt.js had scheduled before end(): it must be the last (see end()).
+      if (this.ending) return void client.end(true);
       // The wait after this attempt, if it fails, grows (mqtt.js reads it when it schedules).
       this.attempt++;
       client.options.reconnectPeriod = backoffDelay(this.attempt, this.backoff);
@@ -257,6 +259,10 @@ export class LinkConnection {
         (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
         finish();
       }, options.timeoutMs ?? 3000);
+      // mqtt.js schedules its next attempt when a connection closes, and an end() that comes while
+      // a refused attempt is closing leaves that timer running: the client would connect on, and
+      // go on reconnecting, after the link was closed. A period of 0 stops it scheduling any.
+      client.options.reconnectPeriod = 0;
       const removeSession = options.removeSession && this.options.protocolVersion === 5;
       const disconnect = removeSession ? { properties: { sessionExpiryInterval: 0 } } : {};
       // A graceful end waits for every unacknowledged publish, and mqtt.js rescans them all on
