@@ -1,17 +1,22 @@
-// ESLint for the editor code in resources/ (plain browser scripts, no build step): the recommended
-// rules (no-undef, no-unused-vars, no-redeclare...) plus a few that catch real bugs in this style
-// of code. `npm test` runs it (test/lint.test.js). The TypeScript in src/ is checked by tsc.
+// ESLint for the editor code, which has no build step and nothing else checks it: the plain
+// browser scripts of resources/ and the inline scripts of nodes/*.html (registerType, validators,
+// oneditprepare), read out of the HTML by eslint-plugin-html. The recommended rules (no-undef,
+// no-unused-vars, no-redeclare...) plus a few that catch real bugs in this style of code.
+// `npm test` runs it (test/editor/resources-lint.test.js). The TypeScript in src/ is checked by tsc.
 "use strict";
 const js = require("@eslint/js");
 const globals = require("globals");
+const html = require("eslint-plugin-html");
+
+const EDITOR = ["resources/**/*.js", "nodes/*.html"];
 
 module.exports = [
   {
-    files: ["resources/**/*.js"],
+    files: EDITOR,
     ...js.configs.recommended,
   },
   {
-    files: ["resources/**/*.js"],
+    files: EDITOR,
     languageOptions: {
       ecmaVersion: 2018,
       sourceType: "script",
@@ -19,7 +24,7 @@ module.exports = [
         ...globals.browser,
         ...globals.jquery,
         RED: "readonly",
-        // this package's own namespaces, shared between its resource files
+        // this package's own namespaces, shared between its resource files and the .html
         TwinwireEditor: "writable",
         TwinwireSidebar: "writable",
       },
@@ -30,7 +35,7 @@ module.exports = [
       "no-shadow": ["error", { builtinGlobals: false }],
       "no-use-before-define": ["error", { functions: false, variables: true }],
       "no-unused-vars": ["error", { args: "after-used", caughtErrors: "none" }],
-      "no-var": "off",
+      "no-empty": ["error", { allowEmptyCatch: true }],
       strict: ["error", "function"],
       "no-eval": "error",
       "no-implied-eval": "error",
@@ -41,10 +46,23 @@ module.exports = [
       "no-unmodified-loop-condition": "error",
       "no-unreachable-loop": "error",
       "array-callback-return": "error",
-      "consistent-return": "off",
       "default-param-last": "error",
       "no-constructor-return": "error",
       "no-promise-executor-return": "error",
+    },
+  },
+  {
+    files: ["nodes/*.html"],
+    plugins: { html },
+    languageOptions: {
+      globals: {
+        // the editor's JSONata, which twin-query's dialog uses to check an expression
+        jsonata: "readonly",
+      },
+    },
+    rules: {
+      // a node's registerType call runs at the top level of its <script>, as Node-RED documents it
+      strict: "off",
     },
   },
 ];
