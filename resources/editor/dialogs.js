@@ -6,7 +6,7 @@
  * HTML once its <script src> files have loaded), and uses it as TwinwireEditor.
  *
  * The rules must be the runtime's, or a dialog accepts what a deploy then rejects:
- * test/core/editor-rules.test.js checks them against src/core/names.ts and src/core/watch.ts.
+ * test/editor/dialog-rules.test.js checks them against src/core/names.ts and src/core/watch.ts.
  */
 (function () {
   "use strict";
