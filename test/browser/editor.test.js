@@ -1,10 +1,11 @@
 // The editor in a real browser: Debian's Chromium, headless, driven by playwright-core, against a
 // real Node-RED running every example flow plus a test tab. Checks what a technician sees: every
-// twin node type in the palette with its icon, each edit dialog opening and saving without a
-// console error, and the Twins sidebar listing the examples' twins, updating live when a reading
-// arrives (the feed only names the registry; the sidebar reads the page and the open twin again,
-// never two requests in flight for one view), setting a desired value, showing markup held in twin
-// data as text, and a registry with live updates off updating on Refresh.
+// twin node type in the palette with its icon, the editor code of resources/ loaded (no 404, no
+// console error), each edit dialog opening and saving without a console error, and the Twins
+// sidebar listing the examples' twins, updating live when a reading arrives (the feed only names
+// the registry; the sidebar reads the page and the open twin again, never two requests in flight
+// for one view), setting a desired value, showing markup held in twin data as text, and a registry
+// with live updates off updating on Refresh.
 // Screenshots go to test/artifacts/ (git-ignored).
 //
 // Needs /usr/bin/chromium (apt-get install chromium; TWINWIRE_CHROMIUM names another binary);
@@ -97,6 +98,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
   let flows;
   let homeId;
   const problems = []; // console errors and uncaught page errors
+  const resources = []; // responses to requests under /resources/ (the package's editor code)
 
   before(async function () {
     // Starts Node-RED with every example, fills a registry of 10,000 twins, starts Chromium and
@@ -153,6 +155,13 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     });
     page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
     page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure() && req.failure().errorText}`));
+    // The editor code in resources/: a file that does not load keeps its whole node set (or the
+    // sidebar) out of the editor, since Node-RED appends the HTML only once every script loaded.
+    page.on("response", (res) => {
+      if (!res.url().includes("/resources/")) return;
+      resources.push({ url: res.url(), status: res.status() });
+      if (res.status() >= 400) problems.push(`response ${res.status()}: ${res.url()}`);
+    });
     await page.goto(nr.url + "/", { waitUntil: "load", timeout: LOAD });
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("twin") && document.querySelector(".red-ui-palette-node[data-palette-type='twin']"), null, { timeout: LOAD });
     await page.waitForFunction(() => RED.nodes.filterNodes({ type: "twin-sensor" }).length > 0, null, { timeout: LOAD });
@@ -239,6 +248,28 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await category.scrollIntoViewIfNeeded();
     await category.screenshot({ path: path.join(ARTIFACTS, "editor-palette.png") });
     assertNoProblems(0, "while loading the editor");
+  });
+
+  it("loads the dialogs' and the sidebar's code and style from the package's resources/ without an error", async () => {
+    const prefix = "resources/@twinwire/node-red-twins/";
+    const wanted = new Set();
+    for (const file of fs.readdirSync(path.join(h.repoRoot, "nodes")).filter((f) => f.endsWith(".html"))) {
+      const html = fs.readFileSync(path.join(h.repoRoot, "nodes", file), "utf8");
+      for (const m of html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)) wanted.add(m[1]);
+    }
+    assert.ok(wanted.has(`${prefix}sidebar/sidebar.js`) && wanted.has(`${prefix}editor/dialogs.js`), [...wanted].join());
+    for (const url of wanted) {
+      const got = resources.filter((r) => new URL(r.url).pathname === `/${url}`);
+      assert.ok(got.length >= 1, `${url} was not requested (${resources.map((r) => r.url).join(", ")})`);
+      assert.ok(got.every((r) => r.status === 200 || r.status === 304), `${url}: ${got.map((r) => r.status).join()}`);
+    }
+    const loaded = await page.evaluate(() => ({
+      sidebar: typeof TwinwireSidebar === "object" && typeof TwinwireSidebar.init === "function" && RED.sidebar.containsTab("twinwire-twins"),
+      dialogs: typeof TwinwireEditor === "object" && TwinwireEditor.isTwinId("pump-01") && !TwinwireEditor.isTwinId("constructor"),
+      style: [...document.styleSheets].some((sheet) => /\/sidebar\/sidebar\.css$/.test(sheet.href || "") && sheet.cssRules.length > 0),
+    }));
+    assert.deepEqual(loaded, { sidebar: true, dialogs: true, style: true }, "the scripts ran and the stylesheet is in the page");
+    assertNoProblems(0, "while loading the editor's resources");
   });
 
   it("each node's edit dialog opens and saves (Done) without a console error", async () => {

@@ -40,6 +40,21 @@ describe("the packed package installed like the palette manager does", function 
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/") || f.startsWith("bench/")), "no sources, tests or benchmarks");
   });
 
+  it("ships the editor code of resources/, and the installed Node-RED serves each file the .html load", async function () {
+    const prefix = "resources/@twinwire/node-red-twins/";
+    const wanted = new Set();
+    for (const f of files.filter((f) => /^nodes\/[^/]+\.html$/.test(f))) {
+      const html = fs.readFileSync(path.join(repoRoot, f), "utf8");
+      for (const m of html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)) wanted.add(m[1]);
+    }
+    assert.ok(wanted.has(`${prefix}sidebar/sidebar.js`) && wanted.has(`${prefix}editor/dialogs.js`), [...wanted].join());
+    for (const url of wanted) {
+      assert.ok(files.includes(`resources/${url.slice(prefix.length)}`), `resources/${url.slice(prefix.length)} is in the package`);
+      const res = await h.request(nr.url, { path: `/${url}` });
+      assert.equal(res.status, 200, `GET /${url}`);
+    }
+  });
+
   it("is installed as a real directory and loaded by Node-RED with every node set and the plugin", async function () {
     const installed = path.join(userDir, "node_modules", "@twinwire", "node-red-twins");
     assert.equal(fs.lstatSync(installed).isSymbolicLink(), false);

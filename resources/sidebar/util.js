@@ -1,0 +1,241 @@
+/*
+ * The Twins sidebar (plugin twin-admin-api), shared helpers: elements, formatting, the model of a
+ * twin as the editor's registry node defines it, and the fetcher that keeps one request in flight
+ * per view. Loaded before the plugin's inline script (Node-RED appends a module's HTML once every
+ * <script src> of it has loaded, in any order), so nothing here may use another sidebar file when
+ * it runs: each file only adds to window.TwinwireSidebar, and sidebar.js wires them at onadd.
+ */
+(function () {
+  "use strict";
+
+  var S = (window.TwinwireSidebar = window.TwinwireSidebar || {});
+
+  var NS = "@twinwire/node-red-twins/twin-admin-api";
+  /** A live refetch waits this long for more notices (the feed sends one per registry per 500 ms). */
+  var DEBOUNCE_MS = 200;
+
+  function t(key, params) {
+    return RED._(NS + ":twin-admin-api.sidebar." + key, params);
+  }
+
+  function el(tag, cls, text) {
+    var e = $("<" + tag + ">");
+    if (cls) e.addClass(cls);
+    if (text !== undefined && text !== null) e.text(text);
+    return e;
+  }
+
+  function icon(name) {
+    return $("<i>").addClass("fa " + name);
+  }
+
+  function api(path, params) {
+    var query = params ? $.param(params) : "";
+    return "twins" + path + (query ? "?" + query : "");
+  }
+
+  function seg(value) {
+    return "/" + encodeURIComponent(value);
+  }
+
+  function errorText(xhr) {
+    if (xhr && xhr.responseJSON && typeof xhr.responseJSON.error === "string") return xhr.responseJSON.error;
+    if (xhr && xhr.status) return xhr.status + " " + (xhr.statusText || "");
+    return (xhr && xhr.statusText && xhr.statusText !== "error" && xhr.statusText) || t("errors.network");
+  }
+
+  function formatNumber(n) {
+    if (!isFinite(n)) return String(n);
+    if (Number.isInteger(n)) return String(n);
+    var a = Math.abs(n);
+    if (a >= 1000) return n.toFixed(0);
+    if (a >= 100) return n.toFixed(1);
+    if (a >= 1) return String(+n.toFixed(2));
+    return String(+n.toPrecision(3));
+  }
+
+  function formatValue(v) {
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "number") return formatNumber(v);
+    if (typeof v === "string") return v;
+    if (typeof v === "boolean") return String(v);
+    var text = JSON.stringify(v);
+    return text.length > 200 ? text.slice(0, 199) + "…" : text;
+  }
+
+  function valueClass(v) {
+    if (typeof v === "number") return "twinwire-v-number";
+    if (typeof v === "boolean") return "twinwire-v-boolean";
+    if (v === null) return "twinwire-v-null";
+    if (typeof v === "string") return "twinwire-v-string";
+    return "twinwire-v-object";
+  }
+
+  function valueEl(v, unit) {
+    var span = el("span", "twinwire-v " + valueClass(v), formatValue(v));
+    if (unit) span.append(el("span", "twinwire-unit", unit));
+    return span;
+  }
+
+  function ago(ts) {
+    if (typeof ts !== "number") return t("time.never");
+    var s = Math.max(0, Math.round((Date.now() - ts) / 1000));
+    if (s < 2) return t("time.now");
+    if (s < 90) return t("time.seconds", { n: s });
+    if (s < 90 * 60) return t("time.minutes", { n: Math.round(s / 60) });
+    if (s < 36 * 3600) return t("time.hours", { n: Math.round(s / 3600) });
+    return t("time.days", { n: Math.round(s / 86400) });
+  }
+
+  function duration(seconds) {
+    var s = Math.abs(seconds);
+    if (s < 90) return t("time.inSeconds", { n: Math.round(s) });
+    if (s < 90 * 60) return t("time.inMinutes", { n: Math.round(s / 60) });
+    if (s < 36 * 3600) return t("time.inHours", { n: Math.round(s / 3600) });
+    return t("time.inDays", { n: Math.round(s / 86400) });
+  }
+
+  function timeEl(ts) {
+    var span = el("span", "twinwire-time", ago(ts));
+    if (typeof ts === "number") span.attr("title", new Date(ts).toLocaleString());
+    return span;
+  }
+
+  function isObject(v) {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+  }
+
+  function has(obj, key) {
+    return Object.prototype.hasOwnProperty.call(obj, key);
+  }
+
+  function keys(obj) {
+    return isObject(obj) ? Object.keys(obj) : [];
+  }
+
+  /** Properties of a model as the registry config node in the editor defines it (compact or WoT form). */
+  function modelProperties(registryId, model) {
+    var node = RED.nodes.node(registryId);
+    if (!node || typeof node.models !== "string" || !model) return null;
+    try {
+      var all = JSON.parse(node.models);
+      var m = isObject(all) && has(all, model) ? all[model] : null;
+      return m && isObject(m.properties) ? m.properties : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function unitOf(props, name) {
+    var p = props && has(props, name) ? props[name] : null;
+    return p && typeof p.unit === "string" ? p.unit : "";
+  }
+
+  function modelNames() {
+    var names = new Set();
+    RED.nodes.eachConfig(function (node) {
+      if (node.type !== "twin-registry" || typeof node.models !== "string") return;
+      try {
+        var all = JSON.parse(node.models);
+        if (isObject(all)) Object.keys(all).forEach(function (n) { names.add(n); });
+      } catch (err) {
+        // the registry node reports its own invalid models
+      }
+    });
+    return Array.from(names).sort();
+  }
+
+  function flash(element) {
+    element.removeClass("twinwire-flash");
+    void element[0].offsetWidth; // restart the animation
+    element.addClass("twinwire-flash");
+  }
+
+  /**
+   * The requests of one view (the registries, a registry's page, the open twin): never more than
+   * one in flight. now() (the user asked) starts at once, or as soon as the request in flight has
+   * answered, whose answer is then dropped as out of date. soon() (a live notice) starts after
+   * DEBOUNCE_MS and no sooner than minMs after the previous start, however many notices come.
+   * run(isCurrent, done, live) makes the request (or a chain of them), applies answers only while
+   * isCurrent() and calls done() once, when nothing of it is in flight any more; `live` is true
+   * when notices (not the user) asked for it.
+   */
+  function fetcher(minMs, run) {
+    var busy = false;
+    var want = 0; // 0 nothing, 1 soon, 2 now
+    var timer = null;
+    var last = 0;
+    var current = 0;
+    function start(live) {
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      want = 0;
+      busy = true;
+      last = Date.now();
+      var id = ++current;
+      var finished = false;
+      run(function isCurrent() { return id === current; }, function done() {
+        if (finished) return;
+        finished = true;
+        busy = false;
+        if (want === 2) start(false);
+        else if (want === 1) {
+          want = 0;
+          later();
+        }
+      }, !!live);
+    }
+    function later() {
+      if (timer) return;
+      timer = setTimeout(function () {
+        timer = null;
+        if (busy) want = Math.max(want, 1);
+        else start(true);
+      }, Math.max(DEBOUNCE_MS, last + minMs - Date.now()));
+    }
+    return {
+      now: function () {
+        if (!busy) return start(false);
+        want = 2;
+        current++; // the answer in flight is out of date
+      },
+      soon: function () {
+        if (!busy) later();
+        else if (!want) want = 1;
+      },
+      /** Drops what is due and the answer in flight (the view closed, or was shown from elsewhere). */
+      cancel: function () {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        want = 0;
+        current++;
+      }
+    };
+  }
+
+  S.util = {
+    t: t,
+    el: el,
+    icon: icon,
+    api: api,
+    seg: seg,
+    errorText: errorText,
+    formatNumber: formatNumber,
+    formatValue: formatValue,
+    valueClass: valueClass,
+    valueEl: valueEl,
+    ago: ago,
+    duration: duration,
+    timeEl: timeEl,
+    isObject: isObject,
+    has: has,
+    keys: keys,
+    modelProperties: modelProperties,
+    unitOf: unitOf,
+    modelNames: modelNames,
+    flash: flash,
+    fetcher: fetcher
+  };
+})();
