@@ -5,7 +5,7 @@
  *
  * Everything it shows comes from the admin API (GET /twins..., POST .../desired), which follows
  * adminAuth (twins.read, twins.write). The runtime's live feed (RED.comms topics twinwire/changes
- * and twinwire/registries, see src/plugins/live-feed.ts) only says which registry changed, since
+ * and twinwire/registries, see src/runtime/live-feed.ts) only says which registry changed, since
  * every editor connected receives it: the sidebar then fetches again the page it shows of that
  * registry and the twin it shows, debounced, at most once a second each and never with two
  * requests in flight for one view. Where the feed is off (the registry's "Live updates" setting,

@@ -15,8 +15,9 @@
 import { TwinError, isTwinError, showValue } from "./errors";
 import { Json, JsonObject, cloneJson, dict, isPlainObject as isRecord, jsonEqual } from "./json";
 import { isForbiddenKey, isPropertyName } from "./names";
-import { parsePath, parseTimestamp, readPath } from "./binding";
-import { parseDuration } from "./simulator/clock";
+import { parsePath, readPath } from "./path";
+import { parseTimestamp } from "./timestamp";
+import { parseDuration } from "./duration";
 import { tidy } from "./units";
 import { Twin, stageOf } from "./twin";
 import { WatchFilter } from "./watch";

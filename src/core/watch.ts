@@ -22,13 +22,13 @@ import { TwinError } from "./errors";
 import { dict } from "./json";
 import { isPropertyName } from "./names";
 import { Change, ChangeEvent, Section } from "./registry";
+import { ID_GLOB, globMatch } from "./glob";
 
 export const SECTIONS: readonly Section[] = ["twin", "attributes", "reported", "desired", "delta", "connectivity", "lifecycle", "predictions"];
 const SECTION_SET = new Set<string>(SECTIONS);
 /** Sections whose changes are keyed by a name the property filter can choose. */
 const NAMED_SECTIONS = new Set<Section>(["attributes", "reported", "desired", "delta", "predictions"]);
 /** What a twin id glob may hold: the id characters and the two wildcards. */
-const ID_GLOB = /^[A-Za-z0-9_.:*?-]{1,128}$/;
 const MAX_MODEL_PATTERN = 200;
 /** Longest throttle interval: one day. */
 export const MAX_THROTTLE_MS = 24 * 60 * 60 * 1000;
@@ -44,41 +44,6 @@ export interface WatchConfig {
   properties?: unknown;
   /** Milliseconds; 0 lets every event through at once. */
   throttleMs?: unknown;
-}
-
-/** Matches `text` against a glob of `*` and `?` in time linear in their lengths' product, never exponential. */
-export function globMatch(pattern: string, text: string): boolean {
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let mark = 0;
-  while (t < text.length) {
-    const c = pattern.charCodeAt(p);
-    if (p < pattern.length && (c === 63 /* ? */ || c === text.charCodeAt(t))) {
-      p++;
-      t++;
-    } else if (p < pattern.length && c === 42 /* * */) {
-      star = p++;
-      mark = t;
-    } else if (star >= 0) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern.charCodeAt(p) === 42) p++;
-  return p === pattern.length;
-}
-
-/**
- * A matcher for comma- or space-separated id globs ("thermo-*, hvac-??"), or null when the list is
- * empty or holds something that is not an id glob.
- */
-export function compileGlob(patterns: string): ((twinId: string) => boolean) | null {
-  const parts = patterns.split(/[\s,]+/).filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => !/^[A-Za-z0-9_.:*?-]{1,128}$/.test(p))) return null;
-  return (twinId) => parts.some((p) => globMatch(p, twinId));
 }
 
 /** A set of globs: exact names in a Set, the rest tried in turn. `null` matches everything. */

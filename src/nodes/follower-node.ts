@@ -11,8 +11,8 @@
  *   strict persistence, after the fsync), so no device is told about a change a crash could lose.
  */
 import { TwinRegistry } from "../core/registry";
-import { Done, Node, NodeMessage } from "./red";
-import { RegistryNode, failWith } from "./registry-node";
+import { Done, Node, NodeMessage } from "../runtime/red";
+import { RegistryNode, failWith } from "../runtime/registry-node";
 
 /** What the core classes that follow a registry have in common. */
 export interface Follower {

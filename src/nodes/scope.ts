@@ -1,8 +1,8 @@
 /** Which twins a node that follows the registry handles: every twin, one id, or id globs. */
 import { showValue } from "../core/errors";
 import { isTwinId } from "../core/names";
-import { compileGlob } from "../core/watch";
-import { Node, RED } from "./red";
+import { compileGlob } from "../core/glob";
+import { Node, RED } from "../runtime/red";
 
 export interface ScopeConfig { scope?: string; twinId?: string; twinIdType?: string; pattern?: string }
 

@@ -16,10 +16,10 @@ import { DEFAULT_LOG_SIZE, MAX_LOG_SIZE, MIN_LOG_SIZE } from "../core/lifecycle/
 import { DueRules, parseRules } from "../core/lifecycle/maintenance";
 import { StageMachine, parseStages } from "../core/lifecycle/stages";
 import { Lifecycle } from "../core/lifecycle/tracker";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput } from "./registry-node";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { FollowerNode } from "./follower-node";
-import { ExpressionError, prepareExpression, propertyReader, readProperty } from "./jsonata";
+import { ExpressionError, prepareExpression, propertyReader, readProperty } from "../runtime/jsonata";
 
 interface LifecycleConfig extends NodeDef {
   registry?: string;

@@ -11,8 +11,8 @@ import { LinkTopics, RequestKind, isGroupName, rootProblem } from "../core/link/
 import { DeviceLink, Rejection, ReplyMode, StateMode } from "../core/link/link";
 import { ConnectionState, Failure, LinkConnection, TlsOptions, isSecure, urlProblem } from "../core/link/connection";
 import { Outgoing } from "../core/link/queue";
-import { Node, NodeDef, NodeStatus, RED } from "./red";
-import { findRegistry } from "./registry-node";
+import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
+import { findRegistry } from "../runtime/registry-node";
 
 interface BrokerConfig extends NodeDef {
   url?: string;

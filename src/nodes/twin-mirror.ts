@@ -9,10 +9,10 @@ import { readScope } from "./scope";
 import { checkTwinId } from "../core/names";
 import { isPlainObject } from "../core/json";
 import { TwinRegistry } from "../core/registry";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput } from "./registry-node";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { FollowerNode } from "./follower-node";
-import { propertyReader, readProperty } from "./jsonata";
+import { propertyReader, readProperty } from "../runtime/jsonata";
 
 interface MirrorConfig extends NodeDef {
   registry?: string;

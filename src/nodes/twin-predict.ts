@@ -9,11 +9,11 @@ import { TwinError, isTwinError, showValue } from "../core/errors";
 import { Json } from "../core/json";
 import { ChangeEvent, TwinRegistry } from "../core/registry";
 import { checkPropertyName } from "../core/names";
-import { globMatch } from "../core/watch";
+import { globMatch } from "../core/glob";
 import { PredictConfig, readConfig } from "../core/predict/options";
 import { Alert, Prediction, Predictor } from "../core/predict/predictor";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput } from "./registry-node";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 
 /** Without a publication, a predictor's state is still saved this often (reading time), and on close. */
 const SAVE_EVERY_MS = 60 * 1000;

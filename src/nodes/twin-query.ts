@@ -9,9 +9,9 @@ import { isTwinError } from "../core/errors";
 import { TwinRegistry } from "../core/registry";
 import { Twin, toDocument, toSummary } from "../core/twin";
 import { Query, QueryInput, QUERY_KEYS, aggregatePayload, arrange, compileQuery, select, stateAt, truthy } from "../core/query";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput } from "./registry-node";
-import { Expression, ExpressionError, prepareExpression } from "./jsonata";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput } from "../runtime/registry-node";
+import { Expression, ExpressionError, prepareExpression } from "../runtime/jsonata";
 
 interface QueryConfig extends NodeDef {
   registry?: string;

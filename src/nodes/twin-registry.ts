@@ -9,10 +9,10 @@ import { parseModels, ModelSet } from "../core/models";
 import { FileStore } from "../core/store/file-store";
 import { MemoryStore } from "../core/store/memory-store";
 import { Store } from "../core/store/store";
-import { Node, NodeDef, NodeStatus, RED } from "./red";
-import { RegistryNode } from "./registry-node";
-import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "./jsonata";
-import { attachLiveFeed } from "../plugins/live-feed";
+import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
+import { RegistryNode } from "../runtime/registry-node";
+import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
+import { attachLiveFeed } from "../runtime/live-feed";
 
 interface RegistryConfig extends NodeDef {
   models?: string;

@@ -5,13 +5,15 @@
  */
 import { TwinError, showValue } from "../core/errors";
 import { TwinRegistry } from "../core/registry";
-import { compilePattern, parseTimestamp, parseDeadband, readPath, Deadband, TopicPattern } from "../core/binding";
+import { compilePattern, parseDeadband, Deadband, TopicPattern } from "../core/binding";
+import { parseTimestamp } from "../core/timestamp";
+import { readPath } from "../core/path";
 import { canonicalUnit } from "../core/units";
 import { applyReading } from "../core/reading";
 import { dict } from "../core/json";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput, RegistryNode } from "./registry-node";
-import { propertyReader } from "./jsonata";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput, RegistryNode } from "../runtime/registry-node";
+import { propertyReader } from "../runtime/jsonata";
 
 interface SensorConfig extends NodeDef {
   registry?: string;

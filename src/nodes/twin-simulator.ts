@@ -7,12 +7,13 @@
  */
 import { TwinError, isTwinError, showValue } from "../core/errors";
 import { compilePattern, TopicPattern } from "../core/binding";
-import { parseDuration, defaultBack } from "../core/simulator/clock";
+import { defaultBack } from "../core/simulator/clock";
+import { parseDuration } from "../core/duration";
 import { parseProfile } from "../core/simulator/profile";
 import { seedOf } from "../core/simulator/prng";
 import { Fleet, DeviceReadings, deviceIds, fillTopic, checkTopicTemplate } from "../core/simulator/fleet";
-import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "./red";
-import { failWith, onInput } from "./registry-node";
+import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runtime/red";
+import { failWith, onInput } from "../runtime/registry-node";
 
 interface SimulatorConfig extends NodeDef {
   devices?: string;

@@ -7,8 +7,8 @@
 import { isTwinError } from "../core/errors";
 import { ChangeEvent, TwinRegistry } from "../core/registry";
 import { Watch, WatchFilter } from "../core/watch";
-import { Node, NodeDef, NodeMessage, RED } from "./red";
-import { findRegistry } from "./registry-node";
+import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
+import { findRegistry } from "../runtime/registry-node";
 
 interface WatchNodeConfig extends NodeDef {
   registry?: string;

@@ -4,9 +4,9 @@
  */
 import { TwinError } from "../core/errors";
 import { TwinRegistry, ListQuery } from "../core/registry";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "./red";
-import { findRegistry, failWith, onInput } from "./registry-node";
-import { propertyReader } from "./jsonata";
+import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { findRegistry, failWith, onInput } from "../runtime/registry-node";
+import { propertyReader } from "../runtime/jsonata";
 
 interface TwinConfig extends NodeDef {
   registry?: string;

@@ -14,9 +14,9 @@
 import { TwinRegistry, ListQuery, HistoryQuery, WriteOptions } from "../core/registry";
 import { TwinSummary } from "../core/twin";
 import { ErrorCode, isTwinError } from "../core/errors";
-import { RED, Request, Response } from "../nodes/red";
-import { RegistryNode, findRegistry } from "../nodes/registry-node";
-import { liveSummary } from "./live-feed";
+import { RED, Request, Response } from "../runtime/red";
+import { RegistryNode, findRegistry } from "../runtime/registry-node";
+import { liveSummary } from "../runtime/live-feed";
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {

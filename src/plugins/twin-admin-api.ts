@@ -3,7 +3,7 @@
  * sidebar, which reads this API and listens to the live feed each twin-registry publishes
  * (./live-feed.ts, attached by the registry node itself, so it follows deployments).
  */
-import { RED } from "../nodes/red";
+import { RED } from "../runtime/red";
 import { registerAdminApi } from "./admin-api";
 
 export = function (RED: RED) {

@@ -2,9 +2,10 @@
 const { inheritsNothing } = require("../../nodes/lib/core/json");
 const assert = require("assert");
 const {
-  compilePattern, subscriptionFilter, parseTimestamp, coerce, scaleValue,
-  withinDeadband, parseDeadband, readPath, parsePath,
+  compilePattern, subscriptionFilter, coerce, scaleValue, withinDeadband, parseDeadband,
 } = require("../../nodes/lib/core/binding");
+const { parseTimestamp } = require("../../nodes/lib/core/timestamp");
+const { readPath, parsePath } = require("../../nodes/lib/core/path");
 
 /** Asserts fn throws a TwinError with this code and (a superset of) these params. */
 function throwsTwin(fn, code, params = {}) {

@@ -3,7 +3,7 @@ const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
 const { Mirror, topicProblem, deviceMessages, STATE_KEY } = require("../../nodes/lib/core/mirror");
-const { compileGlob } = require("../../nodes/lib/core/watch");
+const { compileGlob } = require("../../nodes/lib/core/glob");
 
 const THERMOSTAT = {
   thermostat: {

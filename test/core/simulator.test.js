@@ -3,7 +3,8 @@ const assert = require("node:assert/strict");
 const { SimDevice } = require("../../nodes/lib/core/simulator/device");
 const { Fleet, deviceIds, fillTopic, checkTopicTemplate, MAX_BACKLOG, MAX_BACKLOG_READINGS } = require("../../nodes/lib/core/simulator/fleet");
 const { parseProfile, PUMP_PROFILE } = require("../../nodes/lib/core/simulator/profile");
-const { SimClock, parseDuration, defaultBack } = require("../../nodes/lib/core/simulator/clock");
+const { SimClock, defaultBack } = require("../../nodes/lib/core/simulator/clock");
+const { parseDuration } = require("../../nodes/lib/core/duration");
 const { Rng, seedOf, hashString } = require("../../nodes/lib/core/simulator/prng");
 
 const T0 = 1764000000000;

@@ -1,6 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { Watch, WatchFilter, globMatch, splitList } = require("../../nodes/lib/core/watch");
+const { Watch, WatchFilter, splitList } = require("../../nodes/lib/core/watch");
+const { globMatch } = require("../../nodes/lib/core/glob");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
 

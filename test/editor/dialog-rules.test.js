@@ -7,7 +7,9 @@ const fs = require("fs");
 const path = require("path");
 const vm = require("vm");
 const names = require("../../nodes/lib/core/names");
-const { WatchFilter, compileGlob } = require("../../nodes/lib/core/watch");
+const { WatchFilter } = require("../../nodes/lib/core/watch");
+const compileGlobModule = require("../../nodes/lib/core/glob");
+const { compileGlob } = compileGlobModule;
 const { deviceIds } = require("../../nodes/lib/core/simulator/fleet");
 
 const root = path.join(__dirname, "..", "..");
@@ -47,6 +49,10 @@ describe("editor dialogs: naming rules are the runtime's", function () {
       const html = fs.readFileSync(path.join(root, "nodes", file), "utf8");
       assert.ok(!html.includes(m[1]), `${file} has a copy of the twin id pattern; use TwinwireEditor.isTwinId`);
     }
+  });
+
+  it("the twin id glob pattern is the runtime's (src/core/glob.ts)", function () {
+    assert.equal(E.ID_GLOB.source, compileGlobModule.ID_GLOB.source);
   });
 
   it("accepts exactly the twin ids the registry accepts (constructor and prototype refused, as at deploy)", function () {

@@ -1,6 +1,6 @@
 "use strict";
-// Bounded JSONata (src/nodes/jsonata.ts) and messages too deep for Node-RED to copy
-// (onInput in src/nodes/registry-node.ts), in the test helper and directly.
+// Bounded JSONata (src/runtime/jsonata.ts) and messages too deep for Node-RED to copy
+// (onInput in src/runtime/registry-node.ts), in the test helper and directly.
 //
 // Every user expression runs within the registry's time and depth limits and fails its message
 // in words, at a Catch node; every node with an input refuses a message nested deeper than
@@ -297,7 +297,7 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
     const RED = { util, _: render };
     let prepareExpression;
     before(function () {
-      ({ prepareExpression } = require(path.join(root, "nodes", "lib", "nodes", "jsonata.js")));
+      ({ prepareExpression } = require(path.join(root, "nodes", "lib", "runtime", "jsonata.js")));
     });
     const node = { id: "n1", type: "test" };
     const registry = (limits) => ({ expressionLimits: limits });

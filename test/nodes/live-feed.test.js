@@ -1,4 +1,4 @@
-// The Twins sidebar's live feed (src/plugins/live-feed.ts) against a real registry and a fake
+// The Twins sidebar's live feed (src/runtime/live-feed.ts) against a real registry and a fake
 // RED.comms: what it publishes may reach any editor user with status.read, so it names the
 // registry's node id and nothing else (issue 10, row 2); one notice per flush window however many
 // twins change; nothing at all when the registry's liveFeed or settings.js twinwire.liveFeed is off.
@@ -7,7 +7,7 @@
 
 const assert = require("node:assert/strict");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
-const feed = require("../../nodes/lib/plugins/live-feed");
+const feed = require("../../nodes/lib/runtime/live-feed");
 
 const NODE = { id: "c3f0000000000abc", type: "twin-registry", name: "secret-plant-name" };
 

@@ -17,7 +17,7 @@
  * adapter from the locale catalog like every other core error.
  */
 import { TwinError, showValue } from "../errors";
-import { parseTimestamp } from "../binding";
+import { parseTimestamp } from "../timestamp";
 
 export type RequestKind = "reported" | "get" | "status";
 

@@ -9,7 +9,7 @@
  */
 import { TwinError, showValue as show } from "../errors";
 import { isPropertyName } from "../names";
-import { parseDuration as clockDuration } from "./clock";
+import { parseDuration as clockDuration } from "../duration";
 
 export interface Cycle { amplitude: number; periodMs: number; phase: number }
 

@@ -21,7 +21,7 @@
 import { TwinRegistry } from "../core/registry";
 import { Json } from "../core/json";
 import { TwinSummary, toSummary } from "../core/twin";
-import { Node, RED } from "../nodes/red";
+import { Node, RED } from "./red";
 
 export const CHANGES_TOPIC = "twinwire/changes";
 export const REGISTRIES_TOPIC = "twinwire/registries";
