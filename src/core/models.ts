@@ -1,8 +1,9 @@
 /**
  * Twin models: what properties a twin has, their type, unit, range, enum, and whether desired
- * state may name them. Models arrive in the compact form of design.md or as the standards users
- * already have (W3C WoT Thing Models / Thing Descriptions, DTDL v2/v3 Interfaces); all of them
- * become the same TwinModel, so nothing downstream knows where a model came from.
+ * state may name them. Models arrive in the compact form (docs/architecture.md, "Models") or as
+ * the standards users already have (W3C WoT Thing Models / Thing Descriptions, DTDL v2/v3
+ * Interfaces); all of them become the same TwinModel, so nothing downstream knows where a model
+ * came from.
  *
  * Everything read from the user's input is read through own-property lookups and kept in Maps,
  * so names like `__proto__` or `constructor` can neither reach Object.prototype nor pick up its

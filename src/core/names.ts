@@ -1,4 +1,7 @@
-/** The naming rules of design.md: ids safe in an MQTT topic, a file name and a URL. */
+/**
+ * The naming rules (docs/architecture.md, "Names and limits"): ids safe in an MQTT topic, a file
+ * name and a URL.
+ */
 import { TwinError } from "./errors";
 
 const TWIN_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;

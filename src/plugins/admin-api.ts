@@ -1,9 +1,10 @@
 /**
- * The admin HTTP API of design.md, on RED.httpAdmin so it follows the user's adminAuth.
+ * The admin HTTP API (docs/architecture.md, "Admin HTTP API"), on RED.httpAdmin so it follows
+ * the user's adminAuth.
  * Registries are found through Node-RED's own node list at request time: nothing here keeps
  * state between deployments.
  *
- * Beyond design.md, for the Twins sidebar:
+ * Also, for the Twins sidebar:
  *   GET  /twins/:registry  also takes q (id contains, any case), sort (id, model, stage, online,
  *        updated, lastSeen, delta, anomaly), order (asc, desc) and reported (0-10: add that many
  *        reported values to each summary, as `reported`).

@@ -3,9 +3,10 @@
  * registry's reported changes, maintenance work orders, due rules (schedule and prediction),
  * the audit log, and the history and KPI queries.
  *
- * The registry stays the only owner of state. `twin.lifecycle` holds the summary of
- * design.md ({stage, since, operatingHours, cycles, maintenanceDue}); everything else (counters'
- * internals, work orders, log) is the twin's private state. Every change is checked in full,
+ * The registry stays the only owner of state. `twin.lifecycle` holds the summary
+ * ({stage, since, operatingHours, cycles, maintenanceDue}; docs/architecture.md, "The twin
+ * document"); everything else (counters' internals, work orders, log) is the twin's private
+ * state (docs/architecture.md, "Private state keys"). Every change is checked in full,
  * then written as one registry call: `setLifecycle` (a version step, the summary and any state
  * keys in one journal entry), or `setState` of the one key "lifecycle" when only counters'
  * internals moved. A change that fails leaves the twin as it was.

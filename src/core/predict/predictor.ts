@@ -39,7 +39,7 @@ const Z95 = 1.959964;
 const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
 
-/** What the twin stores in predictions[property] (design.md, "The twin document"). */
+/** What the twin stores in predictions[property] (docs/architecture.md, "The twin document"). */
 export interface Prediction {
   method: string;
   forecast: number;
