@@ -87,10 +87,25 @@ export = function (RED: RED) {
     node.status({ fill: "green", shape: "ring", text: RED._("twin-watch.status.watching") });
 
     // ---- events ------------------------------------------------------------------------------
+    // An event goes out once the change it tells of is durable (in strict persistence, after the
+    // fsync): the registry emits after the change is in the store, so a wait asked for now covers
+    // it, and waits end in the order they were asked for. In memory mode that is at once.
+    let closed = false;
+    let failing = false;
     const emit = (event: ChangeEvent): void => {
-      // The event object is the registry's, shared by every listener: sent as is, never cloned here.
-      node.send({ topic: `${event.twinId}/${event.section}`, twinId: event.twinId, payload: event });
-      sent(event.twinId);
+      registry.whenDurable((err) => {
+        if (closed) return;
+        if (err) {
+          // One error per turn, not one per event of a burst.
+          if (failing) return;
+          failing = true;
+          queueMicrotask(() => (failing = false));
+          return node.error(registryNode.describe(err));
+        }
+        // The event object is the registry's, shared by every listener: sent as is, never cloned here.
+        node.send({ topic: `${event.twinId}/${event.section}`, twinId: event.twinId, payload: event });
+        sent(event.twinId);
+      });
     };
     const watch = new Watch(filter, { modelOf: (id) => registry.twin(id)?.model, emit });
     const clock = (): number => performance.now();
@@ -149,6 +164,7 @@ export = function (RED: RED) {
 
     node.on("close", (_removed: boolean, done: () => void) => {
       unsubscribe();
+      closed = true;
       if (throttleTimer) clearTimeout(throttleTimer);
       if (statusTimer) clearTimeout(statusTimer);
       if (stateTimer) clearTimeout(stateTimer);

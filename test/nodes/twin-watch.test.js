@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, exchange, waitFor } = require("./support");
+const { helper, nodes, flow, exchange, waitFor, holdFsyncs } = require("./support");
 
 const watchNode = require(path.join(__dirname, "..", "..", "nodes", "twin-watch.js"));
 // The same Node class the helper's Node-RED uses: its status and error calls are recorded per node.
@@ -167,6 +167,27 @@ describe("twin-watch node", function () {
       // The marker that no other state message comes: a change sent after them arrives after them.
       await change({ twinId: "room-a", payload: { reported: { humidity: 50 } } });
       assert.deepEqual(got.map((m) => m.topic), ["room-a/state", "room-b/state", "room-a/reported"]);
+    } finally {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
+  });
+
+  it("in strict persistence sends a change only once it is on disk, whoever made it", async function () {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-watch-"));
+    helper.settings({ userDir });
+    try {
+      await load(watchFlow({ sections: "reported" }, { persistence: "strict" }));
+      await change({ twinId: "room-a", payload: { reported: { temperature: 19 } } });
+      const got = collect();
+      const fsyncs = holdFsyncs(helper.getNode("reg").use());
+      helper.getNode("reg").use().report("room-a", { temperature: 20 });
+      await waitFor(() => fsyncs.held > 0, "the reading's journal write to reach its fsync");
+      await new Promise((r) => setImmediate(r));
+      assert.equal(got.length, 0, "the watch told of a change before it was on disk");
+      fsyncs.release();
+      await waitFor(() => got.length === 1, "the change once the fsync completed");
+      assert.equal(got[0].payload.changes.temperature.value, 20);
+      fsyncs.restore();
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
     }
