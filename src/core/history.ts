@@ -149,8 +149,12 @@ const zig = (n: number): number => (n >= 0 ? 2 * n : -2 * n - 1);
 const unzig = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
 // ---------------------------------------------------------------------------------------------
-// Codes. Timestamps: prefix 1^k 0 selects the width of the zigzagged delta-of-delta.
-const TS_WIDTH = [0, 7, 12, 24, 52]; // k = 0..4; k = 5 (11111): the raw 64 bits
+// Codes. Timestamps: prefix 1^k 0 selects the width of the zigzagged delta-of-delta; for
+// k = 1..3 two bits first name its unit (ms, s, min, day), so monthly and yearly series, whose
+// deltas differ by whole days, and jittery second-based ones take a few bits too.
+const TS_WIDTH = [0, 7, 14, 26, 52]; // k = 0..4; k = 5 (11111): the raw 64 bits
+const TS_UNITS = [1, 1000, 60000, 86400000];
+const TS_WIDE = 4;
 const TS_RAW = 5;
 // Values: 0 same value | 10 same delta | 1^k 0 + width for k = 2..5 | 111110 scale + raw |
 // 111111 XOR against the previous value.
@@ -257,7 +261,8 @@ function decodeBlock(b: number): number {
       dTs = Number.isNaN(d) ? 0 : d;
       ts = t;
     } else {
-      const dod = tk === 0 ? 0 : unzig(getWide(c, base, TS_WIDTH[tk]));
+      const unit = tk > 0 && tk < TS_WIDE ? TS_UNITS[getBits(c, base, 2)] : 1;
+      const dod = tk === 0 ? 0 : unzig(getWide(c, base, TS_WIDTH[tk])) * unit;
       dTs += dod;
       ts += dTs;
     }
@@ -318,6 +323,7 @@ function ctz32(x: number): number {
 // Encoder scratch: the plan for one point, checked against the room left before it is written.
 let planTsK = 0;
 let planTsZ = 0;
+let planTsU = 0;
 let planTsD = 0;
 let planVK = 0;
 let planVZ = 0;
@@ -336,13 +342,23 @@ function plan(id: number, ts: number, value: number): number {
   const dod = d - fTab[fo + 2];
   if (!Number.isNaN(d) && Math.abs(dod) < DOD_LIMIT) {
     planTsD = d;
-    planTsZ = zig(dod);
-    if (dod === 0) planTsK = 0;
-    else if (planTsZ < 128) planTsK = 1;
-    else if (planTsZ < 4096) planTsK = 2;
-    else if (planTsZ < 16777216) planTsK = 3;
-    else planTsK = 4;
-    bits = planTsK + 1 + TS_WIDTH[planTsK];
+    if (dod === 0) {
+      planTsK = 0;
+      bits = 1;
+    } else {
+      let u = TS_UNITS.length - 1;
+      while (dod % TS_UNITS[u] !== 0) u--;
+      planTsU = u;
+      planTsZ = zig(dod / TS_UNITS[u]);
+      if (planTsZ < 128) planTsK = 1;
+      else if (planTsZ < 16384) planTsK = 2;
+      else if (planTsZ < 67108864) planTsK = 3;
+      else {
+        planTsK = TS_WIDE;
+        planTsZ = zig(dod);
+      }
+      bits = planTsK + 1 + (planTsK < TS_WIDE ? 2 : 0) + TS_WIDTH[planTsK];
+    }
   } else {
     planTsK = TS_RAW;
     bits = TS_RAW + 64;
@@ -408,6 +424,7 @@ function emit(id: number, ts: number, value: number): void {
     fTab[fo + 2] = Number.isNaN(d) ? 0 : d;
   } else {
     pos = putBits(c, base, pos, ((1 << planTsK) - 1) << 1, planTsK + 1);
+    if (planTsK > 0 && planTsK < TS_WIDE) pos = putBits(c, base, pos, planTsU, 2);
     if (planTsK > 0) pos = putWide(c, base, pos, planTsZ, TS_WIDTH[planTsK]);
     fTab[fo + 2] = planTsD;
   }
