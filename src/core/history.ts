@@ -141,7 +141,14 @@ function getWide(c: Uint8Array, base: number, n: number): number {
 /** Number of leading 1 bits of a unary prefix, up to `max` (a 0 ends it). */
 function getPrefix(c: Uint8Array, base: number, max: number): number {
   let k = 0;
-  while (k < max && getBits(c, base, 1) === 1) k++;
+  let pos = readPos;
+  while (k < max) {
+    const bit = (c[base + (pos >>> 3)] >>> (7 - (pos & 7))) & 1;
+    pos++;
+    if (bit === 0) break;
+    k++;
+  }
+  readPos = pos;
   return k;
 }
 
@@ -237,7 +244,8 @@ export function arenaStats(): { chunkBytes: number; blocksInUse: number; blockBy
 const outTs = new Float64Array(MAX_COUNT);
 const outValue = new Float64Array(MAX_COUNT);
 
-function decodeBlock(b: number): number {
+/** Decodes block b into outTs/outValue, stopping after the first point later than `until`. */
+function decodeBlock(b: number, until = Infinity): number {
   const c = chunkOf(b);
   const o = offOf(b);
   const base = o + PAYLOAD;
@@ -308,6 +316,7 @@ function decodeBlock(b: number): number {
     }
     outTs[k] = ts;
     outValue[k] = value;
+    if (ts > until) return k + 1;
   }
   return count;
 }
@@ -321,13 +330,16 @@ function ctz32(x: number): number {
 }
 
 // Encoder scratch: the plan for one point, checked against the room left before it is written.
+// Numbers that may exceed a small integer live in a typed array: a module-level `let` holding a
+// double would allocate a heap number on every store.
+const planF = new Float64Array(4); // ts zigzag, ts delta, value zigzag, scaled value
+const PTS_Z = 0;
+const PTS_D = 1;
+const PV_Z = 2;
+const PV_N = 3;
 let planTsK = 0;
-let planTsZ = 0;
 let planTsU = 0;
-let planTsD = 0;
 let planVK = 0;
-let planVZ = 0;
-let planVN = 0;
 let planScale = 0;
 let planXHi = 0;
 let planXLo = 0;
@@ -341,7 +353,7 @@ function plan(id: number, ts: number, value: number): number {
   const d = tsDelta(ts, fTab[fo]);
   const dod = d - fTab[fo + 2];
   if (!Number.isNaN(d) && Math.abs(dod) < DOD_LIMIT) {
-    planTsD = d;
+    planF[PTS_D] = d;
     if (dod === 0) {
       planTsK = 0;
       bits = 1;
@@ -349,13 +361,13 @@ function plan(id: number, ts: number, value: number): number {
       let u = TS_UNITS.length - 1;
       while (dod % TS_UNITS[u] !== 0) u--;
       planTsU = u;
-      planTsZ = zig(dod / TS_UNITS[u]);
-      if (planTsZ < 128) planTsK = 1;
-      else if (planTsZ < 16384) planTsK = 2;
-      else if (planTsZ < 67108864) planTsK = 3;
+      planF[PTS_Z] = zig(dod / TS_UNITS[u]);
+      if (planF[PTS_Z] < 128) planTsK = 1;
+      else if (planF[PTS_Z] < 16384) planTsK = 2;
+      else if (planF[PTS_Z] < 67108864) planTsK = 3;
       else {
         planTsK = TS_WIDE;
-        planTsZ = zig(dod);
+        planF[PTS_Z] = zig(dod);
       }
       bits = planTsK + 1 + (planTsK < TS_WIDE ? 2 : 0) + TS_WIDTH[planTsK];
     }
@@ -373,15 +385,15 @@ function plan(id: number, ts: number, value: number): number {
   const prevN = fTab[fo + 3];
   if (!Number.isNaN(n) && !Number.isNaN(prevN)) {
     const dv = n - prevN;
-    planVN = n;
+    planF[PV_N] = n;
     if (dv === fTab[fo + 4]) {
       planVK = 1;
       return bits + 2;
     }
-    planVZ = zig(dv);
-    if (planVZ < 64) planVK = 2;
-    else if (planVZ < 4096) planVK = 3;
-    else if (planVZ < 16777216) planVK = 4;
+    planF[PV_Z] = zig(dv);
+    if (planF[PV_Z] < 64) planVK = 2;
+    else if (planF[PV_Z] < 4096) planVK = 3;
+    else if (planF[PV_Z] < 16777216) planVK = 4;
     else planVK = 5;
     return bits + planVK + 1 + V_WIDTH[planVK];
   }
@@ -396,8 +408,8 @@ function plan(id: number, ts: number, value: number): number {
   const pHi = f64Words[1];
   const pLo = f64Words[0];
   f64[0] = value;
-  planXHi = (pHi ^ f64Words[1]) >>> 0;
-  planXLo = (pLo ^ f64Words[0]) >>> 0;
+  planXHi = pHi ^ f64Words[1]; // int32: stays a small integer
+  planXLo = pLo ^ f64Words[0];
   let lead = clz32Wide(planXHi, planXLo);
   if (lead > 31) lead = 31;
   const trail = planXLo !== 0 ? ctz32(planXLo) : 32 + ctz32(planXHi);
@@ -415,60 +427,87 @@ function emit(id: number, ts: number, value: number): void {
   const o = offOf(b);
   const base = o + PAYLOAD;
   let pos = iTab[io + 2];
+  // The common case (small codes for both) as one write: a reading a second with a small change.
+  if (planTsK < TS_WIDE && planVK < 5) {
+    const tw = TS_WIDTH[planTsK];
+    const tsLen = planTsK === 0 ? 1 : planTsK + 3 + tw;
+    const tsCode = planTsK === 0 ? 0 : (((1 << planTsK) - 1) << 1) * 2 ** (2 + tw) + planTsU * 2 ** tw + planF[PTS_Z];
+    const vw = V_WIDTH[planVK];
+    const vLen = planVK === 0 ? 1 : planVK + 1 + vw;
+    const vCode = planVK === 0 ? 0 : (((1 << planVK) - 1) << 1) * 2 ** vw + (planVK > 1 ? planF[PV_Z] : 0);
+    if (tsLen + vLen <= 32) {
+      pos = putBits(c, base, pos, tsCode * 2 ** vLen + vCode, tsLen + vLen);
+    } else {
+      pos = putBits(c, base, pos, tsCode, tsLen);
+      pos = putBits(c, base, pos, vCode, vLen);
+    }
+  } else {
+    pos = writeTs(c, base, pos, ts);
+    pos = writeValue(c, base, pos, value);
+  }
+  iTab[io + 2] = pos;
+  c[o + H_COUNT]++;
+  // State, as the decoder will rebuild it.
+  if (planTsK === TS_RAW) {
+    const d = tsDelta(ts, fTab[fo]);
+    fTab[fo + 2] = Number.isNaN(d) ? 0 : d;
+  } else {
+    fTab[fo + 2] = planF[PTS_D];
+  }
+  fTab[fo] = ts;
+  if (planVK === 0) return;
+  fTab[fo + 1] = value;
+  if (planVK < V_SCALE) {
+    if (planVK > 1) fTab[fo + 4] = unzig(planF[PV_Z]);
+    fTab[fo + 3] = planF[PV_N];
+    return;
+  }
+  if (planVK === V_SCALE) iTab[io + 3] = planScale;
+  fTab[fo + 3] = scaled(value, iTab[io + 3]);
+  fTab[fo + 4] = NaN;
+}
+
+function writeTs(c: Uint8Array, base: number, pos: number, ts: number): number {
   if (planTsK === TS_RAW) {
     pos = putBits(c, base, pos, 31, 5);
     f64[0] = ts;
     pos = putBits(c, base, pos, f64Words[1], 32);
-    pos = putBits(c, base, pos, f64Words[0], 32);
-    const d = tsDelta(ts, fTab[fo]);
-    fTab[fo + 2] = Number.isNaN(d) ? 0 : d;
-  } else {
-    pos = putBits(c, base, pos, ((1 << planTsK) - 1) << 1, planTsK + 1);
-    if (planTsK > 0 && planTsK < TS_WIDE) pos = putBits(c, base, pos, planTsU, 2);
-    if (planTsK > 0) pos = putWide(c, base, pos, planTsZ, TS_WIDTH[planTsK]);
-    fTab[fo + 2] = planTsD;
+    return putBits(c, base, pos, f64Words[0], 32);
   }
-  fTab[fo] = ts;
-  if (planVK === 0) {
-    pos = putBits(c, base, pos, 0, 1);
-  } else if (planVK < V_SCALE) {
+  pos = putBits(c, base, pos, ((1 << planTsK) - 1) << 1, planTsK + 1);
+  if (planTsK > 0 && planTsK < TS_WIDE) pos = putBits(c, base, pos, planTsU, 2);
+  if (planTsK > 0) pos = putWide(c, base, pos, planF[PTS_Z], TS_WIDTH[planTsK]);
+  return pos;
+}
+
+function writeValue(c: Uint8Array, base: number, pos: number, value: number): number {
+  if (planVK === 0) return putBits(c, base, pos, 0, 1);
+  if (planVK < V_SCALE) {
     pos = putBits(c, base, pos, ((1 << planVK) - 1) << 1, planVK + 1);
-    if (planVK > 1) {
-      pos = putWide(c, base, pos, planVZ, V_WIDTH[planVK]);
-      fTab[fo + 4] = unzig(planVZ);
-    }
-    fTab[fo + 3] = planVN;
-    fTab[fo + 1] = value;
-  } else if (planVK === V_SCALE) {
+    if (planVK > 1) pos = putWide(c, base, pos, planF[PV_Z], V_WIDTH[planVK]);
+    return pos;
+  }
+  if (planVK === V_SCALE) {
     pos = putBits(c, base, pos, 0b1111110, 7);
     pos = putBits(c, base, pos, planScale, 4);
     f64[0] = value;
     pos = putBits(c, base, pos, f64Words[1], 32);
-    pos = putBits(c, base, pos, f64Words[0], 32);
-    iTab[io + 3] = planScale;
-    fTab[fo + 3] = scaled(value, planScale);
-    fTab[fo + 4] = NaN;
-    fTab[fo + 1] = value;
-  } else {
-    pos = putBits(c, base, pos, 0b1111111, 7);
-    pos = putBits(c, base, pos, planLead, 5);
-    pos = putBits(c, base, pos, planLen - 1, 6);
-    // the meaningful bits: positions [lead, lead + len) of the 64-bit XOR
-    const end = planLead + planLen;
-    if (planLead < 32) {
-      const e = end < 32 ? end : 32;
-      pos = putBits(c, base, pos, (planXHi >>> (32 - e)) & (e - planLead === 32 ? -1 : (1 << (e - planLead)) - 1), e - planLead);
-    }
-    if (end > 32) {
-      const s = planLead > 32 ? planLead : 32;
-      pos = putBits(c, base, pos, (planXLo >>> (64 - end)) & (end - s === 32 ? -1 : (1 << (end - s)) - 1), end - s);
-    }
-    fTab[fo + 3] = scaled(value, iTab[io + 3]);
-    fTab[fo + 4] = NaN;
-    fTab[fo + 1] = value;
+    return putBits(c, base, pos, f64Words[0], 32);
   }
-  iTab[io + 2] = pos;
-  c[o + H_COUNT]++;
+  pos = putBits(c, base, pos, 0b1111111, 7);
+  pos = putBits(c, base, pos, planLead, 5);
+  pos = putBits(c, base, pos, planLen - 1, 6);
+  // the meaningful bits: positions [lead, lead + len) of the 64-bit XOR
+  const end = planLead + planLen;
+  if (planLead < 32) {
+    const e = end < 32 ? end : 32;
+    pos = putBits(c, base, pos, (planXHi >>> (32 - e)) & (e - planLead === 32 ? -1 : (1 << (e - planLead)) - 1), e - planLead);
+  }
+  if (end > 32) {
+    const s = planLead > 32 ? planLead : 32;
+    pos = putBits(c, base, pos, (planXLo >>> (64 - end)) & (end - s === 32 ? -1 : (1 << (end - s)) - 1), end - s);
+  }
+  return pos;
 }
 
 /** Starts a block with (ts, value) as its raw first point, linked after the tail. */
@@ -570,7 +609,7 @@ export class Series {
         continue;
       }
       if (readF64(c, o + H_TS) > to) return;
-      const n = decodeBlock(b);
+      const n = decodeBlock(b, to);
       for (let k = hidden; k < n; k++) if (!visit(outTs[k], outValue[k])) return;
       hidden = 0;
       b = next;
@@ -614,7 +653,7 @@ export class Series {
       b = readI32(c, o);
     }
     if (best < 0) return undefined;
-    const n = decodeBlock(best);
+    const n = decodeBlock(best, t);
     for (let k = bestHidden; k < n; k++) {
       if (outTs[k] > t) break;
       found = { ts: outTs[k], value: outValue[k] };
