@@ -328,4 +328,29 @@ describe("core/history Series", function () {
       assert.ok(bytes / (keep.length * 100) < 4, `${(bytes / (keep.length * 100)).toFixed(2)} B a point`);
     });
   });
+
+  describe("SeriesMap (a twin's histories by property name)", function () {
+    const { SeriesMap } = require("../../nodes/lib/core/history");
+
+    it("finds each property's series, counts them and iterates in insertion order, like the Map it replaces", function () {
+      const m = new SeriesMap();
+      const a = new Series(3);
+      const b = new Series(3);
+      m.set("temperature", a).set("rpm", b).set("temperature", a);
+      assert.strictEqual(m.size, 2);
+      assert.strictEqual(m.get("temperature"), a);
+      assert.strictEqual(m.get("rpm"), b);
+      assert.deepStrictEqual([...m].map(([name]) => name), ["temperature", "rpm"]);
+    });
+
+    it("knows no property named like an Object.prototype member unless it was set", function () {
+      const m = new SeriesMap();
+      assert.strictEqual(m.get("toString"), undefined);
+      assert.strictEqual(m.has("hasOwnProperty"), false);
+      const s = new Series(2);
+      m.set("toString", s);
+      assert.strictEqual(m.get("toString"), s);
+      assert.strictEqual(m.size, 1);
+    });
+  });
 });
