@@ -353,4 +353,30 @@ describe("core/history Series", function () {
       assert.strictEqual(m.size, 1);
     });
   });
+
+  describe("memory given back", function () {
+    it("returns the blocks of a series nobody holds any more (a deleted twin's history) to the arena", function () {
+      this.timeout(20000);
+      // A child with --expose-gc: the series are dropped, collected, and their blocks reused.
+      const { execFileSync } = require("child_process");
+      const lib = require.resolve("../../nodes/lib/core/history");
+      const script = `
+        const { Series, arenaStats } = require(${JSON.stringify(lib)});
+        const fill = () => { const all = []; for (let k = 0; k < 2000; k++) { const s = new Series(100); for (let i = 0; i < 100; i++) s.push(1e12 + i * 1000, Math.random()); all.push(s); } return all; };
+        (async () => {
+          let held = fill();
+          const inUse = arenaStats().blocksInUse;
+          const arena = arenaStats().chunkBytes;
+          held = null;
+          for (let i = 0; i < 100 && arenaStats().blocksInUse > 0; i++) { global.gc(); await new Promise((r) => setTimeout(r, 10)); }
+          const afterDrop = arenaStats().blocksInUse;
+          held = fill();
+          console.log(JSON.stringify({ inUse, afterDrop, arena, arenaAgain: arenaStats().chunkBytes }));
+        })();`;
+      const out = JSON.parse(execFileSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8" }));
+      assert.ok(out.inUse > 2000, `the series used ${out.inUse} blocks`);
+      assert.strictEqual(out.afterDrop, 0, "every block is free once the series are collected");
+      assert.strictEqual(out.arenaAgain, out.arena, "the same history again fits in the blocks given back");
+    });
+  });
 });
