@@ -171,6 +171,8 @@ const V_XOR = 7;
 const MAX_SCALE = 9;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const SCALED_LIMIT = 2 ** 50;
+/** Powers of two up to 2^64: a variable exponent (`2 ** n`) costs a Math.pow call on every point. */
+const POW2 = Array.from({ length: 65 }, (_, n) => 2 ** n);
 const DOD_LIMIT = 2 ** 51;
 
 /** v as an integer at `scale` decimals when that gives v back bit-exact, else NaN. */
@@ -300,11 +302,11 @@ function decodeBlock(b: number, until = Infinity): number {
       let xLo = 0;
       if (lead < 32) {
         const e = end < 32 ? end : 32;
-        xHi = (getBits(c, base, e - lead) * 2 ** (32 - e)) >>> 0;
+        xHi = (getBits(c, base, e - lead) * POW2[32 - e]) >>> 0;
       }
       if (end > 32) {
         const s = lead > 32 ? lead : 32;
-        xLo = (getBits(c, base, end - s) * 2 ** (64 - end)) >>> 0;
+        xLo = (getBits(c, base, end - s) * POW2[64 - end]) >>> 0;
       }
       hi = (hi ^ xHi) >>> 0;
       lo = (lo ^ xLo) >>> 0;
@@ -431,12 +433,12 @@ function emit(id: number, ts: number, value: number): void {
   if (planTsK < TS_WIDE && planVK < 5) {
     const tw = TS_WIDTH[planTsK];
     const tsLen = planTsK === 0 ? 1 : planTsK + 3 + tw;
-    const tsCode = planTsK === 0 ? 0 : (((1 << planTsK) - 1) << 1) * 2 ** (2 + tw) + planTsU * 2 ** tw + planF[PTS_Z];
+    const tsCode = planTsK === 0 ? 0 : (((1 << planTsK) - 1) << 1) * POW2[2 + tw] + planTsU * POW2[tw] + planF[PTS_Z];
     const vw = V_WIDTH[planVK];
     const vLen = planVK === 0 ? 1 : planVK + 1 + vw;
-    const vCode = planVK === 0 ? 0 : (((1 << planVK) - 1) << 1) * 2 ** vw + (planVK > 1 ? planF[PV_Z] : 0);
+    const vCode = planVK === 0 ? 0 : (((1 << planVK) - 1) << 1) * POW2[vw] + (planVK > 1 ? planF[PV_Z] : 0);
     if (tsLen + vLen <= 32) {
-      pos = putBits(c, base, pos, tsCode * 2 ** vLen + vCode, tsLen + vLen);
+      pos = putBits(c, base, pos, tsCode * POW2[vLen] + vCode, tsLen + vLen);
     } else {
       pos = putBits(c, base, pos, tsCode, tsLen);
       pos = putBits(c, base, pos, vCode, vLen);
