@@ -7,9 +7,11 @@
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
+// BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
+// run's figures and writes BENCHMARKS.md (each such section names its own date and commit).
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -21,22 +23,24 @@ const { repoRoot, tmpRoot, tempDir, removeDir, runChild, median, machine, snapsh
 const QUICK = process.env.BENCH_QUICK === "1";
 const CFG = QUICK
   ? {
-    messages: 10000, rounds: 3, warmup: 2000, fleet: 1000, heap: [1000, 10000], heapHistory: [[1000, 100], [10000, 1]], restartTwins: 10000, restartRuns: 1, compactTwins: 10000, compactRuns: 1,
+    messages: 10000, rounds: 3, warmup: 2000, fleet: 1000, heap: [1000, 10000], heapHistory: [[1000, 100], [10000, 1], [10000, 100]], restartTwins: 10000, restartRuns: 1, compactTwins: 10000, compactRuns: 1,
     sensor: { messages: 10000, rounds: 3, warmup: 2000, twins: 1000 },
     mqtt: { messages: 10000, rounds: 3, warmup: 1000, twins: 1000, clients: 4, qos1Rounds: 1 },
     predict: { late: 10000, clones: 100, block: 100, rounds: 3 },
     predictNode: { messages: 10000, rounds: 3, warmup: 2000, twins: 1000 },
     sigkill: { rounds: 1, killAfterMs: 1000 },
+    history: { devices: 10, readings: 1000, series: 2000, points: 200, rounds: 3 },
   }
   : {
-    messages: 100000, rounds: 3, warmup: 10000, fleet: 1000, heap: [1000, 10000, 100000], heapHistory: [[1000, 100], [10000, 100], [100000, 1]], restartTwins: 100000, restartRuns: 3, compactTwins: 100000, compactRuns: 3,
+    messages: 100000, rounds: 3, warmup: 10000, fleet: 1000, heap: [1000, 10000, 100000], heapHistory: [[1000, 100], [10000, 100], [100000, 1], [100000, 100]], restartTwins: 100000, restartRuns: 3, compactTwins: 100000, compactRuns: 3,
     sensor: { messages: 100000, rounds: 5, warmup: 10000, twins: 1000 },
     mqtt: { messages: 50000, rounds: 7, warmup: 5000, twins: 1000, clients: 4, qos1Rounds: 3 },
     predict: { late: 100000, clones: 200, block: 100, rounds: 7 },
     predictNode: { messages: 50000, rounds: 3, warmup: 10000, twins: 1000 },
     sigkill: { rounds: 5, killAfterMs: 1500 },
+    history: { devices: 20, readings: 2000, series: 10000, points: 300, rounds: 5 },
   };
-const TARGET = { ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8 };
+const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8 };
 
 const fmt = (n, digits = 0) => Number(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mb = (bytes) => fmt(bytes / MB, 1);
@@ -56,9 +60,18 @@ async function heap() {
   }
   for (const [n, readings] of CFG.heapHistory) {
     log(`heap: ${n} twins, history 100, ${readings} readings`);
-    out.history.push(await runChild("heap.js", [n, 100, readings], { execArgv: ["--expose-gc"] }));
+    out.history.push(await runChild("heap.js", [n, 100, readings], { execArgv: ["--expose-gc"], timeoutMs: 900000 }));
   }
   return out;
+}
+
+async function history() {
+  const c = CFG.history;
+  log(`history: bytes per point, ${c.devices} simulated pumps x ${c.readings} readings and the shared time series`);
+  const points = await runChild("history.js", ["points", c.devices, c.readings], { execArgv: ["--expose-gc"] });
+  log(`history: push, range and valueAt, compact vs Float64 ring, ${c.series} series x ${c.points} points, ${c.rounds} rounds`);
+  const speed = await runChild("history.js", ["speed", c.series, c.points, c.rounds], { execArgv: ["--expose-gc"], timeoutMs: 600000 });
+  return { points, speed };
 }
 
 async function restart() {
@@ -181,13 +194,47 @@ function renderHeap(L, r, conditions, targets) {
   if (big) L.push("", `- 100,000 twins, history off: ${mb(big.heapBytes)} MB of heap, target <= ${TARGET.heapMb} MB: **${verdict(big.heapBytes / MB <= TARGET.heapMb)}**`);
   else L.push("", "- 100,000 twins not measured in this run: target not judged");
   if (h.history.length) {
-    L.push("- With history on, each numeric property's points sit in one Float64Array (16 bytes a point; room for 4 points at first,");
-    L.push("  doubled as needed up to the history length). V8 keeps a typed array of up to 64 bytes (4 points) inside the heap, so a");
-    L.push("  short history counts in heapUsed, a longer one under arrayBuffers; the heap column also holds the Series and typed-array objects.");
+    L.push("- With history on, each numeric property's points are compressed (section 10) into 64-byte blocks of one arena shared by");
+    L.push("  every series (256 KiB array buffers, counted under typed arrays); the heap column holds the Series objects and maps.");
     const dflt = h.history.find((x) => x.twins === 100000);
     if (dflt) L.push(`- For information: 100,000 twins with the default history length (100) and a single reading take ${mb(dflt.heapBytes)} MB of heap plus ${mb(dflt.arrayBufferBytes)} MB of typed arrays.`);
   }
   if (big) targets.push(`| 100,000 twins in <= ${TARGET.heapMb} MB heap (history off) | ${mb(big.heapBytes)} MB | ${verdict(big.heapBytes / MB <= TARGET.heapMb)} |`);
+  const full = h.history.find((x) => x.twins === 100000 && x.readingsPerTwin >= x.historyLength);
+  if (full) {
+    const all = (full.heapBytes + full.arrayBufferBytes) / MB;
+    L.push(`- 100,000 twins x 10 numeric properties, default history (100) full: ${mb(full.heapBytes)} MB of heap + ${mb(full.arrayBufferBytes)} MB of array buffers = ${fmt(all, 1)} MB in all, target <= ${TARGET.historyMb} MB (issue 11): **${verdict(all <= TARGET.historyMb)}**${full.rssBytes ? ` (resident set grew by ${mb(full.rssBytes)} MB)` : ""}`);
+    targets.push(`| 100,000 twins x 10 properties, history 100 full: heap + buffers <= ${TARGET.historyMb} MB | ${fmt(all, 1)} MB | ${verdict(all <= TARGET.historyMb)} |`);
+  }
+}
+
+function renderHistory(L, r, conditions, targets) {
+  const { points: p, speed: v } = r.history;
+  const per = (x) => (x.bytes / x.points).toFixed(2);
+  L.push("", "## 10. Compact history: bytes per stored point, and speed vs the Float64 ring (issue 11)", "");
+  conditions("history");
+  L.push("Each series is pushed into a compact `Series` (src/core/history.ts: delta-of-delta timestamps, scaled-integer deltas or XOR values,");
+  L.push("64-byte self-contained blocks, in the spirit of Gorilla, VLDB 2015) large enough to keep all its points; its bytes are the arena");
+  L.push("blocks it holds (a partly filled last block counts whole; block headers included), divided by its points. The Float64 ring it");
+  L.push("replaces took 16 B a point. Every point is read back and compared before it counts (`bench/history.js points`).", "");
+  L.push(`Simulator: the \`twin-simulator\` default profile (pumps), ${fmt(p.devices)} devices x ${fmt(p.readings)} readings, one a second, seed 42.`);
+  L.push("Shared data: every numeric column of `../shared/data/timeseries/` (missing cells are not readings, so not pushed).", "");
+  L.push("| series | points | bytes | bytes per point |", "|---|---|---|---|");
+  for (const x of p.simulator) L.push(`| ${x.name} (${x.series} series) | ${fmt(x.points)} | ${fmt(x.bytes)} | ${per(x)} |`);
+  L.push(`| **simulator, all** | ${fmt(p.simulatorAll.points)} | ${fmt(p.simulatorAll.bytes)} | **${per(p.simulatorAll)}** |`);
+  for (const x of p.files) L.push(`| ${x.name} | ${fmt(x.points)} | ${fmt(x.bytes)} | ${per(x)} |`);
+  if (p.files.length) L.push(`| **shared time series, all** | ${fmt(p.filesAll.points)} | ${fmt(p.filesAll.bytes)} | **${per(p.filesAll)}** |`);
+  else L.push("| shared time series | - | - | not found next to the repository |");
+  L.push("", `- With the default history length (100) after ${fmt(p.readings)} readings, the ring has turned: the simulator series hold ${per(p.ring)} B per visible point`);
+  L.push("  (a dropped block takes its points with it, so up to one block of older points waits, hidden, for its last point to age out).");
+  const simOk = p.simulatorAll.bytes / p.simulatorAll.points <= TARGET.historyBytesPerPoint;
+  L.push(`- Simulator data: ${per(p.simulatorAll)} B a point, target <= ${TARGET.historyBytesPerPoint} B (Gorilla's figure on its data: 1.37 B): **${verdict(simOk)}**`);
+  targets.push(`| history bytes per stored point on simulator data <= ${TARGET.historyBytesPerPoint} B | ${per(p.simulatorAll)} B | ${verdict(simOk)} |`);
+  L.push("", `Speed, same process, the two implementations alternating (\`bench/history.js speed\`): ${fmt(v.series)} series of capacity 100,`);
+  L.push(`${fmt(v.points)} two-decimal readings each pushed round-robin (the ring turns), then per series \`range(last - 60 s, last, 50)\` (a`);
+  L.push(`sparkline) and one \`valueAt\` in the kept window (state at a past time); median of ${v.rounds} rounds after a warm-up.`, "");
+  L.push("| operation | compact | Float64 ring (before) | compact / ring |", "|---|---|---|---|");
+  for (const o of v.ops) L.push(`| ${o.op} | ${fmt(o.compactNs)} ns | ${fmt(o.ringNs)} ns | ${o.ratio.toFixed(2)} |`);
 }
 
 function renderRestart(L, r, conditions, targets) {
@@ -416,7 +463,8 @@ function render(r) {
   const L = [];
   const conditions = (name) => {
     const x = r.sections[name];
-    L.push(`_${fmt(x.seconds)} s; load average (1 min) when it started: ${x.load.toFixed(2)} on ${r.machine.cores} cores._`, "");
+    const later = x.merged ? ` Measured later than the rest of this document, by \`BENCH_ONLY=${name}\` on ${x.merged.date}, commit ${x.merged.source ? x.merged.source.commit : "unknown"}${x.merged.source && x.merged.source.dirty ? " with uncommitted changes under src/" : ""} (BENCH_MERGE).` : "";
+    L.push(`_${fmt(x.seconds)} s; load average (1 min) when it started: ${x.load.toFixed(2)} on ${r.machine.cores} cores.${later}_`, "");
   };
   const m = r.machine;
   L.push("# Benchmarks", "");
@@ -447,6 +495,7 @@ function render(r) {
     ["predict", "7. twin-predict: per-reading cost of the estimators, and the node vs core change node (issue 4)", renderPredict],
     ["mqtt", "8. twin-link: readings from MQTT devices into the registry vs a bare mqtt in (issue 6)", (...a) => renderMqtt(...a, "link")],
     ["sigkill", "9. What a SIGKILL loses, per persistence mode, on a loaded machine (issue 10)", renderSigkill],
+    ["history", "10. Compact history: bytes per stored point, and speed vs the Float64 ring (issue 11)", renderHistory],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
@@ -490,7 +539,7 @@ async function main() {
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];
@@ -506,7 +555,22 @@ async function main() {
   fs.mkdirSync(tmpRoot, { recursive: true });
   fs.writeFileSync(LAST_RUN, JSON.stringify({ only: process.env.BENCH_ONLY || null, quick: QUICK, result }));
   const text = render(result);
-  // A partial run (BENCH_ONLY) is printed, never written over the full figures.
+  // A partial run (BENCH_ONLY) is printed, never written over the full figures; with
+  // BENCH_MERGE=<a full run's last-run.json> its sections replace that run's and the document is
+  // written again, each merged section saying when and on which commit it was measured.
+  if (process.env.BENCH_ONLY && process.env.BENCH_MERGE) {
+    const full = JSON.parse(fs.readFileSync(process.env.BENCH_MERGE, "utf8"));
+    if (full.only || full.quick !== QUICK) throw new Error("BENCH_MERGE needs a full run's last-run.json, quick or not as this run");
+    for (const name of Object.keys(result.sections)) {
+      full.result[name] = result[name];
+      full.result.sections[name] = { ...result.sections[name], merged: { date: result.date, source: result.source } };
+    }
+    fs.writeFileSync(path.join(tmpRoot, "merged-run.json"), JSON.stringify(full));
+    const merged = render(full.result);
+    fs.writeFileSync(path.join(repoRoot, "BENCHMARKS.md"), merged);
+    console.log(merged);
+    return;
+  }
   if (!process.env.BENCH_ONLY) fs.writeFileSync(path.join(repoRoot, "BENCHMARKS.md"), text);
   console.log(text);
 }

@@ -5,7 +5,7 @@
  * not drift apart. Entries are keyed by a registry-wide log sequence number (`l`).
  */
 import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
-import { Series } from "./history";
+import { Series, SeriesMap } from "./history";
 import { Twin, Entry } from "./twin";
 import { isPropertyName, isStateKey, isTwinId } from "./names";
 import { mergePatch, isObject } from "./merge-patch";
@@ -157,7 +157,7 @@ function putEntries(twin: Twin, section: "reported" | "desired", props: Props<En
     map.set(name, entry);
     twin.bytes += entrySize(name, value);
     if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
-      const history = (twin.history ??= new Map());
+      const history = (twin.history ??= new SeriesMap());
       let series = history.get(name);
       if (!series) history.set(name, (series = new Series(ctx.historyLength)));
       series.push(ts, value);
@@ -223,7 +223,7 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
-      if (isPropertyName(name)) (twin.history ??= new Map()).set(name, Series.fromJSON(historyLength, r.h[name]));
+      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
     }
   }
   twin.online = r.on === true;

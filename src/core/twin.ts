@@ -4,7 +4,7 @@
  * maps nobody used yet stay null, which keeps 100,000 twins small.
  */
 import { Json, JsonObject, dict, cloneJson } from "./json";
-import { Series } from "./history";
+import { SeriesMap } from "./history";
 import { TwinModel, valuesMatch } from "./models";
 
 /** One property's value with where and when it came from (`source` for reported, `by` for desired). */
@@ -18,7 +18,7 @@ export class Twin {
   lifecycle: Json = null;
   /** Private state of other parts (estimators, lifecycle logs), persisted with the twin. */
   state: Map<string, Json> | null = null;
-  history: Map<string, Series> | null = null;
+  history: SeriesMap | null = null;
   online = false;
   lastSeen: number | null = null;
   version = 0;

@@ -166,4 +166,217 @@ describe("core/history Series", function () {
       assert.deepStrictEqual(Series.fromJSON(5, [1, 2, "x", 4, 5, null, 7, 8, 9]).toJSON(), [1, 2, 7, 8]);
     });
   });
+
+  describe("compact storage: every point comes back bit-exact", function () {
+    /** Small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
+    function rng(seed) {
+      let a = seed >>> 0;
+      return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+    }
+
+    /** The behaviour the ring buffer had: the newest `capacity` points, searched linearly. */
+    function model(capacity, points) {
+      const kept = points.slice(Math.max(0, points.length - capacity));
+      return {
+        kept,
+        range(from = -Infinity, to = Infinity, limit = Infinity) {
+          const w = kept.filter((p) => p.ts >= from && p.ts <= to);
+          return limit <= 0 ? [] : w.slice(Math.max(0, w.length - limit));
+        },
+        valueAt(t) {
+          let found;
+          for (const p of kept) if (p.ts <= t) found = p;
+          return found;
+        },
+      };
+    }
+
+    /** Same values bit for bit: -0 is not 0, NaN is NaN. */
+    function sameBits(actual, expected, label) {
+      assert.strictEqual(actual.length, expected.length, `${label}: number of points`);
+      for (let i = 0; i < expected.length; i++) {
+        if (!Object.is(actual[i].ts, expected[i].ts) || !Object.is(actual[i].value, expected[i].value)) {
+          assert.fail(`${label}: point ${i} is ${JSON.stringify([actual[i].ts, String(actual[i].value)])}, expected ${JSON.stringify([expected[i].ts, String(expected[i].value)])}`);
+        }
+      }
+    }
+
+    /** Pushes the points, then checks range, valueAt, toJSON and a restore against the model. */
+    function check(label, capacity, points, r = rng(7)) {
+      const s = new Series(capacity);
+      for (const p of points) s.push(p.ts, p.value);
+      const m = model(capacity, points);
+      assert.strictEqual(s.length, m.kept.length, `${label}: length`);
+      sameBits(s.range(), m.kept, `${label}: range()`);
+      const back = Series.fromJSON(capacity, s.toJSON());
+      sameBits(back.range(), m.kept, `${label}: after toJSON/fromJSON`);
+      if (!m.kept.length) return s;
+      const lo = m.kept[0].ts;
+      const hi = m.kept[m.kept.length - 1].ts;
+      const times = [lo - 1, lo, hi, hi + 1];
+      for (const p of m.kept) times.push(p.ts, p.ts - 0.5, p.ts + 0.5); // every point, so every block border
+      for (const t of times) {
+        const got = s.valueAt(t);
+        const want = m.valueAt(t);
+        if (want === undefined) assert.strictEqual(got, undefined, `${label}: valueAt(${t})`);
+        else sameBits([got], [want], `${label}: valueAt(${t})`);
+      }
+      for (let q = 0; q < 20; q++) {
+        const a = lo + (hi - lo) * r() - 1;
+        const b = a + (hi - lo) * r() * 0.5;
+        const limit = r() < 0.3 ? Math.floor(r() * 10) : Infinity;
+        sameBits(s.range(a, b, limit), m.range(a, b, limit), `${label}: range(${a}, ${b}, ${limit})`);
+      }
+      return s;
+    }
+
+    const series = (n, ts, value) => Array.from({ length: n }, (_, i) => ({ ts: ts(i), value: value(i) }));
+
+    it("keeps random walks of two-decimal readings exact (what sensors send)", function () {
+      for (let seed = 1; seed <= 20; seed++) {
+        const r = rng(seed);
+        let v = 20 + r() * 10;
+        check(`walk ${seed}`, 100, series(250, (i) => 1.7e12 + i * 1000, () => (v = Math.round((v + r() - 0.5) * 100) / 100)), r);
+      }
+    });
+
+    it("keeps full-precision floats exact (the XOR path)", function () {
+      const r = rng(3);
+      let v = 1;
+      check("noise", 100, series(300, (i) => 1.7e12 + i * 997, () => (v += r() - 0.5)), r);
+      check("0.1 + 0.2 style", 50, series(120, (i) => i, (i) => 0.1 * i + 0.2));
+    });
+
+    it("keeps a constant series exact in one 64-byte block (2 bits a point)", function () {
+      const { arenaStats } = require("../../nodes/lib/core/history");
+      const before = arenaStats().blocksInUse;
+      const s = check("constant", 100, series(100, (i) => 1e12 + i * 60000, () => 21.53));
+      // check() restores a copy too: two series, one block each.
+      assert.strictEqual(arenaStats().blocksInUse - before, 2);
+      assert.deepStrictEqual(s.valueAt(1e12 + 50 * 60000), { ts: 1e12 + 50 * 60000, value: 21.53 });
+    });
+
+    it("keeps values that no decimal scale can hold: -0, NaN, infinities, huge, tiny, integers", function () {
+      const specials = [0, -0, 0, NaN, NaN, Infinity, -Infinity, 1e308, -1e308, 5e-324, -5e-324, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1, 2, 3, 21.53, 21.5, 21.534, 1e-7, 123456789.123, 0.1 + 0.2, -0];
+      check("specials", 100, series(specials.length, (i) => 1000 + i, (i) => specials[i]));
+      // And each special after a run of decimals, where the encoder has a scale in use.
+      const mixed = [];
+      for (const x of specials) mixed.push(20.25, 20.5, x, 20.75);
+      check("specials among decimals", 200, series(mixed.length, (i) => 5000 + i * 10, (i) => mixed[i]));
+    });
+
+    it("keeps irregular and odd timestamps exact: jitter, gaps, equal, fractional, negative, huge", function () {
+      const r = rng(11);
+      let t = 1.7e12;
+      check("jitter and gaps", 100, series(400, () => (t += r() < 0.05 ? Math.floor(r() * 1e9) : 1000 + Math.floor(r() * 40 - 20)), (i) => i / 4));
+      let u = 0;
+      check("equal timestamps", 30, series(100, () => (u += r() < 0.5 ? 0 : 7), (i) => i));
+      const odd = [-5, -0, 0, 0.25, 0.5, 3, 2 ** 53, 2 ** 53 + 2, 1e20, 1e300];
+      check("odd timestamps", 20, series(odd.length, (i) => odd[i], (i) => i));
+    });
+
+    it("keeps the newest `capacity` points exactly as the ring turns, at every capacity", function () {
+      for (const capacity of [1, 2, 3, 7, 31, 64, 100, 257]) {
+        for (const n of [capacity - 1, capacity, capacity + 1, 3 * capacity + 5]) {
+          const r = rng(capacity * 1000 + n);
+          let v = 100;
+          check(`capacity ${capacity}, ${n} pushes`, capacity, series(Math.max(0, n), (i) => 1000 + i * 10, () => (v = Math.round((v + r() * 4 - 2) * 10) / 10)), r);
+        }
+      }
+    });
+
+    it("answers valueAt and range across a block border like the old ring did", function () {
+      // Raw full-precision values fill a 64-byte block within a few points: many borders.
+      const r = rng(5);
+      const pts = series(60, (i) => 1000 + i * 10, () => r());
+      const s = check("many blocks", 40, pts, r);
+      for (let i = 21; i < 60; i++) {
+        sameBits([s.valueAt(pts[i].ts)], [pts[i]], `valueAt at point ${i}`);
+        sameBits(s.range(pts[i - 1].ts, pts[i].ts), [pts[i - 1], pts[i]], `range over points ${i - 1}..${i}`);
+      }
+      assert.strictEqual(s.valueAt(pts[19].ts), undefined, "a point the ring let go of is not answered");
+    });
+
+    it("restores a snapshot written by the Float64 ring (old format) unchanged", function () {
+      // [ts, value, ...] as the previous Series wrote it, with a wrapped ring's oldest-first order.
+      const old = [1700000000000, 21.53, 1700000001000, 21.6, 1700000002000, -0.5, 1700000002000, 1e-9, 1700000060000, 1450];
+      const s = Series.fromJSON(100, JSON.parse(JSON.stringify(old)));
+      assert.strictEqual(s.length, 5);
+      assert.deepStrictEqual(s.toJSON(), old);
+      assert.deepStrictEqual(s.valueAt(1700000002500), { ts: 1700000002000, value: 1e-9 });
+    });
+
+    it("stores simulator-like readings in well under 4 bytes a point", function () {
+      // The arena reports blocks in use; 10,000 series of 100 two-decimal readings a second apart.
+      const { arenaStats } = require("../../nodes/lib/core/history");
+      const before = arenaStats().blocksInUse;
+      const r = rng(9);
+      const keep = [];
+      for (let k = 0; k < 10000; k++) {
+        const s = new Series(100);
+        let v = 50;
+        for (let i = 0; i < 100; i++) s.push(1.7e12 + i * 1000, (v = Math.round((v + r() * 0.6 - 0.3) * 100) / 100));
+        keep.push(s);
+      }
+      const bytes = (arenaStats().blocksInUse - before) * arenaStats().blockBytes;
+      assert.ok(bytes / (keep.length * 100) < 4, `${(bytes / (keep.length * 100)).toFixed(2)} B a point`);
+    });
+  });
+
+  describe("SeriesMap (a twin's histories by property name)", function () {
+    const { SeriesMap } = require("../../nodes/lib/core/history");
+
+    it("finds each property's series, counts them and iterates in insertion order, like the Map it replaces", function () {
+      const m = new SeriesMap();
+      const a = new Series(3);
+      const b = new Series(3);
+      m.set("temperature", a).set("rpm", b).set("temperature", a);
+      assert.strictEqual(m.size, 2);
+      assert.strictEqual(m.get("temperature"), a);
+      assert.strictEqual(m.get("rpm"), b);
+      assert.deepStrictEqual([...m].map(([name]) => name), ["temperature", "rpm"]);
+    });
+
+    it("knows no property named like an Object.prototype member unless it was set", function () {
+      const m = new SeriesMap();
+      assert.strictEqual(m.get("toString"), undefined);
+      assert.strictEqual(m.has("hasOwnProperty"), false);
+      const s = new Series(2);
+      m.set("toString", s);
+      assert.strictEqual(m.get("toString"), s);
+      assert.strictEqual(m.size, 1);
+    });
+  });
+
+  describe("memory given back", function () {
+    it("returns the blocks of a series nobody holds any more (a deleted twin's history) to the arena", function () {
+      this.timeout(20000);
+      // A child with --expose-gc: the series are dropped, collected, and their blocks reused.
+      const { execFileSync } = require("child_process");
+      const lib = require.resolve("../../nodes/lib/core/history");
+      const script = `
+        const { Series, arenaStats } = require(${JSON.stringify(lib)});
+        const fill = () => { const all = []; for (let k = 0; k < 2000; k++) { const s = new Series(100); for (let i = 0; i < 100; i++) s.push(1e12 + i * 1000, Math.random()); all.push(s); } return all; };
+        (async () => {
+          let held = fill();
+          const inUse = arenaStats().blocksInUse;
+          const arena = arenaStats().chunkBytes;
+          held = null;
+          for (let i = 0; i < 100 && arenaStats().blocksInUse > 0; i++) { global.gc(); await new Promise((r) => setTimeout(r, 10)); }
+          const afterDrop = arenaStats().blocksInUse;
+          held = fill();
+          console.log(JSON.stringify({ inUse, afterDrop, arena, arenaAgain: arenaStats().chunkBytes }));
+        })();`;
+      const out = JSON.parse(execFileSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8" }));
+      assert.ok(out.inUse > 2000, `the series used ${out.inUse} blocks`);
+      assert.strictEqual(out.afterDrop, 0, "every block is free once the series are collected");
+      assert.strictEqual(out.arenaAgain, out.arena, "the same history again fits in the blocks given back");
+    });
+  });
 });
