@@ -727,7 +727,7 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
     onRecord(rec);
   });
   if (read.tail !== "") {
-    if (!lenient) return { ok: false, reason: read.bytes === 0 ? "empty file" : "it ends in a torn line" };
+    if (!lenient) return { ok: false, reason: "it ends in a torn line" }; // an empty file has no tail: it is refused below
     skip(read.tail, -1);
   }
   if (reason) return { ok: false, reason };
