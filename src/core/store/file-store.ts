@@ -698,12 +698,14 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
   const hash = createHash("sha256");
   let count = 0;
   let maxLsn = 0;
+  let wholeLines = 0;
   const skip = (line: string, n: number) => {
     const id = idIn(line);
     if (id) damagedIds.push(id);
     damaged.push(id ?? `line ${n + 1}`);
   };
   const read = readLines(file, (line, n) => {
+    wholeLines = n + 1;
     if (reason) return;
     if (n === 0) {
       header = parseLine(line) as typeof header;
@@ -728,7 +730,7 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
   });
   if (read.tail !== "") {
     if (!lenient) return { ok: false, reason: "it ends in a torn line" }; // an empty file has no tail: it is refused below
-    skip(read.tail, -1);
+    skip(read.tail, wholeLines); // named by its line number, as a damaged whole line is
   }
   if (reason) return { ok: false, reason };
   if (read.bytes === 0) return lenient ? { ok: true, lsn: 0, maxLsn: 0, bytes: 0, damagedIds, note: `snapshot ${path.basename(file)} is empty` } : { ok: false, reason: "empty file" };
