@@ -708,12 +708,14 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
     wholeLines = n + 1;
     if (reason) return;
     if (n === 0) {
-      header = parseLine(line) as typeof header;
-      const valid = !!header && header.format === FORMAT && Number.isSafeInteger(header.lsn);
-      if (valid && (header?.version === 1 || header?.version === undefined)) lenient = true;
-      if (!valid && !lenient) reason = "no valid header";
-      if (!valid) header = undefined;
-      return;
+      const first = parseLine(line) as typeof header;
+      const valid = !!first && first.format === FORMAT && Number.isSafeInteger(first.lsn);
+      if (valid && (first.version === 1 || first.version === undefined)) lenient = true;
+      if (valid) return void (header = first);
+      if (!lenient) return void (reason = "no valid header");
+      // A salvage of a snapshot whose header line was lost: its first line is a twin (or a
+      // damaged line) and is read as one, not dropped unnamed.
+      if (first && typeof first === "object" && "format" in first) return;
     }
     if (trailer && !lenient) return void (reason = "lines after the trailer");
     const rec = parseLine(line) as (TwinRecord & { format?: unknown }) | undefined;
