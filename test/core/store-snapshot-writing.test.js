@@ -8,7 +8,7 @@ const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
 const {
-  SNAPSHOT_TMP, useStoreDirs, freshDir, openRegistry, docs, durable, snapshotFiles, journalFiles, journalEntries, waitFor, faultyIO,
+  SNAPSHOT_TMP, useStoreDirs, freshDir, openRegistry, docs, durable, snapshotFiles, newestSnapshot, journalFiles, journalEntries, waitFor, faultyIO,
 } = require("./store-support");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
 
@@ -213,5 +213,36 @@ describe("core/store: writing snapshots", function () {
     assert.deepStrictEqual(snapshotFiles(dir), []);
     assert.deepStrictEqual(journalFiles(dir), ["journal-0000000000000001.log"]);
     assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["t-0", "t-1", "t-2", "t-3", "t-4"]);
+  });
+});
+
+describe("core/store: a compaction after a salvage", function () {
+  this.timeout(20000);
+  useStoreDirs("store-salvage-compaction");
+
+  it("keeps the damaged snapshots and their journals until two whole snapshots exist: one new snapshot damaged too still loses nothing more", async function () {
+    const dir = freshDir("salvage-keep");
+    const first = openRegistry(dir, { mode: "strict" });
+    for (let k = 0; k < 30; k++) first.reg.create(`m-${k}`, { attributes: { k } });
+    await first.reg.compact();
+    for (let k = 30; k < 40; k++) first.reg.create(`m-${k}`, { attributes: { k } });
+    await first.reg.compact();
+    await first.reg.close();
+    // Both snapshots damaged, the older one less: twins m-3..m-19 are whole only in the older one.
+    const [older, newer] = snapshotFiles(dir).map((n) => path.join(dir, n));
+    const cut = (file, keep) => fs.writeFileSync(file, fs.readFileSync(file, "utf8").split("\n").slice(0, keep + 1).join("\n") + "\n");
+    cut(older, 20);
+    cut(newer, 3);
+    const salvaged = openRegistry(dir, { mode: "strict" });
+    assert.match(salvaged.warnings.join("\n"), /no snapshot is whole/);
+    assert.ok(salvaged.reg.has("m-19") && salvaged.reg.has("m-39"));
+    salvaged.reg.create("after");
+    const expected = docs(salvaged.reg);
+    await salvaged.reg.compact();
+    await salvaged.reg.close();
+    assert.strictEqual(snapshotFiles(dir).length, 3, "the damaged snapshots stay beside the one new whole snapshot");
+    fs.writeFileSync(newestSnapshot(dir), "");
+    const again = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(docs(again.reg), expected, again.warnings.join("\n"));
   });
 });
