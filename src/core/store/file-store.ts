@@ -698,20 +698,24 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
   const hash = createHash("sha256");
   let count = 0;
   let maxLsn = 0;
+  let wholeLines = 0;
   const skip = (line: string, n: number) => {
     const id = idIn(line);
     if (id) damagedIds.push(id);
     damaged.push(id ?? `line ${n + 1}`);
   };
   const read = readLines(file, (line, n) => {
+    wholeLines = n + 1;
     if (reason) return;
     if (n === 0) {
-      header = parseLine(line) as typeof header;
-      const valid = !!header && header.format === FORMAT && Number.isSafeInteger(header.lsn);
-      if (valid && (header?.version === 1 || header?.version === undefined)) lenient = true;
-      if (!valid && !lenient) reason = "no valid header";
-      if (!valid) header = undefined;
-      return;
+      const first = parseLine(line) as typeof header;
+      const valid = !!first && first.format === FORMAT && Number.isSafeInteger(first.lsn);
+      if (valid && (first.version === 1 || first.version === undefined)) lenient = true;
+      if (valid) return void (header = first);
+      if (!lenient) return void (reason = "no valid header");
+      // A salvage of a snapshot whose header line was lost: its first line is a twin (or a
+      // damaged line) and is read as one, not dropped unnamed.
+      if (first && typeof first === "object" && "format" in first) return;
     }
     if (trailer && !lenient) return void (reason = "lines after the trailer");
     const rec = parseLine(line) as (TwinRecord & { format?: unknown }) | undefined;
@@ -727,8 +731,8 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
     onRecord(rec);
   });
   if (read.tail !== "") {
-    if (!lenient) return { ok: false, reason: read.bytes === 0 ? "empty file" : "it ends in a torn line" };
-    skip(read.tail, -1);
+    if (!lenient) return { ok: false, reason: "it ends in a torn line" }; // an empty file has no tail: it is refused below
+    skip(read.tail, wholeLines); // named by its line number, as a damaged whole line is
   }
   if (reason) return { ok: false, reason };
   if (read.bytes === 0) return lenient ? { ok: true, lsn: 0, maxLsn: 0, bytes: 0, damagedIds, note: `snapshot ${path.basename(file)} is empty` } : { ok: false, reason: "empty file" };
