@@ -183,6 +183,25 @@ describe("core/registry recovery", function () {
       assert.strictEqual(reg.size, 0);
     });
 
+    it("does not report a twin as lost when a later entry creates it again", function () {
+      const entries = [
+        { l: 5, o: "u", i: "pump-1", v: 3, t: T0, r: { temperature: [3, T0] } },
+        { l: 6, o: "c", i: "pump-1", v: 1, t: T0, m: null, r: { temperature: [4, T0] } },
+      ];
+      const { reg, warnings } = restart(new JournalStore(entries));
+      assert.deepStrictEqual(warnings, []);
+      assert.strictEqual(reg.get("pump-1").reported.temperature, 4);
+    });
+
+    it("names the twins it could not restore, counting the entries that named them", function () {
+      const entries = [
+        { l: 5, o: "u", i: "pump-1", v: 3, t: T0, r: { temperature: [3, T0] } },
+        { l: 6, o: "u", i: "pump-1", v: 4, t: T0, r: { temperature: [4, T0] } },
+      ];
+      const { warnings } = restart(new JournalStore(entries));
+      assert.deepStrictEqual(warnings, ["1 twin(s) could not be restored (2 journal entries name twins no snapshot or journal creates): pump-1"]);
+    });
+
     it("names a model the registry no longer defines, and only that one", function () {
       const models = parseModels({ pump: { properties: { temperature: { type: "number" } } }, valve: { properties: {} } });
       const store = new JournalStore();
