@@ -214,8 +214,10 @@ describe("core/registry change rules", function () {
       const store = new JournalStore();
       const reg = open({ store });
       reg.create("a", { reported: { temperature: 1 } });
+      const events = record(reg);
       reg.setOnline("a", false);
       assert.strictEqual(reg.get("a").connectivity.online, false);
+      assert.deepStrictEqual(events.map((e) => [e.section, e.changes.online]), [["connectivity", { value: false, previous: true, ts: T0 }]]);
       const back = open({ store: new JournalStore(store.entries) });
       assert.strictEqual(back.get("a").connectivity.online, false);
     });
@@ -237,7 +239,9 @@ describe("core/registry change rules", function () {
       clock.advance(1000);
       reg.report("a", { temperature: 1 });
       clock.advance(-500);
-      reg.report("a", { temperature: 2 });
+      // Another property, so the reading is not refused as older than the stored one.
+      reg.report("a", { rpm: 2 });
+      assert.strictEqual(reg.get("a").reported.rpm, 2);
       assert.strictEqual(reg.get("a").connectivity.lastSeen, T0 + 1000);
     });
   });

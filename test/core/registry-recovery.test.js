@@ -323,8 +323,10 @@ describe("core/registry recovery", function () {
       clock.advance(1000);
       reg.touch("pump-1");
       assert.deepStrictEqual(plain(reg.get("pump-1").connectivity), { online: true, lastSeen: T0 + 1000 });
+      clock.advance(1000);
       reg.setOnline("pump-1", false);
-      assert.strictEqual(reg.get("pump-1").connectivity.online, false);
+      // Going offline is no reading: lastSeen stays at the last sign of life.
+      assert.deepStrictEqual(plain(reg.get("pump-1").connectivity), { online: false, lastSeen: T0 + 1000 });
     });
   });
 
