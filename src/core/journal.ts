@@ -125,7 +125,6 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
-  if (!isObject(patch)) return;
   const admitted = dict();
   for (const key of Object.keys(patch)) {
     if (ctx.fromDisk && !isPropertyName(key)) continue;
