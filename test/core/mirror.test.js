@@ -586,11 +586,13 @@ describe("core/mirror", function () {
       reg.setDesired("c-0", { setpoint: 25 }); // the nearest deadline
       m.flush();
       time.advance(10);
+      let largest = 0;
       for (let i = 0; i < 300; i++) {
         reg.setDesired("th-1", { setpoint: 20 + (i % 5) }); // each send supersedes the one before
         m.flush();
+        largest = Math.max(largest, m.heap.size);
       }
-      assert.ok(m.heap.size <= 2 * 2 + 64, `heap holds ${m.heap.size} entries for two deadlines`);
+      assert.ok(largest <= 2 * 2 + 64, `the heap held ${largest} entries for two deadlines`);
       take(m);
       time.advance(990);
       assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.ts]), [["c-0", T0 + 2000]]);
