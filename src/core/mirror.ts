@@ -459,10 +459,6 @@ export class Mirror {
     this.count(t.status, -1);
     t.status = status;
     this.count(status, 1);
-    if (status === "failed" && t.deadline !== null) {
-      t.deadline = null;
-      this.live--;
-    }
   }
 
   private count(status: TrackStatus, n: number): void {
