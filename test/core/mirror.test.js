@@ -779,6 +779,23 @@ describe("core/mirror", function () {
       assert.deepStrictEqual(statuses(take(after.m).events), ["setpoint:timeout:2"]);
     });
 
+    it("writes nothing to the journal at start when the kept tracking is taken up as it was", function () {
+      const store = new JournalStore();
+      const first = openRegistry({ store });
+      first.create("th-1", { model: "thermostat", reported: { setpoint: 18 } });
+      first.create("th-2", { model: "thermostat", reported: { mode: "heat" } });
+      const m = mirrorOn(first);
+      first.setDesired("th-1", { setpoint: 21 });
+      first.setDesired("th-2", { mode: "heat" }); // applied at once: nothing to keep
+      m.flush();
+      m.close();
+      const written = store.entries.length;
+      const again = openRegistry({ store: new JournalStore(store.entries) });
+      const after = mirrorOn(again);
+      assert.deepStrictEqual(after.counts(), { pending: 1, failed: 0 });
+      assert.strictEqual(store.entries.length, written, "a start rewrote kept state");
+    });
+
     it("takes up kept tracking only for the twins it handles", function () {
       reg.create("pump-1", { reported: { rpm: 1 }, desired: { rpm: 2 } });
       reg.setState("pump-1", STATE_KEY, { props: { rpm: { value: 2, status: "pending", attempts: 1, deadline: T0 + 500 } } });
