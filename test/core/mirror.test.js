@@ -549,7 +549,7 @@ describe("core/mirror", function () {
     it("serves kept deadlines taken up in any order, each at its own time", function () {
       // A fixed shuffle of 40 deadlines, 10 ms apart, kept with twins created in id order.
       const offsets = [];
-      for (let i = 0; i < 40; i++) offsets.push(100 + ((i * 17) % 40) * 10);
+      for (let i = 0; i < 40; i++) offsets.push(100 + ((i * 17 + 5) % 40) * 10);
       offsets.forEach((offset, i) => {
         const id = `k-${String(i).padStart(2, "0")}`;
         reg.create(id, { model: "thermostat", reported: { setpoint: 18 }, desired: { setpoint: 21 } });
