@@ -98,7 +98,6 @@ interface Deadline { at: number; twinId: string; property: string; seq: number }
 interface Touch {
   names: Set<string>;
   desired: Set<string>;
-  created: boolean;
   deleted: boolean;
   resync: boolean;
 }
@@ -273,7 +272,7 @@ export class Mirror {
     if (!this.handles(event.twinId)) return;
     let touch = this.batch.get(event.twinId);
     if (!touch) {
-      touch = { names: new Set(), desired: new Set(), created: false, deleted: false, resync: false };
+      touch = { names: new Set(), desired: new Set(), deleted: false, resync: false };
       this.batch.set(event.twinId, touch);
     }
     switch (section) {
@@ -290,13 +289,14 @@ export class Mirror {
         touch.resync = true;
         break;
       case "twin":
+        // A new twin's desired state comes as a "desired" event of its own.
         if (event.op === "deleted") {
           // Whatever came before belongs to the twin that is gone.
           touch.deleted = true;
-          touch.created = touch.resync = false;
+          touch.resync = false;
           touch.names.clear();
           touch.desired.clear();
-        } else if (event.op === "created") touch.created = true;
+        }
         break;
     }
     if (!this.flushQueued) {
@@ -310,12 +310,6 @@ export class Mirror {
     if (touch.deleted || !twin) this.dropTwin(twinId);
     if (!twin) return;
     const out = outcome(twinId, now, "change");
-    if (touch.created && twin.desired) {
-      for (const name of twin.desired.keys()) {
-        touch.names.add(name);
-        touch.desired.add(name);
-      }
-    }
     for (const name of touch.names) this.reconcile(twin, name, touch.desired.has(name), out);
     if (touch.resync) {
       if (out.sends.size === 0) out.reason = "resync";
@@ -465,10 +459,6 @@ export class Mirror {
     this.count(t.status, -1);
     t.status = status;
     this.count(status, 1);
-    if (status === "failed" && t.deadline !== null) {
-      t.deadline = null;
-      this.live--;
-    }
   }
 
   private count(status: TrackStatus, n: number): void {

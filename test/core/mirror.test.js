@@ -345,6 +345,141 @@ describe("core/mirror", function () {
       assert.deepStrictEqual(take(m).commands.map((c) => c.twinId), ["th-1"]);
       assert.strictEqual(reg.getState("pump-1", STATE_KEY), undefined);
     });
+
+    it("settles each registry write on its own, once the write is done (no flush called)", async function () {
+      const m = mirrorOn(reg, { defer: undefined });
+      reg.setDesired("th-1", { setpoint: 21 });
+      reg.setDesired("th-1", { mode: "cool" });
+      assert.deepStrictEqual(take(m).commands, [], "nothing is sent in the middle of the writer's turn");
+      await null;
+      assert.deepStrictEqual(take(m).commands.map((c) => c.delta), [{ setpoint: 21, mode: "cool" }], "one command for the turn");
+      reg.setDesired("th-1", { setpoint: 22 });
+      await null;
+      assert.deepStrictEqual(take(m).commands.map((c) => c.delta), [{ setpoint: 22 }], "a later write is settled too");
+    });
+
+    it("retries the properties of one twin that fall due together in one command", function () {
+      const m = mirrorOn(reg);
+      reg.setDesired("th-1", { setpoint: 21, mode: "cool" });
+      m.flush();
+      take(m);
+      time.advance(1000);
+      const got = take(m);
+      assert.deepStrictEqual(got.commands, [{ twinId: "th-1", delta: { setpoint: 21, mode: "cool" }, reason: "retry", ts: T0 + 1000 }]);
+      assert.deepStrictEqual(statuses(got.events), ["setpoint:timeout:2", "mode:timeout:2"]);
+    });
+
+    it("does not resend a delta the device applied when a deadline comes before the write is settled", function () {
+      const m = mirrorOn(reg);
+      reg.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      take(m);
+      time.advance(999);
+      reg.report("th-1", { setpoint: 21 }); // gathered, not settled yet
+      time.advance(1);
+      const got = take(m);
+      assert.deepStrictEqual(got.commands, []);
+      assert.deepStrictEqual(statuses(got.events), ["setpoint:applied:1"]);
+      m.flush();
+      assert.deepStrictEqual(take(m), { commands: [], events: [] }, "applied is told once");
+      assert.deepStrictEqual(m.counts(), { pending: 0, failed: 0 });
+    });
+
+    it("tells of a change only when the pending or failed count changes", function () {
+      const m = mirrorOn(reg, { retries: 1 });
+      assert.strictEqual(m.seen.changes, 0, "nothing outstanding at start");
+      reg.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      assert.strictEqual(m.seen.changes, 1);
+      reg.report("th-1", { temperature: 20 });
+      m.flush();
+      time.advance(1000); // timeout: still pending
+      assert.strictEqual(m.seen.changes, 1);
+      time.advance(2000); // failed
+      assert.deepStrictEqual(m.counts(), { pending: 0, failed: 1 });
+      assert.strictEqual(m.seen.changes, 2);
+      reg.setDesired("th-1", { mode: "cool" });
+      m.flush();
+      assert.strictEqual(m.seen.changes, 3);
+    });
+
+    it("forgets a twin deleted and created again in one turn, tracking only the new twin's delta", function () {
+      const m = mirrorOn(reg);
+      reg.setDesired("th-1", { mode: "cool" });
+      m.flush();
+      take(m);
+      reg.remove("th-1");
+      reg.create("th-1", { model: "thermostat", reported: { setpoint: 18 }, desired: { setpoint: 21 } });
+      m.flush();
+      let got = take(m);
+      assert.deepStrictEqual(got.commands.map((c) => c.delta), [{ setpoint: 21 }]);
+      assert.deepStrictEqual(statuses(got.events), ["setpoint:pending:1"]);
+      assert.deepStrictEqual(m.counts(), { pending: 1, failed: 0 });
+      assert.deepStrictEqual(Object.keys(m.tracking("th-1")), ["setpoint"]);
+      time.advance(1000);
+      got = take(m);
+      assert.deepStrictEqual(got.commands.map((c) => c.delta), [{ setpoint: 21 }], "the old twin's delta is not sent");
+      assert.deepStrictEqual(statuses(got.events), ["setpoint:timeout:2"]);
+    });
+
+    it("gathers no work for attribute changes, reconnections and readings of twins with nothing outstanding", function () {
+      const r = openRegistry({ stalenessMs: 5000 });
+      r.create("quiet", { model: "thermostat", reported: { temperature: 19, setpoint: 18 } });
+      const m = mirrorOn(r);
+      r.setDesired("quiet", { setpoint: 21 });
+      m.flush();
+      r.report("quiet", { setpoint: 21 });
+      m.flush();
+      assert.deepStrictEqual(statuses(take(m).events), ["setpoint:pending:1", "setpoint:applied:1"]);
+      r.setDesired("quiet", { setpoint: null });
+      m.flush();
+      r.updateAttributes("quiet", { room: "B12" });
+      time.advance(6000);
+      r.expire();
+      assert.strictEqual(r.get("quiet").connectivity.online, false);
+      r.report("quiet", { temperature: 19.5 }); // back online
+      r.report("quiet", { temperature: 19.6 });
+      assert.strictEqual(m.batch.size, 0, "nothing gathered");
+      m.flush();
+      assert.deepStrictEqual(take(m), { commands: [], events: [] });
+    });
+
+    it("falls back to the default 30 s timeout for a timeout of 0 or less", function () {
+      for (const timeoutMs of [0, -5]) {
+        const r = openRegistry();
+        r.create("th-1", { model: "thermostat", reported: { setpoint: 18 } });
+        const m = mirrorOn(r, { timeoutMs });
+        r.setDesired("th-1", { setpoint: 21 });
+        m.flush();
+        take(m);
+        time.advance(29999);
+        assert.deepStrictEqual(take(m).commands, [], `timeoutMs ${timeoutMs}`);
+        time.advance(1);
+        assert.deepStrictEqual(take(m).commands.map((c) => c.reason), ["retry"], `timeoutMs ${timeoutMs}`);
+        m.close();
+      }
+    });
+
+    it("retries on real timers when no timer service is given", async function () {
+      const m = mirrorOn(reg, { timers: undefined, clock: undefined, timeoutMs: 20 });
+      reg.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      const deadline = Date.now() + 2000;
+      while (!m.seen.commands.some((c) => c.reason === "retry") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepStrictEqual(take(m).commands.map((c) => c.reason).slice(0, 2), ["change", "retry"]);
+    });
+
+    it("reports a write the registry refuses through onError, and still sends the retry", async function () {
+      const m = mirrorOn(reg);
+      reg.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      take(m);
+      await reg.close(); // the store is gone: keeping the next attempt with the twin fails
+      time.advance(1000);
+      assert.deepStrictEqual(take(m).commands.map((c) => c.reason), ["retry"]);
+      const errors = m.seen.errors.splice(0);
+      assert.deepStrictEqual(errors.map((e) => e.code), ["store-closed"]);
+    });
   });
 
   describe("timers", function () {
@@ -391,6 +526,94 @@ describe("core/mirror", function () {
       m.flush();
       time.advance(10000);
       assert.deepStrictEqual(take(m).commands.length, 1, "only the command from before close");
+    });
+
+    it("serves a deadline on time when other twins sent with it converged or were sent again", function () {
+      reg.create("th-2", { model: "thermostat", reported: { setpoint: 18 } });
+      reg.create("th-3", { model: "thermostat", reported: { setpoint: 18 } });
+      const m = mirrorOn(reg);
+      for (const id of ["th-1", "th-2", "th-3"]) reg.setDesired(id, { setpoint: 21 });
+      m.flush();
+      take(m);
+      reg.report("th-2", { setpoint: 21 });
+      time.advance(5);
+      reg.setDesired("th-3", { setpoint: 22 });
+      m.flush();
+      take(m);
+      time.advance(995); // T0 + 1000: th-1's first deadline
+      assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.reason, c.ts]), [["th-1", "retry", T0 + 1000]]);
+      time.advance(5);
+      assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.delta, c.ts]), [["th-3", { setpoint: 22 }, T0 + 1005]]);
+    });
+
+    it("serves kept deadlines taken up in any order, each at its own time", function () {
+      // A fixed shuffle of 40 deadlines, 10 ms apart, kept with twins created in id order.
+      const offsets = [];
+      for (let i = 0; i < 40; i++) offsets.push(100 + ((i * 17 + 5) % 40) * 10);
+      offsets.forEach((offset, i) => {
+        const id = `k-${String(i).padStart(2, "0")}`;
+        reg.create(id, { model: "thermostat", reported: { setpoint: 18 }, desired: { setpoint: 21 } });
+        reg.setState(id, STATE_KEY, { props: { setpoint: { value: 21, status: "pending", attempts: 1, deadline: T0 + offset } } });
+      });
+      const m = mirrorOn(reg, { timeoutMs: 60000 });
+      // Sent again and again, th-1 leaves superseded deadlines behind (the heap is rebuilt).
+      for (let i = 0; i < 150; i++) {
+        reg.setDesired("th-1", { setpoint: 20 + (i % 3) });
+        m.flush();
+      }
+      take(m);
+      time.advance(1000);
+      const served = take(m).commands.map((c) => [c.twinId, c.ts]);
+      const expected = offsets.map((offset, i) => [`k-${String(i).padStart(2, "0")}`, T0 + offset]).sort((a, b) => a[1] - b[1]);
+      assert.deepStrictEqual(served, expected);
+      time.advance(59000);
+      assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.ts]), [["th-1", T0 + 60000]]);
+    });
+
+    it("keeps the deadline heap small after many converged sends, retries and superseded sends", function () {
+      const m = mirrorOn(reg);
+      const ids = [];
+      for (let i = 0; i < 100; i++) {
+        ids.push(`c-${i}`);
+        reg.create(`c-${i}`, { model: "thermostat", reported: { setpoint: 10 } });
+        reg.setDesired(`c-${i}`, { setpoint: 20 });
+      }
+      m.flush();
+      time.advance(1000); // every one is sent again
+      for (const id of ids) reg.report(id, { setpoint: 20 });
+      m.flush();
+      assert.deepStrictEqual(m.counts(), { pending: 0, failed: 0 });
+      reg.setDesired("c-0", { setpoint: 25 }); // the nearest deadline
+      m.flush();
+      time.advance(10);
+      let largest = 0;
+      for (let i = 0; i < 300; i++) {
+        reg.setDesired("th-1", { setpoint: 20 + (i % 5) }); // each send supersedes the one before
+        m.flush();
+        largest = Math.max(largest, m.heap.size);
+      }
+      assert.ok(largest <= 2 * 2 + 64, `the heap held ${largest} entries for two deadlines`);
+      take(m);
+      time.advance(990);
+      assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.ts]), [["c-0", T0 + 2000]]);
+      time.advance(10);
+      assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.delta, c.ts]), [["th-1", { setpoint: 24 }, T0 + 2010]]);
+    });
+
+    it("stays closed: resending or starting again sends, tracks and keeps nothing", function () {
+      const m = mirrorOn(reg);
+      reg.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      take(m);
+      m.close();
+      m.resendOutstanding("start");
+      reg.setDesired("th-1", { mode: "cool" }); // nobody mirrors it now
+      m.start();
+      m.flush();
+      time.advance(10000);
+      assert.deepStrictEqual(take(m), { commands: [], events: [] });
+      assert.deepStrictEqual(Object.keys(m.tracking("th-1")), ["setpoint"]);
+      assert.deepStrictEqual(Object.keys(reg.getState("th-1", STATE_KEY).props), ["setpoint"]);
     });
   });
 
@@ -540,6 +763,76 @@ describe("core/mirror", function () {
       reg.setState("th-1", STATE_KEY, { props: { setpoint: { value: 21, status: "exploded", attempts: -1, deadline: "soon" }, "bad name": {} } });
       const m = mirrorOn(reg);
       assert.deepStrictEqual(plain(m.tracking("th-1")), { setpoint: { status: "pending", attempts: 0, desired: 21 } });
+    });
+
+    it("gives a full wait from start when the kept deadline falls due exactly at start", function () {
+      const { first, m, restart } = restartable();
+      first.setDesired("th-1", { setpoint: 21 });
+      m.flush();
+      take(m);
+      m.close();
+      time.advance(1000); // the kept deadline is now
+      const after = restart();
+      time.advance(999);
+      assert.deepStrictEqual(take(after.m), { commands: [], events: [] });
+      time.advance(1);
+      assert.deepStrictEqual(statuses(take(after.m).events), ["setpoint:timeout:2"]);
+    });
+
+    it("writes nothing to the journal at start when the kept tracking is taken up as it was", function () {
+      const store = new JournalStore();
+      const first = openRegistry({ store });
+      first.create("th-1", { model: "thermostat", reported: { setpoint: 18 } });
+      first.create("th-2", { model: "thermostat", reported: { mode: "heat" } });
+      const m = mirrorOn(first);
+      first.setDesired("th-1", { setpoint: 21 });
+      first.setDesired("th-2", { mode: "heat" }); // applied at once: nothing to keep
+      m.flush();
+      m.close();
+      const written = store.entries.length;
+      const again = openRegistry({ store: new JournalStore(store.entries) });
+      const after = mirrorOn(again);
+      assert.deepStrictEqual(after.counts(), { pending: 1, failed: 0 });
+      assert.strictEqual(store.entries.length, written, "a start rewrote kept state");
+    });
+
+    it("takes up kept tracking only for the twins it handles", function () {
+      reg.create("pump-1", { reported: { rpm: 1 }, desired: { rpm: 2 } });
+      reg.setState("pump-1", STATE_KEY, { props: { rpm: { value: 2, status: "pending", attempts: 1, deadline: T0 + 500 } } });
+      const m = mirrorOn(reg, { handles: compileGlob("th-*") });
+      assert.deepStrictEqual(m.counts(), { pending: 0, failed: 0 });
+      assert.deepStrictEqual(plain(m.tracking("pump-1")), {});
+      time.advance(10000);
+      assert.deepStrictEqual(take(m), { commands: [], events: [] });
+    });
+
+    it("leaves out each malformed field of kept tracking on its own, and keeps a valid entry as it was", function () {
+      reg.create("free", { reported: { a: 0, b: 0, c: 0, d: 0, e: 0, f: 0 }, desired: { a: 1, b: 1, c: 1, d: 1, e: 1, f: 1 } });
+      const valid = { value: 1, status: "timeout", attempts: 2, deadline: null };
+      reg.setState("free", STATE_KEY, {
+        props: {
+          a: { ...valid, status: "exploded" },
+          b: { ...valid, attempts: -1 },
+          c: { ...valid, deadline: "soon" },
+          d: valid,
+          e: { status: "timeout", attempts: 2, deadline: null },
+          f: { value: 1, status: "pending", attempts: 0, deadline: T0 + 500 },
+        },
+      });
+      const m = mirrorOn(reg);
+      const afresh = { status: "pending", attempts: 0, desired: 1 };
+      assert.deepStrictEqual(plain(m.tracking("free")), {
+        a: afresh,
+        b: afresh,
+        c: afresh,
+        d: { status: "timeout", attempts: 2, desired: 1 },
+        e: afresh,
+        f: afresh,
+      });
+      time.advance(500);
+      assert.deepStrictEqual(take(m).commands.map((c) => c.delta), [{ f: 1 }], "f keeps its kept deadline");
+      time.advance(500);
+      assert.deepStrictEqual(take(m).commands.map((c) => c.delta), [{ a: 1, b: 1, c: 1, e: 1 }]);
     });
   });
 
