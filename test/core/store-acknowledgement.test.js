@@ -1,0 +1,128 @@
+"use strict";
+/**
+ * When a message is told its change is durable, per mode: strict waits for the fsync that covers
+ * it (and no longer), batched answers at once unless a change older than the window is still
+ * being written, and close() waits for a retried write before it lets go of the journal.
+ */
+const assert = require("assert");
+const fs = require("fs");
+const { useStoreDirs, freshDir, openRegistry, journalText, journalEntries, lastJournal, waitFor, durable, immediate, faultyIO } = require("./store-support");
+
+describe("core/store: when a change is acknowledged", function () {
+  this.timeout(20000);
+  useStoreDirs("store-ack");
+
+  describe("strict", function () {
+    it("a message that changed nothing, with nothing being written, completes at once", async function () {
+      const { reg } = openRegistry(freshDir("strict-idle"), { mode: "strict" });
+      let called = false;
+      reg.whenDurable((err) => {
+        assert.ifError(err);
+        called = true;
+      });
+      assert.ok(called, "completed without waiting for a write");
+    });
+
+    it("a message that changed nothing while an earlier change is written completes once that change is on disk", async function () {
+      const dir = freshDir("strict-inflight");
+      const io = faultyIO();
+      io.syncDelayMs = 200;
+      const { reg } = openRegistry(dir, { mode: "strict", io });
+      reg.create("a");
+      await waitFor(() => io.syncs >= 1, "the write of a to be under way");
+      let seen = null;
+      reg.whenDurable((err) => (seen = { err, synced: io.syncsDone }));
+      assert.strictEqual(seen, null, "not completed while the change it may depend on is unwritten");
+      await waitFor(() => seen !== null, "the completion");
+      assert.ifError(seen.err);
+      assert.strictEqual(seen.synced, 1, "completed after the fsync that covers a");
+    });
+
+    it("does not wait for the batched interval: a change is durable as soon as its fsync is done", async function () {
+      const { reg } = openRegistry(freshDir("strict-fast"), { mode: "strict", intervalMs: 60000 });
+      reg.create("a");
+      const started = performance.now();
+      assert.ifError(await durable(reg));
+      const took = performance.now() - started;
+      assert.ok(took < 5000, `durable after ${Math.round(took)} ms, not after half the 60 s interval`);
+    });
+  });
+
+  describe("batched", function () {
+    it("changes made in different turns of the event loop within the interval share one write", async function () {
+      const dir = freshDir("batched-share");
+      const io = faultyIO();
+      const { reg } = openRegistry(dir, { mode: "batched", intervalMs: 400, io });
+      for (const id of ["a", "b", "c"]) {
+        reg.create(id);
+        await immediate();
+      }
+      assert.strictEqual(io.writes, 0, "nothing written yet: the batch waits for more changes");
+      await waitFor(() => journalEntries(dir).length === 3, "the batch on disk");
+      assert.strictEqual(io.writes, 1, "one write for the three changes");
+    });
+
+    it("a change is on disk by itself well within the interval, with no acknowledgement pushing it", async function () {
+      const dir = freshDir("batched-timer");
+      const { reg } = openRegistry(dir, { mode: "batched", intervalMs: 1000 });
+      const started = performance.now();
+      reg.create("a");
+      await waitFor(() => /"i":"a"/.test(journalText(dir)), "a on disk", 5000);
+      const took = performance.now() - started;
+      // Written half the interval after the change; a late timer on a busy machine gets the rest.
+      assert.ok(took < 1500, `written after ${Math.round(took)} ms`);
+    });
+
+    it("acknowledges at once while the change being written is younger than the window", async function () {
+      const io = faultyIO();
+      io.syncDelayMs = 300;
+      const { reg, store } = openRegistry(freshDir("batched-young"), { mode: "batched", intervalMs: 5000, io });
+      reg.create("a");
+      const flushed = store.flush(); // a's write starts now, its fsync takes 300 ms
+      assert.strictEqual(io.writes, 1);
+      let called = false;
+      reg.whenDurable(() => (called = true));
+      assert.ok(called, "acknowledged without waiting for the slow fsync");
+      await flushed;
+    });
+
+    /** Starts writing `a` with a 500 ms fsync in a 100 ms window, then lets `a` age past the window. */
+    async function slowWritePastWindow(label) {
+      const dir = freshDir(label);
+      const io = faultyIO();
+      io.syncDelayMs = 500;
+      const { reg, store } = openRegistry(dir, { mode: "batched", intervalMs: 100, io });
+      reg.create("a");
+      const started = performance.now();
+      const flushed = store.flush();
+      await waitFor(() => performance.now() - started >= 150, "a to be older than the window");
+      assert.strictEqual(io.syncsDone, 0, "a's fsync still running (the test's premise)");
+      return { dir, io, reg, flushed };
+    }
+
+    it("a message acknowledged while a change older than the window is still being written waits for that write", async function () {
+      const { io, reg, flushed } = await slowWritePastWindow("batched-held");
+      let seen = null;
+      reg.whenDurable((err) => (seen = { err, synced: io.syncsDone }));
+      assert.strictEqual(seen, null, "held: a was acknowledged more than a window ago and is not on disk");
+      await flushed;
+      await waitFor(() => seen !== null, "the held acknowledgement");
+      assert.ifError(seen.err);
+      assert.strictEqual(seen.synced, 1);
+    });
+
+    it("a change acknowledgement held behind a slow write also waits for its own change once that is older than the window", async function () {
+      const { dir, io, reg } = await slowWritePastWindow("batched-held-own");
+      reg.create("b");
+      let seen = null;
+      reg.whenDurable((err) => (seen = { err, synced: io.syncsDone, onDisk: fs.readFileSync(lastJournal(dir), "utf8") }));
+      assert.strictEqual(seen, null, "held behind a");
+      await waitFor(() => seen !== null, "the held acknowledgement", 10000);
+      assert.ifError(seen.err);
+      // By the time a's write finished, b had waited longer than the window: acknowledging it then
+      // would let a crash lose an acknowledged change older than the window.
+      assert.match(seen.onDisk, /"i":"b"/, "b was on disk when it was acknowledged");
+      assert.strictEqual(seen.synced, 2);
+    });
+  });
+});
