@@ -125,4 +125,28 @@ describe("core/store: when a change is acknowledged", function () {
       assert.strictEqual(seen.synced, 2);
     });
   });
+
+  describe("close", function () {
+    it("close() during a retried write waits for it: the change it was writing is on disk afterwards", async function () {
+      const dir = freshDir("close-retry");
+      const io = faultyIO();
+      const { reg } = openRegistry(dir, { mode: "strict", retryMs: 30, io });
+      io.failWrite = "ENOSPC";
+      reg.create("a");
+      assert.ok(await durable(reg), "the first write failed");
+      // The disk recovers but is slow: the retry's write takes 300 ms.
+      io.failWrite = null;
+      const write = io.write;
+      let retried = false;
+      io.write = (...args) => {
+        retried = true;
+        setTimeout(() => write(...args), 300);
+      };
+      await waitFor(() => retried, "the retry's write to start");
+      await reg.close().catch(() => undefined);
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"], "the retried change was written before the journal was closed");
+      const again = openRegistry(dir);
+      assert.ok(again.reg.has("a"));
+    });
+  });
 });
