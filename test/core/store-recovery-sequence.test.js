@@ -65,6 +65,28 @@ describe("core/store: recovery of sequence numbers and journals", function () {
     assert.strictEqual(recovered.lsn, 12);
   });
 
+  it("every snapshot damaged: a twin on a damaged line is named as lost unless the journals delete or re-create it", async function () {
+    const dir = freshDir("salvage-lost");
+    const { store } = open(dir);
+    await store.compact(() => ({ lsn: 5, lines: () => linesOf(record("a", 1), record("b", 2), record("x", 3), record("y", 4), record("z", 5)) }));
+    store.append({ l: 6, o: "u", i: "x", v: 2, t: NOW, r: { t: [1, NOW] } }); // a reading: no whole twin to apply it to
+    store.append({ l: 7, o: "x", i: "z", t: NOW }); // deleted: not lost
+    store.append(createEntry(8, "y")); // created again: not lost
+    assert.ifError(await whenDurable(store));
+    await store.compact(() => ({ lsn: 8, lines: () => linesOf(record("a", 1), record("b", 2), record("x", 6), record("y", 8)) }));
+    await store.close();
+    for (const name of fs.readdirSync(dir).filter((n) => n.startsWith("snapshot-"))) {
+      const file = path.join(dir, name);
+      const text = fs.readFileSync(file, "utf8").replace(/^(\{"i":"[xyz]",).*$/gm, "$1\u0000garbled");
+      fs.writeFileSync(file, text);
+    }
+    const { recovered } = open(dir);
+    const text = recovered.warnings.join("\n");
+    assert.match(text, /no snapshot is whole/);
+    assert.match(text, /1 twin\(s\) on damaged snapshot lines could not be restored: x$/m);
+    assert.deepStrictEqual([...new Set(recovered.records.map((r) => r.i))].sort(), ["a", "b"]);
+  });
+
   it("replays journals in sequence order, not in the order of their names or of their creation", async function () {
     const dir = freshDir("order");
     // Names without the padding (journal-9.log sorts after journal-12.log by name), written out
