@@ -87,6 +87,21 @@ describe("core/store: recovery of sequence numbers and journals", function () {
     assert.deepStrictEqual([...new Set(recovered.records.map((r) => r.i))].sort(), ["a", "b"]);
   });
 
+  it("a damaged snapshot with no journal at all (a backup of the snapshot alone): its readable twins are restored, not dropped", async function () {
+    const dir = freshDir("snapshot-alone");
+    const { store } = open(dir);
+    await store.compact(() => ({ lsn: 3, lines: () => linesOf(record("a", 1), record("b", 2), record("c", 3)) }));
+    await store.close();
+    for (const name of journalFiles(dir)) fs.rmSync(path.join(dir, name));
+    const [snapshot] = fs.readdirSync(dir).filter((n) => n.startsWith("snapshot-"));
+    fs.appendFileSync(path.join(dir, snapshot), '{"i":"d","m":nu');
+    const { recovered } = open(dir);
+    assert.deepStrictEqual(recovered.records.map((r) => r.i), ["a", "b", "c"]);
+    const text = recovered.warnings.join("\n");
+    assert.doesNotMatch(text, /restored from the journals alone/, "there are no journals to restore from");
+    assert.match(text, /1 twin\(s\) on damaged snapshot lines could not be restored: d$/m);
+  });
+
   it("replays journals in sequence order, not in the order of their names or of their creation", async function () {
     const dir = freshDir("order");
     // Names without the padding (journal-9.log sorts after journal-12.log by name), written out

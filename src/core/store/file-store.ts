@@ -166,7 +166,8 @@ export class FileStore implements Store {
       warnings.push(`snapshot ${snap.name} is damaged (${result.reason})`);
     }
     let baseLsn = base ? base.lsn : 0;
-    const journalsFromStart = journals.length === 0 || journals.some((f) => f.first === 1 && JOURNAL.test(f.name));
+    // No journal at all (a backup of the snapshot alone) holds nothing either: salvage then too.
+    const journalsFromStart = journals.some((f) => f.first === 1 && JOURNAL.test(f.name));
     if (!base && damaged.length && !journalsFromStart) {
       // Nothing whole holds these twins: read what can be read of every damaged snapshot, oldest
       // first (a twin's newest record wins), and replay the journals from the oldest of them,
