@@ -6,7 +6,8 @@
  */
 const assert = require("assert");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
-const { NOW, useStoreDirs, freshDir, openRegistry, journalEntries, waitFor, durable, throwsTwin, faultyIO } = require("./store-support");
+const path = require("path");
+const { NOW, useStoreDirs, mountTmpfs, freshDir, openRegistry, journalEntries, waitFor, sleep, durable, throwsTwin, faultyIO } = require("./store-support");
 
 /** A journal entry creating twin `id` at sequence number `l`. */
 const create = (l, id = `t-${l}`) => ({ l, o: "c", i: id, v: 1, t: NOW, m: null });
@@ -83,5 +84,32 @@ describe("core/store: what the store refuses", function () {
     assert.strictEqual(during.unwritten, 3, "the batch being retried is still unwritten");
     await waitFor(() => store.health().ok, "the store to heal");
     assert.strictEqual(store.health().unwritten, undefined);
+  });
+
+  it("a disk that stays read-only: every retry keeps the store unhealthy and refusing, with no false all-clear", async function () {
+    const disk = mountTmpfs("ro-stays", 1024);
+    if (!disk) {
+      // Mounting needs root; CI runs as root, so there it must run.
+      if (process.env.CI) throw new Error("mounting a tmpfs failed: CI runs as root and must run this test");
+      return this.skip();
+    }
+    const dir = path.join(disk.dir, "store");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("a");
+    assert.ifError(await durable(first.reg));
+    await first.reg.close();
+    disk.readOnly();
+    const { reg, store } = openRegistry(dir, { mode: "strict", retryMs: 10 });
+    const events = [];
+    store.onHealth((h) => events.push(h));
+    // Nothing to wait for: the point is that nothing happens over some twenty retries.
+    await sleep(200);
+    assert.deepStrictEqual(events.filter((h) => h.ok), [], "never reported healthy while the disk is read-only");
+    assert.strictEqual(store.health().ok, false);
+    throwsTwin(() => reg.create("b"), "store-unavailable");
+    disk.writable();
+    await waitFor(() => store.health().ok, "the store to notice the disk is writable", 10000);
+    reg.create("b");
+    assert.ifError(await durable(reg));
   });
 });
