@@ -126,6 +126,32 @@ describe("core/store: when a change is acknowledged", function () {
     });
   });
 
+  describe("batched, on a failing disk", function () {
+    it("the window counts from the oldest change a failed write gave back, not from a younger one acknowledged during that write", async function () {
+      const io = faultyIO();
+      const write = io.write;
+      let failNext = true;
+      // The disk takes 700 ms to refuse the first write.
+      io.write = (fd, buffer, offset, length, position, cb) => {
+        if (!failNext) return write(fd, buffer, offset, length, position, cb);
+        failNext = false;
+        setTimeout(() => cb(Object.assign(new Error("EIO: simulated failure, write"), { code: "EIO" }), 0), 700);
+      };
+      const { reg, store } = openRegistry(freshDir("failed-window"), { mode: "batched", intervalMs: 1500, retryMs: 60000, io });
+      const started = performance.now();
+      reg.create("a"); // acknowledged at once, written at once below
+      store.flush().catch(() => undefined);
+      await waitFor(() => performance.now() - started >= 200, "200 ms");
+      assert.ok(store.health().ok, "the write has not failed yet (the test's premise)");
+      reg.create("b"); // acknowledged while a's write is under way
+      await waitFor(() => !store.health().ok, "the write to fail");
+      await waitFor(() => performance.now() - started >= 1500, "a to be older than the window");
+      let called = false;
+      reg.whenDurable(() => (called = true));
+      assert.strictEqual(called, false, "not acknowledged: a, acknowledged 1.5 s ago, is still unwritten");
+    });
+  });
+
   describe("close", function () {
     it("close() during a retried write waits for it: the change it was writing is on disk afterwards", async function () {
       const dir = freshDir("close-retry");
