@@ -38,6 +38,21 @@ describe("core/store: when a change is acknowledged", function () {
       assert.strictEqual(seen.synced, 1, "completed after the fsync that covers a");
     });
 
+    it("a change completes after its own fsync, not after changes made while that fsync ran", async function () {
+      const io = faultyIO();
+      io.syncDelayMs = 300;
+      const { reg } = openRegistry(freshDir("strict-own"), { mode: "strict", intervalMs: 100, io });
+      reg.create("a");
+      let seen = null;
+      reg.whenDurable((err) => (seen = { err, synced: io.syncsDone }));
+      await waitFor(() => io.syncs >= 1, "a's fsync to start");
+      reg.create("b"); // waits for the next write; older than the interval once a's fsync is done
+      await waitFor(() => seen !== null, "a's completion", 10000);
+      assert.ifError(seen.err);
+      assert.strictEqual(seen.synced, 1, "completed by the first fsync, without waiting for b's");
+      assert.ifError(await durable(reg));
+    });
+
     it("does not wait for the batched interval: a change is durable as soon as its fsync is done", async function () {
       const { reg } = openRegistry(freshDir("strict-fast"), { mode: "strict", intervalMs: 60000 });
       reg.create("a");
@@ -127,6 +142,23 @@ describe("core/store: when a change is acknowledged", function () {
   });
 
   describe("batched, on a failing disk", function () {
+    it("a held acknowledgement does not make the store retry a failed disk before its retry time", async function () {
+      const io = faultyIO();
+      const { reg, store } = openRegistry(freshDir("no-early-retry"), { mode: "batched", intervalMs: 20, retryMs: 60000, io });
+      io.failWrite = "EIO";
+      reg.create("a");
+      await waitFor(() => !store.health().ok, "the write to fail");
+      const writes = io.writes;
+      await waitFor(() => io.truncatesDone >= 1, "the cut-back of the failed write");
+      io.failWrite = null;
+      const started = performance.now();
+      await waitFor(() => performance.now() - started >= 40, "a to be older than the window");
+      let called = false;
+      reg.whenDurable(() => (called = true));
+      assert.strictEqual(called, false, "held: a is unwritten");
+      assert.strictEqual(io.writes, writes, "no write before the retry is due (the disk is not hammered)");
+    });
+
     it("the window counts from the oldest change a failed write gave back, not from a younger one acknowledged during that write", async function () {
       const io = faultyIO();
       const write = io.write;
