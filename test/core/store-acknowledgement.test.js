@@ -126,6 +126,31 @@ describe("core/store: when a change is acknowledged", function () {
       assert.strictEqual(seen.synced, 1);
     });
 
+    it("a held acknowledgement is released when the slow write is done, not kept for a change younger than the window", async function () {
+      const dir = freshDir("batched-release");
+      const io = faultyIO();
+      // a's fsync waits until the test lets it finish.
+      let release = null;
+      const fdatasync = io.fdatasync;
+      io.fdatasync = (fd, cb) => {
+        if (release === null) release = () => fdatasync(fd, cb);
+        else fdatasync(fd, cb);
+      };
+      const { reg, store } = openRegistry(dir, { mode: "batched", intervalMs: 100, io });
+      reg.create("a");
+      const started = performance.now();
+      store.flush().catch(() => undefined);
+      await waitFor(() => release !== null && performance.now() - started >= 150, "a's fsync to hang past the window");
+      let seen = null;
+      reg.whenDurable((err) => (seen = { err, synced: io.syncsDone }));
+      assert.strictEqual(seen, null, "held behind a");
+      reg.create("b"); // acknowledged at once, and young when a's fsync finishes
+      release();
+      await waitFor(() => seen !== null, "the held acknowledgement");
+      assert.ifError(seen.err);
+      assert.strictEqual(seen.synced, 1, "released by a's fsync, not held for b's write");
+    });
+
     it("a change acknowledgement held behind a slow write also waits for its own change once that is older than the window", async function () {
       const { dir, io, reg } = await slowWritePastWindow("batched-held-own");
       reg.create("b");
