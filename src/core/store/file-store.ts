@@ -451,10 +451,8 @@ export class FileStore implements Store {
     // Keep the batch and try again later, first cutting the journal back to its last whole
     // line: what was stored before stays intact and the batch is written once the disk recovers.
     this.needsCutBack = true;
-    if (text) {
-      this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
-      this.pending.unshift(text);
-    }
+    this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
+    this.pending.unshift(text);
     this.pendingEntries += this.inflightEntries;
     this.inflightEntries = 0;
     this.inflight = false;
