@@ -166,7 +166,8 @@ export class FileStore implements Store {
       warnings.push(`snapshot ${snap.name} is damaged (${result.reason})`);
     }
     let baseLsn = base ? base.lsn : 0;
-    const journalsFromStart = journals.length === 0 || journals.some((f) => f.first === 1 && JOURNAL.test(f.name));
+    // No journal at all (a backup of the snapshot alone) holds nothing either: salvage then too.
+    const journalsFromStart = journals.some((f) => f.first === 1 && JOURNAL.test(f.name));
     if (!base && damaged.length && !journalsFromStart) {
       // Nothing whole holds these twins: read what can be read of every damaged snapshot, oldest
       // first (a twin's newest record wins), and replay the journals from the oldest of them,
@@ -450,10 +451,8 @@ export class FileStore implements Store {
     // Keep the batch and try again later, first cutting the journal back to its last whole
     // line: what was stored before stays intact and the batch is written once the disk recovers.
     this.needsCutBack = true;
-    if (text) {
-      this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
-      this.pending.unshift(text);
-    }
+    this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
+    this.pending.unshift(text);
     this.pendingEntries += this.inflightEntries;
     this.inflightEntries = 0;
     this.inflight = false;
