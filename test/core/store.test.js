@@ -40,13 +40,17 @@ describe("core/store: persistence", function () {
       assert.strictEqual(store.mode, "batched");
       const changedAt = Date.now();
       populate(reg);
+      const populateMs = Date.now() - changedAt;
       const written = 1 + 5 + 1 + 1 + 2 + 3 + 1; // entries populate() journals
       let immediateCallback = false;
       reg.whenDurable((err) => {
         assert.ifError(err);
         immediateCallback = true;
       });
-      assert.ok(immediateCallback, "batched mode completes a message at once");
+      // At once, unless populate() itself outlasted the window (a loaded machine): then the oldest
+      // change is already older than the window allows, and the message waits for the write.
+      if (populateMs < 100) assert.ok(immediateCallback, "batched mode completes a message at once");
+      else await waitFor(() => immediateCallback, "the held message, once its changes are written");
 
       await waitFor(() => journalText(dir).split("\n").length - 1 >= written, "the journal to hold every change");
       await waitFor(() => io.syncs >= 1, "the fsync");
