@@ -570,6 +570,24 @@ describe("core/mirror", function () {
       assert.deepStrictEqual(take(m).commands.map((c) => [c.twinId, c.ts]), [["th-1", T0 + 60000]]);
     });
 
+    it("serves every retry at its own deadline while first sends and retries of other twins interleave", function () {
+      // Nine twins sent at these times (ms after T0), each retried 100, 200 and 400 ms after its
+      // sends: first deadlines and retries come in no order, and this order makes the deadline
+      // heap take its right branch when it reorders (found by simulating the heap).
+      const sentAt = [7, 110, 117, 124, 140, 180, 227, 711, 743];
+      const m = mirrorOn(reg, { timeoutMs: 100, retries: 3, backoff: 2 });
+      sentAt.forEach((_, i) => reg.create(`h-${i}`, { model: "thermostat", reported: { setpoint: 10 } }));
+      sentAt.forEach((at, i) => {
+        time.advance(T0 + at - time.now());
+        reg.setDesired(`h-${i}`, { setpoint: 20 });
+        m.flush();
+      });
+      time.advance(3000);
+      const sends = new Map(sentAt.map((_, i) => [`h-${i}`, []]));
+      for (const c of take(m).commands) sends.get(c.twinId).push(c.ts - T0);
+      sentAt.forEach((at, i) => assert.deepStrictEqual(sends.get(`h-${i}`), [at, at + 100, at + 300, at + 700], `h-${i}`));
+    });
+
     it("keeps the deadline heap small after many converged sends, retries and superseded sends", function () {
       const m = mirrorOn(reg);
       const ids = [];
