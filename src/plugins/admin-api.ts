@@ -19,8 +19,9 @@ import { RED, Request, Response } from "../runtime/red";
 import { RegistryNode, findRegistry } from "../runtime/registry-node";
 import { liveSummary } from "../runtime/live-feed";
 
+/** An error of the API itself, answered as { error, code } like a core error. */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
   }
 }
@@ -69,13 +70,13 @@ export function registerAdminApi(RED: RED): void {
     const all = registries();
     let match = all.filter((r) => r.id === ref);
     if (!match.length) match = all.filter((r) => r.name === ref);
-    if (match.length > 1) throw new HttpError(409, RED._("twin-admin-api.errors.ambiguous", { registry: ref }));
+    if (match.length > 1) throw new HttpError(409, "ambiguous-registry", RED._("twin-admin-api.errors.ambiguous", { registry: ref }));
     const node = match.length ? findRegistry(RED, match[0].id) : null;
-    if (!node) throw new HttpError(404, RED._("twin-admin-api.errors.no-registry", { registry: ref }));
+    if (!node) throw new HttpError(404, "no-registry", RED._("twin-admin-api.errors.no-registry", { registry: ref }));
     try {
       return { node, registry: node.use() };
     } catch (err) {
-      throw new HttpError(503, node.describe(err).message);
+      throw new HttpError(503, isTwinError(err) ? err.code : "store-unavailable", node.describe(err).message);
     }
   }
 
@@ -93,7 +94,7 @@ export function registerAdminApi(RED: RED): void {
   }
 
   function fail(req: Request, res: Response, err: unknown): void {
-    if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message });
+    if (err instanceof HttpError) return void res.status(err.status).json({ error: err.message, code: err.code });
     if (isTwinError(err)) {
       // The registry's own catalog words the error (the request may have failed before resolving it).
       const node = findRegistry(RED, registries().find((r) => r.id === req.params.registry || r.name === req.params.registry)?.id);
@@ -102,7 +103,7 @@ export function registerAdminApi(RED: RED): void {
       return void res.status(status).json({ error: message, code: err.code });
     }
     RED.log.error(`twinwire admin API: ${(err as Error).stack ?? err}`);
-    res.status(500).json({ error: String((err as Error).message ?? err) });
+    res.status(500).json({ error: String((err as Error).message ?? err), code: "internal" });
   }
 
   RED.httpAdmin.get("/twins", read, route(() =>
@@ -137,7 +138,7 @@ export function registerAdminApi(RED: RED): void {
     const { registry } = resolve(req.params.registry);
     const body = req.body;
     if (body === null || typeof body !== "object" || Array.isArray(body) || !Object.keys(body).length) {
-      throw new HttpError(400, RED._("twin-admin-api.errors.desired-body"));
+      throw new HttpError(400, "invalid-body", RED._("twin-admin-api.errors.desired-body"));
     }
     const user = req.user && typeof req.user.username === "string" && req.user.username ? req.user.username : "editor";
     const options: WriteOptions = { by: user };
@@ -233,5 +234,5 @@ function time(RED: RED, name: string, value: unknown): number {
 }
 
 function badQuery(RED: RED, name: string, value: unknown, expected: string): HttpError {
-  return new HttpError(400, RED._("twin-admin-api.errors.query", { name, value: String(value).slice(0, 40), expected }));
+  return new HttpError(400, "invalid-query", RED._("twin-admin-api.errors.query", { name, value: String(value).slice(0, 40), expected }));
 }

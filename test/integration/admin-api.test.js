@@ -123,8 +123,9 @@ function assertError(res, status, includes) {
   assert.equal(res.status, status, res.text);
   assert.equal(typeof res.body, "object", `not JSON: ${res.text}`);
   assert.equal(typeof res.body.error, "string", `no error text: ${res.text}`);
-  // design.md documents { "error" }; a machine-readable `code` beside it is tolerated.
-  for (const key of Object.keys(res.body)) assert.ok(key === "error" || key === "code", `unexpected key ${key} in ${res.text}`);
+  // { error, code } (docs/architecture.md, "Admin API"): words for a person, a code for a program.
+  assert.deepEqual(Object.keys(res.body).sort(), ["code", "error"], res.text);
+  assert.match(res.body.code, /^[a-z]+(-[a-z]+)*$/, `code ${res.body.code}`);
   assert.doesNotMatch(res.body.error, /twin-registry\.|twin-admin-api\.|twin\.errors/, `an untranslated key: ${res.body.error}`);
   for (const part of [].concat(includes || [])) assert.ok(res.body.error.includes(part), `"${res.body.error}" lacks "${part}"`);
 }
