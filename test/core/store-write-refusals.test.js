@@ -7,7 +7,7 @@
 const assert = require("assert");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
 const path = require("path");
-const { NOW, useStoreDirs, mountTmpfs, freshDir, openRegistry, journalEntries, waitFor, sleep, durable, throwsTwin, faultyIO } = require("./store-support");
+const { NOW, useStoreDirs, mountTmpfs, freshDir, openRegistry, journalEntries, waitFor, durable, throwsTwin, faultyIO } = require("./store-support");
 
 /** A journal entry creating twin `id` at sequence number `l`. */
 const create = (l, id = `t-${l}`) => ({ l, o: "c", i: id, v: 1, t: NOW, m: null });
@@ -102,8 +102,15 @@ describe("core/store: what the store refuses", function () {
     const { reg, store } = openRegistry(dir, { mode: "strict", retryMs: 10 });
     const events = [];
     store.onHealth((h) => events.push(h));
-    // Nothing to wait for: the point is that nothing happens over some twenty retries.
-    await sleep(200);
+    // The marker: twenty retries have run (each tries to reopen the journal), whatever the
+    // machine's speed; none of them may have reported the store healthy.
+    let retries = 0;
+    const reopen = store.reopen;
+    store.reopen = function () {
+      retries++;
+      return reopen.call(this);
+    };
+    await waitFor(() => retries >= 20, "twenty retries", 10000);
     assert.deepStrictEqual(events.filter((h) => h.ok), [], "never reported healthy while the disk is read-only");
     assert.strictEqual(store.health().ok, false);
     throwsTwin(() => reg.create("b"), "store-unavailable");
