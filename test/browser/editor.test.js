@@ -272,32 +272,50 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assertNoProblems(0, "while loading the editor's resources");
   });
 
-  it("each node's edit dialog opens and saves (Done) without a console error", async () => {
+  it("each node's edit dialog, for every node of the examples and a new one from the palette, saves (Done) without a change as a valid node, with no console error", async () => {
     const types = presentTypes();
     const created = [];
-    for (const type of types.concat("twin-registry")) {
+    // What a new user does first: open a node, look, press Done. Every node of every example, and
+    // a fresh one of each type with its defaults (as if dragged from the palette); the registry
+    // config node of one example.
+    const targets = await page.evaluate((list) => {
+      const out = [];
+      for (const t of list) {
+        for (const n of RED.nodes.filterNodes({ type: t })) out.push({ type: t, id: n.id });
+        out.push({ type: t, id: null });
+      }
+      return out;
+    }, types);
+    targets.push({ type: "twin-registry", id: "simulated" });
+    for (const { type, id: target } of targets) {
       const from = problems.length;
-      const opened = await page.evaluate((t) => {
+      const opened = await page.evaluate(([t, target]) => {
         if (t === "twin-registry") {
           let found = null;
           RED.nodes.eachConfig((n) => {
-            if (!found && n.type === "twin-registry" && n.name === "simulated") found = n;
+            if (!found && n.type === "twin-registry" && n.name === target) found = n;
           });
           RED.editor.editConfig("", "twin-registry", found.id);
           return "config " + found.id;
         }
-        let node = RED.nodes.filterNodes({ type: t })[0];
-        if (!node) {
-          // In no example: a fresh one with its defaults, as if dragged from the palette.
-          const id = RED.nodes.id();
-          RED.view.importNodes([{ id, type: t, x: 200, y: 600, z: RED.workspaces.active() }], { generateIds: false, applyNodeDefaults: true, notify: false });
-          node = RED.nodes.node(id);
-          RED.editor.edit(node);
-          return "new " + id;
+        if (target) {
+          RED.editor.edit(RED.nodes.node(target));
+          return "node " + target;
         }
-        RED.editor.edit(node);
-        return "node " + node.id;
-      }, type);
+        const id = RED.nodes.id();
+        // With its config nodes (registry, broker) chosen, as the user does first in the dialog:
+        // several of each exist here.
+        const chosen = {};
+        for (const [name, d] of Object.entries(RED.nodes.getType(t).defaults)) {
+          if (!d.type) continue;
+          RED.nodes.eachConfig((n) => {
+            if (!chosen[name] && n.type === d.type) chosen[name] = n.id;
+          });
+        }
+        RED.view.importNodes([{ id, type: t, x: 200, y: 600, z: RED.workspaces.active(), ...chosen }], { generateIds: false, applyNodeDefaults: true, notify: false });
+        RED.editor.edit(RED.nodes.node(id));
+        return "new " + id;
+      }, [type, target]);
       if (opened.startsWith("new ")) created.push(opened.slice(4));
       const ok = type === "twin-registry" ? "#node-config-dialog-ok" : "#node-dialog-ok";
       await page.locator(ok).waitFor({ state: "visible", timeout: LONG });
@@ -317,10 +335,15 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
         assert.equal(await page.locator("#node-config-input-liveFeed").isChecked(), true, "live updates on by default");
         assert.match(await page.locator('label[for="node-config-input-liveFeed"]').textContent(), /Live updates in the Twins sidebar/);
       }
-      if (type === "twin-sensor") await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
+      if (type === "twin-sensor" && !target) await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
       await page.locator(ok).click();
       await page.locator(ok).waitFor({ state: "detached", timeout: LONG });
       assertNoProblems(from, `editing ${type} (${opened})`);
+      const state = await page.evaluate((id) => {
+        const n = RED.nodes.node(id);
+        return { valid: n.valid, errors: n.validationErrors || [] };
+      }, opened.split(" ")[1]);
+      assert.deepEqual(state, { valid: true, errors: [] }, `${type} (${opened}) is valid after Done with no change`);
     }
     assert.notEqual(await page.evaluate(() => {
       let found = null;
