@@ -5,7 +5,8 @@
 //   npm start                                  # broker on 127.0.0.1:1883, example flows deployed
 //   node examples/device-client.js [id]        # id: esp32-01 by default
 //
-// MQTT_URL (default mqtt://127.0.0.1:1883) and TWIN_ROOT (default "twins") point it elsewhere.
+// MQTT_PORT (as given to npm start), or MQTT_URL (default mqtt://127.0.0.1:1883), and TWIN_ROOT
+// (default "twins") point it elsewhere.
 // With the "MQTT device link" example deployed, click "esp32-01: LED on" and watch this console.
 //
 // The device:
@@ -19,7 +20,7 @@
 const mqtt = require("mqtt");
 
 const id = process.argv[2] || "esp32-01";
-const url = process.env.MQTT_URL || "mqtt://127.0.0.1:1883";
+const url = process.env.MQTT_URL || `mqtt://127.0.0.1:${process.env.MQTT_PORT || 1883}`;
 const root = process.env.TWIN_ROOT || "twins";
 const topic = (suffix) => `${root}/${id}/${suffix}`;
 

@@ -169,7 +169,8 @@ describe("example flows in a real Node-RED", function () {
     const { spawn } = require("child_process");
     const path = require("path");
     const device = spawn(process.execPath, [path.join(h.repoRoot, "examples", "device-client.js"), "esp32-01"], {
-      env: { ...process.env, MQTT_URL: broker.url },
+      // As the README says: the same MQTT_PORT as npm start.
+      env: { ...process.env, MQTT_URL: "", MQTT_PORT: new URL(broker.url).port },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let said = "";
