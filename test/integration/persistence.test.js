@@ -26,7 +26,7 @@ function storeDir(userDir) {
 }
 
 describe("persistence across restarts (real Node-RED)", function () {
-  this.timeout(30000);
+  this.timeout(90000); // each test starts Node-RED two or three times
   const started = [];
   async function start(options) {
     const nr = await h.startNodeRed(options);
@@ -247,6 +247,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("a read-only store: twins are still read over the admin API, writes get 503 with the disk's error, and work again once the disk is writable", async function () {
+    this.timeout(150000); // three starts of Node-RED, each up to 60 s on a loaded machine
     const { execFileSync } = require("child_process");
     const userDir = h.tempUserDir();
     const dir = storeDir(userDir);
