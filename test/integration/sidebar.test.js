@@ -298,7 +298,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
         await twinOp(nr.url, "plant", "upsert", "pump-1", { reported: { temperature: 55 } });
         // The twin node shows the registry's count half a second after a change, on a timer started
         // after the feed's would have been: once it reads "2 twins", a notice would be here.
-        const twoTwins = text(REGISTRY_TEXT.status.count, { count: 2 });
+        const twoTwins = text(REGISTRY_TEXT.status.count_plural, { count: 2 });
         await comms.until(() => comms.on("status/c3f0000000000112", (d) => d && d.text === twoTwins).length);
         const feed = comms.received.filter((m) => typeof m.topic === "string" && m.topic.startsWith("twinwire/"));
         assert.deepEqual(feed, []);
