@@ -7,28 +7,8 @@
 const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
+const { T0, manualClock, plain, throwsTwin } = require("./core-support");
 const { JournalStore } = require("./journal-store");
-
-const T0 = 1764000000000;
-
-function manualClock(start = T0) {
-  let now = start;
-  const clock = () => now;
-  clock.advance = (ms) => (now += ms);
-  return clock;
-}
-
-const plain = (value) => JSON.parse(JSON.stringify(value));
-
-/** Asserts fn throws a TwinError with this code and these params. */
-function throwsTwin(fn, code, params = {}) {
-  assert.throws(fn, (err) => {
-    assert.strictEqual(err.name, "TwinError", `expected TwinError, got ${err && err.stack}`);
-    assert.strictEqual(err.code, code, `expected ${code}, got ${err.message}`);
-    for (const [key, value] of Object.entries(params)) assert.strictEqual(err.params[key], value, `param ${key}`);
-    return true;
-  });
-}
 
 describe("core/registry change rules", function () {
   let clock;

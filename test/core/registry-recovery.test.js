@@ -7,19 +7,9 @@
 const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
+const { T0, manualClock, plain } = require("./core-support");
 const { JournalStore } = require("./journal-store");
 const { useStoreDirs, openRegistry, freshDir, snapshotFiles, waitFor } = require("./store-support");
-
-const T0 = 1764000000000;
-
-function manualClock(start = T0) {
-  let now = start;
-  const clock = () => now;
-  clock.advance = (ms) => (now += ms);
-  return clock;
-}
-
-const plain = (value) => JSON.parse(JSON.stringify(value));
 
 /** A JournalStore that also hands back snapshot lines, as a file store does after a compaction. */
 class SnapshotStore extends JournalStore {

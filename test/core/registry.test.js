@@ -3,6 +3,7 @@ const { inheritsNothing } = require("../../nodes/lib/core/json");
 const assert = require("assert");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
+const { T0, manualClock, plain, throwsTwin } = require("./core-support");
 const { isTwinId, isPropertyName } = require("../../nodes/lib/core/names");
 
 /** The compact pump model of design.md. */
@@ -15,32 +16,6 @@ const PUMP = {
     },
   },
 };
-
-const T0 = 1764000000000;
-
-/** A clock the test moves by hand. */
-function manualClock(start = T0) {
-  let now = start;
-  const clock = () => now;
-  clock.advance = (ms) => (now += ms);
-  return clock;
-}
-
-/** Plain-object view (the registry hands out null-prototype objects). */
-const plain = (value) => JSON.parse(JSON.stringify(value));
-
-/** Asserts fn throws a TwinError with this code and (a superset of) these params. */
-function throwsTwin(fn, code, params = {}) {
-  assert.throws(fn, (err) => {
-    assert.strictEqual(err.name, "TwinError", `expected TwinError, got ${err && err.stack}`);
-    assert.strictEqual(err.code, code, `expected ${code}, got ${err.message}`);
-    for (const [key, value] of Object.entries(params)) {
-      if (value instanceof RegExp) assert.match(String(err.params[key]), value, `param ${key}`);
-      else assert.strictEqual(err.params[key], value, `param ${key}`);
-    }
-    return true;
-  });
-}
 
 /** Runs fn, which must throw `code`, and asserts the twin's document is byte-for-byte the same. */
 function refusedUnchanged(registry, id, fn, code, params) {

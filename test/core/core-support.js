@@ -1,0 +1,32 @@
+"use strict";
+// What the core tests share: a fixed start time, a clock the test moves by hand, a plain view of
+// the registry's null-prototype objects, and the TwinError assertion.
+const assert = require("assert");
+
+const T0 = 1764000000000;
+
+/** A clock the test moves by hand: clock() is now, clock.advance(ms) moves it on. */
+function manualClock(start = T0) {
+  let now = start;
+  const clock = () => now;
+  clock.advance = (ms) => (now += ms);
+  return clock;
+}
+
+/** Plain-object view (the registry hands out null-prototype objects). */
+const plain = (value) => JSON.parse(JSON.stringify(value));
+
+/** Asserts fn throws a TwinError with this code and (a superset of) these params; a RegExp param matches. */
+function throwsTwin(fn, code, params = {}) {
+  assert.throws(fn, (err) => {
+    assert.strictEqual(err.name, "TwinError", `expected a TwinError, got ${err && err.stack}`);
+    assert.strictEqual(err.code, code, `expected ${code}, got ${err.message}`);
+    for (const [key, value] of Object.entries(params)) {
+      if (value instanceof RegExp) assert.match(String(err.params[key]), value, `param ${key}`);
+      else assert.strictEqual(err.params[key], value, `param ${key}`);
+    }
+    return true;
+  });
+}
+
+module.exports = { T0, manualClock, plain, throwsTwin };
