@@ -468,12 +468,15 @@ export class Mirror {
 
   private schedule(twinId: string, name: string, t: Tracked, at: number | null): void {
     if (at === null) {
+      // Stryker disable next-line all: `live` only decides when arm() compacts the heap; counted too low, it compacts sooner (deadlines still right); too high is caught by the heap-size tests
       if (t.deadline !== null) this.live--;
       t.deadline = null;
       return;
     }
+    // Stryker disable next-line all: as above, `live` only paces the heap compaction
     if (t.deadline === null) this.live++;
     t.deadline = at;
+    // Stryker disable next-line UpdateOperator: seq only needs to differ from entry to entry, in either direction
     t.seq = ++this.seq;
     this.heap.push({ at, twinId, property: name, seq: t.seq });
   }
@@ -482,10 +485,13 @@ export class Mirror {
   private arm(): void {
     if (this.closed) return;
     for (let top = this.heap.peek(); top && !this.isLive(top); top = this.heap.peek()) this.heap.pop();
+    // Stryker disable next-line all: when to compact is a cost, not an answer: any threshold serves the same deadlines; the heap-size tests catch one that never compacts
     if (this.heap.size > 2 * this.live + 64) this.rebuildHeap();
     const top = this.heap.peek();
     const at = top ? top.at : Infinity;
+    // Stryker disable next-line all: re-arming a timer for the time it is already set to changes nothing that can be seen
     if (at === this.timerAt && this.timer !== null) return;
+    // Stryker disable next-line ConditionalExpression: clearing no timer is a no-op
     if (this.timer !== null) this.timers.clear(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
@@ -654,6 +660,7 @@ class DeadlineHeap {
 
   reset(items: Deadline[]): void {
     this.items = items;
+    // Stryker disable next-line ArithmeticOperator: starting one node lower only sifts a leaf, which does nothing
     for (let i = (items.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
@@ -667,7 +674,9 @@ class DeadlineHeap {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
+      // Stryker disable next-line EqualityOperator: only equal deadlines would swap, and their order does not matter
       if (l < a.length && a[l].at < a[m].at) m = l;
+      // Stryker disable next-line EqualityOperator: as above
       if (r < a.length && a[r].at < a[m].at) m = r;
       if (m === i) return;
       [a[m], a[i]] = [a[i], a[m]];
@@ -685,6 +694,7 @@ export type TopicProblem = "empty" | "wildcard" | "placeholder";
 export function topicProblem(template: string): TopicProblem | null {
   if (!template) return "empty";
   if (/[+#\u0000]/.test(template)) return "wildcard";
+  // Stryker disable next-line StringLiteral: any text without a brace would do in place of the placeholders
   if (/[{}]/.test(template.replace(/\{twin\}|\{property\}/g, ""))) return "placeholder";
   return null;
 }
