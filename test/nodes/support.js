@@ -116,4 +116,22 @@ function holdFsyncs(registry) {
   };
 }
 
-module.exports = { helper, nodes, flow, exchange, waitFor, timersOf, holdFsyncs };
+/**
+ * Gives every test of the calling describe block a fresh Node-RED user directory (helper
+ * settings), removed after it: for tests whose registry keeps its store on disk.
+ */
+function useUserDir(prefix) {
+  const fs = require("fs");
+  const os = require("os");
+  const path = require("path");
+  let userDir = null;
+  beforeEach(function () {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    helper.settings({ userDir });
+  });
+  afterEach(function () {
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+}
+
+module.exports = { helper, nodes, flow, exchange, waitFor, timersOf, holdFsyncs, useUserDir };

@@ -5,9 +5,8 @@
 // at the end, and the English texts in the integration test.
 const assert = require("node:assert/strict");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, waitFor, holdFsyncs } = require("./support");
+const { helper, nodes, flow, waitFor, holdFsyncs, useUserDir } = require("./support");
 
 const lifecycleNode = require(path.join(__dirname, "..", "..", "nodes", "twin-lifecycle.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
@@ -335,14 +334,7 @@ describe("twin-lifecycle node", function () {
   });
 
   describe("strict persistence", function () {
-    let userDir;
-    beforeEach(function () {
-      userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-lifecycle-"));
-      helper.settings({ userDir });
-    });
-    afterEach(function () {
-      fs.rmSync(userDir, { recursive: true, force: true });
-    });
+    useUserDir("twin-lifecycle-");
 
     /** A strict registry with pump-1 on disk, and its fsyncs held back from now on. */
     async function strictWithHeldFsyncs(config) {

@@ -1,9 +1,8 @@
 "use strict";
 const assert = require("node:assert/strict");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, waitFor, holdFsyncs } = require("./support");
+const { helper, nodes, flow, waitFor, holdFsyncs, useUserDir } = require("./support");
 
 const mirrorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-mirror.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
@@ -371,14 +370,7 @@ describe("twin-mirror node", function () {
   });
 
   describe("restart", function () {
-    let userDir;
-    beforeEach(function () {
-      userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-mirror-"));
-      helper.settings({ userDir });
-    });
-    afterEach(function () {
-      fs.rmSync(userDir, { recursive: true, force: true });
-    });
+    useUserDir("twin-mirror-");
 
     it("keeps desired state and attempts across a redeploy, sending nothing at start", async function () {
       // A timeout of a second: the redeploy must come between the second attempt and the third,
@@ -417,14 +409,7 @@ describe("twin-mirror node", function () {
   });
 
   describe("strict persistence", function () {
-    let userDir;
-    beforeEach(function () {
-      userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-mirror-"));
-      helper.settings({ userDir });
-    });
-    afterEach(function () {
-      fs.rmSync(userDir, { recursive: true, force: true });
-    });
+    useUserDir("twin-mirror-");
 
     /** A strict registry with th-1 on disk, and its fsyncs held back from now on. */
     async function strictWithHeldFsyncs() {
