@@ -41,64 +41,14 @@ export interface FollowerSetup<F extends Follower, B> {
   send(box: B): void;
 }
 
-/**
- * What a node sends about changes it did not cause (another node's write, a timer): gathered for
- * the rest of the turn, then sent once the registry's changes so far are durable, so no message
- * tells of a change a crash could still lose.
- */
-class DurableTurn<B> {
-  private turn: B | null = null;
-  private closed = false;
-
-  constructor(
-    private readonly registry: () => TwinRegistry | null,
-    private readonly out: { emptyBox(): B; hasAny(box: B): boolean; send(box: B): void; fail(err: unknown): void },
-  ) {}
-
-  /** This turn's box; null once closed. */
-  box(): B | null {
-    if (this.closed) return null;
-    if (!this.turn) {
-      this.turn = this.out.emptyBox();
-      queueMicrotask(() => this.flush());
-    }
-    return this.turn;
-  }
-
-  private flush(): void {
-    const box = this.turn;
-    this.turn = null;
-    const registry = this.registry();
-    if (!box || this.closed || !registry || !this.out.hasAny(box)) return;
-    registry.whenDurable((err) => {
-      if (this.closed) return;
-      if (err) return this.out.fail(err);
-      this.out.send(box);
-    });
-  }
-
-  /** Nothing more is sent, not even what waits to become durable. */
-  close(): void {
-    this.closed = true;
-    this.turn = null;
-  }
-}
-
 export class FollowerNode<F extends Follower, B> {
   private registryOf: TwinRegistry | null = null;
   private followerOf: F | null = null;
   private closed = false;
   private capture: B | null = null;
-  private readonly turn: DurableTurn<B>;
+  private turn: B | null = null;
 
-  constructor(private readonly setup: FollowerSetup<F, B>) {
-    this.turn = new DurableTurn(() => this.registryOf, {
-      emptyBox: setup.emptyBox,
-      hasAny: setup.hasAny,
-      send: setup.send,
-      fail: (err) => setup.node.error(setup.describe(err)),
-    });
-  }
+  constructor(private readonly setup: FollowerSetup<F, B>) {}
 
   get registry(): TwinRegistry | null {
     return this.registryOf;
@@ -133,7 +83,12 @@ export class FollowerNode<F extends Follower, B> {
    */
   box(): B | null {
     if (this.closed) return null;
-    return this.capture ?? this.turn.box();
+    if (this.capture) return this.capture;
+    if (!this.turn) {
+      this.turn = this.setup.emptyBox();
+      queueMicrotask(() => this.sendTurn());
+    }
+    return this.turn;
   }
 
   /** Runs an input's write with what it causes gathered into the input's own box. */
@@ -153,6 +108,19 @@ export class FollowerNode<F extends Follower, B> {
     registry.whenDurable((err) => {
       if (err) return failWith(msg, done, this.setup.describe(err));
       then();
+    });
+  }
+
+  /** Sends the turn's box once the registry's changes so far are durable. */
+  private sendTurn(): void {
+    const box = this.turn;
+    this.turn = null;
+    const registry = this.registryOf;
+    if (!box || this.closed || !registry || !this.setup.hasAny(box)) return;
+    registry.whenDurable((err) => {
+      if (this.closed) return;
+      if (err) return this.setup.node.error(this.setup.describe(err));
+      this.setup.send(box);
     });
   }
 
@@ -180,7 +148,6 @@ export class FollowerNode<F extends Follower, B> {
     this.followerOf?.close();
     this.followerOf = null;
     this.registryOf = null;
-    this.turn.close();
-    this.capture = null;
+    this.turn = this.capture = null;
   }
 }
