@@ -4,11 +4,12 @@
  */
 import { Json } from "../json";
 
-export type Method = "ewma" | "holt" | "linear";
-export const METHODS: readonly Method[] = ["ewma", "holt", "linear"];
+/** `auto` chooses among cheap candidates by their own settled forecasts (candidates.ts, scorer.ts). */
+export type Method = "auto" | "ewma" | "holt" | "linear";
+export const METHODS: readonly Method[] = ["auto", "ewma", "holt", "linear"];
 
 export interface Forecaster {
-  readonly method: Method;
+  readonly method: Exclude<Method, "auto">;
   /** Readings taken in. */
   readonly count: number;
   /**

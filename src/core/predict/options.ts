@@ -33,6 +33,13 @@ export interface PredictOptions {
   sensitivity: Sensitivity;
   /** Readings before any verdict. */
   warmup: number;
+  /** Physical limits of the quantity (the twin model's minimum/maximum): forecasts and intervals stay within them. */
+  bounds?: Bounds;
+}
+
+export interface Bounds {
+  min?: number;
+  max?: number;
 }
 
 /**
@@ -49,7 +56,7 @@ export interface PredictOptions {
  * - warm-up 30 readings: the spread estimate is within about 25 % after 30 readings.
  */
 export const DEFAULTS: PredictOptions = {
-  method: "holt",
+  method: "auto",
   horizon: 3600,
   halfLife: 600,
   trendHalfLife: 7200,
@@ -107,6 +114,8 @@ export function readConfig(c: Record<string, unknown>): PredictConfig {
     sensitivity: sensitivity as Sensitivity,
     warmup: whole(c.warmup, "warmup", DEFAULTS.warmup, 5, 10000),
   };
+  const b = bounds(c.bounds);
+  if (b) options.bounds = b;
   const properties = list(c.properties, "properties");
   for (const p of properties) if (!isPropertyName(p)) bad("properties", p);
   const twinIds = list(c.twinIds, "twinIds");
@@ -118,6 +127,18 @@ export function readConfig(c: Record<string, unknown>): PredictConfig {
 /** Options for the core alone: DEFAULTS with some replaced, checked the same way. */
 export function predictOptions(partial: Partial<PredictOptions> = {}): PredictOptions {
   return readConfig({ ...partial } as Record<string, unknown>).options;
+}
+
+/** `{ min?, max? }` (numbers or numeric strings); none when both are missing. */
+function bounds(v: unknown): Bounds | null {
+  if (blank(v)) return null;
+  if (typeof v !== "object" || Array.isArray(v)) bad("bounds", v);
+  const o = v as Record<string, unknown>;
+  const out: Bounds = {};
+  if (!blank(o.min)) out.min = num(o.min, "bounds", -Infinity, Infinity);
+  if (!blank(o.max)) out.max = num(o.max, "bounds", -Infinity, Infinity);
+  if (out.min !== undefined && out.max !== undefined && out.min > out.max) bad("bounds", v);
+  return out.min === undefined && out.max === undefined ? null : out;
 }
 
 function blank(v: unknown): boolean {

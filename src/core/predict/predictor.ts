@@ -1,6 +1,8 @@
 /**
- * One property's predictor: a forecaster (ewma, holt or linear), anomaly scoring with
- * hysteresis, drift detection and time to threshold, fed one reading at a time. It keeps no
+ * One property's predictor: a forecast at the horizon (auto: the best of cheap candidates on
+ * their own settled forecasts; or ewma, holt, linear), an interval calibrated on the settled
+ * errors (scorer.ts), anomaly scoring with hysteresis, drift detection and time to threshold,
+ * fed one reading at a time. It keeps no
  * twin state: the caller stores `toJSON()` with the twin (registry.setPrediction) and restores
  * it with `Predictor.restore`, which continues exactly where it stopped.
  *
@@ -14,16 +16,23 @@
  * 4. after a gap longer than GAP_STEPS typical intervals and GAP_HALF_LIVES level half-lives,
  *    the level starts again from the reading, with no verdict on it;
  * 5. drift detection on z; an alarm moves the level to where the readings went;
- * 6. the prediction at the horizon, time to threshold, and alerts from the hysteresis states.
+ * 6. the forecasts due now are settled by this reading (scorer.ts); the candidates (auto) learn it;
+ * 7. the prediction at the horizon (the candidate in use, or the method's forecaster, within the
+ *    physical bounds), time to threshold, and alerts from the hysteresis states.
+ *
+ * With `auto`, anomaly scoring and time to threshold run on a holt forecaster with the
+ * configured half-lives, as the holt method does.
  */
 import { JsonObject } from "../json";
 import { Baseline, Episode } from "./anomaly";
+import { Candidates } from "./candidates";
 import { DELTA, Drift, LAMBDA } from "./drift";
 import { Ewma } from "./ewma";
 import { Forecaster } from "./forecaster";
 import { Holt } from "./holt";
 import { Linear } from "./linear";
 import { PredictOptions } from "./options";
+import { Scorer } from "./scorer";
 import { roundSig } from "./smoothing";
 import { Warning, timeToThreshold } from "./threshold";
 
@@ -33,11 +42,10 @@ export const GAP_STEPS = 10;
 export const GAP_HALF_LIVES = 2;
 /** A flagged reading reaches the forecaster clipped to this many spreads from the forecast. */
 export const CLIP = 2;
-/** Two-sided 95 % prediction interval. */
-const Z95 = 1.959964;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;
-const STATE_VERSION = 1;
+/** 2: auto's candidates and the scorer (a version 1 state restores to a fresh predictor). */
+const STATE_VERSION = 2;
 
 /** What the twin stores in predictions[property] (docs/architecture.md, "The twin document"). */
 export interface Prediction {
@@ -51,6 +59,12 @@ export interface Prediction {
   anomaly: boolean;
   timeToThreshold: number | null;
   ts: number;
+  /** The forecaster the forecast comes from: auto's candidate in use, or the method itself. */
+  basis: string;
+  /** Recent mean absolute error at the horizon over persistence's (below 1: better), or null before enough settled forecasts. */
+  skill: number | null;
+  /** Running share of settled outcomes inside the interval (nominal 0.95), or null while the interval is the wide fallback. */
+  coverage: number | null;
 }
 
 export type Alert =
@@ -70,6 +84,10 @@ export interface Outcome {
 
 export class Predictor {
   private f: Forecaster;
+  private candidates: Candidates | null;
+  private scorer: Scorer;
+  private forecasts: number[] = [];
+  private readonly clamp: (x: number) => number;
   private baseline: Baseline;
   private drift: Drift;
   private episode = new Episode();
@@ -81,6 +99,9 @@ export class Predictor {
 
   constructor(readonly options: PredictOptions) {
     this.f = newForecaster(options);
+    this.candidates = options.method === "auto" ? new Candidates(options.horizon) : null;
+    this.scorer = newScorer(options);
+    this.clamp = clampTo(options.bounds);
     this.baseline = new Baseline(baselineSettings(options), options.halfLife);
     this.drift = new Drift(LAMBDA[options.sensitivity]);
   }
@@ -155,6 +176,9 @@ export class Predictor {
         }
       }
     }
+    const before = this.typical ?? 0;
+    const cands = this.candidates;
+    this.scorer.settle(ts, value, before, o.horizon, cands ? (k) => cands.eligible(k, ts) : () => true);
     this.baseline.observe(value, first ? 0 : value - this.lastValue);
     if (!first) {
       const clamped = Math.min(10 * typical, Math.max(typical / 10, dt));
@@ -183,21 +207,31 @@ export class Predictor {
       }
     }
 
-    const sigma = this.baseline.sigma(this.f.level());
-    const forecast = this.f.expect(o.horizon);
-    const half = Z95 * Math.sqrt(this.f.variance(o.horizon, this.typical ?? o.horizon, sigma * sigma));
+    const fc = this.forecasts;
+    if (cands) {
+      cands.update(ts, dt, value, this.typical ?? 0);
+      cands.forecasts(ts, o.horizon, fc);
+    } else {
+      fc[0] = value;
+      fc[1] = this.f.expect(o.horizon);
+    }
+    for (let k = 0; k < fc.length; k++) fc[k] = this.clamp(fc[k]);
+    const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp);
     const trend = this.f.trend();
     const prediction: Prediction = {
       method: o.method,
-      forecast: round(forecast),
+      forecast: round(issued.forecast),
       horizon: o.horizon,
-      lower: round(forecast - half),
-      upper: round(forecast + half),
+      lower: round(issued.lower),
+      upper: round(issued.upper),
       trend: trend === null ? null : roundSig(trend, 4),
       score,
       anomaly: this.episode.active,
       timeToThreshold: ttt,
       ts,
+      basis: cands ? cands.names[issued.used] : o.method,
+      skill: issued.skill === null ? null : roundSig(issued.skill, 3),
+      coverage: issued.coverage === null ? null : roundSig(issued.coverage, 3),
     };
     return { prediction, alerts, flagged, gap };
   }
@@ -216,6 +250,8 @@ export class Predictor {
       d: this.drift.toJSON(),
       e: this.episode.toJSON(),
       w: this.warning.toJSON(),
+      c: this.candidates ? this.candidates.toJSON() : null,
+      s: this.scorer.toJSON(),
     };
   }
 
@@ -235,6 +271,8 @@ export class Predictor {
       p.drift = Drift.from(LAMBDA[options.sensitivity], s.d);
       p.episode = Episode.from(s.e);
       p.warning = Warning.from(s.w);
+      p.candidates = options.method === "auto" ? Candidates.from(options.horizon, s.c) : null;
+      p.scorer = Scorer.from(p.scorer.k, p.scorer.forced, s.s);
       if (!Number.isInteger(s.n) || (s.n as number) < 0) throw new Error("bad count");
       p.n = s.n as number;
       p.lastTs = finiteOrNull(s.t);
@@ -246,6 +284,17 @@ export class Predictor {
       return { predictor: new Predictor(options), restored: false };
     }
   }
+}
+
+/** auto: persistence and the candidates; a method: persistence (for skill) and the method, always used. */
+function newScorer(o: PredictOptions): Scorer {
+  return o.method === "auto" ? new Scorer(4, null) : new Scorer(2, 1);
+}
+
+function clampTo(bounds: PredictOptions["bounds"]): (x: number) => number {
+  const min = bounds && typeof bounds.min === "number" ? bounds.min : -Infinity;
+  const max = bounds && typeof bounds.max === "number" ? bounds.max : Infinity;
+  return (x) => Math.min(max, Math.max(min, x));
 }
 
 function newForecaster(o: PredictOptions): Forecaster {
