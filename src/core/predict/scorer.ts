@@ -7,14 +7,24 @@
  * bucket of horizon / SLOTS seconds (or one typical interval, whichever is longer), at most
  * SLOTS + 2 of them; a forecast whose reading never came (a gap) is dropped unscored.
  *
- * Per candidate, settled errors e = reading - forecast give:
- * - an exponentially weighted mean absolute error over about MAE_SPAN settled forecasts (the
- *   choice of `auto`, and skill = MAE / persistence's MAE);
- * - a lower and an upper offset, each an online quantile of e (2.5 % and 97.5 %) tracked the
- *   way adaptive conformal prediction does: each settled error moves the offset by
- *   GAMMA x MAE x (miss - 2.5 %), so whatever the error distribution, the long-run share of
- *   misses on each side converges to 2.5 %. No parametric formula: skewed, biased or heavy-tailed
- *   errors get the interval they need.
+ What `auto` publishes is persistence p moved toward one candidate c: p + w (c - p). Per
+ * candidate, the settled forecasts give EW means (over about MAE_SPAN of them) of
+ * (y - p)(c - p) and (c - p)^2; their ratio is the weight w that would have minimised the squared
+ * error of p + w (c - p), and A^2/B the reduction of that error from persistence's. The candidate
+ * with the largest reduction is used, with w clipped to 0..1: a candidate that does not help gets
+ * w = 0 (persistence), one that only partly helps is blended. Choosing a weight costs, when it is
+ * off, in proportion to the square of the error of the weight; switching outright costs in
+ * proportion to the error itself, which on a hundred noisy readings made auto worse than
+ * persistence on a third of the real series. An explicit method is published as it is (w = 1).
+ *
+ * The published forecast's settled errors e = y - forecast give:
+ * - its EW mean absolute error (skill = that / persistence's);
+ * - a lower and an upper offset in units of the MAE at issue, each an online quantile of e
+ *   (2.5 % and 97.5 %) tracked as adaptive conformal prediction does: each settled forecast moves
+ *   an offset by GAMMA x (miss - 2.5 %), a miss being a reading outside the interval as it was
+ *   published, so whatever the error distribution the long-run share of misses on each side
+ *   converges to 2.5 %. No parametric formula: skewed, biased or heavy-tailed errors get the
+ *   interval they need, and a growing or shrinking error scale is followed at once.
  * Until CONFORMAL_MIN forecasts have settled, the interval is a wide fallback from the spread of
  * the changes between readings (as if the series were a random walk), and coverage is null.
  */
@@ -24,19 +34,14 @@ import { numbers } from "./smoothing";
 /** Pending forecasts kept at most (plus two for jitter): the resolution of the scoring in time. */
 export const SLOTS = 12;
 /** The EW mean absolute error spans about this many settled forecasts: recent skill, not all history. */
-export const MAE_SPAN = Number(process.env.PQ_SPAN || 30);
-/** Settled forecasts before `auto` leaves persistence and skill is reported. */
+export const MAE_SPAN = 30;
+/** Settled forecasts before `auto` blends in a candidate and skill is reported. */
 export const MIN_SETTLED = 10;
 /** Settled forecasts before the interval comes from them (and coverage is reported). */
 export const CONFORMAL_MIN = 20;
-/** A candidate replaces the one in use only when its MAE is this much lower: no flapping between equals. */
-export const SWITCH_MARGIN = 0.03;
-/**
- * Another candidate replaces persistence only when its MAE is this much lower, and persistence
- * comes back when that lead shrinks below about LEAVE_MARGIN - SWITCH_MARGIN: a candidate that
- * merely ties costs accuracy whenever its lead is noise, so persistence keeps near-ties.
- */
-export const LEAVE_MARGIN = Number(process.env.PQ_LEAVE || 0.1);
+/** A candidate replaces the one in use only when it reduces the squared error this much more: no flapping between equals. */
+export const SWITCH_MARGIN = 0.05;
+export const SHRINK = 10;
 /** The running coverage spans about this many settled outcomes. */
 export const COVER_SPAN = 200;
 /**
@@ -44,7 +49,7 @@ export const COVER_SPAN = 200;
  * to a change in the errors and holds the share of misses closer to 5 % over a short series;
  * smaller gives a steadier width.
  */
-export const GAMMA = Number(process.env.PQ_GAMMA || 0.3);
+export const GAMMA = 0.5;
 /**
  * Where each side's offset starts, in MAEs: the 97.5 % point of normal errors is 2.46 MAEs. A
  * start too wide shrinks slowly (2.5 % of GAMMA per settled forecast), one too narrow grows fast.
@@ -57,12 +62,14 @@ const FALLBACK = 1.5;
 const Z95 = 1.959964;
 
 export interface Issued {
-  /** Index of the candidate in use. */
+  /** Index of the candidate blended in (0: persistence alone). */
   used: number;
+  /** Its weight, 0..1. */
+  weight: number;
   forecast: number;
   lower: number;
   upper: number;
-  /** MAE in use / persistence's MAE, or null before MIN_SETTLED settled forecasts. */
+  /** Published MAE / persistence's MAE, or null before MIN_SETTLED settled forecasts. */
   skill: number | null;
   /** Running share of settled outcomes inside the published interval, or null while the interval is the fallback. */
   coverage: number | null;
@@ -72,31 +79,35 @@ export class Scorer {
   /** Settled forecasts. */
   settled = 0;
   used: number;
-  private mae: number[];
-  private lo: number[];
-  private hi: number[];
+  weight: number;
+  /** MAE of persistence [0], of what was published [1], and of the blend p + w (c - p) [2]. */
+  private mae = [0, 0, 0];
+  /** Per candidate: EW mean of (y - p)(c - p) and of (c - p)^2. */
+  private A: number[];
+  private B: number[];
+  private lo = START;
+  private hi = START;
   private cover = 0;
-  private covered = 0;
   /** EW mean square change between consecutive readings, and its count. */
   private diff2 = 0;
   private diffs = 0;
   private prev: number | null = null;
   private lastIssue: number | null = null;
-  /** Pending forecasts, oldest first: [target ts, published lower, upper, each candidate's forecast..., each one's MAE then...]. */
+  /** Pending forecasts, oldest first: [target ts, lower, upper, published, its MAE then, the blend, each candidate's forecast...]. */
   private pending: number[][] = [];
 
   /**
-   * `k` candidates, candidate 0 being persistence; `forced` is the index always used (an explicit
-   * method), or null to use the best scorer (auto).
+   * `k` candidates, candidate 0 being persistence; `forced` is the index always published as it
+   * is (an explicit method), or null to blend (auto).
    */
   constructor(readonly k: number, readonly forced: number | null) {
     this.used = forced ?? 0;
-    this.mae = new Array(k).fill(0);
-    this.lo = new Array(k).fill(0);
-    this.hi = new Array(k).fill(0);
+    this.weight = forced === null ? 0 : 1;
+    this.A = new Array(k).fill(0);
+    this.B = new Array(k).fill(0);
   }
 
-  /** Settles the pending forecasts that the reading `y` at `ts` (epoch ms) resolves. */
+  /** Settles the pending forecasts that the reading `y` at `ts` (epoch ms) resolves, then chooses. */
   settle(ts: number, y: number, typical: number, horizon: number, eligible: (k: number) => boolean): void {
     if (this.prev !== null) {
       this.diffs++;
@@ -106,57 +117,65 @@ export class Scorer {
     this.prev = y;
     const early = (typical * 1000) / 2;
     const late = (2 * typical + horizon) * 1000;
+    let settled = false;
     while (this.pending.length > 0 && this.pending[0][0] <= ts + early) {
       const slot = this.pending.shift() as number[];
       if (ts - slot[0] > late) continue;
       this.score(slot, y);
+      settled = true;
     }
-    this.choose(eligible);
+    if (settled) this.choose(eligible);
   }
 
   private score(slot: number[], y: number): void {
     this.settled++;
     const w = Math.max(1 / this.settled, 1 / MAE_SPAN);
-    for (let k = 0; k < this.k; k++) {
-      const e = y - slot[3 + k];
-      const scale = slot[3 + this.k + k];
-      const abs = Math.abs(e);
-      if (this.settled === 1) {
-        this.lo[k] = this.hi[k] = START;
-        this.mae[k] = abs;
-      }
+    const p = slot[6];
+    const dy = y - p;
+    for (let k = 1; k < this.k; k++) {
+      const dc = slot[6 + k] - p;
+      this.A[k] += w * (dy * dc - this.A[k]);
+      this.B[k] += w * (dc * dc - this.B[k]);
+    }
+    const e = y - slot[3];
+    const scale = slot[4];
+    if (this.settled === 1) {
+      this.mae[0] = Math.abs(dy);
+      this.mae[1] = Math.abs(e);
+      this.mae[2] = Math.abs(y - slot[5]);
+    } else {
       // The error in units of the MAE the interval was issued with: a miss of the interval as
       // published moves the offset, while the width follows a scale that grows or shrinks at once.
-      const z = this.settled === 1 ? 0 : scale > 0 ? e / scale : e === 0 ? 0 : Math.sign(e) * Infinity;
-      this.lo[k] += GAMMA * ((z < -this.lo[k] ? 1 : 0) - TAIL);
-      this.hi[k] += GAMMA * ((z > this.hi[k] ? 1 : 0) - TAIL);
-      this.mae[k] += w * (abs - this.mae[k]);
+      const z = scale > 0 ? e / scale : e === 0 ? 0 : Math.sign(e) * Infinity;
+      // The forecasts still pending were issued before this miss was known: a run of misses up
+      // to a horizon long says one thing, so each moves the offset by less.
+      const g = GAMMA / Math.sqrt(Math.max(1, this.pending.length + 1));
+      this.lo += g * ((z < -this.lo ? 1 : 0) - TAIL);
+      this.hi += g * ((z > this.hi ? 1 : 0) - TAIL);
     }
+    this.mae[0] += w * (Math.abs(dy) - this.mae[0]);
+    this.mae[1] += w * (Math.abs(e) - this.mae[1]);
+    this.mae[2] += w * (Math.abs(y - slot[5]) - this.mae[2]);
     const inside = y >= slot[1] && y <= slot[2] ? 1 : 0;
-    this.covered++;
-    this.cover += Math.max(1 / this.covered, 1 / COVER_SPAN) * (inside - this.cover);
+    this.cover += Math.max(1 / this.settled, 1 / COVER_SPAN) * (inside - this.cover);
   }
 
   private choose(eligible: (k: number) => boolean): void {
     if (this.forced !== null) return;
-    if (this.settled < MIN_SETTLED) {
-      this.used = 0;
-      return;
+    if (this.settled < MIN_SETTLED) return;
+    const gain = (k: number) => (k > 0 && eligible(k) && this.A[k] > 0 && this.B[k] > 0 ? (this.A[k] * this.A[k]) / this.B[k] : 0);
+    let best = this.used;
+    let top = gain(best);
+    for (let k = 1; k < this.k; k++) {
+      const g = gain(k);
+      if (k !== best && g > top * (1 + SWITCH_MARGIN)) {
+        best = k;
+        top = g;
+      }
     }
-    let best = this.eligibleOr0(this.used, eligible);
-    for (let k = 0; k < this.k; k++) {
-      if (k !== best && eligible(k) && this.merit(k) < this.merit(best) * (1 - SWITCH_MARGIN)) best = k;
-    }
-    this.used = best;
-  }
-
-  /** The MAE that decides, persistence's as it is, another's as if LEAVE_MARGIN worse: persistence wins ties and near-ties. */
-  private merit(k: number): number {
-    return k === 0 ? this.mae[0] : this.mae[k] / (1 - LEAVE_MARGIN);
-  }
-
-  private eligibleOr0(k: number, eligible: (k: number) => boolean): number {
-    return eligible(k) ? k : 0;
+    this.used = top > 0 ? best : 0;
+    const seen = Math.min(this.settled, MAE_SPAN);
+    this.weight = top > 0 ? Math.min(1, (seen / (seen + SHRINK)) * (this.A[best] / this.B[best])) : 0;
   }
 
   /**
@@ -166,13 +185,15 @@ export class Scorer {
    */
   issue(ts: number, forecasts: number[], typical: number, horizon: number, clamp: (x: number) => number): Issued {
     const u = this.used;
-    const forecast = forecasts[u];
+    const blend = clamp(forecasts[0] + this.weight * (forecasts[u] - forecasts[0]));
+    // The blend is published only while its own recent MAE is below persistence's.
+    const forecast = this.weight > 0 && this.mae[2] < this.mae[0] ? blend : forecasts[0];
     const conformal = this.settled >= CONFORMAL_MIN;
     let lower: number;
     let upper: number;
     if (conformal) {
-      lower = forecast - this.lo[u] * this.mae[u];
-      upper = forecast + this.hi[u] * this.mae[u];
+      lower = forecast - this.lo * this.mae[1];
+      upper = forecast + this.hi * this.mae[1];
       if (lower > upper) lower = upper = (lower + upper) / 2;
     } else {
       const steps = typical > 0 ? Math.max(1, horizon / typical) : 1;
@@ -185,26 +206,29 @@ export class Scorer {
     const bucket = Math.max(typical, horizon / SLOTS) * 1000;
     if (this.lastIssue === null || ts - this.lastIssue >= bucket - (typical * 1000) / 2) {
       if (this.pending.length >= SLOTS + 2) this.pending.shift();
-      this.pending.push([ts + horizon * 1000, lower, upper, ...forecasts.slice(0, this.k), ...this.mae]);
+      const slot = [ts + horizon * 1000, lower, upper, forecast, this.mae[1], blend];
+      for (let k = 0; k < this.k; k++) slot.push(forecasts[k]);
+      this.pending.push(slot);
       this.lastIssue = ts;
     }
-    const skill = this.settled >= MIN_SETTLED && this.mae[0] > 0 ? this.mae[u] / this.mae[0] : null;
-    return { used: u, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
+    const skill = this.settled >= MIN_SETTLED && this.mae[0] > 0 ? this.mae[1] / this.mae[0] : null;
+    const blended = forecast !== forecasts[0] || this.weight > 0 && this.mae[2] < this.mae[0];
+    return { used: blended ? u : 0, weight: blended ? this.weight : 0, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
   }
 
   /** Memory held, in numbers: bounded whatever the number of readings. */
   get size(): number {
-    return 3 * this.k + this.pending.length * (3 + 2 * this.k);
+    return 2 * this.k + 12 + this.pending.reduce((n, s) => n + s.length, 0);
   }
 
   toJSON(): JsonObject {
     return {
       n: this.settled,
-      u: this.used,
+      u: [this.used, this.weight],
       m: this.mae.slice(),
-      lo: this.lo.slice(),
-      hi: this.hi.slice(),
-      c: [this.cover, this.covered, this.diff2, this.diffs],
+      a: this.A.slice(),
+      b: this.B.slice(),
+      c: [this.lo, this.hi, this.cover, this.diff2, this.diffs],
       y: this.prev,
       t: this.lastIssue,
       p: this.pending.map((s) => s.slice()),
@@ -215,18 +239,21 @@ export class Scorer {
     if (!json || typeof json !== "object" || Array.isArray(json)) throw new Error("bad scorer state");
     const o = json as Record<string, unknown>;
     const s = new Scorer(k, forced);
-    const [n, u] = numbers([o.n, o.u], 2, "scorer");
-    if (!Number.isInteger(u) || u < 0 || u >= k) throw new Error("bad scorer state");
-    s.settled = n;
-    s.used = u;
-    s.mae = numbers(o.m, k, "scorer").slice();
-    s.lo = numbers(o.lo, k, "scorer").slice();
-    s.hi = numbers(o.hi, k, "scorer").slice();
-    [s.cover, s.covered, s.diff2, s.diffs] = numbers(o.c, 4, "scorer");
+    s.settled = numbers([o.n], 1, "scorer")[0];
+    const [u, weight] = numbers(o.u, 2, "scorer");
+    if (!Number.isInteger(u) || u < 0 || u >= k || weight < 0 || weight > 1) throw new Error("bad scorer state");
+    if (forced === null) {
+      s.used = u;
+      s.weight = weight;
+    }
+    s.mae = numbers(o.m, 3, "scorer").slice();
+    s.A = numbers(o.a, k, "scorer").slice();
+    s.B = numbers(o.b, k, "scorer").slice();
+    [s.lo, s.hi, s.cover, s.diff2, s.diffs] = numbers(o.c, 5, "scorer");
     s.prev = o.y === null ? null : numbers([o.y], 1, "scorer")[0];
     s.lastIssue = o.t === null ? null : numbers([o.t], 1, "scorer")[0];
     if (!Array.isArray(o.p) || o.p.length > SLOTS + 2) throw new Error("bad scorer state");
-    s.pending = o.p.map((slot) => numbers(slot, 3 + 2 * k, "scorer").slice());
+    s.pending = o.p.map((slot) => numbers(slot, 6 + k, "scorer").slice());
     return s;
   }
 }
