@@ -7,28 +7,36 @@
  * bucket of horizon / SLOTS seconds (or one typical interval, whichever is longer), at most
  * SLOTS + 2 of them; a forecast whose reading never came (a gap) is dropped unscored.
  *
- What `auto` publishes is persistence p moved toward one candidate c: p + w (c - p). Per
+ * What `auto` publishes is persistence p moved toward one candidate c: p + w (c - p). Per
  * candidate, the settled forecasts give EW means (over about MAE_SPAN of them) of
- * (y - p)(c - p) and (c - p)^2; their ratio is the weight w that would have minimised the squared
- * error of p + w (c - p), and A^2/B the reduction of that error from persistence's. The candidate
- * with the largest reduction is used, with w clipped to 0..1: a candidate that does not help gets
- * w = 0 (persistence), one that only partly helps is blended. Choosing a weight costs, when it is
- * off, in proportion to the square of the error of the weight; switching outright costs in
- * proportion to the error itself, which on a hundred noisy readings made auto worse than
- * persistence on a third of the real series. An explicit method is published as it is (w = 1).
+ * A = (y - p)(c - p) and B = (c - p)^2; A/B is the weight that would have minimised the squared
+ * error of p + w (c - p), and A^2/B how much that weight reduces persistence's squared error. The
+ * candidate with the largest reduction is used, its weight shrunk while the evidence is thin
+ * (x n / (n + SHRINK), n settled forecasts up to MAE_SPAN) and clipped to 0..1: a candidate that
+ * does not help gets w = 0 (persistence), one that partly helps is blended. A weight that is off
+ * costs in proportion to the square of its error; switching outright to the best recent scorer
+ * costs in proportion to the error itself, and on a hundred noisy readings made auto worse than
+ * persistence on a third of the real series. As a last guard the blend's own recent MAE is kept
+ * and persistence is published whenever the blend's is not lower. An explicit method is
+ * published as it is.
  *
  * The published forecast's settled errors e = y - forecast give:
  * - its EW mean absolute error (skill = that / persistence's);
- * - a lower and an upper offset in units of the MAE at issue, each an online quantile of e
- *   (2.5 % and 97.5 %) tracked as adaptive conformal prediction does: each settled forecast moves
- *   an offset by GAMMA x (miss - 2.5 %), a miss being a reading outside the interval as it was
- *   published, so whatever the error distribution the long-run share of misses on each side
- *   converges to 2.5 %. No parametric formula: skewed, biased or heavy-tailed errors get the
- *   interval they need, and a growing or shrinking error scale is followed at once.
- * Until CONFORMAL_MIN forecasts have settled, the interval is a wide fallback from the spread of
- * the changes between readings (as if the series were a random walk), and coverage is null.
+ * - the interval: a lower and an upper offset in units of the MAE the forecast was issued with
+ *   (so a growing or shrinking error scale is followed at once), each tracked as adaptive
+ *   conformal inference does: every settled forecast moves it by GAMMA x (miss - 2.5 %), a miss
+ *   being a reading outside that side of the interval as it was published. Whatever the errors
+ *   do, the long-run share of misses on each side goes to 2.5 % (a miss widens the side 39 times
+ *   as far as a reading inside narrows it). No parametric formula: skewed, biased or
+ *   heavy-tailed errors get the interval they need.
+ * - Before that, the offsets start from the first CONFORMAL_MIN errors (once MIN_SETTLED have
+ *   settled, so the MAE that scales them means something): each at the second largest on its
+ *   side, a little narrow, which misses widen quickly; starting wide would take hundreds of
+ *   readings to narrow. Until then the interval is a wide fallback from the spread of the changes
+ *   between readings (as if the series were a random walk), and coverage is null.
  */
 import { JsonObject } from "../json";
+import { Ring } from "./ring";
 import { numbers } from "./smoothing";
 
 /** Pending forecasts kept at most (plus two for jitter): the resolution of the scoring in time. */
@@ -41,20 +49,19 @@ export const MIN_SETTLED = 10;
 export const CONFORMAL_MIN = 20;
 /** A candidate replaces the one in use only when it reduces the squared error this much more: no flapping between equals. */
 export const SWITCH_MARGIN = 0.05;
+/** Weight shrinkage: n / (n + SHRINK) of the fitted weight after n settled forecasts (at most MAE_SPAN). */
 export const SHRINK = 10;
 /** The running coverage spans about this many settled outcomes. */
 export const COVER_SPAN = 200;
 /**
- * Step of the interval's quantile tracking, in MAEs per settled forecast. Larger adapts faster
- * to a change in the errors and holds the share of misses closer to 5 % over a short series;
- * smaller gives a steadier width.
+ * Step of each offset per settled forecast, in MAEs. Larger follows a change in the errors faster
+ * and holds the share of misses nearer 5 % over a short series; smaller gives a steadier width.
+ * 1 held every real series of a hundred readings or more within 90-97 % but the beavers' (0.5
+ * and 0.7 let more of them out; bench/prediction-quality.js).
  */
-export const GAMMA = 0.5;
-/**
- * Where each side's offset starts, in MAEs: the 97.5 % point of normal errors is 2.46 MAEs. A
- * start too wide shrinks slowly (2.5 % of GAMMA per settled forecast), one too narrow grows fast.
- */
-const START = 2;
+export const GAMMA = 1;
+/** Which largest error of the first CONFORMAL_MIN each offset starts at (0: the largest). */
+const START_RANK = 1;
 /** Each side's share of misses: a 95 % interval. */
 const TAIL = 0.025;
 /** The fallback interval is this many times the random-walk 95 % interval. */
@@ -85,15 +92,18 @@ export class Scorer {
   /** Per candidate: EW mean of (y - p)(c - p) and of (c - p)^2. */
   private A: number[];
   private B: number[];
-  private lo = START;
-  private hi = START;
+  /** Latest settled errors in units of the MAE at issue; each side's adapted miss rate; the offsets they give. */
+  private z = new Ring(CONFORMAL_MIN);
+  private conformal = false;
+  private qlo = 0;
+  private qhi = 0;
   private cover = 0;
   /** EW mean square change between consecutive readings, and its count. */
   private diff2 = 0;
   private diffs = 0;
   private prev: number | null = null;
   private lastIssue: number | null = null;
-  /** Pending forecasts, oldest first: [target ts, lower, upper, published, its MAE then, the blend, each candidate's forecast...]. */
+  /** Pending forecasts, oldest first: [target ts, lower, upper, published, its MAE then, 1 if conformal, the blend, each candidate's forecast...]. */
   private pending: number[][] = [];
 
   /**
@@ -130,10 +140,10 @@ export class Scorer {
   private score(slot: number[], y: number): void {
     this.settled++;
     const w = Math.max(1 / this.settled, 1 / MAE_SPAN);
-    const p = slot[6];
+    const p = slot[7];
     const dy = y - p;
     for (let k = 1; k < this.k; k++) {
-      const dc = slot[6 + k] - p;
+      const dc = slot[7 + k] - p;
       this.A[k] += w * (dy * dc - this.A[k]);
       this.B[k] += w * (dc * dc - this.B[k]);
     }
@@ -142,22 +152,37 @@ export class Scorer {
     if (this.settled === 1) {
       this.mae[0] = Math.abs(dy);
       this.mae[1] = Math.abs(e);
-      this.mae[2] = Math.abs(y - slot[5]);
-    } else {
-      // The error in units of the MAE the interval was issued with: a miss of the interval as
-      // published moves the offset, while the width follows a scale that grows or shrinks at once.
-      const z = scale > 0 ? e / scale : e === 0 ? 0 : Math.sign(e) * Infinity;
-      // The forecasts still pending were issued before this miss was known: a run of misses up
-      // to a horizon long says one thing, so each moves the offset by less.
-      const g = GAMMA / Math.sqrt(Math.max(1, this.pending.length + 1));
-      this.lo += g * ((z < -this.lo ? 1 : 0) - TAIL);
-      this.hi += g * ((z > this.hi ? 1 : 0) - TAIL);
+      this.mae[2] = Math.abs(y - slot[6]);
+    }
+    if (this.conformal) {
+      if (slot[5] === 1) {
+        this.qlo += GAMMA * ((y < slot[1] ? 1 : 0) - TAIL);
+        this.qhi += GAMMA * ((y > slot[2] ? 1 : 0) - TAIL);
+      }
+    } else if (scale > 0 && this.settled > MIN_SETTLED) {
+      // Errors scaled by an MAE of fewer settled forecasts than that are scaled by noise.
+      this.z.push(e / scale);
+      if (this.z.length >= CONFORMAL_MIN) this.start();
     }
     this.mae[0] += w * (Math.abs(dy) - this.mae[0]);
     this.mae[1] += w * (Math.abs(e) - this.mae[1]);
-    this.mae[2] += w * (Math.abs(y - slot[5]) - this.mae[2]);
+    this.mae[2] += w * (Math.abs(y - slot[6]) - this.mae[2]);
     const inside = y >= slot[1] && y <= slot[2] ? 1 : 0;
     this.cover += Math.max(1 / this.settled, 1 / COVER_SPAN) * (inside - this.cover);
+  }
+
+  /**
+   * The offsets start at the largest errors of the first CONFORMAL_MIN on each side: about the
+   * 95 % point of each side, a little narrow, which the tracking widens quickly (a miss moves an
+   * offset 39 times as far as a reading inside does). The ring is not needed after.
+   */
+  private start(): void {
+    const all = this.z.toArray().sort((x, y) => x - y);
+    const n = all.length;
+    this.qhi = Math.max(0, all[n - 1 - START_RANK]);
+    this.qlo = Math.max(0, -all[START_RANK]);
+    this.z = new Ring(CONFORMAL_MIN);
+    this.conformal = true;
   }
 
   private choose(eligible: (k: number) => boolean): void {
@@ -188,13 +213,13 @@ export class Scorer {
     const blend = clamp(forecasts[0] + this.weight * (forecasts[u] - forecasts[0]));
     // The blend is published only while its own recent MAE is below persistence's.
     const forecast = this.weight > 0 && this.mae[2] < this.mae[0] ? blend : forecasts[0];
-    const conformal = this.settled >= CONFORMAL_MIN;
+    const conformal = this.conformal;
     let lower: number;
     let upper: number;
     if (conformal) {
-      lower = forecast - this.lo * this.mae[1];
-      upper = forecast + this.hi * this.mae[1];
-      if (lower > upper) lower = upper = (lower + upper) / 2;
+      // The interval always holds the forecast, even when the errors lean all one way.
+      lower = Math.min(forecast, forecast - this.qlo * this.mae[1]);
+      upper = Math.max(forecast, forecast + this.qhi * this.mae[1]);
     } else {
       const steps = typical > 0 ? Math.max(1, horizon / typical) : 1;
       const half = FALLBACK * Z95 * Math.sqrt(this.diff2 * steps);
@@ -206,7 +231,7 @@ export class Scorer {
     const bucket = Math.max(typical, horizon / SLOTS) * 1000;
     if (this.lastIssue === null || ts - this.lastIssue >= bucket - (typical * 1000) / 2) {
       if (this.pending.length >= SLOTS + 2) this.pending.shift();
-      const slot = [ts + horizon * 1000, lower, upper, forecast, this.mae[1], blend];
+      const slot = [ts + horizon * 1000, lower, upper, forecast, this.mae[1], conformal ? 1 : 0, blend];
       for (let k = 0; k < this.k; k++) slot.push(forecasts[k]);
       this.pending.push(slot);
       this.lastIssue = ts;
@@ -218,7 +243,7 @@ export class Scorer {
 
   /** Memory held, in numbers: bounded whatever the number of readings. */
   get size(): number {
-    return 2 * this.k + 12 + this.pending.reduce((n, s) => n + s.length, 0);
+    return 2 * this.k + 12 + this.z.length + this.pending.reduce((n, s) => n + s.length, 0);
   }
 
   toJSON(): JsonObject {
@@ -228,7 +253,8 @@ export class Scorer {
       m: this.mae.slice(),
       a: this.A.slice(),
       b: this.B.slice(),
-      c: [this.lo, this.hi, this.cover, this.diff2, this.diffs],
+      c: [this.qlo, this.qhi, this.cover, this.diff2, this.diffs, this.conformal ? 1 : 0],
+      z: this.z.toArray(),
       y: this.prev,
       t: this.lastIssue,
       p: this.pending.map((s) => s.slice()),
@@ -249,11 +275,14 @@ export class Scorer {
     s.mae = numbers(o.m, 3, "scorer").slice();
     s.A = numbers(o.a, k, "scorer").slice();
     s.B = numbers(o.b, k, "scorer").slice();
-    [s.lo, s.hi, s.cover, s.diff2, s.diffs] = numbers(o.c, 5, "scorer");
+    let conformal: number;
+    [s.qlo, s.qhi, s.cover, s.diff2, s.diffs, conformal] = numbers(o.c, 6, "scorer");
+    s.conformal = conformal === 1;
+    s.z = Ring.of(CONFORMAL_MIN, o.z);
     s.prev = o.y === null ? null : numbers([o.y], 1, "scorer")[0];
     s.lastIssue = o.t === null ? null : numbers([o.t], 1, "scorer")[0];
     if (!Array.isArray(o.p) || o.p.length > SLOTS + 2) throw new Error("bad scorer state");
-    s.pending = o.p.map((slot) => numbers(slot, 6 + k, "scorer").slice());
+    s.pending = o.p.map((slot) => numbers(slot, 7 + k, "scorer").slice());
     return s;
   }
 }
