@@ -11,7 +11,7 @@ const { Linear } = require("../../nodes/lib/core/predict/linear");
 const { Ring } = require("../../nodes/lib/core/predict/ring");
 
 const T0 = 1764000000000;
-const METHODS = ["ewma", "holt", "linear"];
+const METHODS = ["auto", "ewma", "holt", "linear"];
 
 /** Seeded PRNG (mulberry32) with a Gaussian. */
 function rng(seed) {
@@ -167,8 +167,11 @@ describe("predict: predictor", function () {
     const p = new Predictor(predictOptions({ threshold: 90 }));
     const out = feed(p, noise(50));
     const pr = out[49].prediction;
-    assert.deepEqual(Object.keys(pr), ["method", "forecast", "horizon", "lower", "upper", "trend", "score", "anomaly", "timeToThreshold", "ts"]);
-    assert.equal(pr.method, "holt");
+    assert.deepEqual(Object.keys(pr), ["method", "forecast", "horizon", "lower", "upper", "trend", "score", "anomaly", "timeToThreshold", "ts", "basis", "skill", "coverage"]);
+    assert.equal(pr.method, "auto");
+    assert.equal(pr.basis, "persistence", "no settled forecast yet: auto is persistence");
+    assert.equal(pr.skill, null);
+    assert.equal(pr.coverage, null);
     assert.equal(pr.horizon, 3600);
     assert.ok(pr.lower < pr.forecast && pr.forecast < pr.upper);
     assert.equal(pr.ts, T0 + 49 * 10000);
@@ -370,6 +373,16 @@ describe("predict: state", function () {
       }
     });
   }
+
+  it("restores a state saved before auto and calibrated intervals (version 1) to a fresh predictor", function () {
+    const v1 = { v: 1, m: "holt", n: 500, t: T0, y: 20, dt: 10, f: { n: 500, L: 20, b: 0, P: 0.1, bv: 0, bm: 0, bn: 400, S: null }, b: [1], d: [0], e: [0], w: [0, 0] };
+    for (const method of METHODS) {
+      const { predictor, restored } = Predictor.restore(predictOptions({ method }), v1);
+      assert.equal(restored, false, method);
+      assert.equal(predictor.count, 0, method);
+      assert.equal(predictor.update(T0 + 1000, 21).prediction.forecast, 21, method);
+    }
+  });
 
   it("starts fresh from nothing, another method's state or a damaged one", function () {
     const holt = new Predictor(predictOptions());

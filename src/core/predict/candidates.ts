@@ -4,19 +4,25 @@
  * so the same candidate fits a 10 s sensor and a monthly series:
  * - persistence: the last reading (what a forecast must beat);
  * - ewma: an exponentially weighted level, half-life LEVEL_STEPS typical intervals;
- * - holt: level and trend (trend half-life TREND_STEPS intervals), the trend's influence ahead
- *   damped with a half-life of the horizon, so a trend carries at most 1/ln2 horizons' worth;
- * - seasonal: level and damped trend of the readings less a periodic profile (a day for a series
- *   read at least hourly, a year for one read at most every ~3 months apart), the profile in at
- *   most PROFILE_BINS bins, interpolated between bin centres; eligible once the series covers
- *   two periods.
+ * - holt: level and trend (trend half-life TREND_STEPS intervals or the horizon if longer), the
+ *   trend's influence ahead damped with a half-life of the horizon, so a trend carries at most
+ *   1/ln2 horizons' worth;
+ * - seasonal: holt's level and damped trend on the readings less a periodic profile (a day for
+ *   a series read at least hourly, a year for one read at most every ~3 months apart), the
+ *   profile in at most PROFILE_BINS bins, interpolated between bin centres, learnt against a
+ *   level over half a period (against the fast level, the profile would learn nothing: the level
+ *   follows the cycle); eligible once the series covers two periods.
  */
 import { Json } from "../json";
 import { alpha, keep, numbers } from "./smoothing";
 
 /** Level half-life of the smoothed candidates, in typical intervals: fast enough to follow, long enough to halve the noise. */
 export const LEVEL_STEPS = 2;
-/** Trend half-life in typical intervals: a rate needs a longer look than a level. */
+/**
+ * Trend half-life in typical intervals, and at least the horizon: a rate needs a longer look than
+ * a level, and a rate carried an hour ahead needs an hour's look (on a 10 s sensor, a slope over
+ * 100 s of noise carried 1 h ahead made holt three times worse than persistence).
+ */
 export const TREND_STEPS = 10;
 /** The seasonal profile's bins at most: 30-minute bins for a day, 12 for a monthly year; its memory. */
 export const PROFILE_BINS = 48;
@@ -44,7 +50,9 @@ class LevelTrend {
   b = 0;
   n = 0;
 
-  update(dt: number, y: number, typical: number, damping: number, trend: boolean): void {
+  /** Takes `y` after `dt` s with the level's half-life `hl` and the trend's `trendHl` (0: no trend). */
+  update(dt: number, y: number, hl: number, trendHl: number, damping: number): void {
+    const trend = trendHl > 0;
     this.n++;
     if (this.n === 1) {
       this.L = y;
@@ -53,10 +61,10 @@ class LevelTrend {
     const before = this.L;
     const carried = trend ? this.b * keep(dt, damping) : 0;
     const predicted = this.L + (trend ? this.b * reach(dt, damping) : 0);
-    const a = Math.max(alpha(dt, LEVEL_STEPS * typical), 1 / this.n);
+    const a = Math.max(alpha(dt, hl), 1 / this.n);
     this.L = predicted + a * (y - predicted);
     if (trend && dt > 0) {
-      const w = Math.max(alpha(dt, TREND_STEPS * typical), 1 / this.n);
+      const w = Math.max(alpha(dt, trendHl), 1 / this.n);
       this.b = carried + w * ((this.L - before) / dt - carried);
     }
   }
@@ -124,6 +132,8 @@ export class Candidates {
   private level = new LevelTrend();
   private holt = new LevelTrend();
   private deseason = new LevelTrend();
+  /** The level the profile is learnt against: over half a period, so the cycle stays in the profile. */
+  private slow = new LevelTrend();
   private profile: Profile | null = null;
   /** The profile is chosen once the typical interval has settled (this many readings). */
   static readonly SETTLE = 10;
@@ -133,17 +143,19 @@ export class Candidates {
   update(ts: number, dt: number, y: number, typical: number): void {
     if (this.first === null) this.first = ts;
     this.last = y;
-    const t = Math.max(typical, 1e-3);
-    this.level.update(dt, y, t, 0, false);
-    this.holt.update(dt, y, t, this.horizon, true);
+    const hl = LEVEL_STEPS * Math.max(typical, 1e-3);
+    const trendHl = Math.max(TREND_STEPS * typical, this.horizon);
+    this.level.update(dt, y, hl, 0, 0);
+    this.holt.update(dt, y, hl, trendHl, this.horizon);
     if (!this.profile && this.level.n >= Candidates.SETTLE) {
       const period = periodFor(typical);
       if (period !== null) this.profile = new Profile(period, Math.min(PROFILE_BINS, Math.round(period / typical)));
     }
     if (this.profile) {
       const s = this.profile.at(ts);
-      this.deseason.update(dt, y - s, t, this.horizon, true);
-      this.profile.learn(ts, y - this.deseason.L, dt, t);
+      this.deseason.update(dt, y - s, hl, trendHl, this.horizon);
+      this.slow.update(dt, y - s, Math.max(hl, this.profile.period / 2), 0, 0);
+      this.profile.learn(ts, y - this.slow.L, dt, Math.max(typical, 1e-3));
     }
   }
 
@@ -175,6 +187,7 @@ export class Candidates {
       l: [this.level.L, this.level.b, this.level.n],
       h: [this.holt.L, this.holt.b, this.holt.n],
       d: [this.deseason.L, this.deseason.b, this.deseason.n],
+      s: [this.slow.L, this.slow.b, this.slow.n],
       p: p ? { P: p.period, S: p.S.slice(), c: p.c.slice() } : null,
     };
   }
@@ -185,7 +198,7 @@ export class Candidates {
     const c = new Candidates(horizon);
     c.last = numbers([o.y], 1, "candidates")[0];
     c.first = o.f === null ? null : numbers([o.f], 1, "candidates")[0];
-    for (const [key, lt] of [["l", c.level], ["h", c.holt], ["d", c.deseason]] as const) {
+    for (const [key, lt] of [["l", c.level], ["h", c.holt], ["d", c.deseason], ["s", c.slow]] as const) {
       const [L, b, n] = numbers(o[key], 3, "candidates");
       lt.L = L;
       lt.b = b;

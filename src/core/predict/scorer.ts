@@ -12,7 +12,7 @@
  * A = (y - p)(c - p) and B = (c - p)^2; A/B is the weight that would have minimised the squared
  * error of p + w (c - p), and A^2/B how much that weight reduces persistence's squared error. The
  * candidate with the largest reduction is used, its weight shrunk while the evidence is thin
- * (x n / (n + SHRINK), n settled forecasts up to MAE_SPAN) and clipped to 0..1: a candidate that
+ * (x n / (n + SHRINK) after n settled forecasts) and clipped to 0..1: a candidate that
  * does not help gets w = 0 (persistence), one that partly helps is blended. A weight that is off
  * costs in proportion to the square of its error; switching outright to the best recent scorer
  * costs in proportion to the error itself, and on a hundred noisy readings made auto worse than
@@ -49,7 +49,7 @@ export const MIN_SETTLED = 10;
 export const CONFORMAL_MIN = 20;
 /** A candidate replaces the one in use only when it reduces the squared error this much more: no flapping between equals. */
 export const SWITCH_MARGIN = 0.05;
-/** Weight shrinkage: n / (n + SHRINK) of the fitted weight after n settled forecasts (at most MAE_SPAN). */
+/** Weight shrinkage: n / (n + SHRINK) of the fitted weight after n settled forecasts: half after 10, 90 % after 90. */
 export const SHRINK = 10;
 /** The running coverage spans about this many settled outcomes. */
 export const COVER_SPAN = 200;
@@ -199,7 +199,7 @@ export class Scorer {
       }
     }
     this.used = top > 0 ? best : 0;
-    const seen = Math.min(this.settled, MAE_SPAN);
+    const seen = this.settled;
     this.weight = top > 0 ? Math.min(1, (seen / (seen + SHRINK)) * (this.A[best] / this.B[best])) : 0;
   }
 

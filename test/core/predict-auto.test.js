@@ -1,0 +1,198 @@
+"use strict";
+// The default method `auto` and the calibrated interval (issue 12, items 1, 2 and 4), on the real
+// public series in test/fixtures/timeseries and on synthetic signals with a known shape.
+const assert = require("node:assert/strict");
+const fs = require("fs");
+const path = require("path");
+const { predictOptions } = require("../../nodes/lib/core/predict/options");
+const { Predictor } = require("../../nodes/lib/core/predict/predictor");
+
+const T0 = Date.UTC(2026, 0, 1);
+const DAY = 86400;
+const YEAR = 365.25 * DAY;
+const FIXTURES = path.join(__dirname, "..", "fixtures", "timeseries");
+
+/** Every numeric column of every fixture CSV (rows with an empty cell skipped: a gap). */
+function realSeries() {
+  const out = [];
+  for (const file of fs.readdirSync(FIXTURES).filter((f) => f.endsWith(".csv")).sort()) {
+    const [head, ...rows] = fs.readFileSync(path.join(FIXTURES, file), "utf8").trim().split(/\r?\n/);
+    const cols = head.split(",");
+    for (let c = 1; c < cols.length; c++) {
+      if (cols[c] === "active") continue;
+      const points = rows.map((r) => r.split(",")).filter((x) => x[c] !== "").map((x) => ({ ts: Date.parse(x[0]), v: Number(x[c]) }));
+      out.push({ name: `${file}:${cols[c]}`, points });
+    }
+  }
+  return out;
+}
+
+/** As bench/prediction-quality.js: 1 h for a series read at least hourly, else one step and a longer horizon. */
+function horizons(points) {
+  const d = points.slice(1).map((p, i) => (p.ts - points[i].ts) / 1000).sort((a, b) => a - b);
+  const step = d[Math.floor(d.length / 2)];
+  if (step <= 3600) return { step, list: [3600] };
+  if (step <= 2 * DAY) return { step, list: [step, 7 * step] };
+  if (step <= 100 * DAY) return { step, list: [step, Math.round(YEAR / step) * step] };
+  return { step, list: [step, 5 * step] };
+}
+
+/**
+ * Runs a predictor over `points` and judges each prediction against the first reading at or
+ * after its target time: MAE over persistence's, and the share inside the interval once the
+ * prediction reports a coverage (the interval is calibrated from then on).
+ */
+function judge(points, horizon, step, options = {}) {
+  const p = new Predictor(predictOptions({ horizon, ...options }));
+  const preds = points.map((x) => p.update(x.ts, x.v).prediction);
+  let err = 0, errP = 0, inside = 0, judged = 0;
+  let j = 0;
+  for (let i = 0; i < points.length; i++) {
+    const target = points[i].ts + horizon * 1000;
+    while (j < points.length && (j <= i || points[j].ts < target - (step * 1000) / 2)) j++;
+    if (j >= points.length) break;
+    if (points[j].ts - target > step * 1000) continue;
+    const y = points[j].v;
+    err += Math.abs(y - preds[i].forecast);
+    errP += Math.abs(y - points[i].v);
+    if (preds[i].coverage !== null) {
+      judged++;
+      if (y >= preds[i].lower && y <= preds[i].upper) inside++;
+    }
+  }
+  return { ratio: err / errP, coverage: inside / judged, judged, preds };
+}
+
+/** Seeded PRNG (mulberry32) with a Gaussian. */
+function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  next.gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  return next;
+}
+
+/** A sensor read every `dt` s for `days`: daily cycle, Gaussian noise, quantised to 0.1. */
+function daily(days, { dt = 60, amplitude = 5, sigma = 0.3, seed = 3 } = {}) {
+  const r = rng(seed);
+  const n = Math.round((days * DAY) / dt);
+  return Array.from({ length: n }, (_, i) => {
+    const t = i * dt;
+    return { ts: T0 + t * 1000, v: Math.round((50 + amplitude * Math.sin((2 * Math.PI * t) / DAY) + sigma * r.gauss()) * 10) / 10 };
+  });
+}
+
+describe("predict: auto and calibrated intervals", function () {
+  const series = realSeries();
+  const runs = [];
+  before(function () {
+    for (const s of series) {
+      const { step, list } = horizons(s.points);
+      for (const h of list) runs.push({ name: `${s.name} at ${Math.round(h / step)} step(s)`, ...judge(s.points, h, step) });
+    }
+  });
+
+  it("forecasts at the horizon as well as persistence or better on every real series, and clearly better on average", function () {
+    assert.ok(runs.length >= 20);
+    // Within 2 %: on a hundred readings an online choice can not know in advance which of two
+    // near-equal forecasts wins (measured: at most 1.013, beaver1 at 1 h).
+    for (const r of runs) assert.ok(r.ratio <= 1.02, `${r.name}: MAE ${r.ratio.toFixed(3)} x persistence's`);
+    const mean = Math.exp(runs.reduce((a, r) => a + Math.log(r.ratio), 0) / runs.length);
+    assert.ok(mean <= 0.9, `geometric mean ${mean.toFixed(3)}`);
+  });
+
+  it("keeps 90-97 % of outcomes inside the 95 % interval on the long real series, and near it on the short ones", function () {
+    for (const r of runs) {
+      assert.ok(r.judged >= 50, r.name);
+      // A series of 60-120 judged forecasts holds 1.5 % per miss, and the beavers change level
+      // when they become active: 0.84 at worst there (bench/prediction-quality.js).
+      const [lo, hi] = r.judged >= 180 ? [0.9, 0.97] : [0.84, 0.98];
+      assert.ok(r.coverage >= lo && r.coverage <= hi, `${r.name}: ${r.coverage.toFixed(3)} of ${r.judged}`);
+    }
+  });
+
+  it("says which candidate it uses, and reports skill and coverage only once forecasts have settled", function () {
+    const points = daily(4);
+    const preds = judge(points, 3600, 60).preds;
+    assert.equal(preds[0].basis, "persistence");
+    assert.equal(preds[0].skill, null);
+    assert.equal(preds[0].coverage, null);
+    // 1 h until the first forecast settles, then one per 5 min bucket: skill after 10, coverage after 30.
+    const firstSkill = preds.findIndex((p) => p.skill !== null);
+    const firstCoverage = preds.findIndex((p) => p.coverage !== null);
+    assert.ok(firstSkill >= 60 + 9 * 5 && firstSkill <= 60 + 11 * 5, `skill from reading ${firstSkill}`);
+    assert.ok(firstCoverage > firstSkill, `coverage from reading ${firstCoverage}`);
+    for (const p of preds.slice(firstCoverage)) assert.ok(p.coverage >= 0 && p.coverage <= 1 && p.lower <= p.forecast && p.forecast <= p.upper);
+  });
+
+  it("learns a daily cycle once two days are seen and then forecasts 1 h ahead far better than the value now", function () {
+    const points = daily(5);
+    const r = judge(points, 3600, 60);
+    const last = r.preds[r.preds.length - 1];
+    assert.equal(last.basis, "seasonal");
+    assert.ok(last.skill < 0.5, `skill ${last.skill}`);
+    const lateDays = points.filter((p) => p.ts >= T0 + 3 * DAY * 1000);
+    const late = judge(lateDays, 3600, 60);
+    assert.ok(late.ratio < 1, "on its own too");
+    assert.ok(r.ratio < 0.7, `MAE ${r.ratio.toFixed(3)} x persistence's`);
+  });
+
+  it("keeps a relative humidity's forecast and interval within 0-100 % from the first reading on", function () {
+    const r = rng(5);
+    let v = 97;
+    const points = Array.from({ length: 3000 }, (_, i) => {
+      v = Math.min(100, Math.max(90, v + 0.4 * r.gauss()));
+      return { ts: T0 + i * 10000, v: Math.round(v * 10) / 10 };
+    });
+    for (const method of ["auto", "holt", "ewma", "linear"]) {
+      const p = new Predictor(predictOptions({ method, bounds: { min: 0, max: 100 } }));
+      for (const x of points) {
+        const pr = p.update(x.ts, x.v).prediction;
+        assert.ok(pr.lower >= 0 && pr.upper <= 100 && pr.forecast <= 100 && pr.forecast >= 0, `${method} at ${x.ts}: ${pr.lower} ${pr.forecast} ${pr.upper}`);
+      }
+    }
+    const unbounded = new Predictor(predictOptions());
+    assert.ok(points.some((x) => unbounded.update(x.ts, x.v).prediction.upper > 100), "without bounds the interval does pass 100 (the test can fail)");
+  });
+
+  it("reads bounds from a config and refuses a minimum above the maximum", function () {
+    assert.deepEqual(predictOptions({ bounds: { min: "0", max: "100" } }).bounds, { min: 0, max: 100 });
+    assert.equal(predictOptions({ bounds: {} }).bounds, undefined);
+    assert.throws(() => predictOptions({ bounds: { min: 5, max: 1 } }), (e) => e.code === "invalid-option" && e.params.option === "bounds");
+    assert.throws(() => predictOptions({ bounds: { max: "x" } }), (e) => e.code === "invalid-option");
+  });
+
+  it("continues exactly after a restore with a learnt daily profile and forecasts still pending", function () {
+    const points = daily(3, { dt: 120 });
+    const options = predictOptions({ bounds: { min: 0 } });
+    for (const cut of [0, 35, 700, 2000]) {
+      const a = new Predictor(options);
+      for (let i = 0; i <= cut; i++) a.update(points[i].ts, points[i].v);
+      const { predictor: b, restored } = Predictor.restore(options, JSON.parse(JSON.stringify(a.toJSON())));
+      assert.equal(restored, true);
+      for (let i = cut + 1; i < points.length; i++) assert.deepEqual(b.update(points[i].ts, points[i].v), a.update(points[i].ts, points[i].v), `cut ${cut}, reading ${i}`);
+      assert.deepEqual(b.toJSON(), a.toJSON());
+    }
+  });
+
+  it("holds the same amount of state after 3 days of 10 s readings as after 30 days: the work per reading does not grow", function () {
+    const p = new Predictor(predictOptions({ threshold: 90 }));
+    const feed = (from, to) => {
+      const r = rng(from + 1);
+      for (let i = from; i < to; i++) p.update(T0 + i * 10000, Math.round((60 + 2 * Math.sin((2 * Math.PI * i) / 8640) + 0.3 * r.gauss()) * 10) / 10);
+    };
+    feed(0, 3 * 8640);
+    const early = p.toJSON();
+    feed(3 * 8640, 30 * 8640);
+    const late = p.toJSON();
+    assert.equal(late.s.p.length, early.s.p.length, "pending forecasts: one per bucket of the horizon");
+    assert.equal(late.c.p.S.length, early.c.p.S.length, "the daily profile's bins");
+    assert.ok(JSON.stringify(late).length <= JSON.stringify(early).length * 1.1);
+    assert.ok(late.s.p.length <= 14);
+  });
+});
