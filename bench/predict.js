@@ -3,7 +3,7 @@
 //
 //   node --expose-gc bench/predict.js [late=100000] [clones=200] [block=100] [rounds=5]
 //
-// For each method (ewma, holt, linear; the node's defaults plus a threshold, so time to threshold
+// For each method (auto, ewma, holt, linear; the node's defaults plus a threshold, so time to threshold
 // is computed too) one live Predictor is fed a synthetic series, a reading every 10 s: a daily
 // cycle, slow wear, Gaussian noise quantised to 0.1, a fault spike every 5,000 readings. Its
 // state (toJSON) is taken after `early` (100) and after `late` readings. A timed block restores
@@ -24,7 +24,7 @@ const CLONES = Number(process.argv[3] || 200);
 const BLOCK = Number(process.argv[4] || 100);
 const ROUNDS = Number(process.argv[5] || 5);
 const EARLY = 100;
-const METHODS = ["ewma", "holt", "linear"];
+const METHODS = ["auto", "ewma", "holt", "linear"];
 const T0 = 1764000000000;
 const STEP_MS = 10000;
 
@@ -36,6 +36,7 @@ function predictLib() {
     Ewma: require(path.join(dir, "ewma.js")).Ewma,
     Holt: require(path.join(dir, "holt.js")).Holt,
     Linear: require(path.join(dir, "linear.js")).Linear,
+    Candidates: require(path.join(dir, "candidates.js")).Candidates,
   };
 }
 
@@ -55,6 +56,8 @@ function valueAt(i) {
 const tsAt = (i) => T0 + i * STEP_MS;
 
 function forecasterFrom(lib, options, state) {
+  // auto's forecasters are its candidates (persistence, ewma, holt, seasonal), updated together.
+  if (options.method === "auto") return () => ({ c: lib.Candidates.from(options.horizon, state.c), ts: 0, update(dt, v) { this.c.update((this.ts += dt * 1000), dt, v, dt); } });
   if (options.method === "ewma") return () => lib.Ewma.from(options.halfLife, state.f);
   if (options.method === "linear") return () => lib.Linear.from(options.window, state.f);
   const settings = { halfLife: options.halfLife, trendHalfLife: options.trendHalfLife, damping: options.damping, warmup: options.warmup };
