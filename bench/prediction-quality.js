@@ -3,10 +3,12 @@
 // outcomes inside the 95 % interval after warm-up, forecasts outside the physical bounds, and the
 // longest run of flagged readings.
 //
-//   node bench/prediction-quality.js [simDays=7]
+//   node bench/prediction-quality.js [simDays=7] [package directory]
 //
 // Drives the package only through readConfig (the node's defaults, plus the horizon and the
-// bounds) and Predictor.update, so the same script runs on older code for a "before" column.
+// bounds) and Predictor.update, so the same script runs on older code for a "before" column:
+// give it a built checkout of that code as the package directory (run.js does, with
+// BENCH_BEFORE=<directory>).
 //
 // Series: every numeric column of ../shared/data/timeseries/*.csv beside the repository when that
 // exists, else of test/fixtures/timeseries (rows with an empty cell skipped: a gap). A series read
@@ -19,16 +21,18 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
+const { execFileSync } = require("child_process");
 const { childMain, packageDir, repoRoot } = require("./lib");
 
 const SIM_DAYS = Number(process.argv[2] || 7);
+const PACKAGE = process.argv[3] || packageDir();
 const DAY = 86400;
 const YEAR = 365.25 * DAY;
 /** Quantities that can not be negative. */
 const NON_NEGATIVE = /sunspots|passengers|gas|nile|ozone|solar|wind/;
 
 function lib() {
-  const dir = path.join(packageDir(), "nodes", "lib", "core");
+  const dir = path.join(PACKAGE, "nodes", "lib", "core");
   return {
     Predictor: require(path.join(dir, "predict", "predictor.js")).Predictor,
     readConfig: require(path.join(dir, "predict", "options.js")).readConfig,
@@ -197,10 +201,19 @@ function simulator(L) {
   return Object.entries(byProp).map(([prop, points]) => series(L, { name: `simulator:${prop}`, points }));
 }
 
+/** The commit a package directory was built from, when it is a git checkout. */
+function commitOf(dir) {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
 async function main() {
   const L = lib();
   const dir = dataDir();
-  const out = { data: path.relative(repoRoot, dir), simDays: SIM_DAYS, series: [] };
+  const out = { data: path.relative(repoRoot, dir), simDays: SIM_DAYS, commit: commitOf(PACKAGE), series: [] };
   for (const s of loadSeries(dir)) out.series.push(series(L, s));
   out.series.push(...simulator(L));
   return out;
