@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // `npm run bench`: measures throughput, heap, restart time, compaction stalls, twin-sensor (in a
-// flow and end to end over MQTT), twin-predict (the core estimators and the node), twin-link and
-// what a SIGKILL loses in each persistence mode under load,
+// flow and end to end over MQTT), twin-predict (the core estimators and the node, and the quality
+// of its predictions on real series), twin-link and what a SIGKILL loses in each persistence mode
+// under load,
 // each in its own child process, then writes BENCHMARKS.md and prints the same text.
 //
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, quality) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 // BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
 // run's figures and writes BENCHMARKS.md (each such section names its own date and commit).
+// The quality section's "before" column: BENCH_BEFORE=<a built checkout of older code> measures it
+// in the same run; without it the figures recorded in bench/prediction-quality-before.json are shown.
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -121,6 +124,21 @@ async function predict() {
   return { core, node };
 }
 
+const QUALITY_BEFORE = path.join(__dirname, "prediction-quality-before.json");
+
+async function quality() {
+  log("quality: predictions at default settings on the real series and the simulator");
+  const after = await runChild("prediction-quality.js", [7], { timeoutMs: 600000 });
+  let before = null;
+  if (process.env.BENCH_BEFORE) {
+    log(`quality: the same on ${process.env.BENCH_BEFORE}`);
+    before = { ...(await runChild("prediction-quality.js", [7, path.resolve(process.env.BENCH_BEFORE)], { timeoutMs: 600000 })), measured: "in this run" };
+  } else if (fs.existsSync(QUALITY_BEFORE)) {
+    before = { ...JSON.parse(fs.readFileSync(QUALITY_BEFORE, "utf8")), measured: "recorded earlier (bench/prediction-quality-before.json)" };
+  }
+  return { after, before };
+}
+
 async function sigkill() {
   const c = CFG.sigkill;
   log(`sigkill: ${c.rounds} rounds per mode, every core busy`);
@@ -149,6 +167,51 @@ function renderSigkill(L, r, conditions, targets) {
   L.push(`- batched: ${fmt(total("batched", (x) => x.lost))} of ${fmt(total("batched", (x) => x.acknowledged))} acknowledged changes lost; the oldest of them was acknowledged ${fmt(worst)} ms before the last acknowledgement, target < 100 ms (+ the hop to the stamp): **${verdict(worst < 150)}**`);
   targets.push(`| SIGKILL under load, strict: 0 acknowledged changes lost | ${fmt(strictLost)} lost | ${verdict(strictLost === 0)} |`);
   targets.push(`| SIGKILL under load, batched: nothing acknowledged >= 100 ms before the last acknowledgement lost | oldest lost: ${fmt(worst)} ms | ${verdict(worst < 150)} |`);
+}
+
+function renderQuality(L, r, conditions, targets) {
+  const { after, before } = r.quality;
+  L.push("", "## 11. Prediction quality at default settings: real series and the simulator (issue 12)", "");
+  conditions("quality");
+  L.push("bench/prediction-quality.js drives the package through `readConfig` (the node's defaults, plus the horizon and, for a");
+  L.push("quantity that can not be negative, `bounds: {min: 0}`) and `Predictor.update` only, so the same script measures older");
+  L.push(`code. Series: every numeric column of \`${after.data}\` (rows with an empty cell skipped: a gap), and a simulated pump`);
+  L.push(`(twin-simulator's default profile: temperature, vibration, power; a reading every 10 s for ${after.simDays} days, faults included).`);
+  L.push("A series read at least hourly is forecast 1 h ahead (the default horizon); a slower one one step ahead and further (a year");
+  L.push("for monthly and quarterly series, a week for daily ones, five steps for annual ones). A forecast made at t is judged against");
+  L.push("the first reading at or after t + horizon (within half a step). MAE ratio: the forecast's mean absolute error over that of");
+  L.push("persistence (the reading at t), and of seasonal persistence (the reading one period before the target: a year, for daily");
+  L.push("series a week; where the horizon is the period, that is persistence again). Coverage: the share of outcomes inside the 95 %");
+  L.push("interval after warm-up (from the first prediction that reports a coverage; code without one: after `warmup` readings).");
+  L.push("Outside bounds: predictions whose forecast or interval leaves [0, inf) for a non-negative quantity. Longest flag: the");
+  L.push("longest run of readings marked anomalous outside readings labelled active (beaver `active`).");
+  if (before) L.push("", `Before: commit ${before.commit || "unknown"}, ${before.measured}; after: this run's build. Figures are before -> after.`);
+  L.push("", "| series | step | horizon | forecasts | MAE / persistence | MAE / seasonal persistence | 95 % coverage (judged) | outside bounds | longest flag (readings) | auto's basis (share of forecasts) |", "|---|---|---|---|---|---|---|---|---|---|");
+  const dur = (s) => (s >= 86400 * 300 ? `${fmt(s / 86400 / 365.25, 2)} y` : s >= 86400 * 25 ? `${fmt(s / 86400 / 30.44, 0)} mo` : s >= 86400 ? `${fmt(s / 86400, 0)} d` : s >= 3600 ? `${fmt(s / 3600, 0)} h` : s >= 60 ? `${fmt(s / 60, 0)} min` : `${fmt(s, 0)} s`);
+  const num = (x, d = 3) => (x === null || x === undefined ? "-" : x.toFixed(d));
+  const pair = (b, a, f) => (before ? `${b === undefined ? "-" : f(b)} -> ${f(a)}` : f(a));
+  const ratios = [];
+  const coverages = [];
+  for (const s of after.series) {
+    const b = before ? before.series.find((x) => x.name === s.name) : null;
+    s.horizons.forEach((h, i) => {
+      const bh = b ? b.horizons.find((x) => x.horizon === h.horizon) : undefined;
+      const total = Object.values(h.basis).reduce((a, n) => a + n, 0) || 1;
+      const basis = Object.entries(h.basis).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${Math.round((100 * n) / total)} %`).join(", ") || "-";
+      const cov = (x) => (x.coverage === null ? "-" : `${x.coverage.toFixed(3)} (${fmt(x.coverageN)})`);
+      L.push(`| ${s.name} | ${dur(s.step)} | ${h.steps} step${h.steps > 1 ? "s" : ""} (${dur(h.horizon)}) | ${fmt(h.forecasts)} | ${pair(bh && bh.maeRatio, h.maeRatio, num)} | ${pair(bh && bh.maeRatioSeasonal, h.maeRatioSeasonal, num)} | ${pair(bh, h, (x) => (x ? cov(x) : "-"))} | ${pair(bh && bh.outOfBounds, h.outOfBounds, (x) => fmt(x))} | ${i === 0 ? pair(b && b.longestFlag.readings, s.longestFlag.readings, (x) => fmt(x)) : ""} | ${basis} |`);
+      ratios.push({ name: `${s.name} at ${h.steps}`, v: h.maeRatio });
+      if (h.coverage !== null) coverages.push({ name: `${s.name} at ${h.steps}`, v: h.coverage });
+    });
+  }
+  const worse = ratios.filter((x) => x.v > 1);
+  const maxRatio = Math.max(...ratios.map((x) => x.v));
+  const outside = coverages.filter((x) => x.v < 0.9 || x.v > 0.97);
+  L.push("");
+  L.push(`- MAE / persistence <= 1.0 on every series and horizon: ${ratios.length - worse.length} of ${ratios.length}${worse.length ? ` (above: ${worse.map((x) => `${x.name} ${x.v.toFixed(4)}`).join(", ")})` : ""}: **${verdict(!worse.length)}**`);
+  L.push(`- 95 % coverage within 90-97 % after warm-up on every series and horizon: ${coverages.length - outside.length} of ${coverages.length}${outside.length ? ` (outside: ${outside.map((x) => `${x.name} ${x.v.toFixed(3)}`).join(", ")})` : ""}: **${verdict(!outside.length)}**`);
+  targets.push(`| prediction quality: MAE / persistence <= 1.0 on every series (issue 12) | ${ratios.length - worse.length} of ${ratios.length}, worst ${maxRatio.toFixed(3)} | ${verdict(!worse.length)} |`);
+  targets.push(`| prediction quality: 95 % coverage 90-97 % on every series (issue 12) | ${coverages.length - outside.length} of ${coverages.length} | ${verdict(!outside.length)} |`);
 }
 
 function renderThroughput(L, r, conditions, targets) {
@@ -419,10 +482,10 @@ function renderPredict(L, r, conditions, targets) {
   L.push(`after ${fmt(core.early)} and after ${fmt(core.late)} readings. A timed block restores ${fmt(core.clones)} predictors from one of those states (a check`);
   L.push("confirms a restored predictor continues exactly as the live one) and feeds each the next " + fmt(core.block) + " readings, interleaved");
   L.push(`across them; cost per reading = block time / ${fmt(core.clones * core.block)}. Blocks alternate over ${core.rounds} rounds after an untimed one; medians.`);
-  L.push("\"Forecaster alone\" is the same for `Ewma`/`Holt`/`Linear.update` without anomaly scoring, drift and threshold.", "");
+  L.push("\"Forecaster alone\" is the same for `Ewma`/`Holt`/`Linear.update` (auto: its four candidates' update) without anomaly scoring, drift and threshold.", "");
   L.push(`| method | per reading after ${fmt(core.early)} | after ${fmt(core.late)} | ratio | runs after ${fmt(core.early)} / after ${fmt(core.late)} (µs) | forecaster alone after ${fmt(core.early)} / ${fmt(core.late)} | state (JSON bytes) | target |`, "|---|---|---|---|---|---|---|---|");
   const judged = core.late >= 100000;
-  for (const method of ["ewma", "holt", "linear"]) {
+  for (const method of ["auto", "ewma", "holt", "linear"].filter((x) => core.methods[x])) {
     const m = core.methods[method];
     const p = m.median.predictor;
     const f = m.median.forecaster;
@@ -431,7 +494,7 @@ function renderPredict(L, r, conditions, targets) {
     L.push(`| ${method} | ${us(p.early)} µs | ${us(p.late)} µs | ${q.toFixed(2)} | ${m.predictorNs.early.map(us).join(", ")} / ${m.predictorNs.late.map(us).join(", ")} | ${us(f.early)} / ${us(f.late)} µs | ${fmt(m.stateBytes.early)} / ${fmt(m.stateBytes.late)} | ${target} |`);
   }
   L.push("");
-  for (const method of ["ewma", "holt"]) {
+  for (const method of ["auto", "ewma", "holt"].filter((x) => core.methods[x])) {
     const p = core.methods[method].median.predictor;
     const q = p.late / p.early;
     const label = `${method}: per-reading cost after ${fmt(core.late)} readings / after ${fmt(core.early)}`;
@@ -496,6 +559,7 @@ function render(r) {
     ["mqtt", "8. twin-link: readings from MQTT devices into the registry vs a bare mqtt in (issue 6)", (...a) => renderMqtt(...a, "link")],
     ["sigkill", "9. What a SIGKILL loses, per persistence mode, on a loaded machine (issue 10)", renderSigkill],
     ["history", "10. Compact history: bytes per stored point, and speed vs the Float64 ring (issue 11)", renderHistory],
+    ["quality", "11. Prediction quality at default settings: real series and the simulator (issue 12)", renderQuality],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
@@ -539,7 +603,7 @@ async function main() {
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["quality", quality]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];
