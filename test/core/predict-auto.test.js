@@ -160,6 +160,20 @@ describe("predict: auto and calibrated intervals", function () {
     assert.ok(points.some((x) => unbounded.update(x.ts, x.v).prediction.upper > 100), "without bounds the interval does pass 100 (the test can fail)");
   });
 
+  it("publishes an explicit method's own forecast, even where persistence would have done better", function () {
+    // A random walk: the level of ewma lags it, persistence is the better forecast.
+    const r = rng(9);
+    let v = 50;
+    const points = Array.from({ length: 2000 }, (_, i) => ({ ts: T0 + i * 10000, v: (v += r.gauss()) }));
+    for (const method of ["ewma", "holt", "linear"]) {
+      const p = new Predictor(predictOptions({ method }));
+      const last = points.map((x) => p.update(x.ts, x.v).prediction).pop();
+      assert.equal(last.basis, method);
+      assert.ok(last.skill > 1, `${method}: skill ${last.skill} (worse than persistence, and said so)`);
+      assert.notEqual(last.forecast, points[points.length - 1].v, method);
+    }
+  });
+
   it("reads bounds from a config and refuses a minimum above the maximum", function () {
     assert.deepEqual(predictOptions({ bounds: { min: "0", max: "100" } }).bounds, { min: 0, max: 100 });
     assert.equal(predictOptions({ bounds: {} }).bounds, undefined);

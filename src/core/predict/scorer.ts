@@ -212,7 +212,7 @@ export class Scorer {
     const u = this.used;
     const blend = clamp(forecasts[0] + this.weight * (forecasts[u] - forecasts[0]));
     // The blend is published only while its own recent MAE is below persistence's.
-    const forecast = this.weight > 0 && this.mae[2] < this.mae[0] ? blend : forecasts[0];
+    const forecast = this.forced !== null || (this.weight > 0 && this.mae[2] < this.mae[0]) ? blend : forecasts[0];
     const conformal = this.conformal;
     let lower: number;
     let upper: number;
@@ -237,7 +237,7 @@ export class Scorer {
       this.lastIssue = ts;
     }
     const skill = this.settled >= MIN_SETTLED && this.mae[0] > 0 ? this.mae[1] / this.mae[0] : null;
-    const blended = forecast !== forecasts[0] || this.weight > 0 && this.mae[2] < this.mae[0];
+    const blended = this.forced !== null || (this.weight > 0 && this.mae[2] < this.mae[0]);
     return { used: blended ? u : 0, weight: blended ? this.weight : 0, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
   }
 
