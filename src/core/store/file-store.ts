@@ -326,8 +326,12 @@ export class FileStore implements Store {
     return { ok: false, error: describe(this.failure), unwritten: this.pendingEntries + this.inflightEntries };
   }
 
-  onHealth(listener: (health: StoreHealth) => void): void {
+  onHealth(listener: (health: StoreHealth) => void): () => void {
     this.healthListeners.push(listener);
+    return () => {
+      const i = this.healthListeners.indexOf(listener);
+      if (i >= 0) this.healthListeners.splice(i, 1);
+    };
   }
 
   append(entry: JournalEntry): void {
@@ -501,7 +505,7 @@ export class FileStore implements Store {
 
   private emitHealth(): void {
     const h = this.health();
-    for (const l of this.healthListeners) l(h);
+    for (const l of [...this.healthListeners]) l(h);
   }
 
   flush(): Promise<void> {
