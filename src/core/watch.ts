@@ -23,13 +23,14 @@ import { TwinError } from "./errors";
 import { dict } from "./json";
 import { isPropertyName } from "./names";
 import { RegistryFollower } from "./follower";
+import { DERIVED, DERIVED_SECTIONS } from "./sections";
 import { Change, ChangeEvent, Section, TwinRegistry } from "./registry";
 import { ID_GLOB, globMatch } from "./glob";
 
-export const SECTIONS: readonly Section[] = ["twin", "attributes", "reported", "desired", "delta", "connectivity", "lifecycle", "predictions"];
+export const SECTIONS: readonly Section[] = ["twin", "attributes", "reported", "desired", "delta", "connectivity", ...DERIVED_SECTIONS];
 const SECTION_SET = new Set<string>(SECTIONS);
 /** Sections whose changes are keyed by a name the property filter can choose. */
-const NAMED_SECTIONS = new Set<Section>(["attributes", "reported", "desired", "delta", "predictions"]);
+const NAMED_SECTIONS = new Set<Section>(["attributes", "reported", "desired", "delta", ...DERIVED_SECTIONS.filter((s) => DERIVED[s].shape === "keyed")]);
 /** What a twin id glob may hold: the id characters and the two wildcards. */
 const MAX_MODEL_PATTERN = 200;
 /** Longest throttle interval: one day. */

@@ -19,7 +19,7 @@ import { ChangeEvent, TwinRegistry } from "../registry";
 import { Json, JsonObject, cloneJson } from "../json";
 import { TwinError } from "../errors";
 import { checkTwinId } from "../names";
-import { Twin } from "../twin";
+import { Twin, wholeOf } from "../twin";
 import { Condition } from "./conditions";
 import { CounterSpec, Edge, advanceCustom, advanceRun, hoursOf, runningMs, settleRun, shownValue } from "./counters";
 import { LifecycleError } from "./errors";
@@ -530,7 +530,7 @@ export class Lifecycle extends RegistryFollower {
 
 /** The twin's summary as stored, with defaults for a twin that has none yet. */
 function summaryOf(twin: Twin | undefined): LifecycleSummary {
-  const lc = twin?.lifecycle;
+  const lc = twin ? wholeOf(twin, "lifecycle") : null;
   const o = lc && typeof lc === "object" && !Array.isArray(lc) ? lc : null;
   const due = o?.maintenanceDue;
   return {

@@ -11,6 +11,7 @@ import { TwinError, showValue } from "../errors";
 import { Json } from "../json";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { globMatch } from "../glob";
+import { keyedOf } from "../twin";
 import { PredictConfig } from "./options";
 import { Alert, Prediction, Predictor } from "./predictor";
 
@@ -187,7 +188,8 @@ export class PredictEngine extends RegistryFollower {
     if (!entry) {
       const state = this.registry.getState(twinId, stateKey(property));
       const { predictor } = Predictor.restore(this.config.options, state);
-      const stored = this.registry.twin(twinId)?.predictions?.get(property);
+      const twin = this.registry.twin(twinId);
+      const stored = twin ? keyedOf(twin, "predictions")?.get(property) : undefined;
       entry = { predictor, published: isPrediction(stored) ? (stored as unknown as Prediction) : null, savedAt: predictor.lastTime ?? -Infinity, dirty: false };
       props.set(property, entry);
     }
