@@ -16,7 +16,7 @@ import { ChangeEvent, TwinRegistry } from "../registry";
 import { TwinError } from "../errors";
 import { deltaOf } from "../twin";
 import { applyReading } from "../reading";
-import { Throttle, ThrottleTimers } from "./throttle";
+import { Throttle, ThrottleTimers } from "../throttle";
 import {
   LinkTopics,
   RequestKind,
