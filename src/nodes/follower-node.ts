@@ -54,6 +54,7 @@ export class FollowerNode<F extends Follower, B> {
   private statusTimer: NodeJS.Timeout | null = null;
   private statusDirty = false;
   private stopHealth: (() => void) | null = null;
+  private shownStatus = "";
 
   constructor(private readonly setup: FollowerSetup<F, B>) {}
 
@@ -115,7 +116,11 @@ export class FollowerNode<F extends Follower, B> {
   private showStatus(): void {
     const { registryOf: registry, followerOf: follower } = this;
     if (!registry || !follower || !this.setup.status) return;
-    this.setup.node.status(this.setup.status(follower, registry));
+    const status = this.setup.status(follower, registry);
+    const key = `${status.fill}/${status.shape}/${status.text}`;
+    if (key === this.shownStatus) return;
+    this.shownStatus = key;
+    this.setup.node.status(status);
   }
 
   /**
