@@ -8,13 +8,15 @@ import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, siz
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
 import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
-import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
-import { JournalEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
+import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
 
-export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | "lifecycle" | "predictions";
+/** What a change event is about: a section every twin has, or a derived one (src/core/sections.ts). */
+export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | DerivedSection;
 
 export interface Change { value: Json; previous: Json; ts: number }
 
@@ -620,51 +622,61 @@ export class TwinRegistry {
   }
 
   /**
-   * Writes a property's prediction (null removes it), with the estimator state that produced it
-   * in the same journal entry, so a restart resumes learning exactly where it stopped.
-   * Predictions are derived data: the twin's version does not move.
+   * Writes a derived section (src/core/sections.ts) with private state in the same journal entry,
+   * so a restart resumes exactly where the feature stopped. A keyed section takes `{name: value}`
+   * (null removes that name); a whole one takes its new value. A versioned section's write is a
+   * version step that `ifVersion` guards; the others leave the version alone.
    */
-  setPrediction(id: unknown, property: string, prediction: Json | null, state?: Record<string, Json | null>): ChangeEvent {
+  setDerived(id: unknown, section: DerivedSection, value: unknown, options: WriteOptions = {}, state?: Record<string, Json | null>): ChangeEvent {
+    if (!isDerivedSection(section)) throw new RangeError(`not a derived section: ${showValue(section)}`);
+    const spec = DERIVED[section];
     const twin = this.require(id);
-    checkPropertyName(twin.id, property);
-    const value = prediction === null ? null : admit(prediction, { twinId: twin.id, property, maxDepth: this.maxDepth, budget: 64 * 1024 }).value;
-    const previous = twin.predictions?.get(property) ?? null;
+    if (spec.versioned) this.checkVersion(twin, options.ifVersion);
+    const budget = spec.maxBytes === "document" ? this.maxDocumentBytes : spec.maxBytes;
     const t = this.clock();
-    const p = dict<Json | null>();
-    p[property] = value;
-    const entry: JournalEntry = { l: this.lsn + 1, o: "p", i: twin.id, t, p };
-    if (state) entry.s = this.stateEntry(twin, state);
-    this.commit(entry);
+    const entry: DerivedEntry = { l: this.lsn + 1, o: spec.code, i: twin.id, t };
+    if (spec.versioned) entry.v = twin.version + 1;
     const changes = dict<Change>();
-    changes[property] = { value: cloneJson(value), previous: cloneJson(previous), ts: t };
-    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "predictions", ts: t, changes };
+    if (spec.shape === "keyed") {
+      if (!isPlainObject(value)) throw new TypeError(`${section}: a write names its keys ({name: value})`);
+      const values = dict<Json | null>();
+      const before = keyedOf(twin, section);
+      for (const name of Object.keys(value)) {
+        checkPropertyName(twin.id, name);
+        const v = value[name];
+        values[name] = v === null ? null : admit(v, { twinId: twin.id, property: name, maxDepth: this.maxDepth, budget }).value;
+        changes[name] = { value: cloneJson(values[name]), previous: cloneJson(before?.get(name) ?? null), ts: t };
+      }
+      entry[spec.code] = values;
+    } else {
+      const admitted = admit(value, { twinId: twin.id, property: section, maxDepth: this.maxDepth, budget }).value;
+      const previous = wholeOf(twin, section);
+      if (isObject(admitted) || isObject(previous)) {
+        const before = isObject(previous) ? previous : dict();
+        const after = isObject(admitted) ? admitted : dict();
+        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+          const a = key in after ? after[key] : null;
+          const b = key in before ? before[key] : null;
+          if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
+        }
+      }
+      entry[spec.code] = admitted;
+    }
+    if (state) entry.s = this.stateEntry(twin, state);
+    this.commit(entry as JournalEntry);
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
     this.emit(event);
     return event;
   }
 
-  /** Replaces the twin's lifecycle record (a version step), with private state in the same entry. */
+  /** A property's prediction (null removes it), with the estimator state behind it. */
+  setPrediction(id: unknown, property: string, prediction: Json | null, state?: Record<string, Json | null>): ChangeEvent {
+    return this.setDerived(id, "predictions", { [property]: prediction }, {}, state);
+  }
+
+  /** The twin's lifecycle summary (a version step), with private state in the same entry. */
   setLifecycle(id: unknown, lifecycle: unknown, options: WriteOptions = {}, state?: Record<string, Json | null>): ChangeEvent {
-    const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
-    const value = admit(lifecycle, { twinId: twin.id, property: "lifecycle", maxDepth: this.maxDepth, budget: this.maxDocumentBytes }).value;
-    const t = this.clock();
-    const entry: JournalEntry = { l: this.lsn + 1, o: "lc", i: twin.id, v: twin.version + 1, t, lc: value };
-    if (state) entry.s = this.stateEntry(twin, state);
-    const previous = twin.lifecycle;
-    this.commit(entry);
-    const changes = dict<Change>();
-    if (isObject(value) || isObject(previous)) {
-      const before = isObject(previous) ? previous : dict();
-      const after = isObject(value) ? value : dict();
-      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-        const a = key in after ? after[key] : null;
-        const b = key in before ? before[key] : null;
-        if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
-      }
-    }
-    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "lifecycle", ts: t, changes };
-    this.emit(event);
-    return event;
+    return this.setDerived(id, "lifecycle", lifecycle, options, state);
   }
 
   getState(id: string, key: string): Json | undefined {

@@ -25,6 +25,7 @@ import { TwinError, showNames } from "../errors";
 import { JournalEntry, TwinRecord } from "../journal";
 import { StringDecoder } from "string_decoder";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
+import { DERIVED, DERIVED_SECTIONS } from "../sections";
 
 /** The asynchronous calls the write path makes; tests pass a wrapper that fails on demand. */
 export interface FileIO {
@@ -58,7 +59,8 @@ const END = "twinwire-snapshot-end";
 const VERSION = 2;
 /** Snapshots kept: the newest and the one before it, the fallback when the newest is damaged. */
 const GENERATIONS = 2;
-const ENTRY_OPS = new Set(["c", "x", "u", "p", "lc", "st", "n"]);
+/** The journal ops: the registry's own, and one per derived section (src/core/sections.ts). */
+export const ENTRY_OPS: ReadonlySet<string> = new Set<string>(["c", "x", "u", "st", "n", ...DERIVED_SECTIONS.map((s) => DERIVED[s].code)]);
 
 type Waiter = (err?: Error) => void;
 
@@ -326,8 +328,12 @@ export class FileStore implements Store {
     return { ok: false, error: describe(this.failure), unwritten: this.pendingEntries + this.inflightEntries };
   }
 
-  onHealth(listener: (health: StoreHealth) => void): void {
+  onHealth(listener: (health: StoreHealth) => void): () => void {
     this.healthListeners.push(listener);
+    return () => {
+      const i = this.healthListeners.indexOf(listener);
+      if (i >= 0) this.healthListeners.splice(i, 1);
+    };
   }
 
   append(entry: JournalEntry): void {
@@ -501,7 +507,7 @@ export class FileStore implements Store {
 
   private emitHealth(): void {
     const h = this.health();
-    for (const l of this.healthListeners) l(h);
+    for (const l of [...this.healthListeners]) l(h);
   }
 
   flush(): Promise<void> {

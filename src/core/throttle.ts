@@ -2,7 +2,8 @@
  * Per-key rate limit with a trailing edge: `touch(key)` emits at once when the key was not
  * emitted in the last `intervalMs`, else once when the interval is over, however many touches
  * came in between (what is emitted is read at that moment, so the last state always goes out).
- * `twin-link` uses it to publish each twin's retained state at most once per interval.
+ * `twin-link` uses it to publish each twin's retained state at most once per interval, and the
+ * Home Assistant bridge each twin's state topic.
  *
  * Cost does not grow with the number of keys per touch: keys sit in a Map in the order they were
  * last emitted, so the oldest emission is at the front; one timer serves the pending keys, and
