@@ -34,7 +34,7 @@ function render(key, params) {
     return String(params[name]);
   });
 }
-const KEYS = ["method", "forecast", "horizon", "lower", "upper", "trend", "score", "anomaly", "timeToThreshold", "ts"];
+const KEYS = ["method", "forecast", "horizon", "lower", "upper", "trend", "score", "anomaly", "timeToThreshold", "ts", "basis", "skill", "coverage"];
 /** Readings start two days ago, 10 s apart, so every timestamp is in the past. */
 const START = Date.now() - 2 * 86400 * 1000;
 const at = (i) => START + i * 10000;
@@ -132,7 +132,7 @@ describe("twin-predict node", function () {
     assert.deepEqual(Object.keys(last.payload), [...KEYS, "twinId", "property", "value"]);
     assert.equal(last.payload.value, values[39]);
     assert.equal(last.payload.ts, at(39));
-    assert.equal(last.payload.method, "holt");
+    assert.equal(last.payload.method, "auto", "a node that never chose a method gets auto");
     assert.ok(last.payload.lower < last.payload.forecast && last.payload.forecast < last.payload.upper);
     const doc = registry().get("pump-07");
     assert.deepEqual(Object.keys(doc.predictions), ["temperature"], "only the configured property");
