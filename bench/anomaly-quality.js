@@ -1,0 +1,254 @@
+// Anomaly flags you can trust (issue 12, item 3): the AnomalyDetector (src/core/predict/detector.ts)
+// at its defaults, on simulated faults with known truth and on real public series.
+//
+//   node bench/anomaly-quality.js          (prints the table; run `node scripts/build.js` first)
+//
+// Simulated faults: a 10 s temperature sensor from the simulator (noise 0.3, resolution 0.1, a
+// daily cycle of +-3, slow wear of 0.4 a day), 2 days per device, one fault kind per scenario:
+// - spike: 12 single-reading spikes of 6.7 to 13 sigma;
+// - step: 12 lasting steps of 6.7 to 13 sigma (alternating up and down);
+// - stuck: 12 stuck-sensor windows of 15 to 45 min;
+// - drift: a ramp of 3 (10 sigma) an hour from a random time on.
+// Truth per reading: the readings of a spike; the first `levelShift` of a step or a drift (after
+// that the new level is the new normal, by design); every reading of a stuck window. A detection
+// (an anomaly start or a drift alert) is true when it falls within a fault's truth window (plus
+// 5 typical intervals); a fault is found when a detection falls there.
+//
+// Real series (../shared/data/timeseries when present, else test/fixtures/timeseries): every
+// numeric column, readings in time order, missing cells skipped. Nothing there is a labelled
+// fault, so every episode counts as false except in beaver2, whose `active` onset (a level shift
+// of about 0.5 degC) is truth for its first levelShift. The longest false episode must stay under
+// the level-shift setting (in the series' own time: at least 5 typical intervals).
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const ROOT = path.resolve(__dirname, "..");
+
+function lib() {
+  const dir = path.join(process.env.TWINWIRE_BENCH_PKG || ROOT, "nodes", "lib", "core");
+  return {
+    AnomalyDetector: require(path.join(dir, "predict", "detector.js")).AnomalyDetector,
+    DETECTOR_DEFAULTS: require(path.join(dir, "predict", "detector.js")).DETECTOR_DEFAULTS,
+    SimDevice: require(path.join(dir, "simulator", "device.js")).SimDevice,
+    parseProfile: require(path.join(dir, "simulator", "profile.js")).parseProfile,
+  };
+}
+
+/** Where the real series are: the shared data when beside the repository, else the fixtures. */
+function seriesDir() {
+  const shared = path.resolve(ROOT, "..", "shared", "data", "timeseries");
+  return fs.existsSync(shared) ? shared : path.join(ROOT, "test", "fixtures", "timeseries");
+}
+
+/**
+ * A CSV with a `time` column as { name, columns: { column: [{ ts, value, row }] }, labels }:
+ * one series per numeric column, missing cells skipped; `active` (beaver) is a label, not a series.
+ */
+function loadSeries(file, dir = seriesDir()) {
+  const lines = fs.readFileSync(path.join(dir, file), "utf8").trim().split(/\r?\n/);
+  const head = lines[0].split(",");
+  const columns = {};
+  const labels = [];
+  for (const c of head.slice(1)) if (c !== "active") columns[c] = [];
+  lines.slice(1).forEach((line, row) => {
+    const cells = line.split(",");
+    const ts = Date.parse(cells[0]);
+    head.forEach((c, i) => {
+      if (i === 0 || cells[i] === undefined || cells[i] === "") return;
+      if (c === "active") labels.push({ ts, active: cells[i] === "1" });
+      else columns[c].push({ ts, value: Number(cells[i]), row });
+    });
+  });
+  return { name: file.replace(/\.csv$/, ""), columns, labels };
+}
+
+function seriesFiles(dir = seriesDir()) {
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".csv")).sort();
+}
+
+const T0 = Date.UTC(2026, 0, 5);
+const STEP_MS = 10000;
+const DAY_MS = 86400000;
+const KINDS = ["spike", "step", "stuck", "drift"];
+
+/**
+ * One simulated scenario: { points: [{ts, value}], faults: [{kind, from, to}] } (truth windows
+ * in ms, `to` exclusive), for `kind` and `seed`; `levelShiftMs` bounds the step and drift truth.
+ */
+function simulate(kind, seed, { days = 2, levelShiftMs = 1800000 } = {}) {
+  const { SimDevice, parseProfile } = lib();
+  const temperature = {
+    base: 55, noise: 0.3, resolution: 0.1,
+    cycle: { amplitude: 3, period: "1d" },
+    drift: { rate: 0.4, per: "1d" },
+  };
+  const faults = [];
+  const events = [];
+  const n = Math.round((days * DAY_MS) / STEP_MS);
+  const first = 4 * 3600000;
+  const every = (days * DAY_MS - first - 2 * 3600000) / 12;
+  for (let j = 0; j < 12 && kind !== "drift"; j++) {
+    const at = first + j * every + ((seed * 7919 + j * 104729) % 1800) * 1000;
+    const size = (j % 2 ? -1 : 1) * (2 + 0.5 * (j % 5));
+    if (kind === "spike") faults.push({ type: "spike", at: at / 1000, size });
+    else if (kind === "step") faults.push({ type: "step", at: at / 1000, size });
+    else faults.push({ type: "stuck", at: at / 1000, duration: 900 + 900 * (j % 3) });
+    events.push({ at, j });
+  }
+  if (kind === "drift") {
+    const at = 8 * 3600000 + ((seed * 7919) % 24) * 1800000;
+    temperature.drift = { rate: 3, per: "1h", start: at / 1000 };
+    events.push({ at, j: 0 });
+  }
+  if (faults.length) temperature.faults = faults;
+  const device = new SimDevice(`pump-${seed}`, parseProfile({ properties: { temperature } }), seed);
+  const points = [];
+  for (let k = 0; k < n; k++) {
+    const t = k * STEP_MS;
+    const r = device.sample(k, t);
+    if (r.length) points.push({ ts: T0 + t, value: r[0].value });
+  }
+  const windows = events.map(({ at, j }) => {
+    // The first reading at or after the fault's time is the first faulty one.
+    const from = T0 + Math.ceil(at / STEP_MS) * STEP_MS;
+    if (kind === "spike") return { kind, from, to: from + 1 };
+    if (kind === "stuck") return { kind, from, to: from + (900 + 900 * (j % 3)) * 1000 };
+    return { kind, from, to: from + levelShiftMs };
+  });
+  return { points, faults: windows };
+}
+
+/**
+ * Feeds `points` to a fresh detector and scores its verdicts against `faults` (truth windows):
+ * per reading, per episode, and the false episodes.
+ */
+function evaluate(points, faults, options = {}) {
+  const { AnomalyDetector, DETECTOR_DEFAULTS } = lib();
+  const d = new AnomalyDetector({ ...DETECTOR_DEFAULTS, ...options });
+  const inFault = (ts, slack = 0) => faults.find((f) => ts >= f.from && ts < f.to + slack);
+  let tp = 0, fp = 0, fn = 0;
+  const detections = [];
+  const episodes = [];
+  let open = null;
+  let typical = 0;
+  points.forEach((pt, i) => {
+    const v = d.update(pt.ts, pt.value);
+    const truth = Boolean(inFault(pt.ts));
+    if (v.flagged && truth) tp++;
+    else if (v.flagged) fp++;
+    else if (truth) fn++;
+    if (i > 0) typical = pt.ts - points[i - 1].ts;
+    for (const a of v.alerts) {
+      if (a.type === "drift" || (a.type === "anomaly" && a.state === "start")) detections.push({ ts: a.ts, type: a.type, reason: a.reason });
+      if (a.type === "anomaly" && a.state === "start") open = { from: a.ts, readings: 0 };
+      if (a.type === "anomaly" && a.state === "end" && open) {
+        episodes.push({ ...open, to: a.ts });
+        open = null;
+      }
+    }
+    if (open) open.readings++;
+  });
+  if (open) episodes.push({ ...open, to: points[points.length - 1].ts, unfinished: true });
+  const slack = 5 * typical;
+  const trueDet = detections.filter((x) => inFault(x.ts, slack)).length;
+  const found = faults.filter((f) => detections.some((x) => x.ts >= f.from && x.ts < f.to + slack)).length;
+  const falseEpisodes = episodes.filter((e) => !inFault(e.from, slack));
+  const longest = falseEpisodes.reduce((m, e) => Math.max(m, (e.to - e.from) / 1000), 0);
+  const longestReadings = falseEpisodes.reduce((m, e) => Math.max(m, e.readings), 0);
+  const ratio = (a, b) => (b === 0 ? null : a / b);
+  const f1 = (p, r) => (p === null || r === null || p + r === 0 ? null : (2 * p * r) / (p + r));
+  const pr = ratio(tp, tp + fp);
+  const rr = ratio(tp, tp + fn);
+  const pe = ratio(trueDet, detections.length);
+  const re = ratio(found, faults.length);
+  return {
+    readings: points.length,
+    flagged: tp + fp,
+    precision: pr, recall: rr, f1: f1(pr, rr),
+    episodePrecision: pe, episodeRecall: re, episodeF1: f1(pe, re),
+    detections: detections.length,
+    drifts: detections.filter((x) => x.type === "drift").length,
+    falseEpisodes: falseEpisodes.length,
+    falsePer1000: (1000 * falseEpisodes.length) / points.length,
+    longestFalse: longest,
+    longestFalseReadings: longestReadings,
+    levelShiftTime: d.levelShiftTime(),
+  };
+}
+
+/** Truth windows of beaver2's `active` label: each onset, for the level-shift time. */
+function activeOnsets(labels, levelShiftMs) {
+  const out = [];
+  labels.forEach((l, i) => {
+    if (l.active && (i === 0 || !labels[i - 1].active)) out.push({ kind: "active", from: l.ts, to: l.ts + levelShiftMs });
+  });
+  return out;
+}
+
+/** The table: one row per simulated fault kind (3 seeds pooled) and per real series column. */
+function run({ seeds = [1, 2, 3], options = {} } = {}) {
+  const { DETECTOR_DEFAULTS } = lib();
+  const levelShiftMs = (options.levelShift ?? DETECTOR_DEFAULTS.levelShift) * 1000;
+  const rows = [];
+  for (const kind of KINDS) {
+    const parts = seeds.map((seed) => {
+      const s = simulate(kind, seed, { levelShiftMs });
+      return evaluate(s.points, s.faults, options);
+    });
+    rows.push(pool(`simulated ${kind}`, parts));
+  }
+  for (const file of seriesFiles()) {
+    const s = loadSeries(file);
+    for (const [column, points] of Object.entries(s.columns)) {
+      const name = Object.keys(s.columns).length > 1 || column !== "value" ? `${s.name}:${column}` : s.name;
+      const faults = s.labels.length ? activeOnsets(s.labels, 0) : [];
+      // The truth window of a real onset is the detector's own level-shift time on that series.
+      const first = evaluate(points, faults, options);
+      const windows = faults.map((f) => ({ ...f, to: f.from + first.levelShiftTime * 1000 }));
+      const r = windows.length ? evaluate(points, windows, options) : first;
+      rows.push({ series: name, ...r });
+    }
+  }
+  return rows;
+}
+
+/** Sums of the seeds' counts as one row (ratios from the pooled counts where they are counts). */
+function pool(series, parts) {
+  const sum = (k) => parts.reduce((a, p) => a + p[k], 0);
+  const mean = (k) => {
+    const xs = parts.map((p) => p[k]).filter((x) => x !== null);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  return {
+    series,
+    readings: sum("readings"),
+    flagged: sum("flagged"),
+    precision: mean("precision"), recall: mean("recall"), f1: mean("f1"),
+    episodePrecision: mean("episodePrecision"), episodeRecall: mean("episodeRecall"), episodeF1: mean("episodeF1"),
+    detections: sum("detections"),
+    drifts: sum("drifts"),
+    falseEpisodes: sum("falseEpisodes"),
+    falsePer1000: (1000 * sum("falseEpisodes")) / sum("readings"),
+    longestFalse: Math.max(...parts.map((p) => p.longestFalse)),
+    longestFalseReadings: Math.max(...parts.map((p) => p.longestFalseReadings)),
+    levelShiftTime: parts[0].levelShiftTime,
+  };
+}
+
+function print(rows) {
+  const f = (x, d = 2) => (x === null || x === undefined ? "-" : x.toFixed(d));
+  const dur = (s) => (s === 0 ? "0" : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 86400)} d`);
+  const head = ["series", "readings", "flagged", "P", "R", "F1", "P ep", "R ep", "F1 ep", "alerts", "drift", "false/1000", "longest false", "(readings)", "levelShift"];
+  const lines = [head];
+  for (const r of rows) {
+    lines.push([r.series, String(r.readings), String(r.flagged), f(r.precision), f(r.recall), f(r.f1), f(r.episodePrecision), f(r.episodeRecall), f(r.episodeF1),
+      String(r.detections), String(r.drifts), f(r.falsePer1000), dur(r.longestFalse), String(r.longestFalseReadings), dur(r.levelShiftTime)]);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  for (const l of lines) console.log(l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
+}
+
+module.exports = { run, print, evaluate, simulate, loadSeries, seriesFiles, seriesDir, activeOnsets, KINDS };
+
+if (require.main === module) print(run());
