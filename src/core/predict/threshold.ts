@@ -1,8 +1,10 @@
 /**
  * Time to threshold: when the trend carries the property across a configured limit, and the
- * warning (with hysteresis) when that time falls under the warning horizon.
+ * warning (with hysteresis) when that time falls under the warning horizon. `timeToThreshold` and
+ * `Warning` work on a forecaster (the predictor today); `ThresholdTracker` keeps its own trend and
+ * serves every method.
  */
-import { Json } from "../json";
+import { Json, JsonObject } from "../json";
 import { Forecaster } from "./forecaster";
 import { numbers } from "./smoothing";
 
@@ -54,5 +56,374 @@ export class Warning {
     w.active = active === 1;
     w.calm = calm;
     return w;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ThresholdTracker: time to threshold for every forecast method, on its own slow trend.
+
+/** Largest share of the data's span the trend's half-life may be: the fit follows what it has seen. */
+const SPAN_SHARE = 1 / 3;
+/** Most phase bins of a cycle. */
+const MAX_BINS = 24;
+/** Periods of data before the cycle is removed (each bin then compares at least two visits). */
+const CYCLE_PERIODS = 2;
+/** A reading teaches the trend at most this many residual deviations from the line (robust). */
+const CLIP_SD = 4;
+/** A trend counts once it is this many (autocorrelation-corrected) standard errors from zero. */
+const T_SIG = 3;
+/** Lag-1 autocorrelation of the residuals above which one line over a period hides a cycle. */
+const RHO_LINE = 0.5;
+/** A bin takes part in the crossing once it holds this share of an even share of the weight. */
+const BIN_SHARE = 0.25;
+/** Weight of a new interval in the typical interval. */
+const TYPICAL_W = 0.1;
+/** A warning ends once the time is over WARN_CLEAR x the warning (or gone) for WARN_CALM readings and WARN_CALM_SHARE x the warning. */
+const WARN_CLEAR = 1.5;
+const WARN_CALM = 10;
+const WARN_CALM_SHARE = 0.1;
+const DAY = 86400;
+const YEAR = 365.2425 * DAY;
+const TRACKER_VERSION = 1;
+/** Sums per bin: weight, weight^2, t, y, t^2, t y, y^2. */
+const SUMS = 7;
+
+export interface ThresholdOptions {
+  limit: number;
+  direction: Direction;
+  /** Seconds: warn when the crossing is nearer than this; 0 for no warning. */
+  warning: number;
+  /**
+   * Seconds of the cycle removed before extrapolating (the crossing uses the cycle's own
+   * levels, so its peak); null (default): 1 day for readings up to 2 h apart, 1 year for
+   * readings up to 45 days apart, none beyond; 0: none.
+   */
+  period?: number | null;
+  /**
+   * Half-life of the trend's fit, seconds; null (default): one period, or 50 typical intervals
+   * without a cycle; never more than a third of the data's span.
+   */
+  trendHalfLife?: number | null;
+  /** Readings before any estimate. */
+  warmup?: number;
+}
+
+/**
+ * Why these defaults (test/core/predict-threshold.test.js: synthetic wear with a daily cycle, a
+ * clean ramp, and the real series): a daily cycle is the common one in plant data (ambient
+ * temperature, load); a fit over one period's half-life compares each phase with itself over
+ * days and still follows wear that changes over days; 20 readings before the first estimate,
+ * like the detector's warm-up.
+ */
+export const THRESHOLD_DEFAULTS = Object.freeze({ period: null as number | null, trendHalfLife: null as number | null, warmup: 20 });
+
+export type ThresholdAlert = { type: "threshold"; state: "start" | "end"; ts: number; value: number; limit: number; direction: Direction; timeToThreshold: number | null };
+
+/**
+ * Time until a limit is crossed, from a robust, exponentially weighted fit of a straight trend
+ * with one level per phase bin of the cycle (up to 24 bins a period):
+ *
+ * - The slope is shared and comes from each bin compared with itself over time (the within-bin
+ *   regression), so the cycle never leaks into it; each bin's own level now is the cycle's shape,
+ *   and the crossing is the first time a bin's line reaches the limit while the clock is in that
+ *   bin: the daily peak crosses first, as it does on the plant.
+ * - No estimate before the data span a whole period: less can not tell a cycle's slope from a
+ *   trend (`period: 0` for a signal known to have no cycle gives estimates from the warm-up on).
+ *   Until they span two periods (so each bin compares two visits) the fit is one line over all
+ *   readings; a cycle then shows as residuals that lean for hours (lag-1 autocorrelation over 0.5):
+ *   no estimate rather than the cycle's slope taken for wear. A series with no
+ *   cycle gets estimates from the end of the first period on.
+ * - Weighted sums over time (the half-life above), so a reading costs O(bins) however long the
+ *   series; each reading clipped to 4 residual deviations from the fit, so a spike or a fault
+ *   step moves it little.
+ * - Significance: the slope must be 3 standard errors from zero, the error widened by the
+ *   residuals' lag-1 autocorrelation: a wandering level or an unremoved cycle makes residuals
+ *   lean for long stretches, and the slope untrustworthy (null); white noise around slow wear
+ *   does not, so slow wear (far below the noise per step) counts once enough readings show it.
+ * - 0 once the fit's level now (this phase's level, with a cycle) is past the limit: one noisy
+ *   reading over it is not a crossing, and would restart the warning at every daily peak. Null
+ *   when the trend is not significant or points away.
+ * - The warning starts when the time falls to `warning` or less and ends only once the time has
+ *   been over 1.5 x the warning (or null) for 10 readings and a tenth of the warning: a trend that
+ *   flickers in and out of significance warns once per approach.
+ */
+export class ThresholdTracker {
+  private readonly o: Required<ThresholdOptions>;
+  /** +1 for above, -1 for below: the fit runs on sign x value, always toward a limit above. */
+  private readonly sign: number;
+  private n = 0;
+  private t0 = 0;
+  private lastTs: number | null = null;
+  private typical: number | null = null;
+  /** Origin of the values (the first reading), so the sums stay small. */
+  private y0 = 0;
+  /** The cycle period (s, 0 none; -1 until chosen) and the bins' weighted sums, time from now. */
+  private period = -1;
+  private sums: number[] = new Array(SUMS).fill(0);
+  /** EW residual moments for the autocorrelation: mean r^2, mean r x previous r, previous r. */
+  private r2 = 0;
+  private rr = 0;
+  private prevR = 0;
+  private active = false;
+  private calm = 0;
+  private calmSince = 0;
+
+  constructor(options: ThresholdOptions) {
+    const o = { ...THRESHOLD_DEFAULTS, ...options } as Required<ThresholdOptions>;
+    if (options.period === undefined) o.period = null;
+    if (options.trendHalfLife === undefined) o.trendHalfLife = null;
+    if (options.warmup === undefined) o.warmup = THRESHOLD_DEFAULTS.warmup;
+    if (!Number.isFinite(o.limit)) throw new RangeError("limit must be a finite number");
+    if (o.direction !== "above" && o.direction !== "below") throw new RangeError("direction is above or below");
+    if (!(o.warning >= 0)) throw new RangeError("warning must be 0 or more seconds");
+    if (o.period !== null && !(o.period >= 0)) throw new RangeError("period must be null or 0 or more seconds");
+    if (o.trendHalfLife !== null && !(o.trendHalfLife > 0)) throw new RangeError("trendHalfLife must be null or above 0");
+    if (!(o.warmup >= 3)) throw new RangeError("warmup must be at least 3 readings");
+    this.o = o;
+    this.sign = o.direction === "above" ? 1 : -1;
+  }
+
+  get warned(): boolean {
+    return this.active;
+  }
+
+  /** The cycle period in use (s; 0 none), or null while not chosen yet. */
+  get cyclePeriod(): number | null {
+    return this.period < 0 ? null : this.period;
+  }
+
+  private get bins(): number {
+    return this.sums.length / SUMS;
+  }
+
+  update(ts: number, value: number): { timeToThreshold: number | null; alerts: ThresholdAlert[] } {
+    if (!Number.isFinite(ts) || !Number.isFinite(value)) throw new RangeError("a reading needs a finite time and value");
+    const alerts: ThresholdAlert[] = [];
+    if (this.lastTs !== null && ts <= this.lastTs) return { timeToThreshold: null, alerts };
+    const x = this.sign * value;
+    const first = this.lastTs === null;
+    const dt = first ? 0 : (ts - (this.lastTs as number)) / 1000;
+    if (first) {
+      this.t0 = ts;
+      this.y0 = x;
+    } else {
+      const typical = this.typical ?? dt;
+      const clamped = Math.min(10 * typical, Math.max(typical / 10, dt));
+      this.typical = this.typical === null ? dt : Math.exp(Math.log(this.typical) + TYPICAL_W * (Math.log(clamped) - Math.log(this.typical)));
+    }
+    if (this.period < 0 && this.typical !== null && this.n >= 10) this.choosePeriod();
+    const span = (ts - this.t0) / 1000;
+    const h = this.halfLife(span);
+
+    // Time is measured from now: move every bin's origin by dt, and let the old readings fade.
+    if (!first) {
+      const k = Math.exp((-dt * Math.LN2) / h);
+      const S = this.sums;
+      for (let i = 0; i < S.length; i += SUMS) {
+        const w = S[i];
+        const st = S[i + 2];
+        S[i + 4] = (S[i + 4] - 2 * dt * st + dt * dt * w) * k;
+        S[i + 5] = (S[i + 5] - dt * S[i + 3]) * k;
+        S[i + 2] = (st - dt * w) * k;
+        S[i] = w * k;
+        S[i + 1] *= k * k;
+        S[i + 3] *= k;
+        S[i + 6] *= k;
+      }
+    }
+    const bin = this.bin(ts);
+    let y = x - this.y0;
+    const f = this.n > 0 ? this.fit(span) : null;
+    if (f) {
+      const at = f.levels === null ? f.a : f.levels[bin];
+      if (at !== null) {
+        const sd = Math.sqrt(this.r2);
+        if (this.n >= this.o.warmup && sd > 0) y = at + Math.max(-CLIP_SD * sd, Math.min(CLIP_SD * sd, y - at));
+        const r = y - at;
+        const aw = Math.max(1 / this.n, 1 - Math.exp((-Math.max(dt, 1e-9) * Math.LN2) / h));
+        this.r2 += aw * (r * r - this.r2);
+        this.rr += aw * (r * this.prevR - this.rr);
+        this.prevR = r;
+      }
+    }
+    const S = this.sums;
+    const i = bin * SUMS;
+    S[i] += 1;
+    S[i + 1] += 1;
+    S[i + 3] += y;
+    S[i + 6] += y * y;
+    this.n++;
+    this.lastTs = ts;
+
+    const ttt = this.estimate(ts, x, span);
+    if (this.o.warning > 0) {
+      const change = this.warn(ttt, ts);
+      if (change) alerts.push({ type: "threshold", state: change, ts, value, limit: this.o.limit, direction: this.o.direction, timeToThreshold: ttt });
+    }
+    return { timeToThreshold: ttt, alerts };
+  }
+
+  /** The trend in units per second, or null while there is no significant one. */
+  trend(): number | null {
+    if (this.n < this.o.warmup || this.lastTs === null) return null;
+    const f = this.fit((this.lastTs - this.t0) / 1000);
+    return f && Math.abs(f.b) >= T_SIG * f.se ? this.sign * f.b : null;
+  }
+
+  private choosePeriod(): void {
+    const typical = this.typical as number;
+    const p = this.o.period ?? (typical <= 7200 ? DAY : typical <= 45 * DAY ? YEAR : 0);
+    this.period = p > 0 && p >= 4 * typical ? p : 0;
+    const B = this.period > 0 ? Math.max(2, Math.min(MAX_BINS, Math.round(this.period / typical))) : 1;
+    // The readings so far were all summed in bin 0: spread them evenly (the one-line fit is the same).
+    const old = this.sums;
+    this.sums = new Array(B * SUMS).fill(0);
+    for (let b = 0; b < B; b++) for (let k = 0; k < SUMS; k++) this.sums[b * SUMS + k] = old[k] / B;
+  }
+
+  private halfLife(span: number): number {
+    const typical = this.typical ?? 0;
+    const base = this.o.trendHalfLife ?? (this.period > 0 ? this.period : 50 * typical);
+    return Math.max(Math.min(base, span * SPAN_SHARE), typical, 1e-3);
+  }
+
+  private bin(ts: number): number {
+    if (this.period <= 0) return 0;
+    const phase = (((ts / 1000) % this.period) + this.period) % this.period / this.period;
+    return Math.min(this.bins - 1, Math.floor(phase * this.bins));
+  }
+
+  /**
+   * The fit now (t = 0): slope b per second and its standard error; one line (level a) until the
+   * data span CYCLE_PERIODS periods, then one level per bin (null for a bin with too little weight).
+   */
+  private fit(span: number): { a: number; b: number; se: number; rho: number; levels: (number | null)[] | null } | null {
+    const S = this.sums;
+    const B = this.bins;
+    const binned = B > 1 && span >= CYCLE_PERIODS * this.period;
+    let W = 0, W2 = 0, St = 0, Sy = 0, Stt = 0, Sty = 0, Syy = 0;
+    let cxx = 0, cxy = 0, cyy = 0;
+    for (let i = 0; i < S.length; i += SUMS) {
+      const w = S[i];
+      W += w;
+      W2 += S[i + 1];
+      St += S[i + 2];
+      Sy += S[i + 3];
+      Stt += S[i + 4];
+      Sty += S[i + 5];
+      Syy += S[i + 6];
+      if (binned && w > 0) {
+        cxx += S[i + 4] - (S[i + 2] * S[i + 2]) / w;
+        cxy += S[i + 5] - (S[i + 2] * S[i + 3]) / w;
+        cyy += S[i + 6] - (S[i + 3] * S[i + 3]) / w;
+      }
+    }
+    if (!(W > 0)) return null;
+    if (!binned) {
+      cxx = Stt - (St * St) / W;
+      cxy = Sty - (St * Sy) / W;
+      cyy = Syy - (Sy * Sy) / W;
+    }
+    const groups = binned ? B : 1;
+    const b = cxx > 0 ? cxy / cxx : 0;
+    const sse = Math.max(0, cyy - b * cxy);
+    const nEff = (W * W) / W2;
+    const rho = this.r2 > 0 ? Math.max(0, Math.min(0.995, this.rr / this.r2)) : 0;
+    const dof = nEff - groups - 1;
+    const se = cxx > 0 && dof > 0 ? Math.sqrt(((sse / W) * (nEff / dof) / (cxx / W) / nEff) * ((1 + rho) / (1 - rho))) : Infinity;
+    const a = (Sy - b * St) / W;
+    if (!binned) return { a, b, se, rho, levels: null };
+    const levels: (number | null)[] = [];
+    for (let i = 0; i < S.length; i += SUMS) {
+      const w = S[i];
+      levels.push(w >= (BIN_SHARE * W) / B ? (S[i + 3] - b * S[i + 2]) / w : null);
+    }
+    return { a, b, se, rho, levels };
+  }
+
+  private estimate(ts: number, x: number, span: number): number | null {
+    const limit = this.sign * this.o.limit - this.y0;
+    if (this.n < this.o.warmup) return x - this.y0 >= limit ? 0 : null;
+    const f = this.fit(span);
+    // Past the limit is the fit's level now (this bin's, with a cycle), not one noisy reading.
+    if (f) {
+      const level = f.levels === null ? f.a : f.levels[this.bin(ts)];
+      if (level !== null && level >= limit) return 0;
+    }
+    // Less than a period can not tell a cycle's slope from a trend.
+    if (this.period > 0 && span < this.period) return null;
+    if (!f || !(f.b > 0) || !(f.b >= T_SIG * f.se)) return null;
+    // One line over a period or more, and residuals that lean for long stretches: a cycle not yet removed.
+    if (this.period > 0 && f.levels === null && f.rho > RHO_LINE) return null;
+    if (f.levels === null) return Math.round(Math.max(0, (limit - f.a) / f.b));
+    // Each bin's line reaches the limit at tau0; it crosses when the clock is next in that bin.
+    const B = this.bins;
+    const now = ts / 1000;
+    let best = Infinity;
+    f.levels.forEach((level, b) => {
+      if (level === null) return;
+      const tau0 = Math.max(0, (limit - level) / f.b);
+      const phase = ((((now + tau0) % this.period) + this.period) % this.period) / this.period;
+      const inBin = Math.min(B - 1, Math.floor(phase * B)) === b;
+      const wait = inBin ? 0 : ((((b / B - phase) % 1) + 1) % 1) * this.period;
+      best = Math.min(best, tau0 + wait);
+    });
+    return Number.isFinite(best) ? Math.round(best) : null;
+  }
+
+  private warn(ttt: number | null, ts: number): "start" | "end" | null {
+    const warning = this.o.warning;
+    if (!this.active) {
+      if (ttt === null || ttt > warning) return null;
+      this.active = true;
+      this.calm = 0;
+      return "start";
+    }
+    if (ttt === null || ttt > WARN_CLEAR * warning) {
+      if (this.calm === 0) this.calmSince = ts;
+      this.calm++;
+    } else this.calm = 0;
+    if (this.calm < WARN_CALM || (ts - this.calmSince) / 1000 < WARN_CALM_SHARE * warning) return null;
+    this.active = false;
+    this.calm = 0;
+    return "end";
+  }
+
+  toJSON(): JsonObject {
+    return {
+      v: TRACKER_VERSION,
+      n: this.n,
+      t0: this.t0,
+      t: this.lastTs,
+      dt: this.typical,
+      y0: this.y0,
+      p: this.period,
+      s: this.sums.slice(),
+      r: [this.r2, this.rr, this.prevR],
+      warn: [this.active ? 1 : 0, this.calm, this.calmSince],
+    };
+  }
+
+  /** A tracker continuing from `json` (from toJSON); throws on anything else. */
+  static from(options: ThresholdOptions, json: unknown): ThresholdTracker {
+    if (!json || typeof json !== "object" || Array.isArray(json)) throw new Error("bad threshold state");
+    const s = json as Record<string, unknown>;
+    if (s.v !== TRACKER_VERSION) throw new Error("bad threshold state version");
+    const tr = new ThresholdTracker(options);
+    [tr.n, tr.t0, tr.y0, tr.period] = numbers([s.n, s.t0, s.y0, s.p], 4, "threshold");
+    if (!Number.isInteger(tr.n) || tr.n < 0) throw new Error("bad threshold state");
+    tr.lastTs = s.t === null ? null : numbers([s.t], 1, "threshold")[0];
+    tr.typical = s.dt === null ? null : numbers([s.dt], 1, "threshold")[0];
+    if (tr.n > 0 && tr.lastTs === null) throw new Error("bad threshold state");
+    const sums = s.s;
+    if (!Array.isArray(sums) || sums.length === 0 || sums.length % SUMS !== 0 || sums.length > MAX_BINS * SUMS) throw new Error("bad threshold state");
+    tr.sums = numbers(sums, sums.length, "threshold").slice();
+    if (tr.period > 0 && tr.bins < 2) throw new Error("bad threshold state");
+    [tr.r2, tr.rr, tr.prevR] = numbers(s.r, 3, "threshold");
+    const [active, calm, calmSince] = numbers(s.warn, 3, "threshold");
+    tr.active = active === 1;
+    tr.calm = calm;
+    tr.calmSince = calmSince;
+    return tr;
   }
 }
