@@ -34,6 +34,13 @@
  *    least STUCK_MIN readings) starts an episode with reason "stuck"; it ends when the value
  *    moves or, like any episode, after levelShift (the run length is then learnt as usual).
  *
+ * 8. Ramp: the levels follow a steady ramp, so no reading stands out, yet a temperature climbing
+ *    3 degC an hour is what a twin is for. The slope of the normal readings over levelShift (an EW
+ *    line, half-life levelShift / 2) is compared with its usual size on this series (EW mean of
+ *    |slope|, half-life max(1 day, 20 levelShift): a daily cycle's slopes are usual); RAMP_FACTOR
+ *    times the usual, and at least RAMP_SIGMAS scales per levelShift, is a drift alert, once per
+ *    ramp (it clears when the slope falls under half that).
+ *
  * Cost: O(1) per reading except the median of at most SHIFT_KEEP values when a shift is accepted.
  */
 import { JsonObject } from "../json";
@@ -135,7 +142,16 @@ const CUSUM_H0 = 4.5;
 const CUSUM_H1 = 1.5;
 const CUSUM_CLIP = 3;
 const QUIET_READINGS = 50;
-/** A gap: this many typical intervals without a reading; the levels restart. */
+/** Ramp: a slope this many times its usual size, and moving at least RAMP_SIGMAS scales per levelShift. */
+const RAMP_FACTOR = 5;
+const RAMP_SIGMAS = 2;
+/** The usual slope learns over this many levelShifts (at least a day), and only after RAMP_WARMUP of them. */
+const RAMP_USUAL = 20;
+const RAMP_WARMUP = 4;
+/** After this many slopes, one teaches the usual slope at most RAMP_CLIP times it. */
+const RAMP_CLIP_AFTER = 50;
+const RAMP_CLIP = 2;
+/** A gap: this many typical intervals without a reading; no verdict on the reading after it. */
 const GAP_STEPS = 10;
 /** Stuck: this many times the longest run of one value seen before, and at least STUCK_MIN readings. */
 const STUCK_FACTOR = 4;
@@ -143,6 +159,7 @@ const STUCK_MIN = 10;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
+const DAY = 86400;
 
 export class AnomalyDetector {
   private readonly o: Required<DetectorOptions>;
@@ -171,9 +188,20 @@ export class AnomalyDetector {
   private gDown = 0;
   private nUp = 0;
   private nDown = 0;
+  /** The forecast when each side left zero: where the level was before it moved. */
+  private fromUp = 0;
+  private fromDown = 0;
+  /** Verdicts have begun (the run of one value then is usual, not stuck). */
+  private warmed = false;
   private sinceDrift = QUIET_READINGS;
   /** The latest normal values (where a CUSUM alarm says the level went). */
   private recent: number[] = [];
+  /** Ramp: EW line sums with time from the latest reading (w, t, y - y0, t^2, t (y - y0)), y0, usual |slope| and its count, alarm. */
+  private ramp = [0, 0, 0, 0, 0];
+  private y0 = 0;
+  private usualSlope = 0;
+  private nSlope = 0;
+  private ramping = 0;
   private lastDrift = 0;
   /** Current run of one value (readings, since), the longest run seen outside a stuck episode. */
   private run = 0;
@@ -221,6 +249,11 @@ export class AnomalyDetector {
     const typical = this.typical ?? dt;
     const gap = !first && this.typical !== null && dt > GAP_STEPS * this.typical;
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
+    if (warm && !this.warmed) {
+      // A value held since the warm-up is how this signal is, not a sensor that got stuck.
+      this.warmed = true;
+      this.maxRun = Math.max(this.maxRun, this.run + 1);
+    }
     const expected = first ? value : this.lv[this.best()];
     let score = 0;
     let flagged = false;
@@ -237,9 +270,13 @@ export class AnomalyDetector {
 
     if (first) {
       this.t0 = ts;
+      this.y0 = value;
       this.lv = [value, value, value];
     } else if (gap) {
-      this.lv = [value, value, value];
+      // No verdict after a gap (nothing says where the level went meanwhile); the reading is
+      // learnt with the weight of the time it stands for (at most 10 intervals), not taken as
+      // the level: one noisy reading as the level would lean every error after it one way.
+      this.learn(value, dt, typical, false);
       this.resetCusum();
     } else {
       const sigma = this.scale();
@@ -250,6 +287,8 @@ export class AnomalyDetector {
       const repeated = this.run > Math.max(2, this.maxRun);
       if (!flagged) {
         this.learn(value, dt, typical, repeated);
+        this.rampLine(value, dt);
+        if (warm) this.rampCheck(ts, value, alerts);
         this.recent.push(value);
         if (this.recent.length > RECENT_KEEP) this.recent.shift();
         if (warm) this.cusum((value - expected) / this.scale(false), value, expected, ts, alerts);
@@ -299,6 +338,46 @@ export class AnomalyDetector {
     this.lv[2] += (1 - Math.pow(1 - ALPHA_SLOW, steps)) * (value - this.lv[2]);
   }
 
+  /** Adds a normal reading to the ramp's line (time measured from now). */
+  private rampLine(value: number, dt: number): void {
+    const r = this.ramp;
+    const k = Math.exp((-dt * Math.LN2) / (this.levelShiftTime() / 3));
+    r[3] = (r[3] - 2 * dt * r[1] + dt * dt * r[0]) * k;
+    r[4] = (r[4] - dt * r[2]) * k;
+    r[1] = (r[1] - dt * r[0]) * k;
+    r[0] *= k;
+    r[2] *= k;
+    r[0] += 1;
+    r[2] += value - this.y0;
+  }
+
+  private rampCheck(ts: number, value: number, alerts: DetectorAlert[]): void {
+    const [w, st, sy, stt, sty] = this.ramp;
+    const vt = stt / w - (st / w) ** 2;
+    if (!(w > 2 && vt > 0)) return;
+    const b = (sty / w - (st / w) * (sy / w)) / vt;
+    const ls = this.levelShiftTime();
+    const ready = (ts - this.t0) / 1000 >= RAMP_WARMUP * ls;
+    const limit = Math.max(RAMP_FACTOR * this.usualSlope, (RAMP_SIGMAS * this.scale(false)) / ls);
+    if (this.ramping !== 0) {
+      if (Math.sign(b) !== this.ramping || Math.abs(b) < limit / 2) this.ramping = 0;
+      return;
+    }
+    if (ready && this.nSlope > 0 && Math.abs(b) >= limit) {
+      this.ramping = Math.sign(b);
+      const to = this.y0 + (sy - b * st) / w;
+      const from = to - b * ls;
+      alerts.push({ type: "drift", state: "detected", ts, value, direction: b > 0 ? "up" : "down", from: round(from), to: round(to) });
+      return;
+    }
+    this.nSlope++;
+    const dtUsual = Math.max(DAY, RAMP_USUAL * ls);
+    const a = Math.max(1 / this.nSlope, 1 - Math.exp((-(this.typical ?? 0) * Math.LN2) / dtUsual));
+    // Clipped: a ramp building up can not teach the usual slope its own size before it alarms.
+    const e = this.nSlope > RAMP_CLIP_AFTER ? Math.min(Math.abs(b), RAMP_CLIP * this.usualSlope) : Math.abs(b);
+    this.usualSlope += a * (e - this.usualSlope);
+  }
+
   private resetCusum(): void {
     this.gUp = this.gDown = this.nUp = this.nDown = 0;
   }
@@ -310,11 +389,13 @@ export class AnomalyDetector {
     const x = Math.max(-CUSUM_CLIP, Math.min(CUSUM_CLIP, z));
     const up = this.gUp + x - CUSUM_K;
     if (up > 0) {
+      if (this.nUp === 0) this.fromUp = expected;
       this.gUp = up;
       this.nUp++;
     } else this.gUp = this.nUp = 0;
     const down = this.gDown - x - CUSUM_K;
     if (down > 0) {
+      if (this.nDown === 0) this.fromDown = expected;
       this.gDown = down;
       this.nDown++;
     } else this.gDown = this.nDown = 0;
@@ -324,12 +405,15 @@ export class AnomalyDetector {
     if (sign === 0) return;
     // Where the level went: the median of the latest readings since the lean began.
     const k = Math.min(sign > 0 ? this.nUp : this.nDown, this.recent.length);
-    this.accept(ts, value, expected, median(this.recent.slice(this.recent.length - k)), sign, alerts);
+    this.accept(ts, value, sign > 0 ? this.fromUp : this.fromDown, median(this.recent.slice(this.recent.length - k)), sign, alerts);
   }
 
   /** `to` is the new normal: the levels move there, an episode ends, a drift alert (unless it repeats one). */
   private accept(ts: number, value: number, from: number, to: number, sign: number, alerts: DetectorAlert[]): void {
     this.lv = [value, to, to];
+    // The ramp's line moves with the level: a step is not a slope.
+    this.ramp[2] += this.ramp[0] * (to - from);
+    this.ramp[4] += this.ramp[1] * (to - from);
     this.resetCusum();
     const fresh = !(this.lastDrift === sign && this.sinceDrift < QUIET_READINGS);
     this.sinceDrift = 0;
@@ -405,9 +489,10 @@ export class AnomalyDetector {
       q: this.change,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
-      c: [this.gUp, this.gDown, this.nUp, this.nDown, this.sinceDrift, this.lastDrift],
+      c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.sinceDrift, this.lastDrift, this.warmed ? 1 : 0],
       rc: this.recent.slice(),
       r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
+      rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping],
     };
   }
 
@@ -433,12 +518,17 @@ export class AnomalyDetector {
     d.stuckEp = stuck === 1;
     if (!Array.isArray(s.sh) || s.sh.length > SHIFT_KEEP) throw new Error("bad detector state");
     d.shift = nums(s.sh, s.sh.length);
-    [d.gUp, d.gDown, d.nUp, d.nDown, d.sinceDrift, d.lastDrift] = nums(s.c, 6);
+    let warmed: number;
+    [d.gUp, d.gDown, d.nUp, d.nDown, d.fromUp, d.fromDown, d.sinceDrift, d.lastDrift, warmed] = nums(s.c, 9);
+    d.warmed = warmed === 1;
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
     d.recent = nums(s.rc, s.rc.length);
     let done: number;
     [d.run, d.runSince, d.maxRun, done] = nums(s.r, 4);
     d.runDone = done === 1;
+    const rp = nums(s.rp, 9);
+    d.ramp = rp.slice(0, 5);
+    [d.y0, d.usualSlope, d.nSlope, d.ramping] = rp.slice(5);
     return d;
   }
 }
