@@ -36,7 +36,7 @@
  *
  * 8. Ramp: the levels follow a steady ramp, so no reading stands out, yet a temperature climbing
  *    3 degC an hour is what a twin is for. The slope of the normal readings over levelShift (an EW
- *    line, half-life levelShift / 2) is compared with its usual size on this series (EW mean of
+ *    line, half-life levelShift / 3 and at least 4 typical intervals) is compared with its usual size on this series (EW mean of
  *    |slope|, half-life max(1 day, 20 levelShift): a daily cycle's slopes are usual); RAMP_FACTOR
  *    times the usual, and at least RAMP_SIGMAS scales per levelShift, is a drift alert, once per
  *    ramp (it clears when the slope falls under half that).
@@ -148,6 +148,8 @@ const RAMP_SIGMAS = 2;
 /** The usual slope learns over this many levelShifts (at least a day), and only after RAMP_WARMUP of them. */
 const RAMP_USUAL = 20;
 const RAMP_WARMUP = 4;
+/** The ramp's line has a half-life of levelShift / 3, and at least this many typical intervals. */
+const RAMP_MIN_STEPS = 4;
 /** After this many slopes, one teaches the usual slope at most RAMP_CLIP times it. */
 const RAMP_CLIP_AFTER = 50;
 const RAMP_CLIP = 2;
@@ -341,7 +343,7 @@ export class AnomalyDetector {
   /** Adds a normal reading to the ramp's line (time measured from now). */
   private rampLine(value: number, dt: number): void {
     const r = this.ramp;
-    const k = Math.exp((-dt * Math.LN2) / (this.levelShiftTime() / 3));
+    const k = Math.exp((-dt * Math.LN2) / Math.max(this.levelShiftTime() / 3, RAMP_MIN_STEPS * (this.typical ?? 0)));
     r[3] = (r[3] - 2 * dt * r[1] + dt * dt * r[0]) * k;
     r[4] = (r[4] - dt * r[2]) * k;
     r[1] = (r[1] - dt * r[0]) * k;

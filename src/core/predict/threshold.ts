@@ -100,8 +100,9 @@ export interface ThresholdOptions {
    */
   period?: number | null;
   /**
-   * Half-life of the trend's fit, seconds; null (default): one period, or 50 typical intervals
-   * without a cycle; never more than a third of the data's span.
+   * Half-life of the trend's fit, seconds; null (default): one period, or without a cycle a day
+   * (at least 20 typical intervals); never more than a third of the data's span, so a young
+   * series gets estimates from what it has.
    */
   trendHalfLife?: number | null;
   /** Readings before any estimate. */
@@ -283,14 +284,16 @@ export class ThresholdTracker {
 
   private halfLife(span: number): number {
     const typical = this.typical ?? 0;
-    const base = this.o.trendHalfLife ?? (this.period > 0 ? this.period : 50 * typical);
+    const base = this.o.trendHalfLife ?? (this.period > 0 ? this.period : Math.max(DAY, 20 * typical));
     return Math.max(Math.min(base, span * SPAN_SHARE), typical, 1e-3);
   }
 
   private bin(ts: number): number {
     if (this.period <= 0) return 0;
+    // Bins centred on b / B (not starting there): readings stamped at the start of each month
+    // fall one to a bin although months differ in length.
     const phase = (((ts / 1000) % this.period) + this.period) % this.period / this.period;
-    return Math.min(this.bins - 1, Math.floor(phase * this.bins));
+    return Math.round(phase * this.bins) % this.bins;
   }
 
   /**
@@ -364,8 +367,8 @@ export class ThresholdTracker {
       if (level === null) return;
       const tau0 = Math.max(0, (limit - level) / f.b);
       const phase = ((((now + tau0) % this.period) + this.period) % this.period) / this.period;
-      const inBin = Math.min(B - 1, Math.floor(phase * B)) === b;
-      const wait = inBin ? 0 : ((((b / B - phase) % 1) + 1) % 1) * this.period;
+      const inBin = Math.round(phase * B) % B === b;
+      const wait = inBin ? 0 : (((((b - 0.5) / B - phase) % 1) + 1) % 1) * this.period;
       best = Math.min(best, tau0 + wait);
     });
     return Number.isFinite(best) ? Math.round(best) : null;
