@@ -110,10 +110,14 @@ export interface Verdict {
 /** Per-reading weights of the fast and slow levels (persistence is the third candidate). */
 const ALPHA_FAST = 0.3;
 const ALPHA_SLOW = 0.08;
+const LN_KEEP_FAST = Math.log(1 - ALPHA_FAST);
+const LN_KEEP_SLOW = Math.log(1 - ALPHA_SLOW);
 /** Half-life, in readings, of the absolute errors that pick the forecast and make the scale. */
 const ERR_HALF_LIFE = 60;
 /** The long-run scale (floor: FLOOR_SHARE of it) learns this many times more slowly. */
 const LONG_FACTOR = 10;
+const W_ERR = 1 - Math.pow(0.5, 1 / ERR_HALF_LIFE);
+const W_LONG = 1 - Math.pow(0.5, 1 / (ERR_HALF_LIFE * LONG_FACTOR));
 const FLOOR_SHARE = 0.5;
 /** Mean absolute error to standard deviation (normal). */
 const MAE_TO_SD = 1.2533;
@@ -278,22 +282,23 @@ export class AnomalyDetector {
       // No verdict after a gap (nothing says where the level went meanwhile); the reading is
       // learnt with the weight of the time it stands for (at most 10 intervals), not taken as
       // the level: one noisy reading as the level would lean every error after it one way.
-      this.learn(value, dt, typical, false);
+      this.learn(value, dt, typical, false, this.scale());
       this.resetCusum();
     } else {
       const sigma = this.scale();
       const z = (value - expected) / sigma;
       score = warm ? round3(Math.abs(z) / o.zThreshold) : 0;
+      const plainSigma = this.scale(false);
       verdict = warm;
       flagged = warm && score >= 1;
       const repeated = this.run > Math.max(2, this.maxRun);
       if (!flagged) {
-        this.learn(value, dt, typical, repeated);
+        this.learn(value, dt, typical, repeated, sigma);
         this.rampLine(value, dt);
-        if (warm) this.rampCheck(ts, value, alerts);
+        if (warm) this.rampCheck(ts, value, plainSigma, alerts);
         this.recent.push(value);
         if (this.recent.length > RECENT_KEEP) this.recent.shift();
-        if (warm) this.cusum((value - expected) / this.scale(false), value, expected, ts, alerts);
+        if (warm) this.cusum((value - expected) / plainSigma, value, expected, ts, alerts);
       } else {
         this.shift.push(value);
         if (this.shift.length > SHIFT_KEEP) this.shift.shift();
@@ -303,9 +308,10 @@ export class AnomalyDetector {
       if (warm) this.episode(ts, value, expected, score, stuck, alerts);
     }
 
-    if (value !== this.lastValue || first) {
+    if (!first && value !== this.lastValue) {
       const d = Math.abs(value - this.lastValue);
-      if (!first && d > 0) {
+      // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
+      if (this.change === 0 || d < this.change * (1 + 1e-8)) {
         const r = Number(d.toPrecision(9));
         if (this.change === 0 || r < this.change) this.change = r;
       }
@@ -317,17 +323,17 @@ export class AnomalyDetector {
     this.n++;
     this.lastTs = ts;
     this.lastValue = value;
-    return { score, flagged, anomaly: this.active, expected: round(expected), verdict, alerts };
+    return { score, flagged, anomaly: this.active, expected, verdict, alerts };
   }
 
   /** A normal reading teaches the levels and (unless it only repeats a value far too long) the scale. */
-  private learn(value: number, dt: number, typical: number, repeated: boolean): void {
+  private learn(value: number, dt: number, typical: number, repeated: boolean, sigma: number): void {
     const steps = typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1;
     if (!repeated) {
       this.ne++;
-      const w = Math.max(1 / this.ne, 1 - Math.pow(0.5, 1 / ERR_HALF_LIFE));
-      const wl = Math.max(1 / this.ne, 1 - Math.pow(0.5, 1 / (ERR_HALF_LIFE * LONG_FACTOR)));
-      const clip = CLIP_SCALES * this.scale();
+      const w = Math.max(1 / this.ne, W_ERR);
+      const wl = Math.max(1 / this.ne, W_LONG);
+      const clip = CLIP_SCALES * sigma;
       for (let i = 0; i < 3; i++) {
         const e = Math.min(clip, Math.abs(value - this.lv[i]));
         this.mae[i] += w * (e - this.mae[i]);
@@ -336,8 +342,8 @@ export class AnomalyDetector {
       this.longMae += wl * (e - this.longMae);
     }
     this.lv[0] = value;
-    this.lv[1] += (1 - Math.pow(1 - ALPHA_FAST, steps)) * (value - this.lv[1]);
-    this.lv[2] += (1 - Math.pow(1 - ALPHA_SLOW, steps)) * (value - this.lv[2]);
+    this.lv[1] += -Math.expm1(steps * LN_KEEP_FAST) * (value - this.lv[1]);
+    this.lv[2] += -Math.expm1(steps * LN_KEEP_SLOW) * (value - this.lv[2]);
   }
 
   /** Adds a normal reading to the ramp's line (time measured from now). */
@@ -353,14 +359,14 @@ export class AnomalyDetector {
     r[2] += value - this.y0;
   }
 
-  private rampCheck(ts: number, value: number, alerts: DetectorAlert[]): void {
+  private rampCheck(ts: number, value: number, sigma: number, alerts: DetectorAlert[]): void {
     const [w, st, sy, stt, sty] = this.ramp;
     const vt = stt / w - (st / w) ** 2;
     if (!(w > 2 && vt > 0)) return;
     const b = (sty / w - (st / w) * (sy / w)) / vt;
     const ls = this.levelShiftTime();
     const ready = (ts - this.t0) / 1000 >= RAMP_WARMUP * ls;
-    const limit = Math.max(RAMP_FACTOR * this.usualSlope, (RAMP_SIGMAS * this.scale(false)) / ls);
+    const limit = Math.max(RAMP_FACTOR * this.usualSlope, (RAMP_SIGMAS * sigma) / ls);
     if (this.ramping !== 0) {
       if (Math.sign(b) !== this.ramping || Math.abs(b) < limit / 2) this.ramping = 0;
       return;
@@ -563,6 +569,7 @@ function round(x: number): number {
   return Number.isFinite(x) && x !== 0 ? Number(x.toPrecision(7)) : x;
 }
 
+/** Three decimals of a score (the threshold is exactly 1). */
 function round3(x: number): number {
-  return Number.isFinite(x) && x !== 0 ? Number(x.toPrecision(3)) : x;
+  return Math.round(x * 1000) / 1000;
 }

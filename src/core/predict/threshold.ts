@@ -118,6 +118,15 @@ export interface ThresholdOptions {
  */
 export const THRESHOLD_DEFAULTS = Object.freeze({ period: null as number | null, trendHalfLife: null as number | null, warmup: 20 });
 
+/** A fit at the latest reading: level a and slope b (per s) of the one line, its error, the residuals' autocorrelation, and each bin's level (NaN: too little weight) once binned. */
+interface Fit {
+  a: number;
+  b: number;
+  se: number;
+  rho: number;
+  levels: Float64Array | null;
+}
+
 export type ThresholdAlert = { type: "threshold"; state: "start" | "end"; ts: number; value: number; limit: number; direction: Direction; timeToThreshold: number | null };
 
 /**
@@ -168,6 +177,8 @@ export class ThresholdTracker {
   private active = false;
   private calm = 0;
   private calmSince = 0;
+  /** The fit after the latest reading (derived from the sums: not in the state). */
+  private cur: Fit | null = null;
 
   constructor(options: ThresholdOptions) {
     const o = { ...THRESHOLD_DEFAULTS, ...options } as Required<ThresholdOptions>;
@@ -234,10 +245,12 @@ export class ThresholdTracker {
     }
     const bin = this.bin(ts);
     let y = x - this.y0;
-    const f = this.n > 0 ? this.fit(span) : null;
+    // The fit before this reading: the last one moved to now (a uniform fade leaves a weighted fit as it is).
+    const f = this.cur;
     if (f) {
-      const at = f.levels === null ? f.a : f.levels[bin];
-      if (at !== null) {
+      const level = f.levels === null ? f.a : f.levels[bin];
+      const at = level + f.b * dt;
+      if (Number.isFinite(at)) {
         const sd = Math.sqrt(this.r2);
         if (this.n >= this.o.warmup && sd > 0) y = at + Math.max(-CLIP_SD * sd, Math.min(CLIP_SD * sd, y - at));
         const r = y - at;
@@ -255,6 +268,7 @@ export class ThresholdTracker {
     S[i + 6] += y * y;
     this.n++;
     this.lastTs = ts;
+    this.cur = this.fit(span);
 
     const ttt = this.estimate(ts, x, span);
     if (this.o.warning > 0) {
@@ -266,8 +280,8 @@ export class ThresholdTracker {
 
   /** The trend in units per second, or null while there is no significant one. */
   trend(): number | null {
-    if (this.n < this.o.warmup || this.lastTs === null) return null;
-    const f = this.fit((this.lastTs - this.t0) / 1000);
+    if (this.n < this.o.warmup) return null;
+    const f = this.cur;
     return f && Math.abs(f.b) >= T_SIG * f.se ? this.sign * f.b : null;
   }
 
@@ -300,7 +314,7 @@ export class ThresholdTracker {
    * The fit now (t = 0): slope b per second and its standard error; one line (level a) until the
    * data span CYCLE_PERIODS periods, then one level per bin (null for a bin with too little weight).
    */
-  private fit(span: number): { a: number; b: number; se: number; rho: number; levels: (number | null)[] | null } | null {
+  private fit(span: number): Fit | null {
     const S = this.sums;
     const B = this.bins;
     const binned = B > 1 && span >= CYCLE_PERIODS * this.period;
@@ -336,10 +350,10 @@ export class ThresholdTracker {
     const se = cxx > 0 && dof > 0 ? Math.sqrt(((sse / W) * (nEff / dof) / (cxx / W) / nEff) * ((1 + rho) / (1 - rho))) : Infinity;
     const a = (Sy - b * St) / W;
     if (!binned) return { a, b, se, rho, levels: null };
-    const levels: (number | null)[] = [];
-    for (let i = 0; i < S.length; i += SUMS) {
+    const levels = new Float64Array(B);
+    for (let i = 0, k = 0; i < S.length; i += SUMS, k++) {
       const w = S[i];
-      levels.push(w >= (BIN_SHARE * W) / B ? (S[i + 3] - b * S[i + 2]) / w : null);
+      levels[k] = w >= (BIN_SHARE * W) / B ? (S[i + 3] - b * S[i + 2]) / w : NaN;
     }
     return { a, b, se, rho, levels };
   }
@@ -347,11 +361,11 @@ export class ThresholdTracker {
   private estimate(ts: number, x: number, span: number): number | null {
     const limit = this.sign * this.o.limit - this.y0;
     if (this.n < this.o.warmup) return x - this.y0 >= limit ? 0 : null;
-    const f = this.fit(span);
+    const f = this.cur;
     // Past the limit is the fit's level now (this bin's, with a cycle), not one noisy reading.
     if (f) {
       const level = f.levels === null ? f.a : f.levels[this.bin(ts)];
-      if (level !== null && level >= limit) return 0;
+      if (level >= limit) return 0;
     }
     // Less than a period can not tell a cycle's slope from a trend.
     if (this.period > 0 && span < this.period) return null;
@@ -362,15 +376,24 @@ export class ThresholdTracker {
     // Each bin's line reaches the limit at tau0; it crosses when the clock is next in that bin.
     const B = this.bins;
     const now = ts / 1000;
+    const P = this.period;
+    const start = now / P;
     let best = Infinity;
-    f.levels.forEach((level, b) => {
-      if (level === null) return;
+    for (let b = 0; b < B; b++) {
+      const level = f.levels[b];
+      if (!(level === level)) continue; // NaN: a bin with too little weight
       const tau0 = Math.max(0, (limit - level) / f.b);
-      const phase = ((((now + tau0) % this.period) + this.period) % this.period) / this.period;
-      const inBin = Math.round(phase * B) % B === b;
-      const wait = inBin ? 0 : (((((b - 0.5) / B - phase) % 1) + 1) % 1) * this.period;
-      best = Math.min(best, tau0 + wait);
-    });
+      if (tau0 >= best) continue;
+      let phase = start + tau0 / P;
+      phase -= Math.floor(phase);
+      const at = Math.round(phase * B);
+      let wait = 0;
+      if ((at === B ? 0 : at) !== b) {
+        wait = (b - 0.5) / B - phase;
+        wait = (wait - Math.floor(wait)) * P;
+      }
+      if (tau0 + wait < best) best = tau0 + wait;
+    }
     return Number.isFinite(best) ? Math.round(best) : null;
   }
 
@@ -427,6 +450,7 @@ export class ThresholdTracker {
     tr.active = active === 1;
     tr.calm = calm;
     tr.calmSince = calmSince;
+    tr.cur = tr.lastTs === null ? null : tr.fit((tr.lastTs - tr.t0) / 1000);
     return tr;
   }
 }
