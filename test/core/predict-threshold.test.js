@@ -28,9 +28,9 @@ function gauss(seed) {
  * 0.1, every `step` s. Returns readings with the true time (s) until the noiseless signal first
  * reaches `limit` (Infinity when it does not within the data and a day beyond).
  */
-function wear({ rate = 1, amplitude = 3, step = 30, days = 9, limit = 70, seed = 1, noise = 0.3 }) {
+function wear({ rate = 1, amplitude = 3, step = 30, days = 9, limit = 70, seed = 1, noise = 0.3, accel = 0 }) {
   const g = gauss(seed);
-  const truth = (t) => 60 + (rate * t) / DAY + amplitude * Math.sin((2 * Math.PI * t) / DAY);
+  const truth = (t) => 60 + (rate * t) / DAY + accel * (t / DAY) ** 2 + amplitude * Math.sin((2 * Math.PI * t) / DAY);
   const n = Math.round((days * DAY) / step);
   const horizon = n + Math.round(DAY / step);
   const cross = new Array(horizon + 1).fill(Infinity);
@@ -82,6 +82,16 @@ describe("predict threshold: time to a limit on slow wear under a daily cycle", 
     const out = run(new ThresholdTracker({ limit: 64, direction: "above", warning: DAY }), wear({ rate: 0.1, days: 6, limit: 64, seed: 5 }));
     const starts = out.flatMap((o) => o.alerts).filter((a) => a.state === "start");
     assert.ok(starts.length <= 1, `${starts.length} warnings`);
+  });
+
+  it("times accelerating wear by its bend: the warning comes before the crossing, estimates within 10 % from day 4", function () {
+    // 0.5 a day, accelerating by 0.1 a day per day: a straight line through the last days lags and times it late.
+    const out = run(new ThresholdTracker({ limit: 66, direction: "above", warning: DAY }), wear({ rate: 0.5, accel: 0.1, limit: 66, days: 7, seed: 9 }));
+    const late = out.filter((o) => o.ts - T0 >= 4 * DAY * 1000 && o.truth > 3600 && Number.isFinite(o.truth));
+    const within = late.filter((o) => o.timeToThreshold !== null && Math.abs(o.timeToThreshold - o.truth) / o.truth <= 0.1).length / late.length;
+    assert.ok(within >= 0.8, `${(within * 100).toFixed(1)} % within 10 %`);
+    const warned = out.find((o) => o.alerts.some((a) => a.state === "start"));
+    assert.ok(warned && warned.truth >= 0.75 * DAY, `warned ${warned && warned.truth / 3600} h before the crossing`);
   });
 
   it("finds slow wear far below the noise of one reading once enough readings show it", function () {

@@ -85,8 +85,8 @@ const WARN_CALM_SHARE = 0.1;
 const DAY = 86400;
 const YEAR = 365.2425 * DAY;
 const TRACKER_VERSION = 1;
-/** Sums per bin: weight, weight^2, t, y, t^2, t y, y^2. */
-const SUMS = 7;
+/** Sums per bin: weight, weight^2, t, y, t^2, t y, y^2, t^3, t^4, t^2 y. */
+const SUMS = 10;
 
 export interface ThresholdOptions {
   limit: number;
@@ -118,10 +118,20 @@ export interface ThresholdOptions {
  */
 export const THRESHOLD_DEFAULTS = Object.freeze({ period: null as number | null, trendHalfLife: null as number | null, warmup: 20 });
 
+/** Seconds until level + b t + q t^2 reaches `limit` above it (q 0 or more), or null when it never does. */
+function reach(level: number, b: number, q: number, limit: number): number | null {
+  const gap = limit - level;
+  if (gap <= 0) return 0;
+  if (q > 0) return (2 * gap) / (b + Math.sqrt(b * b + 4 * q * gap));
+  return b > 0 ? gap / b : null;
+}
+
 /** A fit at the latest reading: level a and slope b (per s) of the one line, its error, the residuals' autocorrelation, and each bin's level (NaN: too little weight) once binned. */
 interface Fit {
   a: number;
   b: number;
+  /** Curvature (per s^2) of the parabola in use, 0 for the straight line. */
+  q: number;
   se: number;
   rho: number;
   levels: Float64Array | null;
@@ -231,15 +241,24 @@ export class ThresholdTracker {
     if (!first) {
       const k = Math.exp((-dt * Math.LN2) / h);
       const S = this.sums;
+      const d2 = dt * dt;
+      const d3 = d2 * dt;
       for (let i = 0; i < S.length; i += SUMS) {
         const w = S[i];
-        const st = S[i + 2];
-        S[i + 4] = (S[i + 4] - 2 * dt * st + dt * dt * w) * k;
-        S[i + 5] = (S[i + 5] - dt * S[i + 3]) * k;
-        S[i + 2] = (st - dt * w) * k;
+        const t1 = S[i + 2];
+        const t2 = S[i + 4];
+        const t3 = S[i + 7];
+        const y = S[i + 3];
+        const ty = S[i + 5];
+        S[i + 8] = (S[i + 8] - 4 * dt * t3 + 6 * d2 * t2 - 4 * d3 * t1 + d3 * dt * w) * k;
+        S[i + 7] = (t3 - 3 * dt * t2 + 3 * d2 * t1 - d3 * w) * k;
+        S[i + 9] = (S[i + 9] - 2 * dt * ty + d2 * y) * k;
+        S[i + 4] = (t2 - 2 * dt * t1 + d2 * w) * k;
+        S[i + 5] = (ty - dt * y) * k;
+        S[i + 2] = (t1 - dt * w) * k;
         S[i] = w * k;
         S[i + 1] *= k * k;
-        S[i + 3] *= k;
+        S[i + 3] = y * k;
         S[i + 6] *= k;
       }
     }
@@ -249,7 +268,7 @@ export class ThresholdTracker {
     const f = this.cur;
     if (f) {
       const level = f.levels === null ? f.a : f.levels[bin];
-      const at = level + f.b * dt;
+      const at = level + f.b * dt + f.q * dt * dt;
       if (Number.isFinite(at)) {
         const sd = Math.sqrt(this.r2);
         if (this.n >= this.o.warmup && sd > 0) y = at + Math.max(-CLIP_SD * sd, Math.min(CLIP_SD * sd, y - at));
@@ -318,21 +337,32 @@ export class ThresholdTracker {
     const S = this.sums;
     const B = this.bins;
     const binned = B > 1 && span >= CYCLE_PERIODS * this.period;
-    let W = 0, W2 = 0, St = 0, Sy = 0, Stt = 0, Sty = 0, Syy = 0;
-    let cxx = 0, cxy = 0, cyy = 0;
+    let W = 0, W2 = 0;
+    // Centred moments (within each bin once binned): t t, t y, y y, t t^2, t^2 t^2, t^2 y.
+    let cxx = 0, cxy = 0, cyy = 0, cx2 = 0, c22 = 0, c2y = 0;
+    let St = 0, Sy = 0, Stt = 0, Sty = 0, Syy = 0, S3 = 0, S4 = 0, S2y = 0;
     for (let i = 0; i < S.length; i += SUMS) {
       const w = S[i];
       W += w;
       W2 += S[i + 1];
-      St += S[i + 2];
-      Sy += S[i + 3];
-      Stt += S[i + 4];
-      Sty += S[i + 5];
-      Syy += S[i + 6];
-      if (binned && w > 0) {
-        cxx += S[i + 4] - (S[i + 2] * S[i + 2]) / w;
-        cxy += S[i + 5] - (S[i + 2] * S[i + 3]) / w;
-        cyy += S[i + 6] - (S[i + 3] * S[i + 3]) / w;
+      if (binned) {
+        if (!(w > 0)) continue;
+        const t = S[i + 2], y = S[i + 3], tt = S[i + 4];
+        cxx += tt - (t * t) / w;
+        cxy += S[i + 5] - (t * y) / w;
+        cyy += S[i + 6] - (y * y) / w;
+        cx2 += S[i + 7] - (t * tt) / w;
+        c22 += S[i + 8] - (tt * tt) / w;
+        c2y += S[i + 9] - (tt * y) / w;
+      } else {
+        St += S[i + 2];
+        Sy += S[i + 3];
+        Stt += S[i + 4];
+        Sty += S[i + 5];
+        Syy += S[i + 6];
+        S3 += S[i + 7];
+        S4 += S[i + 8];
+        S2y += S[i + 9];
       }
     }
     if (!(W > 0)) return null;
@@ -340,22 +370,41 @@ export class ThresholdTracker {
       cxx = Stt - (St * St) / W;
       cxy = Sty - (St * Sy) / W;
       cyy = Syy - (Sy * Sy) / W;
+      cx2 = S3 - (St * Stt) / W;
+      c22 = S4 - (Stt * Stt) / W;
+      c2y = S2y - (Stt * Sy) / W;
     }
     const groups = binned ? B : 1;
-    const b = cxx > 0 ? cxy / cxx : 0;
-    const sse = Math.max(0, cyy - b * cxy);
     const nEff = (W * W) / W2;
     const rho = this.r2 > 0 ? Math.max(0, Math.min(0.995, this.rr / this.r2)) : 0;
+    const lean = (1 + rho) / (1 - rho);
+    // The straight line.
+    const b = cxx > 0 ? cxy / cxx : 0;
+    const sse = Math.max(0, cyy - b * cxy);
     const dof = nEff - groups - 1;
-    const se = cxx > 0 && dof > 0 ? Math.sqrt(((sse / W) * (nEff / dof) / (cxx / W) / nEff) * ((1 + rho) / (1 - rho))) : Infinity;
-    const a = (Sy - b * St) / W;
-    if (!binned) return { a, b, se, rho, levels: null };
+    const se = cxx > 0 && dof > 0 ? Math.sqrt((sse / (dof * cxx)) * lean) : Infinity;
+    // The parabola: used when its curvature bends toward the limit beyond T_SIG standard errors.
+    const det = cxx * c22 - cx2 * cx2;
+    let slope = b;
+    let q = 0;
+    if (det > 0 && dof > 1) {
+      const bq = (cxy * c22 - c2y * cx2) / det;
+      const qq = (c2y * cxx - cxy * cx2) / det;
+      const sseQ = Math.max(0, cyy - bq * cxy - qq * c2y);
+      const seQ = Math.sqrt((sseQ / ((dof - 1) * det)) * cxx * lean);
+      if (qq > 0 && qq >= T_SIG * seQ) {
+        slope = bq;
+        q = qq;
+      }
+    }
+    if (!binned) return { a: (Sy - slope * St - q * Stt) / W, b: slope, q, se, rho, levels: null };
     const levels = new Float64Array(B);
+    const least = (BIN_SHARE * W) / B;
     for (let i = 0, k = 0; i < S.length; i += SUMS, k++) {
       const w = S[i];
-      levels[k] = w >= (BIN_SHARE * W) / B ? (S[i + 3] - b * S[i + 2]) / w : NaN;
+      levels[k] = w >= least ? (S[i + 3] - slope * S[i + 2] - q * S[i + 4]) / w : NaN;
     }
-    return { a, b, se, rho, levels };
+    return { a: NaN, b: slope, q, se, rho, levels };
   }
 
   private estimate(ts: number, x: number, span: number): number | null {
@@ -369,10 +418,15 @@ export class ThresholdTracker {
     }
     // Less than a period can not tell a cycle's slope from a trend.
     if (this.period > 0 && span < this.period) return null;
-    if (!f || !(f.b > 0) || !(f.b >= T_SIG * f.se)) return null;
+    if (!f) return null;
+    // A significant bend toward the limit (wear that accelerates) counts even before the slope does.
+    if (f.q === 0 && (!(f.b > 0) || !(f.b >= T_SIG * f.se))) return null;
     // One line over a period or more, and residuals that lean for long stretches: a cycle not yet removed.
     if (this.period > 0 && f.levels === null && f.rho > RHO_LINE) return null;
-    if (f.levels === null) return Math.round(Math.max(0, (limit - f.a) / f.b));
+    if (f.levels === null) {
+      const t = reach(f.a, f.b, f.q, limit);
+      return t === null ? null : Math.round(t);
+    }
     // Each bin's line reaches the limit at tau0; it crosses when the clock is next in that bin.
     const B = this.bins;
     const now = ts / 1000;
@@ -382,8 +436,9 @@ export class ThresholdTracker {
     for (let b = 0; b < B; b++) {
       const level = f.levels[b];
       if (!(level === level)) continue; // NaN: a bin with too little weight
-      const tau0 = Math.max(0, (limit - level) / f.b);
-      if (tau0 >= best) continue;
+      const reached = reach(level, f.b, f.q, limit);
+      if (reached === null || reached >= best) continue;
+      const tau0 = reached;
       let phase = start + tau0 / P;
       phase -= Math.floor(phase);
       const at = Math.round(phase * B);
