@@ -54,7 +54,7 @@ describe("predict detector: faults a user wants to hear about", function () {
     const parts = [];
     for (const kind of ["spike", "step", "stuck"]) {
       for (const seed of [1, 2]) {
-        const s = quality.simulate(kind, seed);
+        const s = quality.simulate(kind, seed, { days: 1 });
         const r = quality.evaluate(s.points, s.faults);
         parts.push(r);
         assert.ok(r.episodeRecall >= 0.9, `${kind} seed ${seed}: ${JSON.stringify(r.counts)}`);

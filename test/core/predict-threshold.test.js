@@ -28,7 +28,7 @@ function gauss(seed) {
  * 0.1, every `step` s. Returns readings with the true time (s) until the noiseless signal first
  * reaches `limit` (Infinity when it does not within the data and a day beyond).
  */
-function wear({ rate = 1, amplitude = 3, step = 30, days = 9, limit = 70, seed = 1, noise = 0.3, accel = 0 }) {
+function wear({ rate = 1, amplitude = 3, step = 60, days = 9, limit = 70, seed = 1, noise = 0.3, accel = 0 }) {
   const g = gauss(seed);
   const truth = (t) => 60 + (rate * t) / DAY + accel * (t / DAY) ** 2 + amplitude * Math.sin((2 * Math.PI * t) / DAY);
   const n = Math.round((days * DAY) / step);
@@ -55,7 +55,7 @@ describe("predict threshold: time to a limit on slow wear under a daily cycle", 
       const judged = out.filter((o) => o.ts - T0 >= 2 * DAY * 1000 && o.truth > 3600 && Number.isFinite(o.truth));
       const errors = judged.map((o) => (o.timeToThreshold === null ? Infinity : Math.abs(o.timeToThreshold - o.truth) / o.truth));
       const within = errors.filter((e) => e <= 0.1).length / errors.length;
-      assert.ok(judged.length > 10000);
+      assert.ok(judged.length > 5000);
       assert.ok(within >= 0.9, `seed ${seed}: ${(within * 100).toFixed(1)} % within 10 %`);
     }
   });
@@ -65,7 +65,7 @@ describe("predict threshold: time to a limit on slow wear under a daily cycle", 
     const early = out.filter((o) => o.ts - T0 < 2 * DAY * 1000);
     const wrong = early.filter((o) => o.timeToThreshold !== null && Math.abs(o.timeToThreshold - o.truth) / o.truth > 0.25);
     assert.equal(wrong.length, 0, `${wrong.length} estimates off by more than 25 % in the first two days, e.g. ${JSON.stringify(wrong[0])}`);
-    assert.ok(early.slice(0, Math.round(DAY / 30)).every((o) => o.timeToThreshold === null), "nothing in the first day");
+    assert.ok(early.slice(0, Math.round(DAY / 60)).every((o) => o.timeToThreshold === null), "nothing in the first day");
   });
 
   it("warns once per approach: one start, at about the warning horizon, and no end while the limit nears", function () {
