@@ -4,10 +4,10 @@
 // that reads the retained discovery configs the way HA's MQTT integration does, and sends
 // commands the way HA's number/select/switch entities do.
 const assert = require("node:assert/strict");
-const net = require("net");
 const path = require("path");
 const mqtt = require("mqtt");
 const { helper, nodes, flow, waitFor } = require("./support");
+const { startBroker } = require("../integration/harness");
 
 const haNode = require(path.join(__dirname, "..", "..", "nodes", "twin-homeassistant.js"));
 const mqttNodes = require("@node-red/nodes/core/network/10-mqtt.js");
@@ -21,26 +21,6 @@ const MODELS = JSON.stringify({
     },
   },
 });
-
-async function startBroker() {
-  const { Aedes } = await import("aedes");
-  const broker = await Aedes.createBroker();
-  const server = net.createServer(broker.handle);
-  const sockets = new Set();
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: server.address().port,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        broker.close(() => server.close(() => resolve()));
-      }),
-  };
-}
 
 /** Home Assistant, as far as MQTT goes: what it receives (retained first), and what it sends. */
 async function homeAssistant(port) {

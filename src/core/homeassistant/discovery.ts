@@ -240,7 +240,7 @@ const HA_UNITS = new Map<string, [string, string | null]>([
   ["J", ["J", "energy"]], ["kJ", ["kJ", "energy"]], ["MJ", ["MJ", "energy"]],
   ["W.h", ["Wh", "energy"]], ["kW.h", ["kWh", "energy"]], ["MW.h", ["MWh", "energy"]],
   ["m/s", ["m/s", "speed"]], ["km/h", ["km/h", "speed"]], ["[mi_i]/h", ["mph", "speed"]], ["[kn_i]", ["kn", "speed"]], ["mm/s", ["mm/s", "speed"]],
-  ["%", ["%", null]], ["[ppm]", ["ppm", null]], ["1", ["", null]],
+  ["%", ["%", null]], ["%RH", ["%", "humidity"]], ["[ppm]", ["ppm", null]], ["1", ["", null]],
   ["V", ["V", "voltage"]], ["mV", ["mV", "voltage"]], ["A", ["A", "current"]], ["mA", ["mA", "current"]],
   ["Hz", ["Hz", "frequency"]], ["kHz", ["kHz", "frequency"]], ["lx", ["lx", "illuminance"]],
   ["s", ["s", "duration"]], ["min", ["min", "duration"]], ["h", ["h", "duration"]], ["d", ["d", "duration"]], ["ms", ["ms", "duration"]],
