@@ -12,6 +12,8 @@
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 // BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
 // run's figures and writes BENCHMARKS.md (each such section names its own date and commit).
+// BENCH_BASELINE=<BENCHMARKS.md written by the same bench on the previous commit> puts that run's
+// target figures beside this run's in the Targets table.
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -502,12 +504,51 @@ function render(r) {
     else L.push("", `## ${title}`, "", "_Not run this time (BENCH_ONLY)._");
   }
 
-  // Summary
+  // Summary, with the previous commit's figures beside when the run was given them (BENCH_BASELINE).
   L.push("", "## Targets", "");
-  L.push("| target | measured | result |", "|---|---|---|");
-  L.push(...targets);
+  if (r.baseline) {
+    const b = r.baseline;
+    L.push(`_previous_: the same bench on ${b.commit ? `commit ${b.commit}` : "the previous commit"} (its BENCHMARKS.md of ${b.date || "unknown date"}, load ${b.load || "unknown"}), run on this machine right before this one.`, "");
+    L.push("| target | measured | previous | result |", "|---|---|---|---|");
+    for (const row of targets) {
+      const [label, measured, result] = cells(row);
+      const before = b.rows[targetKey(label)];
+      L.push(`| ${label} | ${measured} | ${before === undefined ? "not measured" : before} | ${result} |`);
+    }
+  } else {
+    L.push("| target | measured | result |", "|---|---|---|");
+    L.push(...targets);
+  }
   L.push("");
   return L.join("\n");
+}
+
+/** The cells of a markdown table row. */
+function cells(row) {
+  return row.split("|").slice(1, -1).map((c) => c.trim());
+}
+
+/** A target's name without its threshold, so a row still matches when a goal moved ("... >= 0.5" and "... >= 0.35"). */
+function targetKey(label) {
+  return label.replace(/\s*(>=|<=|<|>)\s*[\d.,]+.*$/, "").trim();
+}
+
+/**
+ * The previous commit's figures from its BENCHMARKS.md: the measured column of its Targets table
+ * by target, and where and when it was measured.
+ */
+function readBaseline(file) {
+  const text = fs.readFileSync(file, "utf8");
+  const rows = {};
+  const at = text.indexOf("## Targets");
+  if (at < 0) throw new Error(`${file} has no Targets table`);
+  for (const line of text.slice(at).split("\n")) {
+    if (!line.startsWith("|") || line.startsWith("|---") || line.startsWith("| target")) continue;
+    const c = cells(line);
+    rows[targetKey(c[0])] = c[1];
+  }
+  const field = (name) => (text.match(new RegExp(`^\\| ${name} \\| ([^|]+) \\|`, "m")) || [])[1];
+  return { rows, commit: (field("source") || "").replace(/^commit /, "").split(/[ ,]/)[0] || null, date: field("date") || null, load: (field("load average \\(1 min\\) at start / end") || "").split(" (")[0] || null };
 }
 
 /** The commit the measured build comes from (npm run bench builds the working tree first), or null. */
@@ -535,6 +576,8 @@ async function main() {
   }
   const started = performance.now();
   const result = { machine: machine(), date: new Date().toISOString(), loadStart: os.loadavg()[0], source: sourceVersion() };
+  // BENCH_BASELINE=<the previous commit's BENCHMARKS.md>: its Targets figures go beside this run's.
+  if (process.env.BENCH_BASELINE) result.baseline = readBaseline(process.env.BENCH_BASELINE);
   const pkgDir = tempDir("package");
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
