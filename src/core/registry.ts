@@ -6,9 +6,9 @@
 import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
-import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
+import { ModelSet, PropertySpec, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
-import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
+import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
 import { JournalEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
@@ -48,7 +48,22 @@ export interface WriteOptions { ifVersion?: unknown; ts?: unknown; source?: stri
 export interface ReportOptions extends WriteOptions {
   /** Create the twin (with this model) when it does not exist yet, in the same change. */
   create?: { model?: string | null };
+  /**
+   * Shapes each value before it is checked (core/reading.ts: coercion, scale, units, deadband),
+   * in the same pass over the properties, with the twin and model resolved once.
+   */
+  shape?: Shaper;
+  /** A reading that keeps nothing (every value skipped) still marks an existing twin alive. */
+  alive?: boolean;
 }
+
+/**
+ * One reported value shaped for the twin's model: gets the property's spec (undefined without a
+ * model or outside it) and its stored entry; returns the value to check, or SKIP to leave the
+ * property out of the change.
+ */
+export type Shaper = (name: string, value: unknown, spec: PropertySpec | undefined, stored: Entry | undefined) => unknown;
+export const SKIP: unique symbol = Symbol("skip");
 
 export interface ReportResult {
   event: ChangeEvent | null;
@@ -315,13 +330,20 @@ export class TwinRegistry {
     }
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const { accepted, stale } = this.checkReported(twin, values, options);
+    const { accepted, stale, kept } = this.checkReported(twin, values, options);
+    if (kept === 0 && options.alive) {
+      this.touchTwin(twin);
+      return { event: null, stale };
+    }
     return { event: this.write(twin, { r: accepted }).reported ?? null, stale };
   }
 
   /** A reading that changed nothing worth a version (a deadband): the device is still alive. */
   touch(id: unknown): void {
-    const twin = this.require(id);
+    this.touchTwin(this.require(id));
+  }
+
+  private touchTwin(twin: Twin): void {
     const t = this.clock();
     if (!twin.online) {
       this.commitConnectivity(twin, true, t);
@@ -409,26 +431,45 @@ export class TwinRegistry {
     return ts;
   }
 
-  private checkReported(twin: Twin, values: unknown, options: WriteOptions): { accepted: Map<string, EntryTuple>; stale: string[] } {
+  /**
+   * Readings checked in one pass, shaped first when the options carry a shaper. `kept` counts the
+   * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
+   * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
+   */
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Map<string, EntryTuple>; stale: string[]; kept: number } {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
-    const ts = this.sourceTime(twin.id, options.ts);
+    const shape = options.shape;
+    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
     const accepted = new Map<string, EntryTuple>();
     const stale: string[] = [];
+    let kept = 0;
     for (const name of Object.keys(values)) {
-      checkPropertyName(twin.id, name);
-      const raw = values[name];
-      if (raw === undefined) continue;
-      const { value } = admit(raw, this.admitContext(twin, name));
-      checkValue(model, twin.id, name, value, false);
+      let raw = values[name];
       const old = twin.reported.get(name);
+      if (shape) {
+        raw = shape(name, raw, model?.properties.get(name), old);
+        if (raw === SKIP) continue;
+        if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
+      }
+      kept++;
+      checkPropertyName(twin.id, name);
+      if (raw === undefined) continue;
+      const value = this.admitValue(twin, name, raw);
+      checkValue(model, twin.id, name, value, false);
       if (old && ts < old.ts) {
         stale.push(name);
         continue;
       }
       accepted.set(name, options.source === undefined ? [value, ts] : [value, ts, options.source]);
     }
-    return { accepted, stale };
+    return { accepted, stale, kept };
+  }
+
+  /** admit(), without its walk for the plain numbers and booleans most readings are. */
+  private admitValue(twin: Twin, name: string, raw: unknown): Json {
+    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw;
+    return admit(raw, this.admitContext(twin, name)).value;
   }
 
   private checkDesired(twin: Twin, values: unknown, options: WriteOptions): Map<string, EntryTuple | null> {
