@@ -125,15 +125,19 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
-  const admitted = dict();
-  for (const key of Object.keys(patch)) {
-    if (ctx.fromDisk && !isPropertyName(key)) continue;
-    admitted[key] = ctx.fromDisk ? cloneJson(patch[key]) : patch[key];
+  // A live patch was admitted by the registry already: merged as it is, without a copy.
+  let admitted = patch;
+  if (ctx.fromDisk) {
+    admitted = dict();
+    for (const key of Object.keys(patch)) if (isPropertyName(key)) admitted[key] = cloneJson(patch[key]);
   }
-  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, { ...ctx, fromDisk: false });
+  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, LIVE);
 }
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {
+/** Attributes merged here are copies already. */
+const LIVE = { fromDisk: false };
+
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
   const size = sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
