@@ -389,6 +389,20 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
 
     // filters: offline twins of the simulated registry -> none; sorted by id descending
     await sidebar().locator(".twinwire-filter-button").click();
+    await sidebar().locator(".twinwire-filter-panel").waitFor({ state: "visible" });
+    // The open panel sits under the search row, which stays inside the sidebar (Node-RED 5 laid
+    // the toolbar out as a row and pushed the search box and the filter button out of it).
+    const box = await page.evaluate(() => {
+      const rect = (sel) => {
+        const r = document.querySelector(sel).getBoundingClientRect();
+        return { left: Math.round(r.left), right: Math.round(r.right), top: Math.round(r.top), bottom: Math.round(r.bottom) };
+      };
+      return { sidebar: rect(".twinwire-sidebar"), search: rect(".twinwire-search input"), button: rect(".twinwire-filter-button"), panel: rect(".twinwire-filter-panel") };
+    });
+    for (const part of ["search", "button", "panel"]) {
+      assert.ok(box[part].left >= box.sidebar.left && box[part].right <= box.sidebar.right && box[part].top >= box.sidebar.top, `${part} inside the sidebar: ${JSON.stringify(box)}`);
+    }
+    assert.ok(box.panel.top >= box.search.bottom && box.panel.top >= box.button.bottom, `the panel under the search row: ${JSON.stringify(box)}`);
     await sidebar().locator('select[data-filter="online"]').selectOption("false");
     await registrySection(sim).locator(".twinwire-empty").waitFor({ state: "visible" });
     await sidebar().locator('select[data-filter="online"]').selectOption("true");
