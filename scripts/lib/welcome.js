@@ -22,7 +22,7 @@ const FIRST = EXAMPLES[0][0];
 
 /** Node-RED draws a comment about this wide: its x is the centre, so the lines start at one left edge. */
 function commentWidth(text) {
-  return Math.max(100, Math.round(text.length * 7.1) + 46);
+  return Math.max(100, Math.round(text.length * 6.4) + 42);
 }
 
 function welcomeTab() {
@@ -49,10 +49,12 @@ function welcomeTab() {
     '3. Debug sidebar: set its filter ("all nodes") to "current flow" to see only the tab you are on.',
     "4. Twins sidebar tab: every twin, live. Ctrl+G T opens it (or the sidebar's list of tabs).",
     "The examples, one tab each:",
-    ...EXAMPLES.map(([label, what]) => `    ${label}: ${what}`),
+    ...EXAMPLES.map(([label, what]) => `${label}: ${what}`),
   ];
   lines.forEach((text, i) => {
-    const node = { id: newId(), type: "comment", z, name: text, info: "", x: 40 + commentWidth(text) / 2, y: 40 + i * 40 };
+    // the examples' lines indented under their heading
+    const left = i > 5 ? 80 : 40;
+    const node = { id: newId(), type: "comment", z, name: text, info: "", x: left + commentWidth(text) / 2, y: 40 + i * 40 };
     if (i === 0) node.info = nodes[0].info;
     nodes.push(node);
   });
