@@ -13,6 +13,7 @@
 const fs = require("fs");
 const net = require("net");
 const path = require("path");
+const { execFileSync } = require("child_process");
 const {
   repoRoot,
   prepareUserDir,
@@ -74,8 +75,15 @@ async function main() {
   const mqttPort = portFromEnv("MQTT_PORT", 1883);
   if (port === mqttPort) fail(`PORT and MQTT_PORT are both ${port}; set one to another port`);
 
+  // A fresh clone: `npm install` does not build (the package has no install script, so that
+  // installing it from npm or a tarball asks nothing of the user); the first start does.
   if (!fs.existsSync(path.join(repoRoot, "nodes", "twin.js"))) {
-    fail("the nodes are not built (nodes/twin.js is missing); run `npm install` (which builds them) or `npm run build`");
+    console.log("twinwire: building the nodes (first start)");
+    try {
+      execFileSync(process.execPath, [path.join(repoRoot, "scripts", "build.js")], { stdio: "inherit" });
+    } catch {
+      fail("the build failed (see above); fix it, then `npm run build`");
+    }
   }
 
   // Check both ports before starting anything, so a clash gives one clear line.
