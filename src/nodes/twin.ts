@@ -64,7 +64,8 @@ export = function (RED: RED) {
       const doc = msg.payload as { version?: unknown } | null;
       const version = doc && typeof doc === "object" && typeof doc.version === "number" ? doc.version : null;
       const key = operation === "upsert" && msg.created ? "create" : operation;
-      return { fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { id: shortId(String(msg.twinId)), version }) };
+      // No twin id: node statuses reach every editor user, including those who may not read twins.
+      return { fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { version }) };
     }
     function failed(err: Error & { code?: unknown }): NodeStatus {
       const code = typeof err.code === "string" ? err.code : "error";
@@ -202,7 +203,3 @@ function listQuery(payload: unknown): ListQuery {
   return q;
 }
 
-/** A twin id short enough for a node status. */
-function shortId(id: string): string {
-  return id.length > 24 ? id.slice(0, 23) + "…" : id;
-}
