@@ -655,6 +655,36 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assertNoProblems(from, "on the Welcome tab");
   });
 
+  it("on every example tab, no node, label or status lies over another", async () => {
+    const overlaps = await page.evaluate(async () => {
+      const found = [];
+      const tabs = [];
+      RED.nodes.eachWorkspace((w) => tabs.push(w));
+      for (const w of tabs) {
+        RED.workspaces.show(w.id);
+        await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        const boxes = [...document.querySelectorAll("#red-ui-workspace-chart g.red-ui-flow-node-group")].map((g) => {
+          const r = g.getBoundingClientRect();
+          const n = d3.select(g).datum();
+          return { name: n.name || n.type, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+        });
+        const drawn = RED.nodes.filterNodes({ z: w.id }).length;
+        if (boxes.length !== drawn) found.push(`${w.label}: ${boxes.length} node elements measured for ${drawn} nodes`);
+        for (let i = 0; i < boxes.length; i++) {
+          for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i];
+            const b = boxes[j];
+            const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+            const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (x > 2 && y > 2) found.push(`${w.label}: "${a.name}" and "${b.name}"`);
+          }
+        }
+      }
+      return found;
+    });
+    assert.deepEqual(overlaps.filter((o) => !o.startsWith("sidebar test")), []);
+  });
+
   it("never had two requests in flight for one view of the sidebar", async () => {
     const w = await page.evaluate(() => window.__twinwire);
     assert.ok(Object.keys(w.count).length >= 3, JSON.stringify(w.count));
