@@ -1,9 +1,24 @@
 "use strict";
 // The example flows deployed for real, as `npm start` and Import > Examples deploy them.
 const assert = require("node:assert/strict");
+const fs = require("fs");
 const mqtt = require("mqtt");
+const path = require("path");
 const h = require("./harness");
 const { examplesAsFlows } = require("../../scripts/lib/nodered-runtime");
+
+describe("example files as Import > Examples reads them", function () {
+  it("each brings its own tab, named after the example, not a new \"Flow 2\"", function () {
+    const dir = path.join(h.repoRoot, "examples");
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+      const tabs = nodes.filter((n) => n.type === "tab");
+      assert.deepEqual(tabs.map((t) => t.label), [file.slice(0, -5)], file);
+      const elsewhere = nodes.filter((n) => n.type !== "tab" && n.x !== undefined && n.z !== tabs[0].id);
+      assert.deepEqual(elsewhere.map((n) => n.id), [], `${file}: every canvas node on its tab`);
+    }
+  });
+});
 
 describe("example flows in a real Node-RED", function () {
   this.timeout(60000);
