@@ -7,6 +7,7 @@
 import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
 import { Series, SeriesMap } from "./history";
 import { Twin, Entry } from "./twin";
+import { DERIVED, DERIVED_SECTIONS, DerivedCode, DerivedSection, sectionOfCode } from "./sections";
 import { isPropertyName, isStateKey, isTwinId } from "./names";
 import { mergePatch, isObject } from "./merge-patch";
 
@@ -18,10 +19,25 @@ export type JournalEntry =
   | { l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple> }
   | { l: number; o: "x"; i: string; t: number }
   | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; ap?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
-  | { l: number; o: "p"; i: string; t: number; p: Props<Json | null>; s?: Props<Json | null> }
-  | { l: number; o: "lc"; i: string; v: number; t: number; lc: Json; s?: Props<Json | null> }
+  | DerivedEntry
   | { l: number; o: "st"; i: string; t: number; s: Props<Json> }
   | { l: number; o: "n"; i: string; t: number; on: boolean };
+
+/**
+ * A write to a derived section (src/core/sections.ts): the op is the section's code, and so is
+ * the key of the value: `{o: "p", p: {temperature: {...}}}`, `{o: "lc", v: 8, lc: {...}}`. A
+ * keyed section's value names the keys written (null removes one); `v` is there when the
+ * section is versioned. `s` is private state written in the same entry.
+ */
+export interface DerivedEntry {
+  l: number;
+  o: DerivedCode;
+  i: string;
+  t: number;
+  v?: number;
+  s?: Props<Json | null>;
+  [code: string]: unknown;
+}
 
 export interface ApplyContext {
   twins: Map<string, Twin>;
@@ -67,19 +83,6 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       }
       if (e.d) putEntries(twin, "desired", e.d, ctx);
       break;
-    case "p":
-      // Predictions are derived data: they change the document but are no version step.
-      for (const [name, value] of entriesOf(e.p, ctx)) {
-        if (value === null) twin.predictions?.delete(name);
-        else (twin.predictions ??= new Map()).set(name, value);
-      }
-      if (e.s) putState(twin, e.s, ctx);
-      twin.lsn = e.l;
-      return "applied";
-    case "lc":
-      twin.lifecycle = ctx.fromDisk ? cloneJson(e.lc) : e.lc;
-      if (e.s) putState(twin, e.s, ctx);
-      break;
     case "st":
       putState(twin, e.s, ctx);
       twin.lsn = e.l;
@@ -90,12 +93,46 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       twin.lsn = e.l;
       return "applied";
     default:
-      return "invalid";
+      return applyDerived(twin, e as DerivedEntry, ctx);
   }
   twin.version = e.v;
   twin.updated = e.t;
   twin.lsn = e.l;
   return "applied";
+}
+
+function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
+  const section = sectionOfCode(e.o);
+  if (!section) return "invalid";
+  const spec = DERIVED[section];
+  if (spec.versioned && typeof e.v !== "number") return "invalid";
+  const value = e[e.o];
+  if (spec.shape === "keyed") {
+    if (!isObject(value as Json)) return "invalid";
+    putKeyed(twin, section, value as Props<Json | null>, ctx);
+  } else {
+    if (value === undefined) return "invalid";
+    (twin.derived ??= new Map()).set(section, ctx.fromDisk ? cloneJson(value as Json) : (value as Json));
+  }
+  if (e.s) putState(twin, e.s, ctx);
+  if (spec.versioned) {
+    // Derived data that is not versioned changes the document but is no version step.
+    twin.version = e.v as number;
+    twin.updated = e.t;
+  }
+  twin.lsn = e.l;
+  return "applied";
+}
+
+function putKeyed(twin: Twin, section: DerivedSection, props: Props<Json | null>, ctx: ApplyContext): void {
+  let map = twin.derived?.get(section) as Map<string, Json> | undefined;
+  for (const [name, value] of entriesOf(props, ctx)) {
+    if (value === null) map?.delete(name);
+    else {
+      if (!map) (twin.derived ??= new Map()).set(section, (map = new Map()));
+      map.set(name, value);
+    }
+  }
 }
 
 function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
@@ -125,15 +162,19 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
-  const admitted = dict();
-  for (const key of Object.keys(patch)) {
-    if (ctx.fromDisk && !isPropertyName(key)) continue;
-    admitted[key] = ctx.fromDisk ? cloneJson(patch[key]) : patch[key];
+  // A live patch was admitted by the registry already: merged as it is, without a copy.
+  let admitted = patch;
+  if (ctx.fromDisk) {
+    admitted = dict();
+    for (const key of Object.keys(patch)) if (isPropertyName(key)) admitted[key] = cloneJson(patch[key]);
   }
-  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, { ...ctx, fromDisk: false });
+  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, LIVE);
 }
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {
+/** Attributes merged here are copies already. */
+const LIVE = { fromDisk: false };
+
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
   const size = sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
@@ -142,25 +183,42 @@ function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): v
 }
 
 function putEntries(twin: Twin, section: "reported" | "desired", props: Props<EntryTuple | null>, ctx: ApplyContext): void {
+  if (ctx.fromDisk) {
+    for (const [name, tuple] of entriesOf(props, ctx)) putEntry(twin, section, name, tuple, ctx);
+  } else {
+    // Live entries were built by the registry: no copy, and no list of pairs per reading.
+    for (const name in props) putEntry(twin, section, name, props[name], ctx);
+  }
+}
+
+function putEntry(twin: Twin, section: "reported" | "desired", name: string, tuple: EntryTuple | null, ctx: ApplyContext): void {
   let map = section === "reported" ? twin.reported : twin.desired;
-  for (const [name, tuple] of entriesOf(props, ctx)) {
-    const old = map?.get(name);
-    if (old) twin.bytes -= entrySize(name, old.value);
-    if (tuple === null || !Array.isArray(tuple)) {
-      map?.delete(name);
-      continue;
-    }
-    const [value, ts, source] = tuple;
-    const entry: Entry = source === undefined || source === null ? { value, ts } : { value, ts, source };
+  const old = map?.get(name);
+  if (old) twin.bytes -= entrySize(name, old.value);
+  if (tuple === null || !Array.isArray(tuple)) {
+    map?.delete(name);
+    return;
+  }
+  const value = tuple[0];
+  const ts = tuple[1];
+  const source = tuple[2] === null ? undefined : tuple[2];
+  if (old && (old.source === undefined) === (source === undefined)) {
+    // Entries are read synchronously only (nobody keeps one), so the stored one is updated in
+    // place: a reading allocates no new entry per property.
+    old.value = value;
+    old.ts = ts;
+    if (source !== undefined) old.source = source;
+  } else {
+    const entry: Entry = source === undefined ? { value, ts } : { value, ts, source };
     if (!map) map = twin.desired = new Map();
     map.set(name, entry);
-    twin.bytes += entrySize(name, value);
-    if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
-      const history = (twin.history ??= new SeriesMap());
-      let series = history.get(name);
-      if (!series) history.set(name, (series = new Series(ctx.historyLength)));
-      series.push(ts, value);
-    }
+  }
+  twin.bytes += entrySize(name, value);
+  if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
+    const history = (twin.history ??= new SeriesMap());
+    let series = history.get(name);
+    if (!series) history.set(name, (series = new Series(ctx.historyLength)));
+    series.push(ts, value);
   }
 }
 
@@ -172,8 +230,10 @@ export function entrySize(name: string, value: Json): number {
 /** A twin as one snapshot line. */
 export interface TwinRecord {
   i: string; m: string | null; c: number; u: number; v: number; l: number;
-  a: JsonObject; r: Props<EntryTuple>; d?: Props<EntryTuple>; p?: Props<Json>; lc?: Json; st?: Props<Json>;
+  a: JsonObject; r: Props<EntryTuple>; d?: Props<EntryTuple>; st?: Props<Json>;
   on: boolean; ls: number | null; h?: Props<number[]>;
+  /** Each derived section written, under its code (src/core/sections.ts): `p` predictions, `lc` lifecycle. */
+  [code: string]: unknown;
 }
 
 export function toRecord(twin: Twin): TwinRecord {
@@ -182,8 +242,13 @@ export function toRecord(twin: Twin): TwinRecord {
     a: twin.attributes, r: tuples(twin.reported), on: twin.online, ls: twin.lastSeen,
   };
   if (twin.desired && twin.desired.size) rec.d = tuples(twin.desired);
-  if (twin.predictions && twin.predictions.size) rec.p = fromMap(twin.predictions);
-  if (twin.lifecycle !== null) rec.lc = twin.lifecycle;
+  if (twin.derived) {
+    for (const [section, value] of twin.derived) {
+      if (value instanceof Map) {
+        if (value.size) rec[DERIVED[section].code] = fromMap(value);
+      } else if (value !== null) rec[DERIVED[section].code] = value;
+    }
+  }
   if (twin.state && twin.state.size) rec.st = fromMap(twin.state);
   if (twin.history && twin.history.size) {
     const h = dict<number[]>();
@@ -215,10 +280,12 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   if (r.a && typeof r.a === "object") setAttributes(twin, r.a, ctx);
   if (r.r && typeof r.r === "object") putEntries(twin, "reported", r.r, ctx);
   if (r.d && typeof r.d === "object") putEntries(twin, "desired", r.d, ctx);
-  if (r.p && typeof r.p === "object") {
-    for (const [k, v] of entriesOf(r.p, ctx)) (twin.predictions ??= new Map()).set(k, v);
+  for (const section of DERIVED_SECTIONS) {
+    const value = r[DERIVED[section].code];
+    if (value === undefined) continue;
+    if (DERIVED[section].shape === "whole") (twin.derived ??= new Map()).set(section, cloneJson(value as Json));
+    else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
   }
-  if (r.lc !== undefined) twin.lifecycle = cloneJson(r.lc);
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {

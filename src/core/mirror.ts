@@ -17,6 +17,7 @@
  * Deadlines sit in one min-heap, served by a single timer. Tracking is kept with each twin as
  * private registry state (key "mirror"), so a restart resumes where it stopped.
  */
+import { RegistryFollower } from "./follower";
 import { ChangeEvent, TwinRegistry } from "./registry";
 import { Json, JsonObject, cloneJson, dict, jsonEqual } from "./json";
 import { valuesMatch } from "./models";
@@ -113,8 +114,7 @@ interface Outcome {
   dirty: boolean;
 }
 
-export class Mirror {
-  private readonly registry: TwinRegistry;
+export class Mirror extends RegistryFollower {
   private readonly handles: (twinId: string) => boolean;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -138,11 +138,9 @@ export class Mirror {
   private pending = 0;
   private failed = 0;
   private shown = "0/0";
-  private unsubscribe: (() => void) | null = null;
-  private closed = false;
 
   constructor(options: MirrorOptions) {
-    this.registry = options.registry;
+    super(options.registry);
     this.handles = options.handles ?? (() => true);
     this.timeoutMs = positive(options.timeoutMs, MIRROR_DEFAULTS.timeoutMs);
     this.retries = Math.max(0, Math.floor(options.retries ?? MIRROR_DEFAULTS.retries));
@@ -163,12 +161,10 @@ export class Mirror {
   }
 
   /**
-   * Subscribes to the registry and takes up the tracking kept with the handled twins: every
-   * outstanding delta is re-armed with its timeout, and nothing is sent (see resendOutstanding).
+   * Takes up the tracking kept with the handled twins: every outstanding delta is re-armed with
+   * its timeout, and nothing is sent (see resendOutstanding).
    */
-  start(): void {
-    if (this.unsubscribe || this.closed) return;
-    this.unsubscribe = this.registry.subscribe((event) => this.onEvent(event));
+  protected override resume(): void {
     const now = this.clock();
     for (const twinId of [...this.registry.ids()]) {
       if (!this.handles(twinId)) continue;
@@ -246,12 +242,8 @@ export class Mirror {
     return out;
   }
 
-  /** Unsubscribes and stops the timer. Tracking stays in the registry for the next start. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+  /** Stops the timer. Tracking stays in the registry for the next start. */
+  protected override stop(): void {
     if (this.timer !== null) this.timers.clear(this.timer);
     this.timer = null;
     this.batch.clear();
@@ -260,7 +252,7 @@ export class Mirror {
 
   // ---- registry events -----------------------------------------------------------------------
 
-  private onEvent(event: ChangeEvent): void {
+  protected onChange(event: ChangeEvent): void {
     if (this.closed) return;
     const { section } = event;
     if (section !== "reported" && section !== "desired" && section !== "connectivity" && section !== "twin") return;

@@ -6,15 +6,17 @@
 import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
-import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
+import { ModelSet, PropertySpec, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
-import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf } from "./twin";
-import { JournalEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
+import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
 
-export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | "lifecycle" | "predictions";
+/** What a change event is about: a section every twin has, or a derived one (src/core/sections.ts). */
+export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | DerivedSection;
 
 export interface Change { value: Json; previous: Json; ts: number }
 
@@ -48,7 +50,22 @@ export interface WriteOptions { ifVersion?: unknown; ts?: unknown; source?: stri
 export interface ReportOptions extends WriteOptions {
   /** Create the twin (with this model) when it does not exist yet, in the same change. */
   create?: { model?: string | null };
+  /**
+   * Shapes each value before it is checked (core/reading.ts: coercion, scale, units, deadband),
+   * in the same pass over the properties, with the twin and model resolved once.
+   */
+  shape?: Shaper;
+  /** A reading that keeps nothing (every value skipped) still marks an existing twin alive. */
+  alive?: boolean;
 }
+
+/**
+ * One reported value shaped for the twin's model: gets the property's spec (undefined without a
+ * model or outside it) and its stored entry; returns the value to check, or SKIP to leave the
+ * property out of the change.
+ */
+export type Shaper = (name: string, value: unknown, spec: PropertySpec | undefined, stored: Entry | undefined) => unknown;
+export const SKIP: unique symbol = Symbol("skip");
 
 export interface ReportResult {
   event: ChangeEvent | null;
@@ -60,8 +77,11 @@ export interface ReportResult {
 export interface ListQuery { model?: string; stage?: string; online?: boolean; limit?: number; offset?: number }
 export interface HistoryQuery { from?: number; to?: number; limit?: number }
 
-/** Checked parts of one change: merged attributes, readings, desired values (null clears). */
-interface Parts { a?: Patched; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+/**
+ * Checked parts of one change: merged attributes, readings, desired values (null clears).
+ * Readings are already in the journal entry's form, so the entry takes them as they are.
+ */
+interface Parts { a?: Patched; r?: Record<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
 
 /** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
 interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject }
@@ -315,13 +335,20 @@ export class TwinRegistry {
     }
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const { accepted, stale } = this.checkReported(twin, values, options);
+    const { accepted, stale, kept } = this.checkReported(twin, values, options);
+    if (kept === 0 && options.alive) {
+      this.touchTwin(twin);
+      return { event: null, stale };
+    }
     return { event: this.write(twin, { r: accepted }).reported ?? null, stale };
   }
 
   /** A reading that changed nothing worth a version (a deadband): the device is still alive. */
   touch(id: unknown): void {
-    const twin = this.require(id);
+    this.touchTwin(this.require(id));
+  }
+
+  private touchTwin(twin: Twin): void {
     const t = this.clock();
     if (!twin.online) {
       this.commitConnectivity(twin, true, t);
@@ -377,7 +404,7 @@ export class TwinRegistry {
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
     if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) entry.r = tupleDict((parts.r = this.checkReported(shell, input.reported, options).accepted));
+    if (input.reported !== undefined) entry.r = parts.r = this.checkReported(shell, input.reported, options).accepted;
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
@@ -409,26 +436,45 @@ export class TwinRegistry {
     return ts;
   }
 
-  private checkReported(twin: Twin, values: unknown, options: WriteOptions): { accepted: Map<string, EntryTuple>; stale: string[] } {
+  /**
+   * Readings checked in one pass, shaped first when the options carry a shaper. `kept` counts the
+   * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
+   * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
+   */
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Record<string, EntryTuple>; stale: string[]; kept: number } {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
-    const ts = this.sourceTime(twin.id, options.ts);
+    const shape = options.shape;
+    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
-    const accepted = new Map<string, EntryTuple>();
+    const accepted = dict<EntryTuple>();
     const stale: string[] = [];
+    let kept = 0;
     for (const name of Object.keys(values)) {
-      checkPropertyName(twin.id, name);
-      const raw = values[name];
-      if (raw === undefined) continue;
-      const { value } = admit(raw, this.admitContext(twin, name));
-      checkValue(model, twin.id, name, value, false);
+      let raw = values[name];
       const old = twin.reported.get(name);
+      if (shape) {
+        raw = shape(name, raw, model?.properties.get(name), old);
+        if (raw === SKIP) continue;
+        if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
+      }
+      kept++;
+      checkPropertyName(twin.id, name);
+      if (raw === undefined) continue;
+      const value = this.admitValue(twin, name, raw);
+      checkValue(model, twin.id, name, value, false);
       if (old && ts < old.ts) {
         stale.push(name);
         continue;
       }
-      accepted.set(name, options.source === undefined ? [value, ts] : [value, ts, options.source]);
+      accepted[name] = options.source === undefined ? [value, ts] : [value, ts, options.source];
     }
-    return { accepted, stale };
+    return { accepted, stale, kept };
+  }
+
+  /** admit(), without its walk for the plain numbers and booleans most readings are. */
+  private admitValue(twin: Twin, name: string, raw: unknown): Json {
+    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw;
+    return admit(raw, this.admitContext(twin, name)).value;
   }
 
   private checkDesired(twin: Twin, values: unknown, options: WriteOptions): Map<string, EntryTuple | null> {
@@ -455,11 +501,15 @@ export class TwinRegistry {
   private checkSize(twin: Twin, parts: Parts): void {
     let bytes = twin.bytes;
     if (parts.a) bytes += sizeOf(parts.a.merged) - twin.attributeBytes;
-    for (const [section, map] of [["reported", parts.r], ["desired", parts.d]] as const) {
-      if (!map) continue;
-      const current = section === "reported" ? twin.reported : twin.desired;
-      for (const [name, tuple] of map) {
-        const old = current?.get(name);
+    if (parts.r) {
+      for (const name in parts.r) {
+        const old = twin.reported.get(name);
+        bytes += entrySize(name, parts.r[name][0]) - (old ? entrySize(name, old.value) : 0);
+      }
+    }
+    if (parts.d) {
+      for (const [name, tuple] of parts.d) {
+        const old = twin.desired?.get(name);
         bytes += (tuple ? entrySize(name, tuple[0]) : 0) - (old ? entrySize(name, old.value) : 0);
       }
     }
@@ -495,12 +545,13 @@ export class TwinRegistry {
       if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
     }
     const reportedChanges = dict<Change>();
-    if (parts.r && parts.r.size) {
-      for (const [name, tuple] of parts.r) {
+    if (parts.r && hasKeys(parts.r)) {
+      for (const name in parts.r) {
+        const tuple = parts.r[name];
         const old = twin.reported.get(name);
         reportedChanges[name] = { value: cloneJson(tuple[0]), previous: old ? cloneJson(old.value) : null, ts: tuple[1] };
       }
-      entry.r = tupleDict(parts.r);
+      entry.r = parts.r;
     }
     const desiredChanges = dict<Change>();
     if (parts.d && parts.d.size) {
@@ -518,7 +569,7 @@ export class TwinRegistry {
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
     const deltaMatters = (parts.d !== undefined && parts.d.size > 0) || (twin.desired !== null && twin.desired.size > 0);
-    const touched = deltaMatters ? new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]) : null;
+    const touched = deltaMatters ? new Set([...Object.keys(parts.r ?? {}), ...(parts.d?.keys() ?? [])]) : null;
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
     this.commit(entry);
@@ -527,17 +578,10 @@ export class TwinRegistry {
       this.seen.set(twin.id, t);
     }
     const events: Partial<Record<Section, ChangeEvent>> = {};
-    const sections: Array<[Section, Record<string, Change>, unknown]> = [
-      ["attributes", attributeChanges, entry.ap],
-      ["reported", reportedChanges, entry.r],
-      ["desired", desiredChanges, entry.d],
-    ];
-    for (const [section, changes, present] of sections) {
-      if (!present) continue;
-      const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
-      events[section] = event;
-      this.emit(event);
-    }
+    // One event per section written, in this order (a plain sequence: every reading passes here).
+    if (entry.ap) this.emit((events.attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
+    if (entry.r) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.d) this.emit((events.desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
     return events;
@@ -620,51 +664,61 @@ export class TwinRegistry {
   }
 
   /**
-   * Writes a property's prediction (null removes it), with the estimator state that produced it
-   * in the same journal entry, so a restart resumes learning exactly where it stopped.
-   * Predictions are derived data: the twin's version does not move.
+   * Writes a derived section (src/core/sections.ts) with private state in the same journal entry,
+   * so a restart resumes exactly where the feature stopped. A keyed section takes `{name: value}`
+   * (null removes that name); a whole one takes its new value. A versioned section's write is a
+   * version step that `ifVersion` guards; the others leave the version alone.
    */
-  setPrediction(id: unknown, property: string, prediction: Json | null, state?: Record<string, Json | null>): ChangeEvent {
+  setDerived(id: unknown, section: DerivedSection, value: unknown, options: WriteOptions = {}, state?: Record<string, Json | null>): ChangeEvent {
+    if (!isDerivedSection(section)) throw new RangeError(`not a derived section: ${showValue(section)}`);
+    const spec = DERIVED[section];
     const twin = this.require(id);
-    checkPropertyName(twin.id, property);
-    const value = prediction === null ? null : admit(prediction, { twinId: twin.id, property, maxDepth: this.maxDepth, budget: 64 * 1024 }).value;
-    const previous = twin.predictions?.get(property) ?? null;
+    if (spec.versioned) this.checkVersion(twin, options.ifVersion);
+    const budget = spec.maxBytes === "document" ? this.maxDocumentBytes : spec.maxBytes;
     const t = this.clock();
-    const p = dict<Json | null>();
-    p[property] = value;
-    const entry: JournalEntry = { l: this.lsn + 1, o: "p", i: twin.id, t, p };
-    if (state) entry.s = this.stateEntry(twin, state);
-    this.commit(entry);
+    const entry: DerivedEntry = { l: this.lsn + 1, o: spec.code, i: twin.id, t };
+    if (spec.versioned) entry.v = twin.version + 1;
     const changes = dict<Change>();
-    changes[property] = { value: cloneJson(value), previous: cloneJson(previous), ts: t };
-    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "predictions", ts: t, changes };
+    if (spec.shape === "keyed") {
+      if (!isPlainObject(value)) throw new TypeError(`${section}: a write names its keys ({name: value})`);
+      const values = dict<Json | null>();
+      const before = keyedOf(twin, section);
+      for (const name of Object.keys(value)) {
+        checkPropertyName(twin.id, name);
+        const v = value[name];
+        values[name] = v === null ? null : admit(v, { twinId: twin.id, property: name, maxDepth: this.maxDepth, budget }).value;
+        changes[name] = { value: cloneJson(values[name]), previous: cloneJson(before?.get(name) ?? null), ts: t };
+      }
+      entry[spec.code] = values;
+    } else {
+      const admitted = admit(value, { twinId: twin.id, property: section, maxDepth: this.maxDepth, budget }).value;
+      const previous = wholeOf(twin, section);
+      if (isObject(admitted) || isObject(previous)) {
+        const before = isObject(previous) ? previous : dict();
+        const after = isObject(admitted) ? admitted : dict();
+        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+          const a = key in after ? after[key] : null;
+          const b = key in before ? before[key] : null;
+          if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
+        }
+      }
+      entry[spec.code] = admitted;
+    }
+    if (state) entry.s = this.stateEntry(twin, state);
+    this.commit(entry as JournalEntry);
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
     this.emit(event);
     return event;
   }
 
-  /** Replaces the twin's lifecycle record (a version step), with private state in the same entry. */
+  /** A property's prediction (null removes it), with the estimator state behind it. */
+  setPrediction(id: unknown, property: string, prediction: Json | null, state?: Record<string, Json | null>): ChangeEvent {
+    return this.setDerived(id, "predictions", { [property]: prediction }, {}, state);
+  }
+
+  /** The twin's lifecycle summary (a version step), with private state in the same entry. */
   setLifecycle(id: unknown, lifecycle: unknown, options: WriteOptions = {}, state?: Record<string, Json | null>): ChangeEvent {
-    const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
-    const value = admit(lifecycle, { twinId: twin.id, property: "lifecycle", maxDepth: this.maxDepth, budget: this.maxDocumentBytes }).value;
-    const t = this.clock();
-    const entry: JournalEntry = { l: this.lsn + 1, o: "lc", i: twin.id, v: twin.version + 1, t, lc: value };
-    if (state) entry.s = this.stateEntry(twin, state);
-    const previous = twin.lifecycle;
-    this.commit(entry);
-    const changes = dict<Change>();
-    if (isObject(value) || isObject(previous)) {
-      const before = isObject(previous) ? previous : dict();
-      const after = isObject(value) ? value : dict();
-      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-        const a = key in after ? after[key] : null;
-        const b = key in before ? before[key] : null;
-        if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
-      }
-    }
-    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "lifecycle", ts: t, changes };
-    this.emit(event);
-    return event;
+    return this.setDerived(id, "lifecycle", lifecycle, options, state);
   }
 
   getState(id: string, key: string): Json | undefined {
@@ -736,6 +790,12 @@ function expectedVersion(twinId: string, ifVersion: unknown): number {
   return n;
 }
 
+
+/** Whether an object has an own key, without listing them. */
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
+}
 
 function tupleDict<T extends EntryTuple | null>(map: Map<string, T>): Record<string, T> {
   const out = dict<T>();

@@ -6,6 +6,7 @@
 import { Json, JsonObject, dict, cloneJson } from "./json";
 import { SeriesMap } from "./history";
 import { TwinModel, valuesMatch } from "./models";
+import { DERIVED, DERIVED_SECTIONS, DerivedSection } from "./sections";
 
 /** One property's value with where and when it came from (`source` for reported, `by` for desired). */
 export interface Entry { value: Json; ts: number; source?: string }
@@ -14,8 +15,8 @@ export class Twin {
   attributes: JsonObject = dict();
   reported = new Map<string, Entry>();
   desired: Map<string, Entry> | null = null;
-  predictions: Map<string, Json> | null = null;
-  lifecycle: Json = null;
+  /** The derived sections written so far (src/core/sections.ts): a Map per keyed section, a value per whole one. */
+  derived: Map<DerivedSection, Json | Map<string, Json>> | null = null;
   /** Private state of other parts (estimators, lifecycle logs), persisted with the twin. */
   state: Map<string, Json> | null = null;
   history: SeriesMap | null = null;
@@ -32,15 +33,18 @@ export class Twin {
   constructor(readonly id: string, public model: string | null, public created: number, public updated: number) {}
 }
 
-export interface TwinDocument {
+/** Each derived section in the document: an object for a keyed section, a value (null when unset) for a whole one. */
+export type DerivedDocument = { [K in DerivedSection]: (typeof DERIVED)[K]["shape"] extends "keyed" ? JsonObject : Json };
+
+export type TwinDocument = CoreDocument & DerivedDocument;
+
+interface CoreDocument {
   id: string;
   model: string | null;
   attributes: JsonObject;
   reported: JsonObject;
   desired: JsonObject;
   delta: JsonObject;
-  predictions: JsonObject;
-  lifecycle: Json;
   connectivity: { online: boolean; lastSeen: number | null };
   meta: { reported: Record<string, { ts: number; source?: string }>; desired: Record<string, { ts: number; by?: string }> };
   version: number;
@@ -58,6 +62,18 @@ export interface TwinSummary {
   updated: number;
   delta: number;
   anomaly: boolean;
+}
+
+/** A keyed derived section's values (undefined until one is written); the registry's own: do not change it. */
+export function keyedOf(twin: Twin, section: DerivedSection): Map<string, Json> | undefined {
+  const v = twin.derived?.get(section);
+  return v instanceof Map ? v : undefined;
+}
+
+/** A whole derived section's value, null when unset. */
+export function wholeOf(twin: Twin, section: DerivedSection): Json {
+  const v = twin.derived?.get(section);
+  return v === undefined || v instanceof Map ? null : v;
 }
 
 /** Desired properties whose value differs from reported (numbers within the model's tolerance match). */
@@ -86,35 +102,42 @@ export function toDocument(twin: Twin, model: TwinModel | null): TwinDocument {
       metaDesired[name] = entry.source === undefined ? { ts: entry.ts } : { ts: entry.ts, by: entry.source };
     }
   }
-  const predictions = dict();
-  if (twin.predictions) for (const [name, p] of twin.predictions) predictions[name] = cloneJson(p);
-  return {
+  const doc = {
     id: twin.id,
     model: twin.model,
     attributes: cloneJson(twin.attributes),
     reported,
     desired,
     delta: deltaOf(twin, model),
-    predictions,
-    lifecycle: cloneJson(twin.lifecycle),
+  } as Record<string, unknown>;
+  for (const section of DERIVED_SECTIONS) {
+    if (DERIVED[section].shape === "keyed") {
+      const out = dict();
+      const map = keyedOf(twin, section);
+      if (map) for (const [name, v] of map) out[name] = cloneJson(v);
+      doc[section] = out;
+    } else doc[section] = cloneJson(wholeOf(twin, section));
+  }
+  return Object.assign(doc, {
     connectivity: { online: twin.online, lastSeen: twin.lastSeen },
     meta: { reported: metaReported, desired: metaDesired },
     version: twin.version,
     created: twin.created,
     updated: twin.updated,
-  };
+  }) as unknown as TwinDocument;
 }
 
 export function stageOf(twin: Twin): string | null {
-  const lc = twin.lifecycle;
+  const lc = wholeOf(twin, "lifecycle");
   if (lc && typeof lc === "object" && !Array.isArray(lc) && typeof lc.stage === "string") return lc.stage;
   return null;
 }
 
 export function toSummary(twin: Twin, model: TwinModel | null): TwinSummary {
   let anomaly = false;
-  if (twin.predictions) {
-    for (const p of twin.predictions.values()) {
+  const predictions = keyedOf(twin, "predictions");
+  if (predictions) {
+    for (const p of predictions.values()) {
       if (p && typeof p === "object" && !Array.isArray(p) && p.anomaly === true) anomaly = true;
     }
   }

@@ -1,6 +1,7 @@
 /**
- * What `twin-watch` lets through, and how often. Pure: no timers and no Node-RED; the caller
- * passes the time and arms one timer for `nextDue()`.
+ * What `twin-watch` lets through, and how often. `Watch` is pure: no timers and no Node-RED; the
+ * caller passes the time and arms one timer for `nextDue()`. `WatchFollower` (at the end) is that
+ * caller: it follows a registry and keeps the timer.
  *
  * A filter has four parts, each optional (empty lets everything through):
  * - twin ids: glob patterns (`*` any run of characters, `?` one character), comma-separated;
@@ -21,13 +22,15 @@
 import { TwinError } from "./errors";
 import { dict } from "./json";
 import { isPropertyName } from "./names";
-import { Change, ChangeEvent, Section } from "./registry";
+import { RegistryFollower } from "./follower";
+import { DERIVED, DERIVED_SECTIONS } from "./sections";
+import { Change, ChangeEvent, Section, TwinRegistry } from "./registry";
 import { ID_GLOB, globMatch } from "./glob";
 
-export const SECTIONS: readonly Section[] = ["twin", "attributes", "reported", "desired", "delta", "connectivity", "lifecycle", "predictions"];
+export const SECTIONS: readonly Section[] = ["twin", "attributes", "reported", "desired", "delta", "connectivity", ...DERIVED_SECTIONS];
 const SECTION_SET = new Set<string>(SECTIONS);
 /** Sections whose changes are keyed by a name the property filter can choose. */
-const NAMED_SECTIONS = new Set<Section>(["attributes", "reported", "desired", "delta", "predictions"]);
+const NAMED_SECTIONS = new Set<Section>(["attributes", "reported", "desired", "delta", ...DERIVED_SECTIONS.filter((s) => DERIVED[s].shape === "keyed")]);
 /** What a twin id glob may hold: the id characters and the two wildcards. */
 const MAX_MODEL_PATTERN = 200;
 /** Longest throttle interval: one day. */
@@ -314,4 +317,75 @@ function copyChanges(changes: Record<string, Change>): Record<string, Change> {
   const out = dict<Change>();
   for (const name of Object.keys(changes)) out[name] = changes[name];
   return out;
+}
+
+export interface WatchFollowerOptions {
+  filter: WatchFilter;
+  /** Each event that passes, in order; the caller sends it once the registry says it is durable. */
+  emit(event: ChangeEvent): void;
+  /** A failure in the filter (never thrown back into the writer of the change). */
+  onError(err: unknown): void;
+  /** Milliseconds on a clock that does not jump (performance.now by default). */
+  clock?: () => number;
+  timers?: { set(fn: () => void, ms: number): unknown; clear(handle: unknown): void };
+}
+
+/** A Watch following a registry (src/core/follower.ts), with the one timer its throttle needs. */
+export class WatchFollower extends RegistryFollower {
+  readonly watch: Watch;
+  private readonly options: WatchFollowerOptions;
+  private readonly clock: () => number;
+  private readonly timers: NonNullable<WatchFollowerOptions["timers"]>;
+  private timer: unknown = null;
+
+  constructor(registry: TwinRegistry, options: WatchFollowerOptions) {
+    super(registry);
+    this.options = options;
+    this.clock = options.clock ?? (() => performance.now());
+    this.timers = options.timers ?? { set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.watch = new Watch(options.filter, { modelOf: (id) => registry.twin(id)?.model, emit: options.emit });
+  }
+
+  /** Whether a twin the registry holds now is watched. */
+  matchesTwin(id: string): boolean {
+    return this.watch.matchesTwin(id);
+  }
+
+  protected override resume(): void {
+    this.watch.prime(this.registry.ids());
+  }
+
+  protected onChange(event: ChangeEvent): void {
+    if (this.closed) return;
+    try {
+      this.watch.handle(event, this.clock());
+      if (this.watch.filter.throttleMs > 0) this.arm();
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
+
+  protected override stop(): void {
+    if (this.timer !== null) this.timers.clear(this.timer);
+    this.timer = null;
+    this.watch.clear();
+  }
+
+  private arm(): void {
+    if (this.timer !== null) return;
+    const at = this.watch.nextDue();
+    if (at === null) return;
+    this.timer = this.timers.set(() => this.due(), Math.max(1, Math.ceil(at - this.clock())));
+  }
+
+  private due(): void {
+    this.timer = null;
+    if (this.closed) return;
+    try {
+      this.watch.due(this.clock());
+    } catch (err) {
+      this.options.onError(err);
+    }
+    this.arm();
+  }
 }

@@ -1,20 +1,17 @@
 /**
- * The adapter side of a node whose core class follows a registry (twin-mirror's Mirror,
- * twin-lifecycle's Lifecycle): start the follower once the registry is there, send what it
- * causes only once the registry says the change behind it is durable, and stop it with the node.
+ * The adapter side of a node whose core class follows a registry (src/core/follower.ts): start
+ * the follower once the registry is there, send what it causes through the core Outbox (only
+ * once the registry says the change behind it is durable), and stop both with the node.
  *
- * What a follower causes goes out in one of two ways, keeping today's message order:
- * - caused by the node's own input (inside `during`): gathered into that input's box, sent with
- *   the input's answer after `afterDurable`;
- * - caused by anything else (another node's write, a timer, a device coming online): gathered
- *   for the rest of the turn, then sent once the registry's changes so far are durable (in
- *   strict persistence, after the fsync), so no device is told about a change a crash could lose.
+ * What the node's own input causes is gathered inside `during` into that input's box and sent
+ * with the input's answer after `afterDurable`; anything else goes out with the turn's box.
  */
+import { Outbox } from "../core/follower";
 import { TwinRegistry } from "../core/registry";
-import { Done, Node, NodeMessage } from "../runtime/red";
+import { Done, Node, NodeMessage, NodeStatus } from "../runtime/red";
 import { RegistryNode, failWith } from "../runtime/registry-node";
 
-/** What the core classes that follow a registry have in common. */
+/** What the node needs of its core follower (a RegistryFollower). */
 export interface Follower {
   start(): void;
   close(): void;
@@ -39,14 +36,25 @@ export interface FollowerSetup<F extends Follower, B> {
   hasAny(box: B): boolean;
   /** Sends a box gathered outside the node's inputs. */
   send(box: B): void;
+  /**
+   * The node's status while the follower runs. Pushed, never polled: when the node calls
+   * `statusChanged()` (at most four times a second) and when the store's health changes.
+   */
+  status?(follower: F, registry: TwinRegistry): NodeStatus;
 }
+
+/** Counts move in bursts: a status at most this often. */
+const STATUS_INTERVAL_MS = 250;
 
 export class FollowerNode<F extends Follower, B> {
   private registryOf: TwinRegistry | null = null;
   private followerOf: F | null = null;
   private closed = false;
-  private capture: B | null = null;
-  private turn: B | null = null;
+  private outbox: Outbox<B> | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  private statusDirty = false;
+  private stopHealth: (() => void) | null = null;
+  private shownStatus = "";
 
   constructor(private readonly setup: FollowerSetup<F, B>) {}
 
@@ -69,12 +77,50 @@ export class FollowerNode<F extends Follower, B> {
     if (problem !== null) throw new Error(problem);
     if (!registryNode) throw new Error(t("errors.no-registry"));
     const registry = registryNode.use();
+    const { node, describe, emptyBox, hasAny, send } = this.setup;
+    this.outbox = new Outbox(registry, {
+      empty: emptyBox,
+      hasAny,
+      release: send,
+      failed: (err) => node.error(describe(err)),
+    });
     const follower = this.setup.create(registry);
     this.registryOf = registry;
     this.followerOf = follower;
     follower.start();
+    if (this.setup.status) {
+      this.stopHealth = registry.store.onHealth(() => this.statusChanged());
+      this.statusChanged();
+    }
     this.setup.started?.(follower);
     return { registry, follower };
+  }
+
+  /** Shows the node's status again soon: at once, or at the end of the current interval. */
+  statusChanged(): void {
+    if (this.closed || !this.setup.status) return;
+    if (this.statusTimer) {
+      this.statusDirty = true;
+      return;
+    }
+    this.showStatus();
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = null;
+      if (this.statusDirty) {
+        this.statusDirty = false;
+        this.statusChanged();
+      }
+    }, STATUS_INTERVAL_MS);
+  }
+
+  private showStatus(): void {
+    const { registryOf: registry, followerOf: follower } = this;
+    if (!registry || !follower || !this.setup.status) return;
+    const status = this.setup.status(follower, registry);
+    const key = `${status.fill}/${status.shape}/${status.text}`;
+    if (key === this.shownStatus) return;
+    this.shownStatus = key;
+    this.setup.node.status(status);
   }
 
   /**
@@ -82,23 +128,12 @@ export class FollowerNode<F extends Follower, B> {
    * once durable at the end of the turn); null once the node is closed.
    */
   box(): B | null {
-    if (this.closed) return null;
-    if (this.capture) return this.capture;
-    if (!this.turn) {
-      this.turn = this.setup.emptyBox();
-      queueMicrotask(() => this.sendTurn());
-    }
-    return this.turn;
+    return this.closed ? null : (this.outbox?.box() ?? null);
   }
 
   /** Runs an input's write with what it causes gathered into the input's own box. */
   during<T>(box: B, write: () => T): T {
-    this.capture = box;
-    try {
-      return write();
-    } finally {
-      this.capture = null;
-    }
+    return this.outbox ? this.outbox.during(box, write) : write();
   }
 
   /** Calls then() once the registry's changes so far are durable; fails the message if they cannot be. */
@@ -108,19 +143,6 @@ export class FollowerNode<F extends Follower, B> {
     registry.whenDurable((err) => {
       if (err) return failWith(msg, done, this.setup.describe(err));
       then();
-    });
-  }
-
-  /** Sends the turn's box once the registry's changes so far are durable. */
-  private sendTurn(): void {
-    const box = this.turn;
-    this.turn = null;
-    const registry = this.registryOf;
-    if (!box || this.closed || !registry || !this.setup.hasAny(box)) return;
-    registry.whenDurable((err) => {
-      if (this.closed) return;
-      if (err) return this.setup.node.error(this.setup.describe(err));
-      this.setup.send(box);
     });
   }
 
@@ -145,9 +167,14 @@ export class FollowerNode<F extends Follower, B> {
   /** Stops following: nothing more is sent, not even what was waiting to become durable. */
   close(): void {
     this.closed = true;
+    if (this.statusTimer) clearTimeout(this.statusTimer);
+    this.statusTimer = null;
+    this.stopHealth?.();
+    this.stopHealth = null;
     this.followerOf?.close();
     this.followerOf = null;
     this.registryOf = null;
-    this.turn = this.capture = null;
+    this.outbox?.close();
+    this.outbox = null;
   }
 }

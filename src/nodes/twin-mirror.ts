@@ -43,7 +43,6 @@ interface Outbox { device: NodeMessage[]; sync: NodeMessage[] }
 const DEFAULT_TOPIC = "devices/{twin}/set";
 /** Like an inject node's "once": wired nodes exist by then. */
 const RESEND_DELAY_MS = 100;
-const STATUS_INTERVAL_MS = 250;
 
 export = function (RED: RED) {
   function TwinMirrorNode(this: Node, config: MirrorConfig) {
@@ -55,8 +54,6 @@ export = function (RED: RED) {
     const topic = typeof config.topic === "string" && config.topic !== "" ? config.topic : DEFAULT_TOPIC;
     let settings: Settings | null = null;
     let problem: string | null = null;
-    let statusTimer: NodeJS.Timeout | null = null;
-    let statusDirty = false;
     let resendTimer: NodeJS.Timeout | null = null;
 
     const t = (key: string, params?: Record<string, unknown>) => RED._(`twin-mirror.${key}`, params);
@@ -97,7 +94,7 @@ export = function (RED: RED) {
           onCommand: (command) => post(deviceMessages(command, topic).map((m) => deviceMsg(command, m)), []),
           onSync: (event) => post([], [syncMsg(event)]),
           onError: (err) => node.error(describe(err)),
-          onChange: scheduleStatus,
+          onChange: () => follow.statusChanged(),
         });
       },
       started: (mirror) => {
@@ -107,12 +104,18 @@ export = function (RED: RED) {
             mirror.resendOutstanding("start");
           }, RESEND_DELAY_MS);
         }
-        scheduleStatus();
       },
       emptyBox: () => ({ device: [], sync: [] }),
       hasAny: (box) => box.device.length > 0 || box.sync.length > 0,
       // node.send takes an array of messages per output, as the input handler's send does.
       send: (box) => node.send(outputs(box)),
+      status: (mirror, registry) => {
+        if (!registry.health().ok) return { fill: "red", shape: "ring", text: t("status.store-error") };
+        const { pending, failed } = mirror.counts();
+        if (failed) return { fill: "red", shape: "ring", text: t("status.failed", { count: failed }) };
+        if (pending) return { fill: "yellow", shape: "ring", text: t("status.pending", { count: pending }) };
+        return { fill: "green", shape: "dot", text: t("status.in-sync") };
+      },
     });
 
     function deviceMsg(command: Command, m: ReturnType<typeof deviceMessages>[number]): NodeMessage {
@@ -130,33 +133,6 @@ export = function (RED: RED) {
       if (!box) return;
       box.device.push(...device);
       box.sync.push(...sync);
-    }
-
-    function showStatus(): void {
-      const { follower: mirror, registry } = follow;
-      if (!mirror || !registry) return;
-      if (!registry.health().ok) return node.status({ fill: "red", shape: "ring", text: t("status.store-error") });
-      const { pending, failed } = mirror.counts();
-      if (failed) node.status({ fill: "red", shape: "ring", text: t("status.failed", { count: failed }) });
-      else if (pending) node.status({ fill: "yellow", shape: "ring", text: t("status.pending", { count: pending }) });
-      else node.status({ fill: "green", shape: "dot", text: t("status.in-sync") });
-    }
-
-    /** At most four updates a second: counts move in bursts. */
-    function scheduleStatus(): void {
-      if (follow.isClosed) return;
-      if (statusTimer) {
-        statusDirty = true;
-        return;
-      }
-      showStatus();
-      statusTimer = setTimeout(() => {
-        statusTimer = null;
-        if (statusDirty) {
-          statusDirty = false;
-          scheduleStatus();
-        }
-      }, STATUS_INTERVAL_MS);
     }
 
     async function twinIdOf(msg: NodeMessage): Promise<unknown> {
@@ -208,9 +184,8 @@ export = function (RED: RED) {
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      if (statusTimer) clearTimeout(statusTimer);
       if (resendTimer) clearTimeout(resendTimer);
-      statusTimer = resendTimer = null;
+      resendTimer = null;
       follow.close();
       done();
     });

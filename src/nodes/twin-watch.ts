@@ -6,7 +6,7 @@
  */
 import { isTwinError } from "../core/errors";
 import { ChangeEvent, TwinRegistry } from "../core/registry";
-import { Watch, WatchFilter } from "../core/watch";
+import { WatchFilter, WatchFollower } from "../core/watch";
 import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
 import { findRegistry } from "../runtime/registry-node";
 
@@ -107,35 +107,8 @@ export = function (RED: RED) {
         sent(event.twinId);
       });
     };
-    const watch = new Watch(filter, { modelOf: (id) => registry.twin(id)?.model, emit });
-    const clock = (): number => performance.now();
-
-    let throttleTimer: NodeJS.Timeout | null = null;
-    const arm = (): void => {
-      if (throttleTimer) return;
-      const at = watch.nextDue();
-      if (at === null) return;
-      throttleTimer = setTimeout(onDue, Math.max(1, Math.ceil(at - clock())));
-    };
-    const onDue = (): void => {
-      throttleTimer = null;
-      try {
-        watch.due(clock());
-      } catch (err) {
-        node.error(err);
-      }
-      arm();
-    };
-
-    watch.prime(registry.ids());
-    const unsubscribe = registry.subscribe((event) => {
-      try {
-        watch.handle(event, clock());
-        if (filter.throttleMs > 0) arm();
-      } catch (err) {
-        node.error(err);
-      }
-    });
+    const follower = new WatchFollower(registry, { filter, emit, onError: (err) => node.error(err) });
+    follower.start();
 
     // ---- state on start ----------------------------------------------------------------------
     let stateTimer: NodeJS.Timeout | null = null;
@@ -143,7 +116,7 @@ export = function (RED: RED) {
     const sendState = (): void => {
       stateTimer = null;
       const ids: string[] = [];
-      for (const id of registry.ids()) if (watch.matchesTwin(id)) ids.push(id);
+      for (const id of registry.ids()) if (follower.matchesTwin(id)) ids.push(id);
       ids.sort();
       let i = 0;
       const step = (): void => {
@@ -163,15 +136,13 @@ export = function (RED: RED) {
     if (config.emitState === true || config.emitState === "true") stateTimer = setTimeout(sendState, STATE_DELAY_MS);
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      unsubscribe();
+      follower.close();
       closed = true;
-      if (throttleTimer) clearTimeout(throttleTimer);
       if (statusTimer) clearTimeout(statusTimer);
       if (stateTimer) clearTimeout(stateTimer);
       if (stateStep) clearImmediate(stateStep);
-      throttleTimer = statusTimer = stateTimer = null;
+      statusTimer = stateTimer = null;
       stateStep = null;
-      watch.clear();
       done();
     });
   }

@@ -25,7 +25,9 @@ class JournalStore {
   health() {
     return { ok: true };
   }
-  onHealth() {}
+  onHealth() {
+    return () => undefined;
+  }
 }
 
 module.exports = { JournalStore };

@@ -83,6 +83,27 @@ describe("core/registry: predictions, lifecycle and private state", function () 
     assert.equal({}.polluted, undefined);
   });
 
+  it("checks a whole derived write before any of it lands: one bad name leaves every prediction as it was", function () {
+    const reg = open();
+    reg.create("p1");
+    reg.setDerived("p1", "predictions", { t: { forecast: 1 } });
+    const bad = JSON.parse('{"t":{"forecast":2},"u":{"forecast":3},"constructor":{"forecast":4}}');
+    assert.throws(() => reg.setDerived("p1", "predictions", bad), (e) => e.code === "forbidden-key");
+    assert.deepEqual(plain(reg.get("p1").predictions), { t: { forecast: 1 } });
+    const ev = reg.setDerived("p1", "predictions", { t: null, u: { forecast: 3 } });
+    assert.deepEqual(Object.keys(ev.changes).sort(), ["t", "u"]);
+    assert.deepEqual(plain(reg.get("p1").predictions), { u: { forecast: 3 } }, "null removed t");
+  });
+
+  it("refuses a section no feature declared, and a keyed write that does not name its keys", function () {
+    const reg = open();
+    reg.create("p1");
+    assert.throws(() => reg.setDerived("p1", "reported", { t: 1 }), RangeError);
+    assert.throws(() => reg.setDerived("p1", "__proto__", {}), RangeError);
+    assert.throws(() => reg.setDerived("p1", "predictions", [1, 2]), TypeError);
+    assert.equal(reg.get("p1").version, 1);
+  });
+
   it("takes a twin offline when its device says so, and back online on its next sign of life", async function () {
     let reg = open();
     reg.create("d1");

@@ -3,7 +3,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, flow, waitFor } = require("./support");
+const { helper, nodes, flow, waitFor, holdFsyncs } = require("./support");
 
 const root = path.join(__dirname, "..", "..");
 const predictNode = require(path.join(root, "nodes", "twin-predict.js"));
@@ -327,6 +327,29 @@ describe("twin-predict node", function () {
       await helper.unload();
       await load(predictFlow({ step: "1000" }, { persistence: "batched" }));
       assert.equal(registry().getState("pump-07", "predict:temperature").n, 20, "the rest was saved on close");
+    } finally {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
+  });
+
+  it("watching the registry, sends a prediction caused by another node's reading only once it is on disk (strict)", async function () {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-predict-"));
+    helper.settings({ userDir });
+    try {
+      await load(predictFlow({ watch: true }, { persistence: "strict" }));
+      const got = collect();
+      const reg = registry();
+      reg.create("pump-07");
+      await new Promise((resolve, reject) => reg.whenDurable((err) => (err ? reject(err) : resolve())));
+      const fsyncs = holdFsyncs(reg);
+      reg.report("pump-07", { temperature: 60.1 }, { ts: at(0) });
+      await waitFor(() => fsyncs.held > 0, "the reading's journal write to reach its fsync");
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(got.pred.length, 0, "the prediction left before the reading and the prediction were on disk");
+      fsyncs.restore();
+      await waitFor(() => got.pred.length === 1, "the prediction once the fsync completed");
+      assert.equal(got.pred[0].topic, "pump-07/temperature");
+      assert.equal(reg.get("pump-07").predictions.temperature.ts, at(0));
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
     }

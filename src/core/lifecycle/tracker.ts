@@ -14,11 +14,12 @@
  * The summary's operatingHours is refreshed on every start and stop, every lifecycle change and
  * every 0.1 operating hours; `kpi()` gives the exact figure at the latest reading.
  */
+import { RegistryFollower } from "../follower";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { Json, JsonObject, cloneJson } from "../json";
 import { TwinError } from "../errors";
 import { checkTwinId } from "../names";
-import { Twin } from "../twin";
+import { Twin, wholeOf } from "../twin";
 import { Condition } from "./conditions";
 import { CounterSpec, Edge, advanceCustom, advanceRun, hoursOf, runningMs, settleRun, shownValue } from "./counters";
 import { LifecycleError } from "./errors";
@@ -84,10 +85,9 @@ interface Draft {
   stage?: { stage: string; since: number };
 }
 
-export class Lifecycle {
+export class Lifecycle extends RegistryFollower {
   readonly stages: StageMachine;
   readonly rules: DueRules;
-  private readonly registry: TwinRegistry;
   private readonly running: Condition | null;
   private readonly counters: CounterSpec[];
   private readonly autoOrder: boolean;
@@ -98,12 +98,10 @@ export class Lifecycle {
   readonly handles: (twinId: string) => boolean;
   /** Per twin, readings whose conditions are still being evaluated (JSONata), in order. */
   private readonly queues = new Map<string, Promise<void>>();
-  private unsubscribe: (() => void) | null = null;
-  private closed = false;
 
   constructor(options: LifecycleOptions) {
+    super(options.registry);
     this.options = options;
-    this.registry = options.registry;
     this.stages = options.stages ?? parseStages(null);
     this.running = options.running ?? null;
     this.counters = options.counters ?? [];
@@ -117,16 +115,7 @@ export class Lifecycle {
     if (!this.running && this.counters.some((c) => c.count === "starts")) throw new LifecycleError("config.needs-running");
   }
 
-  /** Starts listening to the registry: readings feed the counters, predictions the due rule. */
-  start(): void {
-    if (this.unsubscribe || this.closed) return;
-    this.unsubscribe = this.registry.subscribe((event) => this.onEvent(event));
-  }
-
-  close(): void {
-    this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+  protected override stop(): void {
     this.queues.clear();
   }
 
@@ -288,7 +277,8 @@ export class Lifecycle {
 
   // ---- readings ----------------------------------------------------------------------------
 
-  private onEvent(event: ChangeEvent): void {
+  /** Readings feed the counters, predictions the due rule. */
+  protected onChange(event: ChangeEvent): void {
     if (this.closed || !this.handles(event.twinId)) return;
     if (event.section === "reported") this.sample(event.twinId);
     else if (event.section === "predictions") this.predicted(event);
@@ -540,7 +530,7 @@ export class Lifecycle {
 
 /** The twin's summary as stored, with defaults for a twin that has none yet. */
 function summaryOf(twin: Twin | undefined): LifecycleSummary {
-  const lc = twin?.lifecycle;
+  const lc = twin ? wholeOf(twin, "lifecycle") : null;
   const o = lc && typeof lc === "object" && !Array.isArray(lc) ? lc : null;
   const due = o?.maintenanceDue;
   return {

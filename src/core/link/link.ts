@@ -11,11 +11,12 @@
  * (or reported state) to {root}/{id}/state at most once per interval per twin, cleared when the
  * twin is deleted.
  */
+import { RegistryFollower } from "../follower";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { TwinError } from "../errors";
 import { deltaOf } from "../twin";
 import { applyReading } from "../reading";
-import { Throttle, ThrottleTimers } from "./throttle";
+import { Throttle, ThrottleTimers } from "../throttle";
 import {
   LinkTopics,
   RequestKind,
@@ -71,8 +72,7 @@ export interface DeviceLinkOptions {
 /** Twins whose state is republished per turn of the event loop after a fresh session. */
 const REPUBLISH_CHUNK = 500;
 
-export class DeviceLink {
-  private readonly registry: TwinRegistry;
+export class DeviceLink extends RegistryFollower {
   private readonly topics: LinkTopics;
   private readonly publish: Publish;
   private readonly clock: () => number;
@@ -80,16 +80,14 @@ export class DeviceLink {
   private readonly replies: ReplyMode;
   private readonly maxPayloadBytes: number;
   private readonly throttle: Throttle | null;
-  private unsubscribe: (() => void) | null = null;
   /** Twins whose delta, and whose state, go out at the end of this turn. */
   private readonly deltas = new Set<string>();
   private readonly states = new Set<string>();
   private flushQueued = false;
   private republishing: NodeJS.Immediate | null = null;
-  private closed = false;
 
   constructor(private readonly options: DeviceLinkOptions) {
-    this.registry = options.registry;
+    super(options.registry);
     this.topics = options.topics;
     this.publish = options.publish;
     this.clock = options.clock ?? Date.now;
@@ -99,15 +97,7 @@ export class DeviceLink {
     this.throttle = this.state === "off" ? null : new Throttle(options.stateIntervalMs ?? 1000, (id) => this.sendState(id), this.clock, options.timers);
   }
 
-  start(): void {
-    if (this.unsubscribe || this.closed) return;
-    this.unsubscribe = this.registry.subscribe((event) => this.onEvent(event));
-  }
-
-  close(): void {
-    this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+  protected override stop(): void {
     this.throttle?.close();
     if (this.republishing) clearImmediate(this.republishing);
     this.republishing = null;
@@ -247,7 +237,7 @@ export class DeviceLink {
 
   // ---- registry events -------------------------------------------------------------------------
 
-  private onEvent(event: ChangeEvent): void {
+  protected onChange(event: ChangeEvent): void {
     if (this.closed) return;
     const { section, twinId } = event;
     switch (section) {

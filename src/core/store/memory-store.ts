@@ -21,5 +21,7 @@ export class MemoryStore implements Store {
   health(): StoreHealth {
     return { ok: true };
   }
-  onHealth(): void {}
+  onHealth(): () => void {
+    return () => undefined; // never unhealthy
+  }
 }

@@ -53,7 +53,8 @@ export interface Store {
   flush(): Promise<void>;
   close(): Promise<void>;
   health(): StoreHealth;
-  onHealth(listener: (health: StoreHealth) => void): void;
+  /** Calls listener at each change of health; returns the way to stop. */
+  onHealth(listener: (health: StoreHealth) => void): () => void;
   /** Longest synchronous slice of the last compaction, in ms (for the benchmark). */
   readonly stats: { compactions: number; longestSliceMs: number; journalBytes: number };
 }

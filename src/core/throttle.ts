@@ -2,7 +2,8 @@
  * Per-key rate limit with a trailing edge: `touch(key)` emits at once when the key was not
  * emitted in the last `intervalMs`, else once when the interval is over, however many touches
  * came in between (what is emitted is read at that moment, so the last state always goes out).
- * `twin-link` uses it to publish each twin's retained state at most once per interval.
+ * `twin-link` uses it to publish each twin's retained state at most once per interval, and the
+ * Home Assistant bridge each twin's state topic.
  *
  * Cost does not grow with the number of keys per touch: keys sit in a Map in the order they were
  * last emitted, so the oldest emission is at the front; one timer serves the pending keys, and
@@ -22,6 +23,14 @@ const realTimers: ThrottleTimers = {
   },
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/**
+ * Keys emitted per timer turn at most; the rest follow on the next turns (a timer of 0 ms).
+ * Keys due together drift into one batch over time (a late timer emits every key due by then at
+ * the same time, and they come due again together), and a batch of a thousand twins' documents
+ * emitted in one turn stalls the event loop for tens of milliseconds.
+ */
+const PER_TICK = 64;
 
 export class Throttle {
   /** Key -> when it was last emitted, oldest first. */
@@ -98,7 +107,7 @@ export class Throttle {
     const now = this.clock();
     const due: string[] = [];
     for (const [key, last] of this.sent) {
-      if (now - last < this.intervalMs) break;
+      if (now - last < this.intervalMs || due.length >= PER_TICK) break;
       this.sent.delete(key);
       if (this.pending.delete(key)) due.push(key);
     }

@@ -1,0 +1,119 @@
+/**
+ * The follower contract (docs/architecture.md, "Followers"): the one way a feature follows a
+ * registry. Mirror, Lifecycle, DeviceLink, WatchFollower and PredictEngine are followers.
+ *
+ * - The registry hands a follower each change after it is committed, in commit order, inside the
+ *   writer's call (`onChange`). A follower never writes to the registry from there: the writer's
+ *   change is not complete yet from its caller's view. It notes what to do and does it on a
+ *   microtask (or a timer), as a new change of its own.
+ * - What a follower causes (messages, commands, alerts) goes to an `Outbox`, which releases it
+ *   only once the registry says the changes so far are durable in its persistence mode (strict:
+ *   after the fsync), so nothing outside learns of a change a crash could still lose.
+ * - What a follower must remember per twin lives in the twin itself (`registry.setState`, or a
+ *   derived section such as predictions or lifecycle), never in a file of its own: a restart
+ *   resumes in `resume()`, and a deleted twin takes it along.
+ * - `start()` subscribes, then resumes; `close()` unsubscribes and stops every timer. Both are
+ *   safe to call twice; a closed follower does not start again (make a new one).
+ */
+import { ChangeEvent, TwinRegistry } from "./registry";
+
+export abstract class RegistryFollower {
+  private unsubscribe: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(protected readonly registry: TwinRegistry) {}
+
+  /** Closed: it has stopped following and will not start again. */
+  protected get closed(): boolean {
+    return this.stopped;
+  }
+
+  start(): void {
+    if (this.unsubscribe || this.stopped) return;
+    this.unsubscribe = this.registry.subscribe((event) => this.onChange(event));
+    this.resume();
+  }
+
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.stop();
+  }
+
+  /** One committed change. Runs inside the writer's call: note, don't write (see above). */
+  protected abstract onChange(event: ChangeEvent): void;
+
+  /** Takes up what the follower kept in the registry (right after subscribing). */
+  protected resume(): void {}
+
+  /** Stops timers and drops what is held (after unsubscribing). */
+  protected stop(): void {}
+}
+
+/** Where an outbox releases what it gathered, and where it reports a change that cannot be made durable. */
+export interface OutboxTarget<B> {
+  /** An empty box. */
+  empty(): B;
+  /** Whether a box holds anything to release. */
+  hasAny(box: B): boolean;
+  /** Sends a box gathered outside any input, once durable. */
+  release(box: B): void;
+  /** The registry could not make the turn's changes durable: the box is dropped. */
+  failed(err: Error): void;
+}
+
+/**
+ * What a follower causes, held until durable. Effects go into one of two boxes:
+ * - an input's own box (inside `during`), which the caller sends with that input's answer once
+ *   `whenDurable` says so, keeping an input's messages together and in order;
+ * - otherwise the turn's box (another node's write, a timer, a device coming online), released
+ *   on a microtask once the registry's changes so far are durable.
+ */
+export class Outbox<B> {
+  private capture: B | null = null;
+  private turn: B | null = null;
+  private shut = false;
+
+  constructor(private readonly registry: TwinRegistry, private readonly target: OutboxTarget<B>) {}
+
+  /** The box for what is caused right now; null once closed (nothing more goes out). */
+  box(): B | null {
+    if (this.shut) return null;
+    if (this.capture) return this.capture;
+    if (!this.turn) {
+      this.turn = this.target.empty();
+      queueMicrotask(() => this.releaseTurn());
+    }
+    return this.turn;
+  }
+
+  /** Runs an input's write with what it causes gathered into the input's own box. */
+  during<T>(box: B, write: () => T): T {
+    const outer = this.capture;
+    this.capture = box;
+    try {
+      return write();
+    } finally {
+      this.capture = outer;
+    }
+  }
+
+  /** Drops everything held, even what waits to become durable. */
+  close(): void {
+    this.shut = true;
+    this.turn = this.capture = null;
+  }
+
+  private releaseTurn(): void {
+    const box = this.turn;
+    this.turn = null;
+    if (!box || this.shut || !this.target.hasAny(box)) return;
+    this.registry.whenDurable((err) => {
+      if (this.shut) return;
+      if (err) return this.target.failed(err);
+      this.target.release(box);
+    });
+  }
+}
