@@ -130,9 +130,9 @@ function simulate(kind, seed, { days = 2, levelShiftMs = 1800000 } = {}) {
  * Feeds `points` to a fresh detector and scores its verdicts against `faults` (truth windows):
  * per reading, per episode, and the false episodes.
  */
-function evaluate(points, faults, options = {}) {
+function evaluate(points, faults, options = {}, make = null) {
   const { AnomalyDetector, DETECTOR_DEFAULTS } = lib();
-  const d = new AnomalyDetector({ ...DETECTOR_DEFAULTS, ...options });
+  const d = make ? make() : new AnomalyDetector({ ...DETECTOR_DEFAULTS, ...options });
   const inFault = (ts, slack = 0) => faults.find((f) => ts >= f.from && ts < f.to + slack);
   let tp = 0, fp = 0, fn = 0;
   const detections = [];
@@ -181,7 +181,7 @@ function evaluate(points, faults, options = {}) {
     falsePer1000: (1000 * falseEpisodes.length) / points.length,
     longestFalse: longest,
     longestFalseReadings: longestReadings,
-    levelShiftTime: d.levelShiftTime(),
+    levelShiftTime: d.levelShiftTime ? d.levelShiftTime() : (options.levelShift ?? DETECTOR_DEFAULTS.levelShift),
   };
 }
 
@@ -194,8 +194,12 @@ function activeOnsets(labels, levelShiftMs) {
   return out;
 }
 
-/** The table: one row per simulated fault kind (3 seeds pooled) and per real series column. */
-function run({ seeds = [1, 2, 3], options = {} } = {}) {
+/**
+ * The table: one row per simulated fault kind (3 seeds pooled) and per real series column.
+ * `make` replaces the detector (anything with update(ts, value) -> { flagged, alerts }): the
+ * "before" figures feed the old Predictor's anomaly verdicts through it (see below).
+ */
+function run({ seeds = [1, 2, 3], options = {}, make = null } = {}) {
   const { DETECTOR_DEFAULTS } = lib();
   const levelShiftMs = (options.levelShift ?? DETECTOR_DEFAULTS.levelShift) * 1000;
   const rows = [];
@@ -203,7 +207,7 @@ function run({ seeds = [1, 2, 3], options = {} } = {}) {
   for (const kind of KINDS) {
     byKind[kind] = seeds.map((seed) => {
       const s = simulate(kind, seed, { levelShiftMs });
-      return evaluate(s.points, s.faults, options);
+      return evaluate(s.points, s.faults, options, make);
     });
     rows.push(pool(`simulated ${kind}`, byKind[kind]));
   }
@@ -217,9 +221,9 @@ function run({ seeds = [1, 2, 3], options = {} } = {}) {
       const name = Object.keys(s.columns).length > 1 || column !== "value" ? `${s.name}:${column}` : s.name;
       const faults = s.labels.length ? activeOnsets(s.labels, 0) : [];
       // The truth window of a real onset is the detector's own level-shift time on that series.
-      const first = evaluate(points, faults, options);
+      const first = evaluate(points, faults, options, make);
       const windows = faults.map((f) => ({ ...f, to: f.from + first.levelShiftTime * 1000 }));
-      const r = windows.length ? evaluate(points, windows, options) : first;
+      const r = windows.length ? evaluate(points, windows, options, make) : first;
       rows.push({ series: name, ...r });
     }
   }
@@ -332,9 +336,37 @@ function printThreshold(rows) {
   }
 }
 
-module.exports = { run, print, thresholdRows, printThreshold, evaluate, simulate, loadSeries, seriesFiles, seriesDir, activeOnsets, KINDS };
+/**
+ * The code before issue 12 as a detector: the Predictor of a built package at `dir` (e.g. a
+ * checkout of the parent commit), at its defaults; its outcome's `flagged` and alerts are what a
+ * user got. Null when that package has no predictor.
+ */
+function predictorDetector(dir) {
+  const base = path.join(dir, "nodes", "lib", "core", "predict");
+  if (!fs.existsSync(path.join(base, "predictor.js"))) return null;
+  const { Predictor } = require(path.join(base, "predictor.js"));
+  const { predictOptions } = require(path.join(base, "options.js"));
+  return () => {
+    const p = new Predictor(predictOptions({}));
+    return {
+      update(ts, value) {
+        const out = p.update(ts, value);
+        return out ? { flagged: out.flagged, alerts: out.alerts.filter((a) => a.type !== "threshold") } : { flagged: false, alerts: [] };
+      },
+    };
+  };
+}
+
+module.exports = { run, print, predictorDetector, thresholdRows, printThreshold, evaluate, simulate, loadSeries, seriesFiles, seriesDir, activeOnsets, KINDS };
 
 if (require.main === module) {
+  // BEFORE=<a built checkout of the code before, e.g. the parent commit>: its figures first.
+  const before = process.env.BEFORE ? predictorDetector(path.resolve(process.env.BEFORE)) : null;
+  if (before) {
+    console.log(`before (${process.env.BEFORE}, the old Predictor's anomaly verdicts at its defaults):`);
+    print(run({ make: before }));
+    console.log("\nafter (AnomalyDetector at its defaults):");
+  }
   print(run());
   console.log("");
   printThreshold(thresholdRows());
