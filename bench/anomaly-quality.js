@@ -12,7 +12,8 @@
 // - step: 12 lasting steps of 6.7 to 13 sigma (alternating up and down);
 // - stuck: 12 stuck-sensor windows of 15 to 45 min;
 // - drift: a ramp of 3 (10 sigma) an hour from a random time on.
-// Truth per reading: the readings of a spike; the first `levelShift` of a step (after that the new
+// Per reading, a reading counts as flagged when the prediction says `anomaly` for it (what the
+// twin shows). Truth per reading: the readings of a spike; the first `levelShift` of a step (after that the new
 // level is the new normal, by design); every reading of a stuck window; the first 2 x levelShift
 // of a ramp (whose level the detector follows: it is found by a drift alert, not by flags, so
 // its per-reading recall is 0 by design and the "all kinds" row takes flags per reading from
@@ -142,8 +143,9 @@ function evaluate(points, faults, options = {}, make = null) {
   points.forEach((pt, i) => {
     const v = d.update(pt.ts, pt.value);
     const truth = Boolean(inFault(pt.ts));
-    if (v.flagged && truth) tp++;
-    else if (v.flagged) fp++;
+    // Per reading, what a user sees: the prediction's `anomaly` for this reading.
+    if (v.anomaly && truth) tp++;
+    else if (v.anomaly) fp++;
     else if (truth) fn++;
     if (i > 0) typical = pt.ts - points[i - 1].ts;
     for (const a of v.alerts) {
@@ -351,7 +353,7 @@ function predictorDetector(dir) {
     return {
       update(ts, value) {
         const out = p.update(ts, value);
-        return out ? { flagged: out.flagged, alerts: out.alerts.filter((a) => a.type !== "threshold") } : { flagged: false, alerts: [] };
+        return out ? { anomaly: out.prediction.anomaly, alerts: out.alerts.filter((a) => a.type !== "threshold") } : { anomaly: false, alerts: [] };
       },
     };
   };

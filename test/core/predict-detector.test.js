@@ -60,6 +60,7 @@ describe("predict detector: faults a user wants to hear about", function () {
         assert.ok(r.episodeRecall >= 0.9, `${kind} seed ${seed}: ${JSON.stringify(r.counts)}`);
       }
     }
+    // Per reading as the prediction shows it (`anomaly`).
     const c = (k) => parts.reduce((a, p) => a + p.counts[k], 0);
     const precision = c("tp") / (c("tp") + c("fp"));
     const recall = c("tp") / (c("tp") + c("fn"));
@@ -98,11 +99,12 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === 540));
   });
 
-  it("one spike is one short episode: it starts on the spike and ends after three calm readings", function () {
+  it("one spike is one short episode: it starts on the spike and ends after three calm readings, which are normal readings", function () {
     const points = sensor(400, (i) => (i === 300 ? 5 : 0));
     const { alerts, verdicts } = feed(points);
     assert.deepEqual(alerts.map((a) => [a.type, a.state, a.i]), [["anomaly", "start", 300], ["anomaly", "end", 303]]);
-    assert.ok(verdicts[300].flagged && verdicts[300].score >= 1);
+    assert.ok(verdicts[300].flagged && verdicts[300].score >= 1 && verdicts[300].anomaly);
+    assert.deepEqual(verdicts.slice(301, 304).map((v) => v.anomaly), [false, false, false], "the hysteresis is the episode's, not the readings'");
     assert.ok(Math.abs(verdicts[300].expected - 60) < 0.2, "the expected value is the level, not the spike");
     assert.ok(!verdicts[301].flagged && verdicts[301].score < 0.5, "the spike taught neither level nor scale");
   });

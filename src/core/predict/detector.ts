@@ -2,9 +2,13 @@
  * Anomaly detection for one property: each reading is scored against a one-step-ahead forecast
  * of its own (not the prediction's forecaster), in units of a robust scale that cannot collapse.
  *
- * Interface change against the plan (s20 common notes): an anomaly start may carry
- * `reason: "stuck"` (the same value repeated far longer than this series ever did); every other
- * field is as agreed. `Verdict.flagged` is also true for a stuck reading (its score stays |z|).
+ * Interface changes against the plan (s20 common notes): an anomaly start may carry
+ * `reason: "stuck"` (the same value repeated far longer than this series ever did);
+ * `Verdict.flagged` is also true for a stuck reading (its score stays |z|); `Verdict.anomaly` is
+ * the reading's own state within an open episode (flagged, or its score not yet under the exit
+ * level), not the episode's: the calm readings that wait out the hysteresis are normal readings,
+ * and per-reading precision counts them (a spike with 3 calm readings was 1 right, 3 wrong).
+ * The episode is `anomalous`. `Verdict.expected` is not rounded.
  *
  * Per reading, in order:
  * 1. dt and the typical interval (geometric EW mean of dt, clamped: a gap or a burst moves it little).
@@ -103,7 +107,11 @@ export interface Verdict {
   score: number;
   /** This reading is anomalous (score >= 1, or stuck). */
   flagged: boolean;
-  /** An episode is active. */
+  /**
+   * This reading is part of an open episode: flagged, or its score still at the exit level or
+   * above. The calm readings that wait out the hysteresis before the episode's end are not (the
+   * episode itself is `AnomalyDetector.anomalous`).
+   */
   anomaly: boolean;
   /** The one-step forecast this reading was scored against. */
   expected: number;
@@ -356,7 +364,10 @@ export class AnomalyDetector {
     this.n++;
     this.lastTs = ts;
     this.lastValue = value;
-    return { score, flagged, anomaly: this.active, expected, verdict, alerts };
+    // The reading's own state: part of the open episode (flagged, or not yet back under the exit
+    // level). The readings that only wait out the hysteresis are normal, as a user sees them.
+    const anomaly = this.active && (flagged || score >= o.hysteresis.exit);
+    return { score, flagged, anomaly, expected, verdict, alerts };
   }
 
   /**
