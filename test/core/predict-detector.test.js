@@ -211,9 +211,16 @@ describe("predict detector: warm-up and a scale that cannot collapse", function 
   });
 
   it("a given resolution floors the scale even before the values show it", function () {
-    const points = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i === 300 ? 20.5 : 20 }));
+    const points = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i === 300 ? 20.75 : 20.25 }));
     assert.deepEqual(feed(points, { resolution: 1 }).alerts, [], "half a unit on a sensor that reads whole units is noise");
-    assert.equal(feed(points).verdicts[300].flagged, true, "without it, 0.5 on a flat 20 stands out");
+    assert.equal(feed(points).verdicts[300].flagged, true, "without it, 0.5 on a flat 20.25 (written to 0.01) stands out");
+  });
+
+  it("a signal flat since the start takes its resolution from the decimals it is written in", function () {
+    const points = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 300 ? 21 : 20 }));
+    const { verdicts, alerts } = feed(points);
+    assert.ok(!verdicts[300].flagged, `one unit on a signal written in whole units: score ${verdicts[300].score}`);
+    assert.ok(!alerts.some((a) => a.type === "anomaly"), JSON.stringify(alerts));
   });
 
   it("a quiet stretch does not collapse the scale: noise 15 times larger coming back flags for minutes, not for good", function () {

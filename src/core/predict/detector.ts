@@ -21,7 +21,7 @@
  *    trend on smooth signals (a slow oscillation), so the errors stay close to white.
  * 3. The scale: 1.25 x the EW mean absolute error of that forecast (each error clipped at 4
  *    scales, so a burst does not inflate it), never below: half the sensor's resolution (given,
- *    or the smallest change seen), 1e-4 of the values' magnitude, and half its own long-run value
+ *    or the smallest change seen, or before any change the decimals the values are written in), 1e-4 of the values' magnitude, and half its own long-run value
  *    (a quiet or stuck stretch can not teach a near-zero scale that makes the next wiggle a
  *    storm of flags). While the scale has seen few errors it is widened (a t-like allowance):
  *    the early false alarms of the old code came from a scale estimated from 30 readings.
@@ -214,6 +214,8 @@ export class AnomalyDetector {
   private rPrev = 0;
   /** Smallest non-zero change seen, 0 while there was none. */
   private change = 0;
+  /** Finest decimal resolution the values were written in (1 for 20, 0.1 for 20.5), 0 before any. */
+  private digits = 0;
   /** Episode: active, start ts, peak score, calm readings, stuck (reason). */
   private active = false;
   private since = 0;
@@ -259,7 +261,8 @@ export class AnomalyDetector {
 
   /** The sensor's resolution: given, or the smallest change seen (0 while none). */
   get step(): number {
-    return this.o.resolution ?? this.change;
+    // Until the values have moved, the decimals they are written in tell the resolution.
+    return this.o.resolution ?? (this.change > 0 ? this.change : this.digits);
   }
 
   private best(): number {
@@ -349,6 +352,10 @@ export class AnomalyDetector {
       if (warm) this.episode(ts, value, expected, score, stuck, alerts);
     }
 
+    if (this.change === 0 && this.o.resolution === null) {
+      const r = decimals(value);
+      if (this.digits === 0 || r < this.digits) this.digits = r;
+    }
     if (!first && value !== this.lastValue) {
       const d = Math.abs(value - this.lastValue);
       // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
@@ -567,6 +574,7 @@ export class AnomalyDetector {
       lm: this.longMae,
       tl: [this.q99, this.rr, this.r2, this.rPrev],
       q: this.change,
+      dg: this.digits,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.sinceDrift, this.lastDrift, this.warmed ? 1 : 0],
@@ -584,7 +592,7 @@ export class AnomalyDetector {
     const d = new AnomalyDetector(options);
     [d.n] = nums([s.n], 1);
     if (!Number.isInteger(d.n) || d.n < 0) throw new Error("bad detector state");
-    [d.t0, d.lastValue, d.ne, d.longMae, d.change] = nums([s.t0, s.y, s.ne, s.lm, s.q], 5);
+    [d.t0, d.lastValue, d.ne, d.longMae, d.change, d.digits] = nums([s.t0, s.y, s.ne, s.lm, s.q, s.dg], 6);
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
@@ -624,6 +632,17 @@ function checkOptions(options: DetectorOptions): Required<DetectorOptions> {
   if (o.resolution !== null && !(o.resolution >= 0)) throw new RangeError("resolution must be null or not negative");
   if (!(o.hysteresis.exit > 0 && o.hysteresis.exit <= 1) || !(o.hysteresis.calm >= 1)) throw new RangeError("hysteresis: exit in (0, 1], calm at least 1");
   return o;
+}
+
+/** 10^-d for the fewest decimals d that write `x` (1 for 20, 0.1 for 20.5), 1e-12 past 12. */
+function decimals(x: number): number {
+  let scale = 1;
+  for (let d = 0; d <= 12; d++, scale *= 10) {
+    const y = x * scale;
+    if (Math.abs(y) > 1e13) break;
+    if (Math.abs(y - Math.round(y)) <= 1e-14 * Math.max(1, Math.abs(y))) return 1 / scale;
+  }
+  return 1e-12;
 }
 
 function nums(json: unknown, count: number): number[] {
