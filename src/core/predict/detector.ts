@@ -20,31 +20,37 @@
  *    temperature, a lake level), the slow level on white noise (the Nile's flow), the local
  *    trend on smooth signals (a slow oscillation), so the errors stay close to white.
  * 3. The scale: 1.25 x the EW mean absolute error of that forecast (each error clipped at 4
- *    scales, so a burst does not inflate it), never below: half the sensor's resolution (given,
- *    or the smallest change seen, or before any change the decimals the values are written in), 1e-4 of the values' magnitude, and half its own long-run value
- *    (a quiet or stuck stretch can not teach a near-zero scale that makes the next wiggle a
- *    storm of flags). While the scale has seen few errors it is widened (a t-like allowance):
- *    the early false alarms of the old code came from a scale estimated from 30 readings.
- * 4. Verdicts only once `warmup` readings AND `warmupTime` seconds were seen. Score = |z| / zThreshold;
- *    a score of 1 flags the reading; a flagged reading teaches neither levels nor scale.
- * 5. Episodes with hysteresis: start at score >= 1, end after `calm` readings in a row under `exit`.
+ *    scales, so a burst does not inflate it), or the tracked 99th percentile of the errors over
+ *    2.576 when that is wider (heavy tails), never below: half the sensor's resolution (given,
+ *    or the smallest change seen, or before any change the decimals the values are written in),
+ *    1e-4 of the values' magnitude, and half its own long-run value (a quiet or stuck stretch
+ *    can not teach a near-zero scale that makes the next wiggle a storm of flags). While the
+ *    scale has seen few errors it is widened (a t-like allowance): the early false alarms of the
+ *    old code came from a scale estimated from 30 readings.
+ * 4. Verdicts only once `warmup` readings AND `warmupTime` seconds were seen. Score = |z| /
+ *    zThreshold; a score of 1 flags the reading; a flagged reading teaches neither levels nor
+ *    scale. After a gap (GAP_STEPS typical intervals) a reading gets no verdict.
+ * 5. Episodes with hysteresis: start at score >= 1, end after `calm` readings in a row under
+ *    `exit` (the old code's escape was drift detection alone, blocked by a slack learnt in the
+ *    warm-up that one reading could never exceed: 7 h false episodes).
  * 6. Every episode ends by itself. Once an episode has lasted `levelShift` (and at least
  *    LS_READINGS typical intervals), where the flagged readings went is the new normal: the
  *    levels move there (the median of the latest flagged values), the scale widens if they are
  *    spread wider, the episode ends and a drift alert says from where to where. A shift too small
  *    to flag a reading (the Nile in 1898: 2 sigma) is found by a CUSUM on the standardised errors
- *    (k 0.5, h 6: about 4,000 readings between false alarms on white noise) and accepted the
- *    same way. Repeated alarms the same way within QUIET_READINGS are one drift (one alert).
+ *    (k 0.5; h from 4.5 for 5 readings per levelShift to 9.9 for 180, see CUSUM_H0) and accepted
+ *    the same way; errors that lean together (lag-1 autocorrelation over 0.3) count less.
+ *    Repeated alarms the same way within QUIET_READINGS are one drift (one alert).
  * 7. Stuck: a value repeated STUCK_FACTOR times longer than the longest run seen before (and at
- *    least STUCK_MIN readings) starts an episode with reason "stuck"; it ends when the value
- *    moves or, like any episode, after levelShift (the run length is then learnt as usual).
- *
+ *    least STUCK_MIN readings; a value held since the warm-up counts as usual) starts an episode
+ *    with reason "stuck"; it ends when the value moves or, like any episode, after levelShift
+ *    (that run is then not reported again).
  * 8. Ramp: the levels follow a steady ramp, so no reading stands out, yet a temperature climbing
- *    3 degC an hour is what a twin is for. The slope of the normal readings over levelShift (an EW
- *    line, half-life levelShift / 3 and at least 4 typical intervals) is compared with its usual size on this series (EW mean of
- *    |slope|, half-life max(1 day, 20 levelShift): a daily cycle's slopes are usual); RAMP_FACTOR
- *    times the usual, and at least RAMP_SIGMAS scales per levelShift, is a drift alert, once per
- *    ramp (it clears when the slope falls under half that).
+ *    3 degC an hour is what a twin is for. The slope of the normal readings (an EW line,
+ *    half-life levelShift / 3, at least 4 typical intervals) is compared with its usual size on
+ *    this series (EW mean of |slope|, half-life max(1 day, 20 levelShift): a daily cycle's slopes
+ *    are usual); RAMP_FACTOR times the usual, and at least RAMP_SIGMAS scales per levelShift, is
+ *    a drift alert, once per ramp (it clears when the slope falls under half that).
  *
  * Cost: O(1) per reading except the median of at most SHIFT_KEEP values when a shift is accepted.
  */
