@@ -40,7 +40,7 @@
  *    to flag a reading (the Nile in 1898: 2 sigma) is found by a CUSUM on the standardised errors
  *    (k 0.5; h from 4.5 for 5 readings per levelShift to 9.9 for 180, see CUSUM_H0) and accepted
  *    the same way; errors that lean together (lag-1 autocorrelation over 0.3) count less.
- *    Repeated alarms the same way within QUIET_READINGS are one drift (one alert).
+ *    Repeated alarms the same way within levelShift of the last are one drift (one alert).
  * 7. Stuck: a value repeated STUCK_FACTOR times longer than the longest run seen before (and at
  *    least STUCK_MIN readings; a value held since the warm-up counts as usual) starts an episode
  *    with reason "stuck"; it ends when the value moves or, like any episode, after levelShift
@@ -176,7 +176,6 @@ const CUSUM_H0 = 4.5;
 const CUSUM_H1 = 1.5;
 const CUSUM_CLIP = 3;
 const RHO_FREE = 0.3;
-const QUIET_READINGS = 50;
 /** Ramp: a slope this many times its usual size, and moving at least RAMP_SIGMAS scales per levelShift. */
 const RAMP_FACTOR = 5;
 const RAMP_SIGMAS = 2;
@@ -240,7 +239,8 @@ export class AnomalyDetector {
   private fromDown = 0;
   /** Verdicts have begun (the run of one value then is usual, not stuck). */
   private warmed = false;
-  private sinceDrift = QUIET_READINGS;
+  /** Time of the last level accepted (ms, -Infinity none; stored as null) and its direction. */
+  private driftTs = -Infinity;
   /** The latest normal values (where a CUSUM alarm says the level went). */
   private recent: number[] = [];
   /** Ramp: EW line sums with time from the latest reading (w, t, y - y0, t^2, t (y - y0)), y0, usual |slope| and its count, alarm. */
@@ -475,7 +475,6 @@ export class AnomalyDetector {
   /** A lasting lean of the errors too small to flag: the level moved. */
   /** CUSUM sides, and readings since each started. */
   private cusum(z: number, value: number, expected: number, ts: number, alerts: DetectorAlert[]): void {
-    this.sinceDrift++;
     const x = Math.max(-CUSUM_CLIP, Math.min(CUSUM_CLIP, z));
     const up = this.gUp + x - CUSUM_K;
     if (up > 0) {
@@ -506,8 +505,8 @@ export class AnomalyDetector {
     this.ramp[2] += this.ramp[0] * (to - from);
     this.ramp[4] += this.ramp[1] * (to - from);
     this.resetCusum();
-    const fresh = !(this.lastDrift === sign && this.sinceDrift < QUIET_READINGS);
-    this.sinceDrift = 0;
+    const fresh = !(this.lastDrift === sign && ts - this.driftTs < this.levelShiftTime() * 1000);
+    this.driftTs = ts;
     this.lastDrift = sign;
     if (this.active) this.endEpisode(ts, value, 0, alerts);
     if (fresh) alerts.push({ type: "drift", state: "detected", ts, value, direction: sign > 0 ? "up" : "down", from: round(from), to: round(to) });
@@ -583,7 +582,8 @@ export class AnomalyDetector {
       dg: this.digits,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
-      c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.sinceDrift, this.lastDrift, this.warmed ? 1 : 0],
+      c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
+      dts: Number.isFinite(this.driftTs) ? this.driftTs : null,
       rc: this.recent.slice(),
       r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping],
@@ -615,7 +615,8 @@ export class AnomalyDetector {
     if (!Array.isArray(s.sh) || s.sh.length > SHIFT_KEEP) throw new Error("bad detector state");
     d.shift = nums(s.sh, s.sh.length);
     let warmed: number;
-    [d.gUp, d.gDown, d.nUp, d.nDown, d.fromUp, d.fromDown, d.sinceDrift, d.lastDrift, warmed] = nums(s.c, 9);
+    [d.gUp, d.gDown, d.nUp, d.nDown, d.fromUp, d.fromDown, d.lastDrift, warmed] = nums(s.c, 8);
+    d.driftTs = s.dts === null ? -Infinity : nums([s.dts], 1)[0];
     d.warmed = warmed === 1;
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
     d.recent = nums(s.rc, s.rc.length);
