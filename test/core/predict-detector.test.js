@@ -256,6 +256,20 @@ describe("predict detector: state", function () {
     }
   });
 
+  it("its state is plain JSON that restores at every reading, from the first on", function () {
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    const check = () => {
+      const text = JSON.stringify(d.toJSON());
+      assert.doesNotMatch(text, /NaN|Infinity/);
+      assert.deepEqual(AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(text)).toJSON(), JSON.parse(text));
+    };
+    check();
+    for (const p of sensor(400, (i) => (i === 250 ? 5 : 0))) {
+      d.update(p.ts, p.value);
+      check();
+    }
+  });
+
   it("refuses a damaged or foreign state (the caller then starts fresh)", function () {
     const a = new AnomalyDetector(DETECTOR_DEFAULTS);
     for (const p of sensor(50)) a.update(p.ts, p.value);

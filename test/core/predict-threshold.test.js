@@ -179,6 +179,21 @@ describe("predict threshold: state", function () {
     }
   });
 
+  it("its state is plain JSON that restores at every reading, from the first on", function () {
+    const options = { limit: 70, direction: "above", warning: DAY };
+    const t = new ThresholdTracker(options);
+    const check = () => {
+      const text = JSON.stringify(t.toJSON());
+      assert.doesNotMatch(text, /NaN|Infinity|null,null/);
+      assert.deepEqual(ThresholdTracker.from(options, JSON.parse(text)).toJSON(), JSON.parse(text));
+    };
+    check();
+    for (const p of wear({ step: 3600, days: 3 })) {
+      t.update(p.ts, p.value);
+      check();
+    }
+  });
+
   it("refuses a damaged or foreign state, and bad options", function () {
     const options = { limit: 70, direction: "above", warning: DAY };
     const a = new ThresholdTracker(options);
