@@ -96,7 +96,7 @@ export interface ThresholdOptions {
   /**
    * Seconds of the cycle removed before extrapolating (the crossing uses the cycle's own
    * levels, so its peak); null (default): 1 day for readings up to 2 h apart, 1 year for
-   * readings up to 45 days apart, none beyond; 0: none.
+   * readings up to 100 days apart (monthly, quarterly), none beyond; 0: none.
    */
   period?: number | null;
   /**
@@ -306,8 +306,8 @@ export class ThresholdTracker {
 
   private choosePeriod(): void {
     const typical = this.typical as number;
-    const p = this.o.period ?? (typical <= 7200 ? DAY : typical <= 45 * DAY ? YEAR : 0);
-    this.period = p > 0 && p >= 4 * typical ? p : 0;
+    const p = this.o.period ?? (typical <= 7200 ? DAY : typical <= 100 * DAY ? YEAR : 0);
+    this.period = p > 0 && p >= 3.5 * typical ? p : 0;
     const B = this.period > 0 ? Math.max(2, Math.min(MAX_BINS, Math.round(this.period / typical))) : 1;
     // The readings so far were all summed in bin 0: spread them evenly (the one-line fit is the same).
     const old = this.sums;
