@@ -289,6 +289,15 @@ describe("predict detector: state", function () {
     assert.throws(() => d.update(T0 + 1000, NaN), RangeError);
   });
 
+  it("a device back after an hour's gap at another level is not an anomaly: the reading after a gap gets no verdict and sets the level", function () {
+    const points = sensor(1500, (i) => (i >= 700 ? -15 : 0));
+    for (let i = 700; i < points.length; i++) points[i].ts += 3600 * 1000;
+    const { verdicts, alerts } = feed(points);
+    assert.equal(verdicts[700].verdict, false);
+    assert.deepEqual(alerts, []);
+    assert.ok(Math.abs(verdicts[720].expected - 45) < 0.5, `expected ${verdicts[720].expected}`);
+  });
+
   it("needs at least LS_READINGS typical intervals for a new level, so a monthly series is not re-levelled by one reading", function () {
     const monthly = Array.from({ length: 60 }, (_, i) => ({ ts: Date.UTC(2000, i, 1), value: (i >= 40 ? 30 : 10) + (i % 4) * 0.5 }));
     const { d, alerts } = feed(monthly);

@@ -329,10 +329,18 @@ export class AnomalyDetector {
       this.y0 = value;
       this.lv = [value, value, value, value];
     } else if (gap) {
-      // No verdict after a gap (nothing says where the level went meanwhile); the reading is
-      // learnt with the weight of the time it stands for (at most 10 intervals), not taken as
-      // the level: one noisy reading as the level would lean every error after it one way.
-      this.learn(value, dt, typical, false, this.scale());
+      // No verdict after a gap (nothing says where the level went meanwhile). A reading within
+      // the threshold is learnt with the weight of the time it stands for (at most 10
+      // intervals), not taken as the level: one noisy reading as the level would lean every
+      // error after it one way. One beyond it (a device back from a restart) is the level.
+      const sigma = this.scale();
+      if (Math.abs(value - expected) >= o.zThreshold * sigma) {
+        this.lv = [value, value, value, value];
+        this.tr = 0;
+        // The ramp's line moves with it: a jump across a gap is not a slope.
+        this.ramp[2] += this.ramp[0] * (value - expected);
+        this.ramp[4] += this.ramp[1] * (value - expected);
+      } else this.learn(value, dt, typical, false, sigma);
       this.resetCusum();
     } else {
       const sigma = this.scale();
