@@ -212,14 +212,9 @@
       return sparks;
     }
 
-    /**
-     * A reading's own time (from the device, or a simulator's warped clock) beside the twin's
-     * "last seen" (when it arrived): "15 d ago" next to "last seen just now" reads as a
-     * contradiction, so a reading time more than a minute from its arrival is shown as a date,
-     * named as the reading's own time.
-     */
+    /** A reading's time: "… ago", or its own time as a date where that would contradict "last seen". */
     function readingTimeEl(ts, lastSeen) {
-      if (typeof ts !== "number" || lastSeen === null || Math.abs(lastSeen - ts) <= 60000) return timeEl(ts);
+      if (!u.readingTimeIsOwn(ts, lastSeen)) return timeEl(ts);
       return el("span", "twinwire-time", t("detail.readingTime", { at: u.dateText(ts) })).attr("title", t("detail.readingTimeHint"));
     }
 

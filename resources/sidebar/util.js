@@ -96,6 +96,15 @@
     return span;
   }
 
+  /**
+   * Whether a reading's own time (from the device, or a simulator's warped clock) should show as
+   * a date rather than "… ago": when it is more than a minute from when the twin last heard from
+   * its device, "15 d ago" beside "last seen just now" would read as a contradiction.
+   */
+  function readingTimeIsOwn(ts, lastSeen) {
+    return typeof ts === "number" && typeof lastSeen === "number" && Math.abs(lastSeen - ts) > 60000;
+  }
+
   /** A date and time in the browser's locale: today's as a time only. */
   function dateText(ts) {
     var d = new Date(ts);
@@ -257,6 +266,7 @@
     valueEl: valueEl,
     unitSymbol: unitSymbol,
     dateText: dateText,
+    readingTimeIsOwn: readingTimeIsOwn,
     ago: ago,
     duration: duration,
     timeEl: timeEl,

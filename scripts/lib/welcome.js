@@ -21,10 +21,11 @@ const EXAMPLES = [
 
 const FIRST = EXAMPLES[0][0];
 
-/** Node-RED draws a comment about this wide: its x is the centre, so the lines start at one left edge. */
-function commentWidth(text) {
-  return Math.max(100, Math.round(text.length * 6.4) + 42);
-}
+/**
+ * Node-RED places a node by its centre and sizes a comment by its text in a proportional font, so
+ * left edges cannot be lined up from here: the lines share one centre instead.
+ */
+const CENTRE_X = 480;
 
 function welcomeTab() {
   const z = newId();
@@ -53,9 +54,7 @@ function welcomeTab() {
     ...EXAMPLES.map(([label, what]) => `${label}: ${what}`),
   ];
   lines.forEach((text, i) => {
-    // the examples' lines indented under their heading
-    const left = i > 5 ? 80 : 40;
-    const node = { id: newId(), type: "comment", z, name: text, info: "", x: left + commentWidth(text) / 2, y: 40 + i * 40 };
+    const node = { id: newId(), type: "comment", z, name: text, info: "", x: CENTRE_X, y: 40 + i * 40 };
     if (i === 0) node.info = nodes[0].info;
     nodes.push(node);
   });

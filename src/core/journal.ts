@@ -147,6 +147,7 @@ function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
 function seen(twin: Twin, t: number): void {
   twin.online = true;
   if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
+  if (twin.storedSeen === null || t > twin.storedSeen) twin.storedSeen = t;
 }
 
 /** The entry's properties; from disk, names are checked again and values copied. (A plain loop, not a generator: this is on every reading's path.) */
@@ -294,6 +295,7 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   }
   twin.online = r.on === true;
   twin.lastSeen = typeof r.ls === "number" ? r.ls : null;
+  twin.storedSeen = twin.lastSeen;
   twin.version = r.v;
   twin.lsn = r.l;
   return twin;

@@ -353,8 +353,13 @@ export class TwinRegistry {
     if (!twin.online) {
       this.commitConnectivity(twin, true, t);
       this.emitConnectivity(twin, true, t);
+    } else if (twin.storedSeen === null || t - twin.storedSeen >= this.seenEvery) {
+      // A device that only repeats itself is still alive: say so in the store now and then, or
+      // after a restart its twin would go offline at once and come back with its next reading.
+      this.commitSeen(twin, t);
     }
-    twin.lastSeen = t;
+    // Never backwards: a clock stepped back must not age a twin that was seen later.
+    if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
     this.seen.delete(twin.id);
     this.seen.set(twin.id, t);
   }
@@ -618,6 +623,19 @@ export class TwinRegistry {
     const changes = dict<Change>();
     changes.online = { value: online, previous: !online, ts: t };
     this.emit({ twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes });
+  }
+
+  /** How far the stored sign of life may lag behind the last reading: half the staleness timeout, else five minutes. */
+  private get seenEvery(): number {
+    return this.stalenessMs > 0 ? this.stalenessMs / 2 : 5 * 60 * 1000;
+  }
+
+  private commitSeen(twin: Twin, t: number): void {
+    try {
+      this.commit({ l: this.lsn + 1, o: "n", i: twin.id, t, on: true });
+    } catch {
+      // The disk is down: the sign of life stays in memory; the write that failed reports the disk.
+    }
   }
 
   private commitConnectivity(twin: Twin, online: boolean, t: number): void {

@@ -124,6 +124,21 @@ describe("twin-homeassistant node", function () {
     assert.equal(late.configs().length, 0, "nothing retained for the deleted twin");
   });
 
+  it("clears what the broker kept for a twin deleted while the flow was stopped", async function () {
+    const client = await ha();
+    // Left behind by an earlier run of this bridge: a config, and the twin's retained state.
+    await client.send("homeassistant/sensor/twinwire_ghost/temperature/config", JSON.stringify({ unique_id: "twinwire_ghost-temperature", state_topic: "twinwire/ghost/state" }), true);
+    await client.send("twinwire/ghost/state", JSON.stringify({ temperature: 20 }), true);
+    const { reg } = await load();
+    reg.create("pump-07", { model: "pump" });
+    await waitFor(() => client.last("homeassistant/sensor/twinwire_ghost/temperature/config")?.text === "", "the ghost's config cleared");
+    await waitFor(() => client.last("twinwire/ghost/state")?.text === "", "the ghost's state cleared");
+    const late = await ha();
+    await waitFor(() => late.configs().length === 3, "pump-07's configs");
+    assert.equal(late.last("homeassistant/sensor/twinwire_ghost/temperature/config"), undefined, "nothing retained for the ghost");
+    assert.equal(late.last("twinwire/ghost/state"), undefined);
+  });
+
   it("publishes every config again when HA says it (re)started", async function () {
     const { reg } = await load();
     reg.create("pump-07", { model: "pump" });
