@@ -1,8 +1,13 @@
 /**
  * Time to threshold: when the trend carries the property across a configured limit, and the
  * warning (with hysteresis) when that time falls under the warning horizon. `timeToThreshold` and
- * `Warning` work on a forecaster (the predictor today); `ThresholdTracker` keeps its own trend and
- * serves every method.
+ * `Warning` work on a forecaster (the predictor before issue 12; delete them once nothing imports
+ * them); `ThresholdTracker` keeps its own trend and serves every method.
+ *
+ * Interface against the plan (s20 common notes): as agreed, plus ThresholdOptions `period`
+ * (cycle removed, s; null auto, 0 none), `trendHalfLife` (s; null auto) and `warmup` (readings),
+ * THRESHOLD_DEFAULTS, the ThresholdAlert type, and on the tracker `warned` (a warning is on),
+ * `cyclePeriod` (the period in use) and `trend()` (units per second, null while not significant).
  */
 import { Json, JsonObject } from "../json";
 import { Forecaster } from "./forecaster";
