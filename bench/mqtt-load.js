@@ -9,6 +9,9 @@
 //   -> {type: "published", id, ms, cpuMs}                  every message written (QoS 0) or acknowledged (QoS 1)
 //   <- {type: "stop"}                                      closes everything and exits
 //
+// A publish order with `rate` (readings per second) paces the devices instead: every 10 ms they
+// publish what the rate allows by then (bench/mqtt-lag.js, sustained load).
+//
 // Reading k goes out from client k % clients, for twin k % twins, as fast as the broker takes
 // it: each client keeps at most WINDOW messages not yet written to its socket (QoS 0) or not
 // yet acknowledged (QoS 1), and the loop yields to the event loop every BATCH messages so the
@@ -70,7 +73,8 @@ function connectClients(port, count) {
   );
 }
 
-function publish(clients, { kind, prefix, offset, n, qos, twins }) {
+function publish(clients, { kind, prefix, offset, n, qos, twins, rate }) {
+  if (rate) return paced(clients, { kind, prefix, offset, n, qos, twins, rate });
   return new Promise((resolve, reject) => {
     const inflight = clients.map(() => 0);
     const window = WINDOW[qos];
@@ -110,6 +114,34 @@ function publish(clients, { kind, prefix, offset, n, qos, twins }) {
       if (sent < n) setImmediate(pump);
     }
     pump();
+  });
+}
+
+/** n readings at `rate` per second, spread evenly: what is due is published every 10 ms. */
+function paced(clients, { kind, prefix, offset, n, qos, twins, rate }) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let sent = 0;
+    let acked = 0;
+    let failed = false;
+    const onDone = (err) => {
+      if (failed) return;
+      if (err) {
+        failed = true;
+        clearInterval(timer);
+        return reject(err);
+      }
+      if (++acked === n) resolve();
+    };
+    const timer = setInterval(() => {
+      const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * rate));
+      for (; sent < due; sent++) {
+        const k = offset + sent;
+        const [topic, payload] = message(kind, prefix, twins, k);
+        clients[k % clients.length].publish(topic, payload, { qos }, onDone);
+      }
+      if (sent >= n) clearInterval(timer);
+    }, 10);
   });
 }
 

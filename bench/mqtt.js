@@ -352,4 +352,6 @@ async function main() {
   }
 }
 
-childMain(main);
+if (require.main === module) childMain(main);
+
+module.exports = { flows, startLoad, settle, waitFor, gapTracker };

@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // `npm run bench`: measures throughput, heap, restart time, compaction stalls, twin-sensor (in a
-// flow and end to end over MQTT), twin-predict (the core estimators and the node, and the quality
-// of its predictions on real series), twin-link and what a SIGKILL loses in each persistence mode
-// under load,
+// flow and end to end over MQTT), twin-predict (the core estimators and the node), twin-link and
+// what a SIGKILL loses in each persistence mode under load, the event-loop lag under sustained MQTT load,
+// and the quality of twin-predict's predictions on real series,
 // each in its own child process, then writes BENCHMARKS.md and prints the same text.
 //
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, quality) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 // BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
 // run's figures and writes BENCHMARKS.md (each such section names its own date and commit).
+// BENCH_BASELINE=<BENCHMARKS.md written by the same bench on the previous commit> puts that run's
+// target figures beside this run's in the Targets table.
 // The quality section's "before" column: BENCH_BEFORE=<a built checkout of older code> measures it
 // in the same run; without it the figures recorded in bench/prediction-quality-before.json are shown.
 "use strict";
@@ -33,6 +35,7 @@ const CFG = QUICK
     predictNode: { messages: 10000, rounds: 3, warmup: 2000, twins: 1000 },
     sigkill: { rounds: 1, killAfterMs: 1000 },
     history: { devices: 10, readings: 1000, series: 2000, points: 200, rounds: 3 },
+    lag: { rate: 10000, seconds: 10, twins: 1000, clients: 4 },
   }
   : {
     messages: 100000, rounds: 3, warmup: 10000, fleet: 1000, heap: [1000, 10000, 100000], heapHistory: [[1000, 100], [10000, 100], [100000, 1], [100000, 100]], restartTwins: 100000, restartRuns: 3, compactTwins: 100000, compactRuns: 3,
@@ -42,8 +45,9 @@ const CFG = QUICK
     predictNode: { messages: 50000, rounds: 3, warmup: 10000, twins: 1000 },
     sigkill: { rounds: 5, killAfterMs: 1500 },
     history: { devices: 20, readings: 2000, series: 10000, points: 300, rounds: 5 },
+    lag: { rate: 10000, seconds: 120, twins: 1000, clients: 4 },
   };
-const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8 };
+const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8, lagP99Ms: 20, lagMaxMs: 200 };
 
 const fmt = (n, digits = 0) => Number(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mb = (bytes) => fmt(bytes / MB, 1);
@@ -114,6 +118,12 @@ async function mqtt() {
   return runChild("mqtt.js", [c.messages, c.rounds, c.warmup, c.twins, c.clients, c.qos1Rounds], { execArgv: ["--expose-gc"], timeoutMs: 400000 });
 }
 
+async function lag() {
+  const c = CFG.lag;
+  log(`lag: ${c.rate} readings/s over MQTT to twin-link for ${c.seconds} s`);
+  return runChild("mqtt-lag.js", [c.rate, c.seconds, c.twins, c.clients], { timeoutMs: (c.seconds + 120) * 1000 });
+}
+
 async function predict() {
   const c = CFG.predict;
   const n = CFG.predictNode;
@@ -171,7 +181,7 @@ function renderSigkill(L, r, conditions, targets) {
 
 function renderQuality(L, r, conditions, targets) {
   const { after, before } = r.quality;
-  L.push("", "## 11. Prediction quality at default settings: real series and the simulator (issue 12)", "");
+  L.push("", "## 12. Prediction quality at default settings: real series and the simulator (issue 12)", "");
   conditions("quality");
   L.push("bench/prediction-quality.js drives the package through `readConfig` (the node's defaults, plus the horizon and, for a");
   L.push("quantity that can not be negative, `bounds: {min: 0}`) and `Predictor.update` only, so the same script measures older");
@@ -522,6 +532,21 @@ function renderPredict(L, r, conditions, targets) {
   L.push("", `- twin-predict (holt, the default) / change = ${(node.median.holt / node.median.change).toFixed(2)} (report only, no target)`);
 }
 
+function renderLag(L, r, conditions, targets) {
+  const g = r.lag;
+  L.push("", "## 11. Event-loop lag under sustained MQTT load (issue 11)", "");
+  conditions("lag");
+  L.push(`bench/mqtt-lag.js: the runtime, flows and broker of section 6; the devices publish ${fmt(g.rate)} readings a second (QoS 0, JSON bodies`);
+  L.push(`of two properties, round-robin over ${fmt(CFG.lag.twins)} twins created beforehand) to twin-link (batched registry, default replies: an`);
+  L.push(`/accepted reply per reading, the retained document at most once a second per twin) for ${fmt(g.seconds)} s. Meanwhile Node-RED's`);
+  L.push("event loop is watched: `monitorEventLoopDelay` (1 ms resolution), the longest gap between `setInterval(1 ms)` ticks, the longest GC pause.", "");
+  L.push("| readings | last one counted after | loop delay p50 / p99 / max | longest gap | longest GC pause (kind) | Node-RED CPU (share) | main thread waiting for a CPU | target |", "|---|---|---|---|---|---|---|---|");
+  L.push(`| ${fmt(g.readings)} | ${fmt(g.lastArrivedMs)} ms (published in ${fmt(g.publishedMs)} ms) | ${g.loopDelayMs.p50} / ${g.loopDelayMs.p99} / ${g.loopDelayMs.max} ms | ${g.maxGapMs} ms | ${g.longestGcMs} ms (${g.longestGcKind === "1" ? "scavenge" : g.longestGcKind === "2" ? "mark-compact" : g.longestGcKind}) | ${g.cpuShare === null ? "-" : `${fmt(g.cpuShare * 100)} %`} | ${g.cpuWaitShare === null ? "-" : `${fmt(g.cpuWaitShare * 100)} %`} | p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms |`);
+  const ok = g.loopDelayMs.p99 <= TARGET.lagP99Ms && g.loopDelayMs.max <= TARGET.lagMaxMs;
+  L.push("", `- event-loop delay at ${fmt(g.rate)} readings/s over MQTT (twin-link, batched): p99 ${g.loopDelayMs.p99} ms, max ${g.loopDelayMs.max} ms, target p99 <= ${TARGET.lagP99Ms} ms and max <= ${TARGET.lagMaxMs} ms: **${verdict(ok)}**`);
+  targets.push(`| event-loop delay at ${fmt(g.rate)} readings/s over MQTT: p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms | p99 ${g.loopDelayMs.p99} ms, max ${g.loopDelayMs.max} ms | ${verdict(ok)} |`);
+}
+
 function render(r) {
   const L = [];
   const conditions = (name) => {
@@ -559,19 +584,59 @@ function render(r) {
     ["mqtt", "8. twin-link: readings from MQTT devices into the registry vs a bare mqtt in (issue 6)", (...a) => renderMqtt(...a, "link")],
     ["sigkill", "9. What a SIGKILL loses, per persistence mode, on a loaded machine (issue 10)", renderSigkill],
     ["history", "10. Compact history: bytes per stored point, and speed vs the Float64 ring (issue 11)", renderHistory],
-    ["quality", "11. Prediction quality at default settings: real series and the simulator (issue 12)", renderQuality],
+    ["lag", "11. Event-loop lag under sustained MQTT load (issue 11)", renderLag],
+    ["quality", "12. Prediction quality at default settings: real series and the simulator (issue 12)", renderQuality],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
     else L.push("", `## ${title}`, "", "_Not run this time (BENCH_ONLY)._");
   }
 
-  // Summary
+  // Summary, with the previous commit's figures beside when the run was given them (BENCH_BASELINE).
   L.push("", "## Targets", "");
-  L.push("| target | measured | result |", "|---|---|---|");
-  L.push(...targets);
+  if (r.baseline) {
+    const b = r.baseline;
+    L.push(`_previous_: the same bench on ${b.commit ? `commit ${b.commit}` : "the previous commit"} (its BENCHMARKS.md of ${b.date || "unknown date"}, load ${b.load || "unknown"}), run on this machine right before this one.`, "");
+    L.push("| target | measured | previous | result |", "|---|---|---|---|");
+    for (const row of targets) {
+      const [label, measured, result] = cells(row);
+      const before = b.rows[targetKey(label)];
+      L.push(`| ${label} | ${measured} | ${before === undefined ? "not measured" : before} | ${result} |`);
+    }
+  } else {
+    L.push("| target | measured | result |", "|---|---|---|");
+    L.push(...targets);
+  }
   L.push("");
   return L.join("\n");
+}
+
+/** The cells of a markdown table row. */
+function cells(row) {
+  return row.split("|").slice(1, -1).map((c) => c.trim());
+}
+
+/** A target's name without its threshold, so a row still matches when a goal moved ("... >= 0.5" and "... >= 0.35"). */
+function targetKey(label) {
+  return label.replace(/\s*(>=|<=|<|>)\s*[\d.,]+.*$/, "").trim();
+}
+
+/**
+ * The previous commit's figures from its BENCHMARKS.md: the measured column of its Targets table
+ * by target, and where and when it was measured.
+ */
+function readBaseline(file) {
+  const text = fs.readFileSync(file, "utf8");
+  const rows = {};
+  const at = text.indexOf("## Targets");
+  if (at < 0) throw new Error(`${file} has no Targets table`);
+  for (const line of text.slice(at).split("\n")) {
+    if (!line.startsWith("|") || line.startsWith("|---") || line.startsWith("| target")) continue;
+    const c = cells(line);
+    rows[targetKey(c[0])] = c[1];
+  }
+  const field = (name) => (text.match(new RegExp(`^\\| ${name} \\| ([^|]+) \\|`, "m")) || [])[1];
+  return { rows, commit: (field("source") || "").replace(/^commit /, "").split(/[ ,]/)[0] || null, date: field("date") || null, load: (field("load average \\(1 min\\) at start / end") || "").split(" (")[0] || null };
 }
 
 /** The commit the measured build comes from (npm run bench builds the working tree first), or null. */
@@ -599,11 +664,13 @@ async function main() {
   }
   const started = performance.now();
   const result = { machine: machine(), date: new Date().toISOString(), loadStart: os.loadavg()[0], source: sourceVersion() };
+  // BENCH_BASELINE=<the previous commit's BENCHMARKS.md>: its Targets figures go beside this run's.
+  if (process.env.BENCH_BASELINE) result.baseline = readBaseline(process.env.BENCH_BASELINE);
   const pkgDir = tempDir("package");
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["quality", quality]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];

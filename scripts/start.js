@@ -1,24 +1,27 @@
 #!/usr/bin/env node
 // `npm start`: one process running an MQTT broker (aedes) and Node-RED with this package loaded
-// from the working tree. User directory: <repo>/.run/node-red. On first run (no flows.json) every
-// example flow is deployed, one tab per examples/*.json file.
+// from the working tree. User directory: <repo>/.run/node-red. On first run (no flows.json) a
+// Welcome tab and every example flow are deployed, one tab per examples/*.json file, Twin basics
+// first and the other examples disabled until the user enables one (scripts/lib/welcome.js).
 //
 //   PORT=1880       Node-RED editor and admin API (http://127.0.0.1:PORT), HTTP-in nodes under /api
 //   MQTT_PORT=1883  MQTT broker (mqtt://127.0.0.1:MQTT_PORT)
 //   TWINWIRE_USER_DIR=<dir>  another user directory (default <repo>/.run/node-red)
+//   TWINWIRE_NODE_RED_DIR=<dir>  another node-red package to run (CI runs Node-RED 5 this way)
 "use strict";
 
 const fs = require("fs");
 const net = require("net");
 const path = require("path");
+const { execFileSync } = require("child_process");
 const {
   repoRoot,
   prepareUserDir,
-  examplesAsFlows,
   checkPort,
   baseSettings,
   startEmbedded,
 } = require("./lib/nodered-runtime");
+const { firstRunFlows } = require("./lib/welcome");
 
 const HOST = "127.0.0.1";
 const userDir = process.env.TWINWIRE_USER_DIR ? path.resolve(process.env.TWINWIRE_USER_DIR) : path.join(repoRoot, ".run", "node-red");
@@ -72,8 +75,15 @@ async function main() {
   const mqttPort = portFromEnv("MQTT_PORT", 1883);
   if (port === mqttPort) fail(`PORT and MQTT_PORT are both ${port}; set one to another port`);
 
+  // A fresh clone: `npm install` does not build (the package has no install script, so that
+  // installing it from npm or a tarball asks nothing of the user); the first start does.
   if (!fs.existsSync(path.join(repoRoot, "nodes", "twin.js"))) {
-    fail("the nodes are not built (nodes/twin.js is missing); run `npm install` (which builds them) or `npm run build`");
+    console.log("twinwire: building the nodes (first start)");
+    try {
+      execFileSync(process.execPath, [path.join(repoRoot, "scripts", "build.js")], { stdio: "inherit" });
+    } catch {
+      fail("the build failed (see above); fix it, then `npm run build`");
+    }
   }
 
   // Check both ports before starting anything, so a clash gives one clear line.
@@ -89,7 +99,7 @@ async function main() {
   let flows;
   if (!fs.existsSync(path.join(userDir, "flows.json"))) {
     try {
-      flows = examplesAsFlows();
+      flows = firstRunFlows();
     } catch (err) {
       fail(err.message);
     }
@@ -104,10 +114,14 @@ async function main() {
   process.env.MQTT_HOST = process.env.MQTT_HOST || HOST;
   process.env.MQTT_PORT = String(mqttPort);
   const settings = baseSettings({ userDir, port, host: HOST });
+  // No "Enable update notifications?" dialog and no Node-RED tour over the Welcome tab on the
+  // first start: telemetry answered (off), tours off.
+  settings.telemetry = { enabled: false };
+  settings.editorTheme = { tours: false };
 
   let nodeRed;
   try {
-    nodeRed = await startEmbedded(settings);
+    nodeRed = await startEmbedded(settings, { nodeRedDir: process.env.TWINWIRE_NODE_RED_DIR || undefined });
   } catch (err) {
     console.error(err && err.stack ? err.stack : err);
     await broker.close();

@@ -119,6 +119,7 @@
       // Reported, with a sparkline per numeric property
       var reported = section(t("detail.reported"), keys(doc.reported).length, !keys(doc.reported).length).appendTo(top);
       var metaReported = (doc.meta && doc.meta.reported) || {};
+      var lastSeen = doc.connectivity && typeof doc.connectivity.lastSeen === "number" ? doc.connectivity.lastSeen : null;
       var sparks = [];
       keys(doc.reported).forEach(function (name) {
         var value = doc.reported[name];
@@ -138,7 +139,7 @@
           if (!old || ts === null || old.ts !== ts) sparks.push({ name: name, holder: holder, ts: ts });
         }
         if (meta) {
-          var sub = el("div", "twinwire-sub").appendTo(td).append(timeEl(meta.ts));
+          var sub = el("div", "twinwire-sub").appendTo(td).append(readingTimeEl(meta.ts, lastSeen));
           if (meta.source) sub.append(el("span", "twinwire-source", t("detail.source", { source: meta.source })).attr("title", meta.source));
         }
       });
@@ -173,17 +174,10 @@
         renderPrediction(infoRow(predictions, name), doc.predictions[name], unitOf(props, name));
       });
 
-      // Lifecycle
+      // Lifecycle, as a card: stage and since, counters with their units, what is due in words
       var hasLifecycle = isObject(doc.lifecycle) && keys(doc.lifecycle).length > 0;
-      var lifecycle = section(t("detail.lifecycle"), 0, !hasLifecycle).appendTo(bottom);
-      if (hasLifecycle) {
-        keys(doc.lifecycle).forEach(function (name) {
-          var v = doc.lifecycle[name];
-          var timeLike = (name === "since" || name === "maintenanceDue" || /At$|Ts$/.test(name)) && typeof v === "number";
-          if (name === "stage" && typeof v === "string") infoRow(lifecycle, name, el("span", "twinwire-badge twinwire-badge-stage", v).attr("data-stage", v));
-          else infoRow(lifecycle, name, timeLike ? el("span", "", new Date(v).toLocaleString()) : valueEl(v));
-        });
-      }
+      var lifecycle = section(t("detail.lifecycle"), 0, !hasLifecycle).addClass("twinwire-lifecycle").appendTo(bottom);
+      if (hasLifecycle) renderLifecycle(lifecycle, doc.lifecycle);
 
       // Attributes
       var attributes = section(t("detail.attributes"), keys(doc.attributes).length, !keys(doc.attributes).length).appendTo(bottom);
@@ -218,6 +212,53 @@
       return sparks;
     }
 
+    /** A reading's time: "… ago", or its own time as a date where that would contradict "last seen". */
+    function readingTimeEl(ts, lastSeen) {
+      if (!u.readingTimeIsOwn(ts, lastSeen)) return timeEl(ts);
+      return el("span", "twinwire-time", t("detail.readingTime", { at: u.dateText(ts) })).attr("title", t("detail.readingTimeHint"));
+    }
+
+    /** Stages of the default stage machine, named in the catalog; custom stages show as named. */
+    var STAGE_NAMES = ["commissioned", "operating", "maintenance", "retired"];
+    var HOURS_DUE_RULES = { operatingHours: "due.operatingHours", cycles: "due.cycles", days: "due.days" };
+
+    /** What twin-lifecycle keeps in twin.lifecycle (src/core/lifecycle/tracker.ts LifecycleSummary), in words. */
+    function renderLifecycle(table, lc) {
+      var stage = typeof lc.stage === "string" ? lc.stage : null;
+      infoRow(table, t("lifecycle.stage"), stage
+        ? el("span", "twinwire-badge twinwire-badge-stage", STAGE_NAMES.indexOf(stage) >= 0 ? t("stage." + stage) : stage).attr("data-stage", stage)
+        : el("span", "twinwire-muted", t("lifecycle.noStage")));
+      if (typeof lc.since === "number") {
+        // A date, not "ago": stages change at reading time, which may be a device's (or a warped) clock
+        infoRow(table, t("lifecycle.since"), el("span", "", u.dateText(lc.since)));
+      }
+      if (typeof lc.operatingHours === "number") infoRow(table, t("lifecycle.operatingHours"), valueEl(lc.operatingHours, "h"));
+      if (typeof lc.cycles === "number") infoRow(table, t("lifecycle.cycles"), valueEl(lc.cycles));
+      var due = lc.maintenanceDue;
+      var dueCell = infoRow(table, t("lifecycle.maintenance"));
+      if (!isObject(due)) {
+        dueCell.append(el("span", "twinwire-muted", t("lifecycle.notDue")));
+      } else {
+        var words;
+        if (due.rule === "prediction") {
+          words = t("lifecycle.due.prediction", { property: String(due.property), in: duration(Number(due.timeToThreshold) || 0), horizon: duration(Number(due.horizon) || 0) });
+        } else if (has(HOURS_DUE_RULES, due.rule)) {
+          words = t("lifecycle." + HOURS_DUE_RULES[due.rule], { limit: formatNumber(Number(due.limit)), value: formatNumber(Number(due.value)) });
+        } else {
+          words = t("lifecycle.due.other", { rule: String(due.rule) });
+        }
+        dueCell.append(el("span", "twinwire-badge twinwire-badge-pending", t("lifecycle.dueBadge"))).append(el("span", "twinwire-due-text", " " + words));
+        if (typeof due.at === "number") el("div", "twinwire-sub", t("lifecycle.dueSince", { at: u.dateText(due.at) })).appendTo(dueCell);
+      }
+      // Anything else a later version keeps there: its name and value, dates as dates
+      keys(lc).forEach(function (name) {
+        if (["stage", "since", "operatingHours", "cycles", "maintenanceDue"].indexOf(name) >= 0) return;
+        var v = lc[name];
+        var timeLike = /At$|Ts$/.test(name) && typeof v === "number";
+        infoRow(table, name, timeLike ? el("span", "", u.dateText(v)) : valueEl(v));
+      });
+    }
+
     function renderPrediction(td, p, unit) {
       if (!isObject(p)) {
         td.append(valueEl(p));
@@ -225,19 +266,22 @@
       }
       var line = el("div", "twinwire-line").appendTo(td);
       if (typeof p.forecast === "number") {
-        line.append(el("span", "twinwire-sub-label", t("prediction.forecast"))).append(valueEl(p.forecast, unit));
+        var label = typeof p.horizon === "number" ? t("prediction.forecastIn", { in: duration(p.horizon) }) : t("prediction.forecast");
+        line.append(el("span", "twinwire-sub-label", label)).append(valueEl(p.forecast, unit));
       }
       if (p.anomaly === true) {
         line.append(el("span", "twinwire-badge twinwire-badge-anomaly").append(icon("fa-exclamation-triangle")).append(el("span", "", " " + t("prediction.anomaly"))));
       }
       var sub = el("div", "twinwire-sub").appendTo(td);
       var parts = [];
-      if (typeof p.lower === "number" && typeof p.upper === "number") parts.push(t("prediction.range") + " " + formatNumber(p.lower) + " – " + formatNumber(p.upper));
+      var symbol = u.unitSymbol(unit);
+      var withUnit = function (n) { return formatNumber(n) + (symbol ? " " + symbol : ""); };
+      if (typeof p.lower === "number" && typeof p.upper === "number") parts.push(t("prediction.range") + " " + formatNumber(p.lower) + " – " + withUnit(p.upper));
       if (typeof p.score === "number") parts.push(t("prediction.score") + " " + formatNumber(p.score));
-      if (typeof p.timeToThreshold === "number") parts.push(t("prediction.threshold") + " " + duration(p.timeToThreshold));
-      if (typeof p.horizon === "number") parts.push(t("prediction.horizon") + " " + duration(p.horizon));
+      if (typeof p.timeToThreshold === "number") parts.push(t("prediction.threshold", { in: duration(p.timeToThreshold) }));
       if (typeof p.method === "string") parts.push(t("prediction.method") + " " + p.method);
       sub.text(parts.join(" · "));
+      if (typeof p.ts === "number") sub.attr("title", t("prediction.madeAt", { at: u.dateText(p.ts) }));
     }
 
     /** Fetches the histories of `list` one after the other, then calls done(). */

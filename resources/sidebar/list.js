@@ -220,7 +220,7 @@
           row = createRow(entry, s.id);
           entry.rows.set(s.id, row);
         }
-        updateRow(row, s, !!live);
+        updateRow(row, s, !!live, entry.id);
         if (before) row.insertAfter(before);
         else row.prependTo(entry.rowsEl);
         before = row;
@@ -269,7 +269,7 @@
       return row;
     }
 
-    function updateRow(row, s, live) {
+    function updateRow(row, s, live, registryId) {
       var previous = row.data("version");
       row.data("version", s.version);
       row.data("dot").toggleClass("twinwire-online", !!s.online).attr("title", s.online ? t("row.online") : t("row.offline"));
@@ -281,10 +281,14 @@
       row.toggleClass("twinwire-row-anomaly", !!s.anomaly);
       row.data("model").text(s.model || t("row.noModel")).toggleClass("twinwire-muted", !s.model);
       var values = row.data("values").empty();
+      var props = u.modelProperties(registryId, s.model);
       keys(s.reported).forEach(function (name) {
+        var value = el("span", valueClass(s.reported[name]), formatValue(s.reported[name]));
+        var unit = u.unitSymbol(u.unitOf(props, name));
+        if (unit) value.append(el("span", "twinwire-unit", unit));
         values.append(el("span", "twinwire-row-value")
           .append(el("span", "twinwire-row-value-name", name))
-          .append(el("span", valueClass(s.reported[name]), formatValue(s.reported[name]))));
+          .append(value));
       });
       // A short highlight on change; twins fed many times a second do not blink all the time.
       if (live && previous !== undefined && previous !== s.version && Date.now() - (row.data("flashed") || 0) > 3000) {

@@ -68,6 +68,9 @@
     app.twin.build(el("div", "twinwire-detail-view").hide().appendTo(content));
 
     RED.actions.add("twinwire:show-twins-tab", function () { RED.sidebar.show(TAB); });
+    // Beside Node-RED's own ctrl-g i/d/c/x: the tab is often out of sight (under the sidebar's
+    // menu on Node-RED 4 at common widths), and the Welcome tab of npm start names this key.
+    RED.keyboard.add("*", "ctrl-g t", "twinwire:show-twins-tab");
     RED.sidebar.addTab({
       id: TAB,
       label: t("label"),

@@ -71,10 +71,46 @@
     return "twinwire-v-object";
   }
 
+  /**
+   * How a person writes a model's unit: models hold UCUM codes (src/core/units.ts), which read
+   * as codes ("Cel", "kW.h", "[psi]"). Codes not listed are shown as written.
+   */
+  var UNIT_SYMBOLS = {
+    "Cel": "°C", "[degF]": "°F", "K": "K",
+    "%RH": "% RH", "[psi]": "psi", "kW.h": "kWh", "W.h": "Wh", "MW.h": "MWh",
+    "[mi_i]/h": "mph", "[kn_i]": "kn", "[ppm]": "ppm", "1": "",
+    "mm/s": "mm/s", "m/s": "m/s", "km/h": "km/h", "kW": "kW", "W": "W", "%": "%",
+    "h": "h", "min": "min", "s": "s", "d": "days", "m3/h": "m³/h", "m3": "m³", "mm": "mm", "m2": "m²",
+    "L/min": "L/min", "l/min": "L/min", "1/min": "rpm", "/min": "rpm", "{rpm}": "rpm", "[rpm]": "rpm"
+  };
+
+  function unitSymbol(code) {
+    if (typeof code !== "string") return "";
+    return Object.prototype.hasOwnProperty.call(UNIT_SYMBOLS, code) ? UNIT_SYMBOLS[code] : code;
+  }
+
   function valueEl(v, unit) {
     var span = el("span", "twinwire-v " + valueClass(v), formatValue(v));
-    if (unit) span.append(el("span", "twinwire-unit", unit));
+    var symbol = unitSymbol(unit);
+    if (symbol) span.append(el("span", "twinwire-unit", symbol).attr("title", unit !== symbol ? unit : null));
     return span;
+  }
+
+  /**
+   * Whether a reading's own time (from the device, or a simulator's warped clock) should show as
+   * a date rather than "… ago": when it is more than a minute from when the twin last heard from
+   * its device, "15 d ago" beside "last seen just now" would read as a contradiction.
+   */
+  function readingTimeIsOwn(ts, lastSeen) {
+    return typeof ts === "number" && typeof lastSeen === "number" && Math.abs(lastSeen - ts) > 60000;
+  }
+
+  /** A date and time in the browser's locale: today's as a time only. */
+  function dateText(ts) {
+    var d = new Date(ts);
+    var today = new Date();
+    if (d.toDateString() === today.toDateString()) return d.toLocaleTimeString();
+    return d.toLocaleString();
   }
 
   function ago(ts) {
@@ -87,12 +123,14 @@
     return t("time.days", { n: Math.round(s / 86400) });
   }
 
+  /** A span of time as people say it: 45 s, 20 min, 1 h, 1.5 h, 3 d (a forecast "in 1 h", not "in 60 min"). */
   function duration(seconds) {
     var s = Math.abs(seconds);
+    var tenths = function (n) { return Math.round(n * 10) / 10; };
     if (s < 90) return t("time.inSeconds", { n: Math.round(s) });
-    if (s < 90 * 60) return t("time.inMinutes", { n: Math.round(s / 60) });
-    if (s < 36 * 3600) return t("time.inHours", { n: Math.round(s / 3600) });
-    return t("time.inDays", { n: Math.round(s / 86400) });
+    if (s < 3600) return t("time.inMinutes", { n: Math.round(s / 60) });
+    if (s < 48 * 3600) return t("time.inHours", { n: tenths(s / 3600) });
+    return t("time.inDays", { n: s < 10 * 86400 ? tenths(s / 86400) : Math.round(s / 86400) });
   }
 
   function timeEl(ts) {
@@ -226,6 +264,9 @@
     formatValue: formatValue,
     valueClass: valueClass,
     valueEl: valueEl,
+    unitSymbol: unitSymbol,
+    dateText: dateText,
+    readingTimeIsOwn: readingTimeIsOwn,
     ago: ago,
     duration: duration,
     timeEl: timeEl,

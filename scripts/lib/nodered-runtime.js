@@ -110,7 +110,7 @@ const NOT_REFERENCES = new Set(["id", "type", "name", "label", "info", "topic", 
 
 /**
  * Reads every examples/*.json (each a flat array of nodes) and returns one flow array with one
- * tab per file, labelled with the file name without ".json", in file-name order. Every node gets
+ * tab per file, labelled with the file name without ".json", in file-name order (or options.order). Every node gets
  * a fresh unique id, so the examples can be deployed together (and the result deployed beside
  * flows already running). References are remapped consistently: `z`, `g`, `wires`, link nodes'
  * `links`, catch/status/complete `scope`, group `nodes`, subflow port wires and instance types
@@ -121,6 +121,7 @@ const NOT_REFERENCES = new Set(["id", "type", "name", "label", "info", "topic", 
  * file are dropped and their nodes moved to the file's tab.
  * @param {object} [options]
  * @param {string} [options.examplesDir] default <repo>/examples
+ * @param {string[]} [options.order] tab labels to put first, in this order (the rest follow by name)
  * @returns {Array<object>}
  */
 function examplesAsFlows(options = {}) {
@@ -128,6 +129,10 @@ function examplesAsFlows(options = {}) {
   let files = [];
   try {
     files = fs.readdirSync(examplesDir).filter((f) => f.endsWith(".json")).sort();
+    // options.order: these first, in this order; the rest after them by file name
+    const order = (options.order || []).map((label) => `${label}.json`);
+    const rank = (f) => (order.includes(f) ? order.indexOf(f) : order.length);
+    files.sort((a, b) => rank(a) - rank(b));
   } catch (err) {
     if (err.code !== "ENOENT") throw err;
   }
@@ -164,7 +169,9 @@ function exampleAsTab(nodes, label, file) {
   }
   const remap = (value) => (typeof value === "string" && ids.has(value) ? ids.get(value) : value);
 
-  const out = [{ id: tabId, type: "tab", label, disabled: false, info: "" }];
+  // The file's own tab (what Import > Examples creates) gives its description.
+  const fileTab = nodes.find((node) => node.type === "tab");
+  const out = [{ id: tabId, type: "tab", label, disabled: false, info: (fileTab && fileTab.info) || "" }];
   for (const node of nodes) {
     if (node.type === "tab") continue;
     const copy = JSON.parse(JSON.stringify(node));

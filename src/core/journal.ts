@@ -147,6 +147,7 @@ function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
 function seen(twin: Twin, t: number): void {
   twin.online = true;
   if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
+  if (twin.storedSeen === null || t > twin.storedSeen) twin.storedSeen = t;
 }
 
 /** The entry's properties; from disk, names are checked again and values copied. (A plain loop, not a generator: this is on every reading's path.) */
@@ -162,15 +163,19 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
-  const admitted = dict();
-  for (const key of Object.keys(patch)) {
-    if (ctx.fromDisk && !isPropertyName(key)) continue;
-    admitted[key] = ctx.fromDisk ? cloneJson(patch[key]) : patch[key];
+  // A live patch was admitted by the registry already: merged as it is, without a copy.
+  let admitted = patch;
+  if (ctx.fromDisk) {
+    admitted = dict();
+    for (const key of Object.keys(patch)) if (isPropertyName(key)) admitted[key] = cloneJson(patch[key]);
   }
-  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, { ...ctx, fromDisk: false });
+  setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, LIVE);
 }
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): void {
+/** Attributes merged here are copies already. */
+const LIVE = { fromDisk: false };
+
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
   const size = sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
@@ -179,25 +184,42 @@ function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): v
 }
 
 function putEntries(twin: Twin, section: "reported" | "desired", props: Props<EntryTuple | null>, ctx: ApplyContext): void {
+  if (ctx.fromDisk) {
+    for (const [name, tuple] of entriesOf(props, ctx)) putEntry(twin, section, name, tuple, ctx);
+  } else {
+    // Live entries were built by the registry: no copy, and no list of pairs per reading.
+    for (const name in props) putEntry(twin, section, name, props[name], ctx);
+  }
+}
+
+function putEntry(twin: Twin, section: "reported" | "desired", name: string, tuple: EntryTuple | null, ctx: ApplyContext): void {
   let map = section === "reported" ? twin.reported : twin.desired;
-  for (const [name, tuple] of entriesOf(props, ctx)) {
-    const old = map?.get(name);
-    if (old) twin.bytes -= entrySize(name, old.value);
-    if (tuple === null || !Array.isArray(tuple)) {
-      map?.delete(name);
-      continue;
-    }
-    const [value, ts, source] = tuple;
-    const entry: Entry = source === undefined || source === null ? { value, ts } : { value, ts, source };
+  const old = map?.get(name);
+  if (old) twin.bytes -= entrySize(name, old.value);
+  if (tuple === null || !Array.isArray(tuple)) {
+    map?.delete(name);
+    return;
+  }
+  const value = tuple[0];
+  const ts = tuple[1];
+  const source = tuple[2] === null ? undefined : tuple[2];
+  if (old && (old.source === undefined) === (source === undefined)) {
+    // Entries are read synchronously only (nobody keeps one), so the stored one is updated in
+    // place: a reading allocates no new entry per property.
+    old.value = value;
+    old.ts = ts;
+    if (source !== undefined) old.source = source;
+  } else {
+    const entry: Entry = source === undefined ? { value, ts } : { value, ts, source };
     if (!map) map = twin.desired = new Map();
     map.set(name, entry);
-    twin.bytes += entrySize(name, value);
-    if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
-      const history = (twin.history ??= new SeriesMap());
-      let series = history.get(name);
-      if (!series) history.set(name, (series = new Series(ctx.historyLength)));
-      series.push(ts, value);
-    }
+  }
+  twin.bytes += entrySize(name, value);
+  if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
+    const history = (twin.history ??= new SeriesMap());
+    let series = history.get(name);
+    if (!series) history.set(name, (series = new Series(ctx.historyLength)));
+    series.push(ts, value);
   }
 }
 
@@ -273,6 +295,7 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   }
   twin.online = r.on === true;
   twin.lastSeen = typeof r.ls === "number" ? r.ls : null;
+  twin.storedSeen = twin.lastSeen;
   twin.version = r.v;
   twin.lsn = r.l;
   return twin;

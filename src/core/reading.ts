@@ -6,8 +6,8 @@
  * registry validates them (model, names, limits, timestamps) and either applies them all or
  * throws a TwinError and changes nothing.
  */
-import { dict } from "./json";
-import { ChangeEvent, TwinRegistry } from "./registry";
+import { dict, isPlainObject } from "./json";
+import { ChangeEvent, SKIP, Shaper, TwinRegistry } from "./registry";
 import { Deadband, coerce, scaleValue, withinDeadband } from "./binding";
 import { convertUnit } from "./units";
 
@@ -45,37 +45,33 @@ export interface ReadingOutcome {
  * (invalid id, unknown twin, a value the model refuses, a version conflict...) with the twin
  * unchanged. A reading that keeps nothing for an existing twin (every value inside the deadband,
  * or no value at all) is still a sign of life: the twin is touched (kept online).
+ *
+ * The registry resolves the twin and its model once and shapes each value in the same pass that
+ * checks it (the shaper below), so a reading crosses into the registry once.
  */
 export function applyReading(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, options: ReadingOptions = {}): ReadingOutcome {
-  const twin = registry.twin(twinId);
-  const model = twin ? registry.modelOf(twin) : options.create?.model ? registry.models.get(options.create.model) ?? null : null;
   const scale = options.scale ?? 1;
   const offset = options.offset ?? 0;
-  const kept = dict<unknown>();
-  let count = 0;
-  for (const name of Object.keys(values)) {
-    const spec = model?.properties.get(name);
-    let value = coerce(spec, values[name], options.parseNumbers === true);
-    value = scaleValue(value, scale, offset);
-    if (options.unit && spec?.unit && typeof value === "number") {
-      value = convertUnit(value, options.unit, spec.unit, { twinId, property: name });
+  const parseNumbers = options.parseNumbers === true;
+  const unit = options.unit;
+  const deadband = options.deadband;
+  const shape: Shaper = (name, raw, spec, stored) => {
+    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
+    if (unit && spec?.unit && typeof value === "number") {
+      value = convertUnit(value, unit, spec.unit, { twinId, property: name });
     }
-    const stored = twin?.reported.get(name);
-    if (options.deadband && stored && withinDeadband(stored.value, value, options.deadband)) continue;
-    kept[name] = value;
-    count++;
-  }
-  if (twin && count === 0) {
-    // Nothing to write; a version the sender expects is still checked.
-    if (options.ifVersion !== undefined) registry.report(twinId, kept, { ifVersion: options.ifVersion });
-    registry.touch(twinId);
-    return { event: null, stale: [], created: false };
-  }
-  const result = registry.report(twinId, kept, {
+    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
+    return value;
+  };
+  // The registry takes plain objects only; any other object's own keys are its properties, as before.
+  const input = isPlainObject(values) ? values : Object.assign(dict<unknown>(), values);
+  const result = registry.report(twinId, input, {
     ts: options.ts,
     source: options.source,
     ifVersion: options.ifVersion,
     create: options.create ? { model: options.create.model || null } : undefined,
+    shape,
+    alive: true,
   });
   return { event: result.event, stale: result.stale, created: result.created === true };
 }

@@ -6,9 +6,9 @@
 import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
-import { ModelSet, TwinModel, checkValue, valuesMatch } from "./models";
+import { ModelSet, PropertySpec, TwinModel, checkValue, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
-import { Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
+import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
 import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
@@ -50,7 +50,22 @@ export interface WriteOptions { ifVersion?: unknown; ts?: unknown; source?: stri
 export interface ReportOptions extends WriteOptions {
   /** Create the twin (with this model) when it does not exist yet, in the same change. */
   create?: { model?: string | null };
+  /**
+   * Shapes each value before it is checked (core/reading.ts: coercion, scale, units, deadband),
+   * in the same pass over the properties, with the twin and model resolved once.
+   */
+  shape?: Shaper;
+  /** A reading that keeps nothing (every value skipped) still marks an existing twin alive. */
+  alive?: boolean;
 }
+
+/**
+ * One reported value shaped for the twin's model: gets the property's spec (undefined without a
+ * model or outside it) and its stored entry; returns the value to check, or SKIP to leave the
+ * property out of the change.
+ */
+export type Shaper = (name: string, value: unknown, spec: PropertySpec | undefined, stored: Entry | undefined) => unknown;
+export const SKIP: unique symbol = Symbol("skip");
 
 export interface ReportResult {
   event: ChangeEvent | null;
@@ -62,8 +77,11 @@ export interface ReportResult {
 export interface ListQuery { model?: string; stage?: string; online?: boolean; limit?: number; offset?: number }
 export interface HistoryQuery { from?: number; to?: number; limit?: number }
 
-/** Checked parts of one change: merged attributes, readings, desired values (null clears). */
-interface Parts { a?: Patched; r?: Map<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+/**
+ * Checked parts of one change: merged attributes, readings, desired values (null clears).
+ * Readings are already in the journal entry's form, so the entry takes them as they are.
+ */
+interface Parts { a?: Patched; r?: Record<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
 
 /** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
 interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject }
@@ -317,19 +335,31 @@ export class TwinRegistry {
     }
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const { accepted, stale } = this.checkReported(twin, values, options);
+    const { accepted, stale, kept } = this.checkReported(twin, values, options);
+    if (kept === 0 && options.alive) {
+      this.touchTwin(twin);
+      return { event: null, stale };
+    }
     return { event: this.write(twin, { r: accepted }).reported ?? null, stale };
   }
 
   /** A reading that changed nothing worth a version (a deadband): the device is still alive. */
   touch(id: unknown): void {
-    const twin = this.require(id);
+    this.touchTwin(this.require(id));
+  }
+
+  private touchTwin(twin: Twin): void {
     const t = this.clock();
     if (!twin.online) {
       this.commitConnectivity(twin, true, t);
       this.emitConnectivity(twin, true, t);
+    } else if (twin.storedSeen === null || t - twin.storedSeen >= this.seenEvery) {
+      // A device that only repeats itself is still alive: say so in the store now and then, or
+      // after a restart its twin would go offline at once and come back with its next reading.
+      this.commitSeen(twin, t);
     }
-    twin.lastSeen = t;
+    // Never backwards: a clock stepped back must not age a twin that was seen later.
+    if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
     this.seen.delete(twin.id);
     this.seen.set(twin.id, t);
   }
@@ -379,7 +409,7 @@ export class TwinRegistry {
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
     if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) entry.r = tupleDict((parts.r = this.checkReported(shell, input.reported, options).accepted));
+    if (input.reported !== undefined) entry.r = parts.r = this.checkReported(shell, input.reported, options).accepted;
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
@@ -411,26 +441,45 @@ export class TwinRegistry {
     return ts;
   }
 
-  private checkReported(twin: Twin, values: unknown, options: WriteOptions): { accepted: Map<string, EntryTuple>; stale: string[] } {
+  /**
+   * Readings checked in one pass, shaped first when the options carry a shaper. `kept` counts the
+   * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
+   * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
+   */
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Record<string, EntryTuple>; stale: string[]; kept: number } {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
-    const ts = this.sourceTime(twin.id, options.ts);
+    const shape = options.shape;
+    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
-    const accepted = new Map<string, EntryTuple>();
+    const accepted = dict<EntryTuple>();
     const stale: string[] = [];
+    let kept = 0;
     for (const name of Object.keys(values)) {
-      checkPropertyName(twin.id, name);
-      const raw = values[name];
-      if (raw === undefined) continue;
-      const { value } = admit(raw, this.admitContext(twin, name));
-      checkValue(model, twin.id, name, value, false);
+      let raw = values[name];
       const old = twin.reported.get(name);
+      if (shape) {
+        raw = shape(name, raw, model?.properties.get(name), old);
+        if (raw === SKIP) continue;
+        if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
+      }
+      kept++;
+      checkPropertyName(twin.id, name);
+      if (raw === undefined) continue;
+      const value = this.admitValue(twin, name, raw);
+      checkValue(model, twin.id, name, value, false);
       if (old && ts < old.ts) {
         stale.push(name);
         continue;
       }
-      accepted.set(name, options.source === undefined ? [value, ts] : [value, ts, options.source]);
+      accepted[name] = options.source === undefined ? [value, ts] : [value, ts, options.source];
     }
-    return { accepted, stale };
+    return { accepted, stale, kept };
+  }
+
+  /** admit(), without its walk for the plain numbers and booleans most readings are. */
+  private admitValue(twin: Twin, name: string, raw: unknown): Json {
+    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw;
+    return admit(raw, this.admitContext(twin, name)).value;
   }
 
   private checkDesired(twin: Twin, values: unknown, options: WriteOptions): Map<string, EntryTuple | null> {
@@ -457,11 +506,15 @@ export class TwinRegistry {
   private checkSize(twin: Twin, parts: Parts): void {
     let bytes = twin.bytes;
     if (parts.a) bytes += sizeOf(parts.a.merged) - twin.attributeBytes;
-    for (const [section, map] of [["reported", parts.r], ["desired", parts.d]] as const) {
-      if (!map) continue;
-      const current = section === "reported" ? twin.reported : twin.desired;
-      for (const [name, tuple] of map) {
-        const old = current?.get(name);
+    if (parts.r) {
+      for (const name in parts.r) {
+        const old = twin.reported.get(name);
+        bytes += entrySize(name, parts.r[name][0]) - (old ? entrySize(name, old.value) : 0);
+      }
+    }
+    if (parts.d) {
+      for (const [name, tuple] of parts.d) {
+        const old = twin.desired?.get(name);
         bytes += (tuple ? entrySize(name, tuple[0]) : 0) - (old ? entrySize(name, old.value) : 0);
       }
     }
@@ -497,12 +550,13 @@ export class TwinRegistry {
       if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
     }
     const reportedChanges = dict<Change>();
-    if (parts.r && parts.r.size) {
-      for (const [name, tuple] of parts.r) {
+    if (parts.r && hasKeys(parts.r)) {
+      for (const name in parts.r) {
+        const tuple = parts.r[name];
         const old = twin.reported.get(name);
         reportedChanges[name] = { value: cloneJson(tuple[0]), previous: old ? cloneJson(old.value) : null, ts: tuple[1] };
       }
-      entry.r = tupleDict(parts.r);
+      entry.r = parts.r;
     }
     const desiredChanges = dict<Change>();
     if (parts.d && parts.d.size) {
@@ -520,7 +574,7 @@ export class TwinRegistry {
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
     const deltaMatters = (parts.d !== undefined && parts.d.size > 0) || (twin.desired !== null && twin.desired.size > 0);
-    const touched = deltaMatters ? new Set([...(parts.r?.keys() ?? []), ...(parts.d?.keys() ?? [])]) : null;
+    const touched = deltaMatters ? new Set([...Object.keys(parts.r ?? {}), ...(parts.d?.keys() ?? [])]) : null;
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
     this.commit(entry);
@@ -529,17 +583,10 @@ export class TwinRegistry {
       this.seen.set(twin.id, t);
     }
     const events: Partial<Record<Section, ChangeEvent>> = {};
-    const sections: Array<[Section, Record<string, Change>, unknown]> = [
-      ["attributes", attributeChanges, entry.ap],
-      ["reported", reportedChanges, entry.r],
-      ["desired", desiredChanges, entry.d],
-    ];
-    for (const [section, changes, present] of sections) {
-      if (!present) continue;
-      const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
-      events[section] = event;
-      this.emit(event);
-    }
+    // One event per section written, in this order (a plain sequence: every reading passes here).
+    if (entry.ap) this.emit((events.attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
+    if (entry.r) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.d) this.emit((events.desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
     return events;
@@ -576,6 +623,19 @@ export class TwinRegistry {
     const changes = dict<Change>();
     changes.online = { value: online, previous: !online, ts: t };
     this.emit({ twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes });
+  }
+
+  /** How far the stored sign of life may lag behind the last reading: half the staleness timeout, else five minutes. */
+  private get seenEvery(): number {
+    return this.stalenessMs > 0 ? this.stalenessMs / 2 : 5 * 60 * 1000;
+  }
+
+  private commitSeen(twin: Twin, t: number): void {
+    try {
+      this.commit({ l: this.lsn + 1, o: "n", i: twin.id, t, on: true });
+    } catch {
+      // The disk is down: the sign of life stays in memory; the write that failed reports the disk.
+    }
   }
 
   private commitConnectivity(twin: Twin, online: boolean, t: number): void {
@@ -748,6 +808,12 @@ function expectedVersion(twinId: string, ifVersion: unknown): number {
   return n;
 }
 
+
+/** Whether an object has an own key, without listing them. */
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
+}
 
 function tupleDict<T extends EntryTuple | null>(map: Map<string, T>): Record<string, T> {
   const out = dict<T>();

@@ -24,6 +24,14 @@ const realTimers: ThrottleTimers = {
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * Keys emitted per timer turn at most; the rest follow on the next turns (a timer of 0 ms).
+ * Keys due together drift into one batch over time (a late timer emits every key due by then at
+ * the same time, and they come due again together), and a batch of a thousand twins' documents
+ * emitted in one turn stalls the event loop for tens of milliseconds.
+ */
+const PER_TICK = 64;
+
 export class Throttle {
   /** Key -> when it was last emitted, oldest first. */
   private readonly sent = new Map<string, number>();
@@ -99,7 +107,7 @@ export class Throttle {
     const now = this.clock();
     const due: string[] = [];
     for (const [key, last] of this.sent) {
-      if (now - last < this.intervalMs) break;
+      if (now - last < this.intervalMs || due.length >= PER_TICK) break;
       this.sent.delete(key);
       if (this.pending.delete(key)) due.push(key);
     }

@@ -22,6 +22,8 @@ export class Twin {
   history: SeriesMap | null = null;
   online = false;
   lastSeen: number | null = null;
+  /** The latest sign of life that is in the store (lastSeen can run ahead of it: readings that changed nothing). */
+  storedSeen: number | null = null;
   version = 0;
   /** Log sequence number of the last journal entry applied to this twin (replay skips older ones). */
   lsn = 0;

@@ -5,9 +5,9 @@
  * reads the settings, publishes what the bridge gives it once durable, feeds it HA's commands
  * and birth messages, and re-announces everything when the broker connection comes back.
  */
-import { TwinError, isTwinError, showValue } from "../core/errors";
+import { isTwinError, showValue } from "../core/errors";
 import { compileGlob } from "../core/glob";
-import { HA_DEFAULTS, HaOptions, checkTopicPrefix, commandFilter, parseCommandTopic, bridgeTopic } from "../core/homeassistant/discovery";
+import { HA_DEFAULTS, HaOptions, checkHaOptions, checkTopicPrefix, commandFilter, parseCommandTopic, bridgeTopic } from "../core/homeassistant/discovery";
 import { HomeAssistantBridge, Publication } from "../core/homeassistant/bridge";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
 import { findRegistry } from "../runtime/registry-node";
@@ -42,12 +42,12 @@ export = function (RED: RED) {
     let stateIntervalMs = 1000;
     let problem: string | null = null;
     try {
-      ha = {
+      ha = checkHaOptions({
         prefix: checkTopicPrefix("prefix", blank(config.prefix) ? HA_DEFAULTS.prefix : config.prefix),
         base: checkTopicPrefix("base", blank(config.base) ? HA_DEFAULTS.base : config.base),
-        id: haIdSetting(config.haId),
+        id: blank(config.haId) ? HA_DEFAULTS.id : String(config.haId).trim(),
         origin: { ...ORIGIN, sw_version: packageVersion() },
-      };
+      });
       if (!blank(config.twinIds)) {
         const matcher = compileGlob(String(config.twinIds));
         if (!matcher) throw new Error(t("errors.twinIds", { value: String(config.twinIds) }));
@@ -83,6 +83,7 @@ export = function (RED: RED) {
           stateIntervalMs,
           emit: (publications) => follow.box()?.push(...publications),
           onError: (err) => node.error(describe(err)),
+          onChange: () => follow.statusChanged(),
         }),
       emptyBox: () => [],
       hasAny: (box) => box.length > 0,
@@ -90,7 +91,7 @@ export = function (RED: RED) {
       status: (bridge, registry): NodeStatus => {
         if (!registry.health().ok) return { fill: "red", shape: "ring", text: t("status.store-error") };
         if (!broker?.connected) return { fill: "yellow", shape: "ring", text: t("status.disconnected") };
-        return { fill: "green", shape: "dot", text: t("status.twins", { count: bridge.size }) };
+        return { fill: "green", shape: "dot", text: t(bridge.size === 1 ? "status.one" : "status.twins", { count: bridge.size }) };
       },
     });
 
@@ -99,6 +100,8 @@ export = function (RED: RED) {
       const o = ha;
       broker.register(node);
       broker.subscribe(commandFilter(o), { qos: 1 }, (topic, payload) => onCommand(o, topic, payload), node.id);
+      // Every retained discovery config: this bridge's that no twin stands for any more are cleared.
+      broker.subscribe(configFilter(o), { qos: 1 }, (topic, payload) => follow.follower?.noticeConfig(topic, payload.toString("utf8")), node.id);
       broker.subscribe(`${o.prefix}/status`, { qos: 1 }, (_topic, payload) => {
         // Home Assistant's birth message: it (re)started and wants every config again.
         if (String(payload) === "online") follow.follower?.announceAll();
@@ -135,6 +138,7 @@ export = function (RED: RED) {
       const o = ha;
       broker.unsubscribe(commandFilter(o), node.id, true);
       broker.unsubscribe(`${o.prefix}/status`, node.id, true);
+      broker.unsubscribe(configFilter(o), node.id, true);
       const leave = () => broker.deregister(node, done, true);
       // HA marks every entity unavailable; a crash leaves "online" (the broker's Will can say otherwise: see the help).
       if (broker.connected) broker.publish({ topic: bridgeTopic(o), payload: "offline", qos: 1, retain: true }, leave);
@@ -151,10 +155,8 @@ function blank(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === "string" && v.trim() === "");
 }
 
-function haIdSetting(v: unknown): string {
-  const text = blank(v) ? HA_DEFAULTS.id : String(v).trim();
-  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(text)) throw new TwinError("invalid-option", { option: "haId", value: text.slice(0, 60) });
-  return text;
+function configFilter(o: HaOptions): string {
+  return `${o.prefix}/+/+/+/config`;
 }
 
 function packageVersion(): string {

@@ -26,7 +26,10 @@ interface BrokerConfig extends NodeDef {
 
 interface LinkConfig extends NodeDef {
   registry?: string;
+  /** "mqtt-broker": Node-RED's own broker config node (mqttBroker); else twin-link-broker (broker). */
+  connection?: string;
   broker?: string;
+  mqttBroker?: string;
   root?: string;
   group?: string;
   qos?: string | number;
@@ -57,6 +60,18 @@ interface BrokerNode extends Node {
   deregister(user: LinkUser, removed: boolean): Promise<void>;
   publish(message: Outgoing, key?: string): void;
   connectionState(): { state: ConnectionState; failure: Failure | null; queued: number };
+}
+
+/** What twin-link uses of Node-RED's mqtt-broker config node (node-red/nodes/core/network/10-mqtt.js). */
+interface MqttBrokerNode extends Node {
+  brokerurl?: string;
+  clientid?: string;
+  connected?: boolean;
+  register(user: { id: string; status(s: NodeStatus): void }): void;
+  deregister(user: { id: string }, done: () => void, autoDisconnect?: boolean): void;
+  subscribe(topic: string, options: { qos: number }, callback: (topic: string, payload: Buffer, packet: { retain?: boolean }) => void, ref: string): void;
+  unsubscribe(topic: string, ref: string, removeClientSubscription?: boolean): void;
+  publish(msg: { topic: string; payload: Buffer | string; qos: number; retain: boolean }, done?: (err?: unknown) => void): void;
 }
 
 interface TlsNode extends Node {
@@ -197,6 +212,65 @@ export = function (RED: RED) {
     });
   }
 
+  /**
+   * A twin-link-broker's interface over a Node-RED mqtt-broker config node, so a flow that already
+   * has one configures its broker once. What it cannot give (see the help): the mqtt-broker
+   * acknowledges a message as it arrives, not once the twin's change is stored; it keeps no
+   * persistent session or queue, so what is published while disconnected is lost (the link
+   * publishes every retained state again on each connect instead).
+   */
+  function overMqttBroker(mqtt: MqttBrokerNode, ref: string): BrokerNode {
+    const users = new Map<string, LinkUser>();
+    const subscribed = new Map<string, 0 | 1 | 2>();
+    let state: ConnectionState = "connecting";
+    const watcher = {
+      id: ref,
+      // The mqtt-broker tells its users its state through their status.
+      status(s: NodeStatus) {
+        const next: ConnectionState = s && s.fill === "green" ? "connected" : s && s.fill === "red" ? "reconnecting" : "connecting";
+        const was = state;
+        state = next;
+        for (const user of users.values()) {
+          user.onState(next, null);
+          if (next === "connected" && was !== "connected") user.onConnect({ sessionPresent: false, dropped: 0 });
+        }
+      },
+    };
+    function dispatch(topic: string, payload: Buffer, packet: { retain?: boolean }): void {
+      for (const user of users.values()) if (user.accepts(topic)) user.handle(topic, payload, !!packet?.retain, () => {});
+    }
+    const shim = {
+      problem: null,
+      url: String(mqtt.brokerurl ?? ""),
+      clientId: String(mqtt.clientid ?? ""),
+      register(user: LinkUser) {
+        users.set(user.id, user);
+        for (const [filter, qos] of user.subscriptions()) {
+          if (subscribed.has(filter)) continue;
+          subscribed.set(filter, qos);
+          mqtt.subscribe(filter, { qos }, dispatch, ref);
+        }
+        mqtt.register(watcher);
+        if (mqtt.connected) watcher.status({ fill: "green", shape: "dot", text: "" });
+        else user.onState(state, null);
+      },
+      deregister(user: LinkUser) {
+        users.delete(user.id);
+        for (const filter of subscribed.keys()) mqtt.unsubscribe(filter, ref, true);
+        subscribed.clear();
+        return new Promise<void>((resolve) => mqtt.deregister(watcher, () => resolve(), true));
+      },
+      publish(message: Outgoing) {
+        if (!mqtt.connected) return; // republished on the next connect
+        mqtt.publish({ topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain });
+      },
+      connectionState() {
+        return { state, failure: null, queued: 0 };
+      },
+    };
+    return shim as unknown as BrokerNode;
+  }
+
   RED.nodes.registerType("twin-link-broker", TwinLinkBrokerNode, {
     credentials: { user: { type: "text" }, password: { type: "password" } },
   });
@@ -208,8 +282,15 @@ export = function (RED: RED) {
     const node = this;
     const t = (key: string, params?: Record<string, unknown>) => RED._(`twin-link.${key}`, params);
     const registryNode = findRegistry(RED, config.registry);
-    const candidate = config.broker ? (RED.nodes.getNode(config.broker) as BrokerNode | null) : null;
-    const brokerNode = candidate && candidate.type === "twin-link-broker" ? candidate : null;
+    const useMqttBroker = config.connection === "mqtt-broker";
+    const candidate = !useMqttBroker && config.broker ? (RED.nodes.getNode(config.broker) as BrokerNode | null) : null;
+    const mqttCandidate = useMqttBroker && config.mqttBroker ? (RED.nodes.getNode(config.mqttBroker) as MqttBrokerNode | null) : null;
+    const brokerNode =
+      candidate && candidate.type === "twin-link-broker"
+        ? candidate
+        : mqttCandidate && mqttCandidate.type === "mqtt-broker" && typeof mqttCandidate.subscribe === "function"
+          ? overMqttBroker(mqttCandidate, node.id)
+          : null;
     let problem: string | null = null;
     let link: DeviceLink | null = null;
     let registry: TwinRegistry | null = null;

@@ -60,7 +60,7 @@ export = function (RED: RED) {
       if (!registry) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.failed") };
       const health = registry.health();
       if (!health.ok) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.store-error") };
-      return { fill: "green", shape: "dot", text: RED._("twin-registry.status.count", { count: registry.size }) };
+      return { fill: "green", shape: "dot", text: RED._(registry.size === 1 ? "twin-registry.status.one" : "twin-registry.status.count", { count: registry.size }) };
     }
 
     function showStatus(): void {

@@ -48,6 +48,8 @@ export = function (RED: RED) {
     const settings = readSettings(RED, node, registryNode, config);
     let received = 0;
     let lastTwin = "";
+    /** The twin the idle status names, "" while readings flow. */
+    let idleShown = "";
 
     // Readings per second over the last interval; the registry's own trouble wins.
     const statusTimer = setInterval(() => {
@@ -61,7 +63,13 @@ export = function (RED: RED) {
       else if (!health.ok) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.store-error") });
       else if (settings.error) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.config-error") });
       else if (received > 0) node.status({ fill: "green", shape: "dot", text: RED._("twin-sensor.status.rate", { rate: received, twin: short(lastTwin) }) });
-      else if (lastTwin) node.status({ fill: "green", shape: "ring", text: RED._("twin-sensor.status.idle", { twin: short(lastTwin) }) });
+      // Idle is not a fault, and "0/s" in green read as a live stream that stopped: grey, with the
+      // last twin fed and when. Only when it changes, not every second.
+      else if (lastTwin && idleShown !== lastTwin) {
+        idleShown = lastTwin;
+        node.status({ fill: "grey", shape: "ring", text: RED._("twin-sensor.status.idle", { twin: short(lastTwin), at: new Date().toLocaleTimeString() }) });
+      }
+      if (received > 0) idleShown = "";
       received = 0;
     }, 1000);
     if (settings.error) node.error(registryNode ? registryNode.describe(settings.error) : settings.error);

@@ -4,7 +4,7 @@
  */
 import { TwinError } from "../core/errors";
 import { TwinRegistry, ListQuery } from "../core/registry";
-import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
+import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { propertyReader } from "../runtime/jsonata";
 
@@ -18,16 +18,58 @@ interface TwinConfig extends NodeDef {
 
 const OPERATIONS = new Set(["create", "upsert", "get", "update", "delete", "list"]);
 const WRITES = new Set(["create", "upsert", "update", "delete"]);
+const STATUS_MS = 250;
 
 export = function (RED: RED) {
   function TwinNode(this: Node, config: TwinConfig) {
     RED.nodes.createNode(this, config);
     const node = this;
     const registryNode = findRegistry(RED, config.registry);
-    if (!registryNode) {
-      node.status({ fill: "red", shape: "ring", text: RED._("twin.status.no-registry") });
-    } else {
-      registryNode.addUser(node);
+    if (!registryNode) node.status({ fill: "red", shape: "ring", text: RED._("twin.status.no-registry") });
+
+    // The node's own last result (what it did, or why not), not the registry's: several twin
+    // nodes on one registry would all show the same count. At most every STATUS_MS, the last wins.
+    let pendingStatus: NodeStatus | null = null;
+    let statusTimer: NodeJS.Timeout | null = null;
+    let lastResult: NodeStatus = {};
+    let storeTrouble = false;
+    // The registry still says when its store fails (red, on every node that uses it) and heals
+    // (green, its count): the count is not shown here, the node's last result is.
+    const registryStatus = {
+      status(s: NodeStatus) {
+        const healed = storeTrouble && s.fill !== "red";
+        storeTrouble = s.fill === "red";
+        // Once the store heals, a failure it caused is no longer this node's news.
+        if (healed && lastResult.fill === "red") lastResult = { fill: "green", shape: "dot", text: RED._("twin.status.ready") };
+        showResult(storeTrouble ? s : lastResult, true);
+      },
+    } as unknown as Node;
+    if (registryNode) registryNode.addUser(registryStatus);
+    function showResult(status: NodeStatus, fromRegistry = false): void {
+      if (!fromRegistry) {
+        lastResult = status;
+        if (storeTrouble) return;
+      }
+      pendingStatus = status;
+      if (statusTimer) return;
+      node.status(status);
+      pendingStatus = null;
+      statusTimer = setTimeout(function flush() {
+        statusTimer = null;
+        if (pendingStatus) showResult(pendingStatus, true);
+      }, STATUS_MS);
+    }
+    function resultOf(msg: NodeMessage, operation: string): NodeStatus {
+      if (operation === "list") return { fill: "green", shape: "dot", text: RED._(msg.total === 1 ? "twin.status.listed-one" : "twin.status.listed", { count: msg.total }) };
+      const doc = msg.payload as { version?: unknown } | null;
+      const version = doc && typeof doc === "object" && typeof doc.version === "number" ? doc.version : null;
+      const key = operation === "upsert" && msg.created ? "create" : operation;
+      // No twin id: node statuses reach every editor user, including those who may not read twins.
+      return { fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { version }) };
+    }
+    function failed(err: Error & { code?: unknown }): NodeStatus {
+      const code = typeof err.code === "string" ? err.code : "error";
+      return { fill: "red", shape: "ring", text: code };
     }
 
     const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
@@ -97,22 +139,31 @@ export = function (RED: RED) {
         registry = registryNode.use();
         operation = operationOf(msg);
       } catch (err) {
-        return failWith(msg, done, registryNode ? registryNode.describe(err) : (err as Error));
+        const described = registryNode ? registryNode.describe(err) : (err as Error);
+        showResult(failed(described));
+        return failWith(msg, done, described);
       }
+      const fail = (err: unknown) => {
+        const described = registryNode.describe(err);
+        showResult(failed(described));
+        failWith(msg, done, described);
+      };
       twinIdOf(msg, (idErr, id) => {
         try {
           if (idErr) throw idErr;
           handle(msg, registry, operation, id);
         } catch (err) {
-          return failWith(msg, done, registryNode.describe(err));
+          return fail(err);
         }
         if (!WRITES.has(operation)) {
+          showResult(resultOf(msg, operation));
           send(msg);
           return done();
         }
         // In strict mode this waits for the fsync that covers the change.
         registry.whenDurable((err) => {
-          if (err) return failWith(msg, done, registryNode.describe(err));
+          if (err) return fail(err);
+          showResult(resultOf(msg, operation));
           send(msg);
           done();
         });
@@ -120,7 +171,9 @@ export = function (RED: RED) {
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      registryNode?.removeUser(node);
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
+      registryNode?.removeUser(registryStatus);
       done();
     });
   }
@@ -149,3 +202,4 @@ function listQuery(payload: unknown): ListQuery {
   if (Number.isInteger(payload.offset) && (payload.offset as number) >= 0) q.offset = payload.offset as number;
   return q;
 }
+

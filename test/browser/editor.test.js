@@ -16,6 +16,7 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const path = require("path");
 const h = require("../integration/harness");
+const { welcomeTab } = require("../../scripts/lib/welcome");
 
 const CHROMIUM = process.env.TWINWIRE_CHROMIUM || "/usr/bin/chromium"; // Debian's chromium package
 const ARTIFACTS = path.join(h.repoRoot, "test", "artifacts");
@@ -97,6 +98,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
   let broker;
   let flows;
   let homeId;
+  let lifecycleId;
   const problems = []; // console errors and uncaught page errors
   const resources = []; // responses to requests under /resources/ (the package's editor code)
 
@@ -123,6 +125,14 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     }
     homeId = flows.find((n) => n.type === "twin-registry" && n.name === "home").id;
     flows.push(...testFlows(homeId));
+    // What npm start shows first, and a forecast beside the lifecycle of the lifecycle example's pump
+    flows.unshift(...welcomeTab());
+    lifecycleId = flows.find((n) => n.type === "twin-registry" && n.name === "lifecycle").id;
+    flows.push({
+      id: "d4f0000000000400", type: "twin-predict", z: TAB, name: "", registry: lifecycleId, properties: "temperature", twinIds: "pump-01", watch: true,
+      method: "holt", horizon: "3600", halfLife: "60", trendHalfLife: "300", damping: "0", window: "100", threshold: "90", direction: "above", warning: "900",
+      zThreshold: "5", robust: false, drift: true, sensitivity: "medium", step: "0", x: 130, y: 500, wires: [[]],
+    });
     nr = await h.startNodeRed({ flows, settings: { editorTheme: { tours: false, palette: { catalogues: [] } } } });
     assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
 
@@ -334,8 +344,11 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
         // "simulated" comes from an example written before the setting: on, and saved as on
         assert.equal(await page.locator("#node-config-input-liveFeed").isChecked(), true, "live updates on by default");
         assert.match(await page.locator('label[for="node-config-input-liveFeed"]').textContent(), /Live updates in the Twins sidebar/);
+        const title = await page.locator(".red-ui-tray:visible .red-ui-tray-titlebar").last().textContent();
+        assert.match(title, /twin registry/, `named as the other nodes are: ${title}`);
       }
       if (type === "twin-sensor" && !target) await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-sensor.png") });
+      if (type === "twin-predict" && target) await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-predict.png") });
       await page.locator(ok).click();
       await page.locator(ok).waitFor({ state: "detached", timeout: LONG });
       assertNoProblems(from, `editing ${type} (${opened})`);
@@ -389,6 +402,20 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
 
     // filters: offline twins of the simulated registry -> none; sorted by id descending
     await sidebar().locator(".twinwire-filter-button").click();
+    await sidebar().locator(".twinwire-filter-panel").waitFor({ state: "visible" });
+    // The open panel sits under the search row, which stays inside the sidebar (Node-RED 5 laid
+    // the toolbar out as a row and pushed the search box and the filter button out of it).
+    const box = await page.evaluate(() => {
+      const rect = (sel) => {
+        const r = document.querySelector(sel).getBoundingClientRect();
+        return { left: Math.round(r.left), right: Math.round(r.right), top: Math.round(r.top), bottom: Math.round(r.bottom) };
+      };
+      return { sidebar: rect(".twinwire-sidebar"), search: rect(".twinwire-search input"), button: rect(".twinwire-filter-button"), panel: rect(".twinwire-filter-panel") };
+    });
+    for (const part of ["search", "button", "panel"]) {
+      assert.ok(box[part].left >= box.sidebar.left && box[part].right <= box.sidebar.right && box[part].top >= box.sidebar.top, `${part} inside the sidebar: ${JSON.stringify(box)}`);
+    }
+    assert.ok(box.panel.top >= box.search.bottom && box.panel.top >= box.button.bottom, `the panel under the search row: ${JSON.stringify(box)}`);
     await sidebar().locator('select[data-filter="online"]').selectOption("false");
     await registrySection(sim).locator(".twinwire-empty").waitFor({ state: "visible" });
     await sidebar().locator('select[data-filter="online"]').selectOption("true");
@@ -525,7 +552,8 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     for (const k of ["temperature", "rpm"]) assert.ok(keys.includes(k), `${k} in ${keys}`);
     // desired rpm 1800 went to the simulated pump through twin-mirror: pending, then applied
     await detail.locator(".twinwire-badge-pending, .twinwire-badge-applied").first().waitFor();
-    assert.ok(await detail.locator(".twinwire-unit", { hasText: "Cel" }).count(), "units from the model");
+    assert.ok(await detail.locator(".twinwire-unit", { hasText: "°C" }).count(), "units from the model, as symbols");
+    assert.doesNotMatch(await detail.innerText(), /\bCel\b/, "no UCUM code in sight");
     assert.doesNotMatch(await detail.innerText(), /twin-admin-api[.:]|sidebar\.\w|detail\.\w/, "every text from the plugin's catalog");
     // For the screenshot only: two frames drawn since the sparkline appeared.
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
@@ -569,6 +597,90 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await quiet.scrollIntoViewIfNeeded();
     await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-live-off.png") });
     assertNoProblems(from, "with live updates off");
+  });
+
+  it("a twin's lifecycle reads as a card and its forecast says how far ahead, in the model's units as symbols", async () => {
+    const from = problems.length;
+    const inject = (name) => {
+      const node = flows.find((n) => n.type === "inject" && n.name === name && flows.find((t) => t.id === n.z).label === "Asset lifecycle and maintenance");
+      return h.request(nr.url, { method: "POST", path: `/inject/${node.id}` });
+    };
+    await inject("commission pump-01");
+    await inject("start operation");
+    // 150 h of operation come due within seconds of the simulator's warped clock
+    await h.waitFor(async () => {
+      const doc = (await h.request(nr.url, { path: `/twins/${lifecycleId}/pump-01` })).body;
+      return doc.lifecycle && doc.lifecycle.stage === "operating" && doc.lifecycle.maintenanceDue && doc.predictions && doc.predictions.temperature;
+    }, 60000, 250);
+    await twinRow(lifecycleId, "pump-01").click();
+    const detail = sidebar().locator(".twinwire-detail-view");
+    await detail.locator(".twinwire-detail-id", { hasText: "pump-01" }).waitFor();
+    const card = detail.locator("table.twinwire-lifecycle");
+    await card.locator(".twinwire-badge-stage", { hasText: "operating" }).waitFor({ timeout: LONG });
+    const text = await card.innerText();
+    assert.match(text, /hours run\s+[\d.]+\s*h/, text);
+    assert.match(text, /every 150 h of operation: [\d.]+ h since the last service/, text);
+    assert.doesNotMatch(text, /null|\{"|\b1\d{12}\b/, `no raw JSON, null or epoch ms: ${text}`);
+    const forecast = await detail.locator("table", { hasText: "Predictions" }).innerText();
+    assert.match(forecast, /forecast in 1 h\s*[\d.]+\s*°C/, forecast);
+    // (which reading times show as dates: test/editor/sidebar-format.test.js)
+    assert.doesNotMatch(await detail.innerText(), /\d+ d ago/, "no reading \"days ago\" beside \"last seen just now\"");
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "sidebar-detail-lifecycle-predictions.png") });
+    await detail.locator(".twinwire-back").click();
+    await sidebar().locator(".twinwire-list-view").waitFor({ state: "visible" });
+    assertNoProblems(from, "in the lifecycle and predictions detail");
+  });
+
+  it("the Welcome tab says where to start, and ctrl-g t opens the Twins tab it names", async () => {
+    const from = problems.length;
+    await page.evaluate(() => {
+      RED.sidebar.show("info");
+      let welcome = null;
+      RED.nodes.eachWorkspace((w) => {
+        if (!welcome && w.label === "Welcome") welcome = w.id;
+      });
+      RED.workspaces.show(welcome);
+      RED.view.select({ nodes: [] });
+    });
+    await page.locator("#red-ui-workspace-chart text", { hasText: "Start with the next tab" }).first().waitFor({ timeout: LONG });
+    assert.ok(!(await sidebar().isVisible()), "another sidebar tab is shown");
+    await page.locator("#red-ui-workspace-chart").click({ position: { x: 400, y: 650 } });
+    await page.keyboard.press("Control+g");
+    await page.keyboard.press("t");
+    await sidebar().waitFor({ state: "visible" });
+    await page.screenshot({ path: path.join(ARTIFACTS, "editor-welcome.png") });
+    assertNoProblems(from, "on the Welcome tab");
+  });
+
+  it("on every example tab, no node, label or status lies over another", async () => {
+    const overlaps = await page.evaluate(async () => {
+      const found = [];
+      const tabs = [];
+      RED.nodes.eachWorkspace((w) => tabs.push(w));
+      for (const w of tabs) {
+        RED.workspaces.show(w.id);
+        await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        const boxes = [...document.querySelectorAll("#red-ui-workspace-chart g.red-ui-flow-node-group")].map((g) => {
+          const r = g.getBoundingClientRect();
+          const n = d3.select(g).datum();
+          return { name: n.name || n.type, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+        });
+        const drawn = RED.nodes.filterNodes({ z: w.id }).length;
+        if (boxes.length !== drawn) found.push(`${w.label}: ${boxes.length} node elements measured for ${drawn} nodes`);
+        for (let i = 0; i < boxes.length; i++) {
+          for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i];
+            const b = boxes[j];
+            const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+            const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (x > 2 && y > 2) found.push(`${w.label}: "${a.name}" and "${b.name}"`);
+          }
+        }
+      }
+      return found;
+    });
+    assert.deepEqual(overlaps.filter((o) => !o.startsWith("sidebar test")), []);
   });
 
   it("never had two requests in flight for one view of the sidebar", async () => {

@@ -6,7 +6,7 @@
 const assert = require("node:assert/strict");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
-const { discoveryOf, haId, commandValue, parseCommandTopic, checkTopicPrefix, haUnit } = require("../../nodes/lib/core/homeassistant/discovery");
+const { discoveryOf, haId, commandValue, parseCommandTopic, checkTopicPrefix, checkHaOptions, haUnit } = require("../../nodes/lib/core/homeassistant/discovery");
 const { HomeAssistantBridge } = require("../../nodes/lib/core/homeassistant/bridge");
 const { manualClock, throwsTwin } = require("./core-support");
 
@@ -82,7 +82,7 @@ describe("core/homeassistant: discovery configs", function () {
       assert.deepEqual(x.config.availability.map((a) => a.topic), ["twinwire/status", "twinwire/pump-07/availability"]);
       assert.equal(x.config.availability_mode, "all");
       assert.equal(x.config.state_topic, "twinwire/pump-07/state");
-      assert.equal(x.config.unique_id, `${node}_${x.property}`);
+      assert.equal(x.config.unique_id, `${node}-${x.property}`);
     }
     assert.equal(new Set(Object.values(d).map((x) => x.config.unique_id)).size, 11, "unique ids are unique");
   });
@@ -97,6 +97,7 @@ describe("core/homeassistant: discovery configs", function () {
     assert.deepEqual(haUnit("%"), { unit: "%", deviceClass: null }, "and only then");
     assert.deepEqual(haUnit("furlong"), { unit: "furlong", deviceClass: null }, "an unknown unit is shown as written, with no device class");
     assert.deepEqual(haUnit("degreeCelsius"), { unit: "°C", deviceClass: "temperature" });
+    assert.deepEqual(haUnit("L"), { unit: "L", deviceClass: "volume_storage" }, "a stored volume: HA allows measurement for it, not for volume");
   });
 
   it("gives a writable number the model's range (HA's own 1 to 100 would refuse most values)", function () {
@@ -108,7 +109,7 @@ describe("core/homeassistant: discovery configs", function () {
     assert.equal(d.rpm.config.command_topic, "twinwire/pump-07/set/rpm");
     assert.deepEqual(d.mode.config.options, ["auto", "manual", "off"]);
     assert.deepEqual([d.fault.config.device_class, d.fault.config.options], ["enum", ["none", "overheat"]]);
-    assert.equal(d.enabled.config.value_template, "{{ 'ON' if value_json['enabled'] else 'OFF' }}");
+    assert.equal(d.enabled.config.value_template, "{{ 'None' if value_json['enabled'] is none else ('ON' if value_json['enabled'] else 'OFF') }}", "not reported yet: unknown, not OFF");
     assert.equal(d.temperature.config.value_template, "{{ value_json['temperature'] }}");
   });
 
@@ -147,6 +148,24 @@ describe("core/homeassistant: discovery configs", function () {
     assert.equal(parseCommandTopic(HA, "twinwire/pump-07/state"), null);
     assert.equal(parseCommandTopic(HA, "other/pump-07/set/rpm"), null);
     assert.equal(parseCommandTopic(HA, "twinwire/pump-07/set/rpm/extra"), null);
+  });
+
+  it("never gives two entities one unique id, whatever the twin ids and property names", function () {
+    const reg = registry();
+    reg.create("room", { reported: { a_temp: 1 } });
+    reg.create("room_a", { reported: { temp: 1 } });
+    const ids = [...discoveryOf(view(reg, "room"), HA), ...discoveryOf(view(reg, "room_a"), HA)].map((d) => d.config.unique_id);
+    assert.equal(new Set(ids).size, 2, ids.join(" "));
+  });
+
+  it("keeps the bridge's topics apart from HA's discovery prefix, and its id to letters and digits", function () {
+    const o = (base, prefix = "homeassistant", id = "twinwire") => ({ ...HA, base, prefix, id });
+    assert.equal(checkHaOptions(o("twinwire")).base, "twinwire");
+    throwsTwin(() => checkHaOptions(o("homeassistant")), "invalid-option", { option: "base" });
+    throwsTwin(() => checkHaOptions(o("homeassistant/twins")), "invalid-option", { option: "base" });
+    throwsTwin(() => checkHaOptions(o("ha", "ha/discovery")), "invalid-option", { option: "base" });
+    throwsTwin(() => checkHaOptions(o("twinwire", "homeassistant", "a_b")), "invalid-option", { option: "haId" });
+    throwsTwin(() => checkHaOptions(o("twinwire", "homeassistant", "a-b")), "invalid-option", { option: "haId" });
   });
 
   it("refuses topic prefixes with wildcards or empty levels", function () {
@@ -234,6 +253,68 @@ describe("core/homeassistant: the bridge follows the registry", function () {
     assert.equal(bridge.size, 0);
   });
 
+  it("sends availability only when connectivity changes and attributes only when they change, not with every reading", async function () {
+    const reg = registry();
+    reg.create("pump-07", { model: "pump" });
+    const { out } = start(reg, { stateIntervalMs: 0 });
+    out.length = 0;
+    for (let i = 0; i < 3; i++) {
+      reg.report("pump-07", { temperature: 60 + i });
+      await tick();
+    }
+    assert.deepEqual(topicsOf(out), ["twinwire/pump-07/availability", "twinwire/pump-07/state", "twinwire/pump-07/state", "twinwire/pump-07/state"], "availability once: the twin came online with its first reading");
+    out.length = 0;
+    reg.updateAttributes("pump-07", { site: "north" });
+    await tick();
+    assert.deepEqual(topicsOf(out), ["twinwire/pump-07/attributes"]);
+  });
+
+  it("does not announce a twin without a model again for a property HA has no entity for", async function () {
+    const reg = registry();
+    reg.create("s1", { reported: { t: 1, meta: { a: 1 } } });
+    const { out } = start(reg, { stateIntervalMs: 0 });
+    out.length = 0;
+    for (let i = 0; i < 3; i++) {
+      reg.report("s1", { t: 2 + i, meta: { a: i } });
+      await tick();
+    }
+    assert.equal(out.filter((p) => p.topic.startsWith("homeassistant/")).length, 0);
+  });
+
+  it("clears a retained config of its own that no twin stands for, with that twin's topics, and leaves the others alone", function () {
+    const reg = registry();
+    reg.create("pump-07", { model: "pump" });
+    const { out, bridge } = start(reg);
+    const own = out.find((p) => p.topic === "homeassistant/sensor/twinwire_pump-07/temperature/config");
+    out.length = 0;
+    bridge.noticeConfig(own.topic, own.payload);
+    bridge.noticeConfig("homeassistant/sensor/zigbee_lamp/power/config", JSON.stringify({ state_topic: "zigbee/lamp" }));
+    bridge.noticeConfig("homeassistant/sensor/twinwire2_pump-07/temperature/config", JSON.stringify({ state_topic: "twinwire/pump-07/state" }));
+    assert.deepEqual(out, [], "current configs, other bridges' and other programs' are left alone");
+    bridge.noticeConfig("homeassistant/sensor/twinwire_ghost/temperature/config", JSON.stringify({ state_topic: "twinwire/ghost/state" }));
+    bridge.noticeConfig("homeassistant/sensor/twinwire_pump-07/legacy/config", JSON.stringify({ state_topic: "twinwire/pump-07/state" }));
+    assert.deepEqual(out.map((p) => [p.topic, p.payload, p.retain]), [
+      ["homeassistant/sensor/twinwire_ghost/temperature/config", "", true],
+      ["twinwire/ghost/state", "", true],
+      ["twinwire/ghost/availability", "", true],
+      ["twinwire/ghost/attributes", "", true],
+      ["homeassistant/sensor/twinwire_pump-07/legacy/config", "", true],
+    ], "a property the model lost loses its entity; the twin keeps its topics");
+  });
+
+  it("judges the configs the broker hands over during an announcement only once every twin is announced", function () {
+    const reg = registry();
+    for (let i = 0; i < 5; i++) reg.create(`pump-${i}`, { model: "pump" });
+    const steps = [];
+    const { out, bridge } = start(reg, { batch: 2, defer: (fn) => steps.push(fn) });
+    // pump-4 is not announced yet: its config must not be taken for a ghost.
+    bridge.noticeConfig("homeassistant/sensor/twinwire_pump-4/temperature/config", JSON.stringify({ state_topic: "twinwire/pump-4/state" }));
+    bridge.noticeConfig("homeassistant/sensor/twinwire_gone/temperature/config", JSON.stringify({ state_topic: "twinwire/gone/state" }));
+    while (steps.length) steps.shift()();
+    const cleared = out.filter((p) => p.payload === "").map((p) => p.topic);
+    assert.deepEqual(cleared, ["homeassistant/sensor/twinwire_gone/temperature/config", "twinwire/gone/state", "twinwire/gone/availability", "twinwire/gone/attributes"]);
+  });
+
   it("turns a command into desired state checked by the model, audited as from Home Assistant", function () {
     const reg = registry();
     reg.create("pump-07", { model: "pump" });
@@ -249,6 +330,8 @@ describe("core/homeassistant: the bridge follows the registry", function () {
     throwsTwin(() => bridge.command("pump-07", "mode", "turbo"), "invalid-value");
     throwsTwin(() => bridge.command("pump-07", "temperature", "20"), "not-writable");
     throwsTwin(() => bridge.command("pump-99", "rpm", "1"), "not-found", { twinId: "pump-99" });
+    const narrow = start(reg, { handles: (id) => id === "pump-07" }).bridge;
+    assert.equal(narrow.command("boiler-1", "rpm", "1"), null, "another bridge's twin: not this bridge's business, no error");
     assert.equal(reg.get("pump-07").version, version, "a refused command changes nothing");
   });
 

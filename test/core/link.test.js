@@ -122,7 +122,7 @@ describe("link protocol", function () {
   it("reads a report: properties apart from ts, version and clientToken", function () {
     const r = readReport("p", { temperature: 20, ts: 1764130000, version: 3, clientToken: "c" });
     assert.deepEqual(plain(r.values), { temperature: 20 });
-    assert.equal(Object.getPrototypeOf(r.values), null);
+    assert.ok(lib("json").inheritsNothing(r.values), "the values inherit nothing: a property named like an Object method is just a property");
     assert.equal(r.ts, 1764130000000, "epoch seconds");
     assert.equal(r.ifVersion, 3);
     assert.equal(r.clientToken, "c");
@@ -201,6 +201,20 @@ describe("link throttle", function () {
     th.close();
     th.touch("k2");
     assert.equal(out.length, 2001);
+  });
+
+  it("sends a thousand twins' states that come due together over several turns, each once, so the event loop is not held", function () {
+    const time = manualTime();
+    const turns = [];
+    const timers = { set: (fn, ms) => time.timers.set(() => turns.push([]) && fn(), ms), clear: time.timers.clear };
+    const th = new Throttle(100, (k) => turns[turns.length - 1].push(k), time.clock, timers);
+    turns.push([]);
+    for (let i = 0; i < 1000; i++) th.touch(`k${i}`);
+    for (let i = 0; i < 1000; i++) th.touch(`k${i}`);
+    time.advance(100);
+    const later = turns.slice(1);
+    assert.ok(later.length > 1 && later.every((keys) => keys.length <= 64), `emitted per turn: ${later.map((k) => k.length).join(", ")}`);
+    assert.deepEqual(later.flat(), Array.from({ length: 1000 }, (_, i) => `k${i}`), "every key once, in the order they came due");
   });
 
   it("emits every touch with an interval of 0", function () {

@@ -58,4 +58,30 @@ describe("core/reading", function () {
     );
     assert.equal(reg.get("p1").reported.temperature, 20);
   });
+  it("a reading older than the stored one is not applied and comes back as stale, beside the values that were", function () {
+    applyReading(reg, "p1", { rpm: 1600 }, { ts: T0 + 1000 });
+    const outcome = applyReading(reg, "p1", { rpm: "1700", temperature: "21.5" }, { ts: T0 + 500, parseNumbers: true });
+    assert.deepEqual(outcome.stale, ["rpm"]);
+    assert.deepEqual(Object.keys(outcome.event.changes), ["temperature"]);
+    const doc = reg.get("p1");
+    assert.equal(doc.reported.rpm, 1600);
+    assert.equal(doc.reported.temperature, 21.5);
+  });
+
+  it("a reading wholly inside the deadband still checks the version the sender expects", function () {
+    assert.throws(
+      () => applyReading(reg, "p1", { rpm: 1501 }, { ifVersion: 7, deadband: { mode: "absolute", value: 5 } }),
+      (err) => err.name === "TwinError" && err.code === "conflict" && err.params.expected === 7 && err.params.current === 1,
+    );
+    assert.equal(reg.get("p1").version, 1);
+  });
+
+  it("a value the model refuses once scaled is refused as invalid-value, and no other value of the reading lands", function () {
+    assert.throws(
+      () => applyReading(reg, "p1", { temperature: 25, rpm: 400 }, { scale: 10 }),
+      (err) => err.name === "TwinError" && err.code === "invalid-value" && err.params.property === "rpm" && /maximum 3600/.test(err.params.rule),
+    );
+    const doc = reg.get("p1");
+    assert.deepEqual([doc.reported.temperature, doc.reported.rpm, doc.version], [20, 1500, 1]);
+  });
 });

@@ -262,6 +262,40 @@ describe("core/registry recovery", function () {
       assert.strictEqual(back.get("recent").connectivity.online, true);
     });
 
+    it("keeps online after a restart a twin whose device only repeated itself (deadband), with one store write per half timeout", function () {
+      const clock = manualClock();
+      const store = new JournalStore();
+      const reg = new TwinRegistry({ clock, store, stalenessMs: 60000 });
+      reg.open();
+      reg.create("pump-1");
+      reg.report("pump-1", { temperature: 1 });
+      const written = store.entries.length;
+      clock.advance(10000);
+      reg.touch("pump-1");
+      assert.strictEqual(store.entries.length, written, "a sign of life 10 s after the last stored one is not written");
+      clock.advance(30000);
+      reg.touch("pump-1");
+      reg.touch("pump-1");
+      assert.strictEqual(store.entries.length, written + 1, "one write, 40 s after the last stored one");
+      clock.advance(30000);
+      const { reg: back } = restart(new JournalStore(store.entries), { clock, stalenessMs: 60000 });
+      assert.strictEqual(back.get("pump-1").connectivity.online, true);
+      assert.strictEqual(back.get("pump-1").connectivity.lastSeen, T0 + 40000);
+      return reg.close().then(() => back.close());
+    });
+
+    it("never moves a twin's last sign of life backwards when the clock steps back", function () {
+      const clock = manualClock();
+      const reg = new TwinRegistry({ clock, stalenessMs: 60000 });
+      reg.open();
+      reg.create("pump-1");
+      reg.report("pump-1", { temperature: 1 });
+      clock.advance(-5000);
+      reg.touch("pump-1");
+      assert.strictEqual(reg.get("pump-1").connectivity.lastSeen, T0);
+      return reg.close();
+    });
+
     it("takes a restored twin offline by itself once the staleness timeout passes", async function () {
       const clock = manualClock();
       const store = new JournalStore();

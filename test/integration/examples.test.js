@@ -1,8 +1,24 @@
 "use strict";
 // The example flows deployed for real, as `npm start` and Import > Examples deploy them.
 const assert = require("node:assert/strict");
+const fs = require("fs");
+const mqtt = require("mqtt");
+const path = require("path");
 const h = require("./harness");
 const { examplesAsFlows } = require("../../scripts/lib/nodered-runtime");
+
+describe("example files as Import > Examples reads them", function () {
+  it("each brings its own tab, named after the example, not a new \"Flow 2\"", function () {
+    const dir = path.join(h.repoRoot, "examples");
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+      const tabs = nodes.filter((n) => n.type === "tab");
+      assert.deepEqual(tabs.map((t) => t.label), [file.slice(0, -5)], file);
+      const elsewhere = nodes.filter((n) => n.type !== "tab" && n.x !== undefined && n.z !== tabs[0].id);
+      assert.deepEqual(elsewhere.map((n) => n.id), [], `${file}: every canvas node on its tab`);
+    }
+  });
+});
 
 describe("example flows in a real Node-RED", function () {
   this.timeout(60000);
@@ -150,6 +166,31 @@ describe("example flows in a real Node-RED", function () {
       assert.deepEqual(from("errors").map((m) => m.data.msg), [], "no query failed");
     } finally {
       comms.ws.close();
+    }
+  });
+
+  it("Home Assistant: HA finds the house's devices, and a setpoint set in HA reaches the thermostat and comes back", async function () {
+    this.timeout(30000);
+    const ha = mqtt.connect(broker.url, { reconnectPeriod: 200 });
+    const seen = new Map();
+    ha.on("message", (topic, payload) => seen.set(topic, payload.toString()));
+    try {
+      await ha.subscribeAsync(["homeassistant/#", "twinwire/#"], { qos: 1 });
+      const setpoint = await h.waitFor(() => seen.get("homeassistant/number/twinwire_thermostat/setpoint/config"), 15000);
+      const config = JSON.parse(setpoint);
+      assert.equal(config.unit_of_measurement, "°C");
+      assert.deepEqual([config.min, config.max], [5, 30]);
+      const humidity = JSON.parse(await h.waitFor(() => seen.get("homeassistant/sensor/twinwire_living-room/humidity/config"), 15000));
+      assert.deepEqual([humidity.unit_of_measurement, humidity.device_class], ["%", "humidity"]);
+      await ha.publishAsync(config.command_topic, "22.5", { qos: 1 });
+      const doc = await h.waitFor(async () => {
+        const res = await twin("thermostat", "house");
+        return res.status === 200 && res.body.reported.setpoint === 22.5 && res.body;
+      }, 20000);
+      assert.equal(doc.meta.desired.setpoint.by, "homeassistant");
+      await h.waitFor(() => JSON.parse(seen.get("twinwire/thermostat/state") || "{}").setpoint === 22.5, 15000);
+    } finally {
+      await ha.endAsync(true);
     }
   });
 

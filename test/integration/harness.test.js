@@ -37,6 +37,17 @@ describe("integration harness", function () {
       assert.deepEqual(flows.body, []);
     });
 
+    it("runs the Node-RED and the Node.js that CI asks for (TWINWIRE_NODE_RED_DIR, TWINWIRE_NODE), so a Node-RED 5 run tests Node-RED 5", async () => {
+      const { execFileSync } = require("child_process");
+      const nodeRedDir = process.env.TWINWIRE_NODE_RED_DIR || path.dirname(require.resolve("node-red/package.json"));
+      const wanted = JSON.parse(fs.readFileSync(path.join(nodeRedDir, "package.json"), "utf8")).version;
+      const settings = await h.request(nr.url, { path: "/settings" });
+      // ("-git": Node-RED adds it when it finds a .git directory above its own, as in this clone)
+      assert.equal(settings.body.version.replace(/-git$/, ""), wanted);
+      const nodeVersion = process.env.TWINWIRE_NODE ? execFileSync(process.env.TWINWIRE_NODE, ["--version"], { encoding: "utf8" }).trim() : process.version;
+      assert.match(nr.logs(), new RegExp(`Node\\.js\\s+version: ${nodeVersion.replace(/\./g, "\\.")}\\b`));
+    });
+
     it("has this package's nodes in the palette", async function () {
       if (!h.isBuilt()) {
         this.test.title += " (skipped: nodes/twin.js is missing, run `npm run build`)";

@@ -378,3 +378,64 @@ for (const kind of ["aedes", "mosquitto"]) {
     }
   });
 }
+
+// ---- twin-link over Node-RED's own mqtt-broker config node ---------------------------------------
+
+describe("twin-link through an existing mqtt-broker config node (mosquitto)", function () {
+  this.timeout(90000);
+  let broker;
+  let nr;
+  let dev;
+
+  before(async function () {
+    if (!mosquittoBin) {
+      console.log("      (skipped: mosquitto is not installed; `apt-get install mosquitto` runs these, CI installs it)");
+      this.skip();
+    }
+    broker = await mosquittoBroker(mosquittoBin);
+    const port = new URL(broker.url).port;
+    const flows = linkFlows({ url: broker.url, protocol: "4", clientId: "unused" })
+      .filter((n) => n.type !== "twin-link-broker")
+      .map((n) => (n.type === "twin-link" ? { ...n, broker: "", connection: "mqtt-broker", mqttBroker: "mb1" } : n));
+    flows.push(
+      { id: "mb1", type: "mqtt-broker", name: "plant broker", broker: "127.0.0.1", port, clientid: `it-shared-${process.pid}`, autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true },
+      // A core mqtt in node on the same config node: one connection serves both.
+      { id: "in1", type: "mqtt in", z: "tab1", name: "", topic: "plant/#", qos: "1", datatype: "utf8", broker: "mb1", nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 300, wires: [["store1"]] },
+      { id: "store1", type: "change", z: "tab1", rules: [{ t: "set", p: "seen", pt: "global", to: "payload", tot: "msg" }], x: 300, y: 300, wires: [[]] },
+      { id: "seenin", type: "http in", z: "tab1", url: "/seen", method: "get", x: 100, y: 350, wires: [["seenget"]] },
+      { id: "seenget", type: "change", z: "tab1", rules: [{ t: "set", p: "payload", pt: "msg", to: "seen", tot: "global" }], x: 300, y: 350, wires: [["seenout"]] },
+      { id: "seenout", type: "http response", z: "tab1", x: 500, y: 350, wires: [] },
+    );
+    nr = await h.startNodeRed({ flows });
+    dev = await device(broker.url, `it-device-shared-${process.pid}`);
+    await linkReady(dev);
+  });
+  afterEach(function () {
+    h.printLogsIfFailed(this.currentTest, nr);
+    if (this.currentTest.state === "failed" && broker) console.error(`--- mosquitto ---\n${broker.logs()}--- end ---`);
+  });
+  after(async function () {
+    if (dev) await dev.client.endAsync(true);
+    await h.stopAll();
+    if (broker) await broker.close();
+  });
+
+  it("speaks the device protocol over the flow's mqtt-broker, one connection shared with an mqtt in node", async function () {
+    let since = dev.mark();
+    await dev.publish("twins/fan-1/reported", { speed: 3, clientToken: "r1" });
+    const ack = await dev.next("twins/fan-1/reported/accepted", since);
+    assert.deepEqual([ack.version, ack.clientToken], [1, "r1"]);
+    assert.deepEqual((await twin(nr, "fan-1")).body.reported, { speed: 3 });
+
+    since = dev.mark();
+    assert.equal((await h.request(nr.url, { method: "POST", path: "/api/desired", body: { twinId: "fan-1", desired: { speed: 5 } } })).status, 202);
+    assert.deepEqual((await dev.next("twins/fan-1/delta", since)).state, { speed: 5 });
+    await h.waitFor(() => dev.inbox.some((m) => m.topic === "twins/fan-1/state" && m.retain === false && m.text && JSON.parse(m.text).desired.speed === 5), 15000);
+
+    await dev.publish("plant/line-1", "hello");
+    await h.waitFor(async () => (await h.request(nr.url, { path: "/api/seen" })).text === "hello");
+    // mosquitto logs each client that connects: Node-RED opened one connection, the mqtt-broker's.
+    const clients = [...broker.logs().matchAll(/New client connected from \S+ as (\S+)/g)].map((m) => m[1]).filter((id) => !id.startsWith("it-device"));
+    assert.deepEqual([...new Set(clients)], [`it-shared-${process.pid}`]);
+  });
+});

@@ -5,7 +5,7 @@
 const assert = require("node:assert/strict");
 const fs = require("fs");
 const path = require("path");
-const { execFileSync } = require("child_process");
+const { execFileSync, spawnSync } = require("child_process");
 const h = require("./harness");
 const { repoRoot, examplesAsFlows } = require("../../scripts/lib/nodered-runtime");
 
@@ -16,22 +16,32 @@ describe("the packed package installed like the palette manager does", function 
   let nr;
   let files;
   let userDir;
+  let installOutput = "";
 
   before(async function () {
     const out = h.tempUserDir("twinwire-pack-");
-    // `npm pack` runs `prepare` (the build), whose output comes before the JSON report.
+    // `npm pack` runs `prepack` (the build), whose output comes before the JSON report.
     const stdout = execFileSync(npm, ["pack", "--json", "--pack-destination", out], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     const packed = JSON.parse(stdout.slice(stdout.search(/^\[/m)));
     files = packed[0].files.map((f) => f.path);
     userDir = h.tempUserDir("twinwire-palette-");
     fs.writeFileSync(path.join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", version: "0.0.1", private: true }));
-    execFileSync(npm, ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(out, packed[0].filename)], { cwd: userDir, stdio: ["ignore", "pipe", "pipe"] });
+    const install = spawnSync(npm, ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(out, packed[0].filename)], { cwd: userDir, encoding: "utf8" });
+    assert.equal(install.status, 0, install.stderr);
+    installOutput = install.stdout + install.stderr;
     nr = await h.startNodeRed({ userDir, link: false, flows: examplesAsFlows() });
   });
   afterEach(function () {
     h.printLogsIfFailed(this.currentTest, nr);
   });
   after(() => h.stopAll());
+
+  it("has no install script, so npm (11: allowScripts) warns about nothing when it is installed", function () {
+    const installed = JSON.parse(fs.readFileSync(path.join(userDir, "node_modules", "@twinwire", "node-red-twins", "package.json"), "utf8"));
+    const scripts = Object.keys(installed.scripts || {}).filter((s) => ["preinstall", "install", "postinstall", "prepare"].includes(s));
+    assert.deepEqual(scripts, []);
+    assert.doesNotMatch(installOutput, /install-scripts|prepare/, installOutput);
+  });
 
   it("ships the built nodes, editor files, icons, locales and examples, and no sources or tests", function () {
     for (const f of ["nodes/twin.js", "nodes/twin.html", "nodes/twin-registry.js", "nodes/twin-admin-api.js", "nodes/icons/twin.svg", "nodes/locales/en-US/twin.json", "nodes/locales/en-US/twin.html", "nodes/lib/core/registry.js", "examples/Twin basics.json", "LICENSE", "README.md"]) {

@@ -35,7 +35,10 @@ async function main() {
 
   const nodeRed = await startEmbedded(settings, {
     nodeRedDir: process.env.TWINWIRE_NODE_RED_DIR || undefined,
-    flowsTimeout: 10000, // below the harness's 15 s start timeout
+    // Loading the palette alone took 9 s of a 10 s limit on a loaded machine (Node-RED 5 on Node
+    // 22, load 16), and the flows were then not started when the tests began: below the
+    // harness's 60 s start timeout instead.
+    flowsTimeout: 45000,
   });
   console.log(`twinwire-runner: listening on http://${settings.uiHost}:${nodeRed.port}`);
   if (process.send) process.send({ type: "ready", host: settings.uiHost, port: nodeRed.port });

@@ -4,6 +4,7 @@
 // flushing every registry before it exits 0. Runs scripts/start.js for real, in a user directory
 // of its own (TWINWIRE_USER_DIR).
 const assert = require("node:assert/strict");
+const fs = require("fs");
 const net = require("net");
 const path = require("path");
 const { spawn } = require("child_process");
@@ -42,7 +43,7 @@ describe("npm start (scripts/start.js)", function () {
     }
   });
 
-  it("serves the editor on PORT with every example deployed, the broker on MQTT_PORT, and Ctrl-C flushes every registry and exits 0", async function () {
+  it("serves the editor on PORT with the Welcome tab and every example deployed (only Twin basics on), the broker on MQTT_PORT, and Ctrl-C flushes every registry and exits 0", async function () {
     const userDir = h.tempUserDir("twinwire-start-");
     const [port, mqttPort] = [await freePort(), await freePort()];
     const env = { PORT: String(port), MQTT_PORT: String(mqttPort), TWINWIRE_USER_DIR: userDir };
@@ -59,6 +60,27 @@ describe("npm start (scripts/start.js)", function () {
       }
     }, 60000);
     assert.match(run.output(), new RegExp(`Node-RED editor\\s+http://127\\.0\\.0\\.1:${port}`));
+
+    // First run: the Welcome tab, Twin basics next and running, every other example switched off
+    // (quiet until the user enables it); no update-notification question over it all.
+    const deployed = (await h.request(url, { path: "/flows" })).body;
+    const tabs = deployed.filter((n) => n.type === "tab");
+    assert.deepEqual(tabs.slice(0, 2).map((t) => [t.label, Boolean(t.disabled)]), [["Welcome", false], ["Twin basics", false]]);
+    const examples = fs.readdirSync(path.join(h.repoRoot, "examples")).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
+    assert.deepEqual(tabs.slice(1).map((t) => t.label).sort(), examples.sort(), "every example, once");
+    assert.deepEqual(tabs.slice(2).filter((t) => !t.disabled).map((t) => t.label), [], "the other examples are off");
+    const welcome = deployed.filter((n) => n.z === tabs[0].id).map((n) => n.name).join("\n");
+    for (const label of examples) assert.ok(welcome.includes(`${label}: `), `the Welcome tab says what ${label} shows`);
+    assert.match(welcome, /current flow/);
+    assert.match(welcome, /Twins sidebar tab/);
+    assert.equal((await h.request(url, { path: "/settings" })).body.telemetryEnabled, false, "no update-notification dialog");
+    // What the Welcome tab tells the user to do: enable a tab (as its context menu does) and deploy.
+    for (const label of ["MQTT device link", "Pump predictive maintenance"]) {
+      const tab = tabs.find((t) => t.label === label);
+      const flow = (await h.request(url, { path: `/flow/${tab.id}` })).body;
+      const res = await h.request(url, { method: "PUT", path: `/flow/${tab.id}`, body: { ...flow, disabled: false } });
+      assert.equal(res.status, 200, res.text);
+    }
     assert.match(run.output(), new RegExp(`MQTT broker\\s+mqtt://127\\.0\\.0\\.1:${mqttPort}`));
 
     // The broker answers on MQTT_PORT, and the examples talk to it: the MQTT device link's twin appears.

@@ -4,10 +4,10 @@
 // that reads the retained discovery configs the way HA's MQTT integration does, and sends
 // commands the way HA's number/select/switch entities do.
 const assert = require("node:assert/strict");
-const net = require("net");
 const path = require("path");
 const mqtt = require("mqtt");
 const { helper, nodes, flow, waitFor } = require("./support");
+const { startBroker } = require("../integration/harness");
 
 const haNode = require(path.join(__dirname, "..", "..", "nodes", "twin-homeassistant.js"));
 const mqttNodes = require("@node-red/nodes/core/network/10-mqtt.js");
@@ -21,26 +21,6 @@ const MODELS = JSON.stringify({
     },
   },
 });
-
-async function startBroker() {
-  const { Aedes } = await import("aedes");
-  const broker = await Aedes.createBroker();
-  const server = net.createServer(broker.handle);
-  const sockets = new Set();
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: server.address().port,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        broker.close(() => server.close(() => resolve()));
-      }),
-  };
-}
 
 /** Home Assistant, as far as MQTT goes: what it receives (retained first), and what it sends. */
 async function homeAssistant(port) {
@@ -142,6 +122,21 @@ describe("twin-homeassistant node", function () {
     const late = await ha();
     await waitFor(() => late.last("twinwire/status"), "the retained bridge status");
     assert.equal(late.configs().length, 0, "nothing retained for the deleted twin");
+  });
+
+  it("clears what the broker kept for a twin deleted while the flow was stopped", async function () {
+    const client = await ha();
+    // Left behind by an earlier run of this bridge: a config, and the twin's retained state.
+    await client.send("homeassistant/sensor/twinwire_ghost/temperature/config", JSON.stringify({ unique_id: "twinwire_ghost-temperature", state_topic: "twinwire/ghost/state" }), true);
+    await client.send("twinwire/ghost/state", JSON.stringify({ temperature: 20 }), true);
+    const { reg } = await load();
+    reg.create("pump-07", { model: "pump" });
+    await waitFor(() => client.last("homeassistant/sensor/twinwire_ghost/temperature/config")?.text === "", "the ghost's config cleared");
+    await waitFor(() => client.last("twinwire/ghost/state")?.text === "", "the ghost's state cleared");
+    const late = await ha();
+    await waitFor(() => late.configs().length === 3, "pump-07's configs");
+    assert.equal(late.last("homeassistant/sensor/twinwire_ghost/temperature/config"), undefined, "nothing retained for the ghost");
+    assert.equal(late.last("twinwire/ghost/state"), undefined);
   });
 
   it("publishes every config again when HA says it (re)started", async function () {

@@ -47,6 +47,24 @@ describe("twin node", function () {
     assert.deepEqual(doc.connectivity, { online: false, lastSeen: null });
   });
 
+  it("shows its own last result in its status (what it did, or the error code), not the registry's size, and never a twin id", async function () {
+    await load(twinFlow());
+    const t = helper.getNode("t");
+    const shown = [];
+    const status = t.status;
+    t.status = function (s) {
+      shown.push(s);
+      return status.call(this, s);
+    };
+    assert.equal((await send({ operation: "create", twinId: "pump-07", payload: {} })).kind, "ok");
+    await waitFor(() => shown.some((s) => s.text === "twin.status.create"), "the create shown");
+    assert.equal((await send({ operation: "create", twinId: "pump-07", payload: {} })).kind, "error");
+    await waitFor(() => shown.length && shown[shown.length - 1].fill === "red", "the refused create shown");
+    assert.equal(shown[shown.length - 1].text, "exists");
+    assert.ok(!shown.some((s) => /twin-registry\.status/.test(s.text || "")), JSON.stringify(shown));
+    assert.ok(!JSON.stringify(shown).includes("pump-07"), "a status reaches users who may not read twins");
+  });
+
   it("takes the twin id from the node, then msg.twinId, then msg.payload.id", async function () {
     await load(twinFlow({ operation: "upsert", twinId: "device.name", twinIdType: "msg" }));
     let r = await send({ device: { name: "from-typed-input" }, twinId: "ignored" });

@@ -25,8 +25,9 @@ export interface HaOptions {
   /** Where this bridge's own topics live ("twinwire"): state, availability, attributes, commands. */
   base: string;
   /**
-   * Part of every unique id and discovery topic, so two bridges never claim one entity. It must
-   * stay the same across restarts, or HA sees new entities.
+   * Part of every unique id and discovery topic, so two bridges never claim one entity: letters
+   * and digits only, so the `_` after it always ends it. It must stay the same across restarts,
+   * or HA sees new entities.
    */
   id: string;
   origin: { name: string; sw_version?: string; support_url?: string };
@@ -56,6 +57,8 @@ export const HA_DEFAULTS = { prefix: "homeassistant", base: "twinwire", id: "twi
 
 /** HA's character class for node and object ids. */
 const HA_ID = /^[a-zA-Z0-9_-]+$/;
+/** A bridge id: no `_` or `-`, so where it ends in a node id is never in doubt. */
+export const BRIDGE_ID = /^[a-zA-Z0-9]{1,32}$/;
 
 /**
  * An id in HA's character class `[a-zA-Z0-9_-]`. Twin ids may also hold `.` and `:`: those become
@@ -86,6 +89,24 @@ export function topicsOf(o: HaOptions, twinId: string) {
   };
 }
 
+/**
+ * The settings checked together: the bridge's topics must stay out of HA's discovery prefix (with
+ * base = prefix, the bridge's own `status` would read as HA's birth message, and every announcement
+ * would start the next one).
+ */
+export function checkHaOptions(o: HaOptions): HaOptions {
+  if (o.base === o.prefix || o.base.startsWith(`${o.prefix}/`) || o.prefix.startsWith(`${o.base}/`)) {
+    throw new TwinError("invalid-option", { option: "base", value: o.base });
+  }
+  if (!BRIDGE_ID.test(o.id)) throw new TwinError("invalid-option", { option: "haId", value: o.id.slice(0, 60) });
+  return o;
+}
+
+/** The node id of a twin's discovery topics and its HA device: `<bridge id>_<twin id in HA's characters>`. */
+export function nodeIdOf(o: HaOptions, twinId: string): string {
+  return `${o.id}_${haId(twinId)}`;
+}
+
 /** The bridge's own availability topic. */
 export function bridgeTopic(o: HaOptions): string {
   return `${o.base}/status`;
@@ -111,7 +132,7 @@ export function discoveryOf(twin: TwinView, o: HaOptions): Discovery[] {
   const specs: Array<[string, PropertySpec | null, Json]> = [];
   if (twin.model) for (const [name, spec] of twin.model.properties) specs.push([name, spec, null]);
   else for (const [name, entry] of twin.reported) specs.push([name, null, entry.value]);
-  const node = haId(`${o.id}_${twin.id}`);
+  const node = nodeIdOf(o, twin.id);
   const topics = topicsOf(o, twin.id);
   const device = deviceOf(twin, o);
   for (const [property, spec, sample] of specs) {
@@ -119,7 +140,8 @@ export function discoveryOf(twin: TwinView, o: HaOptions): Discovery[] {
     if (!entity) continue;
     const config: JsonObject = {
       name: spec?.description && spec.description.length <= 60 ? spec.description : label(property),
-      unique_id: `${node}_${property}`,
+      // A property name has no "-": the last "-" always ends the twin's part.
+      unique_id: `${node}-${property}`,
       state_topic: topics.state,
       value_template: entity.template(property),
       json_attributes_topic: topics.attributes,
@@ -180,7 +202,8 @@ interface EntityShape {
 }
 
 const VALUE = (p: string) => `{{ value_json['${p}'] }}`;
-const ON_OFF = (p: string) => `{{ 'ON' if value_json['${p}'] else 'OFF' }}`;
+/** Not reported yet (null) reads as None, which HA shows as unknown, not as OFF. */
+const ON_OFF = (p: string) => `{{ 'None' if value_json['${p}'] is none else ('ON' if value_json['${p}'] else 'OFF') }}`;
 
 function entityOf(property: string, spec: PropertySpec | null, sample: Json): EntityShape | null {
   const type = spec ? spec.type : typeof sample === "number" ? "number" : typeof sample === "boolean" ? "boolean" : typeof sample === "string" ? "string" : null;
@@ -240,11 +263,11 @@ const HA_UNITS = new Map<string, [string, string | null]>([
   ["J", ["J", "energy"]], ["kJ", ["kJ", "energy"]], ["MJ", ["MJ", "energy"]],
   ["W.h", ["Wh", "energy"]], ["kW.h", ["kWh", "energy"]], ["MW.h", ["MWh", "energy"]],
   ["m/s", ["m/s", "speed"]], ["km/h", ["km/h", "speed"]], ["[mi_i]/h", ["mph", "speed"]], ["[kn_i]", ["kn", "speed"]], ["mm/s", ["mm/s", "speed"]],
-  ["%", ["%", null]], ["[ppm]", ["ppm", null]], ["1", ["", null]],
+  ["%", ["%", null]], ["%RH", ["%", "humidity"]], ["[ppm]", ["ppm", null]], ["1", ["", null]],
   ["V", ["V", "voltage"]], ["mV", ["mV", "voltage"]], ["A", ["A", "current"]], ["mA", ["mA", "current"]],
   ["Hz", ["Hz", "frequency"]], ["kHz", ["kHz", "frequency"]], ["lx", ["lx", "illuminance"]],
   ["s", ["s", "duration"]], ["min", ["min", "duration"]], ["h", ["h", "duration"]], ["d", ["d", "duration"]], ["ms", ["ms", "duration"]],
-  ["/min", ["rpm", null]], ["L", ["L", "volume"]], ["m3", ["m³", "volume"]], ["kg", ["kg", "weight"]], ["g", ["g", "weight"]],
+  ["/min", ["rpm", null]], ["L", ["L", "volume_storage"]], ["m3", ["m³", "volume_storage"]], ["kg", ["kg", "weight"]], ["g", ["g", "weight"]],
   ["m", ["m", "distance"]], ["cm", ["cm", "distance"]], ["mm", ["mm", "distance"]], ["km", ["km", "distance"]],
 ]);
 
@@ -253,7 +276,7 @@ function deviceOf(twin: TwinView, o: HaOptions): JsonObject {
   const a = twin.attributes;
   const text = (key: string, max = 100): string | null => (typeof a[key] === "string" && a[key] !== "" ? (a[key] as string).slice(0, max) : null);
   const device: JsonObject = {
-    identifiers: [haId(`${o.id}_${twin.id}`)],
+    identifiers: [nodeIdOf(o, twin.id)],
     name: text("name") ?? twin.id,
     manufacturer: text("manufacturer") ?? text("vendor") ?? "Twinwire",
     serial_number: text("serial") ?? text("serialNumber") ?? twin.id,

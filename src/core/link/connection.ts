@@ -127,6 +127,8 @@ export class LinkConnection {
   private stableTimer: NodeJS.Timeout | null = null;
   private overflowed = false;
   private ending: Promise<void> | null = null;
+  /** The stream held corked until the end of this turn of the event loop (see publish). */
+  private corked: { uncork(): void } | null = null;
 
   constructor(private readonly options: ConnectionOptions, private readonly handlers: ConnectionHandlers) {
     this.queue = new OutgoingQueue(options.queueLimit);
@@ -225,6 +227,7 @@ export class LinkConnection {
     if (this.ending) return;
     const client = this.client;
     if (client && this.connected && client.connected) {
+      this.corkTurn(client);
       client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, () => undefined);
       return;
     }
@@ -232,6 +235,23 @@ export class LinkConnection {
       this.overflowed = true;
       this.handlers.onOverflow?.();
     }
+  }
+
+  /**
+   * mqtt.js handles each received packet on a tick of its own and writes each packet it sends as
+   * soon as that tick ends, so a reply per reading costs a socket write per reading. Held corked
+   * until the turn of the event loop is over, every reply of the turn leaves in one write.
+   */
+  private corkTurn(client: mqtt.MqttClient): void {
+    if (this.corked) return;
+    const stream = (client as unknown as { stream?: { cork?(): void; uncork(): void } }).stream;
+    if (!stream || typeof stream.cork !== "function") return;
+    stream.cork();
+    this.corked = stream;
+    setImmediate(() => {
+      this.corked = null;
+      stream.uncork();
+    });
   }
 
   /**

@@ -18,6 +18,7 @@
  */
 import { TwinError, showValue } from "../errors";
 import { parseTimestamp } from "../timestamp";
+import { dict } from "../json";
 
 export type RequestKind = "reported" | "get" | "status";
 
@@ -182,7 +183,8 @@ export function readReport(twinId: string, body: Record<string, unknown>): Repor
     ts = parsed;
   }
   const ifVersion = Object.prototype.hasOwnProperty.call(body, "version") && body.version !== null ? body.version : undefined;
-  const values: Record<string, unknown> = Object.create(null);
+  // dict(), not Object.create(null): the registry walks these keys, and V8 keeps dict() objects in its fast layout.
+  const values = dict<unknown>();
   for (const key of Object.keys(body)) {
     if (!RESERVED_KEYS.includes(key)) values[key] = body[key];
   }

@@ -93,6 +93,8 @@ export class FileStore implements Store {
   private tornTail: { file: string; size: number } | null = null;
   /** Bytes of the current journal known to be on disk; a failed write is cut back to here. */
   private offset = 0;
+  /** The directory fsync that makes the current journal's name durable, while it runs. */
+  private naming: Promise<void> | null = null;
   private pending: string[] = [];
   private pendingWaiters: Waiter[] = [];
   private inflight = false;
@@ -285,13 +287,23 @@ export class FileStore implements Store {
     return out.sort((a, b) => a.first - b.first);
   }
 
-  private openJournal(first: number): void {
+  /**
+   * `nameLater`: the directory is fsynced in the background (a rotation while changes go on; an
+   * fsync on the event loop can take as long as the disk likes), and the first write to the new
+   * journal waits for it before anything in it counts as durable.
+   */
+  private openJournal(first: number, nameLater = false): void {
     const name = `journal-${String(first).padStart(16, "0")}.log`;
     const file = path.join(this.dir, name);
     const created = !fs.existsSync(file);
     const fd = fs.openSync(file, "a");
     // A new file's name must be durable too, or a power cut can lose a fsynced journal whole.
-    if (created) syncDirNow(this.dir);
+    if (created && nameLater) {
+      const naming: Promise<void> = syncDir(this.dir).then(() => {
+        if (this.naming === naming) this.naming = null;
+      });
+      this.naming = naming;
+    } else if (created) syncDirNow(this.dir);
     const previous = this.fd;
     this.fd = fd;
     this.journalFile = name;
@@ -414,25 +426,31 @@ export class FileStore implements Store {
       if (err) return this.failed(text, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(text, syncErr);
-        this.offset += buffer.length;
-        this.stats.journalBytes += buffer.length;
-        this.inflight = false;
-        this.inflightEntries = 0;
-        const waiters = this.inflightWaiters;
-        this.inflightWaiters = [];
-        this.healed();
-        this.settled();
-        if (this.mode === "batched" && this.pending.length && performance.now() - this.pendingSince >= this.intervalMs) {
-          // Changes acknowledged while this slow write ran are now older than the window: the
-          // held acknowledgements wait for them too, written at once.
-          this.pendingWaiters.push(...waiters);
-          this.writeBatch();
-          return;
-        }
-        for (const w of waiters) w();
-        if (this.pending.length) this.schedule();
+        if (this.naming) return void this.naming.then(() => this.written(buffer.length));
+        this.written(buffer.length);
       });
     });
+  }
+
+  /** A batch is on disk (and the journal's name with it): its waiters are told. */
+  private written(length: number): void {
+    this.offset += length;
+    this.stats.journalBytes += length;
+    this.inflight = false;
+    this.inflightEntries = 0;
+    const waiters = this.inflightWaiters;
+    this.inflightWaiters = [];
+    this.healed();
+    this.settled();
+    if (this.mode === "batched" && this.pending.length && performance.now() - this.pendingSince >= this.intervalMs) {
+      // Changes acknowledged while this slow write ran are now older than the window: the
+      // held acknowledgements wait for them too, written at once.
+      this.pendingWaiters.push(...waiters);
+      this.writeBatch();
+      return;
+    }
+    for (const w of waiters) w();
+    if (this.pending.length) this.schedule();
   }
 
   private healed(): void {
@@ -543,7 +561,7 @@ export class FileStore implements Store {
     // From here on, changes go to a journal the snapshot does not replace.
     const snap = this.timed(() => {
       const snap = source();
-      this.openJournal(snap.lsn + 1);
+      this.openJournal(snap.lsn + 1, true);
       this.nextJournal = snap.lsn + 1;
       return snap;
     });
@@ -657,6 +675,8 @@ export class FileStore implements Store {
     }
     this.closed = true;
     if (this.compacting) await this.compacting.catch(() => undefined);
+    // A new journal's name may still be syncing in the background: its directory descriptor is ours to close.
+    if (this.naming) await this.naming;
     for (const t of [this.timer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = this.retryTimer = null;

@@ -1,0 +1,309 @@
+"use strict";
+// The anomaly detector (src/core/predict/detector.ts) at its defaults: simulated faults with known
+// truth (the same scenarios and scoring as bench/anomaly-quality.js), the real public series in
+// test/fixtures/timeseries, and the rules a user relies on: no verdict before the warm-up, a
+// scale that a quantised or quiet signal can not collapse, episodes that always end.
+const assert = require("node:assert/strict");
+const path = require("path");
+const { AnomalyDetector, DETECTOR_DEFAULTS, LS_READINGS } = require("../../nodes/lib/core/predict/detector");
+const quality = require("../../bench/anomaly-quality");
+
+const FIXTURES = path.join(__dirname, "..", "fixtures", "timeseries");
+const T0 = 1764000000000;
+
+/** Deterministic standard normal draws. */
+function gauss(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+/** A 10 s sensor: 60 +- 0.3 noise, quantised to 0.1, with `shape(i)` added to reading i. */
+function sensor(n, shape = () => 0, seed = 1) {
+  const g = gauss(seed);
+  return Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + shape(i)) * 10) / 10 }));
+}
+
+function feed(points, options = {}) {
+  const d = new AnomalyDetector({ ...DETECTOR_DEFAULTS, ...options });
+  const verdicts = points.map((p) => d.update(p.ts, p.value));
+  return { d, verdicts, alerts: verdicts.flatMap((v, i) => v.alerts.map((a) => ({ i, ...a }))) };
+}
+
+/** Anomaly episodes as [startIndex, endIndex or null] from the alerts. */
+function episodes(alerts) {
+  const out = [];
+  for (const a of alerts) {
+    if (a.type !== "anomaly") continue;
+    if (a.state === "start") out.push({ from: a.i, to: null, start: a });
+    else out[out.length - 1].to = a.i;
+  }
+  return out;
+}
+
+describe("predict detector: faults a user wants to hear about", function () {
+  this.timeout(30000);
+
+  it("flags simulated spikes, steps and stuck sensors with precision >= 0.85 and recall >= 0.7 per reading at defaults", function () {
+    const parts = [];
+    for (const kind of ["spike", "step", "stuck"]) {
+      for (const seed of [1, 2]) {
+        const s = quality.simulate(kind, seed, { days: 1 });
+        const r = quality.evaluate(s.points, s.faults);
+        parts.push(r);
+        assert.ok(r.episodeRecall >= 0.9, `${kind} seed ${seed}: ${JSON.stringify(r.counts)}`);
+      }
+    }
+    // Per reading as the prediction shows it (`anomaly`).
+    const c = (k) => parts.reduce((a, p) => a + p.counts[k], 0);
+    const precision = c("tp") / (c("tp") + c("fp"));
+    const recall = c("tp") / (c("tp") + c("fn"));
+    assert.ok(precision >= 0.85, `precision ${precision.toFixed(3)}`);
+    assert.ok(recall >= 0.7, `recall ${recall.toFixed(3)}`);
+    assert.ok(parts.every((p) => p.falseEpisodes === 0), "no episode away from a fault");
+  });
+
+  it("reports a ramp of 3 degC an hour on a daily cycle as a drift alert within an hour or two", function () {
+    for (const seed of [1, 2, 3]) {
+      const s = quality.simulate("drift", seed);
+      const { alerts } = feed(s.points);
+      const first = alerts[0];
+      assert.ok(first, `seed ${seed}: no alert`);
+      assert.equal(first.type, "drift");
+      assert.equal(first.direction, "up");
+      const minutes = (first.ts - s.faults[0].from) / 60000;
+      assert.ok(minutes > 0 && minutes <= 120, `seed ${seed}: after ${minutes} min`);
+      assert.ok(!alerts.some((a) => a.type === "anomaly"), "a steady ramp is not a flag");
+    }
+  });
+
+  it("a level shift held 40 min flags at once, then ends the episode and is reported as drift after levelShift (30 min)", function () {
+    const points = sensor(600, (i) => (i >= 300 && i < 540 ? 4 : 0));
+    const { alerts, verdicts } = feed(points);
+    const [start, end, drift] = alerts;
+    assert.deepEqual([start.type, start.state, start.i], ["anomaly", "start", 300]);
+    assert.deepEqual([end.type, end.state], ["anomaly", "end"]);
+    assert.equal(drift.type, "drift");
+    assert.equal(drift.direction, "up");
+    assert.equal(drift.i, end.i, "the episode ends where the new level is accepted");
+    assert.ok(end.duration >= 1800 && end.duration <= 1810, `duration ${end.duration}`);
+    assert.ok(Math.abs(drift.from - 60) < 0.3 && Math.abs(drift.to - 64) < 0.3, JSON.stringify(drift));
+    assert.ok(verdicts.slice(end.i + 1, 539).every((v) => !v.flagged), "the new level is normal");
+    // The step back 40 min later is a change again: flagged, and accepted in turn.
+    assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === 540));
+  });
+
+  it("one spike is one short episode: it starts on the spike and ends after three calm readings, which are normal readings", function () {
+    const points = sensor(400, (i) => (i === 300 ? 5 : 0));
+    const { alerts, verdicts } = feed(points);
+    assert.deepEqual(alerts.map((a) => [a.type, a.state, a.i]), [["anomaly", "start", 300], ["anomaly", "end", 303]]);
+    assert.ok(verdicts[300].flagged && verdicts[300].score >= 1 && verdicts[300].anomaly);
+    assert.deepEqual(verdicts.slice(301, 304).map((v) => v.anomaly), [false, false, false], "the hysteresis is the episode's, not the readings'");
+    assert.ok(Math.abs(verdicts[300].expected - 60) < 0.2, "the expected value is the level, not the spike");
+    assert.ok(!verdicts[301].flagged && verdicts[301].score < 0.5, "the spike taught neither level nor scale");
+  });
+
+  it("a burst of spikes does not teach the scale: a later spike of the same size is still flagged", function () {
+    const points = sensor(700, (i) => (i >= 300 && i < 330 && i % 2 === 0 ? 4 : i === 600 ? 4 : 0));
+    const { verdicts } = feed(points);
+    assert.ok(verdicts.slice(300, 330).filter((v) => v.flagged).length >= 14);
+    assert.ok(verdicts[600].flagged, `score ${verdicts[600].score}`);
+  });
+
+  it("a stuck sensor is reported once, with reason stuck, and the episode ends when the value moves", function () {
+    const g = gauss(3);
+    const points = Array.from({ length: 900 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 400 && i < 520 ? 61.2 : Math.round((60 + 0.3 * g()) * 10) / 10 }));
+    const { alerts } = feed(points);
+    const eps = episodes(alerts);
+    assert.equal(eps.length, 1, JSON.stringify(alerts));
+    assert.equal(eps[0].start.reason, "stuck");
+    assert.ok(eps[0].from > 400 && eps[0].from <= 420, `reported at reading ${eps[0].from}`);
+    assert.equal(eps[0].to, 520);
+  });
+
+  it("a sensor stuck for longer than levelShift is reported once and its episode still ends", function () {
+    const g = gauss(4);
+    const points = Array.from({ length: 1200 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 400 ? 61.2 : Math.round((60 + 0.3 * g()) * 10) / 10 }));
+    const eps = episodes(feed(points).alerts);
+    assert.equal(eps.length, 1);
+    assert.equal(eps[0].start.reason, "stuck");
+    assert.ok(eps[0].to !== null && eps[0].to - 400 <= 181 + 1, `ended at ${eps[0].to}`);
+  });
+});
+
+describe("predict detector: real series, no alarm that cries wolf", function () {
+  this.timeout(30000);
+  const files = quality.seriesFiles(FIXTURES);
+
+  it("has the real series to test with", function () {
+    assert.ok(files.length >= 10, files.join(", "));
+  });
+
+  it("every episode on every real series ends at the latest on the first reading after the level-shift time", function () {
+    for (const file of files) {
+      const s = quality.loadSeries(file, FIXTURES);
+      for (const [column, points] of Object.entries(s.columns)) {
+        const { d, alerts } = feed(points);
+        const limit = d.levelShiftTime() * 1000;
+        for (const e of episodes(alerts)) {
+          // The last reading still inside the episode came within the level-shift time of its start.
+          const last = e.to === null ? points.length - 1 : e.to - 1;
+          const held = points[last].ts - points[e.from].ts;
+          assert.ok(held < limit, `${file}:${column}: an episode from reading ${e.from} held ${held / 86400000} days (limit ${limit / 86400000})`);
+        }
+        const flagged = alerts.filter((a) => a.type === "anomaly" && a.state === "start").length;
+        assert.ok(flagged <= Math.max(2, points.length / 100), `${file}:${column}: ${flagged} episodes in ${points.length} readings`);
+      }
+    }
+  });
+
+  it("beaver2's rise when it becomes active ends as a drift alert up to the new level, not a flag that stays on", function () {
+    const s = quality.loadSeries("beaver2-body-temperature-10min.csv", FIXTURES);
+    const points = s.columns.temp;
+    const onset = s.labels.findIndex((l) => l.active);
+    const { d, alerts } = feed(points);
+    const drift = alerts.find((a) => a.type === "drift");
+    assert.ok(drift, JSON.stringify(alerts));
+    assert.equal(drift.direction, "up");
+    assert.ok(drift.i >= onset - 3 && drift.i <= onset + 8, `drift at reading ${drift.i}, activity from ${onset}`);
+    assert.ok(drift.to > 37.8, JSON.stringify(drift));
+    assert.equal(d.anomalous, false);
+  });
+
+  it("the Nile's 1898 drop (the Aswan dam) is reported as a drift down within five years", function () {
+    const points = quality.loadSeries("nile-annual-flow.csv", FIXTURES).columns.value;
+    const { alerts } = feed(points);
+    const drifts = alerts.filter((a) => a.type === "drift");
+    assert.ok(drifts.length >= 1, "no drift alert");
+    const year = new Date(points[drifts[0].i].ts).getUTCFullYear();
+    assert.ok(year >= 1899 && year <= 1903, `reported in ${year}`);
+    assert.equal(drifts[0].direction, "down");
+    assert.ok(drifts[0].to < 950 && drifts[0].from > 1000, JSON.stringify(drifts[0]));
+    assert.ok(!alerts.some((a) => a.type === "anomaly"), "a 2 sigma shift is not a flag");
+  });
+});
+
+describe("predict detector: warm-up and a scale that cannot collapse", function () {
+  it("gives no verdict before `warmup` readings AND `warmupTime` seconds", function () {
+    // 10 s readings: 20 readings are only 200 s; a spike at 10 min is still in the warm-up.
+    const fast = feed(sensor(400, (i) => (i === 60 || i === 300 ? 6 : 0)));
+    assert.equal(fast.verdicts[60].verdict, false);
+    assert.equal(fast.verdicts[60].flagged, false);
+    assert.ok(fast.verdicts.slice(0, 180).every((v) => !v.verdict), "no verdict in the first 30 min");
+    assert.equal(fast.verdicts[300].flagged, true, "after the warm-up the same spike is flagged");
+    // Monthly readings: 30 min passes at once, the readings count.
+    const monthly = Array.from({ length: 40 }, (_, i) => ({ ts: Date.UTC(2000, i, 1), value: 10 + (i % 3) * 0.1 }));
+    const m = feed(monthly).verdicts;
+    assert.ok(m.slice(0, 20).every((v) => !v.verdict));
+    assert.ok(m.slice(20).every((v) => v.verdict));
+  });
+
+  it("a quantised flat signal that moves by one step now and then is not an anomaly", function () {
+    const points = Array.from({ length: 3000 }, (_, i) => ({ ts: T0 + i * 10000, value: i % 97 === 0 || i % 131 === 0 ? 20.1 : 20 }));
+    const { alerts } = feed(points);
+    assert.deepEqual(alerts, []);
+  });
+
+  it("a given resolution floors the scale even before the values show it", function () {
+    const points = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i === 300 ? 20.75 : 20.25 }));
+    assert.deepEqual(feed(points, { resolution: 1 }).alerts, [], "half a unit on a sensor that reads whole units is noise");
+    assert.equal(feed(points).verdicts[300].flagged, true, "without it, 0.5 on a flat 20.25 (written to 0.01) stands out");
+  });
+
+  it("a signal flat since the start takes its resolution from the decimals it is written in", function () {
+    const points = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 300 ? 21 : 20 }));
+    const { verdicts, alerts } = feed(points);
+    assert.ok(!verdicts[300].flagged, `one unit on a signal written in whole units: score ${verdicts[300].score}`);
+    assert.ok(!alerts.some((a) => a.type === "anomaly"), JSON.stringify(alerts));
+  });
+
+  it("a quiet stretch does not collapse the scale: noise 15 times larger coming back flags for minutes, not for good", function () {
+    const g = gauss(5);
+    const points = Array.from({ length: 2400 }, (_, i) => ({ ts: T0 + i * 10000, value: 60 + (i >= 800 && i < 1400 ? 0.02 : 0.3) * g() }));
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    const verdicts = [];
+    let quietScale = Infinity;
+    points.forEach((p, i) => {
+      verdicts.push(d.update(p.ts, p.value));
+      if (i >= 800 && i < 1400) quietScale = Math.min(quietScale, d.scale());
+    });
+    assert.ok(quietScale > 0.05, `the scale fell to ${quietScale} (noise 0.02 for 100 min after 0.3)`);
+    assert.ok(verdicts.slice(0, 1400).every((v) => !v.flagged), "the quiet stretch itself is not flagged");
+    const late = verdicts.slice(1400 + 180).filter((v) => v.flagged).length;
+    assert.equal(late, 0, "no flags once levelShift has passed");
+    assert.equal(d.anomalous, false);
+  });
+});
+
+describe("predict detector: state", function () {
+  it("continues identically after toJSON and from, at any point", function () {
+    const points = sensor(1500, (i) => (i === 400 ? 5 : i >= 700 && i < 1000 ? 3 : i >= 1200 && i < 1300 ? 0.0 : 0));
+    for (const k of [1200, 1300]) for (let i = k; i < k + 80; i++) points[i].value = 61; // stuck
+    for (const cut of [0, 5, 181, 400, 705, 900, 1250]) {
+      const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+      for (let i = 0; i <= cut; i++) a.update(points[i].ts, points[i].value);
+      const b = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(a.toJSON())));
+      for (let i = cut + 1; i < points.length; i++) {
+        assert.deepEqual(b.update(points[i].ts, points[i].value), a.update(points[i].ts, points[i].value), `cut ${cut}, reading ${i}`);
+      }
+      assert.deepEqual(b.toJSON(), a.toJSON());
+    }
+  });
+
+  it("its state is plain JSON that restores at every reading, from the first on", function () {
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    const check = () => {
+      const text = JSON.stringify(d.toJSON());
+      assert.doesNotMatch(text, /NaN|Infinity/);
+      assert.deepEqual(AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(text)).toJSON(), JSON.parse(text));
+    };
+    check();
+    for (const p of sensor(400, (i) => (i === 250 ? 5 : 0))) {
+      d.update(p.ts, p.value);
+      check();
+    }
+  });
+
+  it("refuses a damaged or foreign state (the caller then starts fresh)", function () {
+    const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+    for (const p of sensor(50)) a.update(p.ts, p.value);
+    const good = JSON.parse(JSON.stringify(a.toJSON()));
+    for (const bad of [null, [], { ...good, v: 2 }, { ...good, lv: [1, 2] }, { ...good, mae: [1, "x", 2] }, { ...good, e: null }, { ...good, n: -1 }, { ...good, sh: new Array(20).fill(1) }]) {
+      assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, bad), Error, JSON.stringify(bad).slice(0, 80));
+    }
+    assert.doesNotThrow(() => AnomalyDetector.from({ ...DETECTOR_DEFAULTS, zThreshold: 6 }, good), "changed settings keep what was learnt");
+  });
+
+  it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    d.update(T0, 1);
+    const before = JSON.stringify(d.toJSON());
+    assert.equal(d.update(T0, 5).verdict, false);
+    assert.equal(JSON.stringify(d.toJSON()), before);
+    assert.throws(() => d.update(T0 + 1000, NaN), RangeError);
+  });
+
+  it("a device back after an hour's gap at another level is not an anomaly: the reading after a gap gets no verdict and sets the level", function () {
+    const points = sensor(1500, (i) => (i >= 700 ? -15 : 0));
+    for (let i = 700; i < points.length; i++) points[i].ts += 3600 * 1000;
+    const { verdicts, alerts } = feed(points);
+    assert.equal(verdicts[700].verdict, false);
+    assert.deepEqual(alerts, []);
+    assert.ok(Math.abs(verdicts[720].expected - 45) < 0.5, `expected ${verdicts[720].expected}`);
+  });
+
+  it("needs at least LS_READINGS typical intervals for a new level, so a monthly series is not re-levelled by one reading", function () {
+    const monthly = Array.from({ length: 60 }, (_, i) => ({ ts: Date.UTC(2000, i, 1), value: (i >= 40 ? 30 : 10) + (i % 4) * 0.5 }));
+    const { d, alerts } = feed(monthly);
+    assert.ok(d.levelShiftTime() >= LS_READINGS * 28 * 86400);
+    const end = alerts.find((a) => a.type === "anomaly" && a.state === "end");
+    assert.ok(end && end.i >= 40 + LS_READINGS, JSON.stringify(alerts));
+    assert.ok(alerts.some((a) => a.type === "drift" && a.i === end.i));
+  });
+});

@@ -1,0 +1,218 @@
+"use strict";
+// Time to threshold (ThresholdTracker, src/core/predict/threshold.ts) on signals as a plant gives
+// them: slow wear under a daily cycle and noise, a clean ramp, a real monthly series with a yearly
+// cycle; and the warning a user sees, once per approach.
+const assert = require("node:assert/strict");
+const path = require("path");
+const { ThresholdTracker } = require("../../nodes/lib/core/predict/threshold");
+const { loadSeries } = require("../../bench/anomaly-quality");
+
+const FIXTURES = path.join(__dirname, "..", "fixtures", "timeseries");
+const T0 = Date.UTC(2026, 0, 5);
+const DAY = 86400;
+
+function gauss(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+/**
+ * Wear under a daily cycle: 60 + rate x days + amplitude x sin(daily), noise 0.3, quantised to
+ * 0.1, every `step` s. Returns readings with the true time (s) until the noiseless signal first
+ * reaches `limit` (Infinity when it does not within the data and a day beyond).
+ */
+function wear({ rate = 1, amplitude = 3, step = 60, days = 9, limit = 70, seed = 1, noise = 0.3, accel = 0 }) {
+  const g = gauss(seed);
+  const truth = (t) => 60 + (rate * t) / DAY + accel * (t / DAY) ** 2 + amplitude * Math.sin((2 * Math.PI * t) / DAY);
+  const n = Math.round((days * DAY) / step);
+  const horizon = n + Math.round(DAY / step);
+  const cross = new Array(horizon + 1).fill(Infinity);
+  for (let i = horizon - 1; i >= 0; i--) cross[i] = truth(i * step) >= limit ? i : cross[i + 1];
+  return Array.from({ length: n }, (_, i) => ({
+    ts: T0 + i * step * 1000,
+    value: Math.round((truth(i * step) + noise * g()) * 10) / 10,
+    truth: (cross[i] - i) * step,
+  }));
+}
+
+function run(tracker, points) {
+  return points.map((p) => ({ ...p, ...tracker.update(p.ts, p.value) }));
+}
+
+describe("predict threshold: time to a limit on slow wear under a daily cycle", function () {
+  this.timeout(20000);
+
+  it("most estimates fall within 10 % of the true crossing once two days show the trend", function () {
+    for (const seed of [1, 2]) {
+      const out = run(new ThresholdTracker({ limit: 70, direction: "above", warning: DAY }), wear({ seed }));
+      const judged = out.filter((o) => o.ts - T0 >= 2 * DAY * 1000 && o.truth > 3600 && Number.isFinite(o.truth));
+      const errors = judged.map((o) => (o.timeToThreshold === null ? Infinity : Math.abs(o.timeToThreshold - o.truth) / o.truth));
+      const within = errors.filter((e) => e <= 0.1).length / errors.length;
+      assert.ok(judged.length > 5000);
+      assert.ok(within >= 0.9, `seed ${seed}: ${(within * 100).toFixed(1)} % within 10 %`);
+    }
+  });
+
+  it("gives no estimate while a daily cycle can not be told from a trend, rather than a wrong one", function () {
+    const out = run(new ThresholdTracker({ limit: 70, direction: "above", warning: DAY }), wear({ seed: 3 }));
+    const early = out.filter((o) => o.ts - T0 < 2 * DAY * 1000);
+    const wrong = early.filter((o) => o.timeToThreshold !== null && Math.abs(o.timeToThreshold - o.truth) / o.truth > 0.25);
+    assert.equal(wrong.length, 0, `${wrong.length} estimates off by more than 25 % in the first two days, e.g. ${JSON.stringify(wrong[0])}`);
+    assert.ok(early.slice(0, Math.round(DAY / 60)).every((o) => o.timeToThreshold === null), "nothing in the first day");
+  });
+
+  it("warns once per approach: one start, at about the warning horizon, and no end while the limit nears", function () {
+    const out = run(new ThresholdTracker({ limit: 70, direction: "above", warning: DAY }), wear({ seed: 4 }));
+    const alerts = out.flatMap((o) => o.alerts);
+    assert.deepEqual(alerts.map((a) => a.state), ["start"]);
+    const at = out.find((o) => o.alerts.length);
+    assert.ok(at.truth > 0.75 * DAY && at.truth < 1.5 * DAY, `warned ${at.truth / 3600} h before the true crossing`);
+    assert.deepEqual([alerts[0].type, alerts[0].limit, alerts[0].direction], ["threshold", 70, "above"]);
+  });
+
+  it("does not warn at every daily peak when noisy peaks touch the limit but the trend is far from it", function () {
+    // Peaks at 63 + wear 0.1 a day; a limit of 64 is touched by noise now and then, crossed in ~10 days.
+    const out = run(new ThresholdTracker({ limit: 64, direction: "above", warning: DAY }), wear({ rate: 0.1, days: 6, limit: 64, seed: 5 }));
+    const starts = out.flatMap((o) => o.alerts).filter((a) => a.state === "start");
+    assert.ok(starts.length <= 1, `${starts.length} warnings`);
+  });
+
+  it("times accelerating wear by its bend: the warning comes before the crossing, estimates within 10 % from day 4", function () {
+    // 0.5 a day, accelerating by 0.1 a day per day: a straight line through the last days lags and times it late.
+    const out = run(new ThresholdTracker({ limit: 66, direction: "above", warning: DAY }), wear({ rate: 0.5, accel: 0.1, limit: 66, days: 7, seed: 9 }));
+    const late = out.filter((o) => o.ts - T0 >= 4 * DAY * 1000 && o.truth > 3600 && Number.isFinite(o.truth));
+    const within = late.filter((o) => o.timeToThreshold !== null && Math.abs(o.timeToThreshold - o.truth) / o.truth <= 0.1).length / late.length;
+    assert.ok(within >= 0.8, `${(within * 100).toFixed(1)} % within 10 %`);
+    const warned = out.find((o) => o.alerts.some((a) => a.state === "start"));
+    assert.ok(warned && warned.truth >= 0.75 * DAY, `warned ${warned && warned.truth / 3600} h before the crossing`);
+  });
+
+  it("finds slow wear far below the noise of one reading once enough readings show it", function () {
+    // 0.5 a day under noise 1.0 every 30 s: 0.00017 per reading, 6,000 times smaller than the noise.
+    const out = run(new ThresholdTracker({ limit: 63.2, direction: "above", warning: 0, period: 0 }), wear({ rate: 0.5, amplitude: 0, noise: 1, days: 6, limit: 63.2, seed: 6 }));
+    const late = out.filter((o) => o.ts - T0 >= 2 * DAY * 1000);
+    const errors = late.map((o) => (o.timeToThreshold === null ? Infinity : Math.abs(o.timeToThreshold - o.truth) / o.truth)).sort((a, b) => a - b);
+    const within = errors.filter((e) => e <= 0.2).length / errors.length;
+    assert.ok(within >= 0.9, `${(within * 100).toFixed(1)} % within 20 %`);
+    assert.ok(errors[errors.length >> 1] < 0.1, `median error ${errors[errors.length >> 1]}`);
+  });
+});
+
+describe("predict threshold: clean ramps, directions, and what null means", function () {
+  const ramp = (n, f) => Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 10000, value: f(i) }));
+
+  it("times a clean ramp to the second, above and below, with no cycle to remove (period 0)", function () {
+    const up = run(new ThresholdTracker({ limit: 30, direction: "above", warning: 0, period: 0 }), ramp(300, (i) => 20 + 0.01 * i));
+    assert.ok(Math.abs(up[299].timeToThreshold - (30 - 22.99) / 0.001) <= 1, String(up[299].timeToThreshold));
+    const down = run(new ThresholdTracker({ limit: 10, direction: "below", warning: 0, period: 0 }), ramp(300, (i) => 20 - 0.01 * i));
+    assert.ok(Math.abs(down[299].timeToThreshold - (20 - 2.99 - 10) / 0.001) <= 1, String(down[299].timeToThreshold));
+  });
+
+  it("is null when the trend points away, and 0 once the level is past the limit", function () {
+    const away = run(new ThresholdTracker({ limit: 10, direction: "below", warning: 0, period: 0 }), ramp(300, (i) => 20 + 0.01 * i));
+    assert.equal(away[299].timeToThreshold, null);
+    const past = run(new ThresholdTracker({ limit: 15, direction: "above", warning: 0 }), ramp(100, () => 20));
+    assert.equal(past[99].timeToThreshold, 0);
+    const flat = run(new ThresholdTracker({ limit: 25, direction: "above", warning: 0, period: 0 }), ramp(300, () => 20));
+    assert.equal(flat[299].timeToThreshold, null);
+  });
+
+  it("one reading past the limit is not a crossing: the fitted level decides", function () {
+    const g = gauss(7);
+    const points = ramp(400, (i) => 20 + 0.2 * g() + (i === 350 ? 10 : 0));
+    const out = run(new ThresholdTracker({ limit: 25, direction: "above", warning: 3600, period: 0 }), points);
+    assert.notEqual(out[350].timeToThreshold, 0);
+    assert.deepEqual(out.flatMap((o) => o.alerts), []);
+  });
+
+  it("warns when the crossing comes within the warning, and clears once the trend turns away", function () {
+    const values = (i) => (i < 500 ? 20 + 0.02 * i : 30 - 0.02 * (i - 500));
+    const out = run(new ThresholdTracker({ limit: 30, direction: "above", warning: 3600, period: 0 }), ramp(1200, values));
+    const alerts = out.flatMap((o) => o.alerts);
+    assert.deepEqual(alerts.map((a) => a.state), ["start", "end"]);
+    assert.ok(alerts[0].timeToThreshold <= 3600 && alerts[0].timeToThreshold > 3000, String(alerts[0].timeToThreshold));
+  });
+});
+
+describe("predict threshold: a real monthly series with a yearly cycle", function () {
+  it("on Mauna Loa CO2 removes the yearly cycle and times the first monthly peak over a limit: the median estimate from five years out within 25 % (the growth itself accelerates)", function () {
+    const points = loadSeries("mauna-loa-monthly-co2.csv", FIXTURES).columns.value;
+    for (const limit of [330, 340, 350]) {
+      const tracker = new ThresholdTracker({ limit, direction: "above", warning: 0 });
+      const cross = points.find((p) => p.value >= limit).ts;
+      const ratios = [];
+      for (const p of points) {
+        const { timeToThreshold } = tracker.update(p.ts, p.value);
+        const truth = (cross - p.ts) / 1000;
+        if (truth <= 0 || truth > 5 * 365 * DAY) continue;
+        assert.notEqual(timeToThreshold, null, `limit ${limit} at ${new Date(p.ts).toISOString().slice(0, 7)}`);
+        ratios.push(timeToThreshold / truth);
+      }
+      ratios.sort((a, b) => a - b);
+      const median = ratios[ratios.length >> 1];
+      assert.ok(median > 0.75 && median < 1.33, `limit ${limit}: median ${median.toFixed(2)} x the truth`);
+      assert.ok(ratios[0] > 0.5 && ratios[ratios.length - 1] < 2, `limit ${limit}: ${ratios[0].toFixed(2)} to ${ratios[ratios.length - 1].toFixed(2)} x the truth`);
+      assert.equal(tracker.cyclePeriod, 365.2425 * DAY);
+    }
+  });
+});
+
+describe("predict threshold: state", function () {
+  it("continues identically after toJSON and from, at any point", function () {
+    const points = wear({ step: 300, days: 5, seed: 8 });
+    const options = { limit: 70, direction: "above", warning: DAY };
+    for (const cut of [0, 5, 30, 300, 700, 1200]) {
+      const a = new ThresholdTracker(options);
+      for (let i = 0; i <= cut; i++) a.update(points[i].ts, points[i].value);
+      const b = ThresholdTracker.from(options, JSON.parse(JSON.stringify(a.toJSON())));
+      for (let i = cut + 1; i < points.length; i++) {
+        assert.deepEqual(b.update(points[i].ts, points[i].value), a.update(points[i].ts, points[i].value), `cut ${cut}, reading ${i}`);
+      }
+      assert.deepEqual(b.toJSON(), a.toJSON());
+    }
+  });
+
+  it("its state is plain JSON that restores at every reading, from the first on", function () {
+    const options = { limit: 70, direction: "above", warning: DAY };
+    const t = new ThresholdTracker(options);
+    const check = () => {
+      const text = JSON.stringify(t.toJSON());
+      assert.doesNotMatch(text, /NaN|Infinity|null,null/);
+      assert.deepEqual(ThresholdTracker.from(options, JSON.parse(text)).toJSON(), JSON.parse(text));
+    };
+    check();
+    for (const p of wear({ step: 3600, days: 3 })) {
+      t.update(p.ts, p.value);
+      check();
+    }
+  });
+
+  it("refuses a damaged or foreign state, and bad options", function () {
+    const options = { limit: 70, direction: "above", warning: DAY };
+    const a = new ThresholdTracker(options);
+    for (const p of wear({ step: 600, days: 1 })) a.update(p.ts, p.value);
+    const good = JSON.parse(JSON.stringify(a.toJSON()));
+    for (const bad of [null, [], { ...good, v: 9 }, { ...good, s: [1, 2, 3] }, { ...good, s: good.s.map(() => "x") }, { ...good, warn: [1] }, { ...good, n: 1.5 }]) {
+      assert.throws(() => ThresholdTracker.from(options, bad), Error, JSON.stringify(bad).slice(0, 60));
+    }
+    assert.throws(() => new ThresholdTracker({ limit: NaN, direction: "above", warning: 0 }), RangeError);
+    assert.throws(() => new ThresholdTracker({ limit: 1, direction: "up", warning: 0 }), RangeError);
+    assert.throws(() => new ThresholdTracker({ limit: 1, direction: "above", warning: -1 }), RangeError);
+  });
+
+  it("keeps its state bounded however long the series", function () {
+    const t = new ThresholdTracker({ limit: 70, direction: "above", warning: DAY });
+    const points = wear({ step: 60, days: 3 });
+    points.slice(0, 2000).forEach((p) => t.update(p.ts, p.value));
+    const size = JSON.stringify(t.toJSON()).length;
+    points.slice(2000).forEach((p) => t.update(p.ts, p.value));
+    assert.ok(JSON.stringify(t.toJSON()).length <= size + 200);
+  });
+});
