@@ -37,6 +37,7 @@ export const PROFILE_BINS = 48;
 const MIN_BINS = 4;
 /** A bin's value has a half-life of this many periods. */
 const PROFILE_PERIODS = 2;
+const COUNT_CAP = 1e5;
 const DAY = 86400;
 const YEAR = 365.25 * DAY;
 
@@ -121,7 +122,9 @@ class Profile {
     const hl = (PROFILE_PERIODS * this.period) / this.bins;
     for (const [k, share] of [[i, 1 - w], [j, w]] as const) {
       if (share <= 0) continue;
-      this.c[k] += share;
+      // Capped where 1/c no longer matters (below any reading's weight of a sensor read every
+      // second): the count stays a short number in the saved state.
+      this.c[k] = Math.min(COUNT_CAP, this.c[k] + share);
       const a = Math.min(1, share * Math.max(alpha(Math.max(dt, typical), hl), 1 / this.c[k]));
       this.S[k] += a * (residual - this.S[k]);
     }
