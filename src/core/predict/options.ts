@@ -63,16 +63,13 @@ export interface Bounds {
  *   times persistence's MAE (worse on 23 of 27 series and horizons); auto's are 0.43 to 1.015
  *   times, because it scores its candidates on their own settled forecasts and falls back to
  *   persistence when none helps (candidates.ts, scorer.ts). A config that names a method keeps
- *   it; only a config without one gets auto. With auto, anomaly scoring and time to threshold run
- *   on holt with the half-lives below.
- * - horizon 1 h; level half-life 10 min: smooths minute-scale noise, still follows a change in
- *   minutes. Trend half-life 2 h: a rate needs a longer look than a level; with 1 h, time to a
- *   limit 14 h away scattered past 10 % on noisy readings, with 2 h it stays within 1 % typically.
- * - zThreshold 5: on a clean, noisy, quantised signal |z| >= 4 still fires about once per
- *   10,000 readings (an alert a day from a 10 s sensor) and 3 about once per 300; 5 did not
- *   fire in 200,000. Faults worth an alert are far beyond 5 sigma; smaller lasting shifts are
- *   drift's job.
- * - warning 24 h: a shift's notice for "will pass 90 degC in about 14 hours".
+ *   it; only a config without one gets auto.
+ * - horizon 1 h. For ewma and holt (auto's candidates set theirs from the typical interval and
+ *   the horizon): level half-life 10 min, smooths minute-scale noise and still follows a change
+ *   in minutes; trend half-life 2 h, a rate needs a longer look than a level. The level
+ *   half-life also decides when a reading counts as after a gap (predictor.ts, GAP_HALF_LIVES).
+ * - warning 24 h: a shift's notice for "will pass 90 degC in about 14 hours" (time to threshold
+ *   itself: threshold.ts, THRESHOLD_DEFAULTS).
  * - anomalies, warm-up and level shifts (detector.ts, DETECTOR_DEFAULTS, measured by
  *   bench/anomaly-quality.js on simulator faults and the real series): zThreshold 5; no verdict
  *   before 20 readings and 30 min (the old 30 readings alone gave 196 of 277 false alarms in the
