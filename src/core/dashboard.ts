@@ -61,7 +61,7 @@ export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return "—";
   const s = Math.abs(seconds);
   if (s < 90) return `${formatNumber(Math.round(s))} s`;
-  if (s < 90 * 60) return `${formatNumber(Number((s / 60).toFixed(1)))} min`;
+  if (s < 3600) return `${formatNumber(Number((s / 60).toFixed(1)))} min`;
   if (s < 36 * 3600) return `${formatNumber(Number((s / 3600).toFixed(1)))} h`;
   return `${formatNumber(Number((s / 86400).toFixed(1)))} d`;
 }

@@ -28,6 +28,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
   let browser;
   let page;
   let nr;
+  let flows;
   const problems = [];
 
   before(async function () {
@@ -46,7 +47,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     // Only this example: its tab as `npm start` deploys it.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-dashboard-example-"));
     fs.copyFileSync(path.join(h.repoRoot, "examples", EXAMPLE), path.join(dir, EXAMPLE));
-    const flows = h.examplesAsFlows({ examplesDir: dir });
+    flows = h.examplesAsFlows({ examplesDir: dir });
     fs.rmSync(dir, { recursive: true, force: true });
     nr = await h.startNodeRed({ flows });
     assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
@@ -96,6 +97,18 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     await page.waitForFunction(() => document.querySelectorAll(".tw-fleet tbody tr[data-twin]").length === 0, null, { timeout: LONG });
     await page.selectOption(".tw-fleet select[data-filter=online]", "");
     await page.waitForFunction(() => document.querySelectorAll(".tw-fleet tbody tr[data-twin]").length === 5, null, { timeout: LONG });
+
+    // Stages: every pump goes to "operating" at deploy; one sent to maintenance is the only one
+    // the stage filter "maintenance" keeps, and it leaves the filter "operating" live.
+    await page.waitForFunction(() => [...document.querySelectorAll(".tw-fleet tbody tr[data-twin] td:nth-child(4)")].every((td) => td.innerText === "operating"), null, { timeout: LONG });
+    await page.selectOption(".tw-fleet select[data-filter=stage]", "operating");
+    const maintenance = flows.find((n) => n.type === "inject" && n.name === "pump-03 to maintenance");
+    assert.equal((await h.request(nr.url, { method: "POST", path: `/inject/${maintenance.id}` })).status, 200);
+    await page.waitForFunction(() => [...document.querySelectorAll(".tw-fleet tbody tr[data-twin]")].map((tr) => tr.dataset.twin).join() === "pump-01,pump-02,pump-04,pump-05", null, { timeout: LONG });
+    await page.selectOption(".tw-fleet select[data-filter=stage]", "maintenance");
+    await page.waitForFunction(() => [...document.querySelectorAll(".tw-fleet tbody tr[data-twin]")].map((tr) => tr.dataset.twin).join() === "pump-03", null, { timeout: LONG });
+    await page.selectOption(".tw-fleet select[data-filter=stage]", "");
+    await page.waitForFunction(() => document.querySelectorAll(".tw-fleet tbody tr[data-twin]").length === 5, null, { timeout: LONG });
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-fleet.png") });
     assert.deepEqual(problems, []);
   });
@@ -106,6 +119,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     const card = page.locator('.tw-card[data-twin="pump-02"]');
     await card.waitFor({ timeout: LONG });
     assert.match(await card.locator('[data-property="temperature"] [data-role=value]').innerText(), /^-?[\d.]+ °C$/);
+    assert.equal(await card.locator(".tw-badge.tw-stage").innerText(), "operating");
     await card.locator('[data-property="vibration"] svg.tw-spark polyline').waitFor({ timeout: LONG });
     await card.locator('[data-property="vibration"] [data-role=prediction]').waitFor({ timeout: LONG });
     assert.match(await card.locator('[data-property="vibration"] [data-role=prediction]').innerText(), /forecast [\d.]+ mm\/s in 10 min \([\d.-]+–[\d.]+ mm\/s\)/);
@@ -136,6 +150,26 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
       return Math.abs(Number(text) - 2400) <= 10 && !/pending/.test(document.querySelector('.tw-card [data-property="rpm"] [data-role=desired]')?.innerText || "pending");
     }, null, { timeout: LONG });
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png") });
+    assert.deepEqual(problems, []);
+  });
+
+  it("in a dark theme the widgets take the theme's colours: light text on the dark surface", async function () {
+    const flows = (await h.request(nr.url, { path: "/flows" })).body;
+    const theme = flows.find((n) => n.type === "ui-theme");
+    theme.colors = { surface: "#1e1e1e", primary: "#4fc3f7", bgPage: "#121212", groupBg: "#1e1e1e", groupOutline: "#444444" };
+    await h.deployFlows(nr.url, flows);
+    await page.goto(`${nr.url}/dashboard/pump`);
+    const card = page.locator(".tw-card[data-twin]");
+    await card.waitFor({ timeout: LONG });
+    await card.locator('[data-property="temperature"] [data-role=value]').waitFor({ timeout: LONG });
+    const [text, surface] = await card.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el.querySelector(".tw-prop")).backgroundColor]);
+    const luminance = (css) => {
+      const [r, g, b] = css.match(/[\d.]+/g).map(Number);
+      return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    };
+    assert.ok(luminance(text) > 0.7, `text ${text} is light`);
+    assert.ok(luminance(surface) < 0.2, `surface ${surface} is dark`);
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-dark.png") });
     assert.deepEqual(problems, []);
   });
 });
