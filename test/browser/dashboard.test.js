@@ -3,8 +3,8 @@
 // from the devDependencies). What an operator does: opens /dashboard, sees the simulated pumps in
 // the fleet table, live, clicks one, gets its card on the Pump page, sets a desired rpm and sees
 // it saved, recorded as set by the dashboard, and reached by the simulated pump.
-// Screenshots go to test/artifacts/ (git-ignored): dashboard.png (the pump page, the README's
-// picture), dashboard-fleet.png.
+// Screenshots go to test/artifacts/ (git-ignored): dashboard.png (the pump page; the README shows
+// a copy in docs/images/), dashboard-fleet.png, dashboard-dark.png.
 //
 // Needs /usr/bin/chromium (apt-get install chromium; TWINWIRE_CHROMIUM names another binary);
 // skipped, saying so, where it is missing.
@@ -21,6 +21,8 @@ const ARTIFACTS = path.join(h.repoRoot, "test", "artifacts");
 const EXAMPLE = "Plant dashboard.json";
 /** Deadline of a condition in the page: generous, for a loaded 2-core machine. */
 const LONG = 30000;
+/** The part of the page the widgets fill, for the screenshots (the README shows dashboard.png). */
+const CLIP = { x: 0, y: 0, width: 1280, height: 460 };
 
 describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function () {
   this.timeout(180000);
@@ -109,7 +111,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     await page.waitForFunction(() => [...document.querySelectorAll(".tw-fleet tbody tr[data-twin]")].map((tr) => tr.dataset.twin).join() === "pump-03", null, { timeout: LONG });
     await page.selectOption(".tw-fleet select[data-filter=stage]", "");
     await page.waitForFunction(() => document.querySelectorAll(".tw-fleet tbody tr[data-twin]").length === 5, null, { timeout: LONG });
-    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-fleet.png") });
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-fleet.png"), clip: CLIP });
     assert.deepEqual(problems, []);
   });
 
@@ -149,7 +151,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
       const text = document.querySelector('.tw-card [data-property="rpm"] [data-role=value]')?.innerText || "";
       return Math.abs(Number(text) - 2400) <= 10 && !/pending/.test(document.querySelector('.tw-card [data-property="rpm"] [data-role=desired]')?.innerText || "pending");
     }, null, { timeout: LONG });
-    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png") });
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png"), clip: CLIP });
     assert.deepEqual(problems, []);
   });
 
@@ -169,7 +171,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     };
     assert.ok(luminance(text) > 0.7, `text ${text} is light`);
     assert.ok(luminance(surface) < 0.2, `surface ${surface} is dark`);
-    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-dark.png") });
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-dark.png"), clip: CLIP });
     assert.deepEqual(problems, []);
   });
 });
