@@ -29,6 +29,8 @@ interface CardConfig extends NodeDef {
   registry?: string;
   twinId?: string;
   points?: string | number;
+  /** Shows no control for desired values, and refuses any that a page sends. */
+  readOnly?: boolean;
 }
 
 const PUSH_MS = 500;
@@ -47,12 +49,14 @@ export = function (RED: RED) {
     let unsubscribe: (() => void) | null = null;
     let problem: string | null = null;
     let twinId: string | null = isTwinId(config.twinId) ? config.twinId : null;
+    const readOnly = config.readOnly === true;
 
     function view(): unknown {
       if (!registry) return { error: problem ?? t("errors.no-registry") };
       if (!twinId) return { empty: t("label.pick") };
       try {
-        return cardView(registry, twinId, points) ?? { twinId, empty: t("label.missing", { twinId }) };
+        const card = cardView(registry, twinId, points);
+        return card ? { ...card, readOnly } : { twinId, empty: t("label.missing", { twinId }) };
       } catch (err) {
         return { error: describe(err).message };
       }
@@ -96,6 +100,7 @@ export = function (RED: RED) {
       };
       try {
         if (!registry) throw new Error(problem ?? t("errors.no-registry"));
+        if (readOnly) throw new Error(t("errors.read-only"));
         // The card writes to the twin it shows; a stale page naming another twin is refused.
         const target = r.twinId === undefined ? twinId : r.twinId;
         if (typeof target !== "string" || target !== twinId) throw new Error(t("errors.other-twin", { twinId: String(target) }));

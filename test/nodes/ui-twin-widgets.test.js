@@ -234,5 +234,17 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       assert.equal(conn.last("ui-twin-card:desired-result:card").error, "ui-twin-card.errors.other-twin");
       assert.deepEqual(Object.keys(registry.get("pump-01").desired), []);
     });
+
+    it("a read-only card shows no control and refuses a desired value a page still sends", async function () {
+      const { base, registry } = await load([{ id: "card", type: "ui-twin-card", group: "group", registry: "reg", twinId: "pump-01", readOnly: true, wires: [[]] }]);
+      registry.create("pump-01", { model: "pump", reported: { rpm: 1500 } });
+      const hooks = base.ui.widgets.get("card").hooks;
+      const conn = connection();
+      hooks.onSocket["ui-twin-card:load"](conn, "card");
+      assert.equal(conn.last("ui-twin-card:view:card").readOnly, true);
+      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r5", twinId: "pump-01", property: "rpm", value: 1800 });
+      assert.deepEqual(conn.last("ui-twin-card:desired-result:card"), { requestId: "r5", ok: false, error: "ui-twin-card.errors.read-only", code: "failed" });
+      assert.deepEqual(Object.keys(registry.get("pump-01").desired), []);
+    });
   });
 });
