@@ -19,7 +19,7 @@ const h = require("../integration/harness");
 
 const CHROMIUM = process.env.TWINWIRE_CHROMIUM || "/usr/bin/chromium"; // Debian's chromium package
 const ARTIFACTS = path.join(h.repoRoot, "test", "artifacts");
-const PALETTE_TYPES = ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query", "twin-link"];
+const PALETTE_TYPES = ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query", "twin-link", "ui-twin-fleet", "ui-twin-card"];
 
 // Markup in every place a user controls that the sidebar shows. Twin ids may not hold '<', so it
 // goes in a registry name, a model name, an attribute and a reported value. Each sets
