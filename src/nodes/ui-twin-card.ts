@@ -72,19 +72,6 @@ export = function (RED: RED) {
       audience.each((conn) => conn.emit(`ui-twin-card:view:${node.id}`, v));
     });
 
-    if (!registryNode) problem = t("errors.no-registry");
-    else {
-      try {
-        registry = registryNode.use();
-        registryNode.addUser(node);
-        unsubscribe = registry.subscribe((event) => {
-          if (audience.size && event.twinId === twinId) push.poke();
-        });
-      } catch (err) {
-        problem = describe(err).message;
-      }
-    }
-
     function showStatus(): void {
       if (problem) node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
       else node.status(twinId ? { fill: "green", shape: "dot", text: twinId } : { fill: "grey", shape: "ring", text: t("status.none") });
@@ -139,7 +126,21 @@ export = function (RED: RED) {
         },
       },
     }, t);
+    // Without the Dashboard the node only says so: it does not even follow the registry. Its
+    // status is the twin it shows, so it is not one of the registry's users (their status is the
+    // twin count).
     if (registered) {
+      if (!registryNode) problem = t("errors.no-registry");
+      else {
+        try {
+          registry = registryNode.use();
+          unsubscribe = registry.subscribe((event) => {
+            if (audience.size && event.twinId === twinId) push.poke();
+          });
+        } catch (err) {
+          problem = describe(err).message;
+        }
+      }
       showStatus();
       if (problem) node.error(problem);
     }
@@ -148,7 +149,6 @@ export = function (RED: RED) {
       push.stop();
       unsubscribe?.();
       audience.clear();
-      registryNode?.removeUser(node);
       done();
     });
   }

@@ -49,19 +49,6 @@ export = function (RED: RED) {
 
     const push = coalesce(PUSH_MS, () => audience.each((conn, filter) => conn.emit(`ui-twin-fleet:view:${node.id}`, viewFor(filter))));
 
-    if (!registryNode) problem = t("errors.no-registry");
-    else {
-      try {
-        registry = registryNode.use();
-        registryNode.addUser(node);
-        unsubscribe = registry.subscribe(() => {
-          if (audience.size) push.poke();
-        });
-      } catch (err) {
-        problem = registryNode.describe(err).message;
-      }
-    }
-
     const registered = registerWidget(RED, node, config, {
       onAction: true,
       onSocket: {
@@ -73,11 +60,24 @@ export = function (RED: RED) {
         },
       },
     }, t);
+    // Without the Dashboard the node only says so: it does not even follow the registry.
     if (registered) {
+      if (!registryNode) problem = t("errors.no-registry");
+      else {
+        try {
+          registry = registryNode.use();
+          registryNode.addUser(node); // the registry's count and health as the node's status
+          unsubscribe = registry.subscribe(() => {
+            if (audience.size) push.poke();
+          });
+        } catch (err) {
+          problem = registryNode.describe(err).message;
+        }
+      }
       if (problem) {
         node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
         node.error(problem);
-      } else node.status({});
+      }
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {

@@ -107,8 +107,13 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
         assert.match(catalog(type).errors["no-dashboard"], /FlowFuse Dashboard 2\.0 widget: install __package__ \(Manage palette/);
       }
       const created = new Promise((resolve) => helper.getNode("out").once("input", resolve));
+      const before = calls.length;
       helper.getNode("t").receive({ payload: { model: "pump", reported: { temperature: 40 } } });
       assert.equal((await created).payload.id, "pump-01");
+      // The registry shows its new count on the nodes that use it; the widgets keep saying what is missing.
+      await waitFor(() => calls.slice(before).some((c) => c.id === "t" && c.status), "the registry's status on the twin node");
+      assert.equal(statusOf("fleet").text, "ui-twin-fleet.status.no-dashboard");
+      assert.equal(statusOf("card").text, "ui-twin-card.status.no-dashboard");
     });
 
     it("a message to a card fails with that error, so a Catch node sees it", async function () {
