@@ -9,9 +9,9 @@
  * model checks it), recorded with by "dashboard", and acknowledged to the browser only once the
  * change is as durable as the registry's mode promises. It then also leaves the node's output.
  *
- * Socket events (per widget id):
- *   browser -> "ui-twin-card:load" (id)                         answered with the view at once
- *   browser -> "ui-twin-card:desired" (id, {requestId, twinId, property, value})
+ * Socket events:
+ *   browser -> "widget-change" (id, {kind: "load"})              answered with the view at once
+ *   browser -> "widget-change" (id, {kind: "desired", requestId, twinId, property, value})
  *   node -> browser "ui-twin-card:view:<id>"                     the card, again on every change of its twin
  *   node -> browser "ui-twin-card:desired-result:<id>"           {requestId, ok} or {requestId, error, code}
  */
@@ -22,7 +22,7 @@ import { isTwinId } from "../core/names";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send } from "../runtime/red";
 import { findRegistry } from "../runtime/registry-node";
-import { Audience, Connection, coalesce, registerWidget } from "../runtime/dashboard";
+import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface CardConfig extends NodeDef {
   group?: string;
@@ -115,15 +115,12 @@ export = function (RED: RED) {
         const v = view();
         audience.each((conn) => conn.emit(`ui-twin-card:view:${node.id}`, v));
       },
-      onSocket: {
-        "ui-twin-card:load": (conn: Connection, id: string) => {
-          if (id !== node.id) return; // every card hears every card's event
+      onChange: (_msg: NodeMessage, value: unknown, conn: Connection) => {
+        const request = requestOf(value);
+        if (request?.kind === "load") {
           audience.set(conn, null);
           conn.emit(`ui-twin-card:view:${node.id}`, view());
-        },
-        "ui-twin-card:desired": (conn: Connection, id: string, request: unknown) => {
-          if (id === node.id) setDesired(conn, request);
-        },
+        } else if (request?.kind === "desired") setDesired(conn, request);
       },
     }, t);
     // Without the Dashboard the node only says so: it does not even follow the registry. Its

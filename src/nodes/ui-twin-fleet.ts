@@ -4,15 +4,15 @@
  * ui-twin-card (or anything else) can follow it. The rows are built in core/dashboard.ts; the
  * Vue component is ui/ui-twin-fleet.
  *
- * Socket events (per widget id):
- *   browser -> "ui-twin-fleet:load" (id, filter)   what this dashboard shows; answered at once
- *   node -> browser "ui-twin-fleet:view:<id>"       the rows, again on every change (twice a second at most)
+ * Socket events:
+ *   browser -> "widget-change" (id, {kind: "load", filter})  what this page shows; answered at once
+ *   node -> browser "ui-twin-fleet:view:<id>"                 the rows, again on every change (twice a second at most)
  */
 import { FleetFilter, fleetView, readFleetFilter } from "../core/dashboard";
 import { TwinRegistry } from "../core/registry";
-import { Node, NodeDef, RED } from "../runtime/red";
+import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
 import { findRegistry } from "../runtime/registry-node";
-import { Audience, Connection, coalesce, registerWidget } from "../runtime/dashboard";
+import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface FleetConfig extends NodeDef {
   group?: string;
@@ -51,13 +51,12 @@ export = function (RED: RED) {
 
     const registered = registerWidget(RED, node, config, {
       onAction: true,
-      onSocket: {
-        "ui-twin-fleet:load": (conn: Connection, id: string, filter: unknown) => {
-          if (id !== node.id) return; // every fleet widget hears every fleet widget's event
-          const f = readFleetFilter(filter);
-          audience.set(conn, f);
-          conn.emit(`ui-twin-fleet:view:${node.id}`, viewFor(f));
-        },
+      onChange: (_msg: NodeMessage, value: unknown, conn: Connection) => {
+        const request = requestOf(value);
+        if (request?.kind !== "load") return;
+        const f = readFleetFilter(request.filter);
+        audience.set(conn, f);
+        conn.emit(`ui-twin-fleet:view:${node.id}`, viewFor(f));
       },
     }, t);
     // Without the Dashboard the node only says so: it does not even follow the registry.

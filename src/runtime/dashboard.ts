@@ -5,8 +5,9 @@
  * naming what to install, and fails its messages with that error; nothing else changes.
  *
  * Data goes to the browser on the widget's own socket.io events, one per widget id, to the
- * connections that asked for it (a widget asks when it mounts and again after a reconnect), so
- * each open dashboard gets what it shows and nothing is kept in the Dashboard's message store.
+ * connections that asked for it (a widget asks when it mounts, after a reconnect and after a
+ * deploy), so each open dashboard gets what it shows and nothing is kept in the Dashboard's
+ * message store.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -30,11 +31,23 @@ interface DashboardGroup extends Node {
   getBase(): DashboardBase;
 }
 
-/** The event hooks a widget hands the Dashboard (see its third-party widget guide). */
+/**
+ * The event hooks a widget hands the Dashboard (see its third-party widget guide). The browser's
+ * requests come as `widget-change` events, whose handler the Dashboard looks up when each event
+ * arrives: custom `onSocket` events would be bound to the connection once, when it opens, and a
+ * deploy leaves an open page talking to the node that was replaced.
+ */
 export interface WidgetEvents {
   onAction?: boolean;
   onInput?: (msg: NodeMessage, send: Send) => void | Promise<void>;
-  onSocket?: Record<string, (conn: Connection, id: string, payload: unknown) => void>;
+  onChange?: (msg: NodeMessage, value: unknown, conn: Connection, id: string) => void | Promise<void>;
+}
+
+/** A request a widget's page sends in a widget-change event: { kind, ... }; null for anything else. */
+export function requestOf(value: unknown): Record<string, unknown> | null {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+  const r = value as Record<string, unknown>;
+  return typeof r.kind === "string" ? r : null;
 }
 
 export const DASHBOARD_PACKAGE = "@flowfuse/node-red-dashboard";

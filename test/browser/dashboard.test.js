@@ -155,13 +155,15 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     assert.deepEqual(problems, []);
   });
 
-  it("in a dark theme the widgets take the theme's colours: light text on the dark surface", async function () {
+  it("after a deploy the open page follows the new card; in a dark theme the widgets take its colours", async function () {
     const flows = (await h.request(nr.url, { path: "/flows" })).body;
     const theme = flows.find((n) => n.type === "ui-theme");
     theme.colors = { surface: "#1e1e1e", primary: "#4fc3f7", bgPage: "#121212", groupBg: "#1e1e1e", groupOutline: "#444444" };
     await h.deployFlows(nr.url, flows);
-    await page.goto(`${nr.url}/dashboard/pump`);
-    const card = page.locator(".tw-card[data-twin]");
+    // The open page follows the redeployed card (back at its configured pump-01) without a reload.
+    const card = page.locator('.tw-card[data-twin="pump-01"]');
+    await card.waitFor({ timeout: LONG });
+    await page.reload();
     await card.waitFor({ timeout: LONG });
     await card.locator('[data-property="temperature"] [data-role=value]').waitFor({ timeout: LONG });
     const [text, surface] = await card.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el.querySelector(".tw-prop")).backgroundColor]);

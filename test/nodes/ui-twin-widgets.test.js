@@ -158,7 +158,7 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       registry.create("valve-1", { reported: { open: true } });
       const hooks = base.ui.widgets.get("fleet").hooks;
       const conn = connection();
-      hooks.onSocket["ui-twin-fleet:load"](conn, "fleet", { model: "pump" });
+      hooks.onChange({}, { kind: "load", filter: { model: "pump" } }, conn, "fleet");
       let view = conn.last("ui-twin-fleet:view:fleet");
       assert.deepEqual([view.total, view.count], [2, 3]);
       assert.deepEqual(view.rows.map((r) => [r.id, r.delta, r.values]), [
@@ -167,8 +167,9 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       ]);
       assert.deepEqual(view.models, ["pump"]);
 
-      // Another widget's event is not this one's business.
-      hooks.onSocket["ui-twin-fleet:load"](conn, "another-fleet", {});
+      // What is no request of this widget's page is no business of the node.
+      await hooks.onChange({}, 42, conn, "fleet");
+      await hooks.onChange({}, { kind: "other" }, conn, "fleet");
       assert.equal(conn.emitted.length, 1);
 
       registry.report("pump-01", { temperature: 80 });
@@ -185,7 +186,7 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       registry.create("pump-02", { model: "pump", reported: { temperature: 50, rpm: 1200 } });
       for (let i = 1; i <= 5; i++) registry.report("pump-02", { temperature: 50 + i }, { ts: Date.now() + i });
       const conn = connection();
-      base.ui.widgets.get("card").hooks.onSocket["ui-twin-card:load"](conn, "card");
+      base.ui.widgets.get("card").hooks.onChange({}, { kind: "load" }, conn, "card");
       assert.equal(conn.last("ui-twin-card:view:card").id, "pump-01");
 
       helper.getNode("card").receive({ twinId: "pump-02" });
@@ -205,11 +206,11 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       registry.create("pump-01", { model: "pump", reported: { rpm: 1500 } });
       const hooks = base.ui.widgets.get("card").hooks;
       const conn = connection();
-      hooks.onSocket["ui-twin-card:load"](conn, "card");
+      hooks.onChange({}, { kind: "load" }, conn, "card");
 
       const sent = new Promise((resolve) => helper.getNode("set").once("input", resolve));
       // A form field gives text: "1800" is the integer 1800 for the model.
-      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r1", twinId: "pump-01", property: "rpm", value: "1800" });
+      hooks.onChange({}, { kind: "desired", requestId: "r1", twinId: "pump-01", property: "rpm", value: "1800" }, conn, "card");
       const answer = await waitFor(() => conn.last("ui-twin-card:desired-result:card"), "the answer");
       assert.deepEqual(answer, { requestId: "r1", ok: true, twinId: "pump-01", property: "rpm", value: 1800 });
       const doc = registry.get("pump-01");
@@ -224,18 +225,18 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       registry.create("pump-01", { model: "pump", reported: { rpm: 1500 } });
       const hooks = base.ui.widgets.get("card").hooks;
       const conn = connection();
-      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r2", twinId: "pump-01", property: "rpm", value: "9000" });
+      hooks.onChange({}, { kind: "desired", requestId: "r2", twinId: "pump-01", property: "rpm", value: "9000" }, conn, "card");
       let answer = conn.last("ui-twin-card:desired-result:card");
       assert.equal(answer.ok, false);
       assert.equal(answer.code, "invalid-value");
       assert.equal(answer.error, "twin-registry.errors.invalid-value"); // the registry's own words, as the sidebar shows them
 
-      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r3", twinId: "pump-01", property: "temperature", value: "20" });
+      hooks.onChange({}, { kind: "desired", requestId: "r3", twinId: "pump-01", property: "temperature", value: "20" }, conn, "card");
       answer = conn.last("ui-twin-card:desired-result:card");
       assert.deepEqual({ requestId: answer.requestId, code: answer.code }, { requestId: "r3", code: "not-writable" });
 
       // A page still showing another twin does not write to the one the card shows now.
-      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r4", twinId: "pump-09", property: "rpm", value: 100 });
+      hooks.onChange({}, { kind: "desired", requestId: "r4", twinId: "pump-09", property: "rpm", value: 100 }, conn, "card");
       assert.equal(conn.last("ui-twin-card:desired-result:card").error, "ui-twin-card.errors.other-twin");
       assert.deepEqual(Object.keys(registry.get("pump-01").desired), []);
     });
@@ -245,9 +246,9 @@ describe("Dashboard 2.0 widget nodes (ui-twin-fleet, ui-twin-card)", function ()
       registry.create("pump-01", { model: "pump", reported: { rpm: 1500 } });
       const hooks = base.ui.widgets.get("card").hooks;
       const conn = connection();
-      hooks.onSocket["ui-twin-card:load"](conn, "card");
+      hooks.onChange({}, { kind: "load" }, conn, "card");
       assert.equal(conn.last("ui-twin-card:view:card").readOnly, true);
-      hooks.onSocket["ui-twin-card:desired"](conn, "card", { requestId: "r5", twinId: "pump-01", property: "rpm", value: 1800 });
+      hooks.onChange({}, { kind: "desired", requestId: "r5", twinId: "pump-01", property: "rpm", value: 1800 }, conn, "card");
       assert.deepEqual(conn.last("ui-twin-card:desired-result:card"), { requestId: "r5", ok: false, error: "ui-twin-card.errors.read-only", code: "failed" });
       assert.deepEqual(Object.keys(registry.get("pump-01").desired), []);
     });
