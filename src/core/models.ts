@@ -12,6 +12,7 @@
 import { TwinError, isTwinError, showValue } from "./errors";
 import { Json, admit, jsonEqual } from "./json";
 import { isForbiddenKey, isPropertyName } from "./names";
+import { canonicalUnit } from "./units";
 
 export type PropertyType = "number" | "integer" | "string" | "boolean" | "object" | "array" | "any";
 
@@ -206,7 +207,7 @@ function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
     props.set(name, finish(where, {
       name,
       type: wotType(field(aff, "type"), where),
-      unit: optString(aff, "unit", where),
+      unit: modelUnit(optString(aff, "unit", where)),
       minimum: optNumber(aff, "minimum", where),
       maximum: optNumber(aff, "maximum", where),
       enum: optEnum(aff, where),
@@ -260,19 +261,6 @@ const DTDL_PRIMITIVES = new Map<string, PropertyType>([
   ["multiLineString", "object"], ["polygon", "object"], ["multiPolygon", "object"],
 ]);
 const DTDL_COMPLEX = new Map<string, PropertyType>([["Object", "object"], ["Map", "object"], ["Array", "array"]]);
-/** DTDL unit names -> the UCUM-style codes compact models use. Unknown units pass through as given. */
-const DTDL_UNITS = new Map<string, string>([
-  ["degreeCelsius", "Cel"], ["degreeFahrenheit", "[degF]"], ["kelvin", "K"],
-  ["pascal", "Pa"], ["hectopascal", "hPa"], ["kilopascal", "kPa"], ["bar", "bar"], ["millibar", "mbar"],
-  ["poundPerSquareInch", "[psi]"],
-  ["watt", "W"], ["kilowatt", "kW"], ["megawatt", "MW"], ["wattHour", "W.h"], ["kilowattHour", "kW.h"],
-  ["metrePerSecond", "m/s"], ["kilometrePerHour", "km/h"],
-  ["percent", "%"], ["revolutionPerMinute", "/min"], ["hertz", "Hz"], ["kilohertz", "kHz"],
-  ["volt", "V"], ["millivolt", "mV"], ["ampere", "A"], ["milliampere", "mA"],
-  ["millisecond", "ms"], ["second", "s"], ["minute", "min"], ["hour", "h"], ["day", "d"],
-  ["metre", "m"], ["centimetre", "cm"], ["millimetre", "mm"], ["kilometre", "km"],
-  ["kilogram", "kg"], ["gram", "g"], ["litre", "L"],
-]);
 
 /** A dtmi @id is as clear a sign as the @context, so an Interface that omits the latter is still recognised. */
 function isDtdl(raw: Raw): boolean {
@@ -342,7 +330,7 @@ function dtdlSpec(content: unknown, owner: Raw, where: Where): PropertySpec | un
   return finish(at, {
     name,
     ...schema,
-    unit: unit === undefined ? undefined : DTDL_UNITS.get(unit) ?? unit,
+    unit: modelUnit(unit),
     writable: !telemetry && writable,
     description: text(field(content, "description")) ?? text(field(content, "displayName")),
     kind: telemetry ? "telemetry" : "property",
@@ -445,6 +433,16 @@ function optBoolean(raw: Raw, key: string, where: Where): boolean | undefined {
   const value = field(raw, key);
   if (value === undefined || typeof value === "boolean") return value;
   return invalid(where, `${key} must be true or false, not ${showValue(value)}`);
+}
+
+/**
+ * A unit from a standard model as its UCUM code when the unit table knows it ("om2:degreeCelsius"
+ * and DTDL's "degreeCelsius" both become "Cel"), so readings in any spelling of it convert. An
+ * unknown unit is kept as written: readings that name no unit of their own still flow, only
+ * conversion into it is not offered.
+ */
+function modelUnit(unit: string | undefined): string | undefined {
+  return unit === undefined ? undefined : canonicalUnit(unit) ?? unit;
 }
 
 function rejectUnknownKeys(raw: Raw, allowed: Set<string>, where: Where): void {

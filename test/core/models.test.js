@@ -142,6 +142,15 @@ describe("core/models", function () {
       modelInvalid(ext, "CentrifugalPump", /tm:extends is not supported/);
     });
 
+    it("gives WoT units as UCUM codes when they are known, and keeps unknown ones as written", function () {
+      const tm = fixture("pump.tm.json");
+      tm.properties.temperature.unit = "om2:degreeCelsius";
+      tm.properties.rpm.unit = "planks/s";
+      const p = parseModels(tm).get("CentrifugalPump").properties;
+      assert.strictEqual(p.get("temperature").unit, "Cel");
+      assert.strictEqual(p.get("rpm").unit, "planks/s");
+    });
+
     it("refuses an unknown WoT type", function () {
       const tm = fixture("pump.tm.json");
       tm.properties.rpm.type = "float";
@@ -212,7 +221,7 @@ describe("core/models", function () {
       assert.deepStrictEqual([...p.keys()], ["pressure", "inlet", "flow", "state", "starts", "since", "config", "samples", "location"]);
       assert.strictEqual(p.get("pressure").unit, "bar");
       assert.strictEqual(p.get("inlet").unit, "[psi]");
-      assert.strictEqual(p.get("flow").unit, "litrePerHour", "unknown units pass through");
+      assert.strictEqual(p.get("flow").unit, "L/h");
       assert.deepStrictEqual(p.get("state").enum, ["idle", "heating"]);
       assert.strictEqual(p.get("state").type, "string");
       assert.deepStrictEqual([p.get("starts").type, p.get("starts").minimum], ["integer", 0]);
