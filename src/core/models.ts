@@ -281,15 +281,78 @@ function indexInterfaces(entries: Entry[]): Map<string, Raw> {
   return index;
 }
 
+/**
+ * A DTDL Component's properties join the twin as `<component>__<property>`
+ * (`thermostat1__targetTemperature`). A "." would read as a path step in queries, lifecycle
+ * conditions, bindings and MQTT topic patterns; "__" keeps the name inside the property-name rules
+ * every one of those already accepts, so a component property is addressed like any other.
+ */
+export const COMPONENT_SEPARATOR = "__";
+
 function dtdlProperties(iface: Raw, model: string, index: Map<string, Raw>): Map<string, PropertySpec> {
+  const missing = missingInterfaces(iface, index, new Set(), new Set());
+  if (missing.size > 0) {
+    const names = [...missing].slice(0, 10).map((id) => `"${clip(id)}"`).join(", ");
+    invalid({ model }, `extends or uses Interfaces not in the input: ${names}${missing.size > 10 ? ", …" : ""} (add their files to the Models)`);
+  }
   const props = new Map<string, PropertySpec>();
-  for (const { content, owner, at } of dtdlContents(iface, { model }, index, [], new Set())) {
-    const spec = dtdlSpec(content, owner, { model, at });
+  addInterface(props, iface, "", { model }, index, []);
+  return props;
+}
+
+/** The properties of one Interface (and its bases), and of its Components under their names. */
+function addInterface(props: Map<string, PropertySpec>, iface: Raw, prefix: string, where: Where, index: Map<string, Raw>, stack: Raw[]): void {
+  for (const { content, owner, at } of dtdlContents(iface, where, index, [], new Set())) {
+    if (isObject(content) && typeIncludes(content, "Component")) {
+      const component = componentOf(content, index, { model: where.model, at });
+      const name = prefix + component.name;
+      if (stack.includes(component.iface)) invalid({ model: where.model, at: `component "${name}"` }, "Components nest in a cycle");
+      addInterface(props, component.iface, name + COMPONENT_SEPARATOR, where, index, [...stack, component.iface]);
+      continue;
+    }
+    const spec = dtdlSpec(content, owner, { model: where.model, at }, prefix);
     if (!spec) continue;
-    if (props.has(spec.name)) invalid({ model, at }, `property "${spec.name}" is defined twice`);
+    if (props.has(spec.name)) invalid({ model: where.model, at }, `property "${spec.name}" is defined twice`);
     props.set(spec.name, spec);
   }
-  return props;
+}
+
+/**
+ * Every Interface @id that an Interface reaches through `extends` and Component schemas but the
+ * input does not hold, so one message can name all the files a user still has to add.
+ */
+function missingInterfaces(iface: Raw, index: Map<string, Raw>, seen: Set<Raw>, missing: Set<string>): Set<string> {
+  if (seen.has(iface)) return missing;
+  seen.add(iface);
+  const refs = [...asList(field(iface, "extends"))];
+  const contents = field(iface, "contents");
+  if (Array.isArray(contents)) {
+    for (const c of contents) if (isObject(c) && typeIncludes(c, "Component")) refs.push(field(c, "schema"));
+  }
+  for (const ref of refs) {
+    if (typeof ref === "string") {
+      const found = index.get(ref);
+      if (found) missingInterfaces(found, index, seen, missing);
+      else missing.add(ref);
+    } else if (isObject(ref)) {
+      missingInterfaces(ref, index, seen, missing);
+    }
+  }
+  return missing;
+}
+
+/** A Component's name and the Interface its schema names (by @id anywhere in the input, or inline). */
+function componentOf(content: Raw, index: Map<string, Raw>, where: Where): { name: string; iface: Raw } {
+  const name = field(content, "name");
+  if (typeof name !== "string") return invalid(where, "Component needs a name");
+  const at = { model: where.model, at: `component "${name}"` };
+  checkPropertyName(at, name);
+  const schema = field(content, "schema");
+  const iface = typeof schema === "string" ? index.get(schema) : isObject(schema) && typeIncludes(schema, "Interface") ? schema : undefined;
+  if (!iface) {
+    return invalid(at, `uses Interface ${showValue(schema)}, which is not in the input (add its file to the Models)`);
+  }
+  return { name, iface };
 }
 
 interface Content { content: unknown; owner: Raw; at: string }
@@ -315,15 +378,17 @@ function dtdlContents(iface: Raw, where: Where, index: Map<string, Raw>, path: R
   return out;
 }
 
-/** Property and Telemetry become twin properties; Commands, Relationships and Components are not state. */
-function dtdlSpec(content: unknown, owner: Raw, where: Where): PropertySpec | undefined {
+/** Property and Telemetry become twin properties; Commands and Relationships are not state. */
+function dtdlSpec(content: unknown, owner: Raw, where: Where, prefix: string): PropertySpec | undefined {
   if (!isObject(content)) return invalid(where, "must be an object");
   const telemetry = typeIncludes(content, "Telemetry");
   if (!telemetry && !typeIncludes(content, "Property")) return undefined;
-  const name = field(content, "name");
-  if (typeof name !== "string") return invalid(where, "needs a name");
+  const own = field(content, "name");
+  if (typeof own !== "string") return invalid(where, "needs a name");
+  const name = prefix + own;
   const at = { model: where.model, at: `property "${name}"` };
-  checkPropertyName(at, name);
+  checkPropertyName(at, own);
+  if (prefix) checkPropertyName(at, name);
   const schema = dtdlSchema(field(content, "schema"), owner, at);
   const unit = optString(content, "unit", at);
   const writable = optBoolean(content, "writable", at) ?? false;
