@@ -54,7 +54,7 @@ const WHOLE = "models";
 
 const UNNAMED: Record<Source, string> = {
   compact: "model name must not be empty",
-  wot: "a WoT document needs a title to name the model",
+  wot: "a WoT document needs a title or an @id to name the model (or give it a name: { \"<name>\": <document> })",
   dtdl: "a DTDL Interface needs an @id to name the model",
 };
 const PROPERTY_TYPES = new Set<string>(["number", "integer", "string", "boolean", "object", "array", "any"]);
@@ -70,12 +70,12 @@ const COMPACT_PROPERTY_KEYS = new Set([
 export function parseModels(input: unknown): ModelSet {
   const entries: Entry[] = [];
   collect(decode(input), WHOLE, 0, entries);
-  const interfaces = indexInterfaces(entries);
+  const index: Indexes = { interfaces: indexInterfaces(entries), things: indexThings(entries) };
   const models: ModelSet = new Map();
   for (const entry of entries) {
     const name = modelName(entry);
     if (models.has(name)) invalid({ model: name }, "duplicate model name");
-    models.set(name, { name, source: entry.source, properties: readProperties(entry.raw, entry.source, name, interfaces) });
+    models.set(name, { name, source: entry.source, properties: readProperties(entry.raw, entry.source, name, index) });
   }
   return models;
 }
@@ -106,9 +106,12 @@ function collect(value: unknown, label: string, nesting: number, out: Entry[]): 
   else collectMap(value, label, out);
 }
 
-/** A WoT document names itself by `title`, a DTDL Interface by `@id`. */
+/**
+ * A WoT document names itself by `title` (optional in a Thing Model, so then by its `@id`), a
+ * DTDL Interface by `@id`.
+ */
 function standaloneEntry(raw: Raw, label: string): Entry | undefined {
-  if (isWot(raw)) return { name: field(raw, "title"), label, source: "wot", raw };
+  if (isWot(raw)) return { name: nonEmpty(field(raw, "title")) ?? field(raw, "@id"), label, source: "wot", raw };
   if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw };
   if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
     invalid({ model: label }, "has @context/@type but is neither a WoT Thing Model/Description nor a DTDL Interface");
@@ -139,11 +142,14 @@ function modelName(entry: Entry): string {
   return name;
 }
 
-function readProperties(raw: Raw, source: Source, model: string, interfaces: Map<string, Raw>): Map<string, PropertySpec> {
+/** What references inside the input resolve against: DTDL Interfaces by @id, WoT documents by name. */
+interface Indexes { interfaces: Map<string, Raw>; things: Map<string, Raw> }
+
+function readProperties(raw: Raw, source: Source, model: string, index: Indexes): Map<string, PropertySpec> {
   switch (source) {
     case "compact": return compactProperties(raw, model);
-    case "wot": return wotProperties(raw, model);
-    case "dtdl": return dtdlProperties(raw, model, interfaces);
+    case "wot": return wotProperties(raw, model, index.things);
+    case "dtdl": return dtdlProperties(raw, model, index.interfaces);
   }
 }
 
@@ -198,12 +204,10 @@ function isWot(raw: Raw): boolean {
   return contexts(raw).some((c) => WOT_CONTEXTS.some((w) => c.includes(w))) || typeIncludes(raw, "tm:ThingModel");
 }
 
-function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
-  rejectTmExtends(raw, model);
+function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<string, PropertySpec> {
   const props = new Map<string, PropertySpec>();
-  for (const [name, aff] of affordances(raw, model)) {
+  for (const [name, aff] of thingAffordances(raw, model, things, [])) {
     const where = { model, at: `property "${name}"` };
-    if (field(aff, "tm:ref") !== undefined) invalid(where, "tm:ref is not supported (it cannot be resolved offline)");
     props.set(name, finish(where, {
       name,
       type: wotType(field(aff, "type"), where),
@@ -218,16 +222,126 @@ function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
   return props;
 }
 
-function rejectTmExtends(raw: Raw, model: string): void {
-  const links = field(raw, "links");
-  if (!Array.isArray(links)) return;
-  if (links.some((link) => isObject(link) && field(link, "rel") === "tm:extends")) {
-    invalid({ model }, "tm:extends is not supported (it cannot be resolved offline)");
+/** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
+const MAX_TM_DEPTH = 16;
+
+/**
+ * A Thing Model's properties with its composition resolved inside the input: the properties of
+ * every model it `tm:extends` first (its own definitions override theirs key by key), those of
+ * each `tm:submodel` under `<instanceName>__<property>` as DTDL Components are, and every
+ * `tm:ref` replaced by the definition it points at, overridden by the keys given beside it.
+ */
+function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Raw> {
+  if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
+  if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
+  const out = new Map<string, Raw>();
+  const inner = [...stack, raw];
+  for (const link of tmLinks(raw, "tm:extends", model)) {
+    for (const [name, aff] of thingAffordances(linkedThing(link, "tm:extends", model, things), model, things, inner)) out.set(name, aff);
   }
+  for (const link of tmLinks(raw, "tm:submodel", model)) {
+    const sub = linkedThing(link, "tm:submodel", model, things);
+    const instance = field(link, "instanceName") ?? documentName(String(field(link, "href")));
+    if (typeof instance !== "string" || instance === "") invalid({ model }, "a tm:submodel link needs an instanceName");
+    for (const [name, aff] of thingAffordances(sub, model, things, inner)) {
+      const full = instance + COMPONENT_SEPARATOR + name;
+      checkPropertyName({ model, at: `property "${full}"` }, full);
+      if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
+      out.set(full, aff);
+    }
+  }
+  for (const [name, aff] of affordances(raw, model)) {
+    const own = resolveRef(aff, raw, { model, at: `property "${name}"` }, things, 0);
+    const base = out.get(name);
+    out.set(name, base ? { ...base, ...own } : own);
+  }
+  return out;
+}
+
+function tmLinks(raw: Raw, rel: string, model: string): Raw[] {
+  const links = field(raw, "links");
+  if (links === undefined) return [];
+  if (!Array.isArray(links)) return invalid({ model }, "links must be an array");
+  return links.filter((link): link is Raw => isObject(link) && field(link, "rel") === rel);
+}
+
+function linkedThing(link: Raw, rel: string, model: string, things: Map<string, Raw>): Raw {
+  const href = field(link, "href");
+  if (typeof href !== "string") return invalid({ model }, `a ${rel} link needs an href`);
+  return findThing(href, things) ?? invalid({ model }, missingThing(rel, href));
+}
+
+function missingThing(what: string, href: string): string {
+  return `${what} ${quote(href)} is not in the input (add that Thing Model to the Models, named ${quote(documentName(href))})`;
+}
+
+/** `tm:ref`: "<document>#<JSON Pointer>", or "#<JSON Pointer>" within the same document. */
+function resolveRef(aff: Raw, doc: Raw, where: Where, things: Map<string, Raw>, depth: number): Raw {
+  const ref = field(aff, "tm:ref");
+  if (ref === undefined) return aff;
+  if (typeof ref !== "string") return invalid(where, `tm:ref must be text, not ${showValue(ref)}`);
+  if (depth >= MAX_TM_DEPTH) return invalid(where, "tm:ref chain is too long (a cycle?)");
+  const hash = ref.indexOf("#");
+  const href = hash < 0 ? ref : ref.slice(0, hash);
+  const target = href === "" ? doc : findThing(href, things) ?? invalid(where, missingThing("tm:ref", href));
+  const found = pointerGet(target, hash < 0 ? "" : ref.slice(hash + 1));
+  if (!isObject(found)) return invalid(where, `tm:ref ${showValue(ref)} points at no definition`);
+  const merged: Raw = { ...resolveRef(found, target, where, things, depth + 1), ...aff };
+  delete merged["tm:ref"];
+  return merged;
+}
+
+/** RFC 6901, read through own properties only. */
+function pointerGet(doc: Raw, pointer: string): unknown {
+  let pointerText = pointer;
+  try {
+    pointerText = decodeURIComponent(pointer);
+  } catch {
+    // Left as written: a stray "%" is then just part of a key.
+  }
+  if (pointerText === "") return doc;
+  if (!pointerText.startsWith("/")) return undefined;
+  let at: unknown = doc;
+  for (const part of pointerText.slice(1).split("/")) {
+    const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(at)) at = /^\d+$/.test(key) ? at[Number(key)] : undefined;
+    else if (isObject(at)) at = field(at, key);
+    else return undefined;
+  }
+  return at;
+}
+
+/**
+ * WoT documents by every name a link may use for them: the model name the user gave, the @id,
+ * the title, and each of those as a file name without its extension, so that
+ * "https://example.com/tm/basic-on-off-tm.tm.jsonld" finds the model named "basic-on-off-tm".
+ */
+function indexThings(entries: Entry[]): Map<string, Raw> {
+  const index = new Map<string, Raw>();
+  for (const { raw, source, name } of entries) {
+    if (source !== "wot") continue;
+    for (const key of [name, field(raw, "@id"), field(raw, "title")]) {
+      if (typeof key !== "string" || key === "") continue;
+      for (const k of [key, documentName(key)]) if (!index.has(k)) index.set(k, raw);
+    }
+  }
+  return index;
+}
+
+function findThing(href: string, things: Map<string, Raw>): Raw | undefined {
+  return things.get(href) ?? things.get(documentName(href));
+}
+
+/** "https://host/models/lamp.tm.jsonld#x" -> "lamp". */
+function documentName(href: string): string {
+  const path = href.split("#")[0];
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  return file.replace(/(\.(tm|td))?\.(jsonld|json)$/i, "");
 }
 
 function wotType(value: unknown, where: Where): PropertyType {
   if (value === undefined) return "any";
+  rejectPlaceholder(value, "type", where);
   const type = typeof value === "string" ? WOT_TYPES.get(value) : undefined;
   return type ?? invalid(where, `unknown type ${showValue(value)}`);
 }
@@ -292,7 +406,7 @@ export const COMPONENT_SEPARATOR = "__";
 function dtdlProperties(iface: Raw, model: string, index: Map<string, Raw>): Map<string, PropertySpec> {
   const missing = missingInterfaces(iface, index, new Set(), new Set());
   if (missing.size > 0) {
-    const names = [...missing].slice(0, 10).map((id) => `"${clip(id)}"`).join(", ");
+    const names = [...missing].slice(0, 10).map(quote).join(", ");
     invalid({ model }, `extends or uses Interfaces not in the input: ${names}${missing.size > 10 ? ", …" : ""} (add their files to the Models)`);
   }
   const props = new Map<string, PropertySpec>();
@@ -485,6 +599,7 @@ function copyJson(value: unknown, key: string, where: Where): Json {
 function optNumber(raw: Raw, key: string, where: Where): number | undefined {
   const value = field(raw, key);
   if (value === undefined || (typeof value === "number" && Number.isFinite(value))) return value;
+  rejectPlaceholder(value, key, where);
   return invalid(where, `${key} must be a finite number, not ${showValue(value)}`);
 }
 
@@ -497,6 +612,7 @@ function optString(raw: Raw, key: string, where: Where): string | undefined {
 function optBoolean(raw: Raw, key: string, where: Where): boolean | undefined {
   const value = field(raw, key);
   if (value === undefined || typeof value === "boolean") return value;
+  rejectPlaceholder(value, key, where);
   return invalid(where, `${key} must be true or false, not ${showValue(value)}`);
 }
 
@@ -508,6 +624,17 @@ function optBoolean(raw: Raw, key: string, where: Where): boolean | undefined {
  */
 function modelUnit(unit: string | undefined): string | undefined {
   return unit === undefined ? undefined : canonicalUnit(unit) ?? unit;
+}
+
+/**
+ * A Thing Model placeholder ("{{MAX_RPM}}") where a number, a boolean or a type belongs cannot be
+ * checked against, so the message names it; in text (a title, a description, a unit) it is kept
+ * as written, a template value like any other.
+ */
+function rejectPlaceholder(value: unknown, key: string, where: Where): void {
+  if (typeof value === "string" && /^\{\{[ -~]+\}\}$/.test(value)) {
+    invalid(where, `${key} is the Thing Model placeholder ${value}: fill it in (or remove ${key}) before importing`);
+  }
 }
 
 function rejectUnknownKeys(raw: Raw, allowed: Set<string>, where: Where): void {
@@ -598,6 +725,15 @@ function text(value: unknown): string | undefined {
   const en = field(value, "en");
   if (typeof en === "string") return en;
   return Object.keys(value).map((k) => value[k]).find((v): v is string => typeof v === "string");
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** A reference quoted whole, so the user can find it: a URL or a dtmi is long but still its name. */
+function quote(ref: string): string {
+  return JSON.stringify(ref.length > 300 ? ref.slice(0, 299) + "…" : ref);
 }
 
 function clip(name: string): string {
