@@ -11,7 +11,7 @@
  */
 import { TwinError, isTwinError, showValue } from "./errors";
 import { Json, admit, jsonEqual } from "./json";
-import { isForbiddenKey, isPropertyName } from "./names";
+import { isForbiddenKey, isPropertyName, twinPropertyName } from "./names";
 import { canonicalUnit } from "./units";
 
 export type PropertyType = "number" | "integer" | "string" | "boolean" | "object" | "array" | "any";
@@ -27,6 +27,8 @@ export interface PropertySpec {
   tolerance?: number;
   description?: string;
   kind?: "property" | "telemetry";
+  /** The name the imported model gives the property, when the twin's name had to differ (see twinPropertyName). */
+  sourceName?: string;
 }
 
 export interface TwinModel {
@@ -111,7 +113,7 @@ function collect(value: unknown, label: string, nesting: number, out: Entry[]): 
  * DTDL Interface by `@id`.
  */
 function standaloneEntry(raw: Raw, label: string): Entry | undefined {
-  if (isWot(raw)) return { name: nonEmpty(field(raw, "title")) ?? field(raw, "@id"), label, source: "wot", raw };
+  if (isWot(raw)) return { name: nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? field(raw, "@id"), label, source: "wot", raw };
   if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw };
   if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
     invalid({ model: label }, "has @context/@type but is neither a WoT Thing Model/Description nor a DTDL Interface");
@@ -206,10 +208,11 @@ function isWot(raw: Raw): boolean {
 
 function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<string, PropertySpec> {
   const props = new Map<string, PropertySpec>();
-  for (const [name, aff] of thingAffordances(raw, model, things, [])) {
+  for (const [name, { aff, source }] of thingAffordances(raw, model, things, [])) {
     const where = { model, at: `property "${name}"` };
     props.set(name, finish(where, {
       name,
+      sourceName: source === name ? undefined : source,
       type: wotType(field(aff, "type"), where),
       unit: modelUnit(optString(aff, "unit", where)),
       minimum: optNumber(aff, "minimum", where),
@@ -231,29 +234,35 @@ const MAX_TM_DEPTH = 16;
  * each `tm:submodel` under `<instanceName>__<property>` as DTDL Components are, and every
  * `tm:ref` replaced by the definition it points at, overridden by the keys given beside it.
  */
-function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Raw> {
+interface Affordance { aff: Raw; source: string }
+
+function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Affordance> {
   if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
   if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
-  const out = new Map<string, Raw>();
+  const out = new Map<string, Affordance>();
   const inner = [...stack, raw];
   for (const link of tmLinks(raw, "tm:extends", model)) {
     for (const [name, aff] of thingAffordances(linkedThing(link, "tm:extends", model, things), model, things, inner)) out.set(name, aff);
   }
   for (const link of tmLinks(raw, "tm:submodel", model)) {
     const sub = linkedThing(link, "tm:submodel", model, things);
-    const instance = field(link, "instanceName") ?? documentName(String(field(link, "href")));
-    if (typeof instance !== "string" || instance === "") invalid({ model }, "a tm:submodel link needs an instanceName");
-    for (const [name, aff] of thingAffordances(sub, model, things, inner)) {
+    const given = field(link, "instanceName") ?? documentName(String(field(link, "href")));
+    if (typeof given !== "string" || given === "") invalid({ model }, "a tm:submodel link needs an instanceName");
+    const instance = importedName({ model, at: `submodel "${given}"` }, given);
+    for (const [name, { aff, source }] of thingAffordances(sub, model, things, inner)) {
       const full = instance + COMPONENT_SEPARATOR + name;
       checkPropertyName({ model, at: `property "${full}"` }, full);
       if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
-      out.set(full, aff);
+      out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
     }
   }
-  for (const [name, aff] of affordances(raw, model)) {
-    const own = resolveRef(aff, raw, { model, at: `property "${name}"` }, things, 0);
+  for (const [name, aff, source] of affordances(raw, model, true)) {
+    const own = resolveRef(aff, raw, { model, at: `property "${source}"` }, things, 0);
     const base = out.get(name);
-    out.set(name, base ? { ...base, ...own } : own);
+    if (base && base.source !== source) {
+      invalid({ model, at: `property "${source}"` }, `"${clip(base.source)}" and "${clip(source)}" would both be twin property "${name}"`);
+    }
+    out.set(name, { aff: base ? { ...base.aff, ...own } : own, source });
   }
   return out;
 }
@@ -305,7 +314,8 @@ function pointerGet(doc: Raw, pointer: string): unknown {
   for (const part of pointerText.slice(1).split("/")) {
     const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
     if (Array.isArray(at)) at = /^\d+$/.test(key) ? at[Number(key)] : undefined;
-    else if (isObject(at)) at = field(at, key);
+    // Some generated models (the SDF converter's) keep the escape in the key itself.
+    else if (isObject(at)) at = field(at, key) ?? field(at, part);
     else return undefined;
   }
   return at;
@@ -373,6 +383,8 @@ const DTDL_PRIMITIVES = new Map<string, PropertyType>([
   ["bytes", "string"], ["uuid", "string"],
   ["point", "object"], ["multiPoint", "object"], ["lineString", "object"],
   ["multiLineString", "object"], ["polygon", "object"], ["multiPolygon", "object"],
+  // IoT Central's semantic schemas, common in Plug and Play models: {lat, lon, alt} and {x, y, z}
+  ["geopoint", "object"], ["vector", "object"],
 ]);
 const DTDL_COMPLEX = new Map<string, PropertyType>([["Object", "object"], ["Map", "object"], ["Array", "array"]]);
 
@@ -457,10 +469,10 @@ function missingInterfaces(iface: Raw, index: Map<string, Raw>, seen: Set<Raw>, 
 
 /** A Component's name and the Interface its schema names (by @id anywhere in the input, or inline). */
 function componentOf(content: Raw, index: Map<string, Raw>, where: Where): { name: string; iface: Raw } {
-  const name = field(content, "name");
-  if (typeof name !== "string") return invalid(where, "Component needs a name");
-  const at = { model: where.model, at: `component "${name}"` };
-  checkPropertyName(at, name);
+  const given = field(content, "name");
+  if (typeof given !== "string") return invalid(where, "Component needs a name");
+  const at = { model: where.model, at: `component "${given}"` };
+  const name = importedName(at, given);
   const schema = field(content, "schema");
   const iface = typeof schema === "string" ? index.get(schema) : isObject(schema) && typeIncludes(schema, "Interface") ? schema : undefined;
   if (!iface) {
@@ -497,11 +509,10 @@ function dtdlSpec(content: unknown, owner: Raw, where: Where, prefix: string): P
   if (!isObject(content)) return invalid(where, "must be an object");
   const telemetry = typeIncludes(content, "Telemetry");
   if (!telemetry && !typeIncludes(content, "Property")) return undefined;
-  const own = field(content, "name");
-  if (typeof own !== "string") return invalid(where, "needs a name");
-  const name = prefix + own;
+  const given = field(content, "name");
+  if (typeof given !== "string") return invalid(where, "needs a name");
+  const name = prefix + importedName({ model: where.model, at: `property "${given}"` }, given);
   const at = { model: where.model, at: `property "${name}"` };
-  checkPropertyName(at, own);
   if (prefix) checkPropertyName(at, name);
   const schema = dtdlSchema(field(content, "schema"), owner, at);
   const unit = optString(content, "unit", at);
@@ -545,17 +556,28 @@ function dtdlEnum(schema: Raw, where: Where): SchemaPart {
 // ---------------------------------------------------------------------------------------------
 // Rules shared by every form
 
-/** The affordances map of a compact model or WoT document, with every name checked. */
-function affordances(raw: Raw, model: string): Array<[string, Raw]> {
+/**
+ * The affordances map of a compact model or WoT document, with every name checked: [twin name,
+ * definition, name as written]. A compact model is written for Twinwire, so its names must follow
+ * the rules; an imported one keeps the vendor's names, mapped where they must be.
+ */
+function affordances(raw: Raw, model: string, imported = false): Array<[string, Raw, string]> {
   const props = field(raw, "properties");
   if (props === undefined) return [];
   if (!isObject(props)) return invalid({ model }, "properties must be an object");
-  return Object.keys(props).map((name) => {
-    const where = { model, at: `property "${name}"` };
-    checkPropertyName(where, name);
-    const prop = props[name];
-    return [name, isObject(prop) ? prop : invalid(where, "must be an object")];
+  return Object.keys(props).map((given) => {
+    const where = { model, at: `property "${given}"` };
+    const name = imported ? importedName(where, given) : given;
+    if (!imported) checkPropertyName(where, name);
+    const prop = props[given];
+    return [name, isObject(prop) ? prop : invalid(where, "must be an object"), given];
   });
+}
+
+/** A vendor's property or component name as a twin property name (see twinPropertyName). */
+function importedName(where: Where, name: string): string {
+  if (isForbiddenKey(name)) invalid({ model: where.model }, `property name "${name}" is a forbidden key`);
+  return twinPropertyName(name) ?? invalid({ model: where.model }, `"${clip(name)}" cannot be a property name (empty, longer than 128 characters, or a forbidden key once mapped)`);
 }
 
 function checkPropertyName(where: Where, name: string): void {
