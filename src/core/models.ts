@@ -16,13 +16,33 @@ import { canonicalUnit } from "./units";
 
 export type PropertyType = "number" | "integer" | "string" | "boolean" | "object" | "array" | "any";
 
-export interface PropertySpec {
-  name: string;
+/**
+ * What a value must be: the rules of a property, and of each field, item or map value inside an
+ * object or array property (WoT data schemas, DTDL Object/Array/Map). Nested field names are keys
+ * inside a value, not twin properties, so they are kept as the model writes them.
+ */
+export interface ValueSchema {
   type: PropertyType;
-  unit?: string;
   minimum?: number;
   maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  multipleOf?: number;
   enum?: Json[];
+  const?: Json;
+  pattern?: string;
+  /** Fields of an object value, by key. */
+  fields?: Map<string, ValueSchema>;
+  required?: string[];
+  /** Every item of an array value. */
+  items?: ValueSchema;
+  /** Every value of a map (an object whose keys are free). */
+  values?: ValueSchema;
+}
+
+export interface PropertySpec extends ValueSchema {
+  name: string;
+  unit?: string;
   writable: boolean;
   tolerance?: number;
   description?: string;
@@ -213,11 +233,8 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<s
     props.set(name, finish(where, {
       name,
       sourceName: source === name ? undefined : source,
-      type: wotType(field(aff, "type"), where),
+      ...wotSchema(aff, where, 0),
       unit: modelUnit(optString(aff, "unit", where)),
-      minimum: optNumber(aff, "minimum", where),
-      maximum: optNumber(aff, "maximum", where),
-      enum: optEnum(aff, where),
       writable: optBoolean(aff, "readOnly", where) !== true && !onlyReadOps(aff),
       description: text(field(aff, "description")) ?? text(field(aff, "title")),
     }));
@@ -347,6 +364,75 @@ function documentName(href: string): string {
   const path = href.split("#")[0];
   const file = path.slice(path.lastIndexOf("/") + 1);
   return file.replace(/(\.(tm|td))?\.(jsonld|json)$/i, "");
+}
+
+/** Nested schemas are read this deep at most; deeper ones are checked for their type only. */
+const MAX_SCHEMA_DEPTH = 8;
+
+/** A WoT data schema (a property affordance is one): type, numeric and text rules, fields, items. */
+function wotSchema(raw: Raw, where: Where, depth: number): ValueSchema {
+  const type = wotType(field(raw, "type"), where);
+  const schema: ValueSchema = {
+    type,
+    minimum: optNumber(raw, "minimum", where),
+    maximum: optNumber(raw, "maximum", where),
+    exclusiveMinimum: optNumber(raw, "exclusiveMinimum", where),
+    exclusiveMaximum: optNumber(raw, "exclusiveMaximum", where),
+    multipleOf: optMultipleOf(raw, where),
+    enum: optEnum(raw, where),
+    const: field(raw, "const") === undefined ? undefined : copyJson(field(raw, "const"), "const", where),
+    pattern: optPattern(raw, where),
+  };
+  if (depth >= MAX_SCHEMA_DEPTH) return schema;
+  const fields = field(raw, "properties");
+  if (type === "object" && isObject(fields)) {
+    schema.fields = new Map();
+    for (const key of Object.keys(fields)) {
+      const sub = fields[key];
+      if (!isObject(sub)) invalid(where, `field "${clip(key)}" must be an object`);
+      schema.fields.set(key, finishSchema(nested(where, key), wotSchema(sub, nested(where, key), depth + 1)));
+    }
+    const required = field(raw, "required");
+    if (Array.isArray(required)) schema.required = required.filter((k): k is string => typeof k === "string");
+  }
+  const items = field(raw, "items");
+  if (type === "array" && isObject(items)) schema.items = finishSchema(nested(where, "[]"), wotSchema(items, nested(where, "[]"), depth + 1));
+  return schema;
+}
+
+function nested(where: Where, key: string): Where {
+  return { model: where.model, at: `${where.at ?? "schema"} field "${clip(key)}"` };
+}
+
+function optMultipleOf(raw: Raw, where: Where): number | undefined {
+  const value = optNumber(raw, "multipleOf", where);
+  if (value !== undefined && value <= 0) invalid(where, `multipleOf must be greater than 0, not ${value}`);
+  return value;
+}
+
+/** Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import. */
+function optPattern(raw: Raw, where: Where): string | undefined {
+  const pattern = optString(raw, "pattern", where);
+  if (pattern === undefined) return undefined;
+  if (pattern.length > 1000) invalid(where, "pattern is longer than 1000 characters");
+  try {
+    compiledPattern(pattern);
+  } catch (err) {
+    invalid(where, `pattern ${showValue(pattern)} is not a regular expression (${(err as Error).message})`);
+  }
+  return pattern;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+function compiledPattern(pattern: string): RegExp {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    re = new RegExp(pattern, "u");
+    if (patternCache.size >= 256) patternCache.clear();
+    patternCache.set(pattern, re);
+  }
+  return re;
 }
 
 function wotType(value: unknown, where: Where): PropertyType {
@@ -527,23 +613,53 @@ function dtdlSpec(content: unknown, owner: Raw, where: Where, prefix: string): P
   });
 }
 
-type SchemaPart = Pick<PropertySpec, "type" | "enum" | "minimum">;
+/** The shapes of IoT Central's geopoint and vector schemas. */
+const SHAPES = new Map<string, Array<[string, boolean]>>([
+  ["geopoint", [["lat", true], ["lon", true], ["alt", false]]],
+  ["vector", [["x", true], ["y", true], ["z", true]]],
+]);
 
-function dtdlSchema(schema: unknown, owner: Raw, where: Where): SchemaPart {
+function dtdlSchema(schema: unknown, owner: Raw, where: Where, depth = 0): ValueSchema {
+  if (depth > MAX_SCHEMA_DEPTH) return { type: "any" };
   if (typeof schema === "string") {
+    const shape = SHAPES.get(schema);
+    if (shape) {
+      return {
+        type: "object",
+        fields: new Map(shape.map(([key]) => [key, { type: "number" } as ValueSchema])),
+        required: shape.filter(([, required]) => required).map(([key]) => key),
+      };
+    }
     const primitive = DTDL_PRIMITIVES.get(schema);
     if (primitive) return schema.startsWith("unsigned") ? { type: primitive, minimum: 0 } : { type: primitive };
     const named = asList(field(owner, "schemas")).find((s) => isObject(s) && field(s, "@id") === schema);
-    if (isObject(named)) return dtdlSchema(named, owner, where);
+    if (isObject(named)) return dtdlSchema(named, owner, where, depth + 1);
     return invalid(where, `unknown schema ${showValue(schema)}`);
   }
   if (!isObject(schema)) return invalid(where, "needs a schema");
   if (typeIncludes(schema, "Enum")) return dtdlEnum(schema, where);
+  if (typeIncludes(schema, "Object")) {
+    const fields = new Map<string, ValueSchema>();
+    for (const f of asList(field(schema, "fields"))) {
+      if (!isObject(f) || typeof field(f, "name") !== "string") invalid(where, "an Object field needs a name");
+      const key = field(f as Raw, "name") as string;
+      fields.set(key, finishSchema(nested(where, key), dtdlSchema(field(f as Raw, "schema"), owner, nested(where, key), depth + 1)));
+    }
+    return { type: "object", fields };
+  }
+  if (typeIncludes(schema, "Array")) {
+    return { type: "array", items: finishSchema(nested(where, "[]"), dtdlSchema(field(schema, "elementSchema"), owner, nested(where, "[]"), depth + 1)) };
+  }
+  if (typeIncludes(schema, "Map")) {
+    const value = field(schema, "mapValue");
+    const valueSchema = isObject(value) ? field(value, "schema") : undefined;
+    return { type: "object", values: finishSchema(nested(where, "{}"), dtdlSchema(valueSchema, owner, nested(where, "{}"), depth + 1)) };
+  }
   for (const [type, mapped] of DTDL_COMPLEX) if (typeIncludes(schema, type)) return { type: mapped };
   return invalid(where, `unknown schema ${showValue(field(schema, "@type"))}`);
 }
 
-function dtdlEnum(schema: Raw, where: Where): SchemaPart {
+function dtdlEnum(schema: Raw, where: Where): ValueSchema {
   const valueSchema = field(schema, "valueSchema");
   if (valueSchema !== "integer" && valueSchema !== "string") {
     return invalid(where, `Enum valueSchema must be "integer" or "string", not ${showValue(valueSchema)}`);
@@ -587,18 +703,24 @@ function checkPropertyName(where: Where, name: string): void {
 
 /** Checks the rules that relate fields to each other and drops fields that were not given. */
 function finish(where: Where, spec: PropertySpec): PropertySpec {
-  const { minimum, maximum, tolerance } = spec;
+  if (spec.tolerance !== undefined && spec.tolerance < 0) invalid(where, `tolerance ${spec.tolerance} is negative`);
+  finishSchema(where, spec);
+  for (const key of Object.keys(spec) as Array<keyof PropertySpec>) if (spec[key] === undefined) delete spec[key];
+  return spec;
+}
+
+function finishSchema<T extends ValueSchema>(where: Where, schema: T): T {
+  const { minimum, maximum } = schema;
   if (minimum !== undefined && maximum !== undefined && minimum > maximum) {
     invalid(where, `minimum ${minimum} is greater than maximum ${maximum}`);
   }
-  if (tolerance !== undefined && tolerance < 0) invalid(where, `tolerance ${tolerance} is negative`);
-  if (spec.enum !== undefined) {
-    if (spec.enum.length === 0) invalid(where, "enum must not be empty");
-    const wrong = spec.enum.find((v) => !hasType(spec.type, v));
-    if (wrong !== undefined) invalid(where, `enum value ${showValue(wrong)} is not of type ${spec.type}`);
+  if (schema.enum !== undefined) {
+    if (schema.enum.length === 0) invalid(where, "enum must not be empty");
+    const wrong = schema.enum.find((v) => !hasType(schema.type, v));
+    if (wrong !== undefined) invalid(where, `enum value ${showValue(wrong)} is not of type ${schema.type}`);
   }
-  for (const key of Object.keys(spec) as Array<keyof PropertySpec>) if (spec[key] === undefined) delete spec[key];
-  return spec;
+  for (const key of Object.keys(schema) as Array<keyof T>) if (schema[key] === undefined) delete schema[key];
+  return schema;
 }
 
 function optEnum(raw: Raw, where: Where): Json[] | undefined {
@@ -686,16 +808,53 @@ export function valuesMatch(spec: PropertySpec | undefined, a: Json, b: Json): b
   return jsonEqual(a, b);
 }
 
-function brokenRule(spec: PropertySpec, value: Json): string | undefined {
+/** The first rule `value` breaks, named with the path to it inside the value ("brightness: maximum 100"). */
+function brokenRule(spec: ValueSchema, value: Json): string | undefined {
   if (!hasType(spec.type, value)) return `type ${spec.type}`;
   if (typeof value === "number") {
     if (spec.minimum !== undefined && value < spec.minimum) return `minimum ${spec.minimum}`;
     if (spec.maximum !== undefined && value > spec.maximum) return `maximum ${spec.maximum}`;
+    if (spec.exclusiveMinimum !== undefined && value <= spec.exclusiveMinimum) return `exclusiveMinimum ${spec.exclusiveMinimum}`;
+    if (spec.exclusiveMaximum !== undefined && value >= spec.exclusiveMaximum) return `exclusiveMaximum ${spec.exclusiveMaximum}`;
+    if (spec.multipleOf !== undefined && !isMultiple(value, spec.multipleOf)) return `multipleOf ${spec.multipleOf}`;
   }
+  if (typeof value === "string" && spec.pattern !== undefined && !compiledPattern(spec.pattern).test(value)) {
+    return `pattern ${spec.pattern}`;
+  }
+  if (spec.const !== undefined && !jsonEqual(spec.const, value)) return `const ${showValue(spec.const)}`;
   if (spec.enum && !spec.enum.some((member) => jsonEqual(member, value))) {
     return `enum ${spec.enum.map((m) => (typeof m === "string" ? m : showValue(m))).join("|")}`;
   }
+  return nestedRule(spec, value);
+}
+
+function nestedRule(spec: ValueSchema, value: Json): string | undefined {
+  if (Array.isArray(value)) {
+    if (!spec.items) return undefined;
+    for (let i = 0; i < value.length; i++) {
+      const rule = brokenRule(spec.items, value[i]);
+      if (rule !== undefined) return `[${i}]: ${rule}`;
+    }
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const obj = value as Record<string, Json>;
+  for (const key of spec.required ?? []) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) return `${key}: required`;
+  }
+  for (const key of Object.keys(obj)) {
+    const sub = spec.fields?.get(key) ?? spec.values;
+    if (!sub) continue;
+    const rule = brokenRule(sub, obj[key]);
+    if (rule !== undefined) return `${clip(key)}: ${rule}`;
+  }
   return undefined;
+}
+
+/** Within a part in 10^9 of a whole multiple, so that 0.3 counts as a multiple of 0.1. */
+function isMultiple(value: number, step: number): boolean {
+  const q = value / step;
+  return Math.abs(q - Math.round(q)) <= 1e-9 * Math.max(1, Math.abs(q));
 }
 
 function hasType(type: PropertyType, value: Json): boolean {
