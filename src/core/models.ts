@@ -55,6 +55,12 @@ export interface TwinModel {
   name: string;
   source: "compact" | "wot" | "dtdl";
   properties: Map<string, PropertySpec>;
+  /**
+   * What the imported model declares that a twin does not hold ("action toggle", "event
+   * overheating", "command reboot", "relationship feeds"): dropped on purpose, named so a
+   * user can be told. Absent when nothing was dropped.
+   */
+  ignored?: string[];
 }
 
 export type ModelSet = Map<string, TwinModel>;
@@ -66,7 +72,7 @@ type Source = TwinModel["source"];
 interface Where { model: string; at?: string }
 
 /** One model found in the input, before its properties are read. */
-interface Entry { name: unknown; label: string; source: Source; raw: Raw }
+interface Entry { name: unknown; label: string; source: Source; raw: Raw; standalone?: boolean }
 
 const MAX_MODEL_NAME = 200;
 /** Deep enough for "an array of compact maps and arrays of Interfaces"; stops runaway input. */
@@ -96,10 +102,46 @@ export function parseModels(input: unknown): ModelSet {
   const models: ModelSet = new Map();
   for (const entry of entries) {
     const name = modelName(entry);
-    if (models.has(name)) invalid({ model: name }, "duplicate model name");
-    models.set(name, { name, source: entry.source, properties: readProperties(entry.raw, entry.source, name, index) });
+    const properties = readProperties(entry.raw, entry.source, name, index);
+    const before = models.get(name);
+    if (before) {
+      // Thing Descriptions of several devices of one kind share a title: one model serves them all.
+      if (entry.standalone && entry.source === "wot" && before.source === "wot" && sameProperties(before.properties, properties)) continue;
+      invalid({ model: name }, entry.standalone && entry.source === "wot" && before.source === "wot"
+        ? "duplicate model name: two WoT documents with this title declare different properties (give each a name: { \"<name>\": <document> })"
+        : "duplicate model name");
+    }
+    const model: TwinModel = { name, source: entry.source, properties };
+    const ignored = ignoredParts(entry.raw, entry.source, name, index);
+    if (ignored.length > 0) model.ignored = ignored;
+    models.set(name, model);
   }
   return models;
+}
+
+function sameProperties(a: Map<string, PropertySpec>, b: Map<string, PropertySpec>): boolean {
+  const plain = (_key: string, value: unknown) => (value instanceof Map ? [...value] : value);
+  return JSON.stringify([...a], plain) === JSON.stringify([...b], plain);
+}
+
+/** Actions and events (WoT), Commands and Relationships (DTDL): not state, so not twin properties. */
+function ignoredParts(raw: Raw, source: Source, model: string, index: Indexes): string[] {
+  if (source === "wot") {
+    const names = (key: string, kind: string) => {
+      const map = field(raw, key);
+      return isObject(map) ? Object.keys(map).map((n) => `${kind} ${clip(n)}`) : [];
+    };
+    return [...names("actions", "action"), ...names("events", "event")];
+  }
+  if (source !== "dtdl") return [];
+  const out: string[] = [];
+  for (const { content } of dtdlContents(raw, { model }, index.interfaces, [], new Set())) {
+    if (!isObject(content)) continue;
+    const name = clip(String(field(content, "name")));
+    if (typeIncludes(content, "Command")) out.push(`command ${name}`);
+    else if (typeIncludes(content, "Relationship")) out.push(`relationship ${name}`);
+  }
+  return out;
 }
 
 function decode(input: unknown): unknown {
@@ -133,10 +175,16 @@ function collect(value: unknown, label: string, nesting: number, out: Entry[]): 
  * DTDL Interface by `@id`.
  */
 function standaloneEntry(raw: Raw, label: string): Entry | undefined {
-  if (isWot(raw)) return { name: nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? field(raw, "@id"), label, source: "wot", raw };
-  if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw };
+  if (isWot(raw)) {
+    return { name: nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? field(raw, "@id"), label, source: "wot", raw, standalone: true };
+  }
+  if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw, standalone: true };
   if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
     invalid({ model: label }, "has @context/@type but is neither a WoT Thing Model/Description nor a DTDL Interface");
+  }
+  // A compact map's values are all objects, so a text title beside properties can only be a TD.
+  if (typeof field(raw, "title") === "string" && isObject(field(raw, "properties"))) {
+    invalid({ model: label }, 'looks like a WoT Thing Description without "@context": add "@context": "https://www.w3.org/2022/wot/td/v1.1"');
   }
   return undefined;
 }
