@@ -419,7 +419,10 @@ const MAX_SCHEMA_DEPTH = 8;
 
 /** A WoT data schema (a property affordance is one): type, numeric and text rules, fields, items. */
 function wotSchema(raw: Raw, where: Where, depth: number): ValueSchema {
-  const type = wotType(field(raw, "type"), where);
+  // Inside a value, a type this reader does not know ("date-time" for a string) leaves that one
+  // field unchecked rather than refusing a model whose properties are fine.
+  const given = field(raw, "type");
+  const type = depth > 0 && (typeof given !== "string" || !WOT_TYPES.has(given)) ? "any" : wotType(given, where);
   const schema: ValueSchema = {
     type,
     minimum: optNumber(raw, "minimum", where),
@@ -437,7 +440,8 @@ function wotSchema(raw: Raw, where: Where, depth: number): ValueSchema {
     schema.fields = new Map();
     for (const key of Object.keys(fields)) {
       const sub = fields[key];
-      if (!isObject(sub)) invalid(where, `field "${clip(key)}" must be an object`);
+      // Not a schema (a misplaced "required": [...] among the fields): nothing to check it by.
+      if (!isObject(sub)) continue;
       schema.fields.set(key, finishSchema(nested(where, key), wotSchema(sub, nested(where, key), depth + 1)));
     }
     const required = field(raw, "required");

@@ -76,3 +76,18 @@ describe("core/models: nested and numeric constraints", function () {
     refused(model, "samples", [1, "2"], "[1]: type number");
   });
 });
+
+describe("core/models: nested schemas real TDs get slightly wrong", function () {
+  it("leaves a nested field of an unknown type unchecked, and skips a field that is not a schema", function () {
+    const model = td({
+      light: { type: "object", properties: {
+        lastupdated: { type: "date-time" },
+        required: ["on"],
+        on: { type: "boolean" },
+      } },
+    });
+    checkValue(model, "t1", "light", { lastupdated: "2020-09-01T10:00:00Z", on: true }, false);
+    refused(model, "light", { on: "yes" }, "on: type boolean");
+    throwsTwin(() => td({ light: { type: "date-time" } }), "model-invalid", { reason: /property "light": unknown type "date-time"/ });
+  });
+});
