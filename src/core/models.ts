@@ -148,7 +148,8 @@ function decode(input: unknown): unknown {
   if (typeof input !== "string") return input;
   if (input.trim() === "") return undefined;
   try {
-    return JSON.parse(input);
+    // Model files saved by Windows tools (the RealEstateCore ontology's among them) start with a BOM.
+    return JSON.parse(input.replace(/^\uFEFF/, ""));
   } catch (err) {
     return invalid({ model: WHOLE }, `not valid JSON: ${(err as Error).message}`);
   }

@@ -44,3 +44,10 @@ describe("core/models: what an import drops and how it names models", function (
     throwsTwin(() => parseModels(td), "model-invalid", { model: "models", reason: /WoT Thing Description without "@context": add "@context"/ });
   });
 });
+
+describe("core/models: model text as files carry it", function () {
+  it("reads a model whose text starts with a byte order mark", function () {
+    const models = parseModels("\uFEFF" + fixtureText("azure-thermostat-1.json"));
+    assert.deepEqual([...models.keys()], ["dtmi:com:example:Thermostat;1"]);
+  });
+});
