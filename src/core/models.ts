@@ -853,6 +853,18 @@ export function checkValue(model: TwinModel | null, twinId: string, property: st
   return value;
 }
 
+/**
+ * The model's property a reading names: the name itself, or, for a name as the vendor's model
+ * spells it ("voltage-v-l1-n" from a device that publishes its own names), the twin name it was
+ * imported under. Returns `name` unchanged when neither is in the model (or there is no model),
+ * so the usual not-in-model refusal still names what the sender wrote.
+ */
+export function modelPropertyName(model: TwinModel | null | undefined, name: string): string {
+  if (!model || model.properties.has(name)) return name;
+  const mapped = twinPropertyName(name);
+  return mapped !== undefined && model.properties.get(mapped)?.sourceName === name ? mapped : name;
+}
+
 /** true when two values count as equal for the property (numbers within tolerance). */
 export function valuesMatch(spec: PropertySpec | undefined, a: Json, b: Json): boolean {
   if (typeof a === "number" && typeof b === "number" && spec?.tolerance !== undefined) {

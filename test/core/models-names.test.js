@@ -3,7 +3,7 @@
 // a Vorto conversion's "distance.currentMeasured"): an imported model keeps them, mapped to twin
 // property names that are safe in every topic, query path, condition and JSON Pointer.
 const assert = require("node:assert/strict");
-const { parseModels, checkValue } = require("../../nodes/lib/core/models");
+const { parseModels, checkValue, modelPropertyName } = require("../../nodes/lib/core/models");
 const { twinPropertyName, isPropertyName } = require("../../nodes/lib/core/names");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { applyReading } = require("../../nodes/lib/core/reading");
@@ -57,6 +57,15 @@ describe("core/models: vendor property names", function () {
     } finally {
       reg.close();
     }
+  });
+
+  it("finds the twin property for a name as the device spells it, and only for a name the model mapped", function () {
+    const model = parseModels(td({ "voltage-v-l1-n": { type: "number" }, status: { type: "string" } })).get("Meter");
+    assert.equal(modelPropertyName(model, "voltage-v-l1-n"), "voltage_v_l1_n");
+    assert.equal(modelPropertyName(model, "voltage_v_l1_n"), "voltage_v_l1_n");
+    assert.equal(modelPropertyName(model, "status"), "status");
+    assert.equal(modelPropertyName(model, "voltage.v.l1.n"), "voltage.v.l1.n", "another spelling that maps alike is not the vendor's name");
+    assert.equal(modelPropertyName(null, "a-b"), "a-b");
   });
 
   it("refuses two vendor names that would become one twin property, naming both", function () {
