@@ -481,7 +481,13 @@ const patternCache = new Map<string, RegExp>();
 function compiledPattern(pattern: string): RegExp {
   let re = patternCache.get(pattern);
   if (!re) {
-    re = new RegExp(pattern, "u");
+    // JSON Schema means Unicode patterns, but models written for older engines use escapes ("\_")
+    // that only the non-Unicode syntax allows.
+    try {
+      re = new RegExp(pattern, "u");
+    } catch {
+      re = new RegExp(pattern);
+    }
     if (patternCache.size >= 256) patternCache.clear();
     patternCache.set(pattern, re);
   }

@@ -48,6 +48,9 @@ describe("core/models: nested and numeric constraints", function () {
   it("refuses a model with a bad pattern or a multipleOf that is not positive", function () {
     throwsTwin(() => td({ s: { type: "string", pattern: "([a-z" } }), "model-invalid", { reason: /property "s": pattern "\(\[a-z" is not a regular expression/ });
     throwsTwin(() => td({ n: { type: "number", multipleOf: 0 } }), "model-invalid", { reason: /multipleOf must be greater than 0/ });
+    const legacy = td({ id: { type: "string", pattern: "^[a-z\\_]+$" } });
+    checkValue(legacy, "t1", "id", "pump_", false);
+    refused(legacy, "id", "pump-7", "pattern ^[a-z\\_]+$");
   });
 
   it("checks DTDL Object fields and Map values through named schemas (Azure Device Update)", function () {
