@@ -307,10 +307,10 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
   if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
   const out = new Map<string, Affordance>();
   const inner = [...stack, raw];
-  for (const link of tmLinks(raw, "tm:extends", model)) {
+  for (const link of tmLinks(raw, "tm:extends")) {
     for (const [name, aff] of thingAffordances(linkedThing(link, "tm:extends", model, things), model, things, inner)) out.set(name, aff);
   }
-  for (const link of tmLinks(raw, "tm:submodel", model)) {
+  for (const link of tmLinks(raw, "tm:submodel")) {
     const sub = linkedThing(link, "tm:submodel", model, things);
     const given = field(link, "instanceName") ?? documentName(String(field(link, "href")));
     if (typeof given !== "string" || given === "") invalid({ model }, "a tm:submodel link needs an instanceName");
@@ -333,10 +333,10 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
   return out;
 }
 
-function tmLinks(raw: Raw, rel: string, model: string): Raw[] {
+function tmLinks(raw: Raw, rel: string): Raw[] {
   const links = field(raw, "links");
-  if (links === undefined) return [];
-  if (!Array.isArray(links)) return invalid({ model }, "links must be an array");
+  // Links other than composition are none of a twin's business, however they are written.
+  if (!Array.isArray(links)) return [];
   return links.filter((link): link is Raw => isObject(link) && field(link, "rel") === rel);
 }
 
