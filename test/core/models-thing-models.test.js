@@ -85,6 +85,12 @@ describe("core/models: Thing Models", function () {
     assert.deepEqual([model.properties.get("temperature").minimum, model.properties.get("temperature").maximum], [-20, 60]);
   });
 
+  it("ignores links that are not composition, even when they are not written as an array", function () {
+    const tm = fixture("basic-on-off-tm");
+    tm.links = { rel: "tm:extends", href: "elsewhere.tm.jsonld" };
+    assert.deepEqual([...parseModels(tm).get("Basic On/Off Thing").properties.keys()], ["onOff"]);
+  });
+
   it("refuses tm:extends cycles and a tm:ref that points at nothing", function () {
     const a = { "@type": "tm:ThingModel", links: [{ rel: "tm:extends", href: "b.tm.jsonld" }] };
     const b = { "@type": "tm:ThingModel", links: [{ rel: "tm:extends", href: "./a.tm.jsonld" }] };
