@@ -294,14 +294,15 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<s
 /** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
 const MAX_TM_DEPTH = 16;
 
+/** A property definition with its composition resolved, and the name the model wrote it under. */
+interface Affordance { aff: Raw; source: string }
+
 /**
  * A Thing Model's properties with its composition resolved inside the input: the properties of
  * every model it `tm:extends` first (its own definitions override theirs key by key), those of
  * each `tm:submodel` under `<instanceName>__<property>` as DTDL Components are, and every
  * `tm:ref` replaced by the definition it points at, overridden by the keys given beside it.
  */
-interface Affordance { aff: Raw; source: string }
-
 function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Affordance> {
   if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
   if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
