@@ -10,7 +10,7 @@
  * members.
  */
 import { TwinError, isTwinError, showValue } from "./errors";
-import { Json, admit, jsonEqual } from "./json";
+import { Json, JsonObject, admit, dict, jsonEqual } from "./json";
 import { isForbiddenKey, isPropertyName, twinPropertyName } from "./names";
 import { canonicalUnit } from "./units";
 
@@ -135,13 +135,24 @@ function ignoredParts(raw: Raw, source: Source, model: string, index: Indexes): 
   }
   if (source !== "dtdl") return [];
   const out: string[] = [];
-  for (const { content } of dtdlContents(raw, { model }, index.interfaces, [], new Set())) {
+  dtdlIgnored(raw, "", model, index.interfaces, [], out);
+  return out;
+}
+
+/** Commands and Relationships of an Interface, its bases and its Components (named as their properties are). */
+function dtdlIgnored(iface: Raw, prefix: string, model: string, index: Map<string, Raw>, stack: Raw[], out: string[]): void {
+  for (const { content, at } of dtdlContents(iface, { model }, index, [], new Set())) {
     if (!isObject(content)) continue;
-    const name = clip(String(field(content, "name")));
+    const name = `${prefix}${clip(String(field(content, "name")))}`;
     if (typeIncludes(content, "Command")) out.push(`command ${name}`);
     else if (typeIncludes(content, "Relationship")) out.push(`relationship ${name}`);
+    else if (typeIncludes(content, "Component")) {
+      const component = componentOf(content, index, { model, at });
+      if (!stack.includes(component.iface)) {
+        dtdlIgnored(component.iface, prefix + component.name + COMPONENT_SEPARATOR, model, index, [...stack, component.iface], out);
+      }
+    }
   }
-  return out;
 }
 
 function decode(input: unknown): unknown {
@@ -858,6 +869,39 @@ export function checkValue(model: TwinModel | null, twinId: string, property: st
   const rule = brokenRule(spec, value);
   if (rule !== undefined) throw new TwinError("invalid-value", { twinId, property, value: showValue(value), rule });
   return value;
+}
+
+/**
+ * A parsed model as JSON, for the editor (the Twins sidebar, dialogs) to read the registry's own
+ * understanding of a model rather than parse the Models text again: every property with its
+ * type, unit, range, writability, nested rules (`fields` as an object) and vendor name, and
+ * what the import dropped. Keys are kept in null-prototype objects, so a field named __proto__
+ * stays a field.
+ */
+export function modelJson(model: TwinModel): JsonObject {
+  const properties = dict<Json>();
+  for (const [name, spec] of model.properties) properties[name] = schemaJson(spec);
+  const out: JsonObject = { name: model.name, source: model.source, properties };
+  if (model.ignored) out.ignored = [...model.ignored];
+  return out;
+}
+
+function schemaJson(schema: ValueSchema): JsonObject {
+  const out = dict<Json>();
+  for (const key of Object.keys(schema) as Array<keyof PropertySpec>) {
+    const value = (schema as PropertySpec)[key];
+    if (value === undefined) continue;
+    if (value instanceof Map) {
+      const fields = dict<Json>();
+      for (const [k, v] of value) fields[k] = schemaJson(v);
+      out[key] = fields;
+    } else if (key === "items" || key === "values") {
+      out[key] = schemaJson(value as ValueSchema);
+    } else {
+      out[key] = value as Json;
+    }
+  }
+  return out;
 }
 
 /**

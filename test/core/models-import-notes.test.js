@@ -51,3 +51,20 @@ describe("core/models: model text as files carry it", function () {
     assert.deepEqual([...models.keys()], ["dtmi:com:example:Thermostat;1"]);
   });
 });
+
+describe("core/models: the parsed model as JSON for the editor", function () {
+  it("gives components, units, writability, nested rules and dropped parts as plain JSON", function () {
+    const { modelJson } = require("../../nodes/lib/core/models");
+    const models = parseModels([fixture("azure-temperaturecontroller-1.json"), fixture("azure-thermostat-1.json"),
+      fixture("azure-deviceinformation-1.json"), fixture("azure-deviceupdate-1.json")]);
+    const controller = JSON.parse(JSON.stringify(modelJson(models.get("dtmi:com:example:TemperatureController;1"))));
+    assert.equal(controller.source, "dtdl");
+    assert.deepEqual(controller.properties.thermostat1__targetTemperature,
+      { name: "thermostat1__targetTemperature", type: "number", unit: "Cel", writable: true, kind: "property",
+        description: "Allows to remotely specify the desired target temperature." });
+    assert.deepEqual(controller.ignored, ["command reboot", "command thermostat1__getMaxMinReport", "command thermostat2__getMaxMinReport"]);
+    const update = JSON.parse(JSON.stringify(modelJson(models.get("dtmi:azure:iot:deviceUpdate;1"))));
+    assert.deepEqual(update.properties.service.fields.fileUrls, { type: "object", values: { type: "string" } });
+    assert.equal(update.properties.service.fields.workflow.fields.action.type, "integer");
+  });
+});
