@@ -48,6 +48,19 @@ describe("core/models: vendor property names", function () {
     throwsTwin(() => checkValue(model, "m1", "_7_Temperature", 200, false), "invalid-value", { rule: "maximum 125" });
   });
 
+  it("a reading in the vendor's spelling reaches the property its model maps it to", function () {
+    const reg = new TwinRegistry({ models: parseModels(td({ "voltage-v-l1-n": { type: "number", unit: "V" }, "7:Temperature": { type: "number" } })), clock: () => T0 });
+    reg.open();
+    try {
+      reg.create("m1", { model: "Meter" });
+      reg.report("m1", { "voltage-v-l1-n": 231, "7:Temperature": 21.5 });
+      assert.deepEqual({ ...reg.get("m1").reported }, { voltage_v_l1_n: 231, _7_Temperature: 21.5 });
+      throwsTwin(() => reg.report("m1", { "volt-x": 1 }), "invalid-property");
+    } finally {
+      reg.close();
+    }
+  });
+
   it("a reading addressed by the twin name reaches the property", function () {
     const reg = new TwinRegistry({ models: parseModels(td({ "voltage-v-l1-n": { type: "number", unit: "V" } })), clock: () => T0 });
     reg.open();
