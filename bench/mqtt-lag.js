@@ -24,6 +24,25 @@ const WARMUP = 5000;
 
 const ms = (ns) => Math.round(ns / 1e4) / 100;
 
+/** Resolves once done() holds, or once progress() has not moved for stallMs. */
+function drained(done, progress, stallMs) {
+  return new Promise((resolve) => {
+    let last = progress();
+    let since = performance.now();
+    const timer = setInterval(() => {
+      const now = progress();
+      if (now !== last) {
+        last = now;
+        since = performance.now();
+      }
+      if (done() || performance.now() - since > stallMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+  });
+}
+
 async function main() {
   const userDir = tempDir("mqtt-lag");
   const load = startLoad();
@@ -66,7 +85,8 @@ async function main() {
     const t0 = performance.now();
     await load.publish(spec(2, WARMUP, n, RATE));
     const publishedMs = performance.now() - t0;
-    await waitFor(() => counted.count >= n, 30000, `only ${counted.count} of ${n} readings arrived`);
+    // A Node-RED that cannot keep up falls behind: what it still owes is reported, not an error.
+    await drained(() => counted.count >= n, () => counted.count, 5000);
     const elapsedMs = performance.now() - t0;
     histogram.disable();
     const maxGapMs = gaps();
@@ -77,6 +97,7 @@ async function main() {
       rate: RATE,
       seconds: SECONDS,
       readings: counted.count,
+      behind: n - counted.count,
       publishedMs: Math.round(publishedMs),
       lastArrivedMs: Math.round(elapsedMs),
       loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },

@@ -47,7 +47,7 @@ const CFG = QUICK
     history: { devices: 20, readings: 2000, series: 10000, points: 300, rounds: 5 },
     lag: { rate: 10000, seconds: 120, twins: 1000, clients: 4 },
   };
-const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8, lagP99Ms: 20, lagMaxMs: 200 };
+const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, sensorRatio10: 0.35, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8, lagP99Ms: 20, lagMaxMs: 200 };
 
 const fmt = (n, digits = 0) => Number(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mb = (bytes) => fmt(bytes / MB, 1);
@@ -392,7 +392,7 @@ function renderSensor(L, r, conditions, targets) {
   row("change-1", "change node, 1 property", null, "baseline");
   row("sensor-1", "twin-sensor, 1 property, batched", "change-1", `>= ${TARGET.sensorRatio}`);
   row("change-10", "change node, 10 properties", null, "baseline");
-  row("sensor-10", "twin-sensor, 10 properties, batched", "change-10", `>= ${TARGET.sensorRatio}`);
+  row("sensor-10", "twin-sensor, 10 properties, batched", "change-10", `>= ${TARGET.sensorRatio10}`);
   const waits = Object.values(x.cpuWaitMs).flat().filter((w) => w !== null);
   if (waits.length) L.push("", `The main thread waited for a CPU (other processes had it) for ${(Math.min(...waits) * 100).toFixed(0)} to ${(Math.max(...waits) * 100).toFixed(0)} % of a run's time.`);
   const ratios = (props) => x.runs[`sensor-${props}`].map((v, k) => v / x.runs[`change-${props}`][k]);
@@ -401,8 +401,10 @@ function renderSensor(L, r, conditions, targets) {
   for (const props of [1, 10]) {
     const q = x.median[`sensor-${props}`] / x.median[`change-${props}`];
     const label = `twin-sensor (batched, ${props} propert${props === 1 ? "y" : "ies"} per message) / change`;
-    L.push(`- ${label} = ${q.toFixed(2)}, target >= ${TARGET.sensorRatio}: **${verdict(q >= TARGET.sensorRatio)}**`);
-    targets.push(`| ${label} >= ${TARGET.sensorRatio} | ${q.toFixed(2)} | ${verdict(q >= TARGET.sensorRatio)} |`);
+    // Issue 11's table: 0.5 for one property per message, 0.35 for ten.
+    const target = props === 1 ? TARGET.sensorRatio : TARGET.sensorRatio10;
+    L.push(`- ${label} = ${q.toFixed(2)}, target >= ${target}: **${verdict(q >= target)}**`);
+    targets.push(`| ${label} >= ${target} | ${q.toFixed(2)} | ${verdict(q >= target)} |`);
   }
 }
 
@@ -541,8 +543,8 @@ function renderLag(L, r, conditions, targets) {
   L.push(`/accepted reply per reading, the retained document at most once a second per twin) for ${fmt(g.seconds)} s. Meanwhile Node-RED's`);
   L.push("event loop is watched: `monitorEventLoopDelay` (1 ms resolution), the longest gap between `setInterval(1 ms)` ticks, the longest GC pause.", "");
   L.push("| readings | last one counted after | loop delay p50 / p99 / max | longest gap | longest GC pause (kind) | Node-RED CPU (share) | main thread waiting for a CPU | target |", "|---|---|---|---|---|---|---|---|");
-  L.push(`| ${fmt(g.readings)} | ${fmt(g.lastArrivedMs)} ms (published in ${fmt(g.publishedMs)} ms) | ${g.loopDelayMs.p50} / ${g.loopDelayMs.p99} / ${g.loopDelayMs.max} ms | ${g.maxGapMs} ms | ${g.longestGcMs} ms (${g.longestGcKind === "1" ? "scavenge" : g.longestGcKind === "2" ? "mark-compact" : g.longestGcKind}) | ${g.cpuShare === null ? "-" : `${fmt(g.cpuShare * 100)} %`} | ${g.cpuWaitShare === null ? "-" : `${fmt(g.cpuWaitShare * 100)} %`} | p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms |`);
-  const ok = g.loopDelayMs.p99 <= TARGET.lagP99Ms && g.loopDelayMs.max <= TARGET.lagMaxMs;
+  L.push(`| ${fmt(g.readings)}${g.behind ? ` (${fmt(g.behind)} never arrived: Node-RED fell behind)` : ""} | ${fmt(g.lastArrivedMs)} ms (published in ${fmt(g.publishedMs)} ms) | ${g.loopDelayMs.p50} / ${g.loopDelayMs.p99} / ${g.loopDelayMs.max} ms | ${g.maxGapMs} ms | ${g.longestGcMs} ms (${g.longestGcKind === "1" ? "scavenge" : g.longestGcKind === "2" ? "mark-compact" : g.longestGcKind}) | ${g.cpuShare === null ? "-" : `${fmt(g.cpuShare * 100)} %`} | ${g.cpuWaitShare === null ? "-" : `${fmt(g.cpuWaitShare * 100)} %`} | p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms |`);
+  const ok = !g.behind && g.loopDelayMs.p99 <= TARGET.lagP99Ms && g.loopDelayMs.max <= TARGET.lagMaxMs;
   L.push("", `- event-loop delay at ${fmt(g.rate)} readings/s over MQTT (twin-link, batched): p99 ${g.loopDelayMs.p99} ms, max ${g.loopDelayMs.max} ms, target p99 <= ${TARGET.lagP99Ms} ms and max <= ${TARGET.lagMaxMs} ms: **${verdict(ok)}**`);
   targets.push(`| event-loop delay at ${fmt(g.rate)} readings/s over MQTT: p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms | p99 ${g.loopDelayMs.p99} ms, max ${g.loopDelayMs.max} ms | ${verdict(ok)} |`);
 }

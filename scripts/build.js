@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the package in place: TypeScript from src/ into nodes/lib/, one loader per node type
 // beside its .html (Node-RED loads <type>.html from beside <type>.js), and icons/ copied into
-// nodes/icons/ (Node-RED only scans an icons folder next to the node files).
+// nodes/icons/ (Node-RED only scans an icons folder next to the node files), and the Dashboard 2.0
+// widgets from ui/ into resources/ (scripts/build-ui.js).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -47,3 +48,12 @@ for (const icon of fs.readdirSync(path.join(root, "icons"))) {
   fs.copyFileSync(path.join(root, "icons", icon), path.join(iconsOut, icon));
 }
 console.log(`build: ${count} node files, ${fs.readdirSync(iconsOut).length} icons`);
+
+// The Dashboard 2.0 widgets' Vue components (ui/) into resources/*.umd.js.
+require("./build-ui")
+  .buildUi({ quiet: true })
+  .then((n) => console.log(`build: ${n} dashboard widgets`))
+  .catch((err) => {
+    console.error(err && err.message ? err.message : err);
+    process.exit(1);
+  });

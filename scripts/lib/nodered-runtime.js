@@ -266,6 +266,12 @@ async function startEmbedded(settings, options = {}) {
   });
 
   RED.init(server, settings);
+  // Dashboard 2.0 serves its pages under httpNodeRoot (/api/dashboard here), but /dashboard is
+  // where its docs, and so its users, look for it.
+  const nodeRoot = settings.httpNodeRoot;
+  if (typeof nodeRoot === "string" && nodeRoot.replace(/\/+$/, "") !== "") {
+    app.get(/^\/dashboard(\/.*)?$/, (req, res) => res.redirect(302, nodeRoot.replace(/\/+$/, "") + req.originalUrl));
+  }
   if (settings.httpAdminRoot !== false) app.use(settings.httpAdminRoot, RED.httpAdmin);
   if (settings.httpNodeRoot !== false) app.use(settings.httpNodeRoot, RED.httpNode);
 

@@ -10,28 +10,57 @@
  * members.
  */
 import { TwinError, isTwinError, showValue } from "./errors";
-import { Json, admit, jsonEqual } from "./json";
-import { isForbiddenKey, isPropertyName } from "./names";
+import { Json, JsonObject, admit, dict, jsonEqual } from "./json";
+import { isForbiddenKey, isPropertyName, twinPropertyName } from "./names";
+import { canonicalUnit } from "./units";
 
 export type PropertyType = "number" | "integer" | "string" | "boolean" | "object" | "array" | "any";
 
-export interface PropertySpec {
-  name: string;
+/**
+ * What a value must be: the rules of a property, and of each field, item or map value inside an
+ * object or array property (WoT data schemas, DTDL Object/Array/Map). Nested field names are keys
+ * inside a value, not twin properties, so they are kept as the model writes them.
+ */
+export interface ValueSchema {
   type: PropertyType;
-  unit?: string;
   minimum?: number;
   maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  multipleOf?: number;
   enum?: Json[];
+  const?: Json;
+  pattern?: string;
+  /** Fields of an object value, by key. */
+  fields?: Map<string, ValueSchema>;
+  required?: string[];
+  /** Every item of an array value. */
+  items?: ValueSchema;
+  /** Every value of a map (an object whose keys are free). */
+  values?: ValueSchema;
+}
+
+export interface PropertySpec extends ValueSchema {
+  name: string;
+  unit?: string;
   writable: boolean;
   tolerance?: number;
   description?: string;
   kind?: "property" | "telemetry";
+  /** The name the imported model gives the property, when the twin's name had to differ (see twinPropertyName). */
+  sourceName?: string;
 }
 
 export interface TwinModel {
   name: string;
   source: "compact" | "wot" | "dtdl";
   properties: Map<string, PropertySpec>;
+  /**
+   * What the imported model declares that a twin does not hold ("action toggle", "event
+   * overheating", "command reboot", "relationship feeds"): dropped on purpose, named so a
+   * user can be told. Absent when nothing was dropped.
+   */
+  ignored?: string[];
 }
 
 export type ModelSet = Map<string, TwinModel>;
@@ -43,7 +72,7 @@ type Source = TwinModel["source"];
 interface Where { model: string; at?: string }
 
 /** One model found in the input, before its properties are read. */
-interface Entry { name: unknown; label: string; source: Source; raw: Raw }
+interface Entry { name: unknown; label: string; source: Source; raw: Raw; standalone?: boolean }
 
 const MAX_MODEL_NAME = 200;
 /** Deep enough for "an array of compact maps and arrays of Interfaces"; stops runaway input. */
@@ -53,7 +82,7 @@ const WHOLE = "models";
 
 const UNNAMED: Record<Source, string> = {
   compact: "model name must not be empty",
-  wot: "a WoT document needs a title to name the model",
+  wot: "a WoT document needs a title or an @id to name the model (or give it a name: { \"<name>\": <document> })",
   dtdl: "a DTDL Interface needs an @id to name the model",
 };
 const PROPERTY_TYPES = new Set<string>(["number", "integer", "string", "boolean", "object", "array", "any"]);
@@ -69,21 +98,69 @@ const COMPACT_PROPERTY_KEYS = new Set([
 export function parseModels(input: unknown): ModelSet {
   const entries: Entry[] = [];
   collect(decode(input), WHOLE, 0, entries);
-  const interfaces = indexInterfaces(entries);
+  const index: Indexes = { interfaces: indexInterfaces(entries), things: indexThings(entries) };
   const models: ModelSet = new Map();
   for (const entry of entries) {
     const name = modelName(entry);
-    if (models.has(name)) invalid({ model: name }, "duplicate model name");
-    models.set(name, { name, source: entry.source, properties: readProperties(entry.raw, entry.source, name, interfaces) });
+    const properties = readProperties(entry.raw, entry.source, name, index);
+    const before = models.get(name);
+    if (before) {
+      // Thing Descriptions of several devices of one kind share a title: one model serves them all.
+      if (entry.standalone && entry.source === "wot" && before.source === "wot" && sameProperties(before.properties, properties)) continue;
+      invalid({ model: name }, entry.standalone && entry.source === "wot" && before.source === "wot"
+        ? "duplicate model name: two WoT documents with this title declare different properties (give each a name: { \"<name>\": <document> })"
+        : "duplicate model name");
+    }
+    const model: TwinModel = { name, source: entry.source, properties };
+    const ignored = ignoredParts(entry.raw, entry.source, name, index);
+    if (ignored.length > 0) model.ignored = ignored;
+    models.set(name, model);
   }
   return models;
+}
+
+function sameProperties(a: Map<string, PropertySpec>, b: Map<string, PropertySpec>): boolean {
+  const plain = (_key: string, value: unknown) => (value instanceof Map ? [...value] : value);
+  return JSON.stringify([...a], plain) === JSON.stringify([...b], plain);
+}
+
+/** Actions and events (WoT), Commands and Relationships (DTDL): not state, so not twin properties. */
+function ignoredParts(raw: Raw, source: Source, model: string, index: Indexes): string[] {
+  if (source === "wot") {
+    const names = (key: string, kind: string) => {
+      const map = field(raw, key);
+      return isObject(map) ? Object.keys(map).map((n) => `${kind} ${clip(n)}`) : [];
+    };
+    return [...names("actions", "action"), ...names("events", "event")];
+  }
+  if (source !== "dtdl") return [];
+  const out: string[] = [];
+  dtdlIgnored(raw, "", model, index.interfaces, [], out);
+  return out;
+}
+
+/** Commands and Relationships of an Interface, its bases and its Components (named as their properties are). */
+function dtdlIgnored(iface: Raw, prefix: string, model: string, index: Map<string, Raw>, stack: Raw[], out: string[]): void {
+  for (const { content, at } of dtdlContents(iface, { model }, index, [], new Set())) {
+    if (!isObject(content)) continue;
+    const name = `${prefix}${clip(String(field(content, "name")))}`;
+    if (typeIncludes(content, "Command")) out.push(`command ${name}`);
+    else if (typeIncludes(content, "Relationship")) out.push(`relationship ${name}`);
+    else if (typeIncludes(content, "Component")) {
+      const component = componentOf(content, index, { model, at });
+      if (!stack.includes(component.iface)) {
+        dtdlIgnored(component.iface, prefix + component.name + COMPONENT_SEPARATOR, model, index, [...stack, component.iface], out);
+      }
+    }
+  }
 }
 
 function decode(input: unknown): unknown {
   if (typeof input !== "string") return input;
   if (input.trim() === "") return undefined;
   try {
-    return JSON.parse(input);
+    // Model files saved by Windows tools (the RealEstateCore ontology's among them) start with a BOM.
+    return JSON.parse(input.replace(/^\uFEFF/, ""));
   } catch (err) {
     return invalid({ model: WHOLE }, `not valid JSON: ${(err as Error).message}`);
   }
@@ -105,12 +182,21 @@ function collect(value: unknown, label: string, nesting: number, out: Entry[]): 
   else collectMap(value, label, out);
 }
 
-/** A WoT document names itself by `title`, a DTDL Interface by `@id`. */
+/**
+ * A WoT document names itself by `title` (optional in a Thing Model, so then by its `@id`), a
+ * DTDL Interface by `@id`.
+ */
 function standaloneEntry(raw: Raw, label: string): Entry | undefined {
-  if (isWot(raw)) return { name: field(raw, "title"), label, source: "wot", raw };
-  if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw };
+  if (isWot(raw)) {
+    return { name: nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? field(raw, "@id"), label, source: "wot", raw, standalone: true };
+  }
+  if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw, standalone: true };
   if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
     invalid({ model: label }, "has @context/@type but is neither a WoT Thing Model/Description nor a DTDL Interface");
+  }
+  // A compact map's values are all objects, so a text title beside properties can only be a TD.
+  if (typeof field(raw, "title") === "string" && isObject(field(raw, "properties"))) {
+    invalid({ model: label }, 'looks like a WoT Thing Description without "@context": add "@context": "https://www.w3.org/2022/wot/td/v1.1"');
   }
   return undefined;
 }
@@ -138,11 +224,14 @@ function modelName(entry: Entry): string {
   return name;
 }
 
-function readProperties(raw: Raw, source: Source, model: string, interfaces: Map<string, Raw>): Map<string, PropertySpec> {
+/** What references inside the input resolve against: DTDL Interfaces by @id, WoT documents by name. */
+interface Indexes { interfaces: Map<string, Raw>; things: Map<string, Raw> }
+
+function readProperties(raw: Raw, source: Source, model: string, index: Indexes): Map<string, PropertySpec> {
   switch (source) {
     case "compact": return compactProperties(raw, model);
-    case "wot": return wotProperties(raw, model);
-    case "dtdl": return dtdlProperties(raw, model, interfaces);
+    case "wot": return wotProperties(raw, model, index.things);
+    case "dtdl": return dtdlProperties(raw, model, index.interfaces);
   }
 }
 
@@ -197,19 +286,15 @@ function isWot(raw: Raw): boolean {
   return contexts(raw).some((c) => WOT_CONTEXTS.some((w) => c.includes(w))) || typeIncludes(raw, "tm:ThingModel");
 }
 
-function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
-  rejectTmExtends(raw, model);
+function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<string, PropertySpec> {
   const props = new Map<string, PropertySpec>();
-  for (const [name, aff] of affordances(raw, model)) {
+  for (const [name, { aff, source }] of thingAffordances(raw, model, things, [])) {
     const where = { model, at: `property "${name}"` };
-    if (field(aff, "tm:ref") !== undefined) invalid(where, "tm:ref is not supported (it cannot be resolved offline)");
     props.set(name, finish(where, {
       name,
-      type: wotType(field(aff, "type"), where),
-      unit: optString(aff, "unit", where),
-      minimum: optNumber(aff, "minimum", where),
-      maximum: optNumber(aff, "maximum", where),
-      enum: optEnum(aff, where),
+      sourceName: source === name ? undefined : source,
+      ...wotSchema(aff, where, 0),
+      unit: modelUnit(optString(aff, "unit", where)),
       writable: optBoolean(aff, "readOnly", where) !== true && !onlyReadOps(aff),
       description: text(field(aff, "description")) ?? text(field(aff, "title")),
     }));
@@ -217,16 +302,213 @@ function wotProperties(raw: Raw, model: string): Map<string, PropertySpec> {
   return props;
 }
 
-function rejectTmExtends(raw: Raw, model: string): void {
-  const links = field(raw, "links");
-  if (!Array.isArray(links)) return;
-  if (links.some((link) => isObject(link) && field(link, "rel") === "tm:extends")) {
-    invalid({ model }, "tm:extends is not supported (it cannot be resolved offline)");
+/** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
+const MAX_TM_DEPTH = 16;
+
+/** A property definition with its composition resolved, and the name the model wrote it under. */
+interface Affordance { aff: Raw; source: string }
+
+/**
+ * A Thing Model's properties with its composition resolved inside the input: the properties of
+ * every model it `tm:extends` first (its own definitions override theirs key by key), those of
+ * each `tm:submodel` under `<instanceName>__<property>` as DTDL Components are, and every
+ * `tm:ref` replaced by the definition it points at, overridden by the keys given beside it.
+ */
+function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Affordance> {
+  if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
+  if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
+  const out = new Map<string, Affordance>();
+  const inner = [...stack, raw];
+  for (const link of tmLinks(raw, "tm:extends")) {
+    for (const [name, aff] of thingAffordances(linkedThing(link, "tm:extends", model, things), model, things, inner)) out.set(name, aff);
   }
+  for (const link of tmLinks(raw, "tm:submodel")) {
+    const sub = linkedThing(link, "tm:submodel", model, things);
+    const given = field(link, "instanceName") ?? documentName(String(field(link, "href")));
+    if (typeof given !== "string" || given === "") invalid({ model }, "a tm:submodel link needs an instanceName");
+    const instance = importedName({ model, at: `submodel "${given}"` }, given);
+    for (const [name, { aff, source }] of thingAffordances(sub, model, things, inner)) {
+      const full = instance + COMPONENT_SEPARATOR + name;
+      checkPropertyName({ model, at: `property "${full}"` }, full);
+      if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
+      out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
+    }
+  }
+  for (const [name, aff, source] of affordances(raw, model, true)) {
+    const own = resolveRef(aff, raw, { model, at: `property "${source}"` }, things, 0);
+    const base = out.get(name);
+    if (base && base.source !== source) {
+      invalid({ model, at: `property "${source}"` }, `"${clip(base.source)}" and "${clip(source)}" would both be twin property "${name}"`);
+    }
+    out.set(name, { aff: base ? { ...base.aff, ...own } : own, source });
+  }
+  return out;
+}
+
+function tmLinks(raw: Raw, rel: string): Raw[] {
+  const links = field(raw, "links");
+  // Links other than composition are none of a twin's business, however they are written.
+  if (!Array.isArray(links)) return [];
+  return links.filter((link): link is Raw => isObject(link) && field(link, "rel") === rel);
+}
+
+function linkedThing(link: Raw, rel: string, model: string, things: Map<string, Raw>): Raw {
+  const href = field(link, "href");
+  if (typeof href !== "string") return invalid({ model }, `a ${rel} link needs an href`);
+  return findThing(href, things) ?? invalid({ model }, missingThing(rel, href));
+}
+
+function missingThing(what: string, href: string): string {
+  return `${what} ${quote(href)} is not in the input (add that Thing Model to the Models, named ${quote(documentName(href))})`;
+}
+
+/** `tm:ref`: "<document>#<JSON Pointer>", or "#<JSON Pointer>" within the same document. */
+function resolveRef(aff: Raw, doc: Raw, where: Where, things: Map<string, Raw>, depth: number): Raw {
+  const ref = field(aff, "tm:ref");
+  if (ref === undefined) return aff;
+  if (typeof ref !== "string") return invalid(where, `tm:ref must be text, not ${showValue(ref)}`);
+  if (depth >= MAX_TM_DEPTH) return invalid(where, "tm:ref chain is too long (a cycle?)");
+  const hash = ref.indexOf("#");
+  const href = hash < 0 ? ref : ref.slice(0, hash);
+  const target = href === "" ? doc : findThing(href, things) ?? invalid(where, missingThing("tm:ref", href));
+  const found = pointerGet(target, hash < 0 ? "" : ref.slice(hash + 1));
+  if (!isObject(found)) return invalid(where, `tm:ref ${showValue(ref)} points at no definition`);
+  const merged: Raw = { ...resolveRef(found, target, where, things, depth + 1), ...aff };
+  delete merged["tm:ref"];
+  return merged;
+}
+
+/** RFC 6901, read through own properties only. */
+function pointerGet(doc: Raw, pointer: string): unknown {
+  let pointerText = pointer;
+  try {
+    pointerText = decodeURIComponent(pointer);
+  } catch {
+    // Left as written: a stray "%" is then just part of a key.
+  }
+  if (pointerText === "") return doc;
+  if (!pointerText.startsWith("/")) return undefined;
+  let at: unknown = doc;
+  for (const part of pointerText.slice(1).split("/")) {
+    const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(at)) at = /^\d+$/.test(key) ? at[Number(key)] : undefined;
+    // Some generated models (the SDF converter's) keep the escape in the key itself.
+    else if (isObject(at)) at = field(at, key) ?? field(at, part);
+    else return undefined;
+  }
+  return at;
+}
+
+/**
+ * WoT documents by every name a link may use for them: the model name the user gave, the @id,
+ * the title, and each of those as a file name without its extension, so that
+ * "https://example.com/tm/basic-on-off-tm.tm.jsonld" finds the model named "basic-on-off-tm".
+ */
+function indexThings(entries: Entry[]): Map<string, Raw> {
+  const index = new Map<string, Raw>();
+  for (const { raw, source, name } of entries) {
+    if (source !== "wot") continue;
+    for (const key of [name, field(raw, "@id"), field(raw, "title")]) {
+      if (typeof key !== "string" || key === "") continue;
+      for (const k of [key, documentName(key)]) if (!index.has(k)) index.set(k, raw);
+    }
+  }
+  return index;
+}
+
+function findThing(href: string, things: Map<string, Raw>): Raw | undefined {
+  return things.get(href) ?? things.get(documentName(href));
+}
+
+/** "https://host/models/lamp.tm.jsonld#x" -> "lamp". */
+function documentName(href: string): string {
+  const path = href.split("#")[0];
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  return file.replace(/(\.(tm|td))?\.(jsonld|json)$/i, "");
+}
+
+/** Nested schemas are read this deep at most; deeper ones are checked for their type only. */
+const MAX_SCHEMA_DEPTH = 8;
+
+/** A WoT data schema (a property affordance is one): type, numeric and text rules, fields, items. */
+function wotSchema(raw: Raw, where: Where, depth: number): ValueSchema {
+  // Inside a value, a type this reader does not know ("date-time" for a string) leaves that one
+  // field unchecked rather than refusing a model whose properties are fine.
+  const given = field(raw, "type");
+  const type = depth > 0 && (typeof given !== "string" || !WOT_TYPES.has(given)) ? "any" : wotType(given, where);
+  const schema: ValueSchema = {
+    type,
+    minimum: optNumber(raw, "minimum", where),
+    maximum: optNumber(raw, "maximum", where),
+    exclusiveMinimum: optNumber(raw, "exclusiveMinimum", where),
+    exclusiveMaximum: optNumber(raw, "exclusiveMaximum", where),
+    multipleOf: optMultipleOf(raw, where),
+    enum: optEnum(raw, where),
+    const: field(raw, "const") === undefined ? undefined : copyJson(field(raw, "const"), "const", where),
+    pattern: optPattern(raw, where),
+  };
+  if (depth >= MAX_SCHEMA_DEPTH) return schema;
+  const fields = field(raw, "properties");
+  if (type === "object" && isObject(fields)) {
+    schema.fields = new Map();
+    for (const key of Object.keys(fields)) {
+      const sub = fields[key];
+      // Not a schema (a misplaced "required": [...] among the fields): nothing to check it by.
+      if (!isObject(sub)) continue;
+      schema.fields.set(key, finishSchema(nested(where, key), wotSchema(sub, nested(where, key), depth + 1)));
+    }
+    const required = field(raw, "required");
+    if (Array.isArray(required)) schema.required = required.filter((k): k is string => typeof k === "string");
+  }
+  const items = field(raw, "items");
+  if (type === "array" && isObject(items)) schema.items = finishSchema(nested(where, "[]"), wotSchema(items, nested(where, "[]"), depth + 1));
+  return schema;
+}
+
+function nested(where: Where, key: string): Where {
+  return { model: where.model, at: `${where.at ?? "schema"} field "${clip(key)}"` };
+}
+
+function optMultipleOf(raw: Raw, where: Where): number | undefined {
+  const value = optNumber(raw, "multipleOf", where);
+  if (value !== undefined && value <= 0) invalid(where, `multipleOf must be greater than 0, not ${value}`);
+  return value;
+}
+
+/** Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import. */
+function optPattern(raw: Raw, where: Where): string | undefined {
+  const pattern = optString(raw, "pattern", where);
+  if (pattern === undefined) return undefined;
+  if (pattern.length > 1000) invalid(where, "pattern is longer than 1000 characters");
+  try {
+    compiledPattern(pattern);
+  } catch (err) {
+    invalid(where, `pattern ${showValue(pattern)} is not a regular expression (${(err as Error).message})`);
+  }
+  return pattern;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+function compiledPattern(pattern: string): RegExp {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    // JSON Schema means Unicode patterns, but models written for older engines use escapes ("\_")
+    // that only the non-Unicode syntax allows.
+    try {
+      re = new RegExp(pattern, "u");
+    } catch {
+      re = new RegExp(pattern);
+    }
+    if (patternCache.size >= 256) patternCache.clear();
+    patternCache.set(pattern, re);
+  }
+  return re;
 }
 
 function wotType(value: unknown, where: Where): PropertyType {
   if (value === undefined) return "any";
+  rejectPlaceholder(value, "type", where);
   const type = typeof value === "string" ? WOT_TYPES.get(value) : undefined;
   return type ?? invalid(where, `unknown type ${showValue(value)}`);
 }
@@ -258,21 +540,10 @@ const DTDL_PRIMITIVES = new Map<string, PropertyType>([
   ["bytes", "string"], ["uuid", "string"],
   ["point", "object"], ["multiPoint", "object"], ["lineString", "object"],
   ["multiLineString", "object"], ["polygon", "object"], ["multiPolygon", "object"],
+  // IoT Central's semantic schemas, common in Plug and Play models: {lat, lon, alt} and {x, y, z}
+  ["geopoint", "object"], ["vector", "object"],
 ]);
 const DTDL_COMPLEX = new Map<string, PropertyType>([["Object", "object"], ["Map", "object"], ["Array", "array"]]);
-/** DTDL unit names -> the UCUM-style codes compact models use. Unknown units pass through as given. */
-const DTDL_UNITS = new Map<string, string>([
-  ["degreeCelsius", "Cel"], ["degreeFahrenheit", "[degF]"], ["kelvin", "K"],
-  ["pascal", "Pa"], ["hectopascal", "hPa"], ["kilopascal", "kPa"], ["bar", "bar"], ["millibar", "mbar"],
-  ["poundPerSquareInch", "[psi]"],
-  ["watt", "W"], ["kilowatt", "kW"], ["megawatt", "MW"], ["wattHour", "W.h"], ["kilowattHour", "kW.h"],
-  ["metrePerSecond", "m/s"], ["kilometrePerHour", "km/h"],
-  ["percent", "%"], ["revolutionPerMinute", "/min"], ["hertz", "Hz"], ["kilohertz", "kHz"],
-  ["volt", "V"], ["millivolt", "mV"], ["ampere", "A"], ["milliampere", "mA"],
-  ["millisecond", "ms"], ["second", "s"], ["minute", "min"], ["hour", "h"], ["day", "d"],
-  ["metre", "m"], ["centimetre", "cm"], ["millimetre", "mm"], ["kilometre", "km"],
-  ["kilogram", "kg"], ["gram", "g"], ["litre", "L"],
-]);
 
 /** A dtmi @id is as clear a sign as the @context, so an Interface that omits the latter is still recognised. */
 function isDtdl(raw: Raw): boolean {
@@ -293,15 +564,78 @@ function indexInterfaces(entries: Entry[]): Map<string, Raw> {
   return index;
 }
 
+/**
+ * A DTDL Component's properties join the twin as `<component>__<property>`
+ * (`thermostat1__targetTemperature`). A "." would read as a path step in queries, lifecycle
+ * conditions, bindings and MQTT topic patterns; "__" keeps the name inside the property-name rules
+ * every one of those already accepts, so a component property is addressed like any other.
+ */
+export const COMPONENT_SEPARATOR = "__";
+
 function dtdlProperties(iface: Raw, model: string, index: Map<string, Raw>): Map<string, PropertySpec> {
+  const missing = missingInterfaces(iface, index, new Set(), new Set());
+  if (missing.size > 0) {
+    const names = [...missing].slice(0, 10).map(quote).join(", ");
+    invalid({ model }, `extends or uses Interfaces not in the input: ${names}${missing.size > 10 ? ", …" : ""} (add their files to the Models)`);
+  }
   const props = new Map<string, PropertySpec>();
-  for (const { content, owner, at } of dtdlContents(iface, { model }, index, [], new Set())) {
-    const spec = dtdlSpec(content, owner, { model, at });
+  addInterface(props, iface, "", { model }, index, []);
+  return props;
+}
+
+/** The properties of one Interface (and its bases), and of its Components under their names. */
+function addInterface(props: Map<string, PropertySpec>, iface: Raw, prefix: string, where: Where, index: Map<string, Raw>, stack: Raw[]): void {
+  for (const { content, owner, at } of dtdlContents(iface, where, index, [], new Set())) {
+    if (isObject(content) && typeIncludes(content, "Component")) {
+      const component = componentOf(content, index, { model: where.model, at });
+      const name = prefix + component.name;
+      if (stack.includes(component.iface)) invalid({ model: where.model, at: `component "${name}"` }, "Components nest in a cycle");
+      addInterface(props, component.iface, name + COMPONENT_SEPARATOR, where, index, [...stack, component.iface]);
+      continue;
+    }
+    const spec = dtdlSpec(content, owner, { model: where.model, at }, prefix);
     if (!spec) continue;
-    if (props.has(spec.name)) invalid({ model, at }, `property "${spec.name}" is defined twice`);
+    if (props.has(spec.name)) invalid({ model: where.model, at }, `property "${spec.name}" is defined twice`);
     props.set(spec.name, spec);
   }
-  return props;
+}
+
+/**
+ * Every Interface @id that an Interface reaches through `extends` and Component schemas but the
+ * input does not hold, so one message can name all the files a user still has to add.
+ */
+function missingInterfaces(iface: Raw, index: Map<string, Raw>, seen: Set<Raw>, missing: Set<string>): Set<string> {
+  if (seen.has(iface)) return missing;
+  seen.add(iface);
+  const refs = [...asList(field(iface, "extends"))];
+  const contents = field(iface, "contents");
+  if (Array.isArray(contents)) {
+    for (const c of contents) if (isObject(c) && typeIncludes(c, "Component")) refs.push(field(c, "schema"));
+  }
+  for (const ref of refs) {
+    if (typeof ref === "string") {
+      const found = index.get(ref);
+      if (found) missingInterfaces(found, index, seen, missing);
+      else missing.add(ref);
+    } else if (isObject(ref)) {
+      missingInterfaces(ref, index, seen, missing);
+    }
+  }
+  return missing;
+}
+
+/** A Component's name and the Interface its schema names (by @id anywhere in the input, or inline). */
+function componentOf(content: Raw, index: Map<string, Raw>, where: Where): { name: string; iface: Raw } {
+  const given = field(content, "name");
+  if (typeof given !== "string") return invalid(where, "Component needs a name");
+  const at = { model: where.model, at: `component "${given}"` };
+  const name = importedName(at, given);
+  const schema = field(content, "schema");
+  const iface = typeof schema === "string" ? index.get(schema) : isObject(schema) && typeIncludes(schema, "Interface") ? schema : undefined;
+  if (!iface) {
+    return invalid(at, `uses Interface ${showValue(schema)}, which is not in the input (add its file to the Models)`);
+  }
+  return { name, iface };
 }
 
 interface Content { content: unknown; owner: Raw; at: string }
@@ -327,45 +661,76 @@ function dtdlContents(iface: Raw, where: Where, index: Map<string, Raw>, path: R
   return out;
 }
 
-/** Property and Telemetry become twin properties; Commands, Relationships and Components are not state. */
-function dtdlSpec(content: unknown, owner: Raw, where: Where): PropertySpec | undefined {
+/** Property and Telemetry become twin properties; Commands and Relationships are not state. */
+function dtdlSpec(content: unknown, owner: Raw, where: Where, prefix: string): PropertySpec | undefined {
   if (!isObject(content)) return invalid(where, "must be an object");
   const telemetry = typeIncludes(content, "Telemetry");
   if (!telemetry && !typeIncludes(content, "Property")) return undefined;
-  const name = field(content, "name");
-  if (typeof name !== "string") return invalid(where, "needs a name");
+  const given = field(content, "name");
+  if (typeof given !== "string") return invalid(where, "needs a name");
+  const name = prefix + importedName({ model: where.model, at: `property "${given}"` }, given);
   const at = { model: where.model, at: `property "${name}"` };
-  checkPropertyName(at, name);
+  if (prefix) checkPropertyName(at, name);
   const schema = dtdlSchema(field(content, "schema"), owner, at);
   const unit = optString(content, "unit", at);
   const writable = optBoolean(content, "writable", at) ?? false;
   return finish(at, {
     name,
     ...schema,
-    unit: unit === undefined ? undefined : DTDL_UNITS.get(unit) ?? unit,
+    unit: modelUnit(unit),
     writable: !telemetry && writable,
     description: text(field(content, "description")) ?? text(field(content, "displayName")),
     kind: telemetry ? "telemetry" : "property",
   });
 }
 
-type SchemaPart = Pick<PropertySpec, "type" | "enum" | "minimum">;
+/** The shapes of IoT Central's geopoint and vector schemas. */
+const SHAPES = new Map<string, Array<[string, boolean]>>([
+  ["geopoint", [["lat", true], ["lon", true], ["alt", false]]],
+  ["vector", [["x", true], ["y", true], ["z", true]]],
+]);
 
-function dtdlSchema(schema: unknown, owner: Raw, where: Where): SchemaPart {
+function dtdlSchema(schema: unknown, owner: Raw, where: Where, depth = 0): ValueSchema {
+  if (depth > MAX_SCHEMA_DEPTH) return { type: "any" };
   if (typeof schema === "string") {
+    const shape = SHAPES.get(schema);
+    if (shape) {
+      return {
+        type: "object",
+        fields: new Map(shape.map(([key]) => [key, { type: "number" } as ValueSchema])),
+        required: shape.filter(([, required]) => required).map(([key]) => key),
+      };
+    }
     const primitive = DTDL_PRIMITIVES.get(schema);
     if (primitive) return schema.startsWith("unsigned") ? { type: primitive, minimum: 0 } : { type: primitive };
     const named = asList(field(owner, "schemas")).find((s) => isObject(s) && field(s, "@id") === schema);
-    if (isObject(named)) return dtdlSchema(named, owner, where);
+    if (isObject(named)) return dtdlSchema(named, owner, where, depth + 1);
     return invalid(where, `unknown schema ${showValue(schema)}`);
   }
   if (!isObject(schema)) return invalid(where, "needs a schema");
   if (typeIncludes(schema, "Enum")) return dtdlEnum(schema, where);
+  if (typeIncludes(schema, "Object")) {
+    const fields = new Map<string, ValueSchema>();
+    for (const f of asList(field(schema, "fields"))) {
+      if (!isObject(f) || typeof field(f, "name") !== "string") invalid(where, "an Object field needs a name");
+      const key = field(f as Raw, "name") as string;
+      fields.set(key, finishSchema(nested(where, key), dtdlSchema(field(f as Raw, "schema"), owner, nested(where, key), depth + 1)));
+    }
+    return { type: "object", fields };
+  }
+  if (typeIncludes(schema, "Array")) {
+    return { type: "array", items: finishSchema(nested(where, "[]"), dtdlSchema(field(schema, "elementSchema"), owner, nested(where, "[]"), depth + 1)) };
+  }
+  if (typeIncludes(schema, "Map")) {
+    const value = field(schema, "mapValue");
+    const valueSchema = isObject(value) ? field(value, "schema") : undefined;
+    return { type: "object", values: finishSchema(nested(where, "{}"), dtdlSchema(valueSchema, owner, nested(where, "{}"), depth + 1)) };
+  }
   for (const [type, mapped] of DTDL_COMPLEX) if (typeIncludes(schema, type)) return { type: mapped };
   return invalid(where, `unknown schema ${showValue(field(schema, "@type"))}`);
 }
 
-function dtdlEnum(schema: Raw, where: Where): SchemaPart {
+function dtdlEnum(schema: Raw, where: Where): ValueSchema {
   const valueSchema = field(schema, "valueSchema");
   if (valueSchema !== "integer" && valueSchema !== "string") {
     return invalid(where, `Enum valueSchema must be "integer" or "string", not ${showValue(valueSchema)}`);
@@ -378,17 +743,28 @@ function dtdlEnum(schema: Raw, where: Where): SchemaPart {
 // ---------------------------------------------------------------------------------------------
 // Rules shared by every form
 
-/** The affordances map of a compact model or WoT document, with every name checked. */
-function affordances(raw: Raw, model: string): Array<[string, Raw]> {
+/**
+ * The affordances map of a compact model or WoT document, with every name checked: [twin name,
+ * definition, name as written]. A compact model is written for Twinwire, so its names must follow
+ * the rules; an imported one keeps the vendor's names, mapped where they must be.
+ */
+function affordances(raw: Raw, model: string, imported = false): Array<[string, Raw, string]> {
   const props = field(raw, "properties");
   if (props === undefined) return [];
   if (!isObject(props)) return invalid({ model }, "properties must be an object");
-  return Object.keys(props).map((name) => {
-    const where = { model, at: `property "${name}"` };
-    checkPropertyName(where, name);
-    const prop = props[name];
-    return [name, isObject(prop) ? prop : invalid(where, "must be an object")];
+  return Object.keys(props).map((given) => {
+    const where = { model, at: `property "${given}"` };
+    const name = imported ? importedName(where, given) : given;
+    if (!imported) checkPropertyName(where, name);
+    const prop = props[given];
+    return [name, isObject(prop) ? prop : invalid(where, "must be an object"), given];
   });
+}
+
+/** A vendor's property or component name as a twin property name (see twinPropertyName). */
+function importedName(where: Where, name: string): string {
+  if (isForbiddenKey(name)) invalid({ model: where.model }, `property name "${name}" is a forbidden key`);
+  return twinPropertyName(name) ?? invalid({ model: where.model }, `"${clip(name)}" cannot be a property name (empty, longer than 128 characters, or a forbidden key once mapped)`);
 }
 
 function checkPropertyName(where: Where, name: string): void {
@@ -398,18 +774,24 @@ function checkPropertyName(where: Where, name: string): void {
 
 /** Checks the rules that relate fields to each other and drops fields that were not given. */
 function finish(where: Where, spec: PropertySpec): PropertySpec {
-  const { minimum, maximum, tolerance } = spec;
+  if (spec.tolerance !== undefined && spec.tolerance < 0) invalid(where, `tolerance ${spec.tolerance} is negative`);
+  finishSchema(where, spec);
+  for (const key of Object.keys(spec) as Array<keyof PropertySpec>) if (spec[key] === undefined) delete spec[key];
+  return spec;
+}
+
+function finishSchema<T extends ValueSchema>(where: Where, schema: T): T {
+  const { minimum, maximum } = schema;
   if (minimum !== undefined && maximum !== undefined && minimum > maximum) {
     invalid(where, `minimum ${minimum} is greater than maximum ${maximum}`);
   }
-  if (tolerance !== undefined && tolerance < 0) invalid(where, `tolerance ${tolerance} is negative`);
-  if (spec.enum !== undefined) {
-    if (spec.enum.length === 0) invalid(where, "enum must not be empty");
-    const wrong = spec.enum.find((v) => !hasType(spec.type, v));
-    if (wrong !== undefined) invalid(where, `enum value ${showValue(wrong)} is not of type ${spec.type}`);
+  if (schema.enum !== undefined) {
+    if (schema.enum.length === 0) invalid(where, "enum must not be empty");
+    const wrong = schema.enum.find((v) => !hasType(schema.type, v));
+    if (wrong !== undefined) invalid(where, `enum value ${showValue(wrong)} is not of type ${schema.type}`);
   }
-  for (const key of Object.keys(spec) as Array<keyof PropertySpec>) if (spec[key] === undefined) delete spec[key];
-  return spec;
+  for (const key of Object.keys(schema) as Array<keyof T>) if (schema[key] === undefined) delete schema[key];
+  return schema;
 }
 
 function optEnum(raw: Raw, where: Where): Json[] | undefined {
@@ -432,6 +814,7 @@ function copyJson(value: unknown, key: string, where: Where): Json {
 function optNumber(raw: Raw, key: string, where: Where): number | undefined {
   const value = field(raw, key);
   if (value === undefined || (typeof value === "number" && Number.isFinite(value))) return value;
+  rejectPlaceholder(value, key, where);
   return invalid(where, `${key} must be a finite number, not ${showValue(value)}`);
 }
 
@@ -444,7 +827,29 @@ function optString(raw: Raw, key: string, where: Where): string | undefined {
 function optBoolean(raw: Raw, key: string, where: Where): boolean | undefined {
   const value = field(raw, key);
   if (value === undefined || typeof value === "boolean") return value;
+  rejectPlaceholder(value, key, where);
   return invalid(where, `${key} must be true or false, not ${showValue(value)}`);
+}
+
+/**
+ * A unit from a standard model as its UCUM code when the unit table knows it ("om2:degreeCelsius"
+ * and DTDL's "degreeCelsius" both become "Cel"), so readings in any spelling of it convert. An
+ * unknown unit is kept as written: readings that name no unit of their own still flow, only
+ * conversion into it is not offered.
+ */
+function modelUnit(unit: string | undefined): string | undefined {
+  return unit === undefined ? undefined : canonicalUnit(unit) ?? unit;
+}
+
+/**
+ * A Thing Model placeholder ("{{MAX_RPM}}") where a number, a boolean or a type belongs cannot be
+ * checked against, so the message names it; in text (a title, a description, a unit) it is kept
+ * as written, a template value like any other.
+ */
+function rejectPlaceholder(value: unknown, key: string, where: Where): void {
+  if (typeof value === "string" && /^\{\{[ -~]+\}\}$/.test(value)) {
+    invalid(where, `${key} is the Thing Model placeholder ${value}: fill it in (or remove ${key}) before importing`);
+  }
 }
 
 function rejectUnknownKeys(raw: Raw, allowed: Set<string>, where: Where): void {
@@ -466,6 +871,51 @@ export function checkValue(model: TwinModel | null, twinId: string, property: st
   return value;
 }
 
+/**
+ * A parsed model as JSON, for the editor (the Twins sidebar, dialogs) to read the registry's own
+ * understanding of a model rather than parse the Models text again: every property with its
+ * type, unit, range, writability, nested rules (`fields` as an object) and vendor name, and
+ * what the import dropped. Keys are kept in null-prototype objects, so a field named __proto__
+ * stays a field.
+ */
+export function modelJson(model: TwinModel): JsonObject {
+  const properties = dict<Json>();
+  for (const [name, spec] of model.properties) properties[name] = schemaJson(spec);
+  const out: JsonObject = { name: model.name, source: model.source, properties };
+  if (model.ignored) out.ignored = [...model.ignored];
+  return out;
+}
+
+function schemaJson(schema: ValueSchema): JsonObject {
+  const out = dict<Json>();
+  for (const key of Object.keys(schema) as Array<keyof PropertySpec>) {
+    const value = (schema as PropertySpec)[key];
+    if (value === undefined) continue;
+    if (value instanceof Map) {
+      const fields = dict<Json>();
+      for (const [k, v] of value) fields[k] = schemaJson(v);
+      out[key] = fields;
+    } else if (key === "items" || key === "values") {
+      out[key] = schemaJson(value as ValueSchema);
+    } else {
+      out[key] = value as Json;
+    }
+  }
+  return out;
+}
+
+/**
+ * The model's property a reading names: the name itself, or, for a name as the vendor's model
+ * spells it ("voltage-v-l1-n" from a device that publishes its own names), the twin name it was
+ * imported under. Returns `name` unchanged when neither is in the model (or there is no model),
+ * so the usual not-in-model refusal still names what the sender wrote.
+ */
+export function modelPropertyName(model: TwinModel | null | undefined, name: string): string {
+  if (!model || model.properties.has(name)) return name;
+  const mapped = twinPropertyName(name);
+  return mapped !== undefined && model.properties.get(mapped)?.sourceName === name ? mapped : name;
+}
+
 /** true when two values count as equal for the property (numbers within tolerance). */
 export function valuesMatch(spec: PropertySpec | undefined, a: Json, b: Json): boolean {
   if (typeof a === "number" && typeof b === "number" && spec?.tolerance !== undefined) {
@@ -474,16 +924,53 @@ export function valuesMatch(spec: PropertySpec | undefined, a: Json, b: Json): b
   return jsonEqual(a, b);
 }
 
-function brokenRule(spec: PropertySpec, value: Json): string | undefined {
+/** The first rule `value` breaks, named with the path to it inside the value ("brightness: maximum 100"). */
+function brokenRule(spec: ValueSchema, value: Json): string | undefined {
   if (!hasType(spec.type, value)) return `type ${spec.type}`;
   if (typeof value === "number") {
     if (spec.minimum !== undefined && value < spec.minimum) return `minimum ${spec.minimum}`;
     if (spec.maximum !== undefined && value > spec.maximum) return `maximum ${spec.maximum}`;
+    if (spec.exclusiveMinimum !== undefined && value <= spec.exclusiveMinimum) return `exclusiveMinimum ${spec.exclusiveMinimum}`;
+    if (spec.exclusiveMaximum !== undefined && value >= spec.exclusiveMaximum) return `exclusiveMaximum ${spec.exclusiveMaximum}`;
+    if (spec.multipleOf !== undefined && !isMultiple(value, spec.multipleOf)) return `multipleOf ${spec.multipleOf}`;
   }
+  if (typeof value === "string" && spec.pattern !== undefined && !compiledPattern(spec.pattern).test(value)) {
+    return `pattern ${spec.pattern}`;
+  }
+  if (spec.const !== undefined && !jsonEqual(spec.const, value)) return `const ${showValue(spec.const)}`;
   if (spec.enum && !spec.enum.some((member) => jsonEqual(member, value))) {
     return `enum ${spec.enum.map((m) => (typeof m === "string" ? m : showValue(m))).join("|")}`;
   }
+  return nestedRule(spec, value);
+}
+
+function nestedRule(spec: ValueSchema, value: Json): string | undefined {
+  if (Array.isArray(value)) {
+    if (!spec.items) return undefined;
+    for (let i = 0; i < value.length; i++) {
+      const rule = brokenRule(spec.items, value[i]);
+      if (rule !== undefined) return `[${i}]: ${rule}`;
+    }
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const obj = value as Record<string, Json>;
+  for (const key of spec.required ?? []) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) return `${key}: required`;
+  }
+  for (const key of Object.keys(obj)) {
+    const sub = spec.fields?.get(key) ?? spec.values;
+    if (!sub) continue;
+    const rule = brokenRule(sub, obj[key]);
+    if (rule !== undefined) return `${clip(key)}: ${rule}`;
+  }
   return undefined;
+}
+
+/** Within a part in 10^9 of a whole multiple, so that 0.3 counts as a multiple of 0.1. */
+function isMultiple(value: number, step: number): boolean {
+  const q = value / step;
+  return Math.abs(q - Math.round(q)) <= 1e-9 * Math.max(1, Math.abs(q));
 }
 
 function hasType(type: PropertyType, value: Json): boolean {
@@ -535,6 +1022,15 @@ function text(value: unknown): string | undefined {
   const en = field(value, "en");
   if (typeof en === "string") return en;
   return Object.keys(value).map((k) => value[k]).find((v): v is string => typeof v === "string");
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** A reference quoted whole, so the user can find it: a URL or a dtmi is long but still its name. */
+function quote(ref: string): string {
+  return JSON.stringify(ref.length > 300 ? ref.slice(0, 299) + "…" : ref);
 }
 
 function clip(name: string): string {

@@ -6,7 +6,7 @@
 import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, checkTwinId, isStateKey } from "./names";
-import { ModelSet, PropertySpec, TwinModel, checkValue, valuesMatch } from "./models";
+import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
@@ -454,8 +454,10 @@ export class TwinRegistry {
     const accepted = dict<EntryTuple>();
     const stale: string[] = [];
     let kept = 0;
-    for (const name of Object.keys(values)) {
-      let raw = values[name];
+    for (const key of Object.keys(values)) {
+      // A device may use the vendor's spelling of a name the model maps ("7:Temperature").
+      const name = model ? modelPropertyName(model, key) : key;
+      let raw = values[key];
       const old = twin.reported.get(name);
       if (shape) {
         raw = shape(name, raw, model?.properties.get(name), old);

@@ -164,7 +164,7 @@ export = function (RED: RED) {
       const box = follow.box();
       if (!box) return;
       const msg: NodeMessage = { topic: String(entry.type), twinId, payload: { twinId, ...entry } };
-      if (entry.type === "due") showStatus({ fill: "yellow", shape: "dot", text: t("status.due", { twinId }) });
+      if (entry.type === "due") showStatus({ fill: "yellow", shape: "dot", text: t("status.due") });
       else if (entry.type === "transition") showStatus({ fill: "green", shape: "dot", text: t("status.stage", { stage: String(entry.to) }) });
       box.push(msg);
     }

@@ -164,9 +164,17 @@ export = function (RED: RED) {
       // No link node running (a redeploy): leave the message unacknowledged, so the broker
       // delivers it again when the session resumes, instead of losing it.
       if (users.size === 0) return;
-      const handlers = [...users.values()].filter((u) => u.accepts(topic));
+      // Most messages are for one link node: no list and no countdown for them.
+      let first: LinkUser | null = null;
+      let handlers: LinkUser[] | null = null;
+      for (const user of users.values()) {
+        if (!user.accepts(topic)) continue;
+        if (!first) first = user;
+        else (handlers ??= [first]).push(user);
+      }
+      if (!first) return done(); // a subscription nobody uses any more
+      if (!handlers) return first.handle(topic, payload, retain, done);
       let waiting = handlers.length;
-      if (waiting === 0) return done(); // a subscription nobody uses any more
       const one = () => {
         if (--waiting === 0) done();
       };

@@ -47,9 +47,9 @@ export = function (RED: RED) {
     const registryNode = findRegistry(RED, config.registry);
     const settings = readSettings(RED, node, registryNode, config);
     let received = 0;
-    let lastTwin = "";
-    /** The twin the idle status names, "" while readings flow. */
-    let idleShown = "";
+    /** Whether a reading came since deploy, and whether the idle status already shows it stopped. */
+    let fed = false;
+    let idleShown = false;
 
     // Readings per second over the last interval; the registry's own trouble wins.
     const statusTimer = setInterval(() => {
@@ -62,14 +62,14 @@ export = function (RED: RED) {
       if (!registryNode) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.no-registry") });
       else if (!health.ok) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.store-error") });
       else if (settings.error) node.status({ fill: "red", shape: "ring", text: RED._("twin-sensor.status.config-error") });
-      else if (received > 0) node.status({ fill: "green", shape: "dot", text: RED._("twin-sensor.status.rate", { rate: received, twin: short(lastTwin) }) });
+      else if (received > 0) node.status({ fill: "green", shape: "dot", text: RED._("twin-sensor.status.rate", { rate: received }) });
       // Idle is not a fault, and "0/s" in green read as a live stream that stopped: grey, with the
       // last twin fed and when. Only when it changes, not every second.
-      else if (lastTwin && idleShown !== lastTwin) {
-        idleShown = lastTwin;
-        node.status({ fill: "grey", shape: "ring", text: RED._("twin-sensor.status.idle", { twin: short(lastTwin), at: new Date().toLocaleTimeString() }) });
+      else if (fed && !idleShown) {
+        idleShown = true;
+        node.status({ fill: "grey", shape: "ring", text: RED._("twin-sensor.status.idle", { at: new Date().toLocaleTimeString() }) });
       }
-      if (received > 0) idleShown = "";
+      if (received > 0) idleShown = false;
       received = 0;
     }, 1000);
     if (settings.error) node.error(registryNode ? registryNode.describe(settings.error) : settings.error);
@@ -96,7 +96,7 @@ export = function (RED: RED) {
           return fail(msg, done, e);
         }
         received++;
-        lastTwin = reading.twinId;
+        fed = true;
         if (!result) return done(); // inside the deadband, or older than what is stored
         registry.whenDurable((durableErr) => {
           if (durableErr) return fail(msg, done, durableErr);
@@ -280,8 +280,4 @@ function decode(twinId: string, raw: unknown): unknown {
   }
   if (value === undefined) throw new TwinError("invalid-reading", { twinId, property: "payload", value: "undefined", rule: "no value" });
   return value;
-}
-
-function short(id: string): string {
-  return id.length > 10 ? id.slice(0, 9) + "…" : id;
 }

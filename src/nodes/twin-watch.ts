@@ -60,9 +60,9 @@ export = function (RED: RED) {
       return fail("registry-failed", registryNode.describe(err));
     }
 
-    // ---- status: the last twin, or messages per second when more than one a second ----------
+    // ---- status: when the last event went, or events per second when more than one a second ----
+    // (no twin id: a node's status reaches every editor user with status.read, twins.read or not)
     let sentInSecond = 0;
-    let lastTwin = "";
     let statusTimer: NodeJS.Timeout | null = null;
     const show = (text: string): void => {
       node.status({ fill: "green", shape: "dot", text: text.length > STATUS_MAX ? text.slice(0, STATUS_MAX - 1) + "…" : text });
@@ -70,17 +70,16 @@ export = function (RED: RED) {
     const statusTick = (): void => {
       statusTimer = null;
       if (sentInSecond === 0) return;
-      show(sentInSecond === 1 ? RED._("twin-watch.status.last", { twinId: lastTwin }) : RED._("twin-watch.status.rate", { rate: sentInSecond }));
+      show(sentInSecond === 1 ? RED._("twin-watch.status.last", { at: new Date().toLocaleTimeString() }) : RED._("twin-watch.status.rate", { rate: sentInSecond }));
       sentInSecond = 0;
       statusTimer = setTimeout(statusTick, 1000);
     };
-    const sent = (twinId: string): void => {
-      lastTwin = twinId;
+    const sent = (): void => {
       if (statusTimer) {
         sentInSecond++;
         return;
       }
-      show(RED._("twin-watch.status.last", { twinId }));
+      show(RED._("twin-watch.status.last", { at: new Date().toLocaleTimeString() }));
       sentInSecond = 1;
       statusTimer = setTimeout(statusTick, 1000);
     };
@@ -104,7 +103,7 @@ export = function (RED: RED) {
         }
         // The event object is the registry's, shared by every listener: sent as is, never cloned here.
         node.send({ topic: `${event.twinId}/${event.section}`, twinId: event.twinId, payload: event });
-        sent(event.twinId);
+        sent();
       });
     };
     const follower = new WatchFollower(registry, { filter, emit, onError: (err) => node.error(err) });
@@ -127,7 +126,7 @@ export = function (RED: RED) {
           if (!document) continue; // deleted since
           const msg: NodeMessage = { topic: `${document.id}/state`, twinId: document.id, payload: document };
           node.send(msg);
-          sent(document.id);
+          sent();
         }
         if (i < ids.length) stateStep = setImmediate(step);
       };

@@ -20,7 +20,7 @@ const { welcomeTab } = require("../../scripts/lib/welcome");
 
 const CHROMIUM = process.env.TWINWIRE_CHROMIUM || "/usr/bin/chromium"; // Debian's chromium package
 const ARTIFACTS = path.join(h.repoRoot, "test", "artifacts");
-const PALETTE_TYPES = ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query", "twin-link", "twin-homeassistant"];
+const PALETTE_TYPES = ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query", "twin-link", "twin-homeassistant", "ui-twin-fleet", "ui-twin-card"];
 
 // Markup in every place a user controls that the sidebar shows. Twin ids may not hold '<', so it
 // goes in a registry name, a model name, an attribute and a reported value. Each sets

@@ -62,7 +62,7 @@ describe("core/units", function () {
     });
 
     it("returns undefined for unknown units and non-strings", function () {
-      for (const name of ["furlong", "/min", "Hz", "degX", "x".repeat(1000), "__proto__", "constructor", "toString"]) {
+      for (const name of ["furlong", "planks/s", "100ms", "degX", "xsd:dateTime", "qudt:Angle", "x".repeat(1000), "__proto__", "constructor", "toString"]) {
         assert.strictEqual(canonicalUnit(name), undefined, name);
       }
       assert.strictEqual(canonicalUnit(undefined), undefined);
@@ -76,6 +76,109 @@ describe("core/units", function () {
       assert.strictEqual(unitDimension("nope"), undefined);
       assert.strictEqual(checkUnit("degC"), "Cel");
       throwsTwin(() => checkUnit("furlong"), "invalid-unit", { unit: "furlong" });
+    });
+  });
+
+  describe("canonicalUnit: units real models declare", function () {
+    // Spellings taken from the W3C WoT plugfest Thing Descriptions and the Azure IoT Plug and Play
+    // vendor interfaces (see test/fixtures/models/NOTICE): each must be usable, not just kept.
+    const cases = {
+      Cel: ["om2:degreeCelsius", "om:degree_Celsius", "om:degreeCelsius", "qudt:degree_centigrade", "degree celsius",
+        "Celcius", "Degrees C", "C°", "qudt-unit:DEG_C", "http://qudt.org/vocab/unit/DEG_C",
+        "http://www.ontology-of-units-of-measure.org/resource/om-2/degreeCelsius"],
+      "%": ["om2:percent", "om:percent", "percentage", "unity:percent"],
+      "%RH": ["%RH", "% r.H.", "%rh", "qudt-unit:PERCENT_RH"],
+      s: ["s", "second", "seconds", "time:seconds", "om:second-Time", "iot:Seconds", "sec"],
+      ms: ["ms", "milliseconds", "millisecond"],
+      min: ["min", "minute", "qudt:MIN"],
+      ns: ["ns"],
+      A: ["A", "ampere", "om:ampere"],
+      V: ["V", "volt", "om2:volt"],
+      Hz: ["Hz", "hertz", "qudt-unit:HZ"],
+      MHz: ["MHz"],
+      lx: ["lx", "lux", "Lux"],
+      W: ["W", "watt"],
+      kW: ["om2:kilowatt"],
+      "W.h": ["Wh"],
+      hPa: ["om2:hectopascal", "hectopascal"],
+      "m/s2": ["om2:metrePerSecond-TimeSquared", "metrePerSecondSquared"],
+      "[g]": ["gForce"],
+      "rad/s": ["om2:radianPerSecond-Time"],
+      "deg/s": ["degreePerSecond", "angle per sec"],
+      deg: ["degreeOfArc", "deg"],
+      rad: ["radian"],
+      uT: ["om2:microtesla"],
+      T: ["tesla"],
+      m: ["om2:metre", "metres", "meters", "Meters"],
+      mm: ["millimetre"],
+      cm: ["centimetre"],
+      um: ["micrometre"],
+      "[in_i]": ["inch"],
+      "[ft_i]": ["foot"],
+      L: ["litre"],
+      m3: ["cubicMetre"],
+      "[gal_us]": ["gallon"],
+      "[cft_i]": ["cubicFoot"],
+      "[cin_i]": ["cubicInch"],
+      "mm[Hg]": ["millimetresOfMercury"],
+      "[in_i'Hg]": ["inchesOfMercury"],
+      "[in_i'H2O]": ["inchesOfWater"],
+      KiBy: ["kibibyte"],
+      MiBy: ["mebibyte"],
+      By: ["byte"],
+      Kibit: ["kibibit"],
+      "/min": ["revolutionPerMinute", "rpm"],
+      "kg/m3": ["kilogramPerCubicMetre"],
+      "ug/m3": ["micrograms per cubic metre"],
+      "L/s": ["litrePerSecond"],
+      "L/h": ["litrePerHour"],
+      "mL/min": ["millilitrePerMinute"],
+      mA: ["milliampere"],
+      Ohm: ["ohm"],
+      lm: ["lumen"],
+      mg: ["milligram"],
+      dB: ["decibel"],
+      dBm: ["dBm"],
+      var: ["var"],
+      "var.h": ["varh"],
+      "[ppb]": ["ppb"],
+      "km/h": ["kmh"],
+      N: ["N"],
+    };
+    for (const [code, names] of Object.entries(cases)) {
+      it(`knows ${code} as ${names.join(", ")}`, function () {
+        for (const name of names) assert.strictEqual(canonicalUnit(name), code, JSON.stringify(name));
+      });
+    }
+
+    it("converts what sensors send into what real models declare", function () {
+      assert.strictEqual(convertUnit(21.5, "Cel", "om2:degreeCelsius"), 21.5);
+      assert.strictEqual(convertUnit(70, "[degF]", "om2:degreeCelsius"), 21.1111111111111);
+      assert.strictEqual(convertUnit(1500, "ms", "time:seconds"), 1.5);
+      assert.strictEqual(convertUnit(250, "mA", "ampere"), 0.25);
+      assert.strictEqual(convertUnit(3300, "mV", "volt"), 3.3);
+      assert.strictEqual(convertUnit(1.2, "kHz", "Hz"), 1200);
+      assert.strictEqual(convertUnit(120, "rpm", "Hz"), 2);
+      assert.strictEqual(convertUnit(2, "[g]", "m/s2"), 19.6133);
+      assert.strictEqual(convertUnit(1, "[in_i]", "mm"), 25.4);
+      assert.strictEqual(convertUnit(1, "gallon", "litre"), 3.785411784);
+      assert.strictEqual(convertUnit(1, "kibibyte", "byte"), 1024);
+      assert.strictEqual(convertUnit(45, "%", "%RH"), 45);
+      close(convertUnit(180, "deg", "rad"), Math.PI, 1e-15);
+      close(convertUnit(760, "mmHg", "hPa"), 1013.25, 1e-6, "conventional mmHg is 133.322387415 Pa, a hair above a torr");
+    });
+
+    it("does not take a unit-like tail of an unknown unit for the unit", function () {
+      assert.strictEqual(canonicalUnit("planks/s"), undefined);
+      assert.strictEqual(canonicalUnit("/100"), undefined);
+      assert.strictEqual(canonicalUnit("xsd:dateTime"), undefined);
+    });
+
+    it("names the new dimensions and keeps decibels apart", function () {
+      assert.deepStrictEqual(["V", "A", "s", "Hz", "lx", "m", "kg", "L"].map(unitDimension),
+        ["voltage", "current", "time", "frequency", "illuminance", "length", "mass", "volume"]);
+      throwsTwin(() => convertUnit(1, "dB", "dBm"), "no-conversion", { from: "dB", to: "dBm" });
+      for (const unit of ["V", "A", "s", "Hz", "lux"]) assert.ok(checkUnit(unit), `twin-sensor's unit field accepts ${unit}`);
     });
   });
 
@@ -134,7 +237,7 @@ describe("core/units", function () {
       assert.strictEqual(convertUnit(21.3, "Cel", "Cel"), 21.3);
       assert.strictEqual(convertUnit(21.3, "degC", "°C"), 21.3);
       assert.strictEqual(convertUnit(0.1 + 0.2, "kWh", "kW.h"), 0.1 + 0.2);
-      assert.strictEqual(convertUnit(1480, "/min", "/min"), 1480, "an unknown unit converts to itself");
+      assert.strictEqual(convertUnit(12, "planks", "planks"), 12, "an unknown unit converts to itself");
     });
 
     it("round trips within 1e-9 relative", function () {
@@ -172,7 +275,7 @@ describe("core/units", function () {
     it("refuses unknown units with no-conversion", function () {
       throwsTwin(() => convertUnit(1, "furlong", "m/s", { twinId: "t", property: "p" }), "no-conversion",
         { twinId: "t", property: "p", from: "furlong", to: "m/s" });
-      throwsTwin(() => convertUnit(1, "Cel", "/min"), "no-conversion", { from: "Cel", to: "/min" });
+      throwsTwin(() => convertUnit(1, "Cel", "planks"), "no-conversion", { from: "Cel", to: "planks" });
     });
 
     it("passes non-finite values through a valid conversion", function () {
@@ -187,11 +290,12 @@ describe("core/units", function () {
       assert.strictEqual(canConvert("bar", "psi"), true);
       assert.strictEqual(canConvert("kWh", "J"), true);
       assert.strictEqual(canConvert("%", ""), true);
-      assert.strictEqual(canConvert("/min", "/min"), true);
+      assert.strictEqual(canConvert("planks", "planks"), true);
       assert.strictEqual(canConvert("Cel", "bar"), false);
       assert.strictEqual(canConvert("kW", "kWh"), false);
       assert.strictEqual(canConvert("furlong", "m/s"), false);
-      assert.strictEqual(canConvert("/min", "Hz"), false);
+      assert.strictEqual(canConvert("planks", "Hz"), false);
+      assert.strictEqual(canConvert("dBm", "W"), false, "a logarithmic level is not a power");
     });
   });
 });

@@ -40,6 +40,8 @@ describe("editor resources: what the .html load", function () {
 
   it("every file in resources/ is loaded by some .html, and the sidebar and every dialog with twin ids use them", function () {
     const loaded = new Set(htmlFiles().flatMap(referencesOf).map((url) => url.slice(PREFIX.length)));
+    // The Dashboard 2.0 widget bundles are loaded by the dashboard page, as package.json declares.
+    for (const widget of Object.values(pkg["node-red-dashboard-2"].widgets)) loaded.add(widget.output);
     for (const f of resourceFiles()) assert.ok(loaded.has(f), `resources/${f} is loaded by no .html`);
     const uses = (name) => referencesOf(path.join(root, "nodes", `${name}.html`));
     for (const name of ["twin", "twin-sensor", "twin-mirror", "twin-watch", "twin-predict", "twin-simulator", "twin-lifecycle", "twin-query"]) {

@@ -66,6 +66,18 @@ function flows(extra = {}) {
     ...endpoint(1, PLANT, "/twin/plant"),
     ...endpoint(2, LAB, "/twin/lab"),
     { id: "c3f0000000000200", type: "http response", z, statusCode: "", headers: {}, wires: [] },
+    // Readings through twin-sensor (POST /api/sensor/plant {twinId, payload}), and a twin-watch: nodes whose status names what they did.
+    { id: "c3f0000000000301", type: "http in", z, url: "/sensor/plant", method: "post", upload: false, swaggerDoc: "", wires: [["c3f0000000000302"]] },
+    {
+      id: "c3f0000000000302", type: "change", z,
+      rules: [
+        { t: "set", p: "twinId", pt: "msg", to: "payload.twinId", tot: "msg" },
+        { t: "set", p: "payload", pt: "msg", to: "payload.payload", tot: "msg" },
+      ],
+      wires: [["c3f0000000000303"]],
+    },
+    { id: "c3f0000000000303", type: "twin-sensor", z, registry: PLANT, pattern: "", twinId: "", twinIdType: "str", property: "", value: "payload", valueType: "msg", timestamp: "", timestampType: "msg", unknown: "create", model: "pump", output: "event", wires: [["c3f0000000000200"]] },
+    { id: "c3f0000000000304", type: "twin-watch", z, registry: PLANT, twinIds: "", sections: "reported", throttle: "0", wires: [[]] },
     { id: "c3f0000000000201", type: "catch", z, scope: null, uncaught: false, wires: [["c3f0000000000202"]] },
     {
       id: "c3f0000000000202", type: "change", z,
@@ -393,6 +405,10 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
         await twinOp(nr.url, "plant", "create", "ghost-q7", {});
         await twinOp(nr.url, "plant", "delete", "ghost-q7");
         await twinOp(nr.url, "lab", "upsert", "bench-1", { reported: { load: 47.125 } });
+        const reading = await h.request(nr.url, { method: "POST", path: "/api/sensor/plant", body: { twinId: "pump-1", payload: { rpm: 1487 } } });
+        assert.equal(reading.status, 200, reading.text);
+        // The sensor's and the watch's statuses (they come within a second) are among what the clients receive.
+        await watcher.until(() => watcher.received.some((m) => m.topic === "status/c3f0000000000303") && watcher.received.some((m) => m.topic === "status/c3f0000000000304"));
         const desired = await h.request(nr.url, { method: "POST", path: "/twins/plant/pump-1/desired", body: { rpm: 1487 }, token: tokens.admin });
         assert.equal(desired.status, 200, desired.text);
         // A redeploy: the registries close and open again (memory persistence: empty after)

@@ -269,6 +269,8 @@ const HA_UNITS = new Map<string, [string, string | null]>([
   ["s", ["s", "duration"]], ["min", ["min", "duration"]], ["h", ["h", "duration"]], ["d", ["d", "duration"]], ["ms", ["ms", "duration"]],
   ["/min", ["rpm", null]], ["L", ["L", "volume_storage"]], ["m3", ["m³", "volume_storage"]], ["kg", ["kg", "weight"]], ["g", ["g", "weight"]],
   ["m", ["m", "distance"]], ["cm", ["cm", "distance"]], ["mm", ["mm", "distance"]], ["km", ["km", "distance"]],
+  ["L/min", ["L/min", "volume_flow_rate"]], ["m3/h", ["m³/h", "volume_flow_rate"]], ["L/s", ["L/s", "volume_flow_rate"]],
+  ["dB", ["dB", "sound_pressure"]], ["deg", ["°", null]], ["ug/m3", ["µg/m³", null]],
 ]);
 
 /** One HA device per twin: its name (attribute `name` when there is one), model and maker. */
