@@ -11,8 +11,8 @@ import { TwinError, showValue } from "../errors";
 import { Json } from "../json";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { globMatch } from "../glob";
-import { keyedOf } from "../twin";
-import { PredictConfig } from "./options";
+import { Twin, keyedOf } from "../twin";
+import { PredictConfig, PredictOptions } from "./options";
 import { Alert, Prediction, Predictor } from "./predictor";
 
 /** Without a publication, a predictor's state is still saved this often (reading time), and on close. */
@@ -187,13 +187,33 @@ export class PredictEngine extends RegistryFollower {
     let entry = props.get(property);
     if (!entry) {
       const state = this.registry.getState(twinId, stateKey(property));
-      const { predictor } = Predictor.restore(this.config.options, state);
       const twin = this.registry.twin(twinId);
+      const { predictor } = Predictor.restore(this.optionsFor(twin, property), state);
       const stored = twin ? keyedOf(twin, "predictions")?.get(property) : undefined;
       entry = { predictor, published: isPrediction(stored) ? (stored as unknown as Prediction) : null, savedAt: predictor.lastTime ?? -Infinity, dirty: false };
       props.set(property, entry);
     }
     return entry;
+  }
+
+  /**
+   * The node's options with what the twin's model knows of the property: its range bounds the
+   * forecast and interval (a humidity stays within 0-100 %), and a `multipleOf` is the sensor's
+   * resolution, unless the node sets either itself.
+   */
+  private optionsFor(twin: Twin | undefined, property: string): PredictOptions {
+    const options = this.config.options;
+    const spec = twin ? this.registry.modelOf(twin)?.properties.get(property) : undefined;
+    if (!spec) return options;
+    const out: PredictOptions = { ...options };
+    if (!options.bounds && (spec.minimum !== undefined || spec.maximum !== undefined)) {
+      const bounds: { min?: number; max?: number } = {};
+      if (spec.minimum !== undefined) bounds.min = spec.minimum;
+      if (spec.maximum !== undefined) bounds.max = spec.maximum;
+      out.bounds = bounds;
+    }
+    if (options.resolution === null && spec.multipleOf !== undefined && spec.multipleOf > 0) out.resolution = spec.multipleOf;
+    return out;
   }
 
   private forget(twinId: string): void {
