@@ -29,9 +29,10 @@ export = function (RED: RED) {
 
     // The node's own last result (what it did, or why not), not the registry's: several twin
     // nodes on one registry would all show the same count. At most every STATUS_MS, the last wins.
-    let pendingStatus: NodeStatus | null = null;
+    // Statuses are made only when shown (RED._ per message cost a third of an update's time).
+    let pendingStatus: (() => NodeStatus) | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
-    let lastResult: NodeStatus = {};
+    let lastResult: () => NodeStatus = () => ({});
     let storeTrouble = false;
     // The registry still says when its store fails (red, on every node that uses it) and heals
     // (green, its count): the count is not shown here, the node's last result is.
@@ -40,36 +41,39 @@ export = function (RED: RED) {
         const healed = storeTrouble && s.fill !== "red";
         storeTrouble = s.fill === "red";
         // Once the store heals, a failure it caused is no longer this node's news.
-        if (healed && lastResult.fill === "red") lastResult = { fill: "green", shape: "dot", text: RED._("twin.status.ready") };
-        showResult(storeTrouble ? s : lastResult, true);
+        if (healed && lastResult().fill === "red") lastResult = () => ({ fill: "green", shape: "dot", text: RED._("twin.status.ready") });
+        showResult(storeTrouble ? () => s : lastResult, true);
       },
     } as unknown as Node;
     if (registryNode) registryNode.addUser(registryStatus);
-    function showResult(status: NodeStatus, fromRegistry = false): void {
+    function showResult(status: () => NodeStatus, fromRegistry = false): void {
       if (!fromRegistry) {
         lastResult = status;
         if (storeTrouble) return;
       }
       pendingStatus = status;
       if (statusTimer) return;
-      node.status(status);
+      node.status(status());
       pendingStatus = null;
       statusTimer = setTimeout(function flush() {
         statusTimer = null;
         if (pendingStatus) showResult(pendingStatus, true);
       }, STATUS_MS);
     }
-    function resultOf(msg: NodeMessage, operation: string): NodeStatus {
-      if (operation === "list") return { fill: "green", shape: "dot", text: RED._(msg.total === 1 ? "twin.status.listed-one" : "twin.status.listed", { count: msg.total }) };
+    function resultOf(msg: NodeMessage, operation: string): () => NodeStatus {
+      if (operation === "list") {
+        const count = msg.total;
+        return () => ({ fill: "green", shape: "dot", text: RED._(count === 1 ? "twin.status.listed-one" : "twin.status.listed", { count }) });
+      }
       const doc = msg.payload as { version?: unknown } | null;
       const version = doc && typeof doc === "object" && typeof doc.version === "number" ? doc.version : null;
       const key = operation === "upsert" && msg.created ? "create" : operation;
       // No twin id: node statuses reach every editor user, including those who may not read twins.
-      return { fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { version }) };
+      return () => ({ fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { version }) });
     }
-    function failed(err: Error & { code?: unknown }): NodeStatus {
+    function failed(err: Error & { code?: unknown }): () => NodeStatus {
       const code = typeof err.code === "string" ? err.code : "error";
-      return { fill: "red", shape: "ring", text: code };
+      return () => ({ fill: "red", shape: "ring", text: code });
     }
 
     const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
