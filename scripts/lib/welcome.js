@@ -17,6 +17,7 @@ const EXAMPLES = [
   ["Pump predictive maintenance", "twin-predict: forecasts, anomalies, drift and the time left to a limit"],
   ["Asset lifecycle and maintenance", "twin-lifecycle: a pump from commissioning through operation to maintenance and back"],
   ["Home Assistant", "twin-homeassistant: every twin appears in Home Assistant, and a setpoint set there reaches the thermostat"],
+  ["Plant dashboard", "Dashboard 2.0 for operators: the pump fleet and one pump's card at /dashboard, where a desired rpm can be set"],
 ];
 
 const FIRST = EXAMPLES[0][0];

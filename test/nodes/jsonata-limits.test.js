@@ -119,7 +119,8 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
     });
 
     it("twin-query: a recursive expression fails at the depth limit", async function () {
-      await helper.load(ALL, withComplete({ id: "q", type: "twin-query", registry: "reg", expression: DEEP }));
+      // A time limit far beyond the depth's: on a busy machine 500 nested steps can take longer than the default 500 ms.
+      await helper.load(ALL, withComplete({ id: "q", type: "twin-query", registry: "reg", expression: DEEP }, { expressionTimeout: "30000" }));
       helper.getNode("reg").use().create("pump-1", { model: "pump" });
       const seen = collect();
       helper.getNode("q").receive({ payload: 1 });
