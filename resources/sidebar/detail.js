@@ -22,10 +22,15 @@
     var fetcher = u.fetcher;
     var ui = app.ui;
 
+    // One fetcher for the view, whichever twin it shows: opening another twin while a request is
+    // in flight waits for it (its answer dropped), so the view never has two requests at once.
+    var detailFetch = fetcher(DETAIL_MIN_MS, function (isCurrent, done) {
+      if (!app.detail) return done();
+      runDetail(app.detail, isCurrent, done);
+    });
+
     function open(entry, twinId) {
-      if (app.detail) app.detail.fetch.cancel();
-      var d = { registry: entry.id, twinId: twinId, text: null, sparks: new Map(), dirty: false };
-      d.fetch = fetcher(DETAIL_MIN_MS, function (isCurrent, done) { runDetail(d, isCurrent, done); });
+      var d = { registry: entry.id, twinId: twinId, text: null, sparks: new Map(), dirty: false, fetch: detailFetch };
       app.detail = d;
       ui.listView.hide();
       ui.detailView.show();
@@ -43,7 +48,7 @@
     }
 
     function close() {
-      if (app.detail) app.detail.fetch.cancel();
+      detailFetch.cancel();
       app.detail = null;
       ui.detailView.hide();
       ui.listView.show();
