@@ -29,4 +29,22 @@ function throwsTwin(fn, code, params = {}) {
   });
 }
 
-module.exports = { T0, manualClock, plain, throwsTwin };
+/** A seeded uniform draw in [0, 1) (mulberry32): the same numbers on every run. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded standard normal draws (Box-Muller over mulberry32). */
+function seededGauss(seed) {
+  const next = mulberry32(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+module.exports = { T0, manualClock, plain, throwsTwin, mulberry32, seededGauss };

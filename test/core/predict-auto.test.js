@@ -2,6 +2,7 @@
 // The default method `auto` and the calibrated interval (issue 12, items 1, 2 and 4), on the real
 // public series in test/fixtures/timeseries and on synthetic signals with a known shape.
 const assert = require("node:assert/strict");
+const { mulberry32 } = require("./core-support");
 const fs = require("fs");
 const path = require("path");
 const { predictOptions } = require("../../nodes/lib/core/predict/options");
@@ -65,14 +66,7 @@ function judge(points, horizon, step, options = {}) {
 
 /** Seeded PRNG (mulberry32) with a Gaussian. */
 function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   next.gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   return next;
 }

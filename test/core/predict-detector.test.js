@@ -4,6 +4,7 @@
 // test/fixtures/timeseries, and the rules a user relies on: no verdict before the warm-up, a
 // scale that a quantised or quiet signal can not collapse, episodes that always end.
 const assert = require("node:assert/strict");
+const { seededGauss } = require("./core-support");
 const path = require("path");
 const { AnomalyDetector, DETECTOR_DEFAULTS, LS_READINGS } = require("../../nodes/lib/core/predict/detector");
 const quality = require("../../bench/anomaly-quality");
@@ -11,18 +12,7 @@ const quality = require("../../bench/anomaly-quality");
 const FIXTURES = path.join(__dirname, "..", "fixtures", "timeseries");
 const T0 = 1764000000000;
 
-/** Deterministic standard normal draws. */
-function gauss(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-}
+const gauss = seededGauss;
 
 /** A 10 s sensor: 60 +- 0.3 noise, quantised to 0.1, with `shape(i)` added to reading i. */
 function sensor(n, shape = () => 0, seed = 1) {

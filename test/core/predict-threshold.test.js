@@ -3,6 +3,7 @@
 // them: slow wear under a daily cycle and noise, a clean ramp, a real monthly series with a yearly
 // cycle; and the warning a user sees, once per approach.
 const assert = require("node:assert/strict");
+const { seededGauss } = require("./core-support");
 const path = require("path");
 const { ThresholdTracker } = require("../../nodes/lib/core/predict/threshold");
 const { loadSeries } = require("../../bench/anomaly-quality");
@@ -11,17 +12,7 @@ const FIXTURES = path.join(__dirname, "..", "fixtures", "timeseries");
 const T0 = Date.UTC(2026, 0, 5);
 const DAY = 86400;
 
-function gauss(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-}
+const gauss = seededGauss;
 
 /**
  * Wear under a daily cycle: 60 + rate x days + amplitude x sin(daily), noise 0.3, quantised to
