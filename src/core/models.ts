@@ -100,7 +100,12 @@ const COMPACT_PROPERTY_KEYS = new Set([
  * references can use (`tm:extends: "./lamp.tm.jsonld"`), and names a WoT document that has
  * neither a title nor an @id (as the SDF converter writes them).
  */
-export interface ModelSource { input: unknown; file?: string }
+export interface ModelSource {
+  input: unknown;
+  file?: string;
+  /** Only there for references to reach: gives no models, and its problems are not reported. */
+  reference?: boolean;
+}
 
 /** A file of a models folder that was not loaded, and why. */
 export interface ModelProblem { file: string; error: TwinError }
@@ -130,6 +135,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
   const problems: ModelProblem[] = [];
   const failed = new Set<string>();
   /** Runs `step` for one source: a file's failure is recorded, any other is thrown. */
+  const references = new Set(sources.filter((s) => s.reference && s.file !== undefined).map((s) => s.file as string));
   const guard = (file: string | undefined, step: () => void): void => {
     if (file !== undefined && failed.has(file)) return;
     try {
@@ -137,7 +143,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
     } catch (err) {
       if (file === undefined || !isTwinError(err)) throw err;
       failed.add(file);
-      problems.push({ file, error: err });
+      if (!references.has(file)) problems.push({ file, error: err });
     }
   };
   const ordered = [...sources.filter((s) => s.file === undefined), ...sources.filter((s) => s.file !== undefined)];
@@ -154,6 +160,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
   const origin = new Map<string, string | undefined>();
   const files = new Map<string, string[]>();
   for (const entry of entries) {
+    if (entry.file !== undefined && references.has(entry.file)) continue;
     guard(entry.file, () => {
       const name = modelName(entry);
       const properties = readProperties(entry.raw, entry.source, name, index);
@@ -162,7 +169,10 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
         // Thing Descriptions of several devices of one kind share a title (and a folder may
         // hold one model twice): one model serves them all.
         const shared = entry.source === before.source && (entry.file !== undefined || (entry.standalone && entry.source === "wot"));
-        if (shared && sameProperties(before.properties, properties)) return;
+        if (shared && sameProperties(before.properties, properties)) {
+          if (entry.file !== undefined) files.set(entry.file, [...(files.get(entry.file) ?? []), name]);
+          return;
+        }
         if (entry.file !== undefined) {
           const first = origin.get(name);
           invalid({ model: name }, `duplicate model name: ${first === undefined ? "the Models setting" : `file ${quote(first)}`} already declares it`);
@@ -180,7 +190,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
     });
   }
   for (const file of failed) {
-    for (const name of files.get(file) ?? []) models.delete(name);
+    for (const name of files.get(file) ?? []) if (origin.get(name) === file) models.delete(name);
     files.delete(file);
   }
   return { models, problems, files };
@@ -973,13 +983,19 @@ function finishSchema<T extends ValueSchema>(where: Where, schema: T): T {
 /**
  * An enum member is any JSON value, compared by JSON equality. One shape is read for what it
  * means: the SDF converter writes each sdfChoice as `{ "sdf:choiceName": "UNCHECKED", "const": 0 }`,
- * a choice whose value is its `const`.
+ * a choice whose value is its `const`; a choice that is a range instead (`minimum`/`maximum`)
+ * cannot be listed, so such an enum is left to the property's type and bounds.
  */
 function optEnum(raw: Raw, where: Where): Json[] | undefined {
   const values = field(raw, "enum");
   if (values === undefined) return undefined;
   if (!Array.isArray(values)) return invalid(where, "enum must be an array");
-  return values.map((v) => copyJson(isObject(v) && field(v, "sdf:choiceName") !== undefined && field(v, "const") !== undefined ? field(v, "const") : v, "enum", where));
+  const choice = (v: unknown): v is Raw => isObject(v) && field(v, "sdf:choiceName") !== undefined;
+  if (values.some(choice)) {
+    if (values.some((v) => !choice(v) || field(v, "const") === undefined)) return undefined;
+    return values.map((v) => copyJson(field(v as Raw, "const"), "enum", where));
+  }
+  return values.map((v) => copyJson(v, "enum", where));
 }
 
 /** Enum members are compared with twin values, so they must be admissible JSON themselves. */
