@@ -151,7 +151,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
   for (const { input, file } of ordered) {
     guard(file, () => {
       const own: Entry[] = [];
-      collect(decode(input), file ?? WHOLE, 0, own, file);
+      collect(decode(input, file ?? WHOLE), file ?? WHOLE, 0, own, file);
       entries.push(...own);
     });
   }
@@ -232,14 +232,14 @@ function dtdlIgnored(iface: Raw, prefix: string, model: string, index: Map<strin
   }
 }
 
-function decode(input: unknown): unknown {
+function decode(input: unknown, label: string): unknown {
   if (typeof input !== "string") return input;
   if (input.trim() === "") return undefined;
   try {
     // Model files saved by Windows tools (the RealEstateCore ontology's among them) start with a BOM.
     return JSON.parse(input.replace(/^\uFEFF/, ""));
   } catch (err) {
-    return invalid({ model: WHOLE }, `not valid JSON: ${(err as Error).message}`);
+    return invalid({ model: label }, `not valid JSON: ${(err as Error).message}`);
   }
 }
 
