@@ -230,7 +230,9 @@ function declaredOf(doc, docs, seen, depth) {
       }
     } else if (isWot(d)) {
       for (const link of list(d.links)) {
-        if (isObject(link) && (link.rel === "tm:extends" || link.rel === "tm:submodel")) out.push(...declaredOf(docs.things.get(docName(link.href)), docs, seen, depth + 1));
+        // Each submodel instance is a part of its own ("acceleration" three times is three parts).
+        if (isObject(link) && link.rel === "tm:extends") out.push(...declaredOf(docs.things.get(docName(link.href)), docs, seen, depth + 1));
+        if (isObject(link) && link.rel === "tm:submodel") out.push(...declaredOf(docs.things.get(docName(link.href)), docs, new Set(), depth + 1));
       }
       for (const p of isObject(d.properties) ? Object.values(d.properties) : []) out.push({ unit: isObject(p) ? p.unit : undefined });
     } else {

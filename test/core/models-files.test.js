@@ -38,7 +38,7 @@ describe("core/models: a folder of model files", function () {
     throwsTwin(() => checkValue(model, "lamp", "dimming", 101, true), "invalid-value", { rule: "maximum 100" });
   });
 
-  it("resolves a DTDL Component from a file to a model in the Models setting, and the other way round", function () {
+  it("resolves a DTDL Component named in a file to an Interface given in the Models setting", function () {
     const controller = read("azure-temperaturecontroller-1.json");
     const thermostat = JSON.parse(read("azure-thermostat-1.json"));
     const info = read("azure-deviceinformation-1.json");
@@ -108,5 +108,44 @@ describe("core/models: a folder of model files", function () {
     throwsTwin(() => checkValue(model, "s1", "quality", 2, false), "invalid-value", { rule: "enum 0|1" });
     assert.deepEqual(checkValue(model, "s1", "position", { y: 0, x: 1 }, false), { y: 0, x: 1 });
     throwsTwin(() => checkValue(model, "s1", "position", { x: 2, y: 0 }, false), "invalid-value");
+  });
+
+  it("leaves an SDF choice list with ranges in it to the property's type and bounds", function () {
+    const tm = {
+      "@context": [WOT], "@type": "tm:ThingModel", title: "Sensor",
+      properties: {
+        quality: {
+          type: "integer", minimum: 0, maximum: 23,
+          enum: [{ "sdf:choiceName": "UNCHECKED", const: 0 }, { "sdf:choiceName": "VENDOR", minimum: 16, maximum: 23 }],
+        },
+      },
+    };
+    const model = parseModels(tm).get("Sensor");
+    assert.equal(checkValue(model, "s1", "quality", 17, false), 17);
+    throwsTwin(() => checkValue(model, "s1", "quality", 24, false), "invalid-value", { rule: "maximum 23" });
+  });
+
+  it("takes one DTDL Interface copied into two folders once, and leaves out a different one under the same @id", function () {
+    const thermostat = read("azure-thermostat-1.json");
+    const changed = JSON.parse(thermostat);
+    changed.contents = changed.contents.slice(0, 1);
+    const { models, problems } = loadModels([
+      { file: "a/thermostat-1.json", input: thermostat },
+      { file: "b/thermostat-1.json", input: thermostat },
+      { file: "c/thermostat-1.json", input: JSON.stringify(changed) },
+    ]);
+    assert.deepEqual([...models.keys()], ["dtmi:com:example:Thermostat;1"]);
+    assert.deepEqual(problems.map((p) => [p.file, p.error.params.reason]), [["c/thermostat-1.json", "Interface dtmi:com:example:Thermostat;1 is given twice"]]);
+  });
+
+  it("uses a reference-only source for links but makes no model of it and reports none of its problems", function () {
+    const { models, problems } = loadModels([
+      file("thingweb-extends-basic.tm.jsonld", "extends-basic.tm.jsonld"),
+      { ...file("thingweb-basic-on-off-tm.tm.jsonld", "basic-on-off-tm.tm.jsonld"), reference: true },
+      { file: "broken.json", input: "{", reference: true },
+    ]);
+    assert.deepEqual(problems, []);
+    assert.equal(models.size, 1);
+    assert.deepEqual([...[...models.values()][0].properties.keys()], ["onOff", "dim"]);
   });
 });
