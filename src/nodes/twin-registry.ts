@@ -102,10 +102,13 @@ export = function (RED: RED) {
       const loaded = loadModels(sources);
       const models = loaded.models;
       modelProblems = [...unread, ...loaded.problems];
-      for (const { file, error } of modelProblems) {
+      for (const { file, error } of modelProblems.slice(0, MAX_FILE_ERRORS)) {
         // A problem of the file as a whole (not JSON, unreadable) names no model of its own.
         const reason = error.params.model === file ? String(error.params.reason) : node.describe(error).message;
         node.error(RED._("twin-registry.errors.model-file", { file, reason }));
+      }
+      if (modelProblems.length > MAX_FILE_ERRORS) {
+        node.error(RED._("twin-registry.errors.model-files-more", { count: modelProblems.length - MAX_FILE_ERRORS }));
       }
       warnUnknownUnits(RED, node, models);
       const mode = MODES.has(String(config.persistence)) ? String(config.persistence) : "batched";
@@ -176,6 +179,8 @@ const MAX_MODEL_FILES = 50000;
 const MAX_MODEL_FILE_BYTES = 8 * 1024 * 1024;
 /** Folders below the models folder followed this deep at most. */
 const MAX_MODEL_FOLDER_DEPTH = 16;
+/** Files left out that get a log line each; the rest are counted in one more. */
+const MAX_FILE_ERRORS = 20;
 
 /**
  * The models folder as an absolute path: relative to the user directory, and inside it even once
@@ -188,7 +193,8 @@ function modelsFolder(RED: RED, userDir: string, folder: string): string {
     const rel = path.relative(root, p);
     return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
   };
-  if (path.isAbsolute(folder) || !inside(base, dir)) {
+  // The user directory itself holds flows.json, package.json and node_modules: not models.
+  if (path.isAbsolute(folder) || !inside(base, dir) || dir === base) {
     throw new Error(RED._("twin-registry.errors.models-folder-outside", { folder: JSON.stringify(folder.slice(0, 200)) }));
   }
   let real: string;
@@ -197,7 +203,8 @@ function modelsFolder(RED: RED, userDir: string, folder: string): string {
   } catch (err) {
     throw new Error(RED._("twin-registry.errors.models-folder-missing", { folder: JSON.stringify(folder.slice(0, 200)), reason: (err as NodeJS.ErrnoException).code ?? String(err) }));
   }
-  if (!inside(fs.realpathSync(base), real)) {
+  const realBase = fs.realpathSync(base);
+  if (!inside(realBase, real) || real === realBase) {
     throw new Error(RED._("twin-registry.errors.models-folder-outside", { folder: JSON.stringify(folder.slice(0, 200)) }));
   }
   if (!fs.statSync(real).isDirectory()) {
@@ -209,8 +216,8 @@ function modelsFolder(RED: RED, userDir: string, folder: string): string {
 /**
  * Every .json and .jsonld file in the folder and below, as model sources named by their path
  * inside it ("dtmi/com/example/thermostat-1.json"), in name order so a deploy reads them the same
- * way each time. Hidden entries and symbolic links are passed over (a link could lead out of the
- * folder); a file that cannot be read, or is too large, is a problem of its own, so the others load.
+ * way each time. Hidden entries, node_modules and symbolic links are passed over (a link could
+ * lead out of the folder); a file that cannot be read, or is too large, is a problem of its own, so the others load.
  */
 function readModelFiles(root: string, sources: ModelSource[], problems: ModelProblem[]): void {
   let count = 0;
@@ -218,7 +225,7 @@ function readModelFiles(root: string, sources: ModelSource[], problems: ModelPro
     if (depth > MAX_MODEL_FOLDER_DEPTH) return;
     const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
-      if (entry.name.startsWith(".") || count >= MAX_MODEL_FILES) continue;
+      if (entry.name.startsWith(".") || entry.name === "node_modules" || count >= MAX_MODEL_FILES) continue;
       const file = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(file, depth + 1);
       else if (entry.isFile() && /\.json(ld)?$/i.test(entry.name)) {

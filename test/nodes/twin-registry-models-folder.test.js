@@ -94,6 +94,18 @@ describe("twin-registry: models folder", function () {
     assert.equal(r.kind, "ok", r.msg.error && r.msg.error.message);
   });
 
+  it("passes over node_modules and says in one line how many more files were left out after twenty", async function () {
+    const bad = Object.fromEntries(Array.from({ length: 23 }, (_, i) => [`bad/b${String(i).padStart(2, "0")}.json`, "{"]));
+    files({ ...bad, "node_modules/some-package/package.json": { name: "some-package" } });
+    await load(sensorFlow({}));
+    const errors = logged("ERROR");
+    assert.equal(errors.length, 21, errors.join("\n"));
+    assert.match(errors[19], /^model file bad\/b19\.json left out/);
+    assert.equal(errors[20], "and 3 more model files left out");
+    assert.doesNotMatch(errors.join("\n"), /package\.json/);
+    assert.equal(userStatus().text, "0 twins, 23 model file(s) left out");
+  });
+
   it("leaves out a bad file, naming it and why in the log and on the nodes that use the registry, and loads the rest", async function () {
     files({
       "good/lamp.tm.json": { "@context": [WOT], "@type": "tm:ThingModel", title: "Lamp", properties: { on: { type: "boolean" } } },
@@ -109,11 +121,11 @@ describe("twin-registry: models folder", function () {
     assert.deepEqual(userStatus(), { fill: "yellow", shape: "dot", text: "0 twins, 2 model file(s) left out" });
   });
 
-  for (const [what, folder] of [["with ..", "../outside"], ["absolute", "/etc"]]) {
-    it(`refuses a models folder that leaves the user directory (${what}), saying so`, async function () {
+  for (const [what, folder] of [["with ..", "../outside"], ["absolute", "/etc"], ["the user directory itself", "models/.."]]) {
+    it(`refuses a models folder that is not a folder inside the user directory (${what}), saying so`, async function () {
       await load(sensorFlow({ modelsFolder: folder }));
       assert.throws(() => registry(), { code: "store-unavailable" });
-      assert.match(logged("ERROR").join("\n"), /models folder ".*" is outside Node-RED's user directory/);
+      assert.match(logged("ERROR").join("\n"), /models folder ".*" is not a folder inside Node-RED's user directory/);
     });
   }
 
@@ -124,7 +136,7 @@ describe("twin-registry: models folder", function () {
       fs.symlinkSync(outside, path.join(userDir, "models"));
       await load(sensorFlow({}));
       assert.throws(() => registry(), { code: "store-unavailable" });
-      assert.match(logged("ERROR").join("\n"), /models folder "models" is outside Node-RED's user directory/);
+      assert.match(logged("ERROR").join("\n"), /models folder "models" is not a folder inside Node-RED's user directory/);
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }
