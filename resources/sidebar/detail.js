@@ -60,6 +60,14 @@
     function reload() {
       if (app.detail) app.detail.fetch.now();
     }
+    // The open twin's model arrived from the registry: draw the twin again with its units and
+    // writable properties (the document is fetched again: the view keeps no copy of it).
+    u.onModels(function (registryId, model) {
+      var d = app.detail;
+      if (!d || model === null || d.registry !== registryId || d.model !== model) return;
+      d.text = null;
+      d.fetch.now();
+    });
 
     /** The twin's document, then the sparklines whose property has a new reading, one at a time. */
     function runDetail(d, isCurrent, done) {
@@ -112,6 +120,7 @@
 
     function renderDetail(d, doc) {
       var scroll = ui.detailScroll.scrollTop();
+      d.model = doc.model;
       var props = modelProperties(d.registry, doc.model);
       var online = doc.connectivity && doc.connectivity.online;
       ui.detailDot.toggleClass("twinwire-online", !!online).attr("title", online ? t("row.online") : t("row.offline"));

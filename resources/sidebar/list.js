@@ -30,6 +30,17 @@
     var reloadIds = new Set();     // ...or the pages of these registries (they restarted)
     var registriesFetch = u.fetcher(REGISTRIES_MIN_MS, runRegistries);
 
+    // Model names fill the filter; a model's properties give its rows their units.
+    u.onModels(function (registryId, model) {
+      if (model === null) return refreshModelFilter();
+      var entry = entryById.get(registryId);
+      if (!entry) return;
+      entry.rows.forEach(function (row) {
+        var s = row.data("summary");
+        if (s && s.model === model) updateRow(row, s, false, registryId);
+      });
+    });
+
     function filtersActive() {
       return !!(filters.q || filters.model || filters.stage || filters.online);
     }
@@ -47,6 +58,7 @@
 
     /** Reads the registries and every page again: the refresh button, the tab shown after changes. */
     function loadRegistries() {
+      u.forgetModels(); // the refresh button: models too, for a deploy the live feed did not tell
       app.loaded = true;
       app.stale = false;
       reloadAll = true;
@@ -71,8 +83,9 @@
       $.getJSON(api("")).done(function (list) {
         if (!isCurrent()) return;
         ui.message.hide();
-        refreshModelFilter();
         list = Array.isArray(list) ? list.slice() : [];
+        u.loadModelNames(list.map(function (r) { return r.id; }));
+        refreshModelFilter();
         list.sort(function (a, b) {
           var x = (a.name || a.id).toLowerCase();
           var y = (b.name || b.id).toLowerCase();
@@ -270,6 +283,7 @@
     }
 
     function updateRow(row, s, live, registryId) {
+      row.data("summary", s);
       var previous = row.data("version");
       row.data("version", s.version);
       row.data("dot").toggleClass("twinwire-online", !!s.online).attr("title", s.online ? t("row.online") : t("row.offline"));

@@ -57,6 +57,7 @@
 
     function onRegistries(topic, msg) {
       var id = msg && typeof msg.registry === "string" ? msg.registry : null;
+      S.util.forgetModels(id); // a registry (re)started: its models may have changed
       if (app.detail && app.detail.registry === id) app.detail.fetch.soon();
       if (app.loaded) app.list.scheduleRegistries(id);
     }

@@ -1,6 +1,6 @@
 /*
- * The Twins sidebar (plugin twin-admin-api), shared helpers: elements, formatting, the model of a
- * twin as the editor's registry node defines it, and the fetcher that keeps one request in flight
+ * The Twins sidebar (plugin twin-admin-api), shared helpers: elements, formatting, the models
+ * as the registry parsed them, and the fetcher that keeps one request in flight
  * per view. Loaded before the plugin's inline script (Node-RED appends a module's HTML once every
  * <script src> of it has loaded, in any order), so nothing here may use another sidebar file when
  * it runs: each file only adds to window.TwinwireSidebar, and sidebar.js wires them at onadd.
@@ -151,17 +151,44 @@
     return isObject(obj) ? Object.keys(obj) : [];
   }
 
-  /** Properties of a model as the registry config node in the editor defines it (compact or WoT form). */
+  /*
+   * Models as the registry parsed them (GET twin-models/..., src/plugins/admin-api.ts), so WoT,
+   * DTDL, arrays, Components and a models folder show the same units, ranges and writability the
+   * registry checks by: the editor never parses the Models text itself. Kept per registry until it
+   * restarts (forgetModels); a model is fetched once, when a view first needs it, and the views
+   * are told (onModels) so they can draw it again.
+   */
+  var LOADING = {};
+  var modelCache = new Map(); // registry id -> { names: null | LOADING | [name], models: Map(name -> properties | LOADING | null) }
+  var modelListeners = [];
+
+  function modelEntry(registryId) {
+    var entry = modelCache.get(registryId);
+    if (!entry) modelCache.set(registryId, entry = { names: null, models: new Map() });
+    return entry;
+  }
+
+  function modelsLoaded(registryId, model) {
+    modelListeners.forEach(function (fn) { fn(registryId, model); });
+  }
+
+  /** The properties of a registry's model, by twin property name; null until fetched (or unknown). */
   function modelProperties(registryId, model) {
-    var node = RED.nodes.node(registryId);
-    if (!node || typeof node.models !== "string" || !model) return null;
-    try {
-      var all = JSON.parse(node.models);
-      var m = isObject(all) && has(all, model) ? all[model] : null;
-      return m && isObject(m.properties) ? m.properties : null;
-    } catch (err) {
+    if (!registryId || typeof model !== "string" || !model) return null;
+    var entry = modelEntry(registryId);
+    var props = entry.models.get(model);
+    if (props === undefined) {
+      entry.models.set(model, LOADING);
+      $.getJSON("twin-models" + seg(registryId) + seg(model)).done(function (json) {
+        if (modelCache.get(registryId) !== entry) return; // forgotten meanwhile
+        entry.models.set(model, json && isObject(json.properties) ? json.properties : null);
+        modelsLoaded(registryId, model);
+      }).fail(function () {
+        if (modelCache.get(registryId) === entry) entry.models.set(model, null);
+      });
       return null;
     }
+    return props === LOADING ? null : props;
   }
 
   function unitOf(props, name) {
@@ -169,18 +196,40 @@
     return p && typeof p.unit === "string" ? p.unit : "";
   }
 
+  /** Fetches the model names of registries not asked yet; onModels listeners hear when they arrive. */
+  function loadModelNames(registryIds) {
+    registryIds.forEach(function (id) {
+      var entry = modelEntry(id);
+      if (entry.names !== null) return;
+      entry.names = LOADING;
+      $.getJSON("twin-models" + seg(id)).done(function (json) {
+        if (modelCache.get(id) !== entry) return;
+        entry.names = json && Array.isArray(json.models) ? json.models.filter(function (n) { return typeof n === "string"; }) : [];
+        modelsLoaded(id, null);
+      }).fail(function () {
+        if (modelCache.get(id) === entry) entry.names = null;
+      });
+    });
+  }
+
+  /** Every model name of the registries whose names have arrived, sorted: names, never JSON keys. */
   function modelNames() {
     var names = new Set();
-    RED.nodes.eachConfig(function (node) {
-      if (node.type !== "twin-registry" || typeof node.models !== "string") return;
-      try {
-        var all = JSON.parse(node.models);
-        if (isObject(all)) Object.keys(all).forEach(function (n) { names.add(n); });
-      } catch (err) {
-        // the registry node reports its own invalid models
-      }
+    modelCache.forEach(function (entry) {
+      if (Array.isArray(entry.names)) entry.names.forEach(function (n) { names.add(n); });
     });
     return Array.from(names).sort();
+  }
+
+  /** A registry restarted (a deploy): its models may have changed. */
+  function forgetModels(registryId) {
+    if (registryId) modelCache.delete(registryId);
+    else modelCache.clear();
+  }
+
+  /** fn(registryId, model) when a model's properties (model) or a registry's model names (null) arrive. */
+  function onModels(fn) {
+    modelListeners.push(fn);
   }
 
   function flash(element) {
@@ -276,6 +325,9 @@
     modelProperties: modelProperties,
     unitOf: unitOf,
     modelNames: modelNames,
+    loadModelNames: loadModelNames,
+    forgetModels: forgetModels,
+    onModels: onModels,
     flash: flash,
     fetcher: fetcher
   };

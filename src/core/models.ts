@@ -72,7 +72,7 @@ type Source = TwinModel["source"];
 interface Where { model: string; at?: string }
 
 /** One model found in the input, before its properties are read. */
-interface Entry { name: unknown; label: string; source: Source; raw: Raw; standalone?: boolean }
+interface Entry { name: unknown; label: string; source: Source; raw: Raw; standalone?: boolean; file?: string }
 
 const MAX_MODEL_NAME = 200;
 /** Deep enough for "an array of compact maps and arrays of Interfaces"; stops runaway input. */
@@ -92,31 +92,108 @@ const COMPACT_PROPERTY_KEYS = new Set([
 ]);
 
 // ---------------------------------------------------------------------------------------------
-// parseModels
+// parseModels, loadModels
+
+/**
+ * One source of models: the registry's Models setting (no `file`), or one file of a models
+ * folder. `file` (a path relative to the folder) names the source in problems, is a name
+ * references can use (`tm:extends: "./lamp.tm.jsonld"`), and names a WoT document that has
+ * neither a title nor an @id (as the SDF converter writes them).
+ */
+export interface ModelSource {
+  input: unknown;
+  file?: string;
+  /** Only there for references to reach: gives no models, and its problems are not reported. */
+  reference?: boolean;
+}
+
+/** A file of a models folder that was not loaded, and why. */
+export interface ModelProblem { file: string; error: TwinError }
+
+export interface LoadedModels {
+  models: ModelSet;
+  /** Files that were left out; every other file's models loaded. */
+  problems: ModelProblem[];
+  /** The models each file gave, by file (in the order read). */
+  files: Map<string, string[]>;
+}
 
 /** Parses the registry's "models" setting: a JSON string or value. Throws TwinError("model-invalid"). */
 export function parseModels(input: unknown): ModelSet {
-  const entries: Entry[] = [];
-  collect(decode(input), WHOLE, 0, entries);
-  const index: Indexes = { interfaces: indexInterfaces(entries), things: indexThings(entries) };
-  const models: ModelSet = new Map();
-  for (const entry of entries) {
-    const name = modelName(entry);
-    const properties = readProperties(entry.raw, entry.source, name, index);
-    const before = models.get(name);
-    if (before) {
-      // Thing Descriptions of several devices of one kind share a title: one model serves them all.
-      if (entry.standalone && entry.source === "wot" && before.source === "wot" && sameProperties(before.properties, properties)) continue;
-      invalid({ model: name }, entry.standalone && entry.source === "wot" && before.source === "wot"
-        ? "duplicate model name: two WoT documents with this title declare different properties (give each a name: { \"<name>\": <document> })"
-        : "duplicate model name");
+  return loadModels([{ input }]).models;
+}
+
+/**
+ * Models from several sources at once, references (`extends`, Components, `tm:extends`,
+ * `tm:ref`, `tm:submodel`) resolving across all of them. A source without `file` must be valid
+ * as a whole: its first problem is thrown, as parseModels does. A file's problem only leaves that
+ * file out (all its models, so no half of a file is used), reported in `problems`, so one bad
+ * file in a folder does not stop the others. Sources without `file` come first, so the Models
+ * setting keeps a name that a file repeats.
+ */
+export function loadModels(sources: ModelSource[]): LoadedModels {
+  const problems: ModelProblem[] = [];
+  const failed = new Set<string>();
+  /** Runs `step` for one source: a file's failure is recorded, any other is thrown. */
+  const references = new Set(sources.filter((s) => s.reference && s.file !== undefined).map((s) => s.file as string));
+  const guard = (file: string | undefined, step: () => void): void => {
+    if (file !== undefined && failed.has(file)) return;
+    try {
+      step();
+    } catch (err) {
+      if (file === undefined || !isTwinError(err)) throw err;
+      failed.add(file);
+      if (!references.has(file)) problems.push({ file, error: err });
     }
-    const model: TwinModel = { name, source: entry.source, properties };
-    const ignored = ignoredParts(entry.raw, entry.source, name, index);
-    if (ignored.length > 0) model.ignored = ignored;
-    models.set(name, model);
+  };
+  const ordered = [...sources.filter((s) => s.file === undefined), ...sources.filter((s) => s.file !== undefined)];
+  const entries: Entry[] = [];
+  for (const { input, file } of ordered) {
+    guard(file, () => {
+      const own: Entry[] = [];
+      collect(decode(input, file ?? WHOLE), file ?? WHOLE, 0, own, file);
+      entries.push(...own);
+    });
   }
-  return models;
+  const index: Indexes = { interfaces: indexInterfaces(entries, guard), things: indexThings(entries) };
+  const models: ModelSet = new Map();
+  const origin = new Map<string, string | undefined>();
+  const files = new Map<string, string[]>();
+  for (const entry of entries) {
+    if (entry.file !== undefined && references.has(entry.file)) continue;
+    guard(entry.file, () => {
+      const name = modelName(entry);
+      const properties = readProperties(entry.raw, entry.source, name, index);
+      const before = models.get(name);
+      if (before) {
+        // Thing Descriptions of several devices of one kind share a title (and a folder may
+        // hold one model twice): one model serves them all.
+        const shared = entry.source === before.source && (entry.file !== undefined || (entry.standalone && entry.source === "wot"));
+        if (shared && sameProperties(before.properties, properties)) {
+          if (entry.file !== undefined) files.set(entry.file, [...(files.get(entry.file) ?? []), name]);
+          return;
+        }
+        if (entry.file !== undefined) {
+          const first = origin.get(name);
+          invalid({ model: name }, `duplicate model name: ${first === undefined ? "the Models setting" : `file ${quote(first)}`} already declares it`);
+        }
+        invalid({ model: name }, entry.standalone && entry.source === "wot" && before.source === "wot"
+          ? "duplicate model name: two WoT documents with this title declare different properties (give each a name: { \"<name>\": <document> })"
+          : "duplicate model name");
+      }
+      const model: TwinModel = { name, source: entry.source, properties };
+      const ignored = ignoredParts(entry.raw, entry.source, name, index);
+      if (ignored.length > 0) model.ignored = ignored;
+      models.set(name, model);
+      origin.set(name, entry.file);
+      if (entry.file !== undefined) files.set(entry.file, [...(files.get(entry.file) ?? []), name]);
+    });
+  }
+  for (const file of failed) {
+    for (const name of files.get(file) ?? []) if (origin.get(name) === file) models.delete(name);
+    files.delete(file);
+  }
+  return { models, problems, files };
 }
 
 function sameProperties(a: Map<string, PropertySpec>, b: Map<string, PropertySpec>): boolean {
@@ -155,40 +232,42 @@ function dtdlIgnored(iface: Raw, prefix: string, model: string, index: Map<strin
   }
 }
 
-function decode(input: unknown): unknown {
+function decode(input: unknown, label: string): unknown {
   if (typeof input !== "string") return input;
   if (input.trim() === "") return undefined;
   try {
     // Model files saved by Windows tools (the RealEstateCore ontology's among them) start with a BOM.
     return JSON.parse(input.replace(/^\uFEFF/, ""));
   } catch (err) {
-    return invalid({ model: WHOLE }, `not valid JSON: ${(err as Error).message}`);
+    return invalid({ model: label }, `not valid JSON: ${(err as Error).message}`);
   }
 }
 
-function collect(value: unknown, label: string, nesting: number, out: Entry[]): void {
+function collect(value: unknown, label: string, nesting: number, out: Entry[], file?: string): void {
   if (value === undefined || value === null) {
     if (nesting > 0) invalid({ model: label }, "must be an object");
     return;
   }
   if (Array.isArray(value)) {
     if (nesting >= MAX_LIST_NESTING) invalid({ model: label }, "arrays nested too deeply");
-    value.forEach((item, i) => collect(item, `${label}[${i}]`, nesting + 1, out));
+    value.forEach((item, i) => collect(item, `${label}[${i}]`, nesting + 1, out, file));
     return;
   }
   if (!isObject(value)) return invalid({ model: label }, "must be an object or an array");
-  const standalone = standaloneEntry(value, label);
-  if (standalone) out.push(standalone);
-  else collectMap(value, label, out);
+  const standalone = standaloneEntry(value, label, file);
+  if (standalone) out.push({ ...standalone, file });
+  else collectMap(value, label, out, file);
 }
 
 /**
- * A WoT document names itself by `title` (optional in a Thing Model, so then by its `@id`), a
- * DTDL Interface by `@id`.
+ * A WoT document names itself by `title` (optional in a Thing Model, so then by its `@id`, or
+ * by the file it came from: "sdfobject-door.tm.jsonld" is model "sdfobject-door"), a DTDL
+ * Interface by `@id`.
  */
-function standaloneEntry(raw: Raw, label: string): Entry | undefined {
+function standaloneEntry(raw: Raw, label: string, file?: string): Entry | undefined {
   if (isWot(raw)) {
-    return { name: nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? field(raw, "@id"), label, source: "wot", raw, standalone: true };
+    const name = nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? nonEmpty(field(raw, "@id")) ?? (file === undefined ? undefined : documentName(file));
+    return { name, label, source: "wot", raw, standalone: true };
   }
   if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw, standalone: true };
   if (field(raw, "@context") !== undefined || field(raw, "@type") !== undefined) {
@@ -202,7 +281,7 @@ function standaloneEntry(raw: Raw, label: string): Entry | undefined {
 }
 
 /** The compact map: model name -> compact model, WoT document or DTDL Interface. */
-function collectMap(map: Raw, label: string, out: Entry[]): void {
+function collectMap(map: Raw, label: string, out: Entry[], file?: string): void {
   for (const name of Object.keys(map)) {
     const raw = map[name];
     if (!isObject(raw)) {
@@ -210,14 +289,14 @@ function collectMap(map: Raw, label: string, out: Entry[]): void {
     }
     // Inside the map the key names the model, so a DTDL Interface needs no @context to be recognised.
     const source: Source = isWot(raw) ? "wot" : typeIncludes(raw, "Interface") ? "dtdl" : "compact";
-    out.push({ name, label, source, raw });
+    out.push({ name, label, source, raw, file });
   }
 }
 
 function modelName(entry: Entry): string {
   const name = entry.name;
   if (typeof name !== "string" || name.length === 0) {
-    return invalid({ model: entry.label }, UNNAMED[entry.source]);
+    return invalid({ model: entry.label }, entry.file !== undefined && entry.source === "wot" ? "a WoT document needs a title or an @id to name the model" : UNNAMED[entry.source]);
   }
   if (name.length > MAX_MODEL_NAME) invalid({ model: clip(name) }, `model name longer than ${MAX_MODEL_NAME} characters`);
   if (isForbiddenKey(name)) invalid({ model: name }, "model name is a forbidden key");
@@ -401,14 +480,14 @@ function pointerGet(doc: Raw, pointer: string): unknown {
 
 /**
  * WoT documents by every name a link may use for them: the model name the user gave, the @id,
- * the title, and each of those as a file name without its extension, so that
+ * the title, the file it came from, and each of those as a file name without its extension, so that
  * "https://example.com/tm/basic-on-off-tm.tm.jsonld" finds the model named "basic-on-off-tm".
  */
 function indexThings(entries: Entry[]): Map<string, Raw> {
   const index = new Map<string, Raw>();
-  for (const { raw, source, name } of entries) {
+  for (const { raw, source, name, file } of entries) {
     if (source !== "wot") continue;
-    for (const key of [name, field(raw, "@id"), field(raw, "title")]) {
+    for (const key of [name, field(raw, "@id"), field(raw, "title"), file]) {
       if (typeof key !== "string" || key === "") continue;
       for (const k of [key, documentName(key)]) if (!index.has(k)) index.set(k, raw);
     }
@@ -475,7 +554,13 @@ function optMultipleOf(raw: Raw, where: Where): number | undefined {
   return value;
 }
 
-/** Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import. */
+/**
+ * Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import.
+ * JavaScript's engine backtracks and cannot be interrupted, so a pattern that can take
+ * exponential time ("(a+)+$" on "aaaa…b") would stall Node-RED on one reading: those are refused
+ * here (see slowPattern), and the text a pattern is tried on is capped (MAX_PATTERN_INPUT), which
+ * bounds the polynomial cases that remain.
+ */
 function optPattern(raw: Raw, where: Where): string | undefined {
   const pattern = optString(raw, "pattern", where);
   if (pattern === undefined) return undefined;
@@ -485,7 +570,102 @@ function optPattern(raw: Raw, where: Where): string | undefined {
   } catch (err) {
     invalid(where, `pattern ${showValue(pattern)} is not a regular expression (${(err as Error).message})`);
   }
+  const slow = slowPattern(pattern);
+  if (slow) invalid(where, `pattern ${showValue(pattern)} could take exponential time (${slow}): write it without repeating a group that can itself repeat or choose`);
   return pattern;
+}
+
+/** Longest text a pattern is tried on; a longer value breaks the pattern rule. */
+export const MAX_PATTERN_INPUT = 1024;
+
+/**
+ * Why a pattern can backtrack exponentially, or undefined. Refused: a group that may repeat
+ * ("*", "+", "{2,}", "{3}") holding something repeated a varying number of times ("(a+)+",
+ * "(\\d{1,3}x)*") or alternatives that are not single literals with distinct first characters
+ * ("(a|ab)*"; "(:|-){5}" is fine), and a repeated backreference. Conservative: a harmless
+ * "(\\d+\\.)+" is refused too, with a message that says what to change.
+ */
+export function slowPattern(pattern: string): string | undefined {
+  interface Group { variable: boolean; ambiguous: boolean; plain: boolean; start: number; cuts: number[] }
+  const open = (start: number): Group => ({ variable: false, ambiguous: false, plain: true, start, cuts: [] });
+  const stack: Group[] = [open(0)];
+  let closed: Group | null = null;
+  let backreference = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const top = stack[stack.length - 1];
+    const quantifier = quantifierAt(pattern, i);
+    if (quantifier) {
+      if (quantifier.many && closed?.variable) return "a repeated group repeats inside";
+      if (quantifier.many && closed?.ambiguous) return "a repeated group holds alternatives that can match the same text";
+      if (quantifier.many && backreference) return "a repeated backreference";
+      if (quantifier.variable) top.variable = true;
+      top.plain = false;
+      i += quantifier.length - 1;
+      closed = null;
+      backreference = false;
+      continue;
+    }
+    closed = null;
+    backreference = false;
+    const c = pattern[i];
+    if (c === "\\") {
+      backreference = /[1-9k]/.test(pattern[i + 1] ?? "");
+      top.plain = false;
+      i++;
+    } else if (c === "[") {
+      // A class is one character, whatever it holds.
+      top.plain = false;
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+    } else if (c === "(") {
+      top.plain = false;
+      const prefix = /^\(\?(:|=|!|<=|<!|<[A-Za-z_$][\w$]*>)?/.exec(pattern.slice(i))?.[0] ?? "(";
+      i += prefix.length - 1;
+      stack.push(open(i + 1));
+    } else if (c === ")" && stack.length > 1) {
+      const group = stack.pop() as Group;
+      if (group.cuts.length > 0 && !distinctAlternatives(pattern, group.start, [...group.cuts, i], group.plain)) group.ambiguous = true;
+      const parent = stack[stack.length - 1];
+      parent.variable ||= group.variable;
+      parent.ambiguous ||= group.ambiguous;
+      closed = group;
+    } else if (c === "|") {
+      top.cuts.push(i);
+    } else if (c === "." || c === "^" || c === "$") {
+      top.plain = false;
+    }
+  }
+  return undefined;
+}
+
+/** Alternatives of plain literals ("on|off|auto") that can never match the same text's start. */
+function distinctAlternatives(pattern: string, start: number, ends: number[], plain: boolean): boolean {
+  if (!plain) return false;
+  const firsts = new Set<string>();
+  let from = start;
+  for (const end of ends) {
+    const first = pattern.slice(from, end)[0];
+    if (first === undefined || firsts.has(first)) return false;
+    firsts.add(first);
+    from = end + 1;
+  }
+  return true;
+}
+
+/**
+ * A quantifier at `i`: its length, whether it lets what it follows match more than once, and
+ * whether the count varies ("{2}" does not).
+ */
+function quantifierAt(pattern: string, i: number): { length: number; many: boolean; variable: boolean } | undefined {
+  const c = pattern[i];
+  const lazy = (n: number) => (pattern[i + n] === "?" ? n + 1 : n);
+  if (c === "*" || c === "+") return { length: lazy(1), many: true, variable: true };
+  if (c === "?") return { length: lazy(1), many: false, variable: true };
+  if (c !== "{") return undefined;
+  const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+  if (!m) return undefined;
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : m[3] === "" ? Infinity : Number(m[3]);
+  return { length: lazy(m[0].length), many: max > 1, variable: max !== min };
 }
 
 const patternCache = new Map<string, RegExp>();
@@ -553,13 +733,19 @@ function isDtdl(raw: Raw): boolean {
 }
 
 /** `extends` names other Interfaces by @id, wherever in the input they were given. */
-function indexInterfaces(entries: Entry[]): Map<string, Raw> {
+function indexInterfaces(entries: Entry[], guard: (file: string | undefined, step: () => void) => void): Map<string, Raw> {
   const index = new Map<string, Raw>();
-  for (const { raw, source, name, label } of entries) {
+  for (const { raw, source, name, label, file } of entries) {
     const id = field(raw, "@id");
     if (source !== "dtdl" || typeof id !== "string") continue;
-    if (index.has(id)) invalid({ model: typeof name === "string" ? name : label }, `Interface ${id} is given twice`);
-    index.set(id, raw);
+    guard(file, () => {
+      const before = index.get(id);
+      // The same file copied into two folders of a model tree is one Interface.
+      if (before && !(file !== undefined && JSON.stringify(before) === JSON.stringify(raw))) {
+        invalid({ model: typeof name === "string" ? name : label }, `Interface ${id} is given twice`);
+      }
+      index.set(id, raw);
+    });
   }
   return index;
 }
@@ -794,10 +980,21 @@ function finishSchema<T extends ValueSchema>(where: Where, schema: T): T {
   return schema;
 }
 
+/**
+ * An enum member is any JSON value, compared by JSON equality. One shape is read for what it
+ * means: the SDF converter writes each sdfChoice as `{ "sdf:choiceName": "UNCHECKED", "const": 0 }`,
+ * a choice whose value is its `const`; a choice that is a range instead (`minimum`/`maximum`)
+ * cannot be listed, so such an enum is left to the property's type and bounds.
+ */
 function optEnum(raw: Raw, where: Where): Json[] | undefined {
   const values = field(raw, "enum");
   if (values === undefined) return undefined;
   if (!Array.isArray(values)) return invalid(where, "enum must be an array");
+  const choice = (v: unknown): v is Raw => isObject(v) && field(v, "sdf:choiceName") !== undefined;
+  if (values.some(choice)) {
+    if (values.some((v) => !choice(v) || field(v, "const") === undefined)) return undefined;
+    return values.map((v) => copyJson(field(v as Raw, "const"), "enum", where));
+  }
   return values.map((v) => copyJson(v, "enum", where));
 }
 
@@ -905,6 +1102,19 @@ function schemaJson(schema: ValueSchema): JsonObject {
 }
 
 /**
+ * Properties whose unit the unit table does not know ("planks", "/100"): their readings are kept
+ * in the model's unit as they come, and no conversion into it is offered. The registry node says
+ * so once per property when the model loads, rather than once per reading.
+ */
+export function unknownUnits(model: TwinModel): Array<{ property: string; unit: string }> {
+  const out: Array<{ property: string; unit: string }> = [];
+  for (const [property, spec] of model.properties) {
+    if (spec.unit !== undefined && canonicalUnit(spec.unit) === undefined) out.push({ property, unit: spec.unit });
+  }
+  return out;
+}
+
+/**
  * The model's property a reading names: the name itself, or, for a name as the vendor's model
  * spells it ("voltage-v-l1-n" from a device that publishes its own names), the twin name it was
  * imported under. Returns `name` unchanged when neither is in the model (or there is no model),
@@ -934,8 +1144,9 @@ function brokenRule(spec: ValueSchema, value: Json): string | undefined {
     if (spec.exclusiveMaximum !== undefined && value >= spec.exclusiveMaximum) return `exclusiveMaximum ${spec.exclusiveMaximum}`;
     if (spec.multipleOf !== undefined && !isMultiple(value, spec.multipleOf)) return `multipleOf ${spec.multipleOf}`;
   }
-  if (typeof value === "string" && spec.pattern !== undefined && !compiledPattern(spec.pattern).test(value)) {
-    return `pattern ${spec.pattern}`;
+  if (typeof value === "string" && spec.pattern !== undefined) {
+    if (value.length > MAX_PATTERN_INPUT) return `pattern ${spec.pattern} (tested on at most ${MAX_PATTERN_INPUT} characters)`;
+    if (!compiledPattern(spec.pattern).test(value)) return `pattern ${spec.pattern}`;
   }
   if (spec.const !== undefined && !jsonEqual(spec.const, value)) return `const ${showValue(spec.const)}`;
   if (spec.enum && !spec.enum.some((member) => jsonEqual(member, value))) {

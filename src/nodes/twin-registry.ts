@@ -2,10 +2,11 @@
  * `twin-registry` config node: one twin store. Builds the core registry from its settings,
  * restores it from disk, shows its health on every node that uses it, and flushes on close.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { TwinRegistry, DEFAULTS } from "../core/registry";
 import { TwinError, isTwinError } from "../core/errors";
-import { parseModels, ModelSet } from "../core/models";
+import { loadModels, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
 import { FileStore } from "../core/store/file-store";
 import { MemoryStore } from "../core/store/memory-store";
 import { Store } from "../core/store/store";
@@ -16,6 +17,8 @@ import { attachLiveFeed } from "../runtime/live-feed";
 
 interface RegistryConfig extends NodeDef {
   models?: string;
+  /** A folder of model files, relative to Node-RED's user directory (blank: none). */
+  modelsFolder?: string;
   persistence?: string;
   historyLength?: string | number;
   staleness?: string | number;
@@ -41,6 +44,8 @@ export = function (RED: RED) {
     const users = new Set<Node>();
     let registry: TwinRegistry | null = null;
     let failure: string | null = null;
+    /** Model files of the folder that were left out: shown on every node that uses this registry. */
+    let modelProblems: ModelProblem[] = [];
     let statusTimer: NodeJS.Timeout | null = null;
 
     node.describe = (err: unknown): Error => {
@@ -60,7 +65,11 @@ export = function (RED: RED) {
       if (!registry) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.failed") };
       const health = registry.health();
       if (!health.ok) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.store-error") };
-      return { fill: "green", shape: "dot", text: RED._(registry.size === 1 ? "twin-registry.status.one" : "twin-registry.status.count", { count: registry.size }) };
+      const twins = RED._(registry.size === 1 ? "twin-registry.status.one" : "twin-registry.status.count", { count: registry.size });
+      if (modelProblems.length > 0) {
+        return { fill: "yellow", shape: "dot", text: RED._("twin-registry.status.models-left-out", { twins, count: modelProblems.length }) };
+      }
+      return { fill: "green", shape: "dot", text: twins };
     }
 
     function showStatus(): void {
@@ -83,7 +92,25 @@ export = function (RED: RED) {
     };
 
     try {
-      const models: ModelSet = parseModels(config.models || "");
+      const sources: ModelSource[] = [{ input: config.models || "" }];
+      const unread: ModelProblem[] = [];
+      if (config.modelsFolder && String(config.modelsFolder).trim()) {
+        if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir-models"));
+        const folder = modelsFolder(RED, RED.settings.userDir, String(config.modelsFolder).trim());
+        readModelFiles(folder, sources, unread);
+      }
+      const loaded = loadModels(sources);
+      const models = loaded.models;
+      modelProblems = [...unread, ...loaded.problems];
+      for (const { file, error } of modelProblems.slice(0, MAX_FILE_ERRORS)) {
+        // A problem of the file as a whole (not JSON, unreadable) names no model of its own.
+        const reason = error.params.model === file ? String(error.params.reason) : node.describe(error).message;
+        node.error(RED._("twin-registry.errors.model-file", { file, reason }));
+      }
+      if (modelProblems.length > MAX_FILE_ERRORS) {
+        node.error(RED._("twin-registry.errors.model-files-more", { count: modelProblems.length - MAX_FILE_ERRORS }));
+      }
+      warnUnknownUnits(RED, node, models);
       const mode = MODES.has(String(config.persistence)) ? String(config.persistence) : "batched";
       let store: Store;
       if (mode === "memory") store = new MemoryStore();
@@ -144,6 +171,86 @@ function storeDir(RED: RED, userDir: string, id: string): string {
     throw new Error(RED._("twin-registry.errors.bad-store-id", { id: JSON.stringify(id.slice(0, 60)) }));
   }
   return dir;
+}
+
+/** Files of a models folder read at most: a folder this big is more likely a mistake. */
+const MAX_MODEL_FILES = 50000;
+/** A model file larger than this is left out (the RealEstateCore ontology's largest is 100 KB). */
+const MAX_MODEL_FILE_BYTES = 8 * 1024 * 1024;
+/** Folders below the models folder followed this deep at most. */
+const MAX_MODEL_FOLDER_DEPTH = 16;
+/** Files left out that get a log line each; the rest are counted in one more. */
+const MAX_FILE_ERRORS = 20;
+
+/**
+ * The models folder as an absolute path: relative to the user directory, and inside it even once
+ * symbolic links are followed, so a flow cannot make a registry read files elsewhere.
+ */
+function modelsFolder(RED: RED, userDir: string, folder: string): string {
+  const base = path.resolve(userDir);
+  const dir = path.resolve(base, folder);
+  const inside = (root: string, p: string) => {
+    const rel = path.relative(root, p);
+    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  };
+  // The user directory itself holds flows.json, package.json and node_modules: not models.
+  if (path.isAbsolute(folder) || !inside(base, dir) || dir === base) {
+    throw new Error(RED._("twin-registry.errors.models-folder-outside", { folder: JSON.stringify(folder.slice(0, 200)) }));
+  }
+  let real: string;
+  try {
+    real = fs.realpathSync(dir);
+  } catch (err) {
+    throw new Error(RED._("twin-registry.errors.models-folder-missing", { folder: JSON.stringify(folder.slice(0, 200)), reason: (err as NodeJS.ErrnoException).code ?? String(err) }));
+  }
+  const realBase = fs.realpathSync(base);
+  if (!inside(realBase, real) || real === realBase) {
+    throw new Error(RED._("twin-registry.errors.models-folder-outside", { folder: JSON.stringify(folder.slice(0, 200)) }));
+  }
+  if (!fs.statSync(real).isDirectory()) {
+    throw new Error(RED._("twin-registry.errors.models-folder-missing", { folder: JSON.stringify(folder.slice(0, 200)), reason: "ENOTDIR" }));
+  }
+  return real;
+}
+
+/**
+ * Every .json and .jsonld file in the folder and below, as model sources named by their path
+ * inside it ("dtmi/com/example/thermostat-1.json"), in name order so a deploy reads them the same
+ * way each time. Hidden entries, node_modules and symbolic links are passed over (a link could
+ * lead out of the folder); a file that cannot be read, or is too large, is a problem of its own, so the others load.
+ */
+function readModelFiles(root: string, sources: ModelSource[], problems: ModelProblem[]): void {
+  let count = 0;
+  const walk = (rel: string, depth: number): void => {
+    if (depth > MAX_MODEL_FOLDER_DEPTH) return;
+    const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith(".") || entry.name === "node_modules" || count >= MAX_MODEL_FILES) continue;
+      const file = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(file, depth + 1);
+      else if (entry.isFile() && /\.json(ld)?$/i.test(entry.name)) {
+        count++;
+        const unreadable = (reason: string) => problems.push({ file, error: new TwinError("model-invalid", { model: file, reason }) });
+        try {
+          const size = fs.statSync(path.join(root, file)).size;
+          if (size > MAX_MODEL_FILE_BYTES) unreadable(`the file is larger than ${MAX_MODEL_FILE_BYTES / 1024 / 1024} MB`);
+          else sources.push({ file, input: fs.readFileSync(path.join(root, file), "utf8") });
+        } catch (err) {
+          unreadable(`the file could not be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+      }
+    }
+  };
+  walk("", 0);
+}
+
+/** Once per model property whose unit the unit table does not know, when the models load. */
+const MAX_UNIT_WARNINGS = 20;
+
+function warnUnknownUnits(RED: RED, node: Node, models: ModelSet): void {
+  const all = [...models.values()].flatMap((model) => unknownUnits(model).map((u) => ({ model: model.name, ...u })));
+  for (const u of all.slice(0, MAX_UNIT_WARNINGS)) node.warn(RED._("twin-registry.warn.unknown-unit", u));
+  if (all.length > MAX_UNIT_WARNINGS) node.warn(RED._("twin-registry.warn.unknown-units-more", { count: all.length - MAX_UNIT_WARNINGS }));
 }
 
 /** A whole number within range from an editor field, or the default when blank or invalid. */

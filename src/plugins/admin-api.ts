@@ -11,10 +11,17 @@
  *   POST /twins/:registry/:twinId/desired  (twins.write) a JSON object of desired values, checked
  *        by registry.setDesired like twin-mirror's input; `null` clears a property; ?ifVersion=
  *        refuses the change if the twin moved on. Answers the twin document.
+ *   GET  /twin-models/:registry  (twins.read) the names of the registry's models, as it parsed
+ *        them (the Models field and its models folder): { models: [name, ...] }, sorted.
+ *   GET  /twin-models/:registry/:model  (twins.read) one parsed model (modelJson): every property
+ *        with its type, unit, range, writability and nested rules, Components as the twin names
+ *        them. The editor reads models here, never by parsing the Models text itself. Under
+ *        /twin-models, not /twins, so that no twin id ("models") is shadowed.
  */
 import { TwinRegistry, ListQuery, HistoryQuery, WriteOptions } from "../core/registry";
 import { TwinSummary } from "../core/twin";
 import { ErrorCode, isTwinError } from "../core/errors";
+import { modelJson } from "../core/models";
 import { RED, Request, Response } from "../runtime/red";
 import { RegistryNode, findRegistry } from "../runtime/registry-node";
 import { liveSummary } from "../runtime/live-feed";
@@ -132,6 +139,18 @@ export function registerAdminApi(RED: RED): void {
   RED.httpAdmin.get("/twins/:registry/:twinId/history/:property", read, route((req) => {
     const { registry } = resolve(req.params.registry);
     return registry.history(req.params.twinId, req.params.property, historyQuery(RED, req.query));
+  }));
+
+  RED.httpAdmin.get("/twin-models/:registry", read, route((req) => {
+    const { registry } = resolve(req.params.registry);
+    return { models: [...registry.models.keys()].sort() };
+  }));
+
+  RED.httpAdmin.get("/twin-models/:registry/:model", read, route((req) => {
+    const { registry } = resolve(req.params.registry);
+    const model = registry.models.get(req.params.model);
+    if (!model) throw new HttpError(404, "no-model", RED._("twin-admin-api.errors.no-model", { registry: req.params.registry, model: req.params.model.slice(0, 200) }));
+    return modelJson(model);
   }));
 
   RED.httpAdmin.post("/twins/:registry/:twinId/desired", write, route((req) => {

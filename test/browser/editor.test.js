@@ -505,8 +505,11 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.equal(await registrySection(REG).locator(".twinwire-registry-name").textContent(), XSS.registry);
     assert.equal(await row.locator(".twinwire-row-model").textContent(), XSS.model);
     assert.match(await row.locator(".twinwire-row-values").textContent(), /<img src=x onerror=/);
+    // Model names come from the registry (GET twin-models/...), read after the registries
+    await sidebar().locator('select[data-filter="model"] option', { hasText: XSS.model }).waitFor({ state: "attached" });
     const options = await sidebar().locator('select[data-filter="model"] option').allTextContents();
     assert.ok(options.includes(XSS.model), "the model filter lists the model name as text");
+    assert.ok(!options.some((o) => ["properties", "@context", "title", "contents"].includes(o)), `no JSON keys: ${options}`);
 
     await row.click();
     const detail = sidebar().locator(".twinwire-detail-view");
@@ -552,7 +555,8 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     for (const k of ["temperature", "rpm"]) assert.ok(keys.includes(k), `${k} in ${keys}`);
     // desired rpm 1800 went to the simulated pump through twin-mirror: pending, then applied
     await detail.locator(".twinwire-badge-pending, .twinwire-badge-applied").first().waitFor();
-    assert.ok(await detail.locator(".twinwire-unit", { hasText: "°C" }).count(), "units from the model, as symbols");
+    // units from the registry's parsed model, as symbols (the model is read once the twin is shown)
+    await detail.locator(".twinwire-unit", { hasText: "°C" }).first().waitFor();
     assert.doesNotMatch(await detail.innerText(), /\bCel\b/, "no UCUM code in sight");
     assert.doesNotMatch(await detail.innerText(), /twin-admin-api[.:]|sidebar\.\w|detail\.\w/, "every text from the plugin's catalog");
     // For the screenshot only: two frames drawn since the sparkline appeared.
@@ -621,6 +625,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     assert.match(text, /hours run\s+[\d.]+\s*h/, text);
     assert.match(text, /every 150 h of operation: [\d.]+ h since the last service/, text);
     assert.doesNotMatch(text, /null|\{"|\b1\d{12}\b/, `no raw JSON, null or epoch ms: ${text}`);
+    await detail.locator("table", { hasText: "Predictions" }).locator(".twinwire-unit", { hasText: "°C" }).first().waitFor();
     const forecast = await detail.locator("table", { hasText: "Predictions" }).innerText();
     assert.match(forecast, /forecast in 1 h\s*[\d.]+\s*°C/, forecast);
     // (which reading times show as dates: test/editor/sidebar-format.test.js)

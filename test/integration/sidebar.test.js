@@ -209,6 +209,23 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       assert.match(res.body.error, /sort=colour/);
     });
 
+    it("GET /twin-models answers the registry's parsed models: names only, and each model's units, ranges and writability", async () => {
+      const names = await h.request(nr.url, { path: "/twin-models/plant" });
+      assert.equal(names.status, 200, names.text);
+      assert.deepEqual(names.body, { models: ["pump"] }, "model names, never JSON keys such as properties or title");
+      assert.deepEqual((await h.request(nr.url, { path: "/twin-models/lab" })).body, { models: [] });
+      const pump = await h.request(nr.url, { path: `/twin-models/${PLANT}/pump` });
+      assert.equal(pump.status, 200, pump.text);
+      assert.equal(pump.body.source, "compact");
+      assert.deepEqual(pump.body.properties.temperature, { name: "temperature", type: "number", unit: "Cel", minimum: -40, maximum: 200, writable: false });
+      assert.equal(pump.body.properties.rpm.writable, true);
+      const missing = await h.request(nr.url, { path: "/twin-models/plant/fan" });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.error, text(API_TEXT.errors["no-model"], { registry: "plant", model: "fan" }));
+      const twin = await h.request(nr.url, { path: "/twins/plant/models" });
+      assert.equal(twin.status, 404, "a twin id \"models\" is still a twin id, not the model list");
+    });
+
     it("POST .../desired sets desired state as twin-mirror does (200, by \"editor\"); a notice follows and the page shows the pending delta", async () => {
       const since = comms.received.length;
       const res = await h.request(nr.url, { method: "POST", path: "/twins/plant/pump-1/desired", body: { rpm: 1500, mode: "manual" } });
@@ -388,11 +405,14 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       // The twin data of this test: none of it may reach the watcher or the flows reader.
       const SECRETS = ["pump-1", "valve-x9", "ghost-q7", "plant", "lab", "47.125", "1487", "turbo-secret-mode", "north-wing-b", "bench-1"];
       for (const user of ["watcher", "flowsreader"]) {
-        for (const p of ["/twins", "/twins/plant", `/twins/${PLANT}/pump-1`, `/twins/${PLANT}/pump-1/history/temperature`]) {
+        for (const p of ["/twins", "/twins/plant", `/twins/${PLANT}/pump-1`, `/twins/${PLANT}/pump-1/history/temperature`, "/twin-models/plant", "/twin-models/plant/pump"]) {
           const res = await h.request(nr.url, { path: p, token: tokens[user] });
           assert.equal(res.status, 401, `${user} ${p}: the API refuses it (${res.status} ${res.text})`);
         }
       }
+      const models = await h.request(nr.url, { path: "/twin-models/plant/pump", token: tokens.twinsreader });
+      assert.equal(models.status, 200, `twins.read may read the models: ${models.text}`);
+      assert.equal(models.body.properties.temperature.unit, "Cel");
       // Everything an editor gets: the feed, node status (retained) and whatever else is published.
       const topics = ["twinwire/#", "status/#", "notification/#"];
       const watcher = await h.connectComms(nr.url, tokens.watcher, topics);
