@@ -277,7 +277,12 @@ export class RedisStore implements Store {
 
   /** Whether this instance may write the twin now (it leads the twin's partition and is caught up). */
   leads(twinId: string): boolean {
-    return this.partitions > 0 && this.writable.has(partitionOf(twinId, this.partitions)) && (this.leases?.holds(partitionOf(twinId, this.partitions)) ?? false);
+    return this.healthState.ok && this.partitions > 0 && this.writable.has(partitionOf(twinId, this.partitions)) && (this.leases?.holds(partitionOf(twinId, this.partitions)) ?? false);
+  }
+
+  /** Partitions this instance may write now (held and caught up). */
+  writableCount(): number {
+    return this.writable.size;
   }
 
   append(entry: JournalEntry): void {
@@ -450,6 +455,8 @@ export class RedisStore implements Store {
   private down(error: string): void {
     if (this.closed) return;
     this.wasDown = true;
+    // Nothing is writable until the server is read again (up()).
+    this.writable.clear();
     this.setHealth({ ok: false, error });
   }
 

@@ -3,12 +3,25 @@
  * processes, versions and platforms, which is all it must be: every instance must agree.
  */
 export function partitionOf(id: string, partitions: number): number {
+  return fnv1a(id) % partitions;
+}
+
+function fnv1a(text: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return h % partitions;
+  return h;
+}
+
+/** MurmurHash3's finaliser: FNV alone barely reorders strings that differ in their last characters. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**
@@ -19,7 +32,7 @@ export function ownerOf(partition: number, instances: readonly string[]): string
   let best: string | undefined;
   let bestScore = -1;
   for (const instance of instances) {
-    const score = partitionOf(`${instance}#${partition}`, 0x7fffffff);
+    const score = mix(fnv1a(`${partition}#${instance}`));
     if (score > bestScore || (score === bestScore && best !== undefined && instance < best)) {
       best = instance;
       bestScore = score;
