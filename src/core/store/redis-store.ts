@@ -99,6 +99,8 @@ export class RedisStore implements Store {
   private readonly writable = new Set<number>();
   private readonly resyncing = new Set<number>();
   private appendSeq = 0;
+  /** The lowest append not answered yet (appendSeq + 1 when none is). */
+  private lowest = 1;
   private readonly outstanding = new Set<number>();
   private readonly failures = new Map<number, Error>();
   private waiters: Waiter[] = [];
@@ -109,6 +111,8 @@ export class RedisStore implements Store {
   /** Between the first lease round and the registry's restore: catch-ups wait for the restore. */
   private opening = false;
   private closed = false;
+  private stop: () => void = () => undefined;
+  private readonly stopping = new Promise<null>((resolve) => (this.stop = () => resolve(null)));
 
   constructor(options: RedisStoreOptions) {
     this.options = options;
@@ -328,28 +332,27 @@ export class RedisStore implements Store {
     this.outstanding.delete(seq);
     this.pendingIn[p]--;
     if (err) this.failures.set(seq, err);
-    let frontier = this.appendSeq;
-    for (const s of this.outstanding) if (s - 1 < frontier) frontier = s - 1;
-    const still: Waiter[] = [];
-    for (const w of this.waiters) {
-      if (w.upTo > frontier) {
-        still.push(w);
-        continue;
-      }
+    // Replies come in order on one connection, so the lowest unanswered append moves forward
+    // and each waiter is looked at once: no pass over everything in flight per reply.
+    while (this.lowest <= this.appendSeq && !this.outstanding.has(this.lowest)) this.lowest++;
+    const frontier = this.lowest - 1;
+    let done = 0;
+    while (done < this.waiters.length && this.waiters[done].upTo <= frontier) done++;
+    if (done === 0) return;
+    const ready = this.waiters.splice(0, done);
+    for (const w of ready) {
       let failed: Error | undefined;
-      for (const [s, e] of this.failures) if (s >= w.from && s <= w.upTo) failed = e;
+      if (this.failures.size) for (const [s, e] of this.failures) if (s >= w.from && s <= w.upTo) failed = e;
       w.callback(failed);
     }
-    this.waiters = still;
-    const oldest = still.length ? Math.min(...still.map((w) => w.from)) : frontier + 1;
-    for (const s of this.failures.keys()) if (s < oldest) this.failures.delete(s);
+    const oldest = this.waiters.length ? this.waiters[0].from : frontier + 1;
+    if (this.failures.size) for (const s of this.failures.keys()) if (s < oldest) this.failures.delete(s);
   }
 
   whenDurable(callback: (err?: Error) => void): void {
     if (this.outstanding.size === 0) return callback();
-    let from = this.appendSeq;
-    for (const s of this.outstanding) if (s < from) from = s;
-    this.waiters.push({ from, upTo: this.appendSeq, callback });
+    // Waiters are kept in the order of upTo (appendSeq only grows), which settle relies on.
+    this.waiters.push({ from: this.lowest, upTo: this.appendSeq, callback });
   }
 
   // ---- following the other instances ---------------------------------------------------------
@@ -378,9 +381,9 @@ export class RedisStore implements Store {
       this.lastId[p] = id;
       const entry = this.parse(fields);
       if (!entry) continue;
-      this.sinceSnapshot[p]++;
-      // This instance's own entries were applied when they were made.
+      // This instance's own entries were applied (and counted) when they were made.
       if (entry.w === this.instance) continue;
+      this.sinceSnapshot[p]++;
       delete entry.w;
       this.track(p, entry);
       this.shared?.apply(entry);
@@ -394,7 +397,12 @@ export class RedisStore implements Store {
     let backoff = 50;
     while (!this.closed) {
       try {
-        const reply = (await this.reader.xread("BLOCK", this.options.blockMs ?? REDIS_DEFAULTS.blockMs, "STREAMS", ...logs, ...this.lastId)) as Array<[string, Array<[string, string[]]>]> | null;
+        const read = this.reader.xread("BLOCK", this.options.blockMs ?? REDIS_DEFAULTS.blockMs, "STREAMS", ...logs, ...this.lastId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        read.catch(() => undefined);
+        // A read caught by a reconnection may never settle once the connection is closed: close()
+        // does not wait for it.
+        const reply = await Promise.race([read, this.stopping]);
+        if (this.closed) break;
         backoff = 50;
         for (const [log, entries] of reply ?? []) {
           const p = index.get(log);
@@ -402,7 +410,7 @@ export class RedisStore implements Store {
         }
       } catch {
         if (this.closed) break;
-        await new Promise((resolve) => setTimeout(resolve, backoff));
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, backoff)), this.stopping]);
         backoff = Math.min(2000, backoff * 2);
       }
     }
@@ -541,6 +549,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    this.stop();
     await this.leases?.stop().catch(() => undefined);
     this.reader.disconnect();
     await this.following;
