@@ -57,7 +57,8 @@ function ping(port) {
       if (data.includes("\r\n")) socket.end();
     });
     socket.on("error", () => resolve(false));
-    socket.on("close", () => resolve(data.startsWith("+PONG")));
+    // Up: it answers PONG, or asks for the password it was started with (not -LOADING: still reading its AOF).
+    socket.on("close", () => resolve(data.startsWith("+PONG") || data.startsWith("-NOAUTH")));
     socket.on("connect", () => socket.write("PING\r\n"));
   });
 }
