@@ -394,10 +394,19 @@ export class RedisStore implements Store {
   private async follow(): Promise<void> {
     const logs = Array.from({ length: this.partitions }, (_, p) => this.keys.partition(p).log);
     const index = new Map(logs.map((log, p) => [log, p]));
+    const blockMs = this.options.blockMs ?? REDIS_DEFAULTS.blockMs;
     let backoff = 50;
     while (!this.closed) {
+      // Partitions this instance writes are not read back: nobody else can write them (fencing),
+      // and its own entries were applied when made. That halves a lone leader's traffic.
+      const followed: number[] = [];
+      for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p)) followed.push(p);
+      if (!followed.length) {
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, blockMs)), this.stopping]);
+        continue;
+      }
       try {
-        const read = this.reader.xread("BLOCK", this.options.blockMs ?? REDIS_DEFAULTS.blockMs, "STREAMS", ...logs, ...this.lastId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), ...followed.map((p) => this.lastId[p])) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
         // A read caught by a reconnection may never settle once the connection is closed: close()
         // does not wait for it.
