@@ -120,6 +120,8 @@ export class LeaseManager {
         (pipeline as unknown as Scripted).twAcquire(k.lease, k.epoch, this.instance, ttl);
         asked.push({ partition: p, take: true });
       } else if (this.held.has(p)) {
+        // Stop writing first: an append sent after the release could meet the new holder's epoch.
+        this.drop(p);
         (pipeline as unknown as Scripted).twRelease(k.lease, this.instance);
         asked.push({ partition: p, take: false });
       }
