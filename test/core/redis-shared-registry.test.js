@@ -1,9 +1,10 @@
 "use strict";
 /**
- * Two registries (two instances, each with its own connections) on one Redis: the partitions'
- * leases are split between them, each sees what the other writes through the streams (and
- * catches up from the last id it saw after Redis comes back), and an instance that lost a lease
- * while paused cannot write: the server refuses it (fencing).
+ * Several registries (instances, each with its own connections, in this process) on one Redis:
+ * the partitions' leases are split between them, each sees what the others write through the
+ * streams (and catches up from the last id it saw after Redis comes back), a joining instance
+ * takes partitions over under load without losing or refusing an accepted change, and an instance
+ * that lost a lease while paused cannot write: the server refuses it (fencing).
  */
 const assert = require("assert");
 const { useRedis } = require("./redis-support");
@@ -20,7 +21,7 @@ function ledBy(store, other, prefix) {
 
 const plain = (value) => JSON.parse(JSON.stringify(value));
 
-describe("Redis store shared by two instances", function () {
+describe("Redis store shared by several instances", function () {
   this.timeout(30000);
   const ctx = useRedis({ appendfsync: "always" });
   const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };

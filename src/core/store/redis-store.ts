@@ -178,7 +178,9 @@ export class RedisStore implements Store {
         records.push(rec);
       }
       for (const entry of part.entries) {
-        entries.push({ ...entry, l: ++l } as JournalEntry);
+        const numbered = { ...entry, l: ++l } as JournalEntry & { w?: string };
+        delete numbered.w;
+        entries.push(numbered);
       }
       skipped += part.skipped;
     }
