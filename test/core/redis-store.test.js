@@ -131,6 +131,20 @@ describe("Redis store (one instance)", function () {
     });
   });
 
+  describe("without a server", function () {
+    const ctx = useRedis({ appendfsync: "always" });
+
+    it("fails to open with store-unavailable when Redis cannot be reached, and closes without waiting for it", async function () {
+      await ctx.server.kill("SIGKILL");
+      const opening = ctx.open();
+      await assert.rejects(opening, (err) => err.code === "store-unavailable" && /ECONNREFUSED/.test(err.message));
+      const reg = ctx.registries[ctx.registries.length - 1];
+      const started = Date.now();
+      await reg.close();
+      assert.ok(Date.now() - started < 2000, "close() does not wait for a server that is not there");
+    });
+  });
+
   describe("durability check", function () {
     const ctx = useRedis({ appendfsync: "everysec" });
 
