@@ -61,19 +61,24 @@ describe("Redis store shared by several instances", function () {
     assert.strictEqual(b.reg.get(onA).reported.temperature, 21);
   });
 
-  it("takes over the partitions of an instance that leaves, and the twins it led stay writable", async function () {
+  it("takes over the partitions of an instance that leaves: the twins it led stay writable, and a reading older than the last one it took is still refused", async function () {
     const a = await ctx.open(lease);
     const b = await ctx.open(lease);
     await split(a, b);
     const onB = ledBy(b.store, a.store, "valve");
-    b.reg.create(onB, { reported: { open: true } });
+    const now = Date.now();
+    b.reg.create(onB, { reported: { open: true } }, { ts: now - 1000 });
+    b.reg.report(onB, { position: 40 }, { ts: now });
     assert.strictEqual(await durable(b.reg), undefined);
-    await waitFor(() => a.reg.has(onB), `${onB} on the other instance`, 5000);
+    await waitFor(() => a.reg.has(onB) && a.reg.get(onB).version === 2, `${onB} on the other instance`, 5000);
     await b.reg.close();
     await waitFor(() => a.store.leads(onB), "the remaining instance to lead every partition", 10000);
-    a.reg.report(onB, { open: false });
+    const late = a.reg.report(onB, { position: 10 }, { ts: now - 500 });
+    assert.deepStrictEqual(late.stale, ["position"], "a reading older than the one the other instance took");
+    a.reg.report(onB, { open: false }, { ts: now + 1 });
     assert.strictEqual(await durable(a.reg), undefined);
-    assert.strictEqual(a.reg.get(onB).version, 2);
+    assert.strictEqual(a.reg.get(onB).version, 3);
+    assert.strictEqual(a.reg.get(onB).reported.position, 40);
   });
 
   it("catches up from the last stream id it saw once Redis comes back after a SIGKILL, with no change twice or missing", async function () {
