@@ -23,6 +23,8 @@ export interface LeaseEvents {
   acquired(partition: number, epoch: number): void;
   /** This instance no longer holds it (given up to its new owner, or taken over). */
   lost(partition: number): void;
+  /** Resolves once every append sent so far is answered (before a lease is given up). */
+  drained?(): Promise<void>;
 }
 
 interface Held { epoch: number; until: number }
@@ -113,27 +115,28 @@ export class LeaseManager {
     if (!Array.isArray(live)) return;
     this.live = (live as string[]).slice().sort();
     const pipeline = this.redis.pipeline();
-    const asked: Array<{ partition: number; take: boolean }> = [];
+    const asked: number[] = [];
+    const giving: number[] = [];
     for (let p = 0; p < this.partitions; p++) {
       const k = this.keys.partition(p);
       if (ownerOf(p, this.live) === this.instance) {
         (pipeline as unknown as Scripted).twAcquire(k.lease, k.epoch, this.instance, ttl);
-        asked.push({ partition: p, take: true });
+        asked.push(p);
       } else if (this.held.has(p)) {
-        // Stop writing first: an append sent after the release could meet the new holder's epoch.
+        // Stop writing first: nothing may be accepted here that the next holder's epoch refuses.
         this.drop(p);
-        (pipeline as unknown as Scripted).twRelease(k.lease, this.instance);
-        asked.push({ partition: p, take: false });
+        giving.push(p);
       }
     }
+    if (giving.length) this.release(giving);
     const replies = (await pipeline.exec()) ?? [];
     if (this.stopped || this.frozenAt !== null) return;
     // A lease is trusted for 80% of its TTL from before it was asked for: the server's clock and
     // ours may drift a little, and a late renewal must never look valid here after it lapsed there.
     const until = started + ttl * 0.8;
-    asked.forEach(({ partition, take }, i) => {
+    asked.forEach((partition, i) => {
       const [err, value] = replies[i] ?? [new Error("no reply"), null];
-      if (!take || err || value === null || value === undefined) {
+      if (err || value === null || value === undefined) {
         this.drop(partition);
         return;
       }
@@ -145,6 +148,22 @@ export class LeaseManager {
         this.events.acquired(partition, epoch);
       }
     });
+  }
+
+  /**
+   * Gives leases up once the appends already sent to them are answered (they travel on another
+   * connection, so the server could otherwise see the release, and the next holder's epoch,
+   * first). Outside the round: renewals of the other partitions do not wait for it.
+   */
+  private release(partitions: number[]): void {
+    (this.events.drained?.() ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        const pipeline = this.redis.pipeline();
+        for (const p of partitions) (pipeline as unknown as Scripted).twRelease(this.keys.partition(p).lease, this.instance);
+        return pipeline.exec();
+      })
+      .catch(() => undefined); // unreachable: the lease lapses after its TTL instead
   }
 
   /**
