@@ -12,7 +12,7 @@ import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf,
 import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
 import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
 import { Point } from "./history";
-import { Store, StoreHealth, SnapshotSource } from "./store/store";
+import { Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
 
 /** What a change event is about: a section every twin has, or a derived one (src/core/sections.ts). */
@@ -130,6 +130,21 @@ export class TwinRegistry {
 
   /** Restores what the store holds and starts the timers. Returns recovery warnings. */
   open(): string[] {
+    return this.restore();
+  }
+
+  /**
+   * `open` for a store that reads over the network (`Store.open`, e.g. Redis): what it returns is
+   * restored as `open` restores a local store, and changes made elsewhere keep arriving after.
+   * On a local store this is `open`.
+   */
+  async openAsync(): Promise<string[]> {
+    if (!this.store.open) return this.open();
+    const visit = { record: () => undefined, entry: () => undefined };
+    return this.restore(await this.store.open(visit, this.shared()));
+  }
+
+  private restore(prefetched?: Recovered): string[] {
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
     let notTwins = 0;
     let invalid = 0;
@@ -154,7 +169,7 @@ export class TwinRegistry {
       else if (outcome === "unknown") lost.set(e.i, (lost.get(e.i) ?? 0) + 1);
     };
     // Twins are restored line by line as the store reads them; a store may also hand them back.
-    const recovered = this.store.recover({ record: restore, entry: replay, reset: () => this.twins.clear() });
+    const recovered = prefetched ?? this.store.recover({ record: restore, entry: replay, reset: () => this.twins.clear() });
     for (const rec of recovered.records) restore(rec);
     for (const entry of recovered.entries) replay(entry);
     const warnings = recovered.warnings.slice();
@@ -186,6 +201,29 @@ export class TwinRegistry {
       this.compactTimer.unref();
     }
     return warnings;
+  }
+
+  /**
+   * The way in for a store shared by several instances (store.ts, SharedRegistry). Entries from
+   * elsewhere carry their writer's numbers: here they are numbered after this instance's own, so
+   * applying one never counts as "covered" by a number from another instance.
+   */
+  private shared(): SharedRegistry {
+    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
+    return {
+      historyLength: this.historyLength,
+      apply: (entry) => applyEntry({ ...entry, l: ++this.lsn } as JournalEntry, disk),
+      replace: (id, rec) => {
+        const twin = rec && fromRecord(rec, this.historyLength);
+        if (!twin) return void this.twins.delete(id);
+        twin.lsn = ++this.lsn;
+        this.twins.set(id, twin);
+      },
+      record: (id) => {
+        const twin = this.twins.get(id);
+        return twin && toRecord(twin);
+      },
+    };
   }
 
   get size(): number {

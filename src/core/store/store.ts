@@ -3,7 +3,7 @@
  * and completes a message once `whenDurable` says so: at once in `batched` and `memory`
  * modes, after the fsync that covers it in `strict` mode.
  */
-import { JournalEntry, TwinRecord } from "../journal";
+import { Applied, JournalEntry, TwinRecord } from "../journal";
 
 export type PersistenceMode = "strict" | "batched" | "memory";
 
@@ -36,6 +36,21 @@ export interface SnapshotSource {
   lsn: number;
 }
 
+/**
+ * What a store shared by several instances (src/core/store/redis-store.ts) needs of its registry
+ * once open: changes made elsewhere arrive after recovery, and a write the server refused must
+ * be undone here.
+ */
+export interface SharedRegistry {
+  readonly historyLength: number;
+  /** A change another instance made: applied as read from disk, numbered after this instance's own. */
+  apply(entry: JournalEntry): Applied;
+  /** Puts a twin back as the shared store has it (null: it does not exist). */
+  replace(id: string, rec: TwinRecord | null): void;
+  /** The twin as a snapshot record, or undefined. */
+  record(id: string): TwinRecord | undefined;
+}
+
 export interface Store {
   readonly mode: PersistenceMode;
   /**
@@ -44,6 +59,12 @@ export interface Store {
    * being returned.
    */
   recover(visit?: RecoveryVisitor): Recovered;
+  /**
+   * Reads what the store holds over the network (a store shared by several instances): the
+   * registry's `openAsync` calls this instead of `recover`, and hands it the way in for changes
+   * made elsewhere. Local stores leave it out, so their open stays synchronous.
+   */
+  open?(visit: RecoveryVisitor, shared: SharedRegistry): Promise<Recovered>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
   whenDurable(callback: (err?: Error) => void): void;

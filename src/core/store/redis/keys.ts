@@ -1,0 +1,40 @@
+/**
+ * Where a shared registry lives in Redis. Every key of one partition carries the same hash tag,
+ * `{<registry>:p<n>}`, so a partition is one Cluster slot and one script can touch all of it:
+ *
+ *   <prefix>{<registry>}:meta           hash: partitions (fixed at creation), created
+ *   <prefix>{<registry>}:instances      sorted set: instance id -> heartbeat expiry (ms)
+ *   <prefix>{<registry>:p<n>}:log       stream: the partition's journal, one entry per change
+ *   <prefix>{<registry>:p<n>}:snap      hash: id (stream id covered), data (TwinRecord lines)
+ *   <prefix>{<registry>:p<n>}:ver       hash: twin id -> version (what the append script checks)
+ *   <prefix>{<registry>:p<n>}:lease     string: holder instance id, with a TTL
+ *   <prefix>{<registry>:p<n>}:epoch     integer: incremented for each new holder (the fencing token)
+ */
+export interface PartitionKeys {
+  log: string;
+  snap: string;
+  ver: string;
+  lease: string;
+  epoch: string;
+}
+
+export class RedisKeys {
+  readonly meta: string;
+  readonly instances: string;
+  private readonly parts: PartitionKeys[] = [];
+
+  constructor(readonly prefix: string, readonly registry: string) {
+    if (/[{}]/.test(registry)) throw new RangeError(`a registry name for Redis holds no braces: ${JSON.stringify(registry)}`);
+    this.meta = `${prefix}{${registry}}:meta`;
+    this.instances = `${prefix}{${registry}}:instances`;
+  }
+
+  partition(n: number): PartitionKeys {
+    let keys = this.parts[n];
+    if (!keys) {
+      const tag = `${this.prefix}{${this.registry}:p${n}}`;
+      keys = this.parts[n] = { log: `${tag}:log`, snap: `${tag}:snap`, ver: `${tag}:ver`, lease: `${tag}:lease`, epoch: `${tag}:epoch` };
+    }
+    return keys;
+  }
+}
