@@ -373,6 +373,42 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     }, created);
   });
 
+  it("the twin and twin-sensor dialogs suggest the chosen registry's model names, and take one not deployed yet", async () => {
+    const hint = { twin: "#twin-model-hint", "twin-sensor": "#twin-sensor-model-hint" };
+    for (const type of ["twin", "twin-sensor"]) {
+      const from = problems.length;
+      const id = await page.evaluate(([t, registry]) => {
+        const id = RED.nodes.id();
+        // The model row shows for operations that create twins (twin) and for "create" (twin-sensor).
+        RED.view.importNodes([{ id, type: t, x: 200, y: 700, z: RED.workspaces.active(), registry, operation: "upsert", unknown: "create" }], { generateIds: false, applyNodeDefaults: true, notify: false });
+        RED.editor.edit(RED.nodes.node(id));
+        return id;
+      }, [type, BIG]);
+      await page.locator("#node-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+      await page.waitForFunction(() => $("#node-input-model-suggestions option").length > 0, null, { timeout: LONG });
+      assert.deepEqual(await page.evaluate(() => $("#node-input-model-suggestions option").map((i, o) => o.value).get()), ["pump"], type);
+      assert.equal(await page.locator("#node-input-model").getAttribute("list"), "node-input-model-suggestions");
+      await page.locator("#node-input-model").fill("valve");
+      await page.locator(hint[type]).waitFor({ state: "visible", timeout: LONG });
+      assert.match(await page.locator(hint[type]).textContent(), /Not a model of the deployed registry/);
+      await page.locator("#node-input-model").fill("pump");
+      await page.locator(hint[type]).waitFor({ state: "hidden", timeout: LONG });
+      await page.locator("#node-input-model").fill("valve");
+      await page.locator("#node-dialog-ok").click();
+      await page.locator("#node-dialog-ok").waitFor({ state: "detached", timeout: LONG });
+      const saved = await page.evaluate((id) => {
+        const n = RED.nodes.node(id);
+        const out = { model: n.model, valid: n.valid };
+        RED.nodes.remove(id);
+        RED.nodes.dirty(false);
+        RED.view.redraw(true);
+        return out;
+      }, id);
+      assert.deepEqual(saved, { model: "valve", valid: true }, `${type}: a model not deployed yet is kept as typed`);
+      assertNoProblems(from, `editing a new ${type}`);
+    }
+  });
+
   // ---- the Twins sidebar ----------------------------------------------------------------
 
   const sidebar = () => page.locator(".twinwire-sidebar");
