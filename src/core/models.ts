@@ -478,11 +478,10 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
       out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
     }
     for (const u of composed.unresolved) {
-      unresolved.push({
-        ...u,
-        property: u.property === undefined ? undefined : instance + COMPONENT_SEPARATOR + u.property,
-        instance: u.instance === undefined ? instance : instance + COMPONENT_SEPARATOR + u.instance,
-      });
+      const under: UnresolvedLink = { link: u.link, href: u.href };
+      if (u.property !== undefined) under.property = instance + COMPONENT_SEPARATOR + u.property;
+      under.instance = u.instance === undefined ? instance : instance + COMPONENT_SEPARATOR + u.instance;
+      unresolved.push(under);
     }
   }
   for (const [name, aff, source] of affordances(raw, model, true)) {
@@ -502,8 +501,6 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
     }
     out.set(name, { aff: base ? { ...base.aff, ...own } : own, source });
   }
-  for (const u of unresolved) if (u.property === undefined) delete u.property;
-  for (const u of unresolved) if (u.instance === undefined) delete u.instance;
   return { affordances: out, unresolved };
 }
 
