@@ -9,7 +9,8 @@
  *
  * Prints, per kind of document (WoT Thing Description, Thing Model, DTDL Interface file, compact
  * map): files accepted and refused (a file refused only because another file declares the same
- * model name, as plugfest copies of one device do, is tried again alone and counted as "+alone"); properties reached (twin properties the accepted models give,
+ * model name, as plugfest copies of one device do, is tried again alone and counted as "+alone");
+ * accepted Thing Models that are incomplete (links to models the folder lacks); properties reached (twin properties the accepted models give,
  * against the properties the documents declare, with those of DTDL bases and Components and
  * Thing Model links counted where the folder holds them); declared units the unit table knows;
  * and the refusals grouped by reason (quoted names blanked so like reasons group), with an
@@ -82,6 +83,7 @@ function run(root, examples) {
   // A corpus is not one registry's folder: plugfest copies of one device share a title. A file
   // refused only for its model name is tried again alone, with the folder there for its references.
   const alone = new Set();
+  const incompleteAlone = new Set();
   for (const { file, doc } of sources) {
     const error = refused.get(file);
     if (!error || !/^duplicate model name/.test(String(error.params?.reason)) || doc === undefined) continue;
@@ -89,6 +91,7 @@ function run(root, examples) {
     const again = loadModels([{ file, input: doc }, ...others]);
     if (again.problems.length === 0) {
       alone.add(file);
+      if ((again.files.get(file) ?? []).some((name) => again.models.get(name).unresolved)) incompleteAlone.add(file);
       reached.set(file, (again.files.get(file) ?? []).reduce((n, name) => n + again.models.get(name).properties.size, 0));
     }
   }
@@ -98,7 +101,7 @@ function run(root, examples) {
   const units = { declared: 0, known: 0, unknown: new Map() };
   for (const { file, doc } of sources) {
     const kind = kinds.get(file);
-    const k = (byKind[kind] ??= { files: 0, accepted: 0, refused: 0, acceptedAlone: 0, propertiesDeclared: 0, propertiesReached: 0 });
+    const k = (byKind[kind] ??= { files: 0, accepted: 0, refused: 0, acceptedAlone: 0, incomplete: 0, propertiesDeclared: 0, propertiesReached: 0 });
     k.files++;
     const declared = doc === undefined ? [] : declaredProperties(doc, docs);
     k.propertiesDeclared += declared.length;
@@ -112,6 +115,7 @@ function run(root, examples) {
     k.propertiesReached += reached.get(file) ?? 0;
     if (alone.has(file)) {
       k.acceptedAlone++;
+      if (incompleteAlone.has(file)) k.incomplete++;
     } else if (error) {
       k.refused++;
       const reason = `${kind}: ${String(error.params?.reason ?? error.message).replace(/"[^"]*"/g, '"…"').replace(/dtmi:[^\s,)]+/g, "dtmi:…")}`;
@@ -121,6 +125,7 @@ function run(root, examples) {
       reasons.set(reason, r);
     } else {
       k.accepted++;
+      if ((files.get(file) ?? []).some((name) => models.get(name).unresolved)) k.incomplete++;
     }
   }
   for (const k of Object.values(byKind)) {
@@ -147,11 +152,12 @@ function print(r) {
   console.log(`${r.folder}: ${r.models} models in ${r.seconds.toFixed(1)} s`);
   console.log(`skipped: ${r.skipped.duplicate} duplicate files, ${r.skipped.notModel} JSON files that are not models, ${r.skipped.notJson} unreadable files that are not models`);
   console.log("");
-  console.log("kind        files  accepted  +alone  refused   accepted%   properties reached / declared");
+  console.log("kind        files  accepted  +alone  refused   accepted%  incomplete   properties reached / declared");
   for (const [kind, k] of Object.entries(r.kinds)) {
-    console.log(`${kind.padEnd(10)} ${String(k.files).padStart(6)} ${String(k.accepted).padStart(9)} ${String(k.acceptedAlone).padStart(7)} ${String(k.refused).padStart(8)} ${k.acceptedPct.padStart(10)}   ${k.propertiesReached} / ${k.propertiesDeclared} (${k.reachedPct})`);
+    console.log(`${kind.padEnd(10)} ${String(k.files).padStart(6)} ${String(k.accepted).padStart(9)} ${String(k.acceptedAlone).padStart(7)} ${String(k.refused).padStart(8)} ${k.acceptedPct.padStart(10)} ${String(k.incomplete).padStart(11)}   ${k.propertiesReached} / ${k.propertiesDeclared} (${k.reachedPct})`);
   }
   console.log("(+alone: refused in the folder only because another file declares the same model name, accepted alone with the folder for references; counted in accepted%)");
+  console.log("(incomplete: accepted with links to Thing Models the folder does not hold, listed in the model's unresolved; counted in accepted or +alone)");
   console.log("");
   console.log(`units the unit table knows: ${r.units.known} of ${r.units.declared} declared (${r.units.knownPct})`);
   if (r.units.unknown.length) console.log(`unknown units: ${r.units.unknown.map(([u, n]) => `${u} (${n})`).join(", ")}`);
@@ -172,13 +178,14 @@ function* walk(root, rel = "") {
 
 const list = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-const isWot = (d) => list(d["@context"]).some((c) => typeof c === "string" && /w3\.org\/20(19|22)\/wot\/td/.test(c)) || list(d["@type"]).includes("tm:ThingModel");
+const isThingModel = (d) => list(d["@type"]).includes("tm:ThingModel") || list(d["@type"]).includes("ThingModel");
+const isWot = (d) => list(d["@context"]).some((c) => typeof c === "string" && /w3\.org\/20(19|22)\/wot\/td/.test(c)) || isThingModel(d);
 const isInterface = (d) => isObject(d) && list(d["@type"]).includes("Interface");
 
 function kindOf(doc) {
   if (Array.isArray(doc)) return doc.length > 0 && doc.every(isInterface) ? "dtdl" : doc.length > 0 && doc.every((d) => isObject(d) && isWot(d)) ? "td" : null;
   if (!isObject(doc)) return null;
-  if (isWot(doc)) return list(doc["@type"]).includes("tm:ThingModel") ? "tm" : "td";
+  if (isWot(doc)) return isThingModel(doc) ? "tm" : "td";
   if (isInterface(doc)) return "dtdl";
   const values = Object.values(doc);
   if (values.length > 0 && values.every((m) => isObject(m) && isObject(m.properties)) && !("$schema" in doc)) return "compact";

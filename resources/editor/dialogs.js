@@ -122,6 +122,63 @@
     showPattern();
   }
 
+  /**
+   * What the model field says under it: nothing while it is blank or names one of the registry's
+   * models; that the registry's models show once it is deployed (`names` null: not deployed, or
+   * not reachable); that a typed name is not among them (free text stays allowed: the model may
+   * come with the next deploy, and until then a twin created with it is refused).
+   */
+  function modelHint(names, value, registryChosen) {
+    if (!registryChosen) return null;
+    if (names === null) return "modelHint.notDeployed";
+    var typed = String(value || "").trim();
+    if (!typed || names.indexOf(typed) >= 0) return null;
+    return names.length ? "modelHint.notInRegistry" : "modelHint.noModels";
+  }
+
+  /**
+   * The model field (`input`, a selector) of the twin and twin-sensor dialogs: suggests the model
+   * names of the registry chosen in `registrySelect` as that registry parsed them (GET
+   * twin-models/:registry, the Twins sidebar's source too), in a datalist, so any text can still
+   * be typed; `hint` (a selector) shows modelHint's words from `catalog` ("twin" or "twin-sensor").
+   * Asks again when the registry changes; an answer for a registry no longer chosen is dropped.
+   */
+  function modelSuggestions(input, registrySelect, hint, catalog) {
+    var field = $(input);
+    var listId = field.attr("id") + "-suggestions";
+    var list = $("<datalist>").attr("id", listId);
+    list.insertAfter(field);
+    field.attr("list", listId).attr("autocomplete", "off");
+    var names = null;
+    var asked = null;
+    function chosen() {
+      var id = $(registrySelect).val();
+      return id && id !== "_ADD_" ? String(id) : "";
+    }
+    function showHint() {
+      var key = modelHint(names, field.val(), !!chosen());
+      $(hint).text(key ? RED._(MODULE + catalog + ":" + catalog + "." + key) : "").toggle(!!key);
+    }
+    function load() {
+      var id = chosen();
+      if (id === asked) return;
+      asked = id;
+      names = null;
+      list.empty();
+      showHint();
+      if (!id) return;
+      $.getJSON("twin-models/" + encodeURIComponent(id)).done(function (json) {
+        if (asked !== id) return;
+        names = json && Array.isArray(json.models) ? json.models.filter(function (n) { return typeof n === "string"; }) : [];
+        names.forEach(function (n) { list.append($("<option>").attr("value", n)); });
+        showHint();
+      });
+    }
+    $(registrySelect).on("change", load);
+    field.on("input change", showHint);
+    load();
+  }
+
   window.TwinwireEditor = {
     TWIN_ID: TWIN_ID,
     PROPERTY: PROPERTY,
@@ -134,6 +191,8 @@
     wordList: wordList,
     validators: validators,
     twinIdInput: twinIdInput,
-    scopeRows: scopeRows
+    scopeRows: scopeRows,
+    modelHint: modelHint,
+    modelSuggestions: modelSuggestions
   };
 })();

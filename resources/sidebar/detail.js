@@ -202,6 +202,11 @@
       // The twin itself
       var meta = section(t("detail.meta")).appendTo(bottom);
       infoRow(meta, t("detail.model"), doc.model ? el("span", "", doc.model) : el("span", "twinwire-muted", t("detail.noModel")));
+      // An incomplete Thing Model: each link the registry could not follow, with what it left out.
+      u.modelUnresolved(d.registry, doc.model).forEach(function (m) {
+        var what = String(m.link) + " " + String(m.href) + (m.property ? " (" + t("detail.leftOut", { property: String(m.property) }) + ")" : "");
+        infoRow(meta, t("detail.unresolved"), el("span", "twinwire-warning", what).attr("title", t("detail.unresolvedHint")));
+      });
       var conn = infoRow(meta, t("detail.online"));
       conn.append(el("span", "twinwire-dot" + (online ? " twinwire-online" : ""))).append(el("span", "", online ? t("row.online") : t("row.offline")));
       infoRow(meta, t("detail.lastSeen"), timeEl(doc.connectivity ? doc.connectivity.lastSeen : null));

@@ -159,12 +159,12 @@
    * are told (onModels) so they can draw it again.
    */
   var LOADING = {};
-  var modelCache = new Map(); // registry id -> { names: null | LOADING | [name], models: Map(name -> properties | LOADING | null) }
+  var modelCache = new Map(); // registry id -> { names: null | LOADING | [name], models: Map(name -> properties | LOADING | null), unresolved: Map(name -> [link]) }
   var modelListeners = [];
 
   function modelEntry(registryId) {
     var entry = modelCache.get(registryId);
-    if (!entry) modelCache.set(registryId, entry = { names: null, models: new Map() });
+    if (!entry) modelCache.set(registryId, entry = { names: null, models: new Map(), unresolved: new Map() });
     return entry;
   }
 
@@ -182,6 +182,7 @@
       $.getJSON("twin-models" + seg(registryId) + seg(model)).done(function (json) {
         if (modelCache.get(registryId) !== entry) return; // forgotten meanwhile
         entry.models.set(model, json && isObject(json.properties) ? json.properties : null);
+        if (json && Array.isArray(json.unresolved)) entry.unresolved.set(model, json.unresolved.filter(isObject));
         modelsLoaded(registryId, model);
       }).fail(function () {
         if (modelCache.get(registryId) === entry) entry.models.set(model, null);
@@ -189,6 +190,15 @@
       return null;
     }
     return props === LOADING ? null : props;
+  }
+
+  /**
+   * The links of an incomplete Thing Model that the registry could not follow ({ link, href,
+   * property?, instance? }), once its properties have arrived; empty for a complete model.
+   */
+  function modelUnresolved(registryId, model) {
+    var entry = registryId ? modelCache.get(registryId) : null;
+    return (entry && entry.unresolved.get(model)) || [];
   }
 
   function unitOf(props, name) {
@@ -323,6 +333,7 @@
     has: has,
     keys: keys,
     modelProperties: modelProperties,
+    modelUnresolved: modelUnresolved,
     unitOf: unitOf,
     modelNames: modelNames,
     loadModelNames: loadModelNames,

@@ -61,6 +61,23 @@ export interface TwinModel {
    * user can be told. Absent when nothing was dropped.
    */
   ignored?: string[];
+  /**
+   * Links of an incomplete Thing Model whose target the input does not hold: the model's own
+   * definitions are imported and checked, what the missing targets would add is not. A property
+   * left out for one of them (its definition is behind the link) is named in `property`. Absent
+   * when every link resolved.
+   */
+  unresolved?: UnresolvedLink[];
+}
+
+/** A Thing Model link (`tm:extends`, `tm:submodel`, `tm:ref`) whose target is not in the input. */
+export interface UnresolvedLink {
+  link: "tm:extends" | "tm:submodel" | "tm:ref";
+  href: string;
+  /** The twin property left out because its definition is behind this link (tm:ref, or a type-less override). */
+  property?: string;
+  /** A tm:submodel's instance: its properties would have been `<instance>__<property>`. */
+  instance?: string;
 }
 
 export type ModelSet = Map<string, TwinModel>;
@@ -163,7 +180,7 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
     if (entry.file !== undefined && references.has(entry.file)) continue;
     guard(entry.file, () => {
       const name = modelName(entry);
-      const properties = readProperties(entry.raw, entry.source, name, index);
+      const { properties, unresolved } = readProperties(entry.raw, entry.source, name, index);
       const before = models.get(name);
       if (before) {
         // Thing Descriptions of several devices of one kind share a title (and a folder may
@@ -182,8 +199,9 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
           : "duplicate model name");
       }
       const model: TwinModel = { name, source: entry.source, properties };
-      const ignored = ignoredParts(entry.raw, entry.source, name, index);
+      const ignored = [...misplacedRequired(entry.raw, entry.source), ...ignoredParts(entry.raw, entry.source, name, index)];
       if (ignored.length > 0) model.ignored = ignored;
+      if (unresolved.length > 0) model.unresolved = unresolved;
       models.set(name, model);
       origin.set(name, entry.file);
       if (entry.file !== undefined) files.set(entry.file, [...(files.get(entry.file) ?? []), name]);
@@ -306,11 +324,13 @@ function modelName(entry: Entry): string {
 /** What references inside the input resolve against: DTDL Interfaces by @id, WoT documents by name. */
 interface Indexes { interfaces: Map<string, Raw>; things: Map<string, Raw> }
 
-function readProperties(raw: Raw, source: Source, model: string, index: Indexes): Map<string, PropertySpec> {
+interface ReadModel { properties: Map<string, PropertySpec>; unresolved: UnresolvedLink[] }
+
+function readProperties(raw: Raw, source: Source, model: string, index: Indexes): ReadModel {
   switch (source) {
-    case "compact": return compactProperties(raw, model);
+    case "compact": return { properties: compactProperties(raw, model), unresolved: [] };
     case "wot": return wotProperties(raw, model, index.things);
-    case "dtdl": return dtdlProperties(raw, model, index.interfaces);
+    case "dtdl": return { properties: dtdlProperties(raw, model, index.interfaces), unresolved: [] };
   }
 }
 
@@ -362,12 +382,21 @@ const WOT_TYPES = new Map<string, PropertyType>([
 ]);
 
 function isWot(raw: Raw): boolean {
-  return contexts(raw).some((c) => WOT_CONTEXTS.some((w) => c.includes(w))) || typeIncludes(raw, "tm:ThingModel");
+  return contexts(raw).some((c) => WOT_CONTEXTS.some((w) => c.includes(w))) || isThingModel(raw);
 }
 
-function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<string, PropertySpec> {
+/**
+ * `tm:ThingModel` as the specification writes it, or `ThingModel` without the prefix as some
+ * published Thing Models do (Siemens' LwM2M ones for the 2021 plugfest): the intent is plain.
+ */
+function isThingModel(raw: Raw): boolean {
+  return typeIncludes(raw, "tm:ThingModel") || typeIncludes(raw, "ThingModel");
+}
+
+function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): ReadModel {
   const props = new Map<string, PropertySpec>();
-  for (const [name, { aff, source }] of thingAffordances(raw, model, things, [])) {
+  const { affordances: found, unresolved } = thingAffordances(raw, model, things, []);
+  for (const [name, { aff, source }] of found) {
     const where = { model, at: `property "${name}"` };
     props.set(name, finish(where, {
       name,
@@ -378,7 +407,13 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): Map<s
       description: text(field(aff, "description")) ?? text(field(aff, "title")),
     }));
   }
-  return props;
+  // A model whose every property would come from links the input lacks is no model to check
+  // readings by: accepting it would refuse each reading one by one, so it is refused once, here.
+  if (props.size === 0 && unresolved.length > 0) {
+    const links = missingLinks({ unresolved }).map((m) => missingThing(m.link, m.href));
+    invalid({ model }, `has no property of its own to import: ${links.slice(0, 5).join("; ")}${links.length > 5 ? "; …" : ""}`);
+  }
+  return { properties: props, unresolved };
 }
 
 /** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
@@ -387,30 +422,66 @@ const MAX_TM_DEPTH = 16;
 /** A property definition with its composition resolved, and the name the model wrote it under. */
 interface Affordance { aff: Raw; source: string }
 
+interface Composed { affordances: Map<string, Affordance>; unresolved: UnresolvedLink[] }
+
 /**
  * A Thing Model's properties with its composition resolved inside the input: the properties of
  * every model it `tm:extends` first (its own definitions override theirs key by key), those of
  * each `tm:submodel` under `<instanceName>__<property>` as DTDL Components are, and every
  * `tm:ref` replaced by the definition it points at, overridden by the keys given beside it.
+ *
+ * A link whose target the input lacks (a vendor's published URL, an example.com base) makes the
+ * model incomplete rather than refused: what it declares itself is kept, and the link is listed
+ * in `unresolved`. A property whose definition is behind such a link is left out (listed with
+ * it) rather than accepted with no type: a `tm:ref` to a missing model, or a property that names
+ * no type of its own while a base it may be completing is missing (`"dim": { "maximum": 200 }`
+ * over a missing base's integer `dim`).
  */
-function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Map<string, Affordance> {
+function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Composed {
   if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
   if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
   const out = new Map<string, Affordance>();
+  const unresolved: UnresolvedLink[] = [];
+  /** Bases (or their bases) that are missing: a type-less own property may be completing one. */
+  const missingBases: string[] = [];
   const inner = [...stack, raw];
   for (const link of tmLinks(raw, "tm:extends")) {
-    for (const [name, aff] of thingAffordances(linkedThing(link, "tm:extends", model, things), model, things, inner)) out.set(name, aff);
+    const href = linkHref(link, "tm:extends", model);
+    const base = findThing(href, things);
+    if (!base) {
+      unresolved.push({ link: "tm:extends", href });
+      missingBases.push(href);
+      continue;
+    }
+    const composed = thingAffordances(base, model, things, inner);
+    for (const [name, aff] of composed.affordances) out.set(name, aff);
+    for (const u of composed.unresolved) {
+      unresolved.push(u);
+      if (u.link === "tm:extends" && u.property === undefined && u.instance === undefined) missingBases.push(u.href);
+    }
   }
   for (const link of tmLinks(raw, "tm:submodel")) {
-    const sub = linkedThing(link, "tm:submodel", model, things);
-    const given = field(link, "instanceName") ?? documentName(String(field(link, "href")));
+    const href = linkHref(link, "tm:submodel", model);
+    const given = field(link, "instanceName") ?? documentName(href);
     if (typeof given !== "string" || given === "") invalid({ model }, "a tm:submodel link needs an instanceName");
     const instance = importedName({ model, at: `submodel "${given}"` }, given);
-    for (const [name, { aff, source }] of thingAffordances(sub, model, things, inner)) {
+    const sub = findThing(href, things);
+    if (!sub) {
+      unresolved.push({ link: "tm:submodel", href, instance });
+      continue;
+    }
+    const composed = thingAffordances(sub, model, things, inner);
+    for (const [name, { aff, source }] of composed.affordances) {
       const full = instance + COMPONENT_SEPARATOR + name;
       checkPropertyName({ model, at: `property "${full}"` }, full);
       if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
       out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
+    }
+    for (const u of composed.unresolved) {
+      const under: UnresolvedLink = { link: u.link, href: u.href };
+      if (u.property !== undefined) under.property = instance + COMPONENT_SEPARATOR + u.property;
+      under.instance = u.instance === undefined ? instance : instance + COMPONENT_SEPARATOR + u.instance;
+      unresolved.push(under);
     }
   }
   for (const [name, aff, source] of affordances(raw, model, true)) {
@@ -419,9 +490,18 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
     if (base && base.source !== source) {
       invalid({ model, at: `property "${source}"` }, `"${clip(base.source)}" and "${clip(source)}" would both be twin property "${name}"`);
     }
+    if (typeof own === "string") {
+      out.delete(name);
+      unresolved.push({ link: "tm:ref", href: own, property: name });
+      continue;
+    }
+    if (!base && missingBases.length > 0 && field(own, "type") === undefined) {
+      for (const href of missingBases) unresolved.push({ link: "tm:extends", href, property: name });
+      continue;
+    }
     out.set(name, { aff: base ? { ...base.aff, ...own } : own, source });
   }
-  return out;
+  return { affordances: out, unresolved };
 }
 
 function tmLinks(raw: Raw, rel: string): Raw[] {
@@ -431,28 +511,34 @@ function tmLinks(raw: Raw, rel: string): Raw[] {
   return links.filter((link): link is Raw => isObject(link) && field(link, "rel") === rel);
 }
 
-function linkedThing(link: Raw, rel: string, model: string, things: Map<string, Raw>): Raw {
+function linkHref(link: Raw, rel: string, model: string): string {
   const href = field(link, "href");
-  if (typeof href !== "string") return invalid({ model }, `a ${rel} link needs an href`);
-  return findThing(href, things) ?? invalid({ model }, missingThing(rel, href));
+  return typeof href === "string" ? href : invalid({ model }, `a ${rel} link needs an href`);
 }
 
 function missingThing(what: string, href: string): string {
   return `${what} ${quote(href)} is not in the input (add that Thing Model to the Models, named ${quote(documentName(href))})`;
 }
 
-/** `tm:ref`: "<document>#<JSON Pointer>", or "#<JSON Pointer>" within the same document. */
-function resolveRef(aff: Raw, doc: Raw, where: Where, things: Map<string, Raw>, depth: number): Raw {
+/**
+ * `tm:ref`: "<document>#<JSON Pointer>", or "#<JSON Pointer>" within the same document. Returns
+ * the reference (text) when the document it names is not in the input: the definition is not there
+ * to be had. A pointer into a document that is there but finds nothing is the model's own error.
+ */
+function resolveRef(aff: Raw, doc: Raw, where: Where, things: Map<string, Raw>, depth: number): Raw | string {
   const ref = field(aff, "tm:ref");
   if (ref === undefined) return aff;
   if (typeof ref !== "string") return invalid(where, `tm:ref must be text, not ${showValue(ref)}`);
   if (depth >= MAX_TM_DEPTH) return invalid(where, "tm:ref chain is too long (a cycle?)");
   const hash = ref.indexOf("#");
   const href = hash < 0 ? ref : ref.slice(0, hash);
-  const target = href === "" ? doc : findThing(href, things) ?? invalid(where, missingThing("tm:ref", href));
+  const target = href === "" ? doc : findThing(href, things);
+  if (!target) return ref;
   const found = pointerGet(target, hash < 0 ? "" : ref.slice(hash + 1));
   if (!isObject(found)) return invalid(where, `tm:ref ${showValue(ref)} points at no definition`);
-  const merged: Raw = { ...resolveRef(found, target, where, things, depth + 1), ...aff };
+  const resolved = resolveRef(found, target, where, things, depth + 1);
+  if (typeof resolved === "string") return resolved;
+  const merged: Raw = { ...resolved, ...aff };
   delete merged["tm:ref"];
   return merged;
 }
@@ -938,13 +1024,27 @@ function affordances(raw: Raw, model: string, imported = false): Array<[string, 
   const props = field(raw, "properties");
   if (props === undefined) return [];
   if (!isObject(props)) return invalid({ model }, "properties must be an object");
-  return Object.keys(props).map((given) => {
+  return Object.keys(props).filter((given) => !(imported && misplacedRequiredKey(props, given))).map((given) => {
     const where = { model, at: `property "${given}"` };
     const name = imported ? importedName(where, given) : given;
     if (!imported) checkPropertyName(where, name);
     const prop = props[given];
     return [name, isObject(prop) ? prop : invalid(where, "must be an object"), given];
   });
+}
+
+/**
+ * JSON Schema's `"required": ["On_Off"]` written among a WoT document's property definitions (as
+ * several published Thing Models do) is a list, not a property: passed over, and named in the
+ * model's `ignored`, rather than refusing the model for a property that "must be an object".
+ */
+function misplacedRequiredKey(props: Raw, key: string): boolean {
+  return key === "required" && Array.isArray(props[key]);
+}
+
+function misplacedRequired(raw: Raw, source: Source): string[] {
+  const props = field(raw, "properties");
+  return source === "wot" && isObject(props) && misplacedRequiredKey(props, "required") ? ['"required" list among the properties (not a property)'] : [];
 }
 
 /** A vendor's property or component name as a twin property name (see twinPropertyName). */
@@ -1061,11 +1161,45 @@ function rejectUnknownKeys(raw: Raw, allowed: Set<string>, where: Where): void {
 export function checkValue(model: TwinModel | null, twinId: string, property: string, value: Json, forDesired: boolean): Json {
   if (model === null) return value;
   const spec = model.properties.get(property);
-  if (!spec) throw new TwinError("not-in-model", { twinId, property, model: model.name });
+  if (!spec) {
+    // An incomplete model may lack the property only because a link could not be followed: say so.
+    const missing = model.unresolved ? missingFor(model.unresolved, property) : undefined;
+    throw new TwinError("not-in-model", missing ? { twinId, property, model: model.name, missing } : { twinId, property, model: model.name });
+  }
   if (forDesired && !spec.writable) throw new TwinError("not-writable", { twinId, property, model: model.name });
   const rule = brokenRule(spec, value);
   if (rule !== undefined) throw new TwinError("invalid-value", { twinId, property, value: showValue(value), rule });
   return value;
+}
+
+/**
+ * The missing links that may hold `property`, as `tm:extends "https://…"`: the one it was left
+ * out for, or the submodel its name is under, else every link of the model's own that is missing
+ * (a base may declare it).
+ */
+function missingFor(unresolved: UnresolvedLink[], property: string): string | undefined {
+  const own = unresolved.find((u) => u.property === property)
+    ?? unresolved.find((u) => u.property === undefined && u.instance !== undefined && property.startsWith(u.instance + COMPONENT_SEPARATOR));
+  const links = own ? [own] : unresolved.filter((u) => u.property === undefined && u.instance === undefined);
+  if (links.length === 0) return undefined;
+  const named = [...new Set(links.map((u) => `${u.link} ${quote(u.href)}`))];
+  return named.slice(0, 3).join(", ") + (named.length > 3 ? ", …" : "");
+}
+
+/**
+ * The links an incomplete model could not follow, one entry per link and target, with the
+ * properties left out for it and the file name that supplies it (`lamp` for
+ * `https://example.com/tm/lamp.tm.jsonld`): what the registry's one warning per model names.
+ */
+export function missingLinks(model: Pick<TwinModel, "unresolved">): Array<{ link: string; href: string; file: string; properties: string[] }> {
+  const out = new Map<string, { link: string; href: string; file: string; properties: string[] }>();
+  for (const u of model.unresolved ?? []) {
+    const key = `${u.link} ${u.href}`;
+    let entry = out.get(key);
+    if (!entry) out.set(key, (entry = { link: u.link, href: u.href, file: documentName(u.href), properties: [] }));
+    if (u.property !== undefined) entry.properties.push(u.property);
+  }
+  return [...out.values()];
 }
 
 /**
@@ -1080,6 +1214,7 @@ export function modelJson(model: TwinModel): JsonObject {
   for (const [name, spec] of model.properties) properties[name] = schemaJson(spec);
   const out: JsonObject = { name: model.name, source: model.source, properties };
   if (model.ignored) out.ignored = [...model.ignored];
+  if (model.unresolved) out.unresolved = model.unresolved.map((u) => ({ ...u }));
   return out;
 }
 

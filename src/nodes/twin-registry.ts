@@ -5,8 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { TwinRegistry, DEFAULTS } from "../core/registry";
-import { TwinError, isTwinError } from "../core/errors";
-import { loadModels, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
+import { TwinError, isTwinError, showNames } from "../core/errors";
+import { loadModels, missingLinks, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
 import { FileStore } from "../core/store/file-store";
 import { MemoryStore } from "../core/store/memory-store";
 import { Store } from "../core/store/store";
@@ -50,7 +50,9 @@ export = function (RED: RED) {
 
     node.describe = (err: unknown): Error => {
       if (!isTwinError(err)) return err instanceof Error ? err : new Error(textOf(err));
-      const out = new Error(RED._(`twin-registry.errors.${err.code}`, err.params)) as Error & { code?: string; params?: object };
+      // A property missing from an incomplete model is worded with the link that may hold it.
+      const key = err.code === "not-in-model" && err.params.missing !== undefined ? "not-in-model-incomplete" : err.code;
+      const out = new Error(RED._(`twin-registry.errors.${key}`, err.params)) as Error & { code?: string; params?: object };
       out.code = err.code;
       out.params = err.params;
       return out;
@@ -111,6 +113,7 @@ export = function (RED: RED) {
         node.error(RED._("twin-registry.errors.model-files-more", { count: modelProblems.length - MAX_FILE_ERRORS }));
       }
       warnUnknownUnits(RED, node, models);
+      warnIncompleteModels(RED, node, models);
       const mode = MODES.has(String(config.persistence)) ? String(config.persistence) : "batched";
       let store: Store;
       if (mode === "memory") store = new MemoryStore();
@@ -251,6 +254,24 @@ function warnUnknownUnits(RED: RED, node: Node, models: ModelSet): void {
   const all = [...models.values()].flatMap((model) => unknownUnits(model).map((u) => ({ model: model.name, ...u })));
   for (const u of all.slice(0, MAX_UNIT_WARNINGS)) node.warn(RED._("twin-registry.warn.unknown-unit", u));
   if (all.length > MAX_UNIT_WARNINGS) node.warn(RED._("twin-registry.warn.unknown-units-more", { count: all.length - MAX_UNIT_WARNINGS }));
+}
+
+/**
+ * Once per Thing Model loaded incomplete (links to models the registry was not given), naming
+ * each missing link, the properties left out for it, and the file names that would supply them.
+ */
+function warnIncompleteModels(RED: RED, node: Node, models: ModelSet): void {
+  const incomplete = [...models.values()].filter((model) => model.unresolved);
+  for (const model of incomplete.slice(0, MAX_UNIT_WARNINGS)) {
+    const missing = missingLinks(model);
+    const links = missing.slice(0, 10).map((m) => `${m.link} ${JSON.stringify(m.href)}${m.properties.length ? ` (${RED._("twin-registry.warn.left-out", { properties: showNames(m.properties, 10) })})` : ""}`);
+    node.warn(RED._("twin-registry.warn.incomplete-model", {
+      model: model.name,
+      links: links.join("; ") + (missing.length > 10 ? "; …" : ""),
+      files: showNames([...new Set(missing.map((m) => m.file))], 10),
+    }));
+  }
+  if (incomplete.length > MAX_UNIT_WARNINGS) node.warn(RED._("twin-registry.warn.incomplete-models-more", { count: incomplete.length - MAX_UNIT_WARNINGS }));
 }
 
 /** A whole number within range from an editor field, or the default when blank or invalid. */

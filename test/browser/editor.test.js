@@ -32,6 +32,12 @@ const XSS = {
   reported: `<img src=x onerror="window.__pwned='reported'"><b>bold</b>`,
 };
 
+/** A model whose tm:extends leads outside the registry's models, and a twin of it. */
+const INCOMPLETE = {
+  model: "Smart Lamp",
+  base: "https://raw.githubusercontent.com/eclipse-thingweb/playground/master/examples/tm/1-basic/basic-on-off-tm.tm.jsonld",
+};
+
 const TAB = "d4f0000000000001";
 const REG = "d4f0000000000002";
 const BIG = "d4f0000000000003"; // a registry of BIG_COUNT twins
@@ -46,7 +52,11 @@ const LOAD = 30000;
 /** The test tab: a registry with hostile names, and POST /api/twin/<registry-name-key> endpoints. */
 function testFlows(homeRegistryId) {
   const z = TAB;
-  const models = { [XSS.model]: { properties: { label: { type: "string" }, level: { type: "number", minimum: 0, maximum: 10, writable: true } } } };
+  const models = {
+    [XSS.model]: { properties: { label: { type: "string" }, level: { type: "number", minimum: 0, maximum: 10, writable: true } } },
+    // A Thing Model as Thingweb publishes it, its base not given: loaded incomplete
+    [INCOMPLETE.model]: JSON.parse(fs.readFileSync(path.join(h.repoRoot, "test", "fixtures", "models", "thingweb-extends-basic.tm.jsonld"), "utf8")),
+  };
   const endpoint = (n, registry, url) => [
     { id: `d4f00000000001${n}0`, type: "http in", z, name: "", url, method: "post", upload: false, swaggerDoc: "", x: 130, y: 60 + n * 60, wires: [[`d4f00000000001${n}1`]] },
     {
@@ -144,6 +154,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       operation: "create", twinId: "evil-1",
       payload: { model: XSS.model, attributes: { note: XSS.attribute }, reported: { label: XSS.reported, level: 4 } },
     });
+    await post("/api/twin/xss", { operation: "create", twinId: "lamp-1", payload: { model: INCOMPLETE.model, reported: { dim: 40 } } });
     await post("/api/twin/home", { operation: "upsert", twinId: "hall", payload: { model: "room-sensor", reported: { temperature: 18.5, humidity: 40 } } });
     // pump-01 gets a desired rpm: a pending delta to show (once the simulator created it, with its model)
     await h.waitFor(async () => (await h.request(nr.url, { path: "/twins/simulated/pump-01" })).status === 200);
@@ -373,6 +384,42 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     }, created);
   });
 
+  it("the twin and twin-sensor dialogs suggest the chosen registry's model names, and take one not deployed yet", async () => {
+    const hint = { twin: "#twin-model-hint", "twin-sensor": "#twin-sensor-model-hint" };
+    for (const type of ["twin", "twin-sensor"]) {
+      const from = problems.length;
+      const id = await page.evaluate(([t, registry]) => {
+        const id = RED.nodes.id();
+        // The model row shows for operations that create twins (twin) and for "create" (twin-sensor).
+        RED.view.importNodes([{ id, type: t, x: 200, y: 700, z: RED.workspaces.active(), registry, operation: "upsert", unknown: "create" }], { generateIds: false, applyNodeDefaults: true, notify: false });
+        RED.editor.edit(RED.nodes.node(id));
+        return id;
+      }, [type, BIG]);
+      await page.locator("#node-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+      await page.waitForFunction(() => $("#node-input-model-suggestions option").length > 0, null, { timeout: LONG });
+      assert.deepEqual(await page.evaluate(() => $("#node-input-model-suggestions option").map((i, o) => o.value).get()), ["pump"], type);
+      assert.equal(await page.locator("#node-input-model").getAttribute("list"), "node-input-model-suggestions");
+      await page.locator("#node-input-model").fill("valve");
+      await page.locator(hint[type]).waitFor({ state: "visible", timeout: LONG });
+      assert.match(await page.locator(hint[type]).textContent(), /Not a model of the deployed registry/);
+      await page.locator("#node-input-model").fill("pump");
+      await page.locator(hint[type]).waitFor({ state: "hidden", timeout: LONG });
+      await page.locator("#node-input-model").fill("valve");
+      await page.locator("#node-dialog-ok").click();
+      await page.locator("#node-dialog-ok").waitFor({ state: "detached", timeout: LONG });
+      const saved = await page.evaluate((id) => {
+        const n = RED.nodes.node(id);
+        const out = { model: n.model, valid: n.valid };
+        RED.nodes.remove(id);
+        RED.nodes.dirty(false);
+        RED.view.redraw(true);
+        return out;
+      }, id);
+      assert.deepEqual(saved, { model: "valve", valid: true }, `${type}: a model not deployed yet is kept as typed`);
+      assertNoProblems(from, `editing a new ${type}`);
+    }
+  });
+
   // ---- the Twins sidebar ----------------------------------------------------------------
 
   const sidebar = () => page.locator(".twinwire-sidebar");
@@ -542,6 +589,19 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     // The refused POST answers 400: the browser logs that request as a console error.
     const unexpected = problems.slice(from).filter((p) => !/400 \(Bad Request\)/.test(p));
     assert.deepEqual(unexpected, []);
+  });
+
+  it("a twin's detail names each link its incomplete Thing Model could not follow", async () => {
+    const from = problems.length;
+    await twinRow(REG, "lamp-1").click();
+    const detail = sidebar().locator(".twinwire-detail-view");
+    await detail.locator(".twinwire-detail-id", { hasText: "lamp-1" }).waitFor();
+    const missing = detail.locator("tr", { has: page.locator("td.twinwire-key", { hasText: "missing link" }) });
+    await missing.waitFor({ timeout: LONG });
+    assert.equal(await missing.locator(".twinwire-warning").textContent(), `tm:extends ${INCOMPLETE.base}`);
+    assert.match(await missing.locator(".twinwire-warning").getAttribute("title"), /incomplete.*Models folder or Models array/);
+    await detail.locator(".twinwire-back").click();
+    assertNoProblems(from, "the detail of a twin with an incomplete model");
   });
 
   it("a twin's detail: reported with sparklines, desired with what is pending, meta", async () => {

@@ -99,4 +99,20 @@ describe("Twins sidebar models (util.js)", function () {
     assert.equal(u.modelProperties("reg-1", "ghost"), null);
     assert.equal(requests.length, 1);
   });
+
+  it("keeps the links an incomplete Thing Model could not follow, for the twin's detail to list", function () {
+    const { u, requests } = load();
+    const base = { link: "tm:extends", href: "https://example.com/models/colored-lamp-1.0.0.tm.jsonld" };
+    const ref = { link: "tm:ref", href: "https://example.com/basic.tm.jsonld#/properties/status", property: "status" };
+    assert.equal(u.modelProperties("reg-1", "Dimmable Lamp"), null);
+    assert.deepEqual(plain(u.modelUnresolved("reg-1", "Dimmable Lamp")), [], "nothing known before the model arrives");
+    requests[0].answer({ name: "Dimmable Lamp", source: "wot", properties: { dim: { name: "dim", type: "integer", writable: true } }, unresolved: [base, ref, "not a link"] });
+    assert.deepEqual(plain(u.modelUnresolved("reg-1", "Dimmable Lamp")), [base, ref]);
+    u.modelProperties("reg-1", "Lamp");
+    requests[1].answer({ name: "Lamp", source: "wot", properties: { on: { name: "on", type: "boolean" } } });
+    assert.deepEqual(plain(u.modelUnresolved("reg-1", "Lamp")), [], "a complete model lists none");
+    u.forgetModels("reg-1");
+    assert.deepEqual(plain(u.modelUnresolved("reg-1", "Dimmable Lamp")), [], "forgotten with the rest when the registry restarts");
+  });
 });
+

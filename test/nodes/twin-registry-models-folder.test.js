@@ -154,4 +154,22 @@ describe("twin-registry: models folder", function () {
     assert.equal(registry().get("scale-1").reported.load, 5);
     assert.deepEqual(logged("WARN"), [warning], "no warning per reading");
   });
+
+  it("loads a Thing Model whose base is not in the folder as incomplete, warning once with the link and the file to add, and a reading the base would hold names the link", async function () {
+    files({ "tm/extends-basic.tm.jsonld": fs.readFileSync(path.join(FIXTURES, "thingweb-extends-basic.tm.jsonld"), "utf8") });
+    await load(sensorFlow({}, "Smart Lamp Control with Dimming"));
+    const base = "https://raw.githubusercontent.com/eclipse-thingweb/playground/master/examples/tm/1-basic/basic-on-off-tm.tm.jsonld";
+    assert.deepEqual(logged("WARN"), [
+      `model Smart Lamp Control with Dimming is incomplete, it links to Thing Models this registry was not given: tm:extends "${base}". ` +
+        "Its own properties are checked as usual; a reading of any other is refused. Put those Thing Models (basic-on-off-tm) in the Models folder or the Models array and deploy again",
+    ]);
+    assert.deepEqual(userStatus(), { fill: "green", shape: "dot", text: "0 twins" }, "nothing was left out");
+    const ok = await exchange("s", "out", { topic: "lamp-1/dim", payload: 40 });
+    assert.equal(ok.kind, "ok", ok.msg.error && ok.msg.error.message);
+    const refused = await exchange("s", "out", { topic: "lamp-1/onOff", payload: true });
+    assert.equal(refused.kind, "error");
+    assert.equal(refused.msg.error.message,
+      `Error: twin lamp-1: property onOff is not in model Smart Lamp Control with Dimming, which is incomplete: tm:extends "${base}" is not loaded (put that Thing Model in the registry's Models folder or Models array)`);
+    assert.equal(logged("WARN").length, 1, "no warning per reading");
+  });
 });
