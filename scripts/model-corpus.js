@@ -179,13 +179,14 @@ function* walk(root, rel = "") {
 const list = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const isThingModel = (d) => list(d["@type"]).includes("tm:ThingModel") || list(d["@type"]).includes("ThingModel");
-const isWot = (d) => list(d["@context"]).some((c) => typeof c === "string" && /w3\.org\/20(19|22)\/wot\/td/.test(c)) || isThingModel(d);
+const isWot = (d) => list(d["@context"]).some((c) => typeof c === "string" && /w3\.org\/(20(19|22)\/wot\/td|ns\/td|ns\/wot-next\/td)|w3c\.github\.io\/wot/.test(c)) || isThingModel(d);
 const isInterface = (d) => isObject(d) && list(d["@type"]).includes("Interface");
 
 function kindOf(doc) {
   if (Array.isArray(doc)) return doc.length > 0 && doc.every(isInterface) ? "dtdl" : doc.length > 0 && doc.every((d) => isObject(d) && isWot(d)) ? "td" : null;
   if (!isObject(doc)) return null;
-  if (isWot(doc)) return isThingModel(doc) ? "tm" : "td";
+  // The 2017 drafts' `interaction` list is not TD 1.0/1.1: counted apart, so the TD figure is of TDs.
+  if (isWot(doc)) return isThingModel(doc) ? "tm" : Array.isArray(doc.interaction) && !isObject(doc.properties) ? "td-2017-draft" : "td";
   if (isInterface(doc)) return "dtdl";
   const values = Object.values(doc);
   if (values.length > 0 && values.every((m) => isObject(m) && isObject(m.properties)) && !("$schema" in doc)) return "compact";

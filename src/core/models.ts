@@ -284,7 +284,8 @@ function collect(value: unknown, label: string, nesting: number, out: Entry[], f
  */
 function standaloneEntry(raw: Raw, label: string, file?: string): Entry | undefined {
   if (isWot(raw)) {
-    const name = nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? nonEmpty(field(raw, "@id")) ?? (file === undefined ? undefined : documentName(file));
+    // `name` is what the 2018 drafts called the title.
+    const name = nonEmpty(field(raw, "title")) ?? nonEmpty(text(field(raw, "titles"))) ?? nonEmpty(field(raw, "@id")) ?? nonEmpty(field(raw, "name")) ?? (file === undefined ? undefined : documentName(file));
     return { name, label, source: "wot", raw, standalone: true };
   }
   if (isDtdl(raw)) return { name: field(raw, "@id"), label, source: "dtdl", raw, standalone: true };
@@ -375,7 +376,14 @@ function optKind(raw: Raw, where: Where): PropertySpec["kind"] {
 // ---------------------------------------------------------------------------------------------
 // W3C WoT Thing Model / Thing Description
 
-const WOT_CONTEXTS = ["w3.org/2019/wot/td", "w3.org/2022/wot/td"];
+/**
+ * TD 1.0 and 1.1 contexts; the TD namespace itself ("http://www.w3.org/ns/td"), which Thing
+ * Descriptions of the 2019-2021 plugfests and several vendors give as their whole context; the
+ * TD 2.0 draft's ("https://www.w3.org/ns/wot-next/td"); and the 2018-2019 drafts' (on
+ * w3c.github.io), whose `properties` map TD 1.0 kept. The 2017 drafts' `interaction` list is
+ * refused with its own message (wotProperties).
+ */
+const WOT_CONTEXTS = ["w3.org/2019/wot/td", "w3.org/2022/wot/td", "w3.org/ns/td", "w3.org/ns/wot-next/td", "w3c.github.io/wot"];
 const WOT_TYPES = new Map<string, PropertyType>([
   ["number", "number"], ["integer", "integer"], ["string", "string"], ["boolean", "boolean"],
   ["object", "object"], ["array", "array"], ["null", "any"],
@@ -394,6 +402,9 @@ function isThingModel(raw: Raw): boolean {
 }
 
 function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): ReadModel {
+  if (Array.isArray(field(raw, "interaction")) && field(raw, "properties") === undefined) {
+    invalid({ model }, 'uses the 2017 draft\'s "interaction" list, which Thing Description 1.0 replaced with "properties", "actions" and "events": convert it to TD 1.1 to import it');
+  }
   const props = new Map<string, PropertySpec>();
   const { affordances: found, unresolved } = thingAffordances(raw, model, things, []);
   for (const [name, { aff, source }] of found) {

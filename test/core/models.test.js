@@ -309,6 +309,21 @@ describe("core/models", function () {
       modelInvalid("true", "models", /object or an array/);
     });
 
+    it("Thing Descriptions whose context is the TD namespace or a 2018-2019 draft import; the 2017 interaction list is refused in words that say why", function () {
+      const props = { temp: { type: "number", unit: "Cel", readOnly: true }, target: { type: "number", minimum: 5, maximum: 30 } };
+      for (const context of ["http://www.w3.org/ns/td", ["https://w3c.github.io/wot/w3c-wot-td-context.jsonld"], "https://www.w3.org/ns/wot-next/td"]) {
+        const models = parseModels({ "@context": context, title: "Room", properties: props });
+        const room = models.get("Room");
+        assert.ok(room, JSON.stringify(context));
+        assert.strictEqual(room.properties.get("temp").writable, false);
+        assert.strictEqual(room.properties.get("target").maximum, 30);
+      }
+      // The 2018 drafts named a thing by `name`.
+      const draft = parseModels({ "@context": ["https://w3c.github.io/wot-thing-description/context/td-context.jsonld"], name: "Lamp", properties: { on: { type: "boolean" } } });
+      assert.deepStrictEqual([...draft.keys()], ["Lamp"]);
+      modelInvalid({ "@context": ["https://w3c.github.io/wot/w3c-wot-td-context.jsonld"], name: "Old", interaction: [{ "@type": ["Property"], name: "t" }] }, "Old", /2017 draft's "interaction" list/);
+    });
+
     it("unrecognised JSON-LD is named as such", function () {
       modelInvalid({ "@context": "https://schema.org", "@type": "Product" }, "models", /neither a WoT/);
     });
