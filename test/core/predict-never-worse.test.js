@@ -63,7 +63,7 @@ describe("predict: auto is never worse than persistence but by its small allowan
       const run = drive(3000, 1, adversary(seed, 0.5));
       assert.ok(run.deviated >= 20, `seed ${seed}: auto risked only ${run.deviated} forecasts; the guard was not exercised`);
       assert.ok(run.worstExcess <= 0, `seed ${seed}: behind persistence by ${run.worstExcess} more than the allowance`);
-      // 3,000 settled forecasts: at most 1 + ALLOWANCE / sqrt(3000) = 1.0055 x persistence's MAE.
+      // 3,000 settled forecasts: at most 1 + ALLOWANCE / sqrt(3000) x persistence's MAE (1.009).
       assert.ok(run.ratio <= 1 + ALLOWANCE / Math.sqrt(run.settled), `seed ${seed}: MAE ${run.ratio} x persistence's`);
     }
   });
