@@ -186,12 +186,12 @@ function renderAnomaly(L, r, conditions, targets) {
   const f2 = (x) => (x === null || x === undefined ? "-" : x.toFixed(2));
   const dur = (s) => (s === 0 ? "0" : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 86400)} d`);
   const pair = (b, a, f) => (before ? `${b === undefined ? "-" : f(b)} -> ${f(a)}` : f(a));
-  L.push("", "| series | readings | flagged | precision | recall | F1 | precision ep | recall ep | false episodes / 1,000 readings | longest false (readings) | level shift |", "|---|---|---|---|---|---|---|---|---|---|---|");
+  L.push("", "| series | readings | flagged | precision | recall | F1 | precision ep | recall ep | alerts (of them drift) | false episodes / 1,000 readings | longest false (readings) | level shift |", "|---|---|---|---|---|---|---|---|---|---|---|---|");
   const long = [];
   for (const a of after.anomaly) {
     const b = before ? before.anomaly.find((x) => x.series === a.series) || {} : {};
     const lf = (x) => (x.longestFalse === undefined ? "-" : `${dur(x.longestFalse)} (${fmt(x.longestFalseReadings)})`);
-    L.push(`| ${a.series} | ${fmt(a.readings)} | ${pair(b.flagged, a.flagged, fmt)} | ${pair(b.precision, a.precision, f2)} | ${pair(b.recall, a.recall, f2)} | ${pair(b.f1, a.f1, f2)} | ${pair(b.episodePrecision, a.episodePrecision, f2)} | ${pair(b.episodeRecall, a.episodeRecall, f2)} | ${pair(b.falsePer1000, a.falsePer1000, f2)} | ${before ? `${lf(b)} -> ${lf(a)}` : lf(a)} | ${dur(a.levelShiftTime)} |`);
+    L.push(`| ${a.series} | ${fmt(a.readings)} | ${pair(b.flagged, a.flagged, fmt)} | ${pair(b.precision, a.precision, f2)} | ${pair(b.recall, a.recall, f2)} | ${pair(b.f1, a.f1, f2)} | ${pair(b.episodePrecision, a.episodePrecision, f2)} | ${pair(b.episodeRecall, a.episodeRecall, f2)} | ${pair(b.detections === undefined ? undefined : `${b.detections} (${b.drifts})`, `${a.detections} (${a.drifts})`, String)} | ${pair(b.falsePer1000, a.falsePer1000, f2)} | ${before ? `${lf(b)} -> ${lf(a)}` : lf(a)} | ${dur(a.levelShiftTime)} |`);
     if (a.longestFalse > a.levelShiftTime) long.push(`${a.series} ${dur(a.longestFalse)}`);
   }
   L.push("", "Time to threshold (limit 70 above, warning 24 h, the node's defaults otherwise, through the Predictor): a 10 s sensor");
