@@ -21,7 +21,7 @@ function drive(n, steps, next) {
   const p = new Predictor(predictOptions({ horizon: steps * STEP }));
   const values = [];
   const preds = [];
-  let err = 0, errP = 0, settled = 0, worst = -Infinity, deviated = 0;
+  let err = 0, errP = 0, settled = 0, worst = -Infinity, deviated = 0, allowance = 0;
   for (let k = 0; k < n; k++) {
     const due = k >= steps ? preds[k - steps] : null;
     const y = next(k, due ? due.forecast : null, k > 0 ? values[k - 1] : null, k >= steps ? values[k - steps] : null);
@@ -32,8 +32,9 @@ function drive(n, steps, next) {
       err += Math.abs(y - due.forecast);
       errP += Math.abs(y - persistence);
       if (due.forecast !== persistence) deviated++;
-      // How far past its allowance auto has fallen behind persistence (must stay <= 0).
-      const allowance = ALLOWANCE * (errP / settled) * Math.sqrt(settled);
+      // How far past its allowance auto has fallen behind persistence (must stay <= 0). The
+      // allowance in force when a forecast was risked counts: the largest so far.
+      allowance = Math.max(allowance, ALLOWANCE * (errP / settled) * Math.sqrt(settled));
       worst = Math.max(worst, err - errP - allowance * (1 + 1e-9));
     }
     preds.push(p.update(T0 + k * STEP * 1000, y).prediction);

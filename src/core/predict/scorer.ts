@@ -26,8 +26,9 @@
  * settled forecast (sum of |y - p| - |y - f|), and issues f no further from p than the bank plus
  * a small allowance leaves after the worst case of every forecast still pending. So at any time,
  * even if every pending forecast turns out as badly as it can, the published forecasts' total
- * absolute error stays within persistence's plus the allowance: the cumulative MAE ratio can not
- * climb above 1 but by ALLOWANCE / sqrt(n). The allowance is lent only as far as the blend has
+ * absolute error stays within persistence's plus the allowance in force when the last of them was
+ * issued: with a steady error scale, the cumulative MAE ratio can not climb above 1 but by
+ * ALLOWANCE / sqrt(n). The allowance is lent only as far as the blend has
  * lately earned on persistence (its own recent MAE against persistence's, published or not). A
  * candidate that keeps helping builds the bank and is published in full; one whose skill flips
  * spends the bank, and then auto is persistence again until the blend earns its way back. The
@@ -88,9 +89,10 @@ export const GAMMA = 1;
 export const FAST_SPAN = 5;
 /**
  * The guard's allowance: after n settled forecasts, auto's may together fall behind persistence's
- * by at most ALLOWANCE x sqrt(n) mean absolute errors of persistence, so their MAE is at most
- * (1 + ALLOWANCE / sqrt(n)) times persistence's (n = 100: 1.05; 10,000: 1.005), whatever the
- * series does. It is the only slack in the guarantee, needed because nothing is banked before a
+ * by at most ALLOWANCE x sqrt(n) mean absolute errors of persistence (n and the mean as they were
+ * when the latest forecast was risked), so their MAE is at most (1 + ALLOWANCE / sqrt(n)) times
+ * persistence's (n = 100: 1.05; 10,000: 1.005) while persistence's error scale holds, whatever
+ * the series does. It is the only slack in the guarantee, needed because nothing is banked before a
  * first forecast is risked, and it is lent only as far as the blend has lately earned. Growing
  * with sqrt(n), it lets a blend that lost early earn its way back on a long series (a fixed
  * allowance of one mean error held monthly sunspots at persistence after a loss in its first
