@@ -99,8 +99,8 @@ export const FAST_SPAN = 5;
  * years: 1.0004 x persistence's MAE instead of 0.96). Smaller slows the start where the blend
  * helps, when a dozen forecasts are pending at once (bench/prediction-quality.js, the simulator's
  * power over its first 12 hours: MAE 0.87 of persistence's at 0.3, 0.84 at 0.5, 0.79 unguarded;
- * over 7 days 0.725, 0.723, 0.719); on the real series 0.1 to 1 made no difference but at 0.1
- * (more series just above 1), what the blend lately earned being the tighter limit there.
+ * over 7 days 0.725, 0.723, 0.719). On the real series, what the blend lately earned is the
+ * tighter limit: 0.3 to 1 gave the same figures there, 0.1 left more series just above 1.
  */
 export const ALLOWANCE = 0.5;
 /** Which largest error of the first CONFORMAL_MIN each offset starts at (0: the largest). */
@@ -148,10 +148,10 @@ export class Scorer {
   private lastIssue: number | null = null;
   /** The guard: sum over settled forecasts of |y - p| - |y - published|, and of |y - p|. */
   private bank = 0;
+  private sumP = 0;
   /** EW mean absolute error of what was published over about FAST_SPAN settled forecasts. */
   private fast = 0;
-  private sumP = 0;
-  /** Pending forecasts, oldest first: [target ts, lower, upper, published, its MAE then, 1 if conformal, the blend, each candidate's forecast...]. */
+  /** Pending forecasts, oldest first: [target ts, lower, upper, published, the error scale then, 1 if conformal, the blend, each candidate's forecast...]. */
   private pending: number[][] = [];
 
   /**
@@ -171,7 +171,6 @@ export class Scorer {
       this.diffs++;
       const d = y - this.prev;
       this.diff2 += Math.max(1 / this.diffs, 1 / MAE_SPAN) * (d * d - this.diff2);
-
     }
     this.prev = y;
     const early = (typical * 1000) / 2;
@@ -233,7 +232,6 @@ export class Scorer {
     const n = all.length;
     this.qhi = Math.max(0, all[n - 1 - START_RANK]);
     this.qlo = Math.max(0, -all[START_RANK]);
-
     this.z = new Ring(CONFORMAL_MIN);
     this.conformal = true;
   }
@@ -269,7 +267,6 @@ export class Scorer {
     if (this.forced === null) {
       // The blend is offered only while its own recent MAE is below persistence's...
       if (!(this.weight > 0 && this.mae[2] < this.mae[0])) forecast = p;
-
       // ...and published no further from persistence than the guard's room (see above).
       const room = this.room();
       if (Math.abs(forecast - p) > room) forecast = forecast > p ? p + room : p - room;
@@ -303,15 +300,15 @@ export class Scorer {
     return { used: blended ? u : 0, weight, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
   }
 
-  /**
-   * How far from persistence the next forecast may go: the bank plus the allowance, less the
-   * most the forecasts still pending can lose (each |published - persistence|); 0 when none is left.
-   */
   /** The interval's unit: the recent MAE, or the last few errors' when they are larger (see FAST_SPAN). */
   private scale(): number {
     return Math.max(this.mae[1], this.fast);
   }
 
+  /**
+   * How far from persistence the next forecast may go: the bank plus the allowance, less the
+   * most the forecasts still pending can lose (each |published - persistence|); 0 when none is left.
+   */
   private room(): number {
     if (this.settled === 0) return 0;
     const cap = ALLOWANCE * (this.sumP / this.settled) * Math.sqrt(this.settled);
@@ -325,7 +322,7 @@ export class Scorer {
 
   /** Memory held, in numbers: bounded whatever the number of readings. */
   get size(): number {
-    return 2 * this.k + 12 + this.z.length + this.pending.reduce((n, s) => n + s.length, 0);
+    return 2 * this.k + 15 + this.z.length + this.pending.reduce((n, s) => n + s.length, 0);
   }
 
   toJSON(): JsonObject {
