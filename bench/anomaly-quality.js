@@ -2,9 +2,14 @@
 // at its defaults, on simulated faults with known truth and on real public series.
 //
 //   node bench/anomaly-quality.js          (prints the tables; run `node scripts/build.js` first)
+//   node bench/anomaly-quality.js --json [package directory]
 //
 // Exports run() (the anomaly rows below) and thresholdRows() (time to threshold on synthetic wear,
-// see there), each with a printer.
+// see there), each with a printer. With --json (and as a child of bench/run.js, section 13) it
+// reports both as JSON for the package given (default: the one the bench runs): its detector at
+// its defaults, or for code without one (before issue 12) its Predictor's verdicts at its
+// defaults; the simulator, the data and the truth are always this checkout's, so the same script
+// gives the "before" figures (bench/anomaly-quality-before.json: commit 0fc12ab).
 //
 // Simulated faults: a 10 s temperature sensor from the simulator (noise 0.3, resolution 0.1, a
 // daily cycle of +-3, slow wear of 0.4 a day), 2 days per device, one fault kind per scenario:
@@ -280,11 +285,13 @@ function print(rows) {
  * linear wear of 1 and 0.5 a day, and wear accelerating (0.3 a day + 0.05 a day per day). Per
  * case (3 seeds pooled): the share of estimates within 10 % of the true time (from day 2 on, while
  * the crossing is more than an hour away; null counts as a miss), the median error, and the
- * warnings started (one per approach is the goal).
+ * warnings started (one per approach is the goal). Measured through the Predictor of `pkg` at its
+ * defaults with that limit and warning (so code from before the ThresholdTracker is measured too).
  */
-function thresholdRows({ seeds = [1, 2, 3], step = 10 } = {}) {
-  const dir = path.join(process.env.TWINWIRE_BENCH_PKG || ROOT, "nodes", "lib", "core", "predict");
-  const { ThresholdTracker } = require(path.join(dir, "threshold.js"));
+function thresholdRows({ seeds = [1, 2, 3], step = 10, pkg = process.env.TWINWIRE_BENCH_PKG || ROOT } = {}) {
+  const dir = path.join(pkg, "nodes", "lib", "core", "predict");
+  const { Predictor } = require(path.join(dir, "predictor.js"));
+  const { predictOptions } = require(path.join(dir, "options.js"));
   const cases = [
     { name: "wear 1/day, daily cycle +-3", rate: 1, accel: 0, days: 9 },
     { name: "wear 0.5/day, daily cycle +-3", rate: 0.5, accel: 0, days: 14 },
@@ -309,10 +316,12 @@ function thresholdRows({ seeds = [1, 2, 3], step = 10 } = {}) {
       const horizon = n + Math.round(86400 / step);
       const cross = new Array(horizon + 1).fill(Infinity);
       for (let i = horizon - 1; i >= 0; i--) cross[i] = truth(i * step) >= 70 ? i : cross[i + 1];
-      const tracker = new ThresholdTracker({ limit: 70, direction: "above", warning: 86400 });
+      // What a user sees: the node's defaults with a limit and a warning, through the Predictor.
+      const predictor = new Predictor(predictOptions({ threshold: 70, direction: "above", warning: 86400 }));
       for (let i = 0; i < n; i++) {
         const t = i * step;
-        const out = tracker.update(T0 + t * 1000, Math.round((truth(t) + 0.3 * gauss()) * 10) / 10);
+        const o = predictor.update(T0 + t * 1000, Math.round((truth(t) + 0.3 * gauss()) * 10) / 10);
+        const out = { timeToThreshold: o.prediction.timeToThreshold, alerts: o.alerts.filter((x) => x.type === "threshold") };
         warnings += out.alerts.filter((x) => x.state === "start").length;
         const left = (cross[i] - i) * step;
         if (t < 2 * 86400 || !Number.isFinite(left) || left <= 3600) continue;
@@ -359,9 +368,48 @@ function predictorDetector(dir) {
   };
 }
 
-module.exports = { run, print, predictorDetector, thresholdRows, printThreshold, evaluate, simulate, loadSeries, seriesFiles, seriesDir, activeOnsets, KINDS };
+/**
+ * The detector of the package at `dir` at its defaults, or null for the bench's own (lib()); code
+ * without one (before issue 12) gives its Predictor's verdicts (predictorDetector).
+ */
+function detectorOf(dir) {
+  const own = path.resolve(process.env.TWINWIRE_BENCH_PKG || ROOT);
+  if (path.resolve(dir) === own) return null;
+  const file = path.join(dir, "nodes", "lib", "core", "predict", "detector.js");
+  if (!fs.existsSync(file)) return predictorDetector(dir);
+  const { AnomalyDetector, DETECTOR_DEFAULTS } = require(file);
+  return () => new AnomalyDetector({ ...DETECTOR_DEFAULTS });
+}
 
-if (require.main === module) {
+/** The commit a package directory was built from, when it is a git checkout. */
+function commitOf(dir) {
+  try {
+    return require("child_process").execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Section 13 of `npm run bench`: both tables for the package given (argv after --json). */
+async function main() {
+  const { packageDir } = require("./lib");
+  const pkg = path.resolve(process.argv[3] || packageDir());
+  const { DETECTOR_DEFAULTS } = lib();
+  return {
+    commit: commitOf(pkg),
+    data: path.relative(ROOT, seriesDir()),
+    detector: fs.existsSync(path.join(pkg, "nodes", "lib", "core", "predict", "detector.js")) ? "AnomalyDetector" : "Predictor",
+    levelShift: DETECTOR_DEFAULTS.levelShift,
+    anomaly: run({ make: detectorOf(pkg) }),
+    threshold: thresholdRows({ pkg }),
+  };
+}
+
+module.exports = { run, print, predictorDetector, thresholdRows, printThreshold, evaluate, simulate, loadSeries, seriesFiles, seriesDir, activeOnsets, KINDS, main };
+
+if (require.main === module && (process.argv[2] === "--json" || process.send)) {
+  require("./lib").childMain(main);
+} else if (require.main === module) {
   // BEFORE=<a built checkout of the code before, e.g. the parent commit>: its figures first.
   const before = process.env.BEFORE ? predictorDetector(path.resolve(process.env.BEFORE)) : null;
   if (before) {
@@ -371,5 +419,10 @@ if (require.main === module) {
   }
   print(run());
   console.log("");
+  if (before) {
+    console.log("before:");
+    printThreshold(thresholdRows({ pkg: path.resolve(process.env.BEFORE) }));
+    console.log("after:");
+  }
   printThreshold(thresholdRows());
 }

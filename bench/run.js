@@ -8,15 +8,16 @@
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality, anomaly) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 // BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
 // run's figures and writes BENCHMARKS.md (each such section names its own date and commit).
 // BENCH_BASELINE=<BENCHMARKS.md written by the same bench on the previous commit> puts that run's
 // target figures beside this run's in the Targets table.
-// The quality section's "before" column: BENCH_BEFORE=<a built checkout of older code> measures it
-// in the same run; without it the figures recorded in bench/prediction-quality-before.json are shown.
+// The quality and anomaly sections' "before" column: BENCH_BEFORE=<a built checkout of older code>
+// measures it in the same run; without it the figures recorded in bench/prediction-quality-before.json
+// and bench/anomaly-quality-before.json (commit 0fc12ab) are shown.
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -147,6 +148,69 @@ async function quality() {
     before = { ...JSON.parse(fs.readFileSync(QUALITY_BEFORE, "utf8")), measured: "recorded earlier (bench/prediction-quality-before.json)" };
   }
   return { after, before };
+}
+
+const ANOMALY_BEFORE = path.join(__dirname, "anomaly-quality-before.json");
+
+async function anomaly() {
+  log("anomaly: flags on simulated faults and real series, time to threshold on synthetic wear, at default settings");
+  const after = await runChild("anomaly-quality.js", ["--json"], { timeoutMs: 600000 });
+  let before = null;
+  if (process.env.BENCH_BEFORE) {
+    log(`anomaly: the same on ${process.env.BENCH_BEFORE}`);
+    before = { ...(await runChild("anomaly-quality.js", ["--json", path.resolve(process.env.BENCH_BEFORE)], { timeoutMs: 600000 })), measured: "in this run" };
+  } else if (fs.existsSync(ANOMALY_BEFORE)) {
+    before = { ...JSON.parse(fs.readFileSync(ANOMALY_BEFORE, "utf8")), measured: "recorded earlier (bench/anomaly-quality-before.json)" };
+  }
+  return { after, before };
+}
+
+function renderAnomaly(L, r, conditions, targets) {
+  const { after, before } = r.anomaly;
+  L.push("", "## 13. Anomaly flags and time to threshold: simulated faults and real series (issue 12)", "");
+  conditions("anomaly");
+  L.push("bench/anomaly-quality.js, at default settings. Simulated faults: a 10 s temperature sensor from twin-simulator (noise 0.3,");
+  L.push("resolution 0.1, a daily cycle of +-3, slow wear), 2 days per run and 3 seeds per fault kind: 12 single-reading spikes, 12");
+  L.push("lasting steps (6.7 to 13 sigma), 12 stuck-sensor windows of 15 to 45 min, or a ramp of 3 an hour. A reading counts as");
+  L.push("flagged when its prediction says `anomaly` (what the twin shows). Truth per reading: a spike's reading, a step's first");
+  L.push("`levelShift` (after that the new level is the new normal, by design), a stuck window, a ramp's first 2 x `levelShift`");
+  L.push("(found by a drift alert, not by flags: the all-kinds row takes its per-reading figures from spike, step and stuck). Per");
+  L.push("episode (ep): a detection (anomaly start or drift alert) is true inside a fault's truth window (plus 5 intervals).");
+  L.push(`Real series: every numeric column of \`${after.data}\`; nothing there is a fault, except beaver2's \`active\` onset (a level`);
+  L.push("shift of about 0.5 degC, truth for its first level-shift time). Longest false: the longest flagged episode outside a fault.");
+  L.push("Level shift: the detector's own time for that series (30 min, and at least 5 typical intervals).");
+  if (before) {
+    L.push("", `Before: commit ${before.commit || "unknown"} (the old Predictor's verdicts at its defaults), ${before.measured}; after: this run's build`);
+    L.push(`(${after.detector === "AnomalyDetector" ? "the AnomalyDetector twin-predict uses, at its defaults" : "its Predictor"}). Figures are before -> after.`);
+  }
+  const f2 = (x) => (x === null || x === undefined ? "-" : x.toFixed(2));
+  const dur = (s) => (s === 0 ? "0" : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 86400)} d`);
+  const pair = (b, a, f) => (before ? `${b === undefined ? "-" : f(b)} -> ${f(a)}` : f(a));
+  L.push("", "| series | readings | flagged | precision | recall | F1 | precision ep | recall ep | alerts (of them drift) | false episodes / 1,000 readings | longest false (readings) | level shift |", "|---|---|---|---|---|---|---|---|---|---|---|---|");
+  const long = [];
+  for (const a of after.anomaly) {
+    const b = before ? before.anomaly.find((x) => x.series === a.series) || {} : {};
+    const lf = (x) => (x.longestFalse === undefined ? "-" : `${dur(x.longestFalse)} (${fmt(x.longestFalseReadings)})`);
+    L.push(`| ${a.series} | ${fmt(a.readings)} | ${pair(b.flagged, a.flagged, fmt)} | ${pair(b.precision, a.precision, f2)} | ${pair(b.recall, a.recall, f2)} | ${pair(b.f1, a.f1, f2)} | ${pair(b.episodePrecision, a.episodePrecision, f2)} | ${pair(b.episodeRecall, a.episodeRecall, f2)} | ${pair(b.detections === undefined ? undefined : `${b.detections} (${b.drifts})`, `${a.detections} (${a.drifts})`, String)} | ${pair(b.falsePer1000, a.falsePer1000, f2)} | ${before ? `${lf(b)} -> ${lf(a)}` : lf(a)} | ${dur(a.levelShiftTime)} |`);
+    if (a.longestFalse > a.levelShiftTime) long.push(`${a.series} ${dur(a.longestFalse)}`);
+  }
+  L.push("", "Time to threshold (limit 70 above, warning 24 h, the node's defaults otherwise, through the Predictor): a 10 s sensor");
+  L.push("60 + wear + 3 sin(daily) + noise 0.3 quantised to 0.1, 3 seeds; the share of estimates within 10 % of the true time left");
+  L.push("(from day 2 on, while the crossing is more than an hour away; no estimate counts as a miss), the median error (\"no estimate\":");
+  L.push("none for most of the time), and the warnings started per approach (one is the goal).", "");
+  L.push("| case | estimates | within 10 % | median error | warnings per approach |", "|---|---|---|---|---|");
+  const pct = (x) => (x === null || x === undefined || !Number.isFinite(x) ? "no estimate" : `${(100 * x).toFixed(1)} %`);
+  for (const a of after.threshold) {
+    const b = before ? before.threshold.find((x) => x.case === a.case) || {} : {};
+    L.push(`| ${a.case} | ${fmt(a.estimates)} | ${pair(b.within10, a.within10, pct)} | ${pair(b.medianError, a.medianError, pct)} | ${pair(b.warningsPerApproach, a.warningsPerApproach, (x) => x.toFixed(1))} |`);
+  }
+  const sim = after.anomaly.find((x) => x.series === "simulated, all kinds");
+  const met = sim.precision >= 0.85 && sim.recall >= 0.7;
+  L.push("");
+  L.push(`- No false flag episode on normal data longer than the level-shift setting: ${long.length ? `longer on ${long.join(", ")}` : "none longer"}: **${verdict(!long.length)}**`);
+  L.push(`- Simulated faults (spike, step, stuck), per reading: precision ${f2(sim.precision)} (target >= 0.85), recall ${f2(sim.recall)} (target >= 0.7): **${verdict(met)}**`);
+  targets.push(`| anomaly flags: no false episode on normal data longer than the level shift (issue 12) | ${long.length ? long.join(", ") : "none longer"} | ${verdict(!long.length)} |`);
+  targets.push(`| anomaly flags on simulated faults: precision >= 0.85 with recall >= 0.7 (issue 12) | ${f2(sim.precision)} / ${f2(sim.recall)} | ${verdict(met)} |`);
 }
 
 async function sigkill() {
@@ -588,6 +652,7 @@ function render(r) {
     ["history", "10. Compact history: bytes per stored point, and speed vs the Float64 ring (issue 11)", renderHistory],
     ["lag", "11. Event-loop lag under sustained MQTT load (issue 11)", renderLag],
     ["quality", "12. Prediction quality at default settings: real series and the simulator (issue 12)", renderQuality],
+    ["anomaly", "13. Anomaly flags and time to threshold: simulated faults and real series (issue 12)", renderAnomaly],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
@@ -672,7 +737,7 @@ async function main() {
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality], ["anomaly", anomaly]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];

@@ -30,6 +30,8 @@ export = function (RED: RED) {
     } catch (err) {
       problem = optionError(err).message;
     }
+    // An old flow's settings that no longer do anything: said once, at deploy, with what replaces them.
+    for (const s of settings ? settings.superseded : []) node.warn(t(`superseded.${s.option}`, { value: String(s.value) }));
 
     const follow = new FollowerNode<PredictEngine, Box>({
       node, registryNode, problem, t, describe,

@@ -7,6 +7,7 @@ const fs = require("fs");
 const path = require("path");
 const { predictOptions } = require("../../nodes/lib/core/predict/options");
 const { Predictor } = require("../../nodes/lib/core/predict/predictor");
+const { ALLOWANCE } = require("../../nodes/lib/core/predict/scorer");
 
 const T0 = Date.UTC(2026, 0, 1);
 const DAY = 86400;
@@ -46,7 +47,7 @@ function horizons(points) {
 function judge(points, horizon, step, options = {}) {
   const p = new Predictor(predictOptions({ horizon, ...options }));
   const preds = points.map((x) => p.update(x.ts, x.v).prediction);
-  let err = 0, errP = 0, inside = 0, judged = 0;
+  let err = 0, errP = 0, inside = 0, judged = 0, forecasts = 0;
   let j = 0;
   for (let i = 0; i < points.length; i++) {
     const target = points[i].ts + horizon * 1000;
@@ -54,6 +55,7 @@ function judge(points, horizon, step, options = {}) {
     if (j >= points.length) break;
     if (points[j].ts - target > step * 1000) continue;
     const y = points[j].v;
+    forecasts++;
     err += Math.abs(y - preds[i].forecast);
     errP += Math.abs(y - points[i].v);
     if (preds[i].coverage !== null) {
@@ -61,7 +63,7 @@ function judge(points, horizon, step, options = {}) {
       if (y >= preds[i].lower && y <= preds[i].upper) inside++;
     }
   }
-  return { ratio: err / errP, coverage: inside / judged, judged, preds };
+  return { ratio: err / errP, coverage: inside / judged, judged, forecasts, preds };
 }
 
 /** Seeded PRNG (mulberry32) with a Gaussian. */
@@ -93,9 +95,11 @@ describe("predict: auto and calibrated intervals", function () {
 
   it("forecasts at the horizon as well as persistence or better on every real series, and clearly better on average", function () {
     assert.ok(runs.length >= 20);
-    // Within 2 %: on a hundred readings an online choice can not know in advance which of two
-    // near-equal forecasts wins (measured: at most 1.013, beaver1 at 1 h).
-    for (const r of runs) assert.ok(r.ratio <= 1.02, `${r.name}: MAE ${r.ratio.toFixed(3)} x persistence's`);
+    // Within the guard's bound, 1 + ALLOWANCE / sqrt(n) over n judged forecasts (scorer.ts; its
+    // proof on adversarial data: predict-never-worse.test.js). On a hundred readings an online
+    // choice can not know in advance which of two near-equal forecasts wins (measured: at most
+    // 1.012, beaver1 at 1 h, against a bound of 1.029 there).
+    for (const r of runs) assert.ok(r.ratio <= 1 + ALLOWANCE / Math.sqrt(r.forecasts), `${r.name}: MAE ${r.ratio.toFixed(4)} x persistence's over ${r.forecasts}`);
     const mean = Math.exp(runs.reduce((a, r) => a + Math.log(r.ratio), 0) / runs.length);
     assert.ok(mean <= 0.9, `geometric mean ${mean.toFixed(3)}`);
   });
@@ -104,7 +108,8 @@ describe("predict: auto and calibrated intervals", function () {
     for (const r of runs) {
       assert.ok(r.judged >= 50, r.name);
       // A series of 60-120 judged forecasts holds 1.5 % per miss, and the beavers change level
-      // when they become active: 0.84 at worst there (bench/prediction-quality.js).
+      // when they become active, a run of six misses 1 h ahead: 0.849 at worst there
+      // (bench/prediction-quality.js); every other series is within 90-97 %.
       const [lo, hi] = r.judged >= 180 ? [0.9, 0.97] : [0.84, 0.98];
       assert.ok(r.coverage >= lo && r.coverage <= hi, `${r.name}: ${r.coverage.toFixed(3)} of ${r.judged}`);
     }

@@ -96,6 +96,13 @@ describe("predict: options", function () {
     assert.equal(d.watch, true);
   });
 
+  it("lists an old flow's settings that no longer do anything, so the node can say so: only values other than the old defaults", function () {
+    assert.deepEqual(readConfig({}).superseded, []);
+    assert.deepEqual(readConfig({ sensitivity: "medium", robust: false }).superseded, []);
+    assert.deepEqual(readConfig({ sensitivity: "low", robust: "true" }).superseded, [{ option: "sensitivity", value: "low" }, { option: "robust", value: true }]);
+    assert.deepEqual(readConfig({ sensitivity: "high" }).superseded, [{ option: "sensitivity", value: "high" }]);
+  });
+
   it("names the setting that is wrong", function () {
     const bad = [
       [{ method: "magic" }, "method"],

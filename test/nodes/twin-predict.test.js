@@ -394,10 +394,28 @@ describe("twin-predict node", function () {
     assert.ok(started.every((t) => t._destroyed), "every timer cleared");
   });
 
+  it("tells once at deploy that an old flow's sensitivity and robust settings no longer do anything, and what replaces them", async function () {
+    const warnings = () =>
+      helper.log().args.map((a) => a[0]).filter((m) => m && m.level === 30 && m.id === "p").map((m) => m.msg);
+    await load(predictFlow({ sensitivity: "high", robust: true }));
+    assert.deepEqual(warnings(), ["twin-predict.superseded.sensitivity", "twin-predict.superseded.robust"]);
+    assert.match(render("twin-predict.superseded.sensitivity", { value: "high" }), /"sensitivity: high".*New normal after/);
+    // Readings do not repeat it.
+    helper.getNode("s").receive({ twinId: "pump-01", payload: { temperature: 60 }, ts: at(0) });
+    helper.getNode("s").receive({ twinId: "pump-01", payload: { temperature: 60.1 }, ts: at(1) });
+    await waitFor(() => registry().twin("pump-01"));
+    assert.equal(warnings().length, 2);
+    await helper.unload();
+    // The old dialog saved its defaults whatever the user chose: those are not reported.
+    await load(predictFlow({ sensitivity: "medium", robust: false }));
+    assert.deepEqual(warnings(), []);
+  });
+
   it("takes every text it shows from its catalog, and keeps status texts under 20 characters", function () {
     const source = fs.readFileSync(path.join(root, "src", "nodes", "twin-predict.ts"), "utf8");
     const keys = [...source.matchAll(/\bt\("([a-z.-]+)"/g)].map((m) => m[1]);
     keys.push(...["anomaly-start", "anomaly-end", "drift-up", "drift-down", "threshold-start", "threshold-end", "threshold-past"].map((k) => `alerts.${k}`));
+    keys.push("superseded.sensitivity", "superseded.robust");
     for (const option of ["method", "horizon", "halfLife", "trendHalfLife", "damping", "window", "threshold", "direction", "warning", "zThreshold", "sensitivity", "properties", "twinIds", "step", "warmup"]) {
       keys.push(`errors.option.${option}`);
     }

@@ -27,11 +27,11 @@ export interface PredictOptions {
   warning: number;
   /** |z| at which a reading is anomalous (the dialog's alarm sensitivity: low 6, normal 5, high 4). */
   zThreshold: number;
-  /** Read from old configs and kept, no longer used: the detector's scale is robust always. */
+  /** Read from old configs and kept, no longer used: the detector's scale is robust always (see Superseded). */
   robust: boolean;
   /** Alerts on drift (detection itself always runs: it is also how a level shift is accepted). */
   drift: boolean;
-  /** Read from old configs (the old drift test's sensitivity) and kept, no longer used: see levelShift. */
+  /** Read from old configs (the old drift test's sensitivity) and kept, no longer used: see levelShift and Superseded. */
   sensitivity: Sensitivity;
   /** Readings before any verdict... */
   warmup: number;
@@ -60,9 +60,10 @@ export interface Bounds {
  * Why these defaults (measured on simulated field data: test/core/predict-quality.test.js, and on
  * the real series and the simulator: bench/prediction-quality.js, test/core/predict-auto.test.js):
  * - auto: on the real series and the simulator, holt's forecasts were 0.72 to 22
- *   times persistence's MAE (worse on 23 of 27 series and horizons); auto's are 0.43 to 1.015
- *   times, because it scores its candidates on their own settled forecasts and falls back to
- *   persistence when none helps (candidates.ts, scorer.ts). A config that names a method keeps
+ *   times persistence's MAE (worse on 23 of 27 series and horizons); auto's are 0.43 to 1.012
+ *   times, because it scores its candidates on their own settled forecasts, falls back to
+ *   persistence when none helps, and risks no more than it has gained on persistence plus a
+ *   small allowance (candidates.ts, scorer.ts). A config that names a method keeps
  *   it; only a config without one gets auto.
  * - horizon 1 h. For ewma and holt (auto's candidates set theirs from the typical interval and
  *   the horizon): level half-life 10 min, smooths minute-scale noise and still follows a change
@@ -109,6 +110,24 @@ export interface PredictConfig {
   step: number;
   /** Subscribe to the registry's reported changes. */
   watch: boolean;
+  /** Settings of an old flow that no longer do anything, for the node to say so once at deploy. */
+  superseded: Superseded[];
+}
+
+/**
+ * A setting an old flow may carry that today's prediction no longer uses, with the value it was
+ * given. Only a value other than the old default is reported (the old dialog saved the default
+ * whether or not the user chose it):
+ * - sensitivity low/high: the old drift test's alarm level. Drift is now a level that holds for
+ *   `levelShift` seconds; there is no counterpart in units of the old test, so it is reported,
+ *   not mapped (mapping it to the alarm's zThreshold would change what is flagged, which the user
+ *   never asked for).
+ * - robust true: robust statistics for the anomaly scale. The detector's scale is robust always:
+ *   what the user asked for is what happens, and they are told the setting is no longer needed.
+ */
+export interface Superseded {
+  option: "sensitivity" | "robust";
+  value: string | boolean;
 }
 
 const ID_GLOB = /^[A-Za-z0-9_.:*?-]{1,128}$/;
@@ -149,7 +168,10 @@ export function readConfig(c: Record<string, unknown>): PredictConfig {
   const twinIds = list(c.twinIds, "twinIds");
   for (const g of twinIds) if (!ID_GLOB.test(g)) bad("twinIds", g);
   const step = blank(c.step) ? 0 : num(c.step, "step", 0, Infinity);
-  return { options, properties, twinIds, step, watch: flag(c.watch, false) };
+  const superseded: Superseded[] = [];
+  if (options.sensitivity !== DEFAULTS.sensitivity) superseded.push({ option: "sensitivity", value: options.sensitivity });
+  if (options.robust) superseded.push({ option: "robust", value: true });
+  return { options, properties, twinIds, step, watch: flag(c.watch, false), superseded };
 }
 
 /** Options for the core alone: DEFAULTS with some replaced, checked the same way. */
