@@ -405,4 +405,17 @@ describe("DeviceLink (rules, with a fake broker)", function () {
     assert.equal(acked, true);
     assert.equal(on("twins/p/reported/accepted").length, 1);
   });
+
+  it("tells each strict-mode reading the version it made, though later readings landed before it was durable", async function () {
+    const pending = [];
+    make();
+    reg.whenDurable = (cb) => pending.push(cb);
+    link.handle("twins/p/reported", '{"temperature": 3, "clientToken": "a"}', false, () => undefined);
+    link.handle("twins/p/reported", '{"temperature": 4, "clientToken": "b"}', false, () => undefined);
+    link.handle("twins/p/reported", '{"clientToken": "c"}', false, () => undefined);
+    assert.equal(reg.get("p").version, 2);
+    for (const cb of pending.splice(0)) cb();
+    // A device that sends `version` next relies on it: the twin's version when the reply left would make it conflict.
+    assert.deepEqual(on("twins/p/reported/accepted").map((m) => [m.clientToken, m.version]), [["a", 1], ["b", 2], ["c", 2]]);
+  });
 });

@@ -156,16 +156,22 @@ export class DeviceLink extends RegistryFollower {
     if (retain) return done();
     let token: string | undefined;
     let stale: string[];
+    let version: number;
     try {
       const body = readBody(twinId, payload, this.maxPayloadBytes, false) as Record<string, unknown>;
       token = tokenOf(body);
       const request = readReport(twinId, body);
-      stale = applyReading(this.registry, twinId, request.values, {
+      const outcome = applyReading(this.registry, twinId, request.values, {
         ts: request.ts,
         ifVersion: request.ifVersion,
         source: topic,
         create: this.options.create,
-      }).stale;
+      });
+      stale = outcome.stale;
+      // The version this reading made (or found, when it changed nothing): in strict mode later
+      // readings may land before this one is durable, and a device that sends it back as
+      // `version` must not be told a newer one.
+      version = outcome.event ? outcome.event.version : (this.registry.twin(twinId)?.version ?? 0);
     } catch (err) {
       this.reject(topic, twinId, "reported", err, token);
       return done();
@@ -175,7 +181,6 @@ export class DeviceLink extends RegistryFollower {
       try {
         if (err) this.reject(topic, twinId, "reported", err, token);
         else if (this.replies === "all" || token !== undefined) {
-          const version = this.registry.twin(twinId)?.version ?? 0;
           this.publish(this.topics.reply(twinId, "reported", true), acceptedReport(version, this.clock(), token, stale), false);
         }
       } catch (e) {
