@@ -59,8 +59,8 @@ export interface ConnectionHandlers {
   onState(state: ConnectionState, failure: Failure | null): void;
   /** Connected (again): subscriptions are renewed and the queue is sent. */
   onConnect(info: { sessionPresent: boolean; dropped: number }): void;
-  /** An incoming message; `done` acknowledges it. */
-  onMessage(topic: string, payload: Buffer, retain: boolean, done: () => void): void;
+  /** An incoming message; `done` acknowledges it; `qos` is the QoS it was delivered with. */
+  onMessage(topic: string, payload: Buffer, retain: boolean, done: () => void, qos: 0 | 1 | 2): void;
   /** The outgoing queue overflowed (once per outage). */
   onOverflow?(): void;
   /** A handler threw (a bug): the message was acknowledged anyway so the link keeps going. */
@@ -95,6 +95,19 @@ export function isSecure(url: string): boolean {
 const AUTH_CODES = new Set([4, 5, 134, 135, 140]);
 
 function noTrace(): void {}
+
+/**
+ * mqtt.js's publish options, one object per QoS and retain flag: mqtt.js copies them, so a
+ * shared one saves an allocation per message.
+ */
+const PUBLISH_OPTIONS: Record<string, mqtt.IClientPublishOptions> = {};
+for (const qos of [0, 1, 2] as const) {
+  for (const retain of [false, true]) PUBLISH_OPTIONS[`${qos}${retain}`] = Object.freeze({ qos, retain });
+}
+
+function publishOptions(message: Outgoing): mqtt.IClientPublishOptions {
+  return PUBLISH_OPTIONS[`${message.qos}${message.retain}`] ?? { qos: message.qos, retain: message.retain };
+}
 
 /** What kind of trouble an error from the mqtt client is. */
 export function classify(err: unknown): Failure {
@@ -234,7 +247,9 @@ export class LinkConnection {
     const client = this.client;
     if (client && this.connected && client.connected) {
       this.corkTurn(client);
-      client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, () => undefined);
+      // No callback: with one, mqtt.js adds a "drain" listener per QoS 0 message once the
+      // corked stream holds more than its high-water mark.
+      client.publish(message.topic, message.payload, publishOptions(message));
       return;
     }
     if (this.queue.push(message, key) > 0 && !this.overflowed) {
@@ -337,9 +352,7 @@ export class LinkConnection {
     for (const [filter, qos] of this.wanted) all[filter] = { qos };
     if (Object.keys(all).length) this.subscribe(all);
     this.sendUnsubscribes();
-    for (const message of this.queue.drain()) {
-      this.client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, () => undefined);
-    }
+    for (const message of this.queue.drain()) this.client.publish(message.topic, message.payload, publishOptions(message));
     this.handlers.onConnect({ sessionPresent, dropped: this.queue.takeDropped() });
   }
 
@@ -397,7 +410,7 @@ export class LinkConnection {
     };
     try {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      this.handlers.onMessage(String(packet.topic), payload, packet.retain === true, done);
+      this.handlers.onMessage(String(packet.topic), payload, packet.retain === true, done, packet.qos);
     } catch (err) {
       this.handlers.onError?.(err);
       done();
