@@ -1,6 +1,6 @@
 // Event-loop lag under sustained MQTT load (issue 11): devices publish readings at a steady rate
 // (10,000 a second by default) to twin-link (root "twins", batched registry, default replies:
-// an /accepted reply per reading, the retained document at most once a second per twin), in the
+// an /accepted reply per reading at its QoS 0, the retained document at most once a second per twin), in the
 // runtime and with the flows of bench/mqtt.js. While they do, Node-RED's event loop is watched:
 // monitorEventLoopDelay (1 ms resolution) p50/p99/max, the longest gap between setInterval(1 ms)
 // ticks, and the longest GC pause. The broker and devices are a child process (bench/mqtt-load.js).

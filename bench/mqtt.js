@@ -14,8 +14,8 @@
 // counterpart the very same bodies under another root. Every mqtt in subscribes with QoS 1 and
 // auto-detect (JSON parsed), through one mqtt-broker config node (MQTT 3.1.1, clean session);
 // twin-link has its own connection (persistent session; its defaults: QoS 1, replies on
-// /accepted, the retained document at most once a second per twin) but MQTT 3.1.1, as aedes has
-// no MQTT 5. link-quiet differs from link only in replies "errors" (devices that send no
+// /accepted at no higher QoS than the reading's, the retained document at most once a second per
+// twin) but MQTT 3.1.1, as aedes has no MQTT 5. link-quiet differs from link only in replies "errors" (devices that send no
 // clientToken get no /accepted), to tell what the replies cost. Unknown twins are created by the
 // first readings (during the warm-up).
 //

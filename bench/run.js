@@ -494,7 +494,8 @@ function renderMqtt(L, r, conditions, targets, which) {
     L.push("bodies (`{\"temperature\": 21.53, \"humidity\": 40.2}`) on `{root}/{twin}/reported`, each under its own root. Every mqtt in");
     L.push("node subscribes with QoS 1 and `auto-detect` (so JSON is parsed), through one mqtt-broker config node (MQTT 3.1.1, clean");
     L.push("session); twin-link has its own connection with its defaults (QoS 1 subscriptions, persistent session, an /accepted reply");
-    L.push("per reading, the retained document at most once a second per twin) except MQTT 3.1.1, as aedes speaks no MQTT 5.");
+    L.push("per reading at the reading's QoS, the retained document at most once a second per twin) except MQTT 3.1.1, as aedes speaks");
+    L.push("no MQTT 5.");
     L.push(`A run: the devices publish ${fmt(x.messages)} readings; the rate is readings counted at the end of the path over the time from`);
     L.push(`the publish order to the last count. After a ${fmt(x.warmup)}-reading warm-up per path (it creates the twins), runs alternate`);
     L.push(`bare-value, sensor, bare-json, link, link-quiet: ${x.results.qos0.rounds} rounds at QoS 0${x.results.qos1 ? `, then ${x.results.qos1.rounds} at QoS 1` : ""}; medians. "Node-RED CPU" is the`);
@@ -535,14 +536,14 @@ function renderMqtt(L, r, conditions, targets, which) {
   if (which === "link") {
     const quiet = q0.median["link-quiet"].rate / q0.median[bare].rate;
     const perReply = q0.median.link.cpuUsPerReading - q0.median["link-quiet"].cpuUsPerReading;
-    L.push(`- link-quiet (replies: errors) / bare mqtt in (QoS 0, report only): ${quiet.toFixed(2)}; the /accepted reply (QoS 1) costs Node-RED about ${fmt(perReply, 1)} µs of CPU per reading.`);
+    L.push(`- link-quiet (replies: errors) / bare mqtt in (QoS 0, report only): ${quiet.toFixed(2)}; the /accepted reply (QoS 0, as the reading) costs Node-RED about ${fmt(perReply, 1)} µs of CPU per reading.`);
     const c = x.close;
     if (c) {
       L.push(`- Closing twin-link right after a burst (report only): ${fmt(c.readings)} readings through it at QoS 0 (${fmt(c.burstMs)} ms), then \`RED.stop()\` at once:`);
       L.push(`  the stop took ${fmt(c.stopMs)} ms (longest event-loop gap ${fmt(c.maxGapMs)} ms); after it the process still took ${fmt(c.afterMs)} ms to settle`);
       L.push(`  (200 ms at the least; longest event-loop gap ${fmt(c.afterMaxGapMs)} ms meanwhile).`);
-      L.push("  One measurement: it depends on how many of the link's own publications (an /accepted reply per reading, QoS 1) are");
-      L.push("  still unacknowledged when the stop comes, which differs from run to run.");
+      L.push("  One measurement: it depends on how many of the link's own publications are still unacknowledged when the stop comes");
+      L.push("  (the retained states at QoS 1; the /accepted replies go at the readings' QoS 0), which differs from run to run.");
     }
   }
   targets.push(`| ${label} >= ${target} | ${ratio.toFixed(2)} | ${verdict(ratio >= target)} |`);
@@ -604,7 +605,7 @@ function renderLag(L, r, conditions, targets) {
   conditions("lag");
   L.push(`bench/mqtt-lag.js: the runtime, flows and broker of section 6; the devices publish ${fmt(g.rate)} readings a second (QoS 0, JSON bodies`);
   L.push(`of two properties, round-robin over ${fmt(CFG.lag.twins)} twins created beforehand) to twin-link (batched registry, default replies: an`);
-  L.push(`/accepted reply per reading, the retained document at most once a second per twin) for ${fmt(g.seconds)} s. Meanwhile Node-RED's`);
+  L.push(`/accepted reply per reading at its QoS 0, the retained document at most once a second per twin) for ${fmt(g.seconds)} s. Meanwhile Node-RED's`);
   L.push("event loop is watched: `monitorEventLoopDelay` (1 ms resolution), the longest gap between `setInterval(1 ms)` ticks, the longest GC pause.", "");
   L.push("| readings | last one counted after | loop delay p50 / p99 / max | longest gap | longest GC pause (kind) | Node-RED CPU (share) | main thread waiting for a CPU | target |", "|---|---|---|---|---|---|---|---|");
   L.push(`| ${fmt(g.readings)}${g.behind ? ` (${fmt(g.behind)} never arrived: Node-RED fell behind)` : ""} | ${fmt(g.lastArrivedMs)} ms (published in ${fmt(g.publishedMs)} ms) | ${g.loopDelayMs.p50} / ${g.loopDelayMs.p99} / ${g.loopDelayMs.max} ms | ${g.maxGapMs} ms | ${g.longestGcMs} ms (${g.longestGcKind === "1" ? "scavenge" : g.longestGcKind === "2" ? "mark-compact" : g.longestGcKind}) | ${g.cpuShare === null ? "-" : `${fmt(g.cpuShare * 100)} %`} | ${g.cpuWaitShare === null ? "-" : `${fmt(g.cpuWaitShare * 100)} %`} | p99 <= ${TARGET.lagP99Ms} ms, max <= ${TARGET.lagMaxMs} ms |`);

@@ -45,7 +45,8 @@ interface LinkUser {
   id: string;
   subscriptions(): Map<string, 0 | 1 | 2>;
   accepts(topic: string): boolean;
-  handle(topic: string, payload: Buffer, retain: boolean, done: () => void): void;
+  /** `qos`: the QoS the message came with; replies to it go at no higher one. */
+  handle(topic: string, payload: Buffer, retain: boolean, done: () => void, qos: 0 | 1 | 2): void;
   onState(state: ConnectionState, failure: Failure | null): void;
   onConnect(info: { sessionPresent: boolean; dropped: number }): void;
   onOverflow(): void;
@@ -69,7 +70,7 @@ interface MqttBrokerNode extends Node {
   connected?: boolean;
   register(user: { id: string; status(s: NodeStatus): void }): void;
   deregister(user: { id: string }, done: () => void, autoDisconnect?: boolean): void;
-  subscribe(topic: string, options: { qos: number }, callback: (topic: string, payload: Buffer, packet: { retain?: boolean }) => void, ref: string): void;
+  subscribe(topic: string, options: { qos: number }, callback: (topic: string, payload: Buffer, packet: { retain?: boolean; qos?: number }) => void, ref: string): void;
   unsubscribe(topic: string, ref: string, removeClientSubscription?: boolean): void;
   publish(msg: { topic: string; payload: Buffer | string; qos: number; retain: boolean }, done?: (err?: unknown) => void): void;
 }
@@ -160,7 +161,7 @@ export = function (RED: RED) {
     }
 
     /** Hands a message to the link nodes it is for; acknowledged once they all are done. */
-    function dispatch(topic: string, payload: Buffer, retain: boolean, done: () => void): void {
+    function dispatch(topic: string, payload: Buffer, retain: boolean, done: () => void, qos: 0 | 1 | 2): void {
       // No link node running (a redeploy): leave the message unacknowledged, so the broker
       // delivers it again when the session resumes, instead of losing it.
       if (users.size === 0) return;
@@ -173,12 +174,12 @@ export = function (RED: RED) {
         else (handlers ??= [first]).push(user);
       }
       if (!first) return done(); // a subscription nobody uses any more
-      if (!handlers) return first.handle(topic, payload, retain, done);
+      if (!handlers) return first.handle(topic, payload, retain, done, qos);
       let waiting = handlers.length;
       const one = () => {
         if (--waiting === 0) done();
       };
-      for (const user of handlers) user.handle(topic, payload, retain, one);
+      for (const user of handlers) user.handle(topic, payload, retain, one, qos);
     }
 
     node.register = (user: LinkUser) => {
@@ -244,8 +245,10 @@ export = function (RED: RED) {
         }
       },
     };
-    function dispatch(topic: string, payload: Buffer, packet: { retain?: boolean }): void {
-      for (const user of users.values()) if (user.accepts(topic)) user.handle(topic, payload, !!packet?.retain, () => {});
+    function dispatch(topic: string, payload: Buffer, packet: { retain?: boolean; qos?: number }): void {
+      // Unknown QoS: no cap, replies go at the link's own.
+      const qos = packet && (packet.qos === 0 || packet.qos === 1) ? packet.qos : 2;
+      for (const user of users.values()) if (user.accepts(topic)) user.handle(topic, payload, !!packet?.retain, noop, qos);
     }
     const shim = {
       problem: null,
@@ -345,9 +348,9 @@ export = function (RED: RED) {
       id: node.id,
       subscriptions: () => new Map((topics as LinkTopics).subscriptions(group || null).map((s) => [s.filter, qos as 0 | 1 | 2])),
       accepts: (topic) => !!link && link.accepts(topic),
-      handle: (topic, payload, retain, done) => {
+      handle: (topic, payload, retain, done, requestQos) => {
         if (!link) return done();
-        link.handle(topic, payload, retain, done);
+        link.handle(topic, payload, retain, done, requestQos);
       },
       onState: (state, failure) => {
         if (closed) return;
@@ -405,7 +408,8 @@ export = function (RED: RED) {
       link = new DeviceLink({
         registry: registry as TwinRegistry,
         topics: topics as LinkTopics,
-        publish: (topic, payload, retain, key) => brokerNode!.publish({ topic, payload, qos: qos as 0 | 1 | 2, retain }, key),
+        publish: (topic, payload, retain, key, atMost) =>
+          brokerNode!.publish({ topic, payload, qos: atMost === undefined || atMost > qos ? (qos as 0 | 1 | 2) : atMost, retain }, key),
         create: config.unknown === "create" ? { model: model || null } : undefined,
         state: stateMode,
         stateIntervalMs: interval as number,
@@ -438,6 +442,8 @@ export = function (RED: RED) {
 
   RED.nodes.registerType("twin-link", TwinLinkNode);
 };
+
+function noop(): void {}
 
 /**
  * The client id of a persistent session must stay the same across restarts, and differ between

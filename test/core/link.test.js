@@ -152,6 +152,7 @@ describe("link protocol", function () {
   it("writes replies", function () {
     assert.deepEqual(JSON.parse(protocol.acceptedReport(4, 9, "c", [])), { version: 4, ts: 9, clientToken: "c" });
     assert.deepEqual(JSON.parse(protocol.acceptedReport(4, 9, undefined, ["t"])), { version: 4, ts: 9, stale: ["t"] });
+    assert.deepEqual(JSON.parse(protocol.acceptedReport(4, 9, 'say "hi"\\', ["t\"x"])), { version: 4, ts: 9, clientToken: 'say "hi"\\', stale: ['t"x'] });
     assert.deepEqual(JSON.parse(protocol.rejection("not-found", "no", 9, "c")), { code: "not-found", message: "no", ts: 9, clientToken: "c" });
     assert.deepEqual(JSON.parse(protocol.documentReply({ id: "p" }, "c")), { id: "p", clientToken: "c" });
     assert.deepEqual(JSON.parse(protocol.deltaMessage({ rpm: 1 }, 2, 9)), { state: { rpm: 1 }, version: 2, ts: 9 });
@@ -318,7 +319,7 @@ describe("DeviceLink (rules, with a fake broker)", function () {
     link = new DeviceLink({
       registry: reg,
       topics: new LinkTopics("twins"),
-      publish: (topic, payload, retain, key) => sent.push({ topic, payload, retain, key }),
+      publish: (topic, payload, retain, key, atMost) => sent.push({ topic, payload, retain, key, atMost }),
       create: { model: "pump" },
       state: "off",
       describe: (err) => ({ code: err.code || "error", message: err.message }),
@@ -352,6 +353,25 @@ describe("DeviceLink (rules, with a fake broker)", function () {
     assert.equal(on("twins/p/reported/rejected")[0].code, "invalid-value");
     assert.equal(rejected.length, 1);
     assert.equal(sent.some((m) => m.topic.startsWith("other")), false);
+  });
+
+  it("caps a reply's QoS at the request's, and leaves the delta at the link's", async function () {
+    make();
+    reg.create("p", { model: "pump" });
+    const qos0 = (topic, payload) => new Promise((resolve) => link.handle(topic, JSON.stringify(payload), false, resolve, 0));
+    await qos0("twins/p/reported", { temperature: 1 });
+    await qos0("twins/p/reported", { temperature: 500 });
+    await qos0("twins/p/get", {});
+    await handle("twins/p/reported", { temperature: 2 });
+    reg.setDesired("p", { rpm: 10 });
+    await tick();
+    assert.deepEqual(sent.map((m) => [m.topic, m.atMost]), [
+      ["twins/p/reported/accepted", 0],
+      ["twins/p/reported/rejected", 0],
+      ["twins/p/get/accepted", 0],
+      ["twins/p/reported/accepted", undefined],
+      ["twins/p/delta", undefined],
+    ]);
   });
 
   it("publishes the delta once per write, with a key so only the latest waits in a queue", async function () {
@@ -404,5 +424,18 @@ describe("DeviceLink (rules, with a fake broker)", function () {
     release();
     assert.equal(acked, true);
     assert.equal(on("twins/p/reported/accepted").length, 1);
+  });
+
+  it("tells each strict-mode reading the version it made, though later readings landed before it was durable", async function () {
+    const pending = [];
+    make();
+    reg.whenDurable = (cb) => pending.push(cb);
+    link.handle("twins/p/reported", '{"temperature": 3, "clientToken": "a"}', false, () => undefined);
+    link.handle("twins/p/reported", '{"temperature": 4, "clientToken": "b"}', false, () => undefined);
+    link.handle("twins/p/reported", '{"clientToken": "c"}', false, () => undefined);
+    assert.equal(reg.get("p").version, 2);
+    for (const cb of pending.splice(0)) cb();
+    // A device that sends `version` next relies on it: the twin's version when the reply left would make it conflict.
+    assert.deepEqual(on("twins/p/reported/accepted").map((m) => [m.clientToken, m.version]), [["a", 1], ["b", 2], ["c", 2]]);
   });
 });

@@ -62,7 +62,7 @@ async function device(url, clientId = `dev-${Math.random().toString(16).slice(2,
   const client = mqtt.connect(url, { clientId, protocolVersion: 4, reconnectPeriod: 200 });
   await new Promise((resolve, reject) => client.once("connect", resolve).once("error", reject));
   const inbox = [];
-  client.on("message", (topic, payload, packet) => inbox.push({ topic, text: payload.toString(), retain: packet.retain }));
+  client.on("message", (topic, payload, packet) => inbox.push({ topic, text: payload.toString(), retain: packet.retain, qos: packet.qos }));
   await client.subscribeAsync("twins/#", { qos: 1 });
   return {
     client,
@@ -312,6 +312,26 @@ describe("twin-link node", function () {
       assert.equal(dev.all("twins/pump-5/reported/accepted", since).length, 1);
       await dev.publish("twins/pump-5/reported", { temperature: 999 });
       assert.equal((await dev.next("twins/pump-5/reported/rejected", since)).code, "invalid-value");
+    });
+
+    it("answers a reading at no higher QoS than the device sent it with; deltas keep the link's QoS", async function () {
+      const reg = await setup();
+      const since = dev.mark();
+      await dev.publish("twins/pump-8/reported", { temperature: 1, clientToken: "q0" }, { qos: 0 });
+      await dev.next("twins/pump-8/reported/accepted", since);
+      await dev.publish("twins/pump-8/reported", { temperature: 2, clientToken: "q1" }, { qos: 1 });
+      await dev.publish("twins/pump-8/reported", { temperature: 999, clientToken: "bad0" }, { qos: 0 });
+      await dev.next("twins/pump-8/reported/rejected", since);
+      reg.setDesired("pump-8", { rpm: 1500 });
+      await dev.next("twins/pump-8/delta", since);
+      const answers = ["reported/accepted", "reported/rejected", "delta"].map((t) => `twins/pump-8/${t}`);
+      const got = dev.inbox.slice(since).filter((m) => answers.includes(m.topic));
+      assert.deepEqual(got.map((m) => [m.topic.slice("twins/pump-8/".length), JSON.parse(m.text).clientToken, m.qos]), [
+        ["reported/accepted", "q0", 0],
+        ["reported/accepted", "q1", 1],
+        ["reported/rejected", "bad0", 0],
+        ["delta", undefined, 1],
+      ]);
     });
 
     it("treats an empty reading as a sign of life", async function () {

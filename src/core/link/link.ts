@@ -19,6 +19,7 @@ import { applyReading } from "../reading";
 import { Throttle, ThrottleTimers } from "../throttle";
 import {
   LinkTopics,
+  ParsedTopic,
   RequestKind,
   acceptedReport,
   deltaMessage,
@@ -34,8 +35,11 @@ import {
 export type StateMode = "document" | "reported" | "off";
 export type ReplyMode = "all" | "errors";
 
-/** One message out; `key` marks the ones only the latest of which matters (queued while offline). */
-export type Publish = (topic: string, payload: string, retain: boolean, key?: string) => void;
+/**
+ * One message out; `key` marks the ones only the latest of which matters (queued while offline);
+ * `atMost` caps its QoS (a reply goes at no higher QoS than the request it answers).
+ */
+export type Publish = (topic: string, payload: string, retain: boolean, key?: string, atMost?: 0 | 1 | 2) => void;
 
 export interface Rejection {
   topic: string;
@@ -85,6 +89,9 @@ export class DeviceLink extends RegistryFollower {
   private readonly states = new Set<string>();
   private flushQueued = false;
   private republishing: NodeJS.Immediate | null = null;
+  /** The topic `accepts` parsed last: the broker node asks before it hands the message over. */
+  private lastTopic = "";
+  private lastParsed: ParsedTopic | null = null;
 
   constructor(private readonly options: DeviceLinkOptions) {
     super(options.registry);
@@ -107,25 +114,36 @@ export class DeviceLink extends RegistryFollower {
 
   /** Whether a topic is a request for this link. */
   accepts(topic: string): boolean {
-    return this.topics.parse(topic) !== null;
+    return this.parse(topic) !== null;
+  }
+
+  private parse(topic: string): ParsedTopic | null {
+    if (topic !== this.lastTopic) {
+      this.lastParsed = this.topics.parse(topic);
+      this.lastTopic = topic;
+    }
+    return this.lastParsed;
   }
 
   /**
    * Handles one incoming message. `done` is called exactly once, when the message may be
-   * acknowledged to the broker (for a reading: once its change is durable). Never throws.
+   * acknowledged to the broker (for a reading: once its change is durable). The replies go at no
+   * higher QoS than the message's own `qos`: a device that publishes at QoS 0 must already cope
+   * with a request that never arrives, so a reply at QoS 1 assures it of nothing, and costs the
+   * link a stored packet and an acknowledgement per reading. Never throws.
    */
-  handle(topic: string, payload: Buffer | string, retain: boolean, done: () => void): void {
-    const parsed = this.topics.parse(topic);
+  handle(topic: string, payload: Buffer | string, retain: boolean, done: () => void, qos?: 0 | 1 | 2): void {
+    const parsed = this.parse(topic);
     if (!parsed || this.closed) return done();
     const { twinId, kind } = parsed;
     try {
-      if (kind === "reported") this.report(topic, twinId, payload, retain, done);
-      else if (kind === "get") this.get(topic, twinId, payload, retain, done);
+      if (kind === "reported") this.report(topic, twinId, payload, retain, done, qos);
+      else if (kind === "get") this.get(topic, twinId, payload, retain, done, qos);
       else this.status(topic, twinId, payload, done);
     } catch (err) {
       // A bug, not a bad request: still answered if possible, still acknowledged.
       try {
-        this.reject(topic, twinId, kind, err, undefined);
+        this.reject(topic, twinId, kind, err, undefined, qos);
       } catch (e) {
         this.options.onError?.(e);
       }
@@ -151,32 +169,37 @@ export class DeviceLink extends RegistryFollower {
 
   // ---- requests --------------------------------------------------------------------------------
 
-  private report(topic: string, twinId: string, payload: Buffer | string, retain: boolean, done: () => void): void {
+  private report(topic: string, twinId: string, payload: Buffer | string, retain: boolean, done: () => void, qos: 0 | 1 | 2 | undefined): void {
     // A retained reading comes again at every subscribe: applying it would replay old news.
     if (retain) return done();
     let token: string | undefined;
     let stale: string[];
+    let version: number;
     try {
       const body = readBody(twinId, payload, this.maxPayloadBytes, false) as Record<string, unknown>;
       token = tokenOf(body);
       const request = readReport(twinId, body);
-      stale = applyReading(this.registry, twinId, request.values, {
+      const outcome = applyReading(this.registry, twinId, request.values, {
         ts: request.ts,
         ifVersion: request.ifVersion,
         source: topic,
         create: this.options.create,
-      }).stale;
+      });
+      stale = outcome.stale;
+      // The version this reading made (or found, when it changed nothing): in strict mode later
+      // readings may land before this one is durable, and a device that sends it back as
+      // `version` must not be told a newer one.
+      version = outcome.event ? outcome.event.version : (this.registry.twin(twinId)?.version ?? 0);
     } catch (err) {
-      this.reject(topic, twinId, "reported", err, token);
+      this.reject(topic, twinId, "reported", err, token, qos);
       return done();
     }
     this.options.onHandled?.("reported");
     this.registry.whenDurable((err) => {
       try {
-        if (err) this.reject(topic, twinId, "reported", err, token);
+        if (err) this.reject(topic, twinId, "reported", err, token, qos);
         else if (this.replies === "all" || token !== undefined) {
-          const version = this.registry.twin(twinId)?.version ?? 0;
-          this.publish(this.topics.reply(twinId, "reported", true), acceptedReport(version, this.clock(), token, stale), false);
+          this.publish(this.topics.reply(twinId, "reported", true), acceptedReport(version, this.clock(), token, stale), false, undefined, qos);
         }
       } catch (e) {
         this.options.onError?.(e);
@@ -186,7 +209,7 @@ export class DeviceLink extends RegistryFollower {
     });
   }
 
-  private get(topic: string, twinId: string, payload: Buffer | string, retain: boolean, done: () => void): void {
+  private get(topic: string, twinId: string, payload: Buffer | string, retain: boolean, done: () => void, qos: 0 | 1 | 2 | undefined): void {
     if (retain) return done();
     let token: string | undefined;
     let reply: string;
@@ -196,11 +219,11 @@ export class DeviceLink extends RegistryFollower {
       readGet(twinId, body);
       reply = documentReply(this.registry.get(twinId), token);
     } catch (err) {
-      this.reject(topic, twinId, "get", err, token);
+      this.reject(topic, twinId, "get", err, token, qos);
       return done();
     }
     this.options.onHandled?.("get");
-    this.publish(this.topics.reply(twinId, "get", true), reply, false);
+    this.publish(this.topics.reply(twinId, "get", true), reply, false, undefined, qos);
     done();
   }
 
@@ -225,10 +248,10 @@ export class DeviceLink extends RegistryFollower {
   }
 
   /** Answers on /rejected (a status has no reply topic) and reports the rejection. */
-  private reject(topic: string, twinId: string, request: RequestKind, err: unknown, clientToken: string | undefined): void {
+  private reject(topic: string, twinId: string, request: RequestKind, err: unknown, clientToken: string | undefined, qos?: 0 | 1 | 2): void {
     const { code, message } = this.options.describe(err);
     if (request !== "status") {
-      this.publish(this.topics.reply(twinId, request, false), rejection(code, message, this.clock(), clientToken), false);
+      this.publish(this.topics.reply(twinId, request, false), rejection(code, message, this.clock(), clientToken), false, undefined, qos);
     }
     const r: Rejection = { topic, twinId, request, code, message };
     if (clientToken !== undefined) r.clientToken = clientToken;

@@ -215,11 +215,12 @@ export function readStatus(payload: Buffer | string): "online" | "offline" | nul
 
 // ---- replies ----------------------------------------------------------------------------------
 
+/** Written out, not stringified from an object: one goes out per reading. */
 export function acceptedReport(version: number, ts: number, clientToken?: string, stale?: string[]): string {
-  const out: Record<string, unknown> = { version, ts };
-  if (clientToken !== undefined) out.clientToken = clientToken;
-  if (stale && stale.length) out.stale = stale;
-  return JSON.stringify(out);
+  let out = `{"version":${JSON.stringify(version)},"ts":${JSON.stringify(ts)}`;
+  if (clientToken !== undefined) out += `,"clientToken":${JSON.stringify(clientToken)}`;
+  if (stale && stale.length) out += `,"stale":${JSON.stringify(stale)}`;
+  return out + "}";
 }
 
 export function rejection(code: string, message: string, ts: number, clientToken?: string): string {
