@@ -262,9 +262,9 @@ export class LinkConnection {
   /**
    * A QoS 0 message leaves no state in the client (no message id, no store, no acknowledgement
    * to wait for), so it is written as the one buffer it is. mqtt.js writes each packet in five
-   * pieces, behind a cork of its own released on a process.nextTick per packet: 3 to 4 µs of CPU
-   * per reply-sized message against about 1 µs this way (bench/mqtt-publish.js, loaded machine), and a QoS 0
-   * reply goes out per reading. Not while mqtt.js is still sending its stored packets after a
+   * pieces, behind a cork of its own released on a process.nextTick per packet: 3.7 µs of CPU
+   * per packet against 1.3 µs this way (200,000 replies-like messages, 200 per turn), with a
+   * QoS 0 reply per reading. Not while mqtt.js is still sending its stored packets after a
    * connect or is disconnecting (then it keeps the order).
    */
   private writeQos0(client: mqtt.MqttClient, message: Outgoing): boolean {
