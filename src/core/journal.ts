@@ -44,6 +44,8 @@ export interface ApplyContext {
   historyLength: number;
   /** Entries read from disk are untrusted: names are checked again and values copied. */
   fromDisk: boolean;
+  /** A live attribute patch the registry merged and measured already (its result is a fresh object). */
+  merged?: { patch: JsonObject; merged: JsonObject; size: number };
 }
 
 /**
@@ -163,6 +165,10 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
+  if (!ctx.fromDisk && ctx.merged && ctx.merged.patch === patch) {
+    setAttributes(twin, ctx.merged.merged, LIVE, ctx.merged.size);
+    return;
+  }
   // A live patch was admitted by the registry already: merged as it is, without a copy.
   let admitted = patch;
   if (ctx.fromDisk) {
@@ -175,9 +181,9 @@ function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void
 /** Attributes merged here are copies already. */
 const LIVE = { fromDisk: false };
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }): void {
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }, measured?: number): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
-  const size = sizeOf(next);
+  const size = measured ?? sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
   twin.attributeBytes = size;
   twin.attributes = next;

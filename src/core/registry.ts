@@ -83,8 +83,11 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
  */
 interface Parts { a?: Patched; r?: Record<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
 
-/** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
-interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject }
+/**
+ * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
+ * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
+ */
+interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size?: number }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -313,7 +316,7 @@ export class TwinRegistry {
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
     this.write(twin, { a: this.patchedAttributes(twin, patch) });
-    return this.get(twin.id);
+    return toDocument(twin, this.modelOf(twin));
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
@@ -507,7 +510,7 @@ export class TwinRegistry {
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
   private checkSize(twin: Twin, parts: Parts): void {
     let bytes = twin.bytes;
-    if (parts.a) bytes += sizeOf(parts.a.merged) - twin.attributeBytes;
+    if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
     if (parts.r) {
       for (const name in parts.r) {
         const old = twin.reported.get(name);
@@ -579,7 +582,13 @@ export class TwinRegistry {
     const touched = deltaMatters ? new Set([...Object.keys(parts.r ?? {}), ...(parts.d?.keys() ?? [])]) : null;
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
-    this.commit(entry);
+    // The patch was merged and measured for the checks: applying the entry takes that result.
+    if (entry.ap && parts.a) this.ctx.merged = { patch: parts.a.patch, merged: parts.a.merged, size: parts.a.size as number };
+    try {
+      this.commit(entry);
+    } finally {
+      this.ctx.merged = undefined;
+    }
     if (entry.r) {
       this.seen.delete(twin.id);
       this.seen.set(twin.id, t);
