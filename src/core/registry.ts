@@ -10,7 +10,7 @@ import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, value
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, toRecord } from "./journal";
 import { Point } from "./history";
 import { Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -81,7 +81,7 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
  * Checked parts of one change: merged attributes, readings, desired values (null clears).
  * Readings are already in the journal entry's form, so the entry takes them as they are.
  */
-interface Parts { a?: Patched; r?: Record<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+interface Parts { a?: Patched; r?: Readings; d?: Map<string, EntryTuple | null> }
 
 /**
  * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
@@ -276,18 +276,21 @@ export class TwinRegistry {
     const t = entry.t;
     this.emit({ twinId, version: 1, section: "twin", ts: t, changes: dict(), op: "created" });
     let reported: ChangeEvent | null = null;
-    for (const [section, props] of [["reported", entry.r], ["desired", entry.d]] as const) {
-      if (!props || Object.keys(props).length === 0) continue;
+    if (entry.rv) {
+      const ts = entry.rt ?? t;
       const changes = dict<Change>();
-      for (const name of Object.keys(props)) {
-        const tuple = props[name] as EntryTuple;
+      for (const name in entry.rv) changes[name] = { value: cloneJson(entry.rv[name]), previous: null, ts };
+      this.emit((reported = { twinId, version: 1, section: "reported", ts: t, changes }));
+    }
+    if (entry.d && hasKeys(entry.d)) {
+      const changes = dict<Change>();
+      for (const name of Object.keys(entry.d)) {
+        const tuple = entry.d[name];
         changes[name] = { value: cloneJson(tuple[0]), previous: null, ts: tuple[1] };
       }
-      const event: ChangeEvent = { twinId, version: 1, section, ts: t, changes };
-      if (section === "reported") reported = event;
-      this.emit(event);
+      this.emit({ twinId, version: 1, section: "desired", ts: t, changes });
     }
-    if (entry.r && Object.keys(entry.r).length) {
+    if (entry.rv) {
       this.seen.set(twinId, t);
       this.emitConnectivity(this.twins.get(twinId) as Twin, true, t);
     }
@@ -412,7 +415,7 @@ export class TwinRegistry {
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
     if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) entry.r = parts.r = this.checkReported(shell, input.reported, options).accepted;
+    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checkReported(shell, input.reported, options).accepted), t);
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
@@ -449,12 +452,12 @@ export class TwinRegistry {
    * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
    * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
    */
-  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Record<string, EntryTuple>; stale: string[]; kept: number } {
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Readings; stale: string[]; kept: number } {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
     const shape = options.shape;
     let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
-    const accepted = dict<EntryTuple>();
+    const accepted = dict<Json>();
     const stale: string[] = [];
     let kept = 0;
     for (const key of Object.keys(values)) {
@@ -476,9 +479,11 @@ export class TwinRegistry {
         stale.push(name);
         continue;
       }
-      accepted[name] = options.source === undefined ? [value, ts] : [value, ts, options.source];
+      accepted[name] = value;
     }
-    return { accepted, stale, kept };
+    const readings: Readings = { values: accepted, ts };
+    if (options.source !== undefined) readings.source = options.source;
+    return { accepted: readings, stale, kept };
   }
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
@@ -512,9 +517,10 @@ export class TwinRegistry {
     let bytes = twin.bytes;
     if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
     if (parts.r) {
-      for (const name in parts.r) {
+      const values = parts.r.values;
+      for (const name in values) {
         const old = twin.reported.get(name);
-        bytes += entrySize(name, parts.r[name][0]) - (old ? entrySize(name, old.value) : 0);
+        bytes += entrySize(name, values[name]) - (old ? entrySize(name, old.value) : 0);
       }
     }
     if (parts.d) {
@@ -555,13 +561,13 @@ export class TwinRegistry {
       if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
     }
     const reportedChanges = dict<Change>();
-    if (parts.r && hasKeys(parts.r)) {
-      for (const name in parts.r) {
-        const tuple = parts.r[name];
+    if (parts.r && hasKeys(parts.r.values)) {
+      const { values, ts } = parts.r;
+      for (const name in values) {
         const old = twin.reported.get(name);
-        reportedChanges[name] = { value: cloneJson(tuple[0]), previous: old ? cloneJson(old.value) : null, ts: tuple[1] };
+        reportedChanges[name] = { value: cloneJson(values[name]), previous: old ? cloneJson(old.value) : null, ts };
       }
-      entry.r = parts.r;
+      journalReadings(entry, parts.r, t);
     }
     const desiredChanges = dict<Change>();
     if (parts.d && parts.d.size) {
@@ -573,13 +579,13 @@ export class TwinRegistry {
       }
       entry.d = d;
     }
-    if (!entry.ap && !entry.r && !entry.d) return {};
+    if (!entry.ap && !entry.rv && !entry.d) return {};
     this.checkSize(twin, { a: entry.ap ? parts.a : undefined, r: parts.r, d: parts.d });
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
     const deltaMatters = (parts.d !== undefined && parts.d.size > 0) || (twin.desired !== null && twin.desired.size > 0);
-    const touched = deltaMatters ? new Set([...Object.keys(parts.r ?? {}), ...(parts.d?.keys() ?? [])]) : null;
+    const touched = deltaMatters ? new Set([...Object.keys(parts.r?.values ?? {}), ...(parts.d?.keys() ?? [])]) : null;
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
     // The patch was merged and measured for the checks: applying the entry takes that result.
@@ -589,17 +595,17 @@ export class TwinRegistry {
     } finally {
       this.ctx.merged = undefined;
     }
-    if (entry.r) {
+    if (entry.rv) {
       this.seen.delete(twin.id);
       this.seen.set(twin.id, t);
     }
     const events: Partial<Record<Section, ChangeEvent>> = {};
     // One event per section written, in this order (a plain sequence: every reading passes here).
     if (entry.ap) this.emit((events.attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
-    if (entry.r) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.rv) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
     if (entry.d) this.emit((events.desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
-    if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
+    if (entry.rv && !wasOnline) this.emitConnectivity(twin, true, t);
     return events;
   }
 
