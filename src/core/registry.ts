@@ -335,11 +335,15 @@ export class TwinRegistry {
 
   /** Applies readings to reported state as one change; older readings are skipped, not errors. */
   report(id: unknown, values: unknown, options: ReportOptions = {}): ReportResult {
-    if (options.create && typeof id === "string" && !this.twins.has(id)) {
-      const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
-      return { event: created.reported, stale: [], created: true };
+    // Only valid ids are ever stored: a twin found by this id needs no second look at it.
+    let twin = typeof id === "string" ? this.twins.get(id) : undefined;
+    if (!twin) {
+      if (options.create && typeof id === "string") {
+        const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
+        return { event: created.reported, stale: [], created: true };
+      }
+      twin = this.require(id);
     }
-    const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
     const { accepted, stale, kept } = this.checkReported(twin, values, options);
     if (kept === 0 && options.alive) {
@@ -547,8 +551,10 @@ export class TwinRegistry {
   private write(twin: Twin, parts: Parts): Partial<Record<Section, ChangeEvent>> {
     const t = this.clock();
     const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
-    const attributeChanges = dict<Change>();
+    // A section's changes are made only when the change has that section: most are readings.
+    let attributeChanges = EMPTY_CHANGES;
     if (parts.a) {
+      attributeChanges = dict<Change>();
       const previous = twin.attributes;
       const next = parts.a.merged;
       for (const key of parts.a.keys) {
@@ -557,10 +563,11 @@ export class TwinRegistry {
         if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
       }
       // The journal keeps the patch, not the merged result: a 1 KB change costs about 1 KB of disk.
-      if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
+      if (hasKeys(attributeChanges)) entry.ap = parts.a.patch;
     }
-    const reportedChanges = dict<Change>();
+    let reportedChanges = EMPTY_CHANGES;
     if (parts.r && hasKeys(parts.r.values)) {
+      reportedChanges = dict<Change>();
       const { values, ts } = parts.r;
       for (const name in values) {
         const old = twin.reported.get(name);
@@ -568,8 +575,9 @@ export class TwinRegistry {
       }
       journalReadings(entry, parts.r, t);
     }
-    const desiredChanges = dict<Change>();
+    let desiredChanges = EMPTY_CHANGES;
     if (parts.d && parts.d.size) {
+      desiredChanges = dict<Change>();
       const d = dict<EntryTuple | null>();
       for (const [name, tuple] of parts.d) {
         const old = twin.desired?.get(name);
@@ -822,6 +830,9 @@ export class TwinRegistry {
     await this.store.close();
   }
 }
+
+/** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
+const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
 
 function expectedVersion(twinId: string, ifVersion: unknown): number {
   const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;
