@@ -433,7 +433,7 @@ export class TwinRegistry {
     const keys = Object.keys(patch);
     for (const key of keys) {
       checkPropertyName(twin.id, key);
-      admitted[key] = admit(patch[key], this.admitContext(twin, key)).value;
+      admitted[key] = this.admitValue(twin, key, patch[key]);
     }
     return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys, patch: admitted };
   }
