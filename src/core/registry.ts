@@ -571,7 +571,14 @@ export class TwinRegistry {
       const { values, ts } = parts.r;
       for (const name in values) {
         const old = twin.reported.get(name);
-        reportedChanges[name] = { value: cloneJson(values[name]), previous: old ? cloneJson(old.value) : null, ts };
+        // Most readings are numbers: a copy (the twin keeps the value) only of objects and arrays.
+        const value = values[name];
+        const previous = old ? old.value : null;
+        reportedChanges[name] = {
+          value: typeof value === "object" && value !== null ? cloneJson(value) : value,
+          previous: typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
+          ts,
+        };
       }
       journalReadings(entry, parts.r, t);
     }
