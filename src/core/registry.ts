@@ -223,6 +223,11 @@ export class TwinRegistry {
   }
 
   private require(id: unknown): Twin {
+    // Only valid ids are ever stored: a twin found by this id needs no second look at it.
+    if (typeof id === "string") {
+      const found = this.twins.get(id);
+      if (found) return found;
+    }
     const twinId = checkTwinId(id);
     const twin = this.twins.get(twinId);
     if (!twin) throw new TwinError("not-found", { twinId });
@@ -335,15 +340,12 @@ export class TwinRegistry {
 
   /** Applies readings to reported state as one change; older readings are skipped, not errors. */
   report(id: unknown, values: unknown, options: ReportOptions = {}): ReportResult {
-    // Only valid ids are ever stored: a twin found by this id needs no second look at it.
-    let twin = typeof id === "string" ? this.twins.get(id) : undefined;
-    if (!twin) {
-      if (options.create && typeof id === "string") {
-        const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
-        return { event: created.reported, stale: [], created: true };
-      }
-      twin = this.require(id);
+    const found = typeof id === "string" ? this.twins.get(id) : undefined;
+    if (!found && options.create && typeof id === "string") {
+      const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
+      return { event: created.reported, stale: [], created: true };
     }
+    const twin = found ?? this.require(id);
     this.checkVersion(twin, options.ifVersion);
     const { accepted, stale, kept } = this.checkReported(twin, values, options);
     if (kept === 0 && options.alive) {
