@@ -240,8 +240,13 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
     // same order as below, without a callback per step.
     const twinId = twinIdOf(msg, params, twinOf(msg));
     if (twinId instanceof Error) return cb(twinId);
-    const values = valuesOf(twinId, valueOf(msg), params, r);
-    if (values instanceof Error) return cb(values);
+    let value: unknown;
+    try {
+      value = decode(twinId, valueOf(msg));
+    } catch (e) {
+      return cb(e as Error);
+    }
+    const values = valuesOf(value, params, r);
     const ts = r.tsOf ? timestampOf(twinId, (r.tsOf.sync as (msg: NodeMessage) => unknown)(msg)) : undefined;
     if (ts instanceof Error) return cb(ts);
     return cb(null, { twinId, values, ts, source: topic || undefined });
@@ -252,8 +257,13 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
     if (twinId instanceof Error) return cb(twinId);
     r.valueOf(msg, (valueErr, raw) => {
       if (valueErr) return cb(valueErr);
-      const values = valuesOf(twinId, raw, params, r);
-      if (values instanceof Error) return cb(values);
+      let value: unknown;
+      try {
+        value = decode(twinId, raw);
+      } catch (e) {
+        return cb(e as Error);
+      }
+      const values = valuesOf(value, params, r);
       const finish = (ts: number | undefined) => cb(null, { twinId, values, ts, source: topic || undefined });
       if (!r.tsOf) return finish(undefined);
       r.tsOf(msg, (tsErr, rawTs) => {
@@ -274,13 +284,7 @@ function twinIdOf(msg: NodeMessage, params: Record<string, string> | null, confi
 }
 
 /** The reading's properties: one named by the topic or the node, else the keys of an object, else "value". */
-function valuesOf(twinId: string, raw: unknown, params: Record<string, string> | null, r: Readers): Record<string, unknown> | Error {
-  let value: unknown;
-  try {
-    value = decode(twinId, raw);
-  } catch (e) {
-    return e as Error;
-  }
+function valuesOf(value: unknown, params: Record<string, string> | null, r: Readers): Record<string, unknown> {
   const property = params?.property ?? r.property;
   let values: Record<string, unknown>;
   if (property) {
