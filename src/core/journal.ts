@@ -15,10 +15,18 @@ import { mergePatch, isObject } from "./merge-patch";
 export type EntryTuple = [Json, number, string?];
 type Props<T> = Record<string, T>;
 
+/**
+ * Reported values in an entry. `rv` is the compact form the registry writes: the values of one
+ * reading, which share a source time (`rt`, left out when it is the entry's `t`) and a source
+ * (`rs`, left out when there is none), so a ten-property reading stores one timestamp, not ten.
+ * `r` is the older form, a tuple per property; entries and snapshots in it still apply.
+ */
+interface ReportedValues { r?: Props<EntryTuple>; rv?: Props<Json>; rt?: number; rs?: string }
+
 export type JournalEntry =
-  | { l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple> }
+  | ({ l: number; o: "c"; i: string; v: number; t: number; m: string | null; a?: JsonObject; d?: Props<EntryTuple> } & ReportedValues)
   | { l: number; o: "x"; i: string; t: number }
-  | { l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; ap?: JsonObject; r?: Props<EntryTuple>; d?: Props<EntryTuple | null> }
+  | ({ l: number; o: "u"; i: string; v: number; t: number; a?: JsonObject; ap?: JsonObject; d?: Props<EntryTuple | null> } & ReportedValues)
   | DerivedEntry
   | { l: number; o: "st"; i: string; t: number; s: Props<Json> }
   | { l: number; o: "n"; i: string; t: number; on: boolean };
@@ -44,6 +52,8 @@ export interface ApplyContext {
   historyLength: number;
   /** Entries read from disk are untrusted: names are checked again and values copied. */
   fromDisk: boolean;
+  /** A live attribute patch the registry merged and measured already (its result is a fresh object). */
+  merged?: { patch: JsonObject; merged: JsonObject; size: number };
 }
 
 /**
@@ -52,17 +62,39 @@ export interface ApplyContext {
  */
 export type Applied = "applied" | "covered" | "unknown" | "invalid";
 
+/** Checked readings of one change, as the registry hands them to an entry (journalReadings). */
+export interface Readings { values: Props<Json>; ts: number; source?: string }
+
+/** Puts readings into an entry in the compact form; nothing when there are none. */
+export function journalReadings(entry: ReportedValues & { t: number }, readings: Readings, t: number): void {
+  if (!hasKeys(readings.values)) return;
+  entry.rv = readings.values;
+  if (readings.ts !== t) entry.rt = readings.ts;
+  if (readings.source !== undefined) entry.rs = readings.source;
+}
+
+/** Whether an entry from disk has its compact readings in a form that can be applied. */
+function readingsValid(e: ReportedValues): boolean {
+  return (e.rv === undefined || isObject(e.rv as Json)) && (e.rt === undefined || (typeof e.rt === "number" && Number.isFinite(e.rt))) && (e.rs === undefined || typeof e.rs === "string");
+}
+
+/** Whether the entry reports any value, in either form. */
+function reportsAny(e: ReportedValues): boolean {
+  return (e.r !== undefined && Object.keys(e.r).length > 0) || (e.rv !== undefined && Object.keys(e.rv).length > 0);
+}
+
 /** Applies one entry. */
 export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   const existing = ctx.twins.get(e.i);
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
-    if (ctx.fromDisk && !isTwinId(e.i)) return "invalid";
+    if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
     const twin = new Twin(e.i, e.m, e.t, e.t);
     ctx.twins.set(e.i, twin);
     if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
-    if (e.r && Object.keys(e.r).length) seen(twin, e.t);
+    if (e.rv) putReadings(twin, e, ctx);
+    if (reportsAny(e)) seen(twin, e.t);
     if (e.d) putEntries(twin, "desired", e.d, ctx);
     twin.version = e.v;
     twin.lsn = e.l;
@@ -75,12 +107,12 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       ctx.twins.delete(e.i);
       return "applied";
     case "u":
+      if (ctx.fromDisk && !readingsValid(e)) return "invalid";
       if (isObject(e.a)) setAttributes(twin, e.a, ctx);
       if (isObject(e.ap)) patchAttributes(twin, e.ap, ctx);
-      if (e.r) {
-        putEntries(twin, "reported", e.r, ctx);
-        seen(twin, e.t);
-      }
+      if (e.r) putEntries(twin, "reported", e.r, ctx);
+      if (e.rv) putReadings(twin, e, ctx);
+      if (e.r || e.rv) seen(twin, e.t);
       if (e.d) putEntries(twin, "desired", e.d, ctx);
       break;
     case "st":
@@ -163,6 +195,10 @@ function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: App
 
 /** An attribute change is journalled as the merge patch that made it, not the whole result. */
 function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void {
+  if (!ctx.fromDisk && ctx.merged && ctx.merged.patch === patch) {
+    setAttributes(twin, ctx.merged.merged, LIVE, ctx.merged.size);
+    return;
+  }
   // A live patch was admitted by the registry already: merged as it is, without a copy.
   let admitted = patch;
   if (ctx.fromDisk) {
@@ -175,9 +211,9 @@ function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void
 /** Attributes merged here are copies already. */
 const LIVE = { fromDisk: false };
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }): void {
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }, measured?: number): void {
   const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
-  const size = sizeOf(next);
+  const size = measured ?? sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
   twin.attributeBytes = size;
   twin.attributes = next;
@@ -192,17 +228,32 @@ function putEntries(twin: Twin, section: "reported" | "desired", props: Props<En
   }
 }
 
+/** Compact readings: every value with the entry's one source time and source. */
+function putReadings(twin: Twin, e: ReportedValues & { t: number }, ctx: ApplyContext): void {
+  const values = e.rv as Props<Json>;
+  const ts = e.rt ?? e.t;
+  if (ctx.fromDisk) {
+    for (const [name, value] of entriesOf(values, ctx)) putValue(twin, "reported", name, value, ts, e.rs, ctx);
+  } else {
+    for (const name in values) putValue(twin, "reported", name, values[name], ts, e.rs, ctx);
+  }
+}
+
 function putEntry(twin: Twin, section: "reported" | "desired", name: string, tuple: EntryTuple | null, ctx: ApplyContext): void {
-  let map = section === "reported" ? twin.reported : twin.desired;
-  const old = map?.get(name);
-  if (old) twin.bytes -= entrySize(name, old.value);
   if (tuple === null || !Array.isArray(tuple)) {
+    const map = section === "reported" ? twin.reported : twin.desired;
+    const old = map?.get(name);
+    if (old) twin.bytes -= entrySize(name, old.value);
     map?.delete(name);
     return;
   }
-  const value = tuple[0];
-  const ts = tuple[1];
-  const source = tuple[2] === null ? undefined : tuple[2];
+  putValue(twin, section, name, tuple[0], tuple[1], tuple[2] === null ? undefined : tuple[2], ctx);
+}
+
+function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {
+  let map = section === "reported" ? twin.reported : twin.desired;
+  const old = map?.get(name);
+  if (old) twin.bytes -= entrySize(name, old.value);
   if (old && (old.source === undefined) === (source === undefined)) {
     // Entries are read synchronously only (nobody keeps one), so the stored one is updated in
     // place: a reading allocates no new entry per property.
@@ -299,6 +350,12 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   twin.version = r.v;
   twin.lsn = r.l;
   return twin;
+}
+
+/** Whether an object has an own key, without listing them. */
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
 }
 
 function num(value: unknown): number {

@@ -10,7 +10,7 @@ import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, value
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, applyEntry, entrySize, fromRecord, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, toRecord } from "./journal";
 import { Point } from "./history";
 import { Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -81,10 +81,13 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
  * Checked parts of one change: merged attributes, readings, desired values (null clears).
  * Readings are already in the journal entry's form, so the entry takes them as they are.
  */
-interface Parts { a?: Patched; r?: Record<string, EntryTuple>; d?: Map<string, EntryTuple | null> }
+interface Parts { a?: Patched; r?: Readings; d?: Map<string, EntryTuple | null> }
 
-/** Attributes after a merge patch, with the top-level keys the patch named (no other can change). */
-interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject }
+/**
+ * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
+ * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
+ */
+interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size?: number }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -190,7 +193,7 @@ export class TwinRegistry {
     for (const m of missing) warnings.push(`twins use model "${m}", which this registry no longer defines; their values are not checked`);
     const online = [...this.twins.values()].filter((t) => t.online && t.lastSeen !== null);
     online.sort((a, b) => (a.lastSeen as number) - (b.lastSeen as number));
-    for (const t of online) this.seen.set(t.id, t.lastSeen as number);
+    for (const t of online) this.markSeen(t.id, t.lastSeen as number);
     if (this.stalenessMs > 0) {
       this.staleTimer = setInterval(() => this.expire(), Math.max(50, Math.min(1000, this.stalenessMs / 4)));
       this.staleTimer.unref();
@@ -258,6 +261,11 @@ export class TwinRegistry {
   }
 
   private require(id: unknown): Twin {
+    // Only valid ids are ever stored: a twin found by this id needs no second look at it.
+    if (typeof id === "string") {
+      const found = this.twins.get(id);
+      if (found) return found;
+    }
     const twinId = checkTwinId(id);
     const twin = this.twins.get(twinId);
     if (!twin) throw new TwinError("not-found", { twinId });
@@ -311,19 +319,22 @@ export class TwinRegistry {
     const t = entry.t;
     this.emit({ twinId, version: 1, section: "twin", ts: t, changes: dict(), op: "created" });
     let reported: ChangeEvent | null = null;
-    for (const [section, props] of [["reported", entry.r], ["desired", entry.d]] as const) {
-      if (!props || Object.keys(props).length === 0) continue;
+    if (entry.rv) {
+      const ts = entry.rt ?? t;
       const changes = dict<Change>();
-      for (const name of Object.keys(props)) {
-        const tuple = props[name] as EntryTuple;
+      for (const name in entry.rv) changes[name] = { value: cloneJson(entry.rv[name]), previous: null, ts };
+      this.emit((reported = { twinId, version: 1, section: "reported", ts: t, changes }));
+    }
+    if (entry.d && hasKeys(entry.d)) {
+      const changes = dict<Change>();
+      for (const name of Object.keys(entry.d)) {
+        const tuple = entry.d[name];
         changes[name] = { value: cloneJson(tuple[0]), previous: null, ts: tuple[1] };
       }
-      const event: ChangeEvent = { twinId, version: 1, section, ts: t, changes };
-      if (section === "reported") reported = event;
-      this.emit(event);
+      this.emit({ twinId, version: 1, section: "desired", ts: t, changes });
     }
-    if (entry.r && Object.keys(entry.r).length) {
-      this.seen.set(twinId, t);
+    if (entry.rv) {
+      this.markSeen(twinId, t);
       this.emitConnectivity(this.twins.get(twinId) as Twin, true, t);
     }
     return { twinId, reported };
@@ -351,7 +362,7 @@ export class TwinRegistry {
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
     this.write(twin, { a: this.patchedAttributes(twin, patch) });
-    return this.get(twin.id);
+    return toDocument(twin, this.modelOf(twin));
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
@@ -367,11 +378,12 @@ export class TwinRegistry {
 
   /** Applies readings to reported state as one change; older readings are skipped, not errors. */
   report(id: unknown, values: unknown, options: ReportOptions = {}): ReportResult {
-    if (options.create && typeof id === "string" && !this.twins.has(id)) {
+    const found = typeof id === "string" ? this.twins.get(id) : undefined;
+    if (!found && options.create && typeof id === "string") {
       const created = this.createTwin(id, { model: options.create.model, reported: values }, options);
       return { event: created.reported, stale: [], created: true };
     }
-    const twin = this.require(id);
+    const twin = found ?? this.require(id);
     this.checkVersion(twin, options.ifVersion);
     const { accepted, stale, kept } = this.checkReported(twin, values, options);
     if (kept === 0 && options.alive) {
@@ -398,8 +410,7 @@ export class TwinRegistry {
     }
     // Never backwards: a clock stepped back must not age a twin that was seen later.
     if (twin.lastSeen === null || t > twin.lastSeen) twin.lastSeen = t;
-    this.seen.delete(twin.id);
-    this.seen.set(twin.id, t);
+    this.markSeen(twin.id, t);
   }
 
   /**
@@ -447,7 +458,7 @@ export class TwinRegistry {
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
     if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) entry.r = parts.r = this.checkReported(shell, input.reported, options).accepted;
+    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checkReported(shell, input.reported, options).accepted), t);
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
@@ -462,7 +473,7 @@ export class TwinRegistry {
     const keys = Object.keys(patch);
     for (const key of keys) {
       checkPropertyName(twin.id, key);
-      admitted[key] = admit(patch[key], this.admitContext(twin, key)).value;
+      admitted[key] = this.admitValue(twin, key, patch[key]);
     }
     return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys, patch: admitted };
   }
@@ -484,12 +495,12 @@ export class TwinRegistry {
    * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
    * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
    */
-  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Record<string, EntryTuple>; stale: string[]; kept: number } {
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Readings; stale: string[]; kept: number } {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
     const shape = options.shape;
     let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
-    const accepted = dict<EntryTuple>();
+    const accepted = dict<Json>();
     const stale: string[] = [];
     let kept = 0;
     for (const key of Object.keys(values)) {
@@ -511,9 +522,11 @@ export class TwinRegistry {
         stale.push(name);
         continue;
       }
-      accepted[name] = options.source === undefined ? [value, ts] : [value, ts, options.source];
+      accepted[name] = value;
     }
-    return { accepted, stale, kept };
+    const readings: Readings = { values: accepted, ts };
+    if (options.source !== undefined) readings.source = options.source;
+    return { accepted: readings, stale, kept };
   }
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
@@ -545,11 +558,12 @@ export class TwinRegistry {
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
   private checkSize(twin: Twin, parts: Parts): void {
     let bytes = twin.bytes;
-    if (parts.a) bytes += sizeOf(parts.a.merged) - twin.attributeBytes;
+    if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
     if (parts.r) {
-      for (const name in parts.r) {
+      const values = parts.r.values;
+      for (const name in values) {
         const old = twin.reported.get(name);
-        bytes += entrySize(name, parts.r[name][0]) - (old ? entrySize(name, old.value) : 0);
+        bytes += entrySize(name, values[name]) - (old ? entrySize(name, old.value) : 0);
       }
     }
     if (parts.d) {
@@ -577,8 +591,10 @@ export class TwinRegistry {
   private write(twin: Twin, parts: Parts): Partial<Record<Section, ChangeEvent>> {
     const t = this.clock();
     const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
-    const attributeChanges = dict<Change>();
+    // A section's changes are made only when the change has that section: most are readings.
+    let attributeChanges = EMPTY_CHANGES;
     if (parts.a) {
+      attributeChanges = dict<Change>();
       const previous = twin.attributes;
       const next = parts.a.merged;
       for (const key of parts.a.keys) {
@@ -587,19 +603,28 @@ export class TwinRegistry {
         if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
       }
       // The journal keeps the patch, not the merged result: a 1 KB change costs about 1 KB of disk.
-      if (Object.keys(attributeChanges).length) entry.ap = parts.a.patch;
+      if (hasKeys(attributeChanges)) entry.ap = parts.a.patch;
     }
-    const reportedChanges = dict<Change>();
-    if (parts.r && hasKeys(parts.r)) {
-      for (const name in parts.r) {
-        const tuple = parts.r[name];
+    let reportedChanges = EMPTY_CHANGES;
+    if (parts.r && hasKeys(parts.r.values)) {
+      reportedChanges = dict<Change>();
+      const { values, ts } = parts.r;
+      for (const name in values) {
         const old = twin.reported.get(name);
-        reportedChanges[name] = { value: cloneJson(tuple[0]), previous: old ? cloneJson(old.value) : null, ts: tuple[1] };
+        // Most readings are numbers: a copy (the twin keeps the value) only of objects and arrays.
+        const value = values[name];
+        const previous = old ? old.value : null;
+        reportedChanges[name] = {
+          value: typeof value === "object" && value !== null ? cloneJson(value) : value,
+          previous: typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
+          ts,
+        };
       }
-      entry.r = parts.r;
+      journalReadings(entry, parts.r, t);
     }
-    const desiredChanges = dict<Change>();
+    let desiredChanges = EMPTY_CHANGES;
     if (parts.d && parts.d.size) {
+      desiredChanges = dict<Change>();
       const d = dict<EntryTuple | null>();
       for (const [name, tuple] of parts.d) {
         const old = twin.desired?.get(name);
@@ -608,27 +633,30 @@ export class TwinRegistry {
       }
       entry.d = d;
     }
-    if (!entry.ap && !entry.r && !entry.d) return {};
+    if (!entry.ap && !entry.rv && !entry.d) return {};
     this.checkSize(twin, { a: entry.ap ? parts.a : undefined, r: parts.r, d: parts.d });
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
     const deltaMatters = (parts.d !== undefined && parts.d.size > 0) || (twin.desired !== null && twin.desired.size > 0);
-    const touched = deltaMatters ? new Set([...Object.keys(parts.r ?? {}), ...(parts.d?.keys() ?? [])]) : null;
+    const touched = deltaMatters ? new Set([...Object.keys(parts.r?.values ?? {}), ...(parts.d?.keys() ?? [])]) : null;
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
-    this.commit(entry);
-    if (entry.r) {
-      this.seen.delete(twin.id);
-      this.seen.set(twin.id, t);
+    // The patch was merged and measured for the checks: applying the entry takes that result.
+    if (entry.ap && parts.a) this.ctx.merged = { patch: parts.a.patch, merged: parts.a.merged, size: parts.a.size as number };
+    try {
+      this.commit(entry);
+    } finally {
+      this.ctx.merged = undefined;
     }
+    if (entry.rv) this.markSeen(twin.id, t);
     const events: Partial<Record<Section, ChangeEvent>> = {};
     // One event per section written, in this order (a plain sequence: every reading passes here).
     if (entry.ap) this.emit((events.attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
-    if (entry.r) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.rv) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
     if (entry.d) this.emit((events.desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
-    if (entry.r && !wasOnline) this.emitConnectivity(twin, true, t);
+    if (entry.rv && !wasOnline) this.emitConnectivity(twin, true, t);
     return events;
   }
 
@@ -663,6 +691,16 @@ export class TwinRegistry {
     const changes = dict<Change>();
     changes.online = { value: online, previous: !online, ts: t };
     this.emit({ twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes });
+  }
+
+  /**
+   * Moves a twin to the back of the staleness order. Without a staleness timeout nothing reads
+   * that order, and moving an entry in a Map was a tenth of a reading's time: nothing is kept.
+   */
+  private markSeen(id: string, t: number): void {
+    if (this.stalenessMs <= 0) return;
+    this.seen.delete(id);
+    this.seen.set(id, t);
   }
 
   /** How far the stored sign of life may lag behind the last reading: half the staleness timeout, else five minutes. */
@@ -839,6 +877,9 @@ export class TwinRegistry {
     await this.store.close();
   }
 }
+
+/** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
+const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
 
 function expectedVersion(twinId: string, ifVersion: unknown): number {
   const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;

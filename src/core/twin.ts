@@ -90,10 +90,14 @@ export function deltaOf(twin: Twin, model: TwinModel | null): JsonObject {
 }
 
 export function toDocument(twin: Twin, model: TwinModel | null): TwinDocument {
+  // Built property by property in the document's key order (users see it in JSON): one object
+  // per section and per meta entry, no temporary objects. Every twin node that answers with a
+  // document pays for this once per message.
   const reported = dict();
   const metaReported = dict<{ ts: number; source?: string }>();
   for (const [name, entry] of twin.reported) {
-    reported[name] = cloneJson(entry.value);
+    const value = entry.value;
+    reported[name] = typeof value === "object" && value !== null ? cloneJson(value) : value;
     metaReported[name] = entry.source === undefined ? { ts: entry.ts } : { ts: entry.ts, source: entry.source };
   }
   const desired = dict();
@@ -120,13 +124,12 @@ export function toDocument(twin: Twin, model: TwinModel | null): TwinDocument {
       doc[section] = out;
     } else doc[section] = cloneJson(wholeOf(twin, section));
   }
-  return Object.assign(doc, {
-    connectivity: { online: twin.online, lastSeen: twin.lastSeen },
-    meta: { reported: metaReported, desired: metaDesired },
-    version: twin.version,
-    created: twin.created,
-    updated: twin.updated,
-  }) as unknown as TwinDocument;
+  doc.connectivity = { online: twin.online, lastSeen: twin.lastSeen };
+  doc.meta = { reported: metaReported, desired: metaDesired };
+  doc.version = twin.version;
+  doc.created = twin.created;
+  doc.updated = twin.updated;
+  return doc as unknown as TwinDocument;
 }
 
 export function stageOf(twin: Twin): string | null {

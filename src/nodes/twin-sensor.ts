@@ -38,7 +38,8 @@ interface SensorConfig extends NodeDef {
 /** What a message becomes before the registry sees it. */
 interface Reading { twinId: string; values: Record<string, unknown>; ts: number | undefined; source: string | undefined }
 
-type Resolve<T> = (msg: NodeMessage, cb: (err: Error | null, value?: T) => void) => void;
+/** A typed input read per message; `sync` is there when it reads without waiting (a message path, a fixed value). */
+type Resolve<T> = ((msg: NodeMessage, cb: (err: Error | null, value?: T) => void) => void) & { sync?: (msg: NodeMessage) => T };
 
 export = function (RED: RED) {
   function TwinSensorNode(this: Node, config: SensorConfig) {
@@ -191,8 +192,16 @@ function finite(value: unknown, fallback: number, option: string): number {
 
 /** A typedInput read once per message: message paths synchronously, JSONata prepared once (and bounded). */
 function resolver(RED: RED, node: Node, registryNode: RegistryNode | null, value: string, type: string): Resolve<unknown> {
-  if (type === "msg") return (msg, cb) => cb(null, readPath(msg, value));
-  if (type === "str" && value === "") return (_msg, cb) => cb(null, undefined);
+  if (type === "msg") {
+    const sync = (msg: NodeMessage) => readPath(msg, value);
+    return Object.assign((msg: NodeMessage, cb: (err: Error | null, value?: unknown) => void) => cb(null, sync(msg)), { sync });
+  }
+  if (type === "str") {
+    // A fixed text is itself (as Node-RED evaluates it); empty means "not set".
+    const fixed = value === "" ? undefined : "" + value;
+    const sync = () => fixed;
+    return Object.assign((_msg: NodeMessage, cb: (err: Error | null, value?: unknown) => void) => cb(null, fixed), { sync });
+  }
   const reader = propertyReader(RED, node, registryNode, value, type);
   if (reader.problem) throw reader.problem; // a JSONata that does not parse: shown at deploy
   return reader;
@@ -224,10 +233,28 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
     params = r.pattern.match(topic);
     if (!params) return cb(new TwinError("topic-mismatch", { topic: topic.slice(0, 200), pattern: r.pattern.source }));
   }
+  const twinOf = r.twinOf.sync;
+  const valueOf = r.valueOf.sync;
+  if (twinOf && valueOf && (!r.tsOf || r.tsOf.sync)) {
+    // Message paths and fixed values (most configurations) are read at once, step by step in the
+    // same order as below, without a callback per step.
+    const twinId = twinIdOf(msg, params, twinOf(msg));
+    if (twinId instanceof Error) return cb(twinId);
+    let value: unknown;
+    try {
+      value = decode(twinId, valueOf(msg));
+    } catch (e) {
+      return cb(e as Error);
+    }
+    const values = valuesOf(value, params, r);
+    const ts = r.tsOf ? timestampOf(twinId, (r.tsOf.sync as (msg: NodeMessage) => unknown)(msg)) : undefined;
+    if (ts instanceof Error) return cb(ts);
+    return cb(null, { twinId, values, ts, source: topic || undefined });
+  }
   r.twinOf(msg, (err, configured) => {
     if (err) return cb(err);
-    const twinId = params?.twin ?? (configured !== undefined && configured !== "" ? configured : msg.twinId);
-    if (typeof twinId !== "string" || twinId === "") return cb(new TwinError("invalid-id", { id: showValue(twinId) }));
+    const twinId = twinIdOf(msg, params, configured);
+    if (twinId instanceof Error) return cb(twinId);
     r.valueOf(msg, (valueErr, raw) => {
       if (valueErr) return cb(valueErr);
       let value: unknown;
@@ -236,32 +263,52 @@ function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, readi
       } catch (e) {
         return cb(e as Error);
       }
-      const property = params?.property ?? r.property;
-      let values: Record<string, unknown>;
-      if (property) {
-        values = dict<unknown>();
-        values[property] = value;
-      } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        values = value as Record<string, unknown>;
-        if (r.tsKey && r.tsKey in values) {
-          values = Object.assign(dict<unknown>(), values);
-          delete values[r.tsKey];
-        }
-      } else {
-        values = dict<unknown>();
-        values.value = value;
-      }
+      const values = valuesOf(value, params, r);
       const finish = (ts: number | undefined) => cb(null, { twinId, values, ts, source: topic || undefined });
       if (!r.tsOf) return finish(undefined);
       r.tsOf(msg, (tsErr, rawTs) => {
         if (tsErr) return cb(tsErr);
-        if (rawTs === undefined || rawTs === null || rawTs === "") return finish(undefined);
-        const ts = parseTimestamp(rawTs);
-        if (ts === null) return cb(new TwinError("invalid-time", { twinId, value: showValue(rawTs), rule: "epoch ms, epoch s or ISO 8601" }));
+        const ts = timestampOf(twinId, rawTs);
+        if (ts instanceof Error) return cb(ts);
         finish(ts);
       });
     });
   });
+}
+
+/** The twin: from the topic, else the node's setting, else msg.twinId. */
+function twinIdOf(msg: NodeMessage, params: Record<string, string> | null, configured: unknown): string | Error {
+  const twinId = params?.twin ?? (configured !== undefined && configured !== "" ? configured : msg.twinId);
+  if (typeof twinId !== "string" || twinId === "") return new TwinError("invalid-id", { id: showValue(twinId) });
+  return twinId;
+}
+
+/** The reading's properties: one named by the topic or the node, else the keys of an object, else "value". */
+function valuesOf(value: unknown, params: Record<string, string> | null, r: Readers): Record<string, unknown> {
+  const property = params?.property ?? r.property;
+  let values: Record<string, unknown>;
+  if (property) {
+    values = dict<unknown>();
+    values[property] = value;
+  } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    values = value as Record<string, unknown>;
+    if (r.tsKey && r.tsKey in values) {
+      values = Object.assign(dict<unknown>(), values);
+      delete values[r.tsKey];
+    }
+  } else {
+    values = dict<unknown>();
+    values.value = value;
+  }
+  return values;
+}
+
+/** The reading's source time; undefined when the message gives none. */
+function timestampOf(twinId: string, rawTs: unknown): number | undefined | Error {
+  if (rawTs === undefined || rawTs === null || rawTs === "") return undefined;
+  const ts = parseTimestamp(rawTs);
+  if (ts === null) return new TwinError("invalid-time", { twinId, value: showValue(rawTs), rule: "epoch ms, epoch s or ISO 8601" });
+  return ts;
 }
 
 /** MQTT payloads arrive as Buffers or strings; a JSON object or array in text is parsed. */

@@ -76,6 +76,11 @@ function tooDeep(msg: NodeMessage): string[] {
  */
 function depthBeyond(value: unknown, limit: number): boolean {
   if (!value || typeof value !== "object") return false;
+  // Nearly every message is small and shallow: a bounded walk without the Set and the stack
+  // settles it. Every path it walked is at most FAST_DEPTH deep, so no object can be met deeper
+  // by the exact walk below either; when the bound is hit, the exact walk decides.
+  fastLeft = FAST_OBJECTS;
+  if (FAST_DEPTH <= limit && shallow(value as object, 1)) return false;
   const seen = new Set<object>();
   const stack: Array<[object, number]> = [[value as object, 1]];
   while (stack.length) {
@@ -91,4 +96,21 @@ function depthBeyond(value: unknown, limit: number): boolean {
     }
   }
   return false;
+}
+
+const FAST_DEPTH = 32;
+const FAST_OBJECTS = 256;
+/** Objects the bounded walk may still visit (one walk at a time: the guard is synchronous). */
+let fastLeft = 0;
+
+/** Whether every path from object is at most FAST_DEPTH deep, found within FAST_OBJECTS objects; false: not known. */
+function shallow(object: object, depth: number): boolean {
+  if (depth > FAST_DEPTH || --fastLeft < 0) return false;
+  if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return true;
+  const values = object instanceof Map || object instanceof Set ? [...object.values()] : Object.values(object);
+  for (let i = 0; i < values.length; i++) {
+    const child = values[i];
+    if (child && typeof child === "object" && !shallow(child as object, depth + 1)) return false;
+  }
+  return true;
 }

@@ -489,6 +489,23 @@ describe("core/registry", function () {
       assert.deepStrictEqual(plain(reg.get("free").reported.config), { gain: 2, taps: [1, 2] });
     });
 
+    it("hands out copies in its change events: a flow that changes the event it got changes nothing in the twin", function () {
+      reg.create("free");
+      reg.report("free", { config: { gain: 2 }, level: 3 });
+      const seen = [];
+      reg.subscribe((e) => seen.push(e));
+      const { event } = reg.report("free", { config: { gain: 4, taps: [1] }, level: 5 });
+      assert.strictEqual(seen[0], event);
+      event.changes.config.value.gain = 99;
+      event.changes.config.value.taps.push(2);
+      event.changes.config.previous.gain = 98;
+      event.changes.level.value = 0;
+      assert.deepStrictEqual(plain(reg.get("free").reported), { config: { gain: 4, taps: [1] }, level: 5 });
+      const next = reg.report("free", { level: 6 }).event;
+      assert.deepStrictEqual(plain(next.changes.level), { value: 6, previous: 5, ts: next.changes.level.ts });
+      assert.deepStrictEqual(plain(reg.history("free", "level").map((p) => p.value)), [3, 5, 6]);
+    });
+
     it("stores objects with a null prototype", function () {
       reg.create("free");
       reg.report("free", { config: { a: { b: 1 } } });

@@ -67,7 +67,7 @@ describe("core/store: edges found in review", function () {
     ack("C");
     await waitFor(() => acks.length === 3, "every acknowledgement", 10000);
     const c = acks.find((x) => x.name === "C");
-    assert.match(c.written, /"x":\[1,/, "B was on disk when C was acknowledged");
+    assert.match(c.written, /"rv":\{"x":1\}/, "B was on disk when C was acknowledged");
     await store.flush();
   });
 

@@ -153,7 +153,7 @@ describe("core/store: persistence", function () {
       assert.strictEqual(called, false, "not completed before the write");
       await done;
       assert.deepStrictEqual(onDisk.map((e) => [e.l, e.o, e.i]), [[1, "c", "a"], [2, "u", "a"]]);
-      assert.deepStrictEqual(onDisk[1].r.x.slice(0, 2), [1, NOW]);
+      assert.deepStrictEqual([onDisk[1].rv, onDisk[1].rt ?? onDisk[1].t], [{ x: 1 }, NOW]);
     });
 
     it("group commit: many changes in one tick share one write and one fdatasync", async function () {
@@ -586,7 +586,7 @@ describe("core/store: persistence", function () {
       assert.deepStrictEqual(store.health(), { ok: true });
       const entries = journalEntries(dir);
       assert.deepStrictEqual(entries.map((e) => [e.l, e.o]), [[1, "c"], [2, "u"], [3, "u"]]);
-      assert.deepStrictEqual(entries[2].r.x.slice(0, 2), [2, NOW]);
+      assert.deepStrictEqual([entries[2].rv, entries[2].rt ?? entries[2].t], [{ x: 2 }, NOW]);
 
       // Writes work again, and a restart recovers everything including the kept batch.
       reg.report("a", { y: 5 }, { ts: NOW + 2 });

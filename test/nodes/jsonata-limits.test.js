@@ -283,6 +283,27 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       assert.equal(seen.errors[0].error.code, "message-too-deep");
       assert.deepEqual([seen.out.length, seen.completed.length], [1, 1]);
     });
+
+    it("judges a wide message (400 objects, then one deep object shared by three properties) in full: 1,000 levels pass, 1,001 are refused", async function () {
+      await helper.load(ALL, withComplete({ id: "q", type: "twin-query", registry: "reg", wires: [["out", "out2"]] }, {}, [{ id: "out2", type: "helper" }]));
+      const seen = collect();
+      // Many small objects before the deep one, so the guard's quick look runs out of objects.
+      const wide = (deep) => {
+        const value = {};
+        for (let i = 0; i < 400; i++) value["k" + i] = { v: i };
+        value.deep = deep;
+        return value;
+      };
+      const shared = nested(999);
+      helper.getNode("q").receive({ payload: 1, big: wide(shared), again: [shared, shared, shared] });
+      await waitFor(() => seen.completed.length + seen.errors.length > 0, "the first message to end", 10000);
+      assert.deepEqual(seen.errors, [], "1,000 levels (the wide object, then 999) pass");
+      assert.deepEqual([seen.out.length, seen.out2.length], [1, 1]);
+      helper.getNode("q").receive({ payload: 1, big: wide(nested(1000)) });
+      await waitFor(() => seen.errors.length > 0, "the second message to fail", 10000);
+      assert.equal(seen.errors[0].error.code, "message-too-deep");
+      assert.deepEqual([seen.out.length, seen.completed.length], [1, 1], "refused whole");
+    });
   });
 
   describe("the bounded expression", function () {

@@ -120,6 +120,39 @@ describe("twin-sensor node", function () {
     assert.equal((await twin("tank-2")).reported.level, 0.7);
   });
 
+  it("reads and refuses alike whether twin, value and time come from message paths and fixed text or from JSONata", async function () {
+    const base = Date.now() - 60000;
+    const messages = [
+      { id: "pump-1", payload: { v: 1.5, ts: base } },
+      { id: "pump-1", payload: { v: '{"rpm": 5, "t": 2}', ts: base + 1000 } },
+      { id: "pump-1", payload: { v: "[1, 2", ts: base + 2000 } }, // not JSON
+      { id: "pump-1", payload: { v: 3, ts: "yesterday" } }, // not a time
+      { id: "", payload: { v: 4, ts: base + 3000 } }, // no twin
+      { id: "pump-1", payload: { v: { a: 7 }, ts: "" } }, // no time: now
+      { id: "pump-2", payload: { v: "21.5", ts: base } },
+    ];
+    const outcomes = async (config, ids) => {
+      await load(sensorFlow(config));
+      const out = [];
+      for (const m of messages) {
+        const r = await read(m);
+        out.push(r.kind === "ok" ? { changes: Object.keys(r.msg.payload.changes), twinId: r.msg.twinId } : { error: r.msg.error && r.msg.error.code });
+      }
+      const docs = [];
+      for (const id of ids) docs.push({ ...plain(await twin(id)), connectivity: null, meta: null, created: null, updated: null });
+      await helper.unload();
+      return { out, docs };
+    };
+    const fromPaths = await outcomes({ twinId: "id", twinIdType: "msg", value: "payload.v", valueType: "msg", timestamp: "payload.ts", timestampType: "msg" }, ["pump-1", "pump-2"]);
+    const fromJsonata = await outcomes({ twinId: "id", twinIdType: "jsonata", value: "payload.v", valueType: "jsonata", timestamp: "payload.ts", timestampType: "jsonata" }, ["pump-1", "pump-2"]);
+    assert.deepEqual(fromPaths, fromJsonata);
+    assert.deepEqual(fromPaths.out.map((o) => o.error || o.changes.join(",")), ["value", "rpm,t", "invalid-reading", "invalid-time", "invalid-id", "a", "value"]);
+    const fixed = await outcomes({ twinId: "pump-9", twinIdType: "str", value: "payload.v", valueType: "msg" }, ["pump-9"]);
+    const fixedJsonata = await outcomes({ twinId: '"pump-9"', twinIdType: "jsonata", value: "payload.v", valueType: "msg" }, ["pump-9"]);
+    assert.deepEqual(fixed, fixedJsonata);
+    assert.deepEqual(fixed.out.map((o) => o.twinId || o.error), ["pump-9", "pump-9", "invalid-reading", "pump-9", "pump-9", "pump-9", "pump-9"]);
+  });
+
   it("evaluates a JSONata value expression", async function () {
     await load(sensorFlow({ twinId: "dev", property: "t", value: "payload.sensors[name='t'].value", valueType: "jsonata" }));
     await read({ payload: { sensors: [{ name: "h", value: 1 }, { name: "t", value: 19.5 }] } });
