@@ -9,7 +9,8 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { spawn, execFileSync } = require("child_process");
-const { LinkConnection } = require("../../nodes/lib/core/link/connection");
+const mqttPacket = require("mqtt-packet");
+const { LinkConnection, qos0Publish } = require("../../nodes/lib/core/link/connection");
 
 /** aedes on a port; `persistence` shared between restarts keeps sessions like a persistent broker. */
 async function startBroker({ port = 0, persistence } = {}) {
@@ -226,6 +227,25 @@ describe("LinkConnection to a broker that drops every connection", function () {
   });
 });
 
+describe("LinkConnection's own QoS 0 packets", function () {
+  it("are byte for byte what mqtt.js would write, for MQTT 3.1.1 and 5, every length size, text and binary", function () {
+    const payloads = ["", "{\"version\":3}", "ü€😀".repeat(20), "x".repeat(200), "y".repeat(20000), Buffer.from([0, 255, 1]), Buffer.alloc(2200000, 7)];
+    for (const protocolVersion of [4, 5]) {
+      for (const retain of [false, true]) {
+        for (const topic of ["t", "twins/pump-7/reported/accepted", "zähler/ä€"]) {
+          for (const payload of payloads) {
+            const expected = mqttPacket.generate({ cmd: "publish", topic, payload, qos: 0, retain, dup: false }, { protocolVersion });
+            const got = qos0Publish(topic, payload, retain, protocolVersion);
+            assert.ok(got.equals(expected), `v${protocolVersion} retain ${retain} topic ${topic} payload of ${payload.length}`);
+          }
+        }
+      }
+    }
+    assert.equal(qos0Publish("", "x", false, 4), null, "an empty topic is left to mqtt.js (which refuses it)");
+    assert.equal(qos0Publish("x".repeat(70000), "x", false, 4), null);
+  });
+});
+
 describe("LinkConnection over WebSocket (ws:// and wss://)", function () {
   this.timeout(20000);
   let dir;
@@ -271,6 +291,14 @@ describe("LinkConnection over WebSocket (ws:// and wss://)", function () {
         pub.publish("ws/dev-1/in", "hello", { qos: 1 });
         return conn.events.messages.some((m) => m.topic === "ws/dev-1/in" && m.text === "hello");
       }, 10000, "the message over the WebSocket");
+      // And the other way, a QoS 0 message included (the connection writes those itself).
+      const got = [];
+      pub.on("message", (topic, payload, packet) => got.push([topic, payload.toString(), packet.qos]));
+      await pub.subscribeAsync("ws/+/out", { qos: 1 });
+      conn.publish({ topic: "ws/dev-1/out", payload: "q0", qos: 0, retain: false });
+      conn.publish({ topic: "ws/dev-1/out", payload: "q1", qos: 1, retain: false });
+      await until(() => got.length === 2, 10000, "the link's messages over the WebSocket");
+      assert.deepEqual(got, [["ws/dev-1/out", "q0", 0], ["ws/dev-1/out", "q1", 1]]);
     });
   }
 
@@ -352,6 +380,29 @@ describe("LinkConnection with MQTT 5 (mosquitto)", function () {
     await until(() => third.connected);
     assert.equal(third.events.connects[0].sessionPresent, false, "the session was ended");
     await third.end({ removeSession: true });
+  });
+
+  it("publishes at QoS 0 and 1, retained or not, so an MQTT 5 broker delivers them in order", async function () {
+    const conn = connection(url, {}, { protocolVersion: 5 });
+    conn.start();
+    await until(() => conn.connected);
+    const sub = mqtt.connect(url, { clientId: `mq5-sub-${process.pid}-${++seq}`, protocolVersion: 5, reconnectPeriod: 0 });
+    await new Promise((resolve, reject) => sub.once("connect", resolve).once("error", reject));
+    const got = [];
+    sub.on("message", (topic, payload, packet) => got.push([topic, payload.toString(), packet.qos, packet.retain]));
+    try {
+      await sub.subscribeAsync("mq5/+/out", { qos: 1 });
+      const messages = [["a", "ä€ 0", 0, false], ["b", "{\"v\":1}", 1, false], ["c", "x".repeat(300), 0, false], ["d", "retained", 0, true]];
+      for (const [twin, payload, qos, retain] of messages) conn.publish({ topic: `mq5/${twin}/out`, payload, qos, retain });
+      await until(() => got.length === messages.length, 5000, "the messages");
+      // A retained message reaches a subscriber that is there already without the retain flag.
+      assert.deepEqual(got, messages.map(([twin, payload, qos]) => [`mq5/${twin}/out`, payload, qos, false]));
+      assert.equal(conn.connected, true, "the broker kept the connection (it closes it on a malformed packet)");
+    } finally {
+      conn.publish({ topic: "mq5/d/out", payload: "", qos: 0, retain: true });
+      await sub.endAsync(true);
+      await conn.end();
+    }
   });
 
   it("says so when another client takes over its session (two instances with one client id)", async function () {
