@@ -177,7 +177,7 @@ export class RedisStore implements Store {
     this.leases = new LeaseManager(this.control, this.keys, count, this.instance,
       { ttlMs: this.options.leaseMs ?? REDIS_DEFAULTS.leaseMs, renewMs: this.options.renewMs }, {
         acquired: (p) => this.acquired(p),
-        lost: (p) => this.writable.delete(p),
+        lost: (p) => this.unlead(p),
         drained: () => this.flush(),
       });
     this.opening = true;
@@ -376,9 +376,21 @@ export class RedisStore implements Store {
 
   // ---- following the other instances ---------------------------------------------------------
 
+  /** Partition p is writable here, its state complete: the registry's followers take up its twins. */
+  private lead(p: number): void {
+    if (this.closed) return;
+    this.writable.add(p);
+    this.shared?.led([...this.members[p]], true);
+  }
+
+  /** Partition p is not writable here any more: followers drop their work for its twins. */
+  private unlead(p: number): void {
+    if (this.writable.delete(p)) this.shared?.led([...this.members[p]], false);
+  }
+
   /** A partition just leased: what its stream holds beyond this instance's state comes first. */
   private acquired(p: number): void {
-    this.writable.delete(p);
+    this.unlead(p);
     if (!this.opening) this.catchUp(p);
   }
 
@@ -387,7 +399,7 @@ export class RedisStore implements Store {
     this.writer.xrange(k.log, `(${this.lastId[p]}`, "+").then(
       (entries) => {
         this.take(p, entries as Array<[string, string[]]>);
-        if (this.leases?.holds(p) && !this.resyncing.has(p)) this.writable.add(p);
+        if (this.leases?.holds(p) && !this.resyncing.has(p)) this.lead(p);
       },
       () => this.leases?.drop(p), // unreachable: the lease is left to lapse and taken again later
     );
@@ -451,7 +463,7 @@ export class RedisStore implements Store {
   private resync(p: number): void {
     if (this.resyncing.has(p) || this.closed) return;
     this.resyncing.add(p);
-    this.writable.delete(p);
+    this.unlead(p);
     const run = async (): Promise<void> => {
       const before = new Set(this.members[p]);
       const part = await this.load(p);
@@ -475,7 +487,7 @@ export class RedisStore implements Store {
       run().then(
         () => {
           this.resyncing.delete(p);
-          if (this.leases?.holds(p)) this.writable.add(p);
+          if (this.leases?.holds(p)) this.lead(p);
         },
         () => {
           if (this.closed) return;
@@ -492,7 +504,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.wasDown = true;
     // Nothing is writable until the server is read again (up()).
-    this.writable.clear();
+    for (const p of [...this.writable]) this.unlead(p);
     this.setHealth({ ok: false, error });
   }
 

@@ -43,8 +43,17 @@ export interface SnapshotSource {
  */
 export interface SharedRegistry {
   readonly historyLength: number;
-  /** A change another instance made: applied as read from disk, numbered after this instance's own. */
+  /**
+   * A change another instance made: applied as read from disk, numbered after this instance's
+   * own, and told to subscribers as the events the writer emitted, marked `origin: "elsewhere"`.
+   */
   apply(entry: JournalEntry): Applied;
+  /**
+   * This instance leads these twins now, with their state complete (true: a partition taken over
+   * and caught up, or read again), or may no longer (false): followers with an effect outside
+   * take up, or drop, their work for them.
+   */
+  led(twinIds: string[], leads: boolean): void;
   /** Puts a twin back as the shared store has it (null: it does not exist). */
   replace(id: string, rec: TwinRecord | null): void;
   /** The twin as a snapshot record, or undefined. */
@@ -65,6 +74,11 @@ export interface Store {
    * made elsewhere. Local stores leave it out, so their open stays synchronous.
    */
   open?(visit: RecoveryVisitor, shared: SharedRegistry): Promise<Recovered>;
+  /**
+   * Whether this instance may write the twin now. Only stores shared by several instances have
+   * it (one instance leads each twin); a registry on a local store leads every twin.
+   */
+  leads?(twinId: string): boolean;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
   whenDurable(callback: (err?: Error) => void): void;
