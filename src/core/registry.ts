@@ -36,6 +36,21 @@ export interface ChangeEvent {
   origin?: "elsewhere";
 }
 
+/**
+ * One change as data, for `submit`: the registry call of that name with its arguments. A
+ * reading's shaper (a function) stays on the instance it was made on: a shaped reading is not
+ * forwarded.
+ */
+export type SubmitOp =
+  | { op: "report"; id: string; values: unknown; options?: ReportOptions }
+  | { op: "create"; id: string; input?: CreateInput; options?: WriteOptions }
+  | { op: "upsert"; id: string; input?: CreateInput; options?: WriteOptions }
+  | { op: "setDesired"; id: string; values: unknown; options?: WriteOptions }
+  | { op: "updateAttributes"; id: string; patch: unknown; options?: WriteOptions }
+  | { op: "remove"; id: string; options?: WriteOptions }
+  | { op: "setState"; id: string; key: string; value: Json | null }
+  | { op: "setDerived"; id: string; section: DerivedSection; value: unknown; options?: WriteOptions; state?: Record<string, Json | null> };
+
 /** Twins this instance now leads (true), or may no longer lead (false), on a shared registry. */
 export type LeadershipListener = (twinIds: string[], leads: boolean) => void;
 
@@ -226,6 +241,7 @@ export class TwinRegistry {
     return {
       historyLength: this.historyLength,
       apply: (entry) => this.applyElsewhere({ ...entry, l: ++this.lsn } as JournalEntry, disk),
+      run: (op) => this.runDurable(op),
       led: (twinIds, leads) => {
         for (const listener of this.leadership) {
           try {
@@ -474,6 +490,43 @@ export class TwinRegistry {
 
   whenDurable(callback: (err?: Error) => void): void {
     this.store.whenDurable(callback);
+  }
+
+  /**
+   * Makes one change and resolves with what the call returns once it is durable; rejects with
+   * the call's error (the same TwinError) or the store's. On a store shared by several instances
+   * a change to a twin led elsewhere goes to its leader, which runs it the same way and answers
+   * (docs/redis.md); here it is the synchronous call followed by `whenDurable`.
+   */
+  submit(op: SubmitOp): Promise<unknown> {
+    if (this.store.forward && op && typeof op.id === "string" && !this.leads(op.id)) return this.store.forward(op);
+    return this.runDurable(op);
+  }
+
+  private runDurable(op: SubmitOp): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let result: unknown;
+      try {
+        result = this.run(op);
+      } catch (err) {
+        return reject(err);
+      }
+      this.whenDurable((err) => (err ? reject(err) : resolve(result)));
+    });
+  }
+
+  private run(op: SubmitOp): unknown {
+    switch (op?.op) {
+      case "report": return this.report(op.id, op.values, op.options);
+      case "create": return this.create(op.id, op.input, op.options);
+      case "upsert": return this.upsert(op.id, op.input, op.options);
+      case "setDesired": return this.setDesired(op.id, op.values, op.options);
+      case "updateAttributes": return this.updateAttributes(op.id, op.patch, op.options);
+      case "remove": return this.remove(op.id, op.options);
+      case "setState": return this.setState(op.id, op.key, op.value);
+      case "setDerived": return this.setDerived(op.id, op.section, op.value, op.options, op.state);
+      default: throw new TypeError(`not a change to submit: ${showValue((op as { op?: unknown } | null)?.op)}`);
+    }
   }
 
   health(): StoreHealth {

@@ -4,6 +4,7 @@
  * modes, after the fsync that covers it in `strict` mode.
  */
 import { Applied, JournalEntry, TwinRecord } from "../journal";
+import type { SubmitOp } from "../registry";
 
 export type PersistenceMode = "strict" | "batched" | "memory";
 
@@ -54,6 +55,8 @@ export interface SharedRegistry {
    * take up, or drop, their work for them.
    */
   led(twinIds: string[], leads: boolean): void;
+  /** Runs a change submitted on another instance as `submit` runs it here: resolves once durable. */
+  run(op: SubmitOp): Promise<unknown>;
   /** Puts a twin back as the shared store has it (null: it does not exist). */
   replace(id: string, rec: TwinRecord | null): void;
   /** The twin as a snapshot record, or undefined. */
@@ -79,6 +82,11 @@ export interface Store {
    * it (one instance leads each twin); a registry on a local store leads every twin.
    */
   leads?(twinId: string): boolean;
+  /**
+   * Sends a change to the instance leading its twin (a shared store), which runs it and answers:
+   * its result, or its error thrown again here. Only stores with `leads` have it.
+   */
+  forward?(op: SubmitOp): Promise<unknown>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
   whenDurable(callback: (err?: Error) => void): void;
