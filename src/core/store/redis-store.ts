@@ -513,8 +513,11 @@ export class RedisStore implements Store {
 
   /**
    * Sends a change to the leader of its twin's partition (its request stream) and waits for the
-   * answer on this instance's reply stream. No answer in `forwardTimeoutMs`: store-unavailable
-   * (the change may still be made: the leader was slow, or went before answering).
+   * answer on this instance's reply stream. No answer in `forwardTimeoutMs`: store-unavailable.
+   * The request carries that deadline: a leader that reads it later (none led the partition, or
+   * it was slow) drops it instead of making a change the caller was told failed. Only one that
+   * was running as the time ran out can still land (and clocks of the two machines a little apart
+   * move the deadline by their difference).
    */
   forward(op: SubmitOp): Promise<unknown> {
     if (this.closed) return Promise.reject(new TwinError("store-closed"));
@@ -529,7 +532,7 @@ export class RedisStore implements Store {
         reject(new TwinError("store-unavailable", { reason: `no answer within ${ms} ms from the instance leading twin "${op.id}" (partition ${p})` }));
       }, ms);
       this.forwarded.set(request, { resolve, reject, timer });
-      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "o", JSON.stringify(op)).catch((err: Error) => {
+      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).catch((err: Error) => {
         clearTimeout(timer);
         this.forwarded.delete(request);
         reject(new TwinError("store-unavailable", { reason: err.message }));
@@ -614,10 +617,12 @@ export class RedisStore implements Store {
     let request: string | undefined;
     let from: string | undefined;
     let json: string | undefined;
+    let deadline = Infinity;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] === "q") request = fields[i + 1];
       else if (fields[i] === "f") from = fields[i + 1];
       else if (fields[i] === "o") json = fields[i + 1];
+      else if (fields[i] === "d") deadline = Number(fields[i + 1]);
     }
     const req = this.keys.partition(p).req;
     const done = (answer: Answer): void => {
@@ -632,6 +637,8 @@ export class RedisStore implements Store {
     if (this.answered[p].has(request)) return done({ ok: true, again: true });
     const shared = this.shared;
     if (!shared || !this.writable.has(p)) return; // the next leader claims it
+    // Its caller was told it failed (store-unavailable): made now, it would surprise them.
+    if (Date.now() > deadline) return done({ ok: false, code: "store-unavailable", params: { reason: "the change waited longer than its caller" } });
     let op: SubmitOp;
     try {
       op = JSON.parse(json) as SubmitOp;
