@@ -98,6 +98,51 @@ describe("Changes submitted to the leader of a registry shared on Redis", functi
     assert.deepStrictEqual(await client.xpending(k.req, "leaders"), [0, null, null, null], "the request is acknowledged");
   });
 
+  it("keeps every submitted reading that resolved, once, while a third instance joins and partitions change hands", async function () {
+    const options = { historyLength: 5000 };
+    const all = [await ctx.open(lease, options), await ctx.open(lease, options)];
+    await split(all[0], all[1]);
+    const [a, b] = all;
+    const ids = Array.from({ length: 20 }, (_, i) => `meter-${i}`);
+    for (const id of ids) await a.reg.submit({ op: "create", id, input: { reported: { n: -1 } } });
+    const resolved = new Map(ids.map((id) => [id, []]));
+    const refused = [];
+    const submitted = [];
+    let n = 0;
+    let joined = null;
+    const deadline = Date.now() + 3000;
+    // Every instance submits readings for every twin, led here or elsewhere, as a node would.
+    while (Date.now() < deadline) {
+      for (const instance of [a, b]) {
+        for (const id of ids) {
+          const value = n++;
+          submitted.push(instance.reg.submit({ op: "report", id, values: { n: value } }).then(
+            () => resolved.get(id).push(value),
+            (err) => refused.push(err.code),
+          ));
+        }
+      }
+      if (!joined && Date.now() > deadline - 2000) joined = ctx.open(lease, options).then((c) => all.push(c));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await Promise.all(submitted);
+    await joined;
+    assert.ok(all[2].store.leases.heldPartitions().length > 0, "the instance that joined leads partitions");
+    const total = [...resolved.values()].reduce((x, y) => x + y.length, 0);
+    assert.ok(total > 500, `readings resolved (${total}, ${refused.length} refused)`);
+    // A request the old leader read and left is claimed by the next one: a handover refuses nothing.
+    assert.deepStrictEqual(refused, [], "submitted readings refused");
+    await waitFor(() => all.every((x) => ids.every((id) => x.reg.has(id) && x.reg.get(id).version === all[0].reg.get(id)?.version)), "every instance to hold the same versions", 10000);
+    for (const instance of all) {
+      for (const id of ids) {
+        const history = instance.reg.history(id, "n").map((p) => p.value);
+        assert.strictEqual(new Set(history).size, history.length, `${id}: a reading applied twice`);
+        const kept = new Set(history);
+        assert.deepStrictEqual(resolved.get(id).filter((v) => !kept.has(v)), [], `${id}: resolved readings missing on ${instance.store.instance}`);
+      }
+    }
+  });
+
   it("fails a submitted change with store-unavailable when no leader answers in time", async function () {
     const { a, b, id } = await twoWithTwin("fan", { forwardTimeoutMs: 300 });
     // The other instance stops taking leases, then the leader goes: nobody leads the twin.
