@@ -14,8 +14,15 @@
  *   resumes in `resume()`, and a deleted twin takes it along.
  * - `start()` subscribes, then resumes; `close()` unsubscribes and stops every timer. Both are
  *   safe to call twice; a closed follower does not start again (make a new one).
+ * - On a registry shared by several instances (docs/redis.md) each twin is led by one instance,
+ *   and work with an effect outside the registry (a command, a work order, an alert, a publish)
+ *   is done there only, once: such a follower gets only the changes made on its instance (never
+ *   one marked `origin: "elsewhere"`), takes up only the twins its instance leads (`leads`), and
+ *   is told when its instance takes twins over (`resumeTwins`: their kept state is complete)
+ *   or lets them go (`leaveTwins`). A view (a watch) says so (`isView`) and gets every change.
+ *   On a local store every twin is led here and nothing of this shows.
  */
-import { ChangeEvent, TwinRegistry } from "./registry";
+import { ChangeEvent, ChangeListener, TwinRegistry } from "./registry";
 
 export abstract class RegistryFollower {
   private unsubscribe: (() => void) | null = null;
@@ -30,8 +37,32 @@ export abstract class RegistryFollower {
 
   start(): void {
     if (this.unsubscribe || this.stopped) return;
-    this.unsubscribe = this.registry.subscribe((event) => this.onChange(event));
+    const listener: ChangeListener = this.isView
+      ? (event) => this.onChange(event)
+      : (event) => {
+          if (event.origin === undefined) this.onChange(event);
+        };
+    const unsubscribe = this.registry.subscribe(listener);
+    const unlead = this.isView ? () => undefined : this.registry.onLeadership((twinIds, leads) => {
+      if (this.stopped) return;
+      if (leads) this.resumeTwins(twinIds);
+      else this.leaveTwins(twinIds);
+    });
+    this.unsubscribe = () => {
+      unsubscribe();
+      unlead();
+    };
     this.resume();
+  }
+
+  /** A view (a watch) takes the changes made on every instance; the default is work with an effect outside. */
+  protected get isView(): boolean {
+    return false;
+  }
+
+  /** Whether this instance does the work for a twin (always, on a local store). */
+  protected leads(twinId: string): boolean {
+    return this.registry.leads(twinId);
   }
 
   close(): void {
@@ -47,6 +78,12 @@ export abstract class RegistryFollower {
 
   /** Takes up what the follower kept in the registry (right after subscribing). */
   protected resume(): void {}
+
+  /** Twins this instance has just taken over, their state complete: take up what was kept for them. */
+  protected resumeTwins(_twinIds: string[]): void {}
+
+  /** Twins this instance may no longer lead: drop work held for them (their kept state stays with them). */
+  protected leaveTwins(_twinIds: string[]): void {}
 
   /** Stops timers and drops what is held (after unsubscribing). */
   protected stop(): void {}

@@ -165,10 +165,27 @@ export class Mirror extends RegistryFollower {
    * its timeout, and nothing is sent (see resendOutstanding).
    */
   protected override resume(): void {
+    this.resumeTwins([...this.registry.ids()]);
+  }
+
+  /** Twins whose leader this instance became (a shared registry): their tracking is taken up as at a start. */
+  protected override resumeTwins(twinIds: string[]): void {
     const now = this.clock();
-    for (const twinId of [...this.registry.ids()]) {
-      if (!this.handles(twinId)) continue;
+    for (const twinId of twinIds) {
+      if (!this.handles(twinId) || !this.leads(twinId)) continue;
+      // What was held from an earlier lead is older than what the twin keeps.
+      this.dropTwin(twinId);
       this.guard(() => this.restore(twinId, now));
+    }
+    this.arm();
+    this.changed();
+  }
+
+  /** Another instance leads these twins now: it sends their deltas; the tracking stays with the twin. */
+  protected override leaveTwins(twinIds: string[]): void {
+    for (const twinId of twinIds) {
+      this.dropTwin(twinId);
+      this.batch.delete(twinId);
     }
     this.arm();
     this.changed();
@@ -223,7 +240,8 @@ export class Mirror extends RegistryFollower {
     }
     for (const out of due.values()) {
       const twin = this.registry.twin(out.twinId);
-      if (twin) this.guard(() => this.finish(twin, out));
+      // Led elsewhere now (a shared registry): the leader resends; the tracking stays with the twin.
+      if (twin && this.leads(out.twinId)) this.guard(() => this.finish(twin, out));
       else this.dropTwin(out.twinId);
     }
     this.arm();

@@ -5,11 +5,11 @@
  */
 import { TwinError, showValue, showNames } from "./errors";
 import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
-import { checkPropertyName, checkTwinId, isStateKey } from "./names";
+import { checkPropertyName, checkTwinId, isPropertyName, isStateKey } from "./names";
 import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, valuesMatch } from "./models";
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
-import { DERIVED, DerivedSection, isDerivedSection } from "./sections";
+import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
 import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, toRecord } from "./journal";
 import { Point } from "./history";
 import { Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
@@ -28,7 +28,31 @@ export interface ChangeEvent {
   changes: Record<string, Change>;
   /** Only on section "twin". */
   op?: "created" | "deleted";
+  /**
+   * Only on a change another instance made to a registry shared by several (docs/redis.md),
+   * applied here from its stream: views take it like any other; a follower with an effect
+   * outside the registry leaves it to the instance that made it (src/core/follower.ts).
+   */
+  origin?: "elsewhere";
 }
+
+/**
+ * One change as data, for `submit`: the registry call of that name with its arguments. A
+ * reading's shaper (a function) stays on the instance it was made on: a shaped reading is not
+ * forwarded.
+ */
+export type SubmitOp =
+  | { op: "report"; id: string; values: unknown; options?: ReportOptions }
+  | { op: "create"; id: string; input?: CreateInput; options?: WriteOptions }
+  | { op: "upsert"; id: string; input?: CreateInput; options?: WriteOptions }
+  | { op: "setDesired"; id: string; values: unknown; options?: WriteOptions }
+  | { op: "updateAttributes"; id: string; patch: unknown; options?: WriteOptions }
+  | { op: "remove"; id: string; options?: WriteOptions }
+  | { op: "setState"; id: string; key: string; value: Json | null }
+  | { op: "setDerived"; id: string; section: DerivedSection; value: unknown; options?: WriteOptions; state?: Record<string, Json | null> };
+
+/** Twins this instance now leads (true), or may no longer lead (false), on a shared registry. */
+export type LeadershipListener = (twinIds: string[], leads: boolean) => void;
 
 export interface RegistryOptions {
   models?: ModelSet;
@@ -112,6 +136,7 @@ export class TwinRegistry {
   private readonly ctx: ApplyContext;
   private readonly listeners = new Set<ChangeListener>();
   private readonly listenerErrors = new Set<(err: unknown) => void>();
+  private readonly leadership = new Set<LeadershipListener>();
   /** Online twins in order of their last reading: the staleness check reads from the front. */
   private readonly seen = new Map<string, number>();
   private staleTimer: NodeJS.Timeout | null = null;
@@ -215,7 +240,17 @@ export class TwinRegistry {
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
     return {
       historyLength: this.historyLength,
-      apply: (entry) => applyEntry({ ...entry, l: ++this.lsn } as JournalEntry, disk),
+      apply: (entry) => this.applyElsewhere({ ...entry, l: ++this.lsn } as JournalEntry, disk),
+      run: (op) => this.runDurable(op),
+      led: (twinIds, leads) => {
+        for (const listener of this.leadership) {
+          try {
+            listener(twinIds, leads);
+          } catch (err) {
+            for (const h of this.listenerErrors) h(err);
+          }
+        }
+      },
       replace: (id, rec) => {
         const twin = rec && fromRecord(rec, this.historyLength);
         if (!twin) return void this.twins.delete(id);
@@ -227,6 +262,166 @@ export class TwinRegistry {
         return twin && toRecord(twin);
       },
     };
+  }
+
+  /**
+   * A change another instance made, applied as read from disk, then told as the events the
+   * writer's own call emitted there (same sections, changes, versions and times), marked
+   * `origin: "elsewhere"`. Each event's previous values are taken from this instance's state
+   * before the entry, which is the writer's: the stream applies a partition's changes in the
+   * order its one leader made them.
+   */
+  private applyElsewhere(e: JournalEntry, disk: ApplyContext): Applied {
+    const twin = this.twins.get(e.i);
+    const t = e.t;
+    switch (e.o) {
+      case "c": {
+        const outcome = applyEntry(e, disk);
+        const created = this.twins.get(e.i);
+        if (outcome !== "applied" || !created) return outcome;
+        this.emit({ twinId: e.i, version: created.version, section: "twin", ts: t, changes: dict(), op: "created", origin: ELSEWHERE });
+        const readings = readingsOf(e);
+        if (readings.length) {
+          const changes = dict<Change>();
+          for (const [name, value, ts] of readings) changes[name] = { value, previous: null, ts };
+          this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
+        }
+        if (e.d && hasKeys(e.d)) {
+          const changes = dict<Change>();
+          for (const name of Object.keys(e.d)) {
+            const tuple = e.d[name];
+            if (isPropertyName(name) && Array.isArray(tuple)) changes[name] = { value: tuple[0], previous: null, ts: tuple[1] };
+          }
+          this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
+        }
+        if (readings.length) {
+          this.markSeen(e.i, t);
+          this.emitConnectivity(created, true, t, ELSEWHERE);
+        }
+        return outcome;
+      }
+      case "x": {
+        const version = twin?.version;
+        const outcome = applyEntry(e, disk);
+        if (outcome !== "applied" || version === undefined) return outcome;
+        this.seen.delete(e.i);
+        this.emit({ twinId: e.i, version, section: "twin", ts: t, changes: dict(), op: "deleted", origin: ELSEWHERE });
+        return outcome;
+      }
+      case "st":
+        return applyEntry(e, disk);
+      case "n": {
+        const wasOnline = twin?.online;
+        const outcome = applyEntry(e, disk);
+        if (outcome !== "applied" || !twin) return outcome;
+        if (e.on) {
+          this.markSeen(e.i, t);
+          if (!wasOnline) this.emitConnectivity(twin, true, t, ELSEWHERE);
+        } else {
+          this.seen.delete(e.i);
+          if (wasOnline) this.emitConnectivity(twin, false, t, ELSEWHERE);
+        }
+        return outcome;
+      }
+      case "u":
+        if (!twin) return applyEntry(e, disk);
+        return this.updateElsewhere(twin, e, disk);
+      default:
+        if (!twin) return applyEntry(e, disk);
+        return this.derivedElsewhere(twin, e as DerivedEntry, disk);
+    }
+  }
+
+  /** An update made elsewhere: events in the order `write` emits them. */
+  private updateElsewhere(twin: Twin, e: Extract<JournalEntry, { o: "u" }>, disk: ApplyContext): Applied {
+    const t = e.t;
+    const wasOnline = twin.online;
+    const model = this.modelOf(twin);
+    // Values are replaced, never changed in place, so holding the ones before is enough.
+    const attributesBefore = twin.attributes;
+    const attributeKeys = isObject(e.ap) ? Object.keys(e.ap) : isObject(e.a) ? [...new Set([...Object.keys(attributesBefore), ...Object.keys(e.a)])] : null;
+    const readings = readingsOf(e);
+    const reportedBefore = readings.map(([name]) => twin.reported.get(name)?.value ?? null);
+    const desiredNames = e.d ? Object.keys(e.d).filter(isPropertyName) : [];
+    const desiredBefore = desiredNames.map((name) => twin.desired?.get(name)?.value ?? null);
+    const deltaMatters = desiredNames.length > 0 || (twin.desired !== null && twin.desired.size > 0);
+    const touched = deltaMatters ? new Set([...readings.map(([name]) => name), ...desiredNames]) : null;
+    const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
+    const outcome = applyEntry(e, disk);
+    if (outcome !== "applied") return outcome;
+    const v = twin.version;
+    if (attributeKeys) {
+      const changes = dict<Change>();
+      const after = twin.attributes;
+      for (const key of attributeKeys) {
+        const before = key in attributesBefore ? attributesBefore[key] : null;
+        const now = key in after ? after[key] : null;
+        if (!jsonEqual(before, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(before), ts: t };
+      }
+      this.emit({ twinId: twin.id, version: v, section: "attributes", ts: t, changes, origin: ELSEWHERE });
+    }
+    if (readings.length) {
+      const changes = dict<Change>();
+      readings.forEach(([name, value, ts], i) => (changes[name] = { value, previous: reportedBefore[i], ts }));
+      this.markSeen(twin.id, t);
+      this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
+    }
+    if (e.d) {
+      const changes = dict<Change>();
+      const d = e.d;
+      desiredNames.forEach((name, i) => {
+        const tuple = d[name];
+        changes[name] = { value: Array.isArray(tuple) ? tuple[0] : null, previous: desiredBefore[i], ts: Array.isArray(tuple) ? tuple[1] : t };
+      });
+      this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
+    }
+    if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t, ELSEWHERE);
+    if (readings.length && !wasOnline) this.emitConnectivity(twin, true, t, ELSEWHERE);
+    return outcome;
+  }
+
+  /** A derived section written elsewhere: the event `setDerived` emits. */
+  private derivedElsewhere(twin: Twin, e: DerivedEntry, disk: ApplyContext): Applied {
+    const section = sectionOfCode(e.o);
+    if (!section) return applyEntry(e as JournalEntry, disk);
+    const keyed = DERIVED[section].shape === "keyed";
+    const value = e[e.o] as Json;
+    const names = keyed && isObject(value) ? Object.keys(value).filter(isPropertyName) : [];
+    const before = keyedOf(twin, section);
+    const keyedBefore = names.map((name) => before?.get(name) ?? null);
+    const wholeBefore = keyed ? null : wholeOf(twin, section);
+    const outcome = applyEntry(e as JournalEntry, disk);
+    if (outcome !== "applied") return outcome;
+    const changes = dict<Change>();
+    const t = e.t;
+    if (keyed) {
+      const values = value as JsonObject;
+      names.forEach((name, i) => (changes[name] = { value: values[name], previous: keyedBefore[i], ts: t }));
+    } else if (isObject(value) || isObject(wholeBefore)) {
+      const b = isObject(wholeBefore) ? wholeBefore : dict();
+      const a = isObject(value) ? value : dict();
+      for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
+        const now = key in a ? a[key] : null;
+        const was = key in b ? b[key] : null;
+        if (!jsonEqual(now, was)) changes[key] = { value: cloneJson(now), previous: cloneJson(was), ts: t };
+      }
+    }
+    this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
+    return outcome;
+  }
+
+  /**
+   * Whether this instance does the work for a twin: always on a local store; on a store shared
+   * by several instances, when it leads the twin's partition now (docs/redis.md).
+   */
+  leads(id: string): boolean {
+    return this.store.leads ? this.store.leads(id) : true;
+  }
+
+  /** Calls listener when this instance starts or stops leading twins (a shared store's partitions change hands). */
+  onLeadership(listener: LeadershipListener): () => void {
+    this.leadership.add(listener);
+    return () => this.leadership.delete(listener);
   }
 
   get size(): number {
@@ -295,6 +490,43 @@ export class TwinRegistry {
 
   whenDurable(callback: (err?: Error) => void): void {
     this.store.whenDurable(callback);
+  }
+
+  /**
+   * Makes one change and resolves with what the call returns once it is durable; rejects with
+   * the call's error (the same TwinError) or the store's. On a store shared by several instances
+   * a change to a twin led elsewhere goes to its leader, which runs it the same way and answers
+   * (docs/redis.md); here it is the synchronous call followed by `whenDurable`.
+   */
+  submit(op: SubmitOp): Promise<unknown> {
+    if (this.store.forward && op && typeof op.id === "string" && !this.leads(op.id)) return this.store.forward(op);
+    return this.runDurable(op);
+  }
+
+  private runDurable(op: SubmitOp): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let result: unknown;
+      try {
+        result = this.run(op);
+      } catch (err) {
+        return reject(err);
+      }
+      this.whenDurable((err) => (err ? reject(err) : resolve(result)));
+    });
+  }
+
+  private run(op: SubmitOp): unknown {
+    switch (op?.op) {
+      case "report": return this.report(op.id, op.values, op.options);
+      case "create": return this.create(op.id, op.input, op.options);
+      case "upsert": return this.upsert(op.id, op.input, op.options);
+      case "setDesired": return this.setDesired(op.id, op.values, op.options);
+      case "updateAttributes": return this.updateAttributes(op.id, op.patch, op.options);
+      case "remove": return this.remove(op.id, op.options);
+      case "setState": return this.setState(op.id, op.key, op.value);
+      case "setDerived": return this.setDerived(op.id, op.section, op.value, op.options, op.state);
+      default: throw new TypeError(`not a change to submit: ${showValue((op as { op?: unknown } | null)?.op)}`);
+    }
   }
 
   health(): StoreHealth {
@@ -675,7 +907,7 @@ export class TwinRegistry {
     return out;
   }
 
-  private emitDelta(twin: Twin, model: TwinModel | null, before: Map<string, Json | undefined>, t: number): void {
+  private emitDelta(twin: Twin, model: TwinModel | null, before: Map<string, Json | undefined>, t: number, origin?: "elsewhere"): void {
     const after = this.deltaFor(twin, model, before.keys());
     const changes = dict<Change>();
     for (const [name, was] of before) {
@@ -684,13 +916,18 @@ export class TwinRegistry {
       if (was !== undefined && now !== undefined && jsonEqual(was, now)) continue;
       changes[name] = { value: now === undefined ? null : cloneJson(now), previous: was === undefined ? null : cloneJson(was), ts: t };
     }
-    if (Object.keys(changes).length) this.emit({ twinId: twin.id, version: twin.version, section: "delta", ts: t, changes });
+    if (!Object.keys(changes).length) return;
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "delta", ts: t, changes };
+    if (origin) event.origin = origin;
+    this.emit(event);
   }
 
-  private emitConnectivity(twin: Twin, online: boolean, t: number): void {
+  private emitConnectivity(twin: Twin, online: boolean, t: number, origin?: "elsewhere"): void {
     const changes = dict<Change>();
     changes.online = { value: online, previous: !online, ts: t };
-    this.emit({ twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes });
+    const event: ChangeEvent = { twinId: twin.id, version: twin.version, section: "connectivity", ts: t, changes };
+    if (origin) event.origin = origin;
+    this.emit(event);
   }
 
   /**
@@ -730,8 +967,12 @@ export class TwinRegistry {
   expire(): void {
     if (this.stalenessMs <= 0 || this.closed) return;
     const now = this.clock();
+    const shared = this.store.leads !== undefined;
     for (const [id, last] of this.seen) {
       if (last + this.stalenessMs > now) break;
+      // On a shared store the twin's leader says when it goes offline (its entry reaches every
+      // instance); here it stays in the order, for the day this instance leads it.
+      if (shared && !this.leads(id)) continue;
       this.seen.delete(id);
       const twin = this.twins.get(id);
       if (!twin || !twin.online) continue;
@@ -874,8 +1115,27 @@ export class TwinRegistry {
     if (this.staleTimer) clearInterval(this.staleTimer);
     if (this.compactTimer) clearInterval(this.compactTimer);
     this.listeners.clear();
+    this.leadership.clear();
     await this.store.close();
   }
+}
+
+const ELSEWHERE = "elsewhere";
+
+/** A reading's values in an entry from disk or another instance, either form, as [name, value, source time]. */
+function readingsOf(e: { t: number; r?: Record<string, EntryTuple>; rv?: Record<string, Json>; rt?: number }): Array<[string, Json, number]> {
+  const out: Array<[string, Json, number]> = [];
+  if (e.rv && isObject(e.rv)) {
+    const ts = e.rt ?? e.t;
+    for (const name of Object.keys(e.rv)) if (isPropertyName(name)) out.push([name, e.rv[name], ts]);
+  }
+  if (e.r && isObject(e.r as Json)) {
+    for (const name of Object.keys(e.r)) {
+      const tuple = e.r[name];
+      if (isPropertyName(name) && Array.isArray(tuple)) out.push([name, tuple[0], tuple[1]]);
+    }
+  }
+  return out;
 }
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */

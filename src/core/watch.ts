@@ -351,6 +351,11 @@ export class WatchFollower extends RegistryFollower {
     return this.watch.matchesTwin(id);
   }
 
+  /** A watch shows changes made on every instance of a shared registry. */
+  protected override get isView(): boolean {
+    return true;
+  }
+
   protected override resume(): void {
     this.watch.prime(this.registry.ids());
   }

@@ -7,17 +7,8 @@
  * that lost a lease while paused cannot write: the server refuses it (fencing).
  */
 const assert = require("assert");
-const { useRedis } = require("./redis-support");
+const { useRedis, ledBy, split } = require("./redis-support");
 const { docs, durable, throwsTwin, waitFor } = require("./store-support");
-
-/** A twin id whose partition `store` leads and `other` does not. */
-function ledBy(store, other, prefix) {
-  for (let i = 0; i < 10000; i++) {
-    const id = `${prefix}-${i}`;
-    if (store.leads(id) && !other.leads(id)) return id;
-  }
-  throw new Error(`no id led by ${store.instance}`);
-}
 
 const plain = (value) => JSON.parse(JSON.stringify(value));
 
@@ -25,15 +16,6 @@ describe("Redis store shared by several instances", function () {
   this.timeout(30000);
   const ctx = useRedis({ appendfsync: "always" });
   const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };
-
-  async function split(a, b) {
-    await waitFor(() => {
-      const ha = a.store.leases.heldPartitions();
-      const hb = b.store.leases.heldPartitions();
-      return ha.length > 0 && hb.length > 0 && ha.length + hb.length === 64 && ha.every((p) => !hb.includes(p)) &&
-        a.store.writableCount() === ha.length && b.store.writableCount() === hb.length;
-    }, "the partitions split between the two instances", 10000);
-  }
 
   it("splits the partitions' leases between the instances, and each sees the changes the other makes", async function () {
     const a = await ctx.open(lease);

@@ -8,6 +8,7 @@ const Redis = require("ioredis").default;
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { RedisStore } = require("../../nodes/lib/core/store/redis-store");
 const { startRedis, requireRedis } = require("../support/redis-server");
+const { waitFor } = require("./store-support");
 
 /**
  * Mocha hooks for a suite of Redis store tests; returns the context the tests use:
@@ -45,4 +46,23 @@ function useRedis(serverOptions = {}) {
   return ctx;
 }
 
-module.exports = { useRedis };
+/** A twin id whose partition `store` leads and `other` does not. */
+function ledBy(store, other, prefix) {
+  for (let i = 0; i < 10000; i++) {
+    const id = `${prefix}-${i}`;
+    if (store.leads(id) && !other.leads(id)) return id;
+  }
+  throw new Error(`no id led by ${store.instance}`);
+}
+
+/** Waits until the 64 partitions are split between two instances, each writable where it leads. */
+async function split(a, b) {
+  await waitFor(() => {
+    const ha = a.store.leases.heldPartitions();
+    const hb = b.store.leases.heldPartitions();
+    return ha.length > 0 && hb.length > 0 && ha.length + hb.length === 64 && ha.every((p) => !hb.includes(p)) &&
+      a.store.writableCount() === ha.length && b.store.writableCount() === hb.length;
+  }, "the partitions split between the two instances", 10000);
+}
+
+module.exports = { useRedis, ledBy, split };

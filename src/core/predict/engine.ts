@@ -216,6 +216,14 @@ export class PredictEngine extends RegistryFollower {
     return out;
   }
 
+  /**
+   * Another instance leads these twins now and continues their predictors from what the twins
+   * keep; what was learnt here since the last save is not the latest any more.
+   */
+  protected override leaveTwins(twinIds: string[]): void {
+    for (const twinId of twinIds) this.forget(twinId);
+  }
+
   private forget(twinId: string): void {
     const props = this.tracked.get(twinId);
     if (!props) return;

@@ -14,7 +14,8 @@
  */
 import { randomBytes } from "crypto";
 import type { Redis } from "ioredis";
-import { TwinError } from "../errors";
+import { ErrorCode, ErrorParams, TwinError, isTwinError } from "../errors";
+import type { SubmitOp } from "../registry";
 import { JournalEntry, TwinRecord, ApplyContext, applyEntry, fromRecord, toRecord } from "../journal";
 import { Twin } from "../twin";
 import { Recovered, RecoveryVisitor, SharedRegistry, SnapshotSource, Store, StoreHealth } from "./store";
@@ -47,6 +48,8 @@ export interface RedisStoreOptions {
   snapshotEvery?: number;
   /** Stream entries are kept at least this long, even once a snapshot covers them. */
   retentionMs?: number;
+  /** How long a change submitted here waits for the leader's answer before it fails (store-unavailable). */
+  forwardTimeoutMs?: number;
 }
 
 export const REDIS_DEFAULTS = {
@@ -56,7 +59,18 @@ export const REDIS_DEFAULTS = {
   blockMs: 1000,
   snapshotEvery: 1000,
   retentionMs: 60 * 60 * 1000,
+  forwardTimeoutMs: 5000,
 };
+
+/** The consumer group the leaders of a partition read its submitted changes through. */
+const GROUP = "leaders";
+/** Request ids remembered per partition (answered from memory if delivered again). */
+const REMEMBERED = 10000;
+
+interface Forwarded { resolve(result: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout }
+
+/** An answer on the reply stream: a result, or an error as its code and params. */
+interface Answer { ok: boolean; result?: unknown; code?: string; params?: ErrorParams; message?: string; again?: boolean }
 
 type Scripted = Redis & {
   twAppend(epoch: string, ver: string, log: string, ...args: Array<string | number>): Promise<string>;
@@ -106,7 +120,19 @@ export class RedisStore implements Store {
   private readonly writer: Scripted;
   private readonly reader: Redis;
   private readonly control: Redis;
+  /** Blocking reads of the submitted changes of the partitions this instance leads. */
+  private readonly requests: Redis;
   private shared: SharedRegistry | null = null;
+  private requestSeq = 0;
+  private readonly forwarded = new Map<string, Forwarded>();
+  private replyId = "0-0";
+  /** Per partition: ids of submitted changes already in its stream (recent ones). */
+  private answered: Array<Map<string, true>> = [];
+  /** Partitions whose group exists and whose pending requests were claimed since this instance led them. */
+  private readonly claimed = new Set<number>();
+  /** The submitted change being run now: its entries carry its id. */
+  private currentRequest = "";
+  private serving: Promise<void> | null = null;
   /** Per partition: the last stream id this instance's state covers. */
   private lastId: string[] = [];
   /** Per partition: the twins in it (kept here so a snapshot or a resync needs no scan). */
@@ -146,6 +172,8 @@ export class RedisStore implements Store {
     // leader, an fsync per append) would lapse while waiting, and the leader would refuse writes.
     this.control = options.redis.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 });
     this.control.on("error", () => undefined);
+    this.requests = options.redis.duplicate();
+    this.requests.on("error", () => undefined);
     // Connection errors are reported through health; without a listener ioredis would print them.
     this.writer.on("error", () => undefined);
     this.reader.on("error", () => undefined);
@@ -171,13 +199,14 @@ export class RedisStore implements Store {
     this.members = Array.from({ length: count }, () => new Set<string>());
     this.sinceSnapshot = new Array(count).fill(0);
     this.pendingIn = new Array(count).fill(0);
+    this.answered = Array.from({ length: count }, () => new Map<string, true>());
     // Leases first, then the read: a partition held from here on was written by nobody else
     // after the read (the old holder is fenced by the new epoch), so it is writable at once.
     await whenReady(this.control);
     this.leases = new LeaseManager(this.control, this.keys, count, this.instance,
       { ttlMs: this.options.leaseMs ?? REDIS_DEFAULTS.leaseMs, renewMs: this.options.renewMs }, {
         acquired: (p) => this.acquired(p),
-        lost: (p) => this.writable.delete(p),
+        lost: (p) => this.unlead(p),
         drained: () => this.flush(),
       });
     this.opening = true;
@@ -197,6 +226,7 @@ export class RedisStore implements Store {
       for (const entry of part.entries) {
         const numbered = { ...entry, l: ++l } as JournalEntry & { w?: string };
         delete numbered.w;
+        delete (numbered as { q?: string }).q;
         entries.push(numbered);
       }
       skipped += part.skipped;
@@ -213,6 +243,7 @@ export class RedisStore implements Store {
         if (!heldAtRead.includes(p)) this.catchUp(p);
       }
       this.following = this.follow();
+      this.serving = this.serve();
     });
     for (const p of heldAtRead) this.writable.add(p);
     return { records, entries, lsn: l, warnings };
@@ -249,28 +280,40 @@ export class RedisStore implements Store {
       }
       entries.push(entry);
       this.track(p, entry);
+      this.remember(p, entry.q);
     }
     this.lastId[p] = last;
     this.sinceSnapshot[p] = entries.length;
     return { records, entries, skipped };
   }
 
-  private parse(fields: string[]): (JournalEntry & { w?: string }) | null {
+  private parse(fields: string[]): (JournalEntry & { w?: string; q?: string }) | null {
     let json: string | undefined;
     let writer: string | undefined;
+    let request: string | undefined;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] === "e") json = fields[i + 1];
       else if (fields[i] === "w") writer = fields[i + 1];
+      else if (fields[i] === "q") request = fields[i + 1];
     }
     if (json === undefined) return null;
     try {
-      const entry = JSON.parse(json) as JournalEntry & { w?: string };
+      const entry = JSON.parse(json) as JournalEntry & { w?: string; q?: string };
       if (!entry || typeof entry !== "object" || typeof entry.i !== "string") return null;
       entry.w = writer;
+      if (request !== undefined) entry.q = request;
       return entry;
     } catch {
       return null;
     }
+  }
+
+  /** A submitted change's id seen in partition p's stream: delivered again, it is answered, not run. */
+  private remember(p: number, request: string | undefined): void {
+    if (!request) return;
+    const answered = this.answered[p];
+    answered.set(request, true);
+    if (answered.size > REMEMBERED) answered.delete(answered.keys().next().value as string);
   }
 
   private track(p: number, entry: JournalEntry): void {
@@ -325,13 +368,18 @@ export class RedisStore implements Store {
     const k = this.keys.partition(p);
     const json = JSON.stringify(entry);
     this.stats.journalBytes += json.length;
-    this.writer.twAppend(k.epoch, k.ver, k.log, String(epoch), entry.i, check, version, json, this.instance).then(
+    const request = this.currentRequest;
+    this.remember(p, request);
+    this.writer.twAppend(k.epoch, k.ver, k.log, String(epoch), entry.i, check, version, json, this.instance, request).then(
       (id) => {
         if (compareIds(id, this.lastId[p]) > 0) this.lastId[p] = id;
         this.settle(seq, p);
       },
       (err: Error) => {
         const message = String(err?.message ?? err);
+        // Not made (or not known to be): delivered again, the request runs again (read again
+        // from the stream first, where it is if the append did land).
+        if (request) this.answered[p].delete(request);
         if (message.startsWith("FENCED")) {
           // Another instance leads this partition now: forget the lease and take the partition's
           // state from the server, where this change never landed.
@@ -376,9 +424,22 @@ export class RedisStore implements Store {
 
   // ---- following the other instances ---------------------------------------------------------
 
+  /** Partition p is writable here, its state complete: the registry's followers take up its twins. */
+  private lead(p: number): void {
+    if (this.closed) return;
+    this.writable.add(p);
+    this.shared?.led([...this.members[p]], true);
+  }
+
+  /** Partition p is not writable here any more: followers drop their work for its twins. */
+  private unlead(p: number): void {
+    this.claimed.delete(p);
+    if (this.writable.delete(p)) this.shared?.led([...this.members[p]], false);
+  }
+
   /** A partition just leased: what its stream holds beyond this instance's state comes first. */
   private acquired(p: number): void {
-    this.writable.delete(p);
+    this.unlead(p);
     if (!this.opening) this.catchUp(p);
   }
 
@@ -387,7 +448,7 @@ export class RedisStore implements Store {
     this.writer.xrange(k.log, `(${this.lastId[p]}`, "+").then(
       (entries) => {
         this.take(p, entries as Array<[string, string[]]>);
-        if (this.leases?.holds(p) && !this.resyncing.has(p)) this.writable.add(p);
+        if (this.leases?.holds(p) && !this.resyncing.has(p)) this.lead(p);
       },
       () => this.leases?.drop(p), // unreachable: the lease is left to lapse and taken again later
     );
@@ -401,18 +462,25 @@ export class RedisStore implements Store {
       const entry = this.parse(fields);
       if (!entry) continue;
       // This instance's own entries were applied (and counted) when they were made.
+      this.remember(p, entry.q);
       if (entry.w === this.instance) continue;
       this.sinceSnapshot[p]++;
       delete entry.w;
+      delete entry.q;
       this.track(p, entry);
       this.shared?.apply(entry);
     }
   }
 
-  /** One blocking read of every partition's stream after the last id seen, again and again. */
+  /**
+   * One blocking read of every partition's stream after the last id seen, again and again, with
+   * this instance's reply stream last: an answer to a change submitted here is taken after the
+   * entries the leader wrote before answering, so the change is here when its promise resolves.
+   */
   private async follow(): Promise<void> {
     const logs = Array.from({ length: this.partitions }, (_, p) => this.keys.partition(p).log);
     const index = new Map(logs.map((log, p) => [log, p]));
+    const replies = this.keys.reply(this.instance);
     const blockMs = this.options.blockMs ?? REDIS_DEFAULTS.blockMs;
     let backoff = 50;
     while (!this.closed) {
@@ -420,12 +488,8 @@ export class RedisStore implements Store {
       // and its own entries were applied when made. That halves a lone leader's traffic.
       const followed: number[] = [];
       for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p)) followed.push(p);
-      if (!followed.length) {
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, blockMs)), this.stopping]);
-        continue;
-      }
       try {
-        const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), ...followed.map((p) => this.lastId[p])) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), replies, ...followed.map((p) => this.lastId[p]), this.replyId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
         // A read caught by a reconnection may never settle once the connection is closed: close()
         // does not wait for it.
@@ -435,6 +499,7 @@ export class RedisStore implements Store {
         for (const [log, entries] of reply ?? []) {
           const p = index.get(log);
           if (p !== undefined) this.take(p, entries);
+          else if (log === replies) this.answers(entries);
         }
       } catch {
         if (this.closed) break;
@@ -444,6 +509,159 @@ export class RedisStore implements Store {
     }
   }
 
+  // ---- changes submitted on other instances ---------------------------------------------------
+
+  /**
+   * Sends a change to the leader of its twin's partition (its request stream) and waits for the
+   * answer on this instance's reply stream. No answer in `forwardTimeoutMs`: store-unavailable.
+   * The request carries that deadline: a leader that reads it later (none led the partition, or
+   * it was slow) drops it instead of making a change the caller was told failed. Only one that
+   * was running as the time ran out can still land (and clocks of the two machines a little apart
+   * move the deadline by their difference).
+   */
+  forward(op: SubmitOp): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TwinError("store-closed"));
+    if (!this.healthState.ok || !this.partitions) return Promise.reject(new TwinError("store-unavailable", { reason: this.healthState.error ?? "Redis unreachable" }));
+    if (op.op === "report" && op.options?.shape) return Promise.reject(new RangeError(`a shaped reading of twin "${op.id}" is made on the instance leading it only`));
+    const p = partitionOf(op.id, this.partitions);
+    const request = `${this.instance}:${++this.requestSeq}`;
+    const ms = this.options.forwardTimeoutMs ?? REDIS_DEFAULTS.forwardTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.forwarded.delete(request);
+        reject(new TwinError("store-unavailable", { reason: `no answer within ${ms} ms from the instance leading twin "${op.id}" (partition ${p})` }));
+      }, ms);
+      this.forwarded.set(request, { resolve, reject, timer });
+      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).catch((err: Error) => {
+        clearTimeout(timer);
+        this.forwarded.delete(request);
+        reject(new TwinError("store-unavailable", { reason: err.message }));
+      });
+    });
+  }
+
+  /** Answers read from this instance's reply stream. */
+  private answers(entries: Array<[string, string[]]>): void {
+    for (const [id, fields] of entries) {
+      if (compareIds(id, this.replyId) > 0) this.replyId = id;
+      let request: string | undefined;
+      let json: string | undefined;
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === "r") request = fields[i + 1];
+        else if (fields[i] === "v") json = fields[i + 1];
+      }
+      const waiting = request === undefined ? undefined : this.forwarded.get(request);
+      if (!waiting || request === undefined || json === undefined) continue;
+      this.forwarded.delete(request);
+      clearTimeout(waiting.timer);
+      let answer: Answer;
+      try {
+        answer = JSON.parse(json) as Answer;
+      } catch {
+        waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
+        continue;
+      }
+      if (answer.ok) waiting.resolve(answer.result);
+      else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
+      else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
+    }
+  }
+
+  /**
+   * The leader's side: reads the request streams of the partitions it leads through the group,
+   * first claiming what an earlier leader left pending, and runs each change as `submit` does.
+   */
+  private async serve(): Promise<void> {
+    const blockMs = this.options.blockMs ?? REDIS_DEFAULTS.blockMs;
+    let backoff = 50;
+    while (!this.closed) {
+      const led = [...this.writable].sort((a, b) => a - b);
+      try {
+        for (const p of led) {
+          if (this.claimed.has(p)) continue;
+          const req = this.keys.partition(p).req;
+          await this.writer.xgroup("CREATE", req, GROUP, "0", "MKSTREAM").catch((err: Error) => {
+            if (!String(err.message).startsWith("BUSYGROUP")) throw err;
+          });
+          // What the previous leader read and did not answer (it went): answered here, once.
+          const [, pending] = (await this.writer.xautoclaim(req, GROUP, this.instance, 0, "0-0", "COUNT", 1000)) as [string, Array<[string, string[]] | null>];
+          if (!this.writable.has(p)) continue;
+          this.claimed.add(p);
+          for (const entry of pending ?? []) if (entry) this.request(p, entry[0], entry[1]);
+        }
+        const ready = led.filter((p) => this.claimed.has(p) && this.writable.has(p));
+        if (!ready.length) {
+          await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, 100))), this.stopping]);
+          continue;
+        }
+        const keys = ready.map((p) => this.keys.partition(p).req);
+        const read = this.requests.xreadgroup("GROUP", GROUP, this.instance, "COUNT", 1000, "BLOCK", Math.min(blockMs, 100), "STREAMS", ...keys, ...keys.map(() => ">")) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        read.catch(() => undefined);
+        const reply = await Promise.race([read, this.stopping]);
+        if (this.closed) break;
+        backoff = 50;
+        for (const [key, entries] of reply ?? []) {
+          const p = ready[keys.indexOf(key)];
+          for (const [id, fields] of entries) this.request(p, id, fields);
+        }
+      } catch {
+        if (this.closed) break;
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, backoff)), this.stopping]);
+        backoff = Math.min(2000, backoff * 2);
+      }
+    }
+  }
+
+  /** Runs one submitted change of partition p and answers it (unless the partition was lost meanwhile). */
+  private request(p: number, id: string, fields: string[]): void {
+    let request: string | undefined;
+    let from: string | undefined;
+    let json: string | undefined;
+    let deadline = Infinity;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === "q") request = fields[i + 1];
+      else if (fields[i] === "f") from = fields[i + 1];
+      else if (fields[i] === "o") json = fields[i + 1];
+      else if (fields[i] === "d") deadline = Number(fields[i + 1]);
+    }
+    const req = this.keys.partition(p).req;
+    const done = (answer: Answer): void => {
+      if (from !== undefined) {
+        const key = this.keys.reply(from);
+        this.writer.multi().xadd(key, "MAXLEN", "~", 1000, "*", "r", request ?? "", "v", JSON.stringify(answer)).pexpire(key, 60 * 60 * 1000).exec().catch(() => undefined);
+      }
+      this.writer.xack(req, GROUP, id).catch(() => undefined);
+    };
+    if (request === undefined || from === undefined || json === undefined) return done({ ok: false, message: "not a submitted change" });
+    // Already in the stream (made, then delivered again after a handover): answered, not run again.
+    if (this.answered[p].has(request)) return done({ ok: true, again: true });
+    const shared = this.shared;
+    if (!shared || !this.writable.has(p)) return; // the next leader claims it
+    // Its caller was told it failed (store-unavailable): made now, it would surprise them.
+    if (Date.now() > deadline) return done({ ok: false, code: "store-unavailable", params: { reason: "the change waited longer than its caller" } });
+    let op: SubmitOp;
+    try {
+      op = JSON.parse(json) as SubmitOp;
+    } catch {
+      return done({ ok: false, message: "a submitted change that is not JSON" });
+    }
+    let result: Promise<unknown>;
+    this.currentRequest = request;
+    try {
+      result = shared.run(op);
+    } finally {
+      this.currentRequest = "";
+    }
+    result.then(
+      (value) => done({ ok: true, result: value }),
+      (err: unknown) => {
+        // Refused because the partition changed hands meanwhile: left for the next leader.
+        if (isTwinError(err) && err.code === "store-unavailable" && !this.writable.has(p) && !this.answered[p].has(request as string)) return;
+        done(isTwinError(err) ? { ok: false, code: err.code, params: err.params } : { ok: false, message: String((err as Error)?.message ?? err) });
+      },
+    );
+  }
+
   /**
    * Takes partition p's state from the server again (after a refused or unanswered append): its
    * twins are rebuilt from the snapshot and stream and replace what this instance holds.
@@ -451,7 +669,7 @@ export class RedisStore implements Store {
   private resync(p: number): void {
     if (this.resyncing.has(p) || this.closed) return;
     this.resyncing.add(p);
-    this.writable.delete(p);
+    this.unlead(p);
     const run = async (): Promise<void> => {
       const before = new Set(this.members[p]);
       const part = await this.load(p);
@@ -475,7 +693,7 @@ export class RedisStore implements Store {
       run().then(
         () => {
           this.resyncing.delete(p);
-          if (this.leases?.holds(p)) this.writable.add(p);
+          if (this.leases?.holds(p)) this.lead(p);
         },
         () => {
           if (this.closed) return;
@@ -492,7 +710,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.wasDown = true;
     // Nothing is writable until the server is read again (up()).
-    this.writable.clear();
+    for (const p of [...this.writable]) this.unlead(p);
     this.setHealth({ ok: false, error });
   }
 
@@ -594,8 +812,15 @@ export class RedisStore implements Store {
     this.closed = true;
     this.stop();
     await this.leases?.stop().catch(() => undefined);
+    for (const waiting of this.forwarded.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new TwinError("store-closed"));
+    }
+    this.forwarded.clear();
     this.reader.disconnect();
+    this.requests.disconnect();
     await this.following;
+    await this.serving;
     await this.writer.quit().catch(() => this.writer.disconnect());
     await this.control.quit().catch(() => this.control.disconnect());
   }

@@ -4,6 +4,7 @@
  * modes, after the fsync that covers it in `strict` mode.
  */
 import { Applied, JournalEntry, TwinRecord } from "../journal";
+import type { SubmitOp } from "../registry";
 
 export type PersistenceMode = "strict" | "batched" | "memory";
 
@@ -43,8 +44,19 @@ export interface SnapshotSource {
  */
 export interface SharedRegistry {
   readonly historyLength: number;
-  /** A change another instance made: applied as read from disk, numbered after this instance's own. */
+  /**
+   * A change another instance made: applied as read from disk, numbered after this instance's
+   * own, and told to subscribers as the events the writer emitted, marked `origin: "elsewhere"`.
+   */
   apply(entry: JournalEntry): Applied;
+  /**
+   * This instance leads these twins now, with their state complete (true: a partition taken over
+   * and caught up, or read again), or may no longer (false): followers with an effect outside
+   * take up, or drop, their work for them.
+   */
+  led(twinIds: string[], leads: boolean): void;
+  /** Runs a change submitted on another instance as `submit` runs it here: resolves once durable. */
+  run(op: SubmitOp): Promise<unknown>;
   /** Puts a twin back as the shared store has it (null: it does not exist). */
   replace(id: string, rec: TwinRecord | null): void;
   /** The twin as a snapshot record, or undefined. */
@@ -65,6 +77,16 @@ export interface Store {
    * made elsewhere. Local stores leave it out, so their open stays synchronous.
    */
   open?(visit: RecoveryVisitor, shared: SharedRegistry): Promise<Recovered>;
+  /**
+   * Whether this instance may write the twin now. Only stores shared by several instances have
+   * it (one instance leads each twin); a registry on a local store leads every twin.
+   */
+  leads?(twinId: string): boolean;
+  /**
+   * Sends a change to the instance leading its twin (a shared store), which runs it and answers:
+   * its result, or its error thrown again here. Only stores with `leads` have it.
+   */
+  forward?(op: SubmitOp): Promise<unknown>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
   whenDurable(callback: (err?: Error) => void): void;

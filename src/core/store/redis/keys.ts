@@ -9,6 +9,8 @@
  *   <prefix>{<registry>:p<n>}:ver       hash: twin id -> version (what the append script checks)
  *   <prefix>{<registry>:p<n>}:lease     string: holder instance id, with a TTL
  *   <prefix>{<registry>:p<n>}:epoch     integer: incremented for each new holder (the fencing token)
+ *   <prefix>{<registry>:p<n>}:req       stream: changes submitted on other instances, read by the leader (group "leaders")
+ *   <prefix>{<registry>}:reply:<inst>   stream: the leaders' answers to one instance's submitted changes
  */
 export interface PartitionKeys {
   log: string;
@@ -16,6 +18,7 @@ export interface PartitionKeys {
   ver: string;
   lease: string;
   epoch: string;
+  req: string;
 }
 
 export class RedisKeys {
@@ -29,11 +32,16 @@ export class RedisKeys {
     this.instances = `${prefix}{${registry}}:instances`;
   }
 
+  /** Where the leaders answer the changes an instance submitted. */
+  reply(instance: string): string {
+    return `${this.prefix}{${this.registry}}:reply:${instance}`;
+  }
+
   partition(n: number): PartitionKeys {
     let keys = this.parts[n];
     if (!keys) {
       const tag = `${this.prefix}{${this.registry}:p${n}}`;
-      keys = this.parts[n] = { log: `${tag}:log`, snap: `${tag}:snap`, ver: `${tag}:ver`, lease: `${tag}:lease`, epoch: `${tag}:epoch` };
+      keys = this.parts[n] = { log: `${tag}:log`, snap: `${tag}:snap`, ver: `${tag}:ver`, lease: `${tag}:lease`, epoch: `${tag}:epoch`, req: `${tag}:req` };
     }
     return keys;
   }

@@ -6,7 +6,8 @@
 /**
  * Appends one journal entry to a partition's stream, if and only if the writer still holds the
  * partition's lease epoch (fencing) and the twin's version is the one the entry follows.
- * KEYS: epoch, ver, log. ARGV: epoch, twin id, check, new version, entry JSON, writer id.
+ * KEYS: epoch, ver, log. ARGV: epoch, twin id, check, new version, entry JSON, writer id, and the
+ * id of the submitted request the change answers (optional: field q, so it is never applied twice).
  * check: "new" (the twin must not exist), "next" (stored version = new version - 1),
  * "exists" (any stored version; the version is left alone), "delete" (exists; removed).
  * Returns the stream id; errors start with FENCED or VERSION.
@@ -30,6 +31,9 @@ elseif check == 'delete' then
   redis.call('HDEL', KEYS[2], ARGV[2])
 else
   if current == 0 then return redis.error_reply('VERSION ' .. ARGV[2] .. ' does not exist') end
+end
+if ARGV[7] and ARGV[7] ~= '' then
+  return redis.call('XADD', KEYS[3], '*', 'e', ARGV[5], 'w', ARGV[6], 'q', ARGV[7])
 end
 return redis.call('XADD', KEYS[3], '*', 'e', ARGV[5], 'w', ARGV[6])
 `;
