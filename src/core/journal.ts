@@ -78,9 +78,9 @@ function readingsValid(e: ReportedValues): boolean {
   return (e.rv === undefined || isObject(e.rv as Json)) && (e.rt === undefined || (typeof e.rt === "number" && Number.isFinite(e.rt))) && (e.rs === undefined || typeof e.rs === "string");
 }
 
-/** Whether the entry reports any value, in either form. */
+/** Whether the entry reports any value, in either form (`r: null` from disk reports none, as it always did). */
 function reportsAny(e: ReportedValues): boolean {
-  return (e.r !== undefined && Object.keys(e.r).length > 0) || (e.rv !== undefined && Object.keys(e.rv).length > 0);
+  return (!!e.r && Object.keys(e.r).length > 0) || (!!e.rv && Object.keys(e.rv).length > 0);
 }
 
 /** Applies one entry. */
@@ -89,8 +89,9 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
     if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
+    // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
+    // behind for its later entries to build on.
     const twin = new Twin(e.i, e.m, e.t, e.t);
-    ctx.twins.set(e.i, twin);
     if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
     if (e.rv) putReadings(twin, e, ctx);
@@ -98,6 +99,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
     if (e.d) putEntries(twin, "desired", e.d, ctx);
     twin.version = e.v;
     twin.lsn = e.l;
+    ctx.twins.set(e.i, twin);
     return "applied";
   }
   if (!existing) return "unknown";
