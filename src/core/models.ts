@@ -157,7 +157,10 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
     if (file !== undefined && failed.has(file)) return;
     try {
       step();
-    } catch (err) {
+    } catch (caught) {
+      // A file nested deeper than a walk over it can go (JSON.parse reads what JSON.stringify or
+      // a copy cannot walk back) is that file's problem like any other: the rest still load.
+      const err = file !== undefined && caught instanceof RangeError ? new TwinError("model-invalid", { model: file, reason: "the file nests too deeply to be read" }) : caught;
       if (file === undefined || !isTwinError(err)) throw err;
       failed.add(file);
       if (!references.has(file)) problems.push({ file, error: err });
