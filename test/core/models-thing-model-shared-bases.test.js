@@ -33,3 +33,23 @@ describe("core/models: Thing Models reaching one base along many paths", functio
     assert.throws(() => parseModels(input), /nest too deeply/);
   });
 });
+
+describe("core/models: Thing Models whose submodels multiply", function () {
+  /** Each level has `fan` instances of the next. */
+  function submodels(levels, fan) {
+    const input = {};
+    for (let k = 0; k < levels; k++) {
+      const links = k + 1 < levels ? Array.from({ length: fan }, (_, j) => ({ rel: "tm:submodel", href: `./l${k + 1}.tm.jsonld`, instanceName: `i${j}` })) : [];
+      input[`l${k}`] = { "@context": TM, "@type": "tm:ThingModel", title: `l${k}`, links, properties: { [`p${k}`]: { type: "number" } } };
+    }
+    return input;
+  }
+
+  it("refuses a model whose tm:submodel instances compose more than 10,000 properties (main: 87,381 from nine levels of four)", function () {
+    assert.throws(() => parseModels(submodels(9, 4)), /compose more than 10000 properties/);
+  });
+
+  it("keeps a model of nested submodels that stays within that (1,365 properties from six levels of four)", function () {
+    assert.equal(parseModels(submodels(6, 4)).get("l0").properties.size, 1365);
+  });
+});
