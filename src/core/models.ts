@@ -430,6 +430,12 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): ReadM
   return { properties: props, unresolved };
 }
 
+/**
+ * Properties one Thing Model may compose at most. tm:submodel instances multiply (four instances a
+ * level, nine levels: 87,381 properties from a 2 KB file); far fewer fit in a twin document.
+ */
+const MAX_COMPOSED_PROPERTIES = 10000;
+
 /** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
 const MAX_TM_DEPTH = 16;
 
@@ -504,6 +510,7 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
       checkPropertyName({ model, at: `property "${full}"` }, full);
       if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
       out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
+      if (out.size > MAX_COMPOSED_PROPERTIES) invalid({ model }, `tm:submodel instances compose more than ${MAX_COMPOSED_PROPERTIES} properties`);
     }
     for (const u of composed.unresolved) {
       const under: UnresolvedLink = { link: u.link, href: u.href };
