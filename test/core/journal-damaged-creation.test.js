@@ -47,3 +47,24 @@ describe("core/journal: a creation entry from disk is applied whole or not at al
     assert.match(warnings[1], /1 twin\(s\) could not be restored .*pump-1/);
   });
 });
+
+describe("core/journal: an older-form entry from disk with a damaged tuple", function () {
+  // As a reading that is not a [value, ts] pair at all (registry-recovery.test.js): the damaged
+  // reading is passed over and the rest of the entry applies, never half of it.
+  const cases = [
+    ["an empty tuple", [], { temperature: 20 }, { temperature: { ts: T0 } }],
+    ["a source time that is text", [21, "soon"], { temperature: 20 }, { temperature: { ts: T0 } }],
+    ["a source that is a number", [21, T0 + 5, 7], { temperature: 21 }, { temperature: { ts: T0 + 5 } }],
+  ];
+  for (const [what, tuple, reported, meta] of cases) {
+    it(`passes over that reading (${what}) and applies the rest of the entry: its attributes and version`, function () {
+      const { reg, warnings } = restore([
+        { l: 1, o: "c", i: "pump-1", v: 1, t: T0, m: null, a: { site: "a" }, rv: { temperature: 20 } },
+        { l: 2, o: "u", i: "pump-1", v: 2, t: T0 + 10, ap: { site: "b" }, r: { temperature: tuple, rpm: [900, T0 + 10] } },
+      ]);
+      assert.deepStrictEqual(warnings, []);
+      const doc = plain(reg.get("pump-1"));
+      assert.deepStrictEqual([doc.version, doc.attributes, doc.reported, doc.meta.reported], [2, { site: "b" }, { ...reported, rpm: 900 }, { ...meta, rpm: { ts: T0 + 10 } }]);
+    });
+  }
+});
