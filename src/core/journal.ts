@@ -223,7 +223,9 @@ function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: bool
 
 function putEntries(twin: Twin, section: "reported" | "desired", props: Props<EntryTuple | null>, ctx: ApplyContext): void {
   if (ctx.fromDisk) {
-    for (const [name, tuple] of entriesOf(props, ctx)) putEntry(twin, section, name, tuple, ctx);
+    // A damaged tuple from disk is passed over, as a refused name is, and the rest applies: set,
+    // it would leave a value of nothing, and its size count would throw halfway through the entry.
+    for (const [name, tuple] of entriesOf(props, ctx)) if (tupleUsable(tuple)) putEntry(twin, section, name, tuple, ctx);
   } else {
     // Live entries were built by the registry: no copy, and no list of pairs per reading.
     for (const name in props) putEntry(twin, section, name, props[name], ctx);
@@ -249,7 +251,12 @@ function putEntry(twin: Twin, section: "reported" | "desired", name: string, tup
     map?.delete(name);
     return;
   }
-  putValue(twin, section, name, tuple[0], tuple[1], tuple[2] === null ? undefined : tuple[2], ctx);
+  putValue(twin, section, name, tuple[0], tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
+}
+
+/** A tuple from disk that can be applied: [value, finite ts, source?]; null and other values clear, as they always did. */
+function tupleUsable(tuple: EntryTuple | null): boolean {
+  return !Array.isArray(tuple) || (tuple[0] !== undefined && typeof tuple[1] === "number" && Number.isFinite(tuple[1]));
 }
 
 function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {
