@@ -78,9 +78,9 @@ function readingsValid(e: ReportedValues): boolean {
   return (e.rv === undefined || isObject(e.rv as Json)) && (e.rt === undefined || (typeof e.rt === "number" && Number.isFinite(e.rt))) && (e.rs === undefined || typeof e.rs === "string");
 }
 
-/** Whether the entry reports any value, in either form. */
+/** Whether the entry reports any value, in either form (`r: null` from disk reports none, as it always did). */
 function reportsAny(e: ReportedValues): boolean {
-  return (e.r !== undefined && Object.keys(e.r).length > 0) || (e.rv !== undefined && Object.keys(e.rv).length > 0);
+  return (!!e.r && Object.keys(e.r).length > 0) || (!!e.rv && Object.keys(e.rv).length > 0);
 }
 
 /** Applies one entry. */
@@ -89,8 +89,9 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
     if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
+    // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
+    // behind for its later entries to build on.
     const twin = new Twin(e.i, e.m, e.t, e.t);
-    ctx.twins.set(e.i, twin);
     if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
     if (e.rv) putReadings(twin, e, ctx);
@@ -98,6 +99,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
     if (e.d) putEntries(twin, "desired", e.d, ctx);
     twin.version = e.v;
     twin.lsn = e.l;
+    ctx.twins.set(e.i, twin);
     return "applied";
   }
   if (!existing) return "unknown";
@@ -221,7 +223,9 @@ function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: bool
 
 function putEntries(twin: Twin, section: "reported" | "desired", props: Props<EntryTuple | null>, ctx: ApplyContext): void {
   if (ctx.fromDisk) {
-    for (const [name, tuple] of entriesOf(props, ctx)) putEntry(twin, section, name, tuple, ctx);
+    // A damaged tuple from disk is passed over, as a refused name is, and the rest applies: set,
+    // it would leave a value of nothing, and its size count would throw halfway through the entry.
+    for (const [name, tuple] of entriesOf(props, ctx)) if (tupleUsable(tuple)) putEntry(twin, section, name, tuple, ctx);
   } else {
     // Live entries were built by the registry: no copy, and no list of pairs per reading.
     for (const name in props) putEntry(twin, section, name, props[name], ctx);
@@ -247,7 +251,12 @@ function putEntry(twin: Twin, section: "reported" | "desired", name: string, tup
     map?.delete(name);
     return;
   }
-  putValue(twin, section, name, tuple[0], tuple[1], tuple[2] === null ? undefined : tuple[2], ctx);
+  putValue(twin, section, name, tuple[0], tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
+}
+
+/** A tuple from disk that can be applied: [value, finite ts, source?]; null and other values clear, as they always did. */
+function tupleUsable(tuple: EntryTuple | null): boolean {
+  return !Array.isArray(tuple) || (tuple[0] !== undefined && typeof tuple[1] === "number" && Number.isFinite(tuple[1]));
 }
 
 function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {

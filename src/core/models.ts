@@ -157,7 +157,10 @@ export function loadModels(sources: ModelSource[]): LoadedModels {
     if (file !== undefined && failed.has(file)) return;
     try {
       step();
-    } catch (err) {
+    } catch (caught) {
+      // A file nested deeper than a walk over it can go (JSON.parse reads what JSON.stringify or
+      // a copy cannot walk back) is that file's problem like any other: the rest still load.
+      const err = file !== undefined && caught instanceof RangeError ? new TwinError("model-invalid", { model: file, reason: "the file nests too deeply to be read" }) : caught;
       if (file === undefined || !isTwinError(err)) throw err;
       failed.add(file);
       if (!references.has(file)) problems.push({ file, error: err });
@@ -406,7 +409,7 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): ReadM
     invalid({ model }, 'uses the 2017 draft\'s "interaction" list, which Thing Description 1.0 replaced with "properties", "actions" and "events": convert it to TD 1.1 to import it');
   }
   const props = new Map<string, PropertySpec>();
-  const { affordances: found, unresolved } = thingAffordances(raw, model, things, []);
+  const { affordances: found, unresolved } = thingAffordances(raw, model, things, [], new Map());
   for (const [name, { aff, source }] of found) {
     const where = { model, at: `property "${name}"` };
     props.set(name, finish(where, {
@@ -427,6 +430,12 @@ function wotProperties(raw: Raw, model: string, things: Map<string, Raw>): ReadM
   return { properties: props, unresolved };
 }
 
+/**
+ * Properties one Thing Model may compose at most. tm:submodel instances multiply (four instances a
+ * level, nine levels: 87,381 properties from a 2 KB file); far fewer fit in a twin document.
+ */
+const MAX_COMPOSED_PROPERTIES = 10000;
+
 /** Thing Model composition is followed this deep at most (tm:extends chains, tm:ref chains). */
 const MAX_TM_DEPTH = 16;
 
@@ -434,6 +443,14 @@ const MAX_TM_DEPTH = 16;
 interface Affordance { aff: Raw; source: string }
 
 interface Composed { affordances: Map<string, Affordance>; unresolved: UnresolvedLink[] }
+
+/**
+ * Thing Models one model reaches, composed once each: a base reached along many paths (each level
+ * extending the next several times over) would otherwise be composed once per path, in time and
+ * memory exponential in the depth. `height` is how many links deep the composition went below it,
+ * so one reached first by a short path is composed again (and refused) where the path is too long.
+ */
+type Composing = Map<Raw, { composed: Composed; height: number }>;
 
 /**
  * A Thing Model's properties with its composition resolved inside the input: the properties of
@@ -448,9 +465,13 @@ interface Composed { affordances: Map<string, Affordance>; unresolved: Unresolve
  * no type of its own while a base it may be completing is missing (`"dim": { "maximum": 200 }`
  * over a missing base's integer `dim`).
  */
-function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[]): Composed {
+function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, stack: Raw[], done: Composing): Composed {
   if (stack.includes(raw)) invalid({ model }, "tm:extends or tm:submodel links form a cycle");
   if (stack.length > MAX_TM_DEPTH) invalid({ model }, "tm:extends or tm:submodel links nest too deeply");
+  // Composed already without a cycle below it, so none can pass through this path either.
+  const known = done.get(raw);
+  if (known && stack.length + known.height <= MAX_TM_DEPTH) return known.composed;
+  let height = 0;
   const out = new Map<string, Affordance>();
   const unresolved: UnresolvedLink[] = [];
   /** Bases (or their bases) that are missing: a type-less own property may be completing one. */
@@ -464,7 +485,8 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
       missingBases.push(href);
       continue;
     }
-    const composed = thingAffordances(base, model, things, inner);
+    const composed = thingAffordances(base, model, things, inner, done);
+    height = Math.max(height, 1 + (done.get(base)?.height ?? 0));
     for (const [name, aff] of composed.affordances) out.set(name, aff);
     for (const u of composed.unresolved) {
       unresolved.push(u);
@@ -481,12 +503,14 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
       unresolved.push({ link: "tm:submodel", href, instance });
       continue;
     }
-    const composed = thingAffordances(sub, model, things, inner);
+    const composed = thingAffordances(sub, model, things, inner, done);
+    height = Math.max(height, 1 + (done.get(sub)?.height ?? 0));
     for (const [name, { aff, source }] of composed.affordances) {
       const full = instance + COMPONENT_SEPARATOR + name;
       checkPropertyName({ model, at: `property "${full}"` }, full);
       if (out.has(full)) invalid({ model, at: `property "${full}"` }, "is defined twice");
       out.set(full, { aff, source: `${given}${COMPONENT_SEPARATOR}${source}` });
+      if (out.size > MAX_COMPOSED_PROPERTIES) invalid({ model }, `tm:submodel instances compose more than ${MAX_COMPOSED_PROPERTIES} properties`);
     }
     for (const u of composed.unresolved) {
       const under: UnresolvedLink = { link: u.link, href: u.href };
@@ -512,7 +536,20 @@ function thingAffordances(raw: Raw, model: string, things: Map<string, Raw>, sta
     }
     out.set(name, { aff: base ? { ...base.aff, ...own } : own, source });
   }
-  return { affordances: out, unresolved };
+  const composed = { affordances: out, unresolved: distinctLinks(unresolved) };
+  done.set(raw, { composed, height });
+  return composed;
+}
+
+/** Each missing link once (many paths to one missing base name it many times), in the order first met. */
+function distinctLinks(links: UnresolvedLink[]): UnresolvedLink[] {
+  const seen = new Set<string>();
+  return links.filter((u) => {
+    const key = `${u.link}\u0000${u.href}\u0000${u.property ?? ""}\u0000${u.instance ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function tmLinks(raw: Raw, rel: string): Raw[] {
