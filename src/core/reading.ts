@@ -40,6 +40,49 @@ export interface ReadingOutcome {
   created: boolean;
 }
 
+/** What differs from one reading to the next on a path prepared with `readingPath`. */
+export interface ReadingSource { ts?: number; source?: string; ifVersion?: unknown }
+
+/** A reading path prepared once (a node's settings): `apply` is applyReading with those settings. */
+export interface ReadingPath {
+  apply(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading?: ReadingSource): ReadingOutcome;
+}
+
+/**
+ * Prepares the reading path for fixed settings (a twin-sensor node's), so a reading allocates no
+ * shaper, create option or options object of its own: they are made here, once.
+ */
+export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> = {}): ReadingPath {
+  const scale = options.scale ?? 1;
+  const offset = options.offset ?? 0;
+  const parseNumbers = options.parseNumbers === true;
+  const unit = options.unit;
+  const deadband = options.deadband;
+  const create = options.create ? { model: options.create.model || null } : undefined;
+  // The twin a unit conversion error names: the reading being shaped (shaping is synchronous, and
+  // done before the registry emits anything, so a reading that starts inside a listener can not mix).
+  let current = "";
+  const shape: Shaper = (name, raw, spec, stored) => {
+    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
+    if (unit && spec?.unit && typeof value === "number") {
+      value = convertUnit(value, unit, spec.unit, { twinId: current, property: name });
+    }
+    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
+    return value;
+  };
+  return {
+    apply(registry, twinId, values, reading = {}) {
+      // The registry takes plain objects only; any other object's own keys are its properties, as before.
+      const input = isPlainObject(values) ? values : Object.assign(dict<unknown>(), values);
+      current = twinId;
+      // Shared objects would not do here: registry.report may be called again from a listener
+      // before this call returns, so each call gets its own options.
+      const result = registry.report(twinId, input, { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true });
+      return { event: result.event, stale: result.stale, created: result.created === true };
+    },
+  };
+}
+
 /**
  * Applies one reading (`values`: property name -> value) to twin `twinId`. Throws a TwinError
  * (invalid id, unknown twin, a value the model refuses, a version conflict...) with the twin
@@ -47,31 +90,8 @@ export interface ReadingOutcome {
  * or no value at all) is still a sign of life: the twin is touched (kept online).
  *
  * The registry resolves the twin and its model once and shapes each value in the same pass that
- * checks it (the shaper below), so a reading crosses into the registry once.
+ * checks it (the shaper of readingPath), so a reading crosses into the registry once.
  */
 export function applyReading(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, options: ReadingOptions = {}): ReadingOutcome {
-  const scale = options.scale ?? 1;
-  const offset = options.offset ?? 0;
-  const parseNumbers = options.parseNumbers === true;
-  const unit = options.unit;
-  const deadband = options.deadband;
-  const shape: Shaper = (name, raw, spec, stored) => {
-    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
-    if (unit && spec?.unit && typeof value === "number") {
-      value = convertUnit(value, unit, spec.unit, { twinId, property: name });
-    }
-    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
-    return value;
-  };
-  // The registry takes plain objects only; any other object's own keys are its properties, as before.
-  const input = isPlainObject(values) ? values : Object.assign(dict<unknown>(), values);
-  const result = registry.report(twinId, input, {
-    ts: options.ts,
-    source: options.source,
-    ifVersion: options.ifVersion,
-    create: options.create ? { model: options.create.model || null } : undefined,
-    shape,
-    alive: true,
-  });
-  return { event: result.event, stale: result.stale, created: result.created === true };
+  return readingPath(options).apply(registry, twinId, values, options);
 }
