@@ -40,6 +40,58 @@ export interface ReadingOutcome {
   created: boolean;
 }
 
+/** What differs from one reading to the next on a path prepared with `readingPath`. */
+export interface ReadingSource { ts?: number; source?: string; ifVersion?: unknown }
+
+/** A reading path prepared once (a node's settings): `apply` is applyReading with those settings. */
+export interface ReadingPath {
+  apply(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading?: ReadingSource): ReadingOutcome;
+}
+
+type Shaping = Omit<ReadingOptions, keyof ReadingSource | "create">;
+
+/** Coercion, scale, unit and deadband for each value; a unit error names `at.twinId`, the reading being shaped. */
+function shaperFor(options: Shaping, at: { twinId: string }): Shaper {
+  const scale = options.scale ?? 1;
+  const offset = options.offset ?? 0;
+  const parseNumbers = options.parseNumbers === true;
+  const unit = options.unit;
+  const deadband = options.deadband;
+  return (name, raw, spec, stored) => {
+    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
+    if (unit && spec?.unit && typeof value === "number") {
+      value = convertUnit(value, unit, spec.unit, { twinId: at.twinId, property: name });
+    }
+    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
+    return value;
+  };
+}
+
+/** The registry takes plain objects only; any other object's own keys are its properties, as before. */
+function plain(values: Record<string, unknown>): Record<string, unknown> {
+  return isPlainObject(values) ? values : Object.assign(dict<unknown>(), values);
+}
+
+/**
+ * Prepares the reading path for fixed settings (a twin-sensor node's), so a reading allocates no
+ * shaper and no create option of its own: they are made here, once.
+ */
+export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> = {}): ReadingPath {
+  const create = options.create ? { model: options.create.model || null } : undefined;
+  // Shaping is synchronous and ends before the registry emits anything, so a reading made from a
+  // change listener (while another is being written) can not mix up which twin an error names.
+  const at = { twinId: "" };
+  const shape = shaperFor(options, at);
+  return {
+    apply(registry, twinId, values, reading = {}) {
+      at.twinId = twinId;
+      // Options of its own per call: registry.report may run again from a listener before this returns.
+      const result = registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true });
+      return { event: result.event, stale: result.stale, created: result.created === true };
+    },
+  };
+}
+
 /**
  * Applies one reading (`values`: property name -> value) to twin `twinId`. Throws a TwinError
  * (invalid id, unknown twin, a value the model refuses, a version conflict...) with the twin
@@ -47,30 +99,16 @@ export interface ReadingOutcome {
  * or no value at all) is still a sign of life: the twin is touched (kept online).
  *
  * The registry resolves the twin and its model once and shapes each value in the same pass that
- * checks it (the shaper below), so a reading crosses into the registry once.
+ * checks it (the shaper), so a reading crosses into the registry once. A caller with fixed
+ * settings (twin-sensor) prepares them once with readingPath.
  */
 export function applyReading(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, options: ReadingOptions = {}): ReadingOutcome {
-  const scale = options.scale ?? 1;
-  const offset = options.offset ?? 0;
-  const parseNumbers = options.parseNumbers === true;
-  const unit = options.unit;
-  const deadband = options.deadband;
-  const shape: Shaper = (name, raw, spec, stored) => {
-    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
-    if (unit && spec?.unit && typeof value === "number") {
-      value = convertUnit(value, unit, spec.unit, { twinId, property: name });
-    }
-    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
-    return value;
-  };
-  // The registry takes plain objects only; any other object's own keys are its properties, as before.
-  const input = isPlainObject(values) ? values : Object.assign(dict<unknown>(), values);
-  const result = registry.report(twinId, input, {
+  const result = registry.report(twinId, plain(values), {
     ts: options.ts,
     source: options.source,
     ifVersion: options.ifVersion,
     create: options.create ? { model: options.create.model || null } : undefined,
-    shape,
+    shape: shaperFor(options, { twinId }),
     alive: true,
   });
   return { event: result.event, stale: result.stale, created: result.created === true };

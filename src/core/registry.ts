@@ -788,10 +788,12 @@ export class TwinRegistry {
   }
 
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
-  private checkSize(twin: Twin, parts: Parts): void {
+  private checkSize(twin: Twin, parts: Parts, reportedBytes?: number): void {
     let bytes = twin.bytes;
     if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
-    if (parts.r) {
+    // write() measures the readings as it builds their changes: the stored entry is looked up once.
+    if (reportedBytes !== undefined) bytes += reportedBytes;
+    else if (parts.r) {
       const values = parts.r.values;
       for (const name in values) {
         const old = twin.reported.get(name);
@@ -838,6 +840,7 @@ export class TwinRegistry {
       if (hasKeys(attributeChanges)) entry.ap = parts.a.patch;
     }
     let reportedChanges = EMPTY_CHANGES;
+    let reportedBytes = 0;
     if (parts.r && hasKeys(parts.r.values)) {
       reportedChanges = dict<Change>();
       const { values, ts } = parts.r;
@@ -846,6 +849,7 @@ export class TwinRegistry {
         // Most readings are numbers: a copy (the twin keeps the value) only of objects and arrays.
         const value = values[name];
         const previous = old ? old.value : null;
+        reportedBytes += entrySize(name, value) - (old ? entrySize(name, previous as Json) : 0);
         reportedChanges[name] = {
           value: typeof value === "object" && value !== null ? cloneJson(value) : value,
           previous: typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
@@ -866,7 +870,7 @@ export class TwinRegistry {
       entry.d = d;
     }
     if (!entry.ap && !entry.rv && !entry.d) return {};
-    this.checkSize(twin, { a: entry.ap ? parts.a : undefined, r: parts.r, d: parts.d });
+    this.checkSize(twin, { a: entry.ap ? parts.a : undefined, d: parts.d }, reportedBytes);
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.

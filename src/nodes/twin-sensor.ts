@@ -9,7 +9,7 @@ import { compilePattern, parseDeadband, Deadband, TopicPattern } from "../core/b
 import { parseTimestamp } from "../core/timestamp";
 import { readPath } from "../core/path";
 import { canonicalUnit } from "../core/units";
-import { applyReading } from "../core/reading";
+import { readingPath } from "../core/reading";
 import { dict } from "../core/json";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput, RegistryNode } from "../runtime/registry-node";
@@ -109,18 +109,19 @@ export = function (RED: RED) {
       });
     });
 
-    /** The reading path twin-link shares (core/reading.ts): the change event, or null when nothing changed. */
+    /** The reading path twin-link shares (core/reading.ts), prepared once with this node's settings. */
+    const path = readingPath({
+      create: settings.create ? { model: settings.model || null } : undefined,
+      parseNumbers: settings.parseNumbers,
+      scale: settings.scale,
+      offset: settings.offset,
+      unit: settings.unit || undefined,
+      deadband: settings.deadband,
+    });
+
+    /** The change event, or null when nothing changed. */
     function apply(registry: TwinRegistry, reading: Reading) {
-      return applyReading(registry, reading.twinId, reading.values, {
-        ts: reading.ts,
-        source: reading.source,
-        create: settings.create ? { model: settings.model || null } : undefined,
-        parseNumbers: settings.parseNumbers,
-        scale: settings.scale,
-        offset: settings.offset,
-        unit: settings.unit || undefined,
-        deadband: settings.deadband,
-      }).event;
+      return path.apply(registry, reading.twinId, reading.values, reading).event;
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {

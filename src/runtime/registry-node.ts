@@ -35,7 +35,7 @@ export const MAX_MESSAGE_DEPTH = 1000;
 export function onInput(RED: RED, node: Node, handler: (msg: NodeMessage, send: Send, done: Done) => void): void {
   node.on("input", (msg: NodeMessage, send: Send, done: Done) => {
     const deep = tooDeep(msg);
-    if (deep.length) {
+    if (deep) {
       for (const key of deep) msg[key] = null;
       const properties = deep.map((key) => `msg.${key}`).join(", ");
       const err = new Error(RED._("twin-registry.errors.message-too-deep", { properties, limit: MAX_MESSAGE_DEPTH })) as Error & { code?: string };
@@ -55,13 +55,17 @@ export function failWith(msg: NodeMessage, done: (err?: Error) => void, err: Err
   done(err);
 }
 
-/** The top-level properties of msg that nest deeper than Node-RED can copy (req and res it never copies). */
-function tooDeep(msg: NodeMessage): string[] {
-  const deep: string[] = [];
+/**
+ * The top-level properties of msg that nest deeper than Node-RED can copy (req and res it never
+ * copies); null when there are none, which is every message but a hostile one, so that one
+ * allocates nothing: no key list, and shallow() walks without a list of values.
+ */
+function tooDeep(msg: NodeMessage): string[] | null {
+  let deep: string[] | null = null;
   for (const key of Object.keys(msg)) {
     if (key === "req" || key === "res") continue;
     try {
-      if (depthBeyond(msg[key], MAX_MESSAGE_DEPTH)) deep.push(key);
+      if (depthBeyond(msg[key], MAX_MESSAGE_DEPTH)) (deep ??= []).push(key);
     } catch {
       // a getter that throws: not something this check can judge; the node deals with the message
     }
@@ -107,10 +111,16 @@ let fastLeft = 0;
 function shallow(object: object, depth: number): boolean {
   if (depth > FAST_DEPTH || --fastLeft < 0) return false;
   if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return true;
-  const values = object instanceof Map || object instanceof Set ? [...object.values()] : Object.values(object);
-  for (let i = 0; i < values.length; i++) {
-    const child = values[i];
-    if (child && typeof child === "object" && !shallow(child as object, depth + 1)) return false;
+  if (object instanceof Map || object instanceof Set) {
+    for (const child of object.values()) if (child && typeof child === "object" && !shallow(child as object, depth + 1)) return false;
+    return true;
+  }
+  // The values Object.values would list (own enumerable string keys, an array's named ones too),
+  // without the list: an inherited enumerable key is skipped, so this walks what the exact walk would.
+  for (const key in object) {
+    if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+    const child: unknown = (object as Record<string, unknown>)[key];
+    if (child && typeof child === "object" && !shallow(child, depth + 1)) return false;
   }
   return true;
 }

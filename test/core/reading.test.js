@@ -4,7 +4,7 @@
 const assert = require("node:assert/strict");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { parseModels } = require("../../nodes/lib/core/models");
-const { applyReading } = require("../../nodes/lib/core/reading");
+const { applyReading, readingPath } = require("../../nodes/lib/core/reading");
 
 const MODELS = parseModels({
   pump: {
@@ -83,5 +83,25 @@ describe("core/reading", function () {
     );
     const doc = reg.get("p1");
     assert.deepEqual([doc.reported.temperature, doc.reported.rpm, doc.version], [20, 1500, 1]);
+  });
+
+  it("a path prepared once (a twin-sensor's) converts and names each reading's own twin, also for a reading made from a change listener", function () {
+    reg.create("p2", { model: "pump" });
+    const fahrenheit = readingPath({ unit: "[degF]" });
+    const stop = reg.subscribe((event) => {
+      if (event.twinId === "p1" && event.section === "reported") fahrenheit.apply(reg, "p2", { temperature: 212 });
+    });
+    const outcome = fahrenheit.apply(reg, "p1", { temperature: 32 });
+    stop();
+    assert.deepEqual(outcome.event.changes.temperature.value, 0);
+    assert.equal(reg.get("p1").reported.temperature, 0);
+    assert.equal(reg.get("p2").reported.temperature, 100);
+    const metres = readingPath({ unit: "m" });
+    for (const twinId of ["p1", "p2", "p1"]) {
+      assert.throws(
+        () => metres.apply(reg, twinId, { temperature: 3 }),
+        (err) => err.code === "no-conversion" && err.params.twinId === twinId && err.params.property === "temperature",
+      );
+    }
   });
 });

@@ -46,4 +46,21 @@ describe("core/twin: the document", function () {
     first.connectivity.online = false;
     assert.deepStrictEqual(plain(reg.get("pump-1")), before);
   });
+
+  it("holds every section, empty or not, in objects that inherit nothing, that a flow can fill like any other", function () {
+    const reg = new TwinRegistry({ clock: manualClock() });
+    reg.open();
+    reg.create("bare-1", { reported: { temperature: 20 } });
+    const doc = reg.get("bare-1");
+    for (const name of ["attributes", "reported", "desired", "delta", "predictions"]) {
+      assert.strictEqual(Object.getPrototypeOf(Object.getPrototypeOf(doc[name])), null, name);
+      assert.strictEqual("toString" in doc[name], false, name);
+    }
+    for (const name of ["desired", "delta", "predictions"]) {
+      for (let k = 0; k < 12; k++) doc[name]["p" + k] = k;
+      assert.strictEqual(JSON.stringify(doc[name]), JSON.stringify(Object.fromEntries(Array.from({ length: 12 }, (_, k) => ["p" + k, k]))), name);
+    }
+    doc.meta.desired.rpm = { ts: 1 };
+    assert.deepStrictEqual(plain(reg.get("bare-1").desired), {}, "the twin is unchanged");
+  });
 });

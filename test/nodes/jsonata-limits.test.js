@@ -304,6 +304,16 @@ describe("bounded JSONata and messages Node-RED can copy", function () {
       assert.equal(seen.errors[0].error.code, "message-too-deep");
       assert.deepEqual([seen.out.length, seen.completed.length], [1, 1], "refused whole");
     });
+    it("finds the deep value wherever a copy could meet it: in a Map, a Set, or a named key of an array", async function () {
+      await helper.load(ALL, withComplete({ id: "q", type: "twin-query", registry: "reg" }));
+      const seen = collect();
+      const list = [1, 2];
+      list.extra = nested(20000);
+      const holders = [new Map([["k", nested(20000)]]), new Set([nested(20000)]), list];
+      for (const holder of holders) helper.getNode("q").receive({ payload: 1, big: { holder } });
+      await waitFor(() => seen.errors.length + seen.completed.length >= holders.length, "the messages to end", 10000);
+      assert.deepEqual(seen.errors.map((e) => e.error.code), ["message-too-deep", "message-too-deep", "message-too-deep"]);
+    });
   });
 
   describe("the bounded expression", function () {
