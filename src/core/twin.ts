@@ -78,23 +78,9 @@ export function wholeOf(twin: Twin, section: DerivedSection): Json {
   return v === undefined || v instanceof Map ? null : v;
 }
 
-/**
- * The document's sections that are most often empty (desired, its meta, delta, a keyed derived
- * section): the same kind of object as dict() (same frozen, empty prototype, so nothing tells them
- * apart), from a constructor of their own. dict()'s objects are sized for ten properties (104 B)
- * by the readings they mostly hold; these are sized by what these sections hold, 4 empty ones a
- * document that were 400 B of its 2 KB.
- */
-const Section = function Section(this: object) {} as unknown as new () => Record<string, never>;
-Section.prototype = Object.getPrototypeOf(dict());
-
-function section<T = Json>(): Record<string, T> {
-  return new Section() as unknown as Record<string, T>;
-}
-
 /** Desired properties whose value differs from reported (numbers within the model's tolerance match). */
 export function deltaOf(twin: Twin, model: TwinModel | null): JsonObject {
-  const delta = section();
+  const delta = dict();
   if (!twin.desired) return delta;
   for (const [name, want] of twin.desired) {
     const have = twin.reported.get(name);
@@ -114,8 +100,8 @@ export function toDocument(twin: Twin, model: TwinModel | null): TwinDocument {
     reported[name] = typeof value === "object" && value !== null ? cloneJson(value) : value;
     metaReported[name] = entry.source === undefined ? { ts: entry.ts } : { ts: entry.ts, source: entry.source };
   }
-  const desired = section();
-  const metaDesired = section<{ ts: number; by?: string }>();
+  const desired = dict();
+  const metaDesired = dict<{ ts: number; by?: string }>();
   if (twin.desired) {
     for (const [name, entry] of twin.desired) {
       desired[name] = cloneJson(entry.value);
@@ -130,13 +116,13 @@ export function toDocument(twin: Twin, model: TwinModel | null): TwinDocument {
     desired,
     delta: deltaOf(twin, model),
   } as Record<string, unknown>;
-  for (const name of DERIVED_SECTIONS) {
-    if (DERIVED[name].shape === "keyed") {
-      const out = section();
-      const map = keyedOf(twin, name);
+  for (const section of DERIVED_SECTIONS) {
+    if (DERIVED[section].shape === "keyed") {
+      const out = dict();
+      const map = keyedOf(twin, section);
       if (map) for (const [name, v] of map) out[name] = cloneJson(v);
-      doc[name] = out;
-    } else doc[name] = cloneJson(wholeOf(twin, name));
+      doc[section] = out;
+    } else doc[section] = cloneJson(wholeOf(twin, section));
   }
   doc.connectivity = { online: twin.online, lastSeen: twin.lastSeen };
   doc.meta = { reported: metaReported, desired: metaDesired };
