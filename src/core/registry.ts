@@ -397,14 +397,8 @@ export class TwinRegistry {
     if (keyed) {
       const values = value as JsonObject;
       names.forEach((name, i) => (changes[name] = { value: values[name], previous: keyedBefore[i], ts: t }));
-    } else if (isObject(value) || isObject(wholeBefore)) {
-      const b = isObject(wholeBefore) ? wholeBefore : dict();
-      const a = isObject(value) ? value : dict();
-      for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
-        const now = key in a ? a[key] : null;
-        const was = key in b ? b[key] : null;
-        if (!jsonEqual(now, was)) changes[key] = { value: cloneJson(now), previous: cloneJson(was), ts: t };
-      }
+    } else {
+      wholeChanges(changes, wholeBefore, value, t);
     }
     this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
     return outcome;
@@ -1033,16 +1027,7 @@ export class TwinRegistry {
       entry[spec.code] = values;
     } else {
       const admitted = admit(value, { twinId: twin.id, property: section, maxDepth: this.maxDepth, budget }).value;
-      const previous = wholeOf(twin, section);
-      if (isObject(admitted) || isObject(previous)) {
-        const before = isObject(previous) ? previous : dict();
-        const after = isObject(admitted) ? admitted : dict();
-        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-          const a = key in after ? after[key] : null;
-          const b = key in before ? before[key] : null;
-          if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
-        }
-      }
+      wholeChanges(changes, wholeOf(twin, section), admitted, t);
       entry[spec.code] = admitted;
     }
     if (state) entry.s = this.stateEntry(twin, state);
@@ -1164,4 +1149,19 @@ function tupleDict<T extends EntryTuple | null>(map: Map<string, T>): Record<str
   const out = dict<T>();
   for (const [name, tuple] of map) out[name] = tuple;
   return out;
+}
+
+/**
+ * The changes of a whole derived section (lifecycle) key by key, for its event: written here
+ * or applied from another instance's entry alike. Nothing when neither side is an object.
+ */
+function wholeChanges(changes: Record<string, Change>, previous: Json, value: Json, t: number): void {
+  if (!isObject(previous) && !isObject(value)) return;
+  const before = isObject(previous) ? previous : dict();
+  const after = isObject(value) ? value : dict();
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const a = key in after ? after[key] : null;
+    const b = key in before ? before[key] : null;
+    if (!jsonEqual(a, b)) changes[key] = { value: cloneJson(a), previous: cloneJson(b), ts: t };
+  }
 }
