@@ -692,8 +692,10 @@ function optMultipleOf(raw: Raw, where: Where): number | undefined {
  * Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import.
  * JavaScript's engine backtracks and cannot be interrupted, so a pattern that can take
  * exponential time ("(a+)+$" on "aaaa…b") would stall Node-RED on one reading: those are refused
- * here (see slowPattern), and the text a pattern is tried on is capped (MAX_PATTERN_INPUT), which
- * bounds the polynomial cases that remain.
+ * here (see slowPattern). What remains is polynomial, about n^d steps on n characters
+ * (patternDegree): degree 4 and up is refused here, and the text a pattern is tried on is capped
+ * (patternInputCap: 1024 characters up to degree 2, 256 at degree 3), which keeps any accepted
+ * pattern's worst case to about a million steps, tens of milliseconds at most.
  */
 function optPattern(raw: Raw, where: Where): string | undefined {
   const pattern = optString(raw, "pattern", where);
@@ -706,10 +708,12 @@ function optPattern(raw: Raw, where: Where): string | undefined {
   }
   const slow = slowPattern(pattern);
   if (slow) invalid(where, `pattern ${showValue(pattern)} could take exponential time (${slow}): write it without repeating a group that can itself repeat or choose`);
+  const polynomial = polynomialPattern(pattern);
+  if (polynomial) invalid(where, `pattern ${showValue(pattern)} could take polynomial time (${polynomial}): keep at most three such repeats in a row (two if not anchored with ^), or separate them by a character neither matches`);
   return pattern;
 }
 
-/** Longest text a pattern is tried on; a longer value breaks the pattern rule. */
+/** Longest text any pattern is tried on; a longer value breaks the pattern rule (see patternInputCap). */
 export const MAX_PATTERN_INPUT = 1024;
 
 /**
@@ -769,6 +773,236 @@ export function slowPattern(pattern: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * How a pattern's worst case grows with the value's length n, as a degree d (about n^d steps),
+ * and the repeats that make it. Backtracking tries every way of sharing a text between repeats
+ * that can match the same characters: d such repeats in a row ("\\d*\\d*\\d*", ".*a.*a.*" on
+ * "aaaa…") cost about n^d steps on a value that fails, and a pattern not anchored with "^" is
+ * retried at every start, one more factor n. A repeat here is "*", "+", "{n,}" or a range "{n,m}"
+ * 16 or more wide; two repeats share text when some character matches both and everything between
+ * them can be skipped or matches one of them. A repeat after which the rest of the pattern can
+ * match nothing (no "$") never gives back, so it does not count. Conservative, like slowPattern:
+ * it may overstate a degree, for the shapes it reads it does not understate one.
+ */
+export function patternDegree(pattern: string): { degree: number; repeats: string[] } {
+  let flags = "u";
+  try {
+    new RegExp(pattern, "u");
+  } catch {
+    flags = "";
+  }
+  const reader = new PatternReader(pattern, flags);
+  const top = reader.alternatives(0);
+  let worst: PatternItem[] = [];
+  let degree = 1;
+  const consider = (items: PatternItem[], topLevel: boolean) => {
+    const chain = longestSharedChain(items, topLevel);
+    const anchored = items.length > 0 && items[0].text === "^";
+    const d = chain.length + (anchored ? 0 : 1);
+    if (chain.length > 0 && d > degree) {
+      degree = d;
+      worst = chain;
+    }
+  };
+  for (const alternative of top.alternatives) consider(alternative, true);
+  for (const inner of reader.inner) consider(inner, false);
+  return { degree, repeats: worst.map((item) => item.text) };
+}
+
+/**
+ * Longest text a pattern of each degree is tried on, so that its worst case stays near a million
+ * steps or below (milliseconds): measured on Node 22, "^\\d*\\d*$" takes about 1.5 ms on 1024
+ * characters, "^\\d*\\d*\\d*$" 340 ms on 1024 and about 25 ms on 256. Degree 4 and up is refused.
+ */
+const PATTERN_INPUT_BY_DEGREE = [MAX_PATTERN_INPUT, MAX_PATTERN_INPUT, MAX_PATTERN_INPUT, 256];
+
+/** Why a pattern is refused for polynomial time, or undefined (see patternDegree). */
+export function polynomialPattern(pattern: string): string | undefined {
+  const { degree, repeats } = patternDegree(pattern);
+  if (degree < PATTERN_INPUT_BY_DEGREE.length) return undefined;
+  const names = repeats.map((text) => `"${text}"`).join(", ");
+  return `${repeats.length} repeats in a row that can match the same characters (${names})${degree > repeats.length ? ", not anchored with ^" : ""}: about n^${degree} steps on an n-character value`;
+}
+
+/** Longest text `pattern` is tried on; a longer value breaks the pattern rule. */
+export function patternInputCap(pattern: string): number {
+  let cap = patternCaps.get(pattern);
+  if (cap === undefined) {
+    cap = PATTERN_INPUT_BY_DEGREE[patternDegree(pattern).degree] ?? 0;
+    if (patternCaps.size >= 256) patternCaps.clear();
+    patternCaps.set(pattern, cap);
+  }
+  return cap;
+}
+
+const patternCaps = new Map<string, number>();
+
+interface PatternItem {
+  text: string;
+  /** Which sample characters it can match (see PATTERN_SAMPLES); null for an assertion. */
+  set: boolean[] | null;
+  wide: boolean;
+  optional: boolean;
+  /** Optional groups it sits in (inlined into the sequence around it). */
+  groups: number[];
+}
+
+/** Characters a pattern's atoms are tried on to tell whether two of them can match alike. */
+const PATTERN_SAMPLES: string[] = [
+  ...Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)),
+  "\u00a0", "\u00e9", "\u00df", "\u0130", "\u2028", "\u4e2d", "\u{1F600}",
+];
+
+const ANY_SAMPLE = PATTERN_SAMPLES.map(() => true);
+
+class PatternReader {
+  i = 0;
+  nextGroup = 0;
+  /** Sequences checked on their own: alternatives inside groups, lookaround bodies, repeated groups. */
+  inner: PatternItem[][] = [];
+  constructor(private readonly pattern: string, private readonly flags: string) {}
+
+  /** Alternatives from `i` to the closing ")" (consumed) or the end. */
+  alternatives(depth: number): { alternatives: PatternItem[][] } {
+    const alternatives: PatternItem[][] = [[]];
+    const p = this.pattern;
+    while (this.i < p.length) {
+      const c = p[this.i];
+      if (c === ")" && depth > 0) {
+        this.i++;
+        break;
+      }
+      if (c === "|") {
+        this.i++;
+        alternatives.push([]);
+        continue;
+      }
+      this.atom(alternatives[alternatives.length - 1], depth);
+    }
+    return { alternatives };
+  }
+
+  private atom(out: PatternItem[], depth: number): void {
+    const p = this.pattern;
+    const start = this.i;
+    const c = p[start];
+    let set: boolean[] | null;
+    let inlined: PatternItem[] | null = null;
+    let innerWide = false;
+    let nullable = false;
+    if (c === "^" || c === "$") {
+      this.i++;
+      out.push({ text: c, set: null, wide: false, optional: true, groups: [] });
+      return;
+    }
+    if (c === "(") {
+      const prefix = /^\(\?(:|=|!|<=|<!|<[A-Za-z_$][\w$]*>)?/.exec(p.slice(start))?.[0] ?? "(";
+      this.i += prefix.length;
+      const { alternatives } = this.alternatives(depth + 1);
+      const lookaround = /^\(\?(=|!|<=|<!)$/.test(prefix);
+      const items = alternatives.flat();
+      set = items.reduce<boolean[]>((all, item) => (item.set ? all.map((v, k) => v || (item.set as boolean[])[k]) : all), PATTERN_SAMPLES.map(() => false));
+      innerWide = items.some((item) => item.wide);
+      nullable = alternatives.some((alt) => alt.every((item) => item.optional));
+      if (lookaround) {
+        for (const alt of alternatives) this.inner.push(alt);
+        this.skipQuantifier();
+        out.push({ text: p.slice(start, this.i), set: null, wide: false, optional: true, groups: [] });
+        return;
+      }
+      if (alternatives.length === 1) inlined = alternatives[0];
+      else for (const alt of alternatives) this.inner.push(alt);
+    } else {
+      if (c === "\\") {
+        const m = /^\\(?:u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|c[A-Za-z]|[pP]\{[^}]*\}|k<[^>]*>|[1-9]\d*|[\s\S])/.exec(p.slice(start));
+        this.i += m ? m[0].length : 1;
+        if (m && /^\\[bB]$/.test(m[0])) {
+          out.push({ text: m[0], set: null, wide: false, optional: true, groups: [] });
+          return;
+        }
+      } else if (c === "[") {
+        for (this.i++; this.i < p.length && p[this.i] !== "]"; this.i++) if (p[this.i] === "\\") this.i++;
+        this.i++;
+      } else {
+        this.i += (p.codePointAt(start) ?? 0) > 0xffff && this.flags ? 2 : 1;
+      }
+      set = this.charactersOf(p.slice(start, this.i));
+    }
+    const atomEnd = this.i;
+    const q = quantifierAt(p, this.i);
+    if (q) this.i += q.length;
+    const range = q ? /^(?:\{(\d+)(?:,(\d*))?\}|([*+?]))/.exec(p.slice(atomEnd)) : null;
+    let min = 1;
+    let max = 1;
+    if (range?.[3]) [min, max] = range[3] === "*" ? [0, Infinity] : range[3] === "+" ? [1, Infinity] : [0, 1];
+    else if (range?.[1] !== undefined) [min, max] = [Number(range[1]), range[2] === undefined ? Number(range[1]) : range[2] === "" ? Infinity : Number(range[2])];
+    const text = p.slice(start, this.i);
+    if (inlined && max <= 1) {
+      // An unrepeated group is its items in line; an optional one can be skipped as a whole.
+      const group = min === 0 ? [this.nextGroup++] : [];
+      for (const item of inlined) out.push({ ...item, groups: [...group, ...item.groups] });
+      return;
+    }
+    if (inlined) this.inner.push(inlined);
+    const wide = max - min >= 16 || (max > 1 && innerWide) || (max <= 1 && innerWide);
+    out.push({ text, set, wide, optional: min === 0 || nullable, groups: [] });
+  }
+
+  private skipQuantifier(): void {
+    const q = quantifierAt(this.pattern, this.i);
+    if (q) this.i += q.length;
+  }
+
+  private charactersOf(atom: string): boolean[] {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${atom})$`, this.flags);
+    } catch {
+      // A backreference or something this reader cannot isolate: it may match anything.
+      return ANY_SAMPLE;
+    }
+    return PATTERN_SAMPLES.map((s) => re.test(s));
+  }
+}
+
+function sharesCharacters(a: boolean[] | null, b: boolean[] | null): boolean {
+  if (!a || !b) return false;
+  return a.some((v, k) => v && b[k]);
+}
+
+/** The longest run of repeats in `items` that can take turns at the same text (see polynomialPattern). */
+function longestSharedChain(items: PatternItem[], topLevel: boolean): PatternItem[] {
+  const skippable = (k: PatternItem, a: PatternItem, b: PatternItem) =>
+    k.optional || k.groups.some((g) => !a.groups.includes(g) && !b.groups.includes(g));
+  // A repeat whose rest of the pattern can match nothing succeeds as soon as it is reached.
+  const settles = (j: number) =>
+    topLevel && items.slice(j + 1).every((k) => (k.optional && k.set !== null) || k.groups.some((g) => !items[j].groups.includes(g)));
+  const length: number[] = [];
+  const before: number[] = [];
+  let best = -1;
+  for (let j = 0; j < items.length; j++) {
+    length[j] = 0;
+    before[j] = -1;
+    if (!items[j].wide || settles(j)) continue;
+    length[j] = 1;
+    for (let i = 0; i < j; i++) {
+      if (length[i] === 0 || length[i] + 1 <= length[j]) continue;
+      const a = items[i];
+      const b = items[j];
+      if (!sharesCharacters(a.set, b.set)) continue;
+      const between = items.slice(i + 1, j);
+      if (between.every((k) => skippable(k, a, b) || sharesCharacters(k.set, a.set) || sharesCharacters(k.set, b.set))) {
+        length[j] = length[i] + 1;
+        before[j] = i;
+      }
+    }
+    if (best < 0 || length[j] > length[best]) best = j;
+  }
+  const chain: PatternItem[] = [];
+  for (let j = best; j >= 0; j = before[j]) chain.unshift(items[j]);
+  return chain;
 }
 
 /** Alternatives of plain literals ("on|off|auto") that can never match the same text's start. */
@@ -1328,7 +1562,8 @@ function brokenRule(spec: ValueSchema, value: Json): string | undefined {
     if (spec.multipleOf !== undefined && !isMultiple(value, spec.multipleOf)) return `multipleOf ${spec.multipleOf}`;
   }
   if (typeof value === "string" && spec.pattern !== undefined) {
-    if (value.length > MAX_PATTERN_INPUT) return `pattern ${spec.pattern} (tested on at most ${MAX_PATTERN_INPUT} characters)`;
+    const cap = patternInputCap(spec.pattern);
+    if (value.length > cap) return `pattern ${spec.pattern} (tested on at most ${cap} characters)`;
     if (!compiledPattern(spec.pattern).test(value)) return `pattern ${spec.pattern}`;
   }
   if (spec.const !== undefined && !jsonEqual(spec.const, value)) return `const ${showValue(spec.const)}`;

@@ -1,9 +1,11 @@
 "use strict";
 // A model's `pattern` runs on every value it checks, in JavaScript's backtracking engine that
-// cannot be interrupted: a pattern that can take exponential time is refused when the model
-// loads, and a pattern is tried on at most MAX_PATTERN_INPUT characters.
+// cannot be interrupted: a pattern that can take exponential time, or polynomial time of degree 4
+// or more (repeats in a row that can share the same characters), is refused when the model loads,
+// and a pattern is tried on at most MAX_PATTERN_INPUT characters, 256 at degree 3. The tests assert
+// verdicts, never durations.
 const assert = require("node:assert/strict");
-const { parseModels, checkValue, MAX_PATTERN_INPUT } = require("../../nodes/lib/core/models");
+const { parseModels, checkValue, patternDegree, MAX_PATTERN_INPUT } = require("../../nodes/lib/core/models");
 const { throwsTwin } = require("./core-support");
 
 const td = (pattern) => ({
@@ -31,13 +33,63 @@ describe("core/models: patterns that could stall Node-RED", function () {
     }
   });
 
-  it("answers at once for a long value a slow-but-allowed pattern would grind on, refusing text beyond the cap", function () {
-    const model = parseModels(td("^\\d+\\d+\\d+x$")).get("Tagged");
+  it("answers without matching for a value longer than the cap, and still checks values within it", function () {
+    const model = parseModels(td("^\\d+\\d+x$")).get("Tagged");
     const long = "1".repeat(MAX_PATTERN_INPUT + 1);
-    const started = process.hrtime.bigint();
     throwsTwin(() => checkValue(model, "t1", "tag", long, false), "invalid-value", { rule: /tested on at most 1024 characters/ });
-    assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 50, "no matching was tried");
     assert.equal(checkValue(model, "t1", "tag", "123x", false), "123x");
     throwsTwin(() => checkValue(model, "t1", "nested", { code: long }, false), "invalid-value", { rule: /^code: pattern .*tested on at most/ });
+  });
+
+  // Measured (Node 22, 2 cores): 6 x "\d*" took 4.9 s on 101 characters and 8 x 9.2 s on 51,
+  // which the 1024-character cap did not bound.
+  for (const pattern of ["^\\d*\\d*\\d*\\d*\\d*\\d*$", "^" + "\\d*".repeat(8) + "$", "\\d*\\d*\\d*$", "^.*a.*a.*a.*$", "^\\d*(\\d*)?\\d*[0-9]+$", "^(?:\\w+|x)\\w*\\w*\\w*;$"]) {
+    it(`refuses the model at load when a pattern takes polynomial time of degree 4 or more: ${pattern}`, function () {
+      throwsTwin(() => parseModels(td(pattern)), "model-invalid", {
+        model: "Tagged",
+        reason: /property "tag": pattern .* could take polynomial time \(\d+ repeats in a row that can match the same characters .*about n\^\d/,
+      });
+    });
+  }
+
+  it("names the repeats that share characters and says when the missing ^ adds the extra factor", function () {
+    throwsTwin(() => parseModels(td("\\d*\\d*\\d*$")), "model-invalid", { reason: /3 repeats in a row .*\("\\d\*", "\\d\*", "\\d\*"\), not anchored with \^: about n\^4 steps/ });
+  });
+
+  it("does not count repeats a character neither matches keeps apart, nor a last repeat that never gives back", function () {
+    for (const pattern of ["^\\d+\\.\\d+\\.\\d+\\.\\d+\\.\\d+$", "^[a-z]+-[0-9]+_[a-z]+-[0-9]+$", "^(P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?)$", ".+:.*", "(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(([^#]*))?(#(.*))?"]) {
+      assert.ok(parseModels(td(pattern)).get("Tagged"), pattern);
+      assert.ok(patternDegree(pattern).degree <= 2, pattern);
+    }
+  });
+
+  it("keeps the patterns found in public WoT and DTDL model sets loading, as they did before", function () {
+    // From /tmp/m2 (wot-all, eclipse-thingweb playground, w3c wot-testing, Azure model sets); the
+    // two that slowPattern already refused are left out.
+    for (const pattern of [
+      "^(urn:uuid:)[a-f0-9]{8}-?[a-f0-9]{4}-?4[a-f0-9]{3}-?[89ab][a-f0-9]{3}-?[a-f0-9]{12}",
+      "[0-9]*x[0-9]+",
+      ".+:.*",
+      "^.*[{]{2}[ -~]+[}]{2}.*$",
+      "^(\\([0-9]{3}\\))?[0-9]{3}-[0-9]{4}$",
+      "^((/properties/)|(/actions/)|(/events/))(([^/]))",
+      "^(https?|http?)://",
+      "^(P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?((T(?=[0-9]+[HMS])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?))$|^(P[0-9]+W)$",
+      "[On | Off | Error]",
+      "(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(([^#]*))?(#(.*))?",
+      "http://[^/?#]*|https://[^/?#]*",
+    ]) {
+      assert.ok(parseModels(td(pattern)).get("Tagged"), pattern);
+    }
+  });
+
+  it("tries a degree-3 pattern on at most 256 characters, so a crafted long value is refused unmatched", function () {
+    // "^\S+@\S+\.\S+$" is a common e-mail pattern: "@.@.@.…" takes it about n^3 steps.
+    const model = parseModels(td("^\\S+@\\S+\\.\\S+$")).get("Tagged");
+    assert.equal(patternDegree("^\\S+@\\S+\\.\\S+$").degree, 3);
+    throwsTwin(() => checkValue(model, "t1", "tag", "@.".repeat(200) + " ", false), "invalid-value", { rule: /tested on at most 256 characters/ });
+    const address = "a".repeat(240) + "@example.com";
+    assert.equal(checkValue(model, "t1", "tag", address, false), address);
+    throwsTwin(() => checkValue(model, "t1", "tag", "@.".repeat(100) + " ", false), "invalid-value", { rule: /^pattern \^\\S/ });
   });
 });
