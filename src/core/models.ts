@@ -695,7 +695,7 @@ function optMultipleOf(raw: Raw, where: Where): number | undefined {
  * here (see slowPattern). What remains is polynomial, about n^d steps on n characters
  * (patternDegree): degree 4 and up is refused here, and the text a pattern is tried on is capped
  * (patternInputCap: 1024 characters up to degree 2, 256 at degree 3), which keeps any accepted
- * pattern's worst case to about a million steps, tens of milliseconds at most.
+ * pattern's worst case to a few milliseconds per value.
  */
 function optPattern(raw: Raw, where: Where): string | undefined {
   const pattern = optString(raw, "pattern", where);
@@ -786,7 +786,7 @@ export function slowPattern(pattern: string): string | undefined {
  * match nothing (no "$") never gives back, so it does not count. Conservative, like slowPattern:
  * it may overstate a degree, for the shapes it reads it does not understate one.
  */
-export function patternDegree(pattern: string): { degree: number; repeats: string[] } {
+export function patternDegree(pattern: string): { degree: number; run: number; repeats: string[] } {
   let flags = "u";
   try {
     new RegExp(pattern, "u");
@@ -797,33 +797,39 @@ export function patternDegree(pattern: string): { degree: number; repeats: strin
   const top = reader.alternatives(0);
   let worst: PatternItem[] = [];
   let degree = 1;
-  const consider = (items: PatternItem[], topLevel: boolean) => {
+  let run = 0;
+  const startsAnchored = (items: PatternItem[]) => items.length > 0 && items[0].text === "^";
+  // A group's sequence starts where the pattern around it put it: retried at every start only
+  // when the pattern is.
+  const allAnchored = top.alternatives.every(startsAnchored);
+  const consider = (items: PatternItem[], anchored: boolean, topLevel: boolean) => {
     const chain = longestSharedChain(items, topLevel);
-    const anchored = items.length > 0 && items[0].text === "^";
-    const d = chain.length + (anchored ? 0 : 1);
+    const d = chainWeight(chain) + (anchored ? 0 : 1);
     if (chain.length > 0 && d > degree) {
       degree = d;
+      run = chainWeight(chain);
       worst = chain;
     }
   };
-  for (const alternative of top.alternatives) consider(alternative, true);
-  for (const inner of reader.inner) consider(inner, false);
-  return { degree, repeats: worst.map((item) => item.text) };
+  for (const alternative of top.alternatives) consider(alternative, startsAnchored(alternative), true);
+  for (const inner of reader.inner) consider(inner, allAnchored, false);
+  return { degree, run, repeats: worst.map((item) => item.text) };
 }
 
 /**
  * Longest text a pattern of each degree is tried on, so that its worst case stays near a million
- * steps or below (milliseconds): measured on Node 22, "^\\d*\\d*$" takes about 1.5 ms on 1024
- * characters, "^\\d*\\d*\\d*$" 340 ms on 1024 and about 25 ms on 256. Degree 4 and up is refused.
+ * steps or below (milliseconds): measured on Node 22, "^\\d*\\d*$" takes under 1 ms on 1024
+ * characters, "^\\d*\\d*\\d*$" 280 ms on 1024 and 3 ms on 256 (25 ms the first time, before the
+ * engine optimises it). Degree 4 and up is refused.
  */
 const PATTERN_INPUT_BY_DEGREE = [MAX_PATTERN_INPUT, MAX_PATTERN_INPUT, MAX_PATTERN_INPUT, 256];
 
 /** Why a pattern is refused for polynomial time, or undefined (see patternDegree). */
 export function polynomialPattern(pattern: string): string | undefined {
-  const { degree, repeats } = patternDegree(pattern);
+  const { degree, run, repeats } = patternDegree(pattern);
   if (degree < PATTERN_INPUT_BY_DEGREE.length) return undefined;
-  const names = repeats.map((text) => `"${text}"`).join(", ");
-  return `${repeats.length} repeats in a row that can match the same characters (${names})${degree > repeats.length ? ", not anchored with ^" : ""}: about n^${degree} steps on an n-character value`;
+  const names = repeats.map((text) => `"${clip(text)}"`).join(", ");
+  return `${run} repeats in a row that can match the same characters (${names})${degree > run ? ", not anchored with ^" : ""}: about n^${degree} steps on an n-character value`;
 }
 
 /** Longest text `pattern` is tried on; a longer value breaks the pattern rule. */
@@ -844,6 +850,8 @@ interface PatternItem {
   /** Which sample characters it can match (see PATTERN_SAMPLES); null for an assertion. */
   set: boolean[] | null;
   wide: boolean;
+  /** How many repeats in a row it stands for: a group of alternatives counts its longest run. */
+  weight: number;
   optional: boolean;
   /** Optional groups it sits in (inlined into the sequence around it). */
   groups: number[];
@@ -892,9 +900,10 @@ class PatternReader {
     let inlined: PatternItem[] | null = null;
     let innerWide = false;
     let nullable = false;
+    let weight = 1;
     if (c === "^" || c === "$") {
       this.i++;
-      out.push({ text: c, set: null, wide: false, optional: true, groups: [] });
+      out.push({ text: c, set: null, wide: false, weight: 1, optional: true, groups: [] });
       return;
     }
     if (c === "(") {
@@ -909,17 +918,18 @@ class PatternReader {
       if (lookaround) {
         for (const alt of alternatives) this.inner.push(alt);
         this.skipQuantifier();
-        out.push({ text: p.slice(start, this.i), set: null, wide: false, optional: true, groups: [] });
+        out.push({ text: p.slice(start, this.i), set: null, wide: false, weight: 1, optional: true, groups: [] });
         return;
       }
       if (alternatives.length === 1) inlined = alternatives[0];
       else for (const alt of alternatives) this.inner.push(alt);
+      weight = Math.max(1, ...alternatives.map((alt) => chainWeight(longestSharedChain(alt, false))));
     } else {
       if (c === "\\") {
         const m = /^\\(?:u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|c[A-Za-z]|[pP]\{[^}]*\}|k<[^>]*>|[1-9]\d*|[\s\S])/.exec(p.slice(start));
         this.i += m ? m[0].length : 1;
         if (m && /^\\[bB]$/.test(m[0])) {
-          out.push({ text: m[0], set: null, wide: false, optional: true, groups: [] });
+          out.push({ text: m[0], set: null, wide: false, weight: 1, optional: true, groups: [] });
           return;
         }
       } else if (c === "[") {
@@ -947,7 +957,7 @@ class PatternReader {
     }
     if (inlined) this.inner.push(inlined);
     const wide = max - min >= 16 || (max > 1 && innerWide) || (max <= 1 && innerWide);
-    out.push({ text, set, wide, optional: min === 0 || nullable, groups: [] });
+    out.push({ text, set, wide, weight: max > 1 ? 1 : weight, optional: min === 0 || nullable, groups: [] });
   }
 
   private skipQuantifier(): void {
@@ -965,6 +975,10 @@ class PatternReader {
     }
     return PATTERN_SAMPLES.map((s) => re.test(s));
   }
+}
+
+function chainWeight(chain: PatternItem[]): number {
+  return chain.reduce((sum, item) => sum + item.weight, 0);
 }
 
 function sharesCharacters(a: boolean[] | null, b: boolean[] | null): boolean {
@@ -986,15 +1000,15 @@ function longestSharedChain(items: PatternItem[], topLevel: boolean): PatternIte
     length[j] = 0;
     before[j] = -1;
     if (!items[j].wide || settles(j)) continue;
-    length[j] = 1;
+    length[j] = items[j].weight;
     for (let i = 0; i < j; i++) {
-      if (length[i] === 0 || length[i] + 1 <= length[j]) continue;
+      if (length[i] === 0 || length[i] + items[j].weight <= length[j]) continue;
       const a = items[i];
       const b = items[j];
       if (!sharesCharacters(a.set, b.set)) continue;
       const between = items.slice(i + 1, j);
       if (between.every((k) => skippable(k, a, b) || sharesCharacters(k.set, a.set) || sharesCharacters(k.set, b.set))) {
-        length[j] = length[i] + 1;
+        length[j] = length[i] + items[j].weight;
         before[j] = i;
       }
     }
