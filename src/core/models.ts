@@ -836,7 +836,9 @@ export function patternInputCap(pattern: string): number {
   let cap = patternCaps.get(pattern);
   if (cap === undefined) {
     cap = PATTERN_INPUT_CAPS.find((n) => patternCost(pattern, n).bits <= PATTERN_STEP_BITS) ?? 0;
-    if (patternCaps.size >= 256) patternCaps.clear();
+    // Working a cap out takes up to a few milliseconds for a long pattern, so this cache is larger
+    // than the compiled patterns' one: models in use rarely hold thousands of distinct patterns.
+    if (patternCaps.size >= 4096) patternCaps.clear();
     patternCaps.set(pattern, cap);
   }
   return cap;
