@@ -692,8 +692,10 @@ function optMultipleOf(raw: Raw, where: Where): number | undefined {
  * Patterns are ECMAScript regular expressions (as in JSON Schema); a bad one is refused at import.
  * JavaScript's engine backtracks and cannot be interrupted, so a pattern that can take
  * exponential time ("(a+)+$" on "aaaa…b") would stall Node-RED on one reading: those are refused
- * here (see slowPattern), and the text a pattern is tried on is capped (MAX_PATTERN_INPUT), which
- * bounds the polynomial cases that remain.
+ * here (see slowPattern). What remains is polynomial (patternCost): the text a pattern is tried
+ * on is capped (patternInputCap: 1024 characters, or 256 when only that keeps it within about 4
+ * million steps) and a pattern over that budget even at 256 is refused here, which keeps one
+ * value's test to a few milliseconds.
  */
 function optPattern(raw: Raw, where: Where): string | undefined {
   const pattern = optString(raw, "pattern", where);
@@ -706,10 +708,12 @@ function optPattern(raw: Raw, where: Where): string | undefined {
   }
   const slow = slowPattern(pattern);
   if (slow) invalid(where, `pattern ${showValue(pattern)} could take exponential time (${slow}): write it without repeating a group that can itself repeat or choose`);
+  const polynomial = polynomialPattern(pattern);
+  if (polynomial) invalid(where, `pattern ${showValue(pattern)} could take polynomial time (${polynomial}): use fewer repeats in a row, bound them ("{1,8}"), anchor it with ^, or separate them by a character neither matches`);
   return pattern;
 }
 
-/** Longest text a pattern is tried on; a longer value breaks the pattern rule. */
+/** Longest text any pattern is tried on; a longer value breaks the pattern rule (see patternInputCap). */
 export const MAX_PATTERN_INPUT = 1024;
 
 /**
@@ -769,6 +773,265 @@ export function slowPattern(pattern: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * How many steps, as a power of 2, a pattern can take on a value of up to `cap` characters, and
+ * the repeats that make it. Backtracking tries every way of sharing a text between repeats that
+ * can match the same characters: k such repeats in a row ("\\d*\\d*\\d*", ".*a.*a.*" on
+ * "aaaa…") cost about n^k steps on an n-character value that fails, a range repeat ("\\d{0,15}")
+ * about its width + 1 in place of n, and a pattern not anchored with "^" is retried at every
+ * start, one more factor n. A repeat is any quantifier whose count varies; two repeats share text
+ * when some character matches both and everything between them can be skipped or matches one of
+ * them. A repeat after which the rest of the pattern can match nothing (no "$") never gives back,
+ * so it does not count. Conservative, like slowPattern: it may overstate the cost, and for the
+ * shapes it reads it does not understate it (an optional group's own choice, "(?:ab)?", is not
+ * counted where the group holds repeats of its own).
+ */
+export function patternCost(pattern: string, cap: number): { bits: number; repeats: string[]; anchored: boolean } {
+  let flags = "u";
+  try {
+    new RegExp(pattern, "u");
+  } catch {
+    flags = "";
+  }
+  const reader = new PatternReader(pattern, flags);
+  const top = reader.alternatives(0);
+  const worst = { bits: 0, repeats: [] as string[], anchored: true };
+  const startsAnchored = (items: PatternItem[]) => items.length > 0 && items[0].text === "^";
+  // A group's sequence starts where the pattern around it put it: retried at every start only
+  // when the pattern is.
+  const allAnchored = top.alternatives.every(startsAnchored);
+  const consider = (items: PatternItem[], anchored: boolean, topLevel: boolean) => {
+    const chain = longestSharedChain(items, topLevel, cap);
+    const bits = chainCost(chain, cap, anchored ? 0 : 1);
+    if (chain.length > 0 && bits > worst.bits) Object.assign(worst, { bits, repeats: chain.map((item) => item.text), anchored });
+  };
+  for (const alternative of top.alternatives) consider(alternative, startsAnchored(alternative), true);
+  for (const inner of reader.inner) consider(inner, allAnchored, false);
+  return worst;
+}
+
+/**
+ * Longest texts a pattern may be tried on, longest first, and the most steps it may take on one
+ * (2^22, about 4 million: a few milliseconds). Measured on Node 22: "^\\d*\\d*$" (2^19 at 1024
+ * characters) takes 1.5 ms, "^\\d*\\d*\\d*$" (2^21.4 at 256) 3 to 8 ms, 25 ms the first time
+ * before the engine optimises it, and 280 ms at 1024 (2^27.4); six "\\d{0,15}" (2^24) 60 ms on
+ * 90 characters. A pattern over the budget at 256 characters is refused.
+ */
+const PATTERN_INPUT_CAPS = [MAX_PATTERN_INPUT, 256];
+const PATTERN_STEP_BITS = 22;
+
+/** Why a pattern is refused for polynomial time, or undefined (see patternCost). */
+export function polynomialPattern(pattern: string): string | undefined {
+  if (patternInputCap(pattern) > 0) return undefined;
+  const cap = PATTERN_INPUT_CAPS[PATTERN_INPUT_CAPS.length - 1];
+  const { bits, repeats, anchored } = patternCost(pattern, cap);
+  const names = repeats.map((text) => `"${clip(text)}"`).join(", ");
+  return `repeats in a row that can match the same characters (${names})${anchored ? "" : ", not anchored with ^"}: about 2^${Math.floor(bits)} steps on a ${cap}-character value`;
+}
+
+/** Longest text `pattern` is tried on, 0 when it is too slow on any (see PATTERN_INPUT_CAPS). */
+export function patternInputCap(pattern: string): number {
+  let cap = patternCaps.get(pattern);
+  if (cap === undefined) {
+    cap = PATTERN_INPUT_CAPS.find((n) => patternCost(pattern, n).bits <= PATTERN_STEP_BITS) ?? 0;
+    // Working a cap out takes up to a few milliseconds for a long pattern, so this cache is larger
+    // than the compiled patterns' one: models in use rarely hold thousands of distinct patterns.
+    if (patternCaps.size >= 4096) patternCaps.clear();
+    patternCaps.set(pattern, cap);
+  }
+  return cap;
+}
+
+const patternCaps = new Map<string, number>();
+
+interface PatternItem {
+  text: string;
+  /** Which sample characters it can match (see PATTERN_SAMPLES); null for an assertion. */
+  set: boolean[] | null;
+  /** How much its count varies (max - min), Infinity for "*", "+" and "{n,}". */
+  width: number;
+  /** A group's alternatives, whose own runs of repeats add to its cost. */
+  alternatives?: PatternItem[][];
+  optional: boolean;
+  /** Optional groups it sits in (inlined into the sequence around it). */
+  groups: number[];
+}
+
+/** Characters a pattern's atoms are tried on to tell whether two of them can match alike. */
+const PATTERN_SAMPLES: string[] = [
+  ...Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)),
+  "\u00a0", "\u00e9", "\u00df", "\u0130", "\u2028", "\u4e2d", "\u{1F600}",
+];
+
+const ANY_SAMPLE = PATTERN_SAMPLES.map(() => true);
+
+class PatternReader {
+  i = 0;
+  nextGroup = 0;
+  /** Sequences checked on their own: alternatives inside groups, lookaround bodies, repeated groups. */
+  inner: PatternItem[][] = [];
+  constructor(private readonly pattern: string, private readonly flags: string) {}
+
+  /** Alternatives from `i` to the closing ")" (consumed) or the end. */
+  alternatives(depth: number): { alternatives: PatternItem[][] } {
+    const alternatives: PatternItem[][] = [[]];
+    const p = this.pattern;
+    while (this.i < p.length) {
+      const c = p[this.i];
+      if (c === ")" && depth > 0) {
+        this.i++;
+        break;
+      }
+      if (c === "|") {
+        this.i++;
+        alternatives.push([]);
+        continue;
+      }
+      this.atom(alternatives[alternatives.length - 1], depth);
+    }
+    return { alternatives };
+  }
+
+  private atom(out: PatternItem[], depth: number): void {
+    const p = this.pattern;
+    const start = this.i;
+    const c = p[start];
+    const assertion = (text: string): PatternItem => ({ text, set: null, width: 0, optional: true, groups: [] });
+    let set: boolean[] | null;
+    let group: PatternItem[][] | null = null;
+    let innerRepeats = false;
+    let nullable = false;
+    if (c === "^" || c === "$") {
+      this.i++;
+      out.push(assertion(c));
+      return;
+    }
+    if (c === "(") {
+      const prefix = /^\(\?(:|=|!|<=|<!|<[A-Za-z_$][\w$]*>)?/.exec(p.slice(start))?.[0] ?? "(";
+      this.i += prefix.length;
+      const { alternatives } = this.alternatives(depth + 1);
+      const items = alternatives.flat();
+      set = items.reduce<boolean[]>((all, item) => (item.set ? all.map((v, k) => v || (item.set as boolean[])[k]) : all), PATTERN_SAMPLES.map(() => false));
+      innerRepeats = items.some((item) => item.width > 0 || item.alternatives !== undefined);
+      nullable = alternatives.some((alt) => alt.every((item) => item.optional));
+      for (const alt of alternatives) this.inner.push(alt);
+      if (/^\(\?(=|!|<=|<!)$/.test(prefix)) {
+        const q = quantifierAt(p, this.i);
+        if (q) this.i += q.length;
+        out.push(assertion(p.slice(start, this.i)));
+        return;
+      }
+      group = alternatives;
+    } else {
+      if (c === "\\") {
+        const m = /^\\(?:u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|c[A-Za-z]|[pP]\{[^}]*\}|k<[^>]*>|[1-9]\d*|[\s\S])/.exec(p.slice(start));
+        this.i += m ? m[0].length : 1;
+        if (m && /^\\[bB]$/.test(m[0])) {
+          out.push(assertion(m[0]));
+          return;
+        }
+      } else if (c === "[") {
+        for (this.i++; this.i < p.length && p[this.i] !== "]"; this.i++) if (p[this.i] === "\\") this.i++;
+        this.i++;
+      } else {
+        this.i += (p.codePointAt(start) ?? 0) > 0xffff && this.flags ? 2 : 1;
+      }
+      set = this.charactersOf(p.slice(start, this.i));
+    }
+    const atomEnd = this.i;
+    const q = quantifierAt(p, this.i);
+    if (q) this.i += q.length;
+    const range = q ? /^(?:\{(\d+)(?:,(\d*))?\}|([*+?]))/.exec(p.slice(atomEnd)) : null;
+    let min = 1;
+    let max = 1;
+    if (range?.[3]) [min, max] = range[3] === "*" ? [0, Infinity] : range[3] === "+" ? [1, Infinity] : [0, 1];
+    else if (range?.[1] !== undefined) [min, max] = [Number(range[1]), range[2] === undefined ? Number(range[1]) : range[2] === "" ? Infinity : Number(range[2])];
+    const text = p.slice(start, this.i);
+    if (group && group.length === 1 && max <= 1 && (min === 1 || innerRepeats)) {
+      // An unrepeated group is its items in line; an optional one can be skipped as a whole.
+      const id = min === 0 ? [this.nextGroup++] : [];
+      for (const item of group[0]) out.push({ ...item, groups: [...id, ...item.groups] });
+      return;
+    }
+    // A repeated group's own repeats are slowPattern's (exponential) concern; here it counts once.
+    const alternatives = group && max <= 1 && innerRepeats ? group : undefined;
+    out.push({ text, set, width: max - min, alternatives, optional: min === 0 || nullable, groups: [] });
+  }
+
+  private charactersOf(atom: string): boolean[] {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${atom})$`, this.flags);
+    } catch {
+      // A backreference or something this reader cannot isolate: it may match anything.
+      return ANY_SAMPLE;
+    }
+    return PATTERN_SAMPLES.map((s) => re.test(s));
+  }
+}
+
+/** Steps an item adds, as a power of 2, on a value of up to `cap` characters. */
+function itemCost(item: PatternItem, cap: number): number {
+  let bits = item.width > 0 ? Math.log2(Math.min(item.width + 1, cap)) : 0;
+  if (item.alternatives) bits += Math.max(0, ...item.alternatives.map((alt) => chainCost(longestSharedChain(alt, false, cap), cap)));
+  return bits;
+}
+
+/**
+ * A run's steps, as a power of 2: the product of its items' choices, except that k repeats as
+ * long as the text (and the retried start of an unanchored pattern, `starts`) can share it in
+ * about n^k / k! ways, not n^k.
+ */
+function chainCost(chain: PatternItem[], cap: number, starts = 0): number {
+  let unbounded = starts;
+  let bits = starts * Math.log2(cap);
+  for (const item of chain) {
+    bits += itemCost(item, cap);
+    if (item.width + 1 >= cap) unbounded++;
+  }
+  for (let k = 2; k <= unbounded; k++) bits -= Math.log2(k);
+  return bits;
+}
+
+function sharesCharacters(a: boolean[] | null, b: boolean[] | null): boolean {
+  if (!a || !b) return false;
+  return a.some((v, k) => v && b[k]);
+}
+
+/** The costliest run of repeats in `items` that can take turns at the same text (see patternCost). */
+function longestSharedChain(items: PatternItem[], topLevel: boolean, cap: number): PatternItem[] {
+  const skippable = (k: PatternItem, a: PatternItem, b: PatternItem) =>
+    k.optional || k.groups.some((g) => !a.groups.includes(g) && !b.groups.includes(g));
+  // A repeat whose rest of the pattern can match nothing succeeds as soon as it is reached.
+  const settles = (j: number) =>
+    topLevel && items.slice(j + 1).every((k) => (k.optional && k.set !== null) || k.groups.some((g) => !items[j].groups.includes(g)));
+  const cost = items.map((item) => itemCost(item, cap));
+  const length: number[] = [];
+  const before: number[] = [];
+  let best = -1;
+  for (let j = 0; j < items.length; j++) {
+    length[j] = 0;
+    before[j] = -1;
+    if (cost[j] === 0 || settles(j)) continue;
+    length[j] = cost[j];
+    for (let i = 0; i < j; i++) {
+      if (length[i] === 0 || length[i] + cost[j] <= length[j]) continue;
+      const a = items[i];
+      const b = items[j];
+      if (!sharesCharacters(a.set, b.set)) continue;
+      const between = items.slice(i + 1, j);
+      if (between.every((k) => skippable(k, a, b) || sharesCharacters(k.set, a.set) || sharesCharacters(k.set, b.set))) {
+        length[j] = length[i] + cost[j];
+        before[j] = i;
+      }
+    }
+    if (best < 0 || length[j] > length[best]) best = j;
+  }
+  const chain: PatternItem[] = [];
+  for (let j = best; j >= 0; j = before[j]) chain.unshift(items[j]);
+  return chain;
 }
 
 /** Alternatives of plain literals ("on|off|auto") that can never match the same text's start. */
@@ -1328,7 +1591,8 @@ function brokenRule(spec: ValueSchema, value: Json): string | undefined {
     if (spec.multipleOf !== undefined && !isMultiple(value, spec.multipleOf)) return `multipleOf ${spec.multipleOf}`;
   }
   if (typeof value === "string" && spec.pattern !== undefined) {
-    if (value.length > MAX_PATTERN_INPUT) return `pattern ${spec.pattern} (tested on at most ${MAX_PATTERN_INPUT} characters)`;
+    const cap = patternInputCap(spec.pattern);
+    if (value.length > cap) return `pattern ${spec.pattern} (tested on at most ${cap} characters)`;
     if (!compiledPattern(spec.pattern).test(value)) return `pattern ${spec.pattern}`;
   }
   if (spec.const !== undefined && !jsonEqual(spec.const, value)) return `const ${showValue(spec.const)}`;
