@@ -259,9 +259,13 @@ export class Scorer {
    * (already within the bounds, which `clamp` applies to the interval); keeps them pending when
    * this reading opens a new bucket.
    */
-  issue(ts: number, forecasts: number[], typical: number, horizon: number, clamp: (x: number) => number): Issued {
+  issue(ts: number, given: number[], typical: number, horizon: number, clamp: (x: number) => number): Issued {
     const u = this.used;
-    const p = forecasts[0];
+    const p = given[0];
+    // A candidate that could not forecast this time (NaN or infinite from a degenerate fit) counts
+    // as persistence: published, one such number would be the prediction, and once settled it
+    // would turn every error mean, the bank and the interval into NaN for good.
+    const forecasts = given.every(Number.isFinite) ? given : given.map((f) => (Number.isFinite(f) ? f : p));
     const blend = clamp(p + this.weight * (forecasts[u] - p));
     let forecast = blend;
     if (this.forced === null) {
