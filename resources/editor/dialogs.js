@@ -110,6 +110,19 @@
   }
 
   /**
+   * A Dashboard 2.0 widget's size row: the size picker Dashboard 2.0 brings, over the hidden
+   * width and height fields and the group select; without Dashboard 2.0 the row is hidden, and
+   * the dialog still opens and saves.
+   */
+  function dashboardSize() {
+    if ($.fn.elementSizer) {
+      $("#node-input-size").elementSizer({ width: "#node-input-width", height: "#node-input-height", group: "#node-input-group" });
+    } else {
+      $("#node-input-size").closest(".form-row").hide();
+    }
+  }
+
+  /**
    * The scope rows (twin id, scope select, glob pattern): the twin id field, and the pattern row
    * (`patternRow`, a selector) shown only for the scope "glob".
    */
@@ -192,6 +205,7 @@
     validators: validators,
     twinIdInput: twinIdInput,
     scopeRows: scopeRows,
+    dashboardSize: dashboardSize,
     modelHint: modelHint,
     modelSuggestions: modelSuggestions
   };
