@@ -1,0 +1,121 @@
+"use strict";
+/**
+ * A real mosquitto per suite: a free port, its own temporary directory, no persistence, its log
+ * (connections and disconnections included) kept for `waitForLog`. Where mosquitto is not
+ * installed, `requireMosquitto(this)` in a `before` prints why and skips (CI installs it, and
+ * refuses skips).
+ */
+const { spawn, execFileSync } = require("child_process");
+const fs = require("fs");
+const os = require("os");
+const net = require("net");
+const path = require("path");
+
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+let binary;
+function mosquittoBinary() {
+  if (binary !== undefined) return binary;
+  binary = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => fs.existsSync(p)) || null;
+  if (!binary) {
+    try {
+      binary = execFileSync("sh", ["-c", "command -v mosquitto"], { encoding: "utf8" }).trim() || null;
+    } catch {
+      binary = null;
+    }
+  }
+  return binary;
+}
+
+/** In a mocha `before`: skips the suite, with a line that says what is missing, without mosquitto. */
+function requireMosquitto(context) {
+  if (mosquittoBinary()) return true;
+  console.log("      skipped: mosquitto is not installed (apt-get install mosquitto); these tests need its shared subscriptions");
+  context.skip();
+  return false;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Starts mosquitto on 127.0.0.1.
+ * @returns {Promise<{port, url, logs(), waitForLog(pattern, timeoutMs, since), stop()}>}
+ */
+async function startMosquitto() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-mosquitto-"));
+  const port = await freePort();
+  const conf = path.join(dir, "mosquitto.conf");
+  fs.writeFileSync(conf, [
+    `listener ${port} 127.0.0.1`,
+    "allow_anonymous true",
+    "persistence false",
+    "max_queued_messages 100000",
+    // Run as root (CI), mosquitto would drop to user "mosquitto": stay the user running the tests.
+    `user ${os.userInfo().username}`,
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    "log_type information",
+    "",
+  ].join("\n"));
+  const child = spawn(mosquittoBinary(), ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  running.add(child);
+  let output = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const deadline = Date.now() + 10000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`mosquitto did not start on port ${port}:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    logs: () => output,
+    /** Resolves once the log, from character `since` on, matches pattern (a RegExp). */
+    async waitForLog(pattern, timeoutMs = 10000, since = 0) {
+      const end = Date.now() + timeoutMs;
+      while (!pattern.test(output.slice(since))) {
+        if (Date.now() > end) throw new Error(`mosquitto's log did not match ${pattern} within ${timeoutMs} ms:\n${output.slice(since).slice(-3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async stop() {
+      running.delete(child);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { startMosquitto, requireMosquitto, mosquittoBinary };
