@@ -7,9 +7,9 @@
  * throws a TwinError and changes nothing.
  */
 import { dict, isPlainObject } from "./json";
-import { ChangeEvent, SKIP, Shaper, TwinRegistry } from "./registry";
-import { Deadband, coerce, scaleValue, withinDeadband } from "./binding";
-import { convertUnit } from "./units";
+import { ChangeEvent, ReportResult, SubmitOp, TwinRegistry } from "./registry";
+import { Deadband } from "./binding";
+import { Shaping, shaperFor, shapingData } from "./shaping";
 
 export interface ReadingOptions {
   /** Source time of the reading (epoch ms); the time of arrival when undefined. */
@@ -46,25 +46,12 @@ export interface ReadingSource { ts?: number; source?: string; ifVersion?: unkno
 /** A reading path prepared once (a node's settings): `apply` is applyReading with those settings. */
 export interface ReadingPath {
   apply(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading?: ReadingSource): ReadingOutcome;
-}
-
-type Shaping = Omit<ReadingOptions, keyof ReadingSource | "create">;
-
-/** Coercion, scale, unit and deadband for each value; a unit error names `at.twinId`, the reading being shaped. */
-function shaperFor(options: Shaping, at: { twinId: string }): Shaper {
-  const scale = options.scale ?? 1;
-  const offset = options.offset ?? 0;
-  const parseNumbers = options.parseNumbers === true;
-  const unit = options.unit;
-  const deadband = options.deadband;
-  return (name, raw, spec, stored) => {
-    let value = scaleValue(coerce(spec, raw, parseNumbers), scale, offset);
-    if (unit && spec?.unit && typeof value === "number") {
-      value = convertUnit(value, unit, spec.unit, { twinId: at.twinId, property: name });
-    }
-    if (deadband && stored && withinDeadband(stored.value, value, deadband)) return SKIP;
-    return value;
-  };
+  /**
+   * The same reading through `registry.submit`, for a twin this instance does not lead (a
+   * registry shared on Redis): the settings travel as data and its leader shapes the values
+   * against the state it holds. Resolves once durable; rejects with the leader's TwinError.
+   */
+  submit(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading?: ReadingSource): Promise<ReadingOutcome>;
 }
 
 /** The registry takes plain objects only; any other object's own keys are its properties, as before. */
@@ -82,6 +69,7 @@ export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> =
   // change listener (while another is being written) can not mix up which twin an error names.
   const at = { twinId: "" };
   const shape = shaperFor(options, at);
+  const shaping = shapingData(options);
   return {
     apply(registry, twinId, values, reading = {}) {
       at.twinId = twinId;
@@ -89,7 +77,19 @@ export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> =
       const result = registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true });
       return { event: result.event, stale: result.stale, created: result.created === true };
     },
+    submit(registry, twinId, values, reading = {}) {
+      return registry.submit(reportOp(twinId, values, reading, create, shaping)).then(outcomeOf);
+    },
   };
+}
+
+function reportOp(twinId: string, values: Record<string, unknown>, reading: ReadingSource, create: { model: string | null } | undefined, shaping: Shaping): SubmitOp {
+  return { op: "report", id: twinId, values: plain(values), options: { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, alive: true }, shaping };
+}
+
+function outcomeOf(result: unknown): ReadingOutcome {
+  const r = result as ReportResult;
+  return { event: r.event, stale: r.stale, created: r.created === true };
 }
 
 /**
@@ -112,4 +112,14 @@ export function applyReading(registry: TwinRegistry, twinId: string, values: Rec
     alive: true,
   });
   return { event: result.event, stale: result.stale, created: result.created === true };
+}
+
+/**
+ * applyReading through `registry.submit`: for a twin led by another instance (a registry shared
+ * on Redis), where the leader shapes and applies the reading as applyReading would here. Resolves
+ * once durable; rejects with the same TwinError applyReading throws.
+ */
+export function submitReading(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, options: ReadingOptions = {}): Promise<ReadingOutcome> {
+  const create = options.create ? { model: options.create.model || null } : undefined;
+  return registry.submit(reportOp(twinId, values, options, create, shapingData(options))).then(outcomeOf);
 }

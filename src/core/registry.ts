@@ -14,6 +14,9 @@ import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinReco
 import { Point } from "./history";
 import { Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
+import { SKIP, Shaping, shaperOf } from "./shaping";
+
+export { SKIP };
 
 /** What a change event is about: a section every twin has, or a derived one (src/core/sections.ts). */
 export type Section = "twin" | "attributes" | "reported" | "desired" | "delta" | "connectivity" | DerivedSection;
@@ -38,11 +41,12 @@ export interface ChangeEvent {
 
 /**
  * One change as data, for `submit`: the registry call of that name with its arguments. A
- * reading's shaper (a function) stays on the instance it was made on: a shaped reading is not
- * forwarded.
+ * reading's shaper (a function) stays on the instance it was made on: a reading to shape on the
+ * twin's leader carries its settings as data instead (`shaping`, core/shaping.ts), from which the
+ * instance that runs it makes the shaper (and which it checks as input from elsewhere).
  */
 export type SubmitOp =
-  | { op: "report"; id: string; values: unknown; options?: ReportOptions }
+  | { op: "report"; id: string; values: unknown; options?: ReportOptions; shaping?: Shaping }
   | { op: "create"; id: string; input?: CreateInput; options?: WriteOptions }
   | { op: "upsert"; id: string; input?: CreateInput; options?: WriteOptions }
   | { op: "setDesired"; id: string; values: unknown; options?: WriteOptions }
@@ -89,7 +93,6 @@ export interface ReportOptions extends WriteOptions {
  * property out of the change.
  */
 export type Shaper = (name: string, value: unknown, spec: PropertySpec | undefined, stored: Entry | undefined) => unknown;
-export const SKIP: unique symbol = Symbol("skip");
 
 export interface ReportResult {
   event: ChangeEvent | null;
@@ -511,7 +514,7 @@ export class TwinRegistry {
 
   private run(op: SubmitOp): unknown {
     switch (op?.op) {
-      case "report": return this.report(op.id, op.values, op.options);
+      case "report": return this.report(op.id, op.values, op.shaping === undefined ? op.options : { ...op.options, shape: shaperOf(op.shaping, String(op.id)) });
       case "create": return this.create(op.id, op.input, op.options);
       case "upsert": return this.upsert(op.id, op.input, op.options);
       case "setDesired": return this.setDesired(op.id, op.values, op.options);

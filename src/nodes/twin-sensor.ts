@@ -90,6 +90,7 @@ export = function (RED: RED) {
       }
       settings.read(msg, (err, reading) => {
         if (err || !reading) return fail(msg, done, err);
+        if (!registry.leads(reading.twinId)) return forward(registry, reading, msg, send, done);
         let result;
         try {
           result = apply(registry, reading);
@@ -122,6 +123,30 @@ export = function (RED: RED) {
     /** The change event, or null when nothing changed. */
     function apply(registry: TwinRegistry, reading: Reading) {
       return path.apply(registry, reading.twinId, reading.values, reading).event;
+    }
+
+    /**
+     * A twin another instance leads (a registry shared on Redis): the reading goes to its leader,
+     * which shapes it with this node's settings (sent as data) against the values it holds, and
+     * the message completes once the leader answers that it is durable; its error is the one the
+     * local path would show. Readings of one twin forwarded from here are applied and answered in
+     * the order they came while the twin keeps its leader (one request stream per partition, run
+     * in order); across a change of leader, a reading forwarded just before and one made here
+     * just after may land in either order, and the older one, by source time, is then stale.
+     */
+    function forward(registry: TwinRegistry, reading: Reading, msg: NodeMessage, send: Send, done: Done): void {
+      path.submit(registry, reading.twinId, reading.values, reading).then(
+        (outcome) => {
+          received++;
+          fed = true;
+          if (!outcome.event) return done();
+          msg.twinId = reading.twinId;
+          msg.payload = settings.output === "twin" ? registry.get(reading.twinId) : outcome.event;
+          send(msg);
+          done();
+        },
+        (err) => fail(msg, done, err),
+      ).catch((err) => node.error(err));
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {

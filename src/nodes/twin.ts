@@ -3,7 +3,7 @@
  * config or msg.operation): create, upsert, get, update (attributes), delete, list.
  */
 import { TwinError } from "../core/errors";
-import { TwinRegistry, ListQuery } from "../core/registry";
+import { TwinRegistry, ListQuery, SubmitOp, CreateInput } from "../core/registry";
 import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { propertyReader } from "../runtime/jsonata";
@@ -108,7 +108,7 @@ export = function (RED: RED) {
       switch (operation) {
         case "create":
         case "upsert": {
-          const input = { model: payload.model ?? (config.model || undefined), attributes: payload.attributes, reported: payload.reported, desired: payload.desired };
+          const input = inputOf(payload);
           if (operation === "create") msg.payload = registry.create(id, input, options);
           else {
             const result = registry.upsert(id, input, options);
@@ -120,17 +120,36 @@ export = function (RED: RED) {
         case "get":
           msg.payload = registry.get(id);
           break;
-        case "update": {
-          if (!isObject(msg.payload)) throw new TwinError("invalid-patch", { twinId: String(id), value: typeof msg.payload });
-          const patch = isObject(payload.attributes) ? payload.attributes : withoutId(payload, id);
-          msg.payload = registry.updateAttributes(id, patch, options);
+        case "update":
+          msg.payload = registry.updateAttributes(id, patchOf(msg, id), options);
           break;
-        }
         case "delete":
           msg.payload = registry.remove(id, options);
           break;
       }
       msg.twinId = id;
+    }
+
+    function inputOf(payload: Record<string, unknown>): CreateInput {
+      return { model: payload.model ?? (config.model || undefined), attributes: payload.attributes, reported: payload.reported, desired: payload.desired };
+    }
+
+    /** An update's attributes: `{attributes: {...}}`, or the payload itself less its id. */
+    function patchOf(msg: NodeMessage, id: unknown): Record<string, unknown> {
+      if (!isObject(msg.payload)) throw new TwinError("invalid-patch", { twinId: String(id), value: typeof msg.payload });
+      return isObject(msg.payload.attributes) ? msg.payload.attributes : withoutId(msg.payload, id);
+    }
+
+    /** A write as data for registry.submit: the same call with the same arguments as handle() makes. */
+    function writeOp(msg: NodeMessage, operation: string, id: string): SubmitOp {
+      const options = { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined };
+      const payload = isObject(msg.payload) ? msg.payload : {};
+      switch (operation) {
+        case "create": return { op: "create", id, input: inputOf(payload), options };
+        case "upsert": return { op: "upsert", id, input: inputOf(payload), options };
+        case "update": return { op: "updateAttributes", id, patch: patchOf(msg, id), options };
+        default: return { op: "remove", id, options };
+      }
     }
 
     // Callbacks rather than promises: the common case (an id from the node or the message)
@@ -153,6 +172,7 @@ export = function (RED: RED) {
         failWith(msg, done, described);
       };
       twinIdOf(msg, (idErr, id) => {
+        if (!idErr && typeof id === "string" && WRITES.has(operation) && !registry.leads(id)) return forward(msg, registry, operation, id, send, done, fail);
         try {
           if (idErr) throw idErr;
           handle(msg, registry, operation, id);
@@ -173,6 +193,37 @@ export = function (RED: RED) {
         });
       });
     });
+
+    /**
+     * A write to a twin another instance leads (a registry shared on Redis; a create too, as its
+     * partition's leader decides whether the id is free): made there and answered once durable,
+     * with the message completed here; errors are the leader's TwinError, worded as here. Writes
+     * to one twin forwarded from here are made and answered in the order they came while the twin
+     * keeps its leader (one request stream per partition, run in order); across a change of
+     * leader, one forwarded just before and one made here just after may land in either order.
+     */
+    function forward(msg: NodeMessage, registry: TwinRegistry, operation: string, id: string, send: Send, done: Done, fail: (err: unknown) => void): void {
+      let op: SubmitOp;
+      try {
+        op = writeOp(msg, operation, id);
+      } catch (err) {
+        return fail(err);
+      }
+      registry.submit(op).then(
+        (result) => {
+          if (operation === "upsert") {
+            const r = result as { document: unknown; created: boolean };
+            msg.payload = r.document;
+            msg.created = r.created;
+          } else msg.payload = result;
+          msg.twinId = id;
+          showResult(resultOf(msg, operation));
+          send(msg);
+          done();
+        },
+        fail,
+      ).catch((err) => node.error(err));
+    }
 
     node.on("close", (_removed: boolean, done: () => void) => {
       if (statusTimer) clearTimeout(statusTimer);

@@ -94,13 +94,17 @@ export = function (RED: RED) {
         const { property, value } = desiredFromInput(registry, target, r.property, r.value);
         const values = dict();
         values[property] = value;
-        registry.setDesired(target, values, { by: DASHBOARD_WRITER });
-        const reg = registry;
-        reg.whenDurable((err) => {
-          if (err) return fail(err);
+        const written = () => {
           reply({ ok: true, twinId: target, property, value });
           node.send({ topic: target, twinId: target, payload: { [property]: value }, by: DASHBOARD_WRITER });
-        });
+        };
+        // A twin another instance leads (a registry shared on Redis): set there, answered once durable.
+        if (!registry.leads(target)) {
+          registry.submit({ op: "setDesired", id: target, values, options: { by: DASHBOARD_WRITER } }).then(written, fail).catch((err) => node.error(err));
+          return;
+        }
+        registry.setDesired(target, values, { by: DASHBOARD_WRITER });
+        registry.whenDurable((err) => (err ? fail(err) : written()));
       } catch (err) {
         fail(err);
       }

@@ -162,6 +162,9 @@ export function registerAdminApi(RED: RED): void {
     const user = req.user && typeof req.user.username === "string" && req.user.username ? req.user.username : "editor";
     const options: WriteOptions = { by: user };
     if (req.query.ifVersion !== undefined) options.ifVersion = req.query.ifVersion;
+    const twinId = req.params.twinId;
+    // A twin another instance leads (a registry shared on Redis): set there, answered once durable.
+    if (!registry.leads(twinId)) return registry.submit({ op: "setDesired", id: twinId, values: body, options }).then(() => registry.get(twinId));
     registry.setDesired(req.params.twinId, body, options);
     const answer = registry.get(req.params.twinId);
     // Answer only once the change is as durable as the registry's mode promises (strict: fsynced).

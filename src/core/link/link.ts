@@ -15,7 +15,7 @@ import { RegistryFollower } from "../follower";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { TwinError } from "../errors";
 import { deltaOf } from "../twin";
-import { applyReading } from "../reading";
+import { ReadingOutcome, applyReading, submitReading } from "../reading";
 import { Throttle, ThrottleTimers } from "../throttle";
 import {
   LinkTopics,
@@ -179,12 +179,9 @@ export class DeviceLink extends RegistryFollower {
       const body = readBody(twinId, payload, this.maxPayloadBytes, false) as Record<string, unknown>;
       token = tokenOf(body);
       const request = readReport(twinId, body);
-      const outcome = applyReading(this.registry, twinId, request.values, {
-        ts: request.ts,
-        ifVersion: request.ifVersion,
-        source: topic,
-        create: this.options.create,
-      });
+      const options = { ts: request.ts, ifVersion: request.ifVersion, source: topic, create: this.options.create };
+      if (!this.registry.leads(twinId)) return this.forward(topic, twinId, submitReading(this.registry, twinId, request.values, options), token, done, qos);
+      const outcome = applyReading(this.registry, twinId, request.values, options);
       stale = outcome.stale;
       // The version this reading made (or found, when it changed nothing): in strict mode later
       // readings may land before this one is durable, and a device that sends it back as
@@ -207,6 +204,32 @@ export class DeviceLink extends RegistryFollower {
         done();
       }
     });
+  }
+
+  /**
+   * A reading of a twin another instance leads (a registry shared on Redis), sent to its leader:
+   * answered on /accepted or /rejected, and acknowledged to the broker, once the leader says it is
+   * durable. Readings of one twin forwarded from here land in the order they came while the twin
+   * keeps its leader (one request stream per partition, run in order).
+   */
+  private forward(topic: string, twinId: string, submitted: Promise<ReadingOutcome>, token: string | undefined, done: () => void, qos: 0 | 1 | 2 | undefined): void {
+    const finish = (err: unknown, outcome?: ReadingOutcome): void => {
+      try {
+        if (!outcome) this.reject(topic, twinId, "reported", err, token, qos);
+        else {
+          this.options.onHandled?.("reported");
+          if (this.replies === "all" || token !== undefined) {
+            const version = outcome.event ? outcome.event.version : (this.registry.twin(twinId)?.version ?? 0);
+            this.publish(this.topics.reply(twinId, "reported", true), acceptedReport(version, this.clock(), token, outcome.stale), false, undefined, qos);
+          }
+        }
+      } catch (e) {
+        this.options.onError?.(e);
+      } finally {
+        done();
+      }
+    };
+    submitted.then((outcome) => finish(null, outcome), (err: unknown) => finish(err));
   }
 
   private get(topic: string, twinId: string, payload: Buffer | string, retain: boolean, done: () => void, qos: 0 | 1 | 2 | undefined): void {
