@@ -239,8 +239,9 @@ export = function (RED: RED) {
           (err: unknown) => {
             if (closed) return;
             pending = null;
-            const reason = node.describe(err).message;
-            failure = reason;
+            // The reason as the store gave it ("connect ECONNREFUSED ..."), not wrapped twice.
+            const reason = isTwinError(err) && err.code === "store-unavailable" && err.params.reason !== undefined ? String(err.params.reason) : node.describe(err).message;
+            failure = RED._("twin-registry.errors.redis-retrying", { reason, seconds: REDIS_RETRY_MS / 1000 });
             // Once per reason: Redis down for an hour is one error, not one every 5 s.
             if (reason !== lastFailure) node.error(RED._("twin-registry.errors.redis-open-failed", { reason, seconds: REDIS_RETRY_MS / 1000 }));
             lastFailure = reason;

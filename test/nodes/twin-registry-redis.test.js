@@ -145,17 +145,46 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
     await server.stop();
     await load(redisFlow({ port }));
     const seen = statuses();
-    await waitFor(() => logged("ERROR").some((m) => /could not open on Redis: .*ECONNREFUSED.*trying again every 5 s/.test(m)), "the connection refused, in words");
+    const words = `connect ECONNREFUSED 127.0.0.1:${port}`;
+    await waitFor(() => logged("ERROR").includes(`twin registry could not open on Redis: ${words}; trying again every 5 s`), "the connection refused, in words");
     await waitFor(() => last(seen).text === "Redis unreachable, retrying", "a red status");
     assert.equal(last(seen).fill, "red");
     const r = await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} });
     assert.equal(r.kind, "error");
-    assert.match(r.msg.error.message, /twin store unavailable: .*ECONNREFUSED/);
+    assert.match(r.msg.error.message, new RegExp(`twin store unavailable: Redis out of reach \\(${words}\\), trying again every 5 s$`));
     servers.push(await startRedis({ port }));
     await opened();
     await waitFor(() => last(seen).fill === "green", "green once Redis is there", 15000);
     assert.equal(logged("ERROR").filter((m) => /could not open on Redis/.test(m)).length, 1, "one error for one reason, not one per try");
     assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
+  });
+
+  it("refuses a change sent while the registry is still connecting, saying so, and takes it once the registry is open", async function () {
+    // A server that accepts the connection and does not answer (stopped, not gone): open waits.
+    server.child.kill("SIGSTOP");
+    try {
+      await load(redisFlow({ port: server.port }));
+      const seen = statuses();
+      assert.deepEqual(last(seen), { fill: "yellow", shape: "ring", text: "connecting to Redis" });
+      const early = await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} });
+      assert.equal(early.kind, "error");
+      assert.match(early.msg.error.message, /twin store unavailable: the registry is still connecting to Redis; try again once its status shows the twin count$/);
+    } finally {
+      server.child.kill("SIGCONT");
+    }
+    await opened();
+    assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
+  });
+
+  it("warns at deploy when the server cannot keep the durability chosen (strict on appendfsync everysec)", async function () {
+    await server.stop();
+    server = await startRedis({ appendfsync: "everysec" });
+    servers.push(server);
+    await load(redisFlow({ port: server.port }));
+    await opened();
+    const warnings = logged("WARN");
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /^twin store on Redis: Redis syncs its append-only file "everysec", not "always": .*strict mode promises/);
   });
 
   it("turns red and refuses changes while Redis is stopped, serves reads marked stale, and turns green and writes again once it is back", async function () {
