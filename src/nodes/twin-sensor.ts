@@ -132,7 +132,7 @@ export = function (RED: RED) {
      * local path would show. Readings of one twin forwarded from here are applied and answered in
      * the order they came while the twin keeps its leader (one request stream per partition, run
      * in order); across a change of leader, a reading forwarded just before and one made here
-     * just after may land in either order, and the older one, by source time, is then stale.
+     * just after may land in either order, as readings of one twin from two instances may.
      */
     function forward(registry: TwinRegistry, reading: Reading, msg: NodeMessage, send: Send, done: Done): void {
       path.submit(registry, reading.twinId, reading.values, reading).then(

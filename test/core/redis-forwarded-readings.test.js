@@ -4,7 +4,8 @@
  * twin-sensor's shaping settings travel with the reading as data and its leader shapes it
  * against the values it holds (the same stored values as a reading made on the leader), settings
  * that are not valid are refused as input from elsewhere, a twin not created yet is created by
- * its partition's leader, and twin-link answers a forwarded reading as it answers its own.
+ * its partition's leader, and twin-link answers a forwarded reading as it answers its own and
+ * leaves a device's status (which every instance receives) to the twin's leader.
  */
 const assert = require("assert");
 const { parseModels } = require("../../nodes/lib/core/models");
@@ -13,7 +14,7 @@ const { DeviceLink } = require("../../nodes/lib/core/link/link");
 const { LinkTopics } = require("../../nodes/lib/core/link/protocol");
 const { partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
 const { useRedis, ledBy, split } = require("./redis-support");
-const { durable } = require("./store-support");
+const { durable, waitFor } = require("./store-support");
 
 const MODELS = parseModels({
   pump: {
@@ -160,7 +161,7 @@ describe("Readings forwarded to the leader of a registry shared on Redis", funct
     assert.strictEqual(again.code, "exists");
   });
 
-  it("answers a device's reading of a twin led elsewhere once its leader made it durable, and rejects a bad one with the leader's error", async function () {
+  it("answers a device's reading of a twin led elsewhere once its leader made it durable, rejects a bad one with the leader's error, and leaves the device's status to the leader", async function () {
     const { a, b } = await two();
     const id = ledBy(a.store, b.store, "pump");
     const links = [a, b].map(({ reg }) => {
@@ -176,7 +177,13 @@ describe("Readings forwarded to the leader of a registry shared on Redis", funct
         onRejected: (r) => rejected.push(r),
       });
       link.start();
-      return { link, sent, rejected, handle: (payload) => new Promise((resolve) => link.handle(`twins/${id}/reported`, JSON.stringify(payload), false, resolve)) };
+      return {
+        link,
+        sent,
+        rejected,
+        handle: (payload) => new Promise((resolve) => link.handle(`twins/${id}/reported`, JSON.stringify(payload), false, resolve)),
+        status: (text) => new Promise((resolve) => link.handle(`twins/${id}/status`, text, false, resolve)),
+      };
     });
     try {
       const [onLeader, elsewhere] = links;
@@ -191,6 +198,14 @@ describe("Readings forwarded to the leader of a registry shared on Redis", funct
       assert.strictEqual(there.clientToken, "t2");
       assert.deepStrictEqual(elsewhere.rejected.map((r) => r.code), [here.code]);
       assert.strictEqual(a.reg.get(id).version, 1);
+      // A last will reaches every instance (status topics are not shared): the leader acts on it,
+      // and the other instance's copy follows the leader's change instead of going its own way.
+      await elsewhere.status("offline");
+      assert.strictEqual(b.reg.get(id).connectivity.online, true, "left to the leader");
+      await onLeader.status("offline");
+      assert.strictEqual(a.reg.get(id).connectivity.online, false);
+      await waitFor(() => !b.reg.get(id).connectivity.online, "the leader's change on the other instance", 5000);
+      assert.deepStrictEqual(elsewhere.rejected.map((r) => r.code), [here.code]);
     } finally {
       for (const l of links) l.link.close();
     }

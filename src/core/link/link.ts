@@ -260,6 +260,10 @@ export class DeviceLink extends RegistryFollower {
     this.options.onHandled?.("status");
     // A twin this registry does not hold (another instance's, or not created yet) is not ours to track.
     if (!this.registry.has(twinId)) return done();
+    // Every instance subscribes to status topics (not shared: see LinkTopics.subscriptions), so
+    // on a registry shared on Redis the twin's leader got this message too and keeps the twin's
+    // connectivity; here a write would be refused, and a delta sent again would go out twice.
+    if (!this.registry.leads(twinId)) return done();
     if (status === "online") {
       // The device (re)connected: it may have missed deltas while away, so it gets the current one.
       this.registry.touch(twinId);
