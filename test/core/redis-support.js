@@ -55,13 +55,14 @@ function ledBy(store, other, prefix) {
   throw new Error(`no id led by ${store.instance}`);
 }
 
-/** Waits until the 64 partitions are split between two instances, each writable where it leads. */
+/** Waits until the 64 partitions are split between two instances, each writable and leading where it holds the lease. */
 async function split(a, b) {
   await waitFor(() => {
     const ha = a.store.leases.heldPartitions();
     const hb = b.store.leases.heldPartitions();
     return ha.length > 0 && hb.length > 0 && ha.length + hb.length === 64 && ha.every((p) => !hb.includes(p)) &&
-      a.store.writableCount() === ha.length && b.store.writableCount() === hb.length;
+      a.store.writableCount() === ha.length && b.store.writableCount() === hb.length &&
+      a.store.leadingCount() === ha.length && b.store.leadingCount() === hb.length;
   }, "the partitions split between the two instances", 10000);
 }
 

@@ -64,6 +64,8 @@ export const REDIS_DEFAULTS = {
 
 /** The consumer group the leaders of a partition read its submitted changes through. */
 const GROUP = "leaders";
+/** Submitted changes read from the request streams at once. */
+const REQUESTS_PER_READ = 1000;
 /** Request ids remembered per partition (answered from memory if delivered again). */
 const REMEMBERED = 10000;
 
@@ -130,6 +132,14 @@ export class RedisStore implements Store {
   private answered: Array<Map<string, true>> = [];
   /** Partitions whose group exists and whose pending requests were claimed since this instance led them. */
   private readonly claimed = new Set<number>();
+  /**
+   * Writable partitions whose request stream was read to its end since this instance took them:
+   * the changes submitted while nobody led them have run (in the order they were sent), and only
+   * now does this instance lead their twins (`leads`) and make changes to them directly, after
+   * those. Before, a reading made here just after a takeover could overtake an older one still
+   * waiting in the stream, which was then refused as stale.
+   */
+  private readonly drained = new Set<number>();
   /** The submitted change being run now: its entries carry its id. */
   private currentRequest = "";
   private serving: Promise<void> | null = null;
@@ -343,7 +353,14 @@ export class RedisStore implements Store {
 
   /** Whether this instance may write the twin now (it leads the twin's partition and is caught up). */
   leads(twinId: string): boolean {
-    return this.healthState.ok && this.partitions > 0 && this.writable.has(partitionOf(twinId, this.partitions)) && (this.leases?.holds(partitionOf(twinId, this.partitions)) ?? false);
+    if (!this.healthState.ok || this.partitions <= 0) return false;
+    const p = partitionOf(twinId, this.partitions);
+    return this.writable.has(p) && this.drained.has(p) && (this.leases?.holds(p) ?? false);
+  }
+
+  /** Partitions whose twins this instance leads now (writable, and the changes that waited for a leader run). */
+  leadingCount(): number {
+    return this.drained.size;
   }
 
   /** Partitions this instance may write now (held and caught up). */
@@ -424,16 +441,26 @@ export class RedisStore implements Store {
 
   // ---- following the other instances ---------------------------------------------------------
 
-  /** Partition p is writable here, its state complete: the registry's followers take up its twins. */
+  /**
+   * Partition p is writable here, its state complete: the changes submitted to it run here from
+   * now on; once those waiting are run (`serve`), this instance leads its twins.
+   */
   private lead(p: number): void {
     if (this.closed) return;
     this.writable.add(p);
+  }
+
+  /** Partition p's waiting requests have run: the registry's followers take up its twins. */
+  private drain(p: number): void {
+    if (this.closed || !this.writable.has(p) || !this.claimed.has(p) || this.drained.has(p)) return;
+    this.drained.add(p);
     this.shared?.led([...this.members[p]], true);
   }
 
   /** Partition p is not writable here any more: followers drop their work for its twins. */
   private unlead(p: number): void {
     this.claimed.delete(p);
+    this.drained.delete(p);
     if (this.writable.delete(p)) this.shared?.led([...this.members[p]], false);
   }
 
@@ -595,15 +622,19 @@ export class RedisStore implements Store {
           continue;
         }
         const keys = ready.map((p) => this.keys.partition(p).req);
-        const read = this.requests.xreadgroup("GROUP", GROUP, this.instance, "COUNT", 1000, "BLOCK", Math.min(blockMs, 100), "STREAMS", ...keys, ...keys.map(() => ">")) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        const read = this.requests.xreadgroup("GROUP", GROUP, this.instance, "COUNT", REQUESTS_PER_READ, "BLOCK", Math.min(blockMs, 100), "STREAMS", ...keys, ...keys.map(() => ">")) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
         const reply = await Promise.race([read, this.stopping]);
         if (this.closed) break;
         backoff = 50;
+        const full = new Set<number>();
         for (const [key, entries] of reply ?? []) {
           const p = ready[keys.indexOf(key)];
           for (const [id, fields] of entries) this.request(p, id, fields);
+          if (entries.length >= REQUESTS_PER_READ) full.add(p);
         }
+        // Read to the end (fewer than a full read): what waited has run, in order.
+        for (const p of ready) if (!full.has(p)) this.drain(p);
       } catch {
         if (this.closed) break;
         await Promise.race([new Promise((resolve) => setTimeout(resolve, backoff)), this.stopping]);
