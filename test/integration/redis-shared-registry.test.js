@@ -17,7 +17,7 @@ const Redis = require("ioredis").default;
 const h = require("./harness");
 const { startRedis, requireRedis } = require("../support/redis-server");
 const { startMosquitto, requireMosquitto } = require("../support/mosquitto");
-const { ownerOf, partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
+const { partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
 
 const TWINS = 100;
 /** Readings per second, all twins together (one twin every second), from the test's device client. */
@@ -255,13 +255,16 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     started.forEach((nr, i) => instances.push(Object.assign(nr, { name: INSTANCES[i], alive: true })));
 
     // The registry exists in Redis, and its partitions are split between the three instances as
-    // they will stay (each held by the owner the instances compute from the live set).
+    // they will stay: every one held, by the same instance over a whole lease (several rounds).
     partitions = Number(await h.waitFor(() => redis.hget(`${PREFIX}{${REGISTRY}}:meta`, "partitions"), 30000));
+    let previous = "";
     await h.waitFor(async () => {
-      const live = await redis.zrange(`${PREFIX}{${REGISTRY}}:instances`, 0, -1);
-      const holders = await redis.mget(Array.from({ length: partitions }, (_, p) => `${PREFIX}{${REGISTRY}:p${p}}:lease`));
-      return live.length === INSTANCES.length && holders.every((holder, p) => holder === ownerOf(p, live));
-    }, 30000);
+      const holders = await leaseHolders();
+      const key = holders.join(",");
+      const settled = key === previous && holders.every((pid) => pid !== null) && instances.every((nr) => holders.includes(nr.pid));
+      previous = key;
+      return settled;
+    }, 30000, LEASE_MS);
     // Each instance is in the broker's group and its flow acknowledges readings.
     let n = 0;
     await h.waitFor(() => {
@@ -274,7 +277,16 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     h.printLogsIfFailed(this.currentTest, ...instances);
     if (this.currentTest.state === "failed") {
       if (broker) console.error(`--- mosquitto ---\n${broker.logs().slice(-5000)}--- end ---`);
-      if (devices) console.error(`--- nacks (${devices.nacks.length}) ---\n${devices.nacks.slice(0, 20).map((x) => JSON.stringify(x)).join("\n")}`);
+      if (devices) {
+        // The flows' refusals, by reason (the same reason for many twins is one cause).
+        const reasons = new Map();
+        for (const x of devices.nacks) {
+          const reason = String(x.error).replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N");
+          reasons.set(reason, [...(reasons.get(reason) || []), `${x.twin}#${x.seq} on ${x.by}`]);
+        }
+        console.error(`--- refused readings (${devices.nacks.length}) ---`);
+        for (const [reason, which] of reasons) console.error(`${which.length} x ${reason} (e.g. ${which.slice(0, 4).join(", ")})`);
+      }
     }
   });
 
@@ -365,10 +377,14 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     redisServer = await redisServer.restart();
     // Back once every twin has taken a reading published after the restart: every partition is
     // led and writable again.
-    await h.waitFor(() => {
-      const back = new Set(devices.published.slice(down).filter(devices.isAcked).map((r) => r.twin));
-      return twinIds.every((id) => back.has(id));
-    }, 40000);
+    const back = () => new Set(devices.published.slice(down).filter(devices.isAcked).map((r) => r.twin));
+    await h.waitFor(() => twinIds.every((id) => back().has(id)), 40000).catch((err) => {
+      const since = devices.published.slice(down);
+      const missing = twinIds.filter((id) => !back().has(id));
+      err.message += `; since the restart ${since.filter(devices.isAcked).length} acknowledged, ${since.filter((r) => devices.isAnswered(r) && !devices.isAcked(r)).length} refused, ` +
+        `${since.filter((r) => !devices.isAnswered(r)).length} neither of ${since.length}; twins with none acknowledged: ${missing.length} (${missing.slice(0, 10).join(", ")})`;
+      throw err;
+    });
     const from = devices.published.length;
     await devices.published_more(2 * TWINS);
     devices.stop();
