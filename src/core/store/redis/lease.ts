@@ -142,9 +142,14 @@ export class LeaseManager {
       }
       const epoch = Number(value);
       const before = this.held.get(partition);
+      // Renewed under the same epoch after this instance had stopped trusting it (rounds failed
+      // while Redis was away, or came late): what was decided meanwhile (a partition read again
+      // and left unwritable because the lease was not trusted then) is decided again, as for a
+      // new lease. Before, such a partition stayed held and unwritable until the process restarted.
+      const lapsed = before !== undefined && before.epoch === epoch && before.until <= Date.now();
       this.held.set(partition, { epoch, until });
-      if (!before || before.epoch !== epoch) {
-        if (before) this.events.lost(partition);
+      if (!before || before.epoch !== epoch || lapsed) {
+        if (before && !lapsed) this.events.lost(partition);
         this.events.acquired(partition, epoch);
       }
     });
