@@ -1,8 +1,9 @@
 "use strict";
 /**
- * twin-sensor and twin nodes on two instances of one registry shared on Redis: a message for a
- * twin the node's instance does not lead is made on the twin's leader and gives the output, the
- * stored values and the error (code and words) the same message gives on the leader.
+ * twin-sensor and twin nodes, and the admin API's desired route, on two instances of one registry
+ * shared on Redis: a message (or request) for a twin the instance does not lead is made on the
+ * twin's leader and gives the output, the stored values and the error (code and words) the same
+ * message gives on the leader.
  *
  * Two twin-registry nodes in one runtime stand for the two instances: each node's `use()` hands
  * out a registry opened on a RedisStore of the same server (test/core/redis-support.js).
@@ -12,6 +13,7 @@ const path = require("path");
 const { helper, nodes, flow } = require("./support");
 const { parseModels } = require("../../nodes/lib/core/models");
 const { useRedis, ledBy, split } = require("../core/redis-support");
+const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 
 const sensorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-sensor.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
@@ -20,7 +22,7 @@ const MODELS = parseModels({
   pump: {
     properties: {
       temperature: { type: "number", unit: "Cel", minimum: -40, maximum: 200 },
-      rpm: { type: "integer", minimum: 0, maximum: 3600 },
+      rpm: { type: "integer", minimum: 0, maximum: 3600, writable: true },
     },
   },
 });
@@ -37,6 +39,36 @@ function sharedFlow(sensor) {
   const completer = { id: "completer", type: "complete", scope: ["s-a", "s-b"], uncaught: false, wires: [["completed"]] };
   const f = flow([other, ...side("a"), ...side("b"), completer, { id: "completed", type: "helper" }]);
   return f.map((n) => (n.id === "reg" ? { ...n, id: "reg-a" } : n));
+}
+
+/**
+ * The admin API's desired route over one registry per instance (a stand-in for Node-RED's admin
+ * routes, nodes and permissions): resolves with the HTTP status and body it answers.
+ */
+function desiredRoute(reg) {
+  const routes = new Map();
+  const node = { id: "reg", type: "twin-registry", use: () => reg, describe: (err) => err };
+  registerAdminApi({
+    auth: { needsPermission: () => (_req, _res, next) => next() },
+    nodes: { eachNode: (visit) => visit({ id: "reg", type: "twin-registry", name: "plant" }), getNode: (id) => (id === "reg" ? node : null) },
+    httpAdmin: { get: () => undefined, post: (route, _permission, handler) => routes.set(route, handler) },
+    log: { error: () => undefined },
+    _: (key) => key,
+  });
+  const handler = routes.get("/twins/:registry/:twinId/desired");
+  return (twinId, body, query = {}) => new Promise((resolve) => {
+    const res = {
+      code: 200,
+      status(code) {
+        this.code = code;
+        return this;
+      },
+      json(value) {
+        resolve({ status: this.code, body: plain(value) });
+      },
+    };
+    handler({ params: { registry: "reg", twinId }, body, query, user: { username: "ann" } }, res);
+  });
 }
 
 describe("twin-sensor and twin nodes on a registry shared on Redis", function () {
@@ -142,5 +174,20 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
     assert.equal(deleted.msg.payload.version, 3);
     assert.equal(a.reg.has(id), false);
     assert.equal(b.reg.has(id), false, "the submitter's registry has the deletion when the message completes");
+  });
+
+  it("sets a desired value through the admin API of the instance that does not lead the twin, answering with the document once durable, and a conflict with the leader's status and words", async function () {
+    const id = ledBy(a.store, b.store, "fan");
+    a.reg.create(id, { model: "pump" });
+    const [onLeader, elsewhere] = [desiredRoute(a.reg), desiredRoute(b.reg)];
+    const set = await elsewhere(id, { rpm: 1200 });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.desired.rpm, 1200);
+    assert.equal(set.body.meta.desired.rpm.by, "ann");
+    assert.equal(a.reg.get(id).desired.rpm, 1200);
+    const refused = [await elsewhere(id, { rpm: 1300 }, { ifVersion: "1" }), await onLeader(id, { rpm: 1300 }, { ifVersion: "1" })];
+    assert.deepEqual(refused.map((r) => [r.status, r.body.code]), [[409, "conflict"], [409, "conflict"]]);
+    assert.equal(refused[0].body.error, refused[1].body.error);
+    assert.equal(a.reg.get(id).desired.rpm, 1200);
   });
 });
