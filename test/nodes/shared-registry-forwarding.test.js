@@ -1,22 +1,43 @@
 "use strict";
 /**
- * twin-sensor and twin nodes, and the admin API's desired route, on two instances of one registry
- * shared on Redis: a message (or request) for a twin the instance does not lead is made on the
+ * twin-sensor and twin nodes, the admin API's desired route and ui-twin-card's desired value, on
+ * two instances of one registry shared on Redis: a message (or request) for a twin the instance does not lead is made on the
  * twin's leader and gives the output, the stored values and the error (code and words) the same
  * message gives on the leader.
  *
  * Two twin-registry nodes in one runtime stand for the two instances: each node's `use()` hands
- * out a registry opened on a RedisStore of the same server (test/core/redis-support.js).
+ * out a registry opened on a RedisStore of the same server (test/core/redis-support.js), from
+ * the node's construction on (a stand-in until the twin-redis config node exists).
  */
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor } = require("./support");
 const { parseModels } = require("../../nodes/lib/core/models");
 const { useRedis, ledBy, split } = require("../core/redis-support");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 
 const sensorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-sensor.js"));
+const cardNode = require(path.join(__dirname, "..", "..", "nodes", "ui-twin-card.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
+const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
+const dashboard = ["ui_base", "ui_page", "ui_group", "ui_theme"].map((n) => require(path.join(dashboardDir, "nodes", "config", `${n}.js`)));
+
+/** The twin-registry node type, whose nodes named in `registries` (id -> registry) hand that registry out. */
+function registryNodeOn(registries) {
+  return function (RED) {
+    const registerType = RED.nodes.registerType;
+    RED.nodes.registerType = function (type, constructor, options) {
+      RED.nodes.registerType = registerType;
+      function SharedRegistryNode(config) {
+        constructor.call(this, config);
+        const reg = registries[config.id];
+        if (reg) this.use = () => reg;
+      }
+      return registerType.call(this, type, SharedRegistryNode, options);
+    };
+    nodes.registry(RED);
+  };
+}
 
 const MODELS = parseModels({
   pump: {
@@ -90,9 +111,7 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
   });
 
   async function load(sensor = {}) {
-    await helper.load([nodes.registry, nodes.twin, sensorNode, nodes.catch, completeNode], sharedFlow(sensor));
-    helper.getNode("reg-a").use = () => a.reg;
-    helper.getNode("reg-b").use = () => b.reg;
+    await helper.load([registryNodeOn({ "reg-a": a.reg, "reg-b": b.reg }), nodes.twin, sensorNode, nodes.catch, completeNode], sharedFlow(sensor));
   }
 
   let marks = 0;
@@ -189,5 +208,28 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
     assert.deepEqual(refused.map((r) => [r.status, r.body.code]), [[409, "conflict"], [409, "conflict"]]);
     assert.equal(refused[0].body.error, refused[1].body.error);
     assert.equal(a.reg.get(id).desired.rpm, 1200);
+  });
+
+  it("sets a desired value from a ui-twin-card on the instance that does not lead the twin, answering the dashboard and sending it on once durable", async function () {
+    const id = ledBy(a.store, b.store, "card");
+    a.reg.create(id, { model: "pump", reported: { rpm: 1500 } });
+    await waitFor(() => b.reg.has(id), "the twin on the card's instance"); // the card reads its model there
+    await helper.load([registryNodeOn({ reg: b.reg }), nodes.twin, nodes.catch, ...dashboard, cardNode], [
+      ...flow([{ id: "card", type: "ui-twin-card", group: "group", registry: "reg", twinId: id, wires: [["set"]] }, { id: "set", type: "helper" }]),
+      { id: "base", type: "ui-base", name: "test", path: "/dashboard", includeClientData: true, acceptsClientConfig: ["ui-control"] },
+      { id: "theme", type: "ui-theme", name: "light", colors: { surface: "#ffffff", primary: "#0094ce", bgPage: "#eeeeee", groupBg: "#ffffff", groupOutline: "#cccccc" } },
+      { id: "page", type: "ui-page", name: "Fleet", ui: "base", path: "/fleet", layout: "grid", theme: "theme", order: 1, visible: "true", disabled: "false" },
+      { id: "group", type: "ui-group", name: "Pumps", page: "page", width: "12", height: "1", order: 1, showTitle: true, visible: "true", disabled: "false" },
+    ]);
+    const answers = [];
+    const conn = { id: "conn-1", connected: true, emit: (event, payload) => answers.push({ event, payload: plain(payload) }), once: () => undefined };
+    const sent = new Promise((resolve) => helper.getNode("set").once("input", resolve));
+    const hooks = helper.getNode("base").ui.widgets.get("card").hooks;
+    hooks.onChange({}, { kind: "desired", requestId: "r1", twinId: id, property: "rpm", value: "1800" }, conn, "card");
+    const msg = await sent;
+    assert.deepEqual({ topic: msg.topic, payload: msg.payload, by: msg.by }, { topic: id, payload: { rpm: 1800 }, by: "dashboard" });
+    assert.deepEqual(answers.filter((e) => e.event === "ui-twin-card:desired-result:card").map((e) => e.payload), [{ requestId: "r1", ok: true, twinId: id, property: "rpm", value: 1800 }]);
+    assert.equal(a.reg.get(id).desired.rpm, 1800);
+    assert.equal(a.reg.get(id).meta.desired.rpm.by, "dashboard");
   });
 });
