@@ -139,7 +139,9 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
   let b;
 
   before(function () {
-    process.env.TWINWIRE_REDIS_LEASE_MS = "1500";
+    // Short enough for the two registries to split the partitions in a few seconds, long enough
+    // for a lease to outlast a loaded machine's pauses (a twin changing leader mid-test).
+    process.env.TWINWIRE_REDIS_LEASE_MS = "3000";
   });
   after(function () {
     delete process.env.TWINWIRE_REDIS_LEASE_MS;
@@ -251,9 +253,10 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
     await load();
     const id = ledBy(a.store, b.store, "fan");
     a.reg.create(id, { model: "pump" });
+    await waitFor(() => b.reg.has(id), "the twin on the other instance");
     const [onLeader, elsewhere] = [desiredRoute(a.reg), desiredRoute(b.reg)];
     const set = await elsewhere(id, { rpm: 1200 });
-    assert.equal(set.status, 200);
+    assert.equal(set.status, 200, JSON.stringify(set.body));
     assert.equal(set.body.desired.rpm, 1200);
     assert.equal(set.body.meta.desired.rpm.by, "ann");
     assert.equal(a.reg.get(id).desired.rpm, 1200);
