@@ -15,6 +15,7 @@ const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
 const watchNode = require(path.join(root, "nodes", "twin-watch.js"));
+const mirrorNode = require(path.join(root, "nodes", "twin-mirror.js"));
 const catalogs = {
   "twin-registry": require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"],
   "twin-redis": require(path.join(root, "nodes", "locales", "en-US", "twin-redis.json"))["twin-redis"],
@@ -35,7 +36,7 @@ function withCatalog(RED) {
   return nodes.registry(RED);
 }
 
-const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, nodes.catch], flow, credentials);
+const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, mirrorNode, nodes.catch], flow, credentials);
 
 /** A tab with a twin-redis node, the registries given (persistence redis on it), a twin node per registry and a catch node. */
 function redisFlow(redisConfig, registries = [{ id: "reg", redisName: "plant" }]) {
@@ -247,5 +248,21 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
     assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
     await waitFor(() => events.some((m) => m.twinId === "pump-1"), "the watch to send the new twin");
     assert.equal(logged("ERROR", "twin-watch").length, 0, logged("ERROR", "twin-watch").join("\n"));
+  });
+
+  it("starts a follower node (twin-mirror) once the registry is open: a desired change made after it opened is sent to the device", async function () {
+    const flow = redisFlow({ port: server.port });
+    flow.push({ id: "m", type: "twin-mirror", z: "tab", registry: "reg", twinId: "", twinIdType: "str", scope: "all", topic: "devices/{twin}/set", timeout: 30, retries: 2, backoff: 2, wires: [["dev"], []] });
+    flow.push({ id: "dev", type: "helper", z: "tab" });
+    await load(flow);
+    const commands = [];
+    helper.getNode("dev").on("input", (msg) => commands.push(msg));
+    const reg = await opened();
+    assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "th-1", payload: { reported: { setpoint: 18 } } })).kind, "ok");
+    reg.setDesired("th-1", { setpoint: 21 });
+    await waitFor(() => commands.length === 1, "the command to the device");
+    assert.equal(commands[0].topic, "devices/th-1/set");
+    assert.deepEqual({ ...commands[0].payload }, { setpoint: 21 });
+    assert.deepEqual(logged("ERROR", "twin-mirror"), []);
   });
 });
