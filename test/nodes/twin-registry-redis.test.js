@@ -202,7 +202,7 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
 
     await server.kill();
     await waitFor(() => last(seen).fill === "red", "red once Redis is gone");
-    assert.equal(last(seen).text, "Redis: Redis connection lost");
+    assert.equal(last(seen).text, "Redis connection lost");
     assert.equal(reg.health().ok, false);
     const refused = await exchange("t-reg", "out-reg", { operation: "update", twinId: "pump-1", payload: { attributes: { site: "b" } } });
     assert.equal(refused.kind, "error");
