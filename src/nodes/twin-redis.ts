@@ -36,6 +36,8 @@ interface TlsNode extends Node {
 }
 
 const TOPOLOGIES = new Set(["single", "sentinel", "cluster"]);
+/** How long a close waits for Redis to answer QUIT before it drops the connection. */
+const QUIT_MS = 2000;
 
 export = function (RED: RED) {
   function TwinRedisNode(this: RedisNode & { credentials?: Credentials }, config: RedisConfig) {
@@ -71,7 +73,8 @@ export = function (RED: RED) {
       if (topology !== "single") settings.url = undefined;
       connectionOf(settings);
     } catch (err) {
-      node.problem = err instanceof TwinError ? err : new TwinError("invalid-option", { option: "?", reason: String((err as Error).message ?? err) });
+      // connectionOf throws TwinErrors only: anything else came from the TLS node (a certificate it could not read).
+      node.problem = err instanceof TwinError ? err : new TwinError("invalid-option", { option: "tls", reason: String((err as Error).message ?? err) });
     }
 
     let client: Redis | Cluster | null = null;
@@ -94,12 +97,24 @@ export = function (RED: RED) {
       client = null;
       users = 0;
       if (!c) return Promise.resolve();
-      // quit() waits for a reply that never comes while the server is unreachable.
+      // quit() waits for a reply that never comes while the server is unreachable or hung.
       if (c.status !== "ready") {
         c.disconnect();
         return Promise.resolve();
       }
-      return c.quit().then(() => undefined, () => c.disconnect());
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          c.disconnect();
+          resolve();
+        }, QUIT_MS);
+        c.quit().then(
+          () => undefined,
+          () => c.disconnect(),
+        ).then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
 
     node.release = () => {

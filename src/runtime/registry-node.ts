@@ -40,6 +40,16 @@ export function whenRegistryOpen(node: Node, registryNode: RegistryNode | null, 
   });
 }
 
+/** Why the registry cannot be used yet (still connecting to Redis), in the registry's words; null once it can. */
+export function openProblem(registryNode: RegistryNode): string | null {
+  try {
+    registryNode.use();
+    return null;
+  } catch (err) {
+    return registryNode.describe(err).message;
+  }
+}
+
 export function findRegistry(RED: RED, id: unknown): RegistryNode | null {
   if (typeof id !== "string" || !id) return null;
   const node = RED.nodes.getNode(id) as RegistryNode | null;

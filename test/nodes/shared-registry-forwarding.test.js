@@ -1,66 +1,170 @@
 "use strict";
 /**
- * twin-sensor and twin nodes on two instances of one registry shared on Redis: a message for a
- * twin the node's instance does not lead is made on the twin's leader and gives the output, the
- * stored values and the error (code and words) the same message gives on the leader.
+ * twin-sensor and twin nodes, the admin API's desired route and ui-twin-card's desired value, on
+ * two instances of one registry shared on Redis: a message (or request) for a twin the instance
+ * does not lead is made on the twin's leader and gives the output, the stored values and the
+ * error (code and words) the same message gives on the leader.
  *
- * Two twin-registry nodes in one runtime stand for the two instances: each node's `use()` hands
- * out a registry opened on a RedisStore of the same server (test/core/redis-support.js).
+ * Two twin-registry nodes of one name in Redis (persistence "redis" through a twin-redis node),
+ * in one runtime, stand for the two instances.
  */
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow } = require("./support");
+const { helper, nodes, flow, waitFor } = require("./support");
 const { parseModels } = require("../../nodes/lib/core/models");
 const { useRedis, ledBy, split } = require("../core/redis-support");
+const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 
-const sensorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-sensor.js"));
+const root = path.join(__dirname, "..", "..");
+const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
+const sensorNode = require(path.join(root, "nodes", "twin-sensor.js"));
+const cardNode = require(path.join(root, "nodes", "ui-twin-card.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
+const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
+const dashboard = ["ui_base", "ui_page", "ui_group", "ui_theme"].map((n) => require(path.join(dashboardDir, "nodes", "config", `${n}.js`)));
+const catalog = require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
 
-const MODELS = parseModels({
+const PUMP = {
   pump: {
     properties: {
       temperature: { type: "number", unit: "Cel", minimum: -40, maximum: 200 },
-      rpm: { type: "integer", minimum: 0, maximum: 3600 },
+      rpm: { type: "integer", minimum: 0, maximum: 3600, writable: true },
     },
   },
-});
+};
 const plain = (v) => JSON.parse(JSON.stringify(v));
 
-/** On each instance ("a" leads the test's twins, "b" does not): a sensor, a twin node, their outputs. */
-function sharedFlow(sensor) {
+/**
+ * The twin-registry node type with the registry's errors worded from its English catalog (the
+ * helper's RED._ gives back bare keys), so a test compares what a user reads, parameters and all.
+ */
+function registryNodeWorded(RED) {
+  RED._ = (key, params = {}) => {
+    const [type, ...rest] = key.split(".");
+    const text = type === "twin-registry" ? rest.reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
+    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
+  };
+  return nodes.registry(RED);
+}
+
+/**
+ * The twin-registry node type, whose nodes named in `registries` (id -> an open registry) hand
+ * that one out: for a node that takes its registry at deploy (ui-twin-card), which a registry on
+ * Redis still connecting can not give it yet.
+ */
+function registryNodeOn(registries) {
+  return function (RED) {
+    const registerType = RED.nodes.registerType;
+    RED.nodes.registerType = function (type, constructor, options) {
+      RED.nodes.registerType = registerType;
+      function OpenRegistryNode(config) {
+        constructor.call(this, config);
+        const reg = registries[config.id];
+        if (reg) this.use = () => reg;
+      }
+      return registerType.call(this, type, OpenRegistryNode, options);
+    };
+    nodes.registry(RED);
+  };
+}
+
+/** Registries reg-a and reg-b, one registry in Redis; on each a sensor, a twin node and their output. */
+function sharedFlow(port, sensor) {
+  const registry = (x) => ({ id: `reg-${x}`, type: "twin-registry", name: `registry ${x}`, persistence: "redis", redis: "redis", redisDurability: "batched", redisName: "plant", historyLength: 100, models: JSON.stringify(PUMP) });
   const side = (x) => [
-    { id: `s-${x}`, type: "twin-sensor", registry: `reg-${x}`, unknown: "create", model: "pump", wires: [[`out-${x}`]], ...sensor },
-    { id: `t-${x}`, type: "twin", registry: `reg-${x}`, operation: "msg", wires: [[`out-${x}`]] },
-    { id: `out-${x}`, type: "helper" },
+    { id: `s-${x}`, type: "twin-sensor", z: "tab", registry: `reg-${x}`, unknown: "create", model: "pump", wires: [[`out-${x}`]], ...sensor },
+    { id: `t-${x}`, type: "twin", z: "tab", registry: `reg-${x}`, operation: "msg", wires: [[`out-${x}`]] },
+    { id: `out-${x}`, type: "helper", z: "tab" },
   ];
-  const other = { id: "reg-b", type: "twin-registry", name: "plant", persistence: "memory" }; // before the nodes that find it
-  const completer = { id: "completer", type: "complete", scope: ["s-a", "s-b"], uncaught: false, wires: [["completed"]] };
-  const f = flow([other, ...side("a"), ...side("b"), completer, { id: "completed", type: "helper" }]);
-  return f.map((n) => (n.id === "reg" ? { ...n, id: "reg-a" } : n));
+  return [
+    { id: "tab", type: "tab", label: "test" },
+    { id: "redis", type: "twin-redis", name: "test redis", topology: "single", host: "127.0.0.1", port, prefix: "twinwire:" },
+    registry("a"),
+    registry("b"),
+    ...side("a"),
+    ...side("b"),
+    { id: "completer", type: "complete", z: "tab", scope: ["s-a", "s-b"], uncaught: false, wires: [["completed"]] },
+    { id: "completed", type: "helper", z: "tab" },
+    { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["errors"]] },
+    { id: "errors", type: "helper", z: "tab" },
+  ];
+}
+
+/** The registry of a node, once open on Redis (use() throws store-unavailable until then). */
+function opened(id) {
+  return waitFor(() => {
+    try {
+      return helper.getNode(id).use();
+    } catch {
+      return null;
+    }
+  }, `registry ${id} open on Redis`, 15000);
+}
+
+/**
+ * The admin API's desired route over one registry (a stand-in for Node-RED's admin routes,
+ * nodes and permissions): resolves with the HTTP status and body it answers.
+ */
+function desiredRoute(reg) {
+  const routes = new Map();
+  const node = { id: "reg", type: "twin-registry", use: () => reg, describe: (err) => err };
+  registerAdminApi({
+    auth: { needsPermission: () => (_req, _res, next) => next() },
+    nodes: { eachNode: (visit) => visit({ id: "reg", type: "twin-registry", name: "plant" }), getNode: (id) => (id === "reg" ? node : null) },
+    httpAdmin: { get: () => undefined, post: (route, _permission, handler) => routes.set(route, handler) },
+    log: { error: () => undefined },
+    _: (key) => key,
+  });
+  const handler = routes.get("/twins/:registry/:twinId/desired");
+  return (twinId, body, query = {}) => new Promise((resolve) => {
+    const res = {
+      code: 200,
+      status(code) {
+        this.code = code;
+        return this;
+      },
+      json(value) {
+        resolve({ status: this.code, body: plain(value) });
+      },
+      setHeader: () => undefined,
+      set: () => undefined,
+    };
+    handler({ params: { registry: "reg", twinId }, body, query, user: { username: "ann" } }, res);
+  });
 }
 
 describe("twin-sensor and twin nodes on a registry shared on Redis", function () {
   this.timeout(30000);
-  const ctx = useRedis({ appendfsync: "everysec" });
   let a;
   let b;
 
+  before(function () {
+    // Short enough for the two registries to split the partitions in a few seconds, long enough
+    // for a lease to outlast a loaded machine's pauses (a twin changing leader mid-test).
+    process.env.TWINWIRE_REDIS_LEASE_MS = "3000";
+  });
+  after(function () {
+    delete process.env.TWINWIRE_REDIS_LEASE_MS;
+  });
+
   beforeEach(async function () {
-    const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };
-    a = await ctx.open(lease, { historyLength: 100, models: MODELS });
-    b = await ctx.open(lease, { historyLength: 100, models: MODELS });
-    await split(a, b);
     await new Promise((resolve) => helper.startServer(resolve));
   });
   afterEach(async function () {
     await helper.unload();
     await helper.stopServer();
   });
+  // After the hooks above: each test's flow is stopped before its redis-server is.
+  const ctx = useRedis({ appendfsync: "everysec" });
 
+  /** Deploys sharedFlow and resolves once both registries are open and lead a share of the partitions each. */
   async function load(sensor = {}) {
-    await helper.load([nodes.registry, nodes.twin, sensorNode, nodes.catch, completeNode], sharedFlow(sensor));
-    helper.getNode("reg-a").use = () => a.reg;
-    helper.getNode("reg-b").use = () => b.reg;
+    await helper.load([registryNodeWorded, redisNode, nodes.twin, sensorNode, nodes.catch, completeNode], sharedFlow(ctx.server.port, sensor));
+    a = { reg: await opened("reg-a") };
+    b = { reg: await opened("reg-b") };
+    a.store = a.reg.store;
+    b.store = b.reg.store;
+    await split(a, b);
   }
 
   let marks = 0;
@@ -106,7 +210,8 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
       if (local.kind === "error") {
         assert.equal(forwarded.msg.error.code, "invalid-value");
         assert.equal(forwarded.msg.error.code, local.msg.error.code);
-        assert.equal(forwarded.msg.error.message, local.msg.error.message);
+        assert.ok(local.msg.error.message.includes(here), local.msg.error.message);
+        assert.equal(forwarded.msg.error.message, local.msg.error.message.split(here).join(there));
       }
     }
     assert.deepEqual(kinds, ["ok", "quiet", "ok", "error"]);
@@ -142,5 +247,49 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
     assert.equal(deleted.msg.payload.version, 3);
     assert.equal(a.reg.has(id), false);
     assert.equal(b.reg.has(id), false, "the submitter's registry has the deletion when the message completes");
+  });
+
+  it("sets a desired value through the admin API of the instance that does not lead the twin, answering with the document once durable, and a conflict with the leader's status and words", async function () {
+    await load();
+    const id = ledBy(a.store, b.store, "fan");
+    a.reg.create(id, { model: "pump" });
+    await waitFor(() => b.reg.has(id), "the twin on the other instance");
+    const [onLeader, elsewhere] = [desiredRoute(a.reg), desiredRoute(b.reg)];
+    const set = await elsewhere(id, { rpm: 1200 });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal(set.body.desired.rpm, 1200);
+    assert.equal(set.body.meta.desired.rpm.by, "ann");
+    assert.equal(a.reg.get(id).desired.rpm, 1200);
+    const refused = [await elsewhere(id, { rpm: 1300 }, { ifVersion: "1" }), await onLeader(id, { rpm: 1300 }, { ifVersion: "1" })];
+    assert.deepEqual(refused.map((r) => [r.status, r.body.code]), [[409, "conflict"], [409, "conflict"]]);
+    assert.equal(refused[0].body.error, refused[1].body.error);
+    assert.equal(a.reg.get(id).desired.rpm, 1200);
+  });
+
+  it("sets a desired value from a ui-twin-card on the instance that does not lead the twin, answering the dashboard and sending it on once durable", async function () {
+    const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };
+    a = await ctx.open(lease, { models: parseModels(PUMP) });
+    b = await ctx.open(lease, { models: parseModels(PUMP) });
+    await split(a, b);
+    const id = ledBy(a.store, b.store, "card");
+    a.reg.create(id, { model: "pump", reported: { rpm: 1500 } });
+    await waitFor(() => b.reg.has(id), "the twin on the card's instance"); // the card reads its model there
+    await helper.load([registryNodeOn({ reg: b.reg }), nodes.twin, nodes.catch, ...dashboard, cardNode], [
+      ...flow([{ id: "card", type: "ui-twin-card", group: "group", registry: "reg", twinId: id, wires: [["set"]] }, { id: "set", type: "helper" }]),
+      { id: "base", type: "ui-base", name: "test", path: "/dashboard", includeClientData: true, acceptsClientConfig: ["ui-control"] },
+      { id: "theme", type: "ui-theme", name: "light", colors: { surface: "#ffffff", primary: "#0094ce", bgPage: "#eeeeee", groupBg: "#ffffff", groupOutline: "#cccccc" } },
+      { id: "page", type: "ui-page", name: "Fleet", ui: "base", path: "/fleet", layout: "grid", theme: "theme", order: 1, visible: "true", disabled: "false" },
+      { id: "group", type: "ui-group", name: "Pumps", page: "page", width: "12", height: "1", order: 1, showTitle: true, visible: "true", disabled: "false" },
+    ]);
+    const answers = [];
+    const conn = { id: "conn-1", connected: true, emit: (event, payload) => answers.push({ event, payload: plain(payload) }), once: () => undefined };
+    const sent = new Promise((resolve) => helper.getNode("set").once("input", resolve));
+    const hooks = helper.getNode("base").ui.widgets.get("card").hooks;
+    hooks.onChange({}, { kind: "desired", requestId: "r1", twinId: id, property: "rpm", value: "1800" }, conn, "card");
+    const msg = await sent;
+    assert.deepEqual({ topic: msg.topic, payload: msg.payload, by: msg.by }, { topic: id, payload: { rpm: 1800 }, by: "dashboard" });
+    assert.deepEqual(answers.filter((e) => e.event === "ui-twin-card:desired-result:card").map((e) => e.payload), [{ requestId: "r1", ok: true, twinId: id, property: "rpm", value: 1800 }]);
+    assert.equal(a.reg.get(id).desired.rpm, 1800);
+    assert.equal(a.reg.get(id).meta.desired.rpm.by, "dashboard");
   });
 });

@@ -15,6 +15,10 @@ const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
 const watchNode = require(path.join(root, "nodes", "twin-watch.js"));
+const mirrorNode = require(path.join(root, "nodes", "twin-mirror.js"));
+const fleetNode = require(path.join(root, "nodes", "ui-twin-fleet.js"));
+const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
+const dashboard = ["ui_base", "ui_page", "ui_group", "ui_theme"].map((n) => require(path.join(dashboardDir, "nodes", "config", `${n}.js`)));
 const catalogs = {
   "twin-registry": require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"],
   "twin-redis": require(path.join(root, "nodes", "locales", "en-US", "twin-redis.json"))["twin-redis"],
@@ -35,7 +39,7 @@ function withCatalog(RED) {
   return nodes.registry(RED);
 }
 
-const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, nodes.catch], flow, credentials);
+const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, mirrorNode, fleetNode, ...dashboard, nodes.catch], flow, credentials);
 
 /** A tab with a twin-redis node, the registries given (persistence redis on it), a twin node per registry and a catch node. */
 function redisFlow(redisConfig, registries = [{ id: "reg", redisName: "plant" }]) {
@@ -198,7 +202,7 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
 
     await server.kill();
     await waitFor(() => last(seen).fill === "red", "red once Redis is gone");
-    assert.equal(last(seen).text, "Redis: Redis connection lost");
+    assert.equal(last(seen).text, "Redis connection lost");
     assert.equal(reg.health().ok, false);
     const refused = await exchange("t-reg", "out-reg", { operation: "update", twinId: "pump-1", payload: { attributes: { site: "b" } } });
     assert.equal(refused.kind, "error");
@@ -247,5 +251,49 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
     assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
     await waitFor(() => events.some((m) => m.twinId === "pump-1"), "the watch to send the new twin");
     assert.equal(logged("ERROR", "twin-watch").length, 0, logged("ERROR", "twin-watch").join("\n"));
+  });
+
+  it("starts a follower node (twin-mirror) once the registry is open: a desired change made after it opened is sent to the device", async function () {
+    const flow = redisFlow({ port: server.port });
+    flow.push({ id: "m", type: "twin-mirror", z: "tab", registry: "reg", twinId: "", twinIdType: "str", scope: "all", topic: "devices/{twin}/set", timeout: 30, retries: 2, backoff: 2, wires: [["dev"], []] });
+    flow.push({ id: "dev", type: "helper", z: "tab" });
+    await load(flow);
+    const commands = [];
+    helper.getNode("dev").on("input", (msg) => commands.push(msg));
+    const reg = await opened();
+    assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "th-1", payload: { reported: { setpoint: 18 } } })).kind, "ok");
+    reg.setDesired("th-1", { setpoint: 21 });
+    await waitFor(() => commands.length === 1, "the command to the device");
+    assert.equal(commands[0].topic, "devices/th-1/set");
+    assert.deepEqual({ ...commands[0].payload }, { setpoint: 21 });
+    assert.deepEqual(logged("ERROR", "twin-mirror"), []);
+  });
+
+  it("a Dashboard fleet widget says the registry is connecting, then shows its twins once open, with no error", async function () {
+    const flow = redisFlow({ port: server.port });
+    flow.push(
+      { id: "base", type: "ui-base", name: "test", path: "/dashboard", includeClientData: true, acceptsClientConfig: ["ui-control"] },
+      { id: "theme", type: "ui-theme", name: "light", colors: { surface: "#ffffff", primary: "#0094ce", bgPage: "#eeeeee", groupBg: "#ffffff", groupOutline: "#cccccc" } },
+      { id: "page", type: "ui-page", name: "Fleet", ui: "base", path: "/fleet", layout: "grid", theme: "theme", order: 1, visible: "true", disabled: "false" },
+      { id: "group", type: "ui-group", name: "Pumps", page: "page", width: "12", height: "1", order: 1, showTitle: true, visible: "true", disabled: "false" },
+      { id: "fleet", type: "ui-twin-fleet", z: "tab", group: "group", registry: "reg", wires: [[]] },
+    );
+    const views = [];
+    const conn = { id: "conn-1", connected: true, emit: (event, payload) => views.push(JSON.parse(JSON.stringify(payload))), once() {}, disconnect() {} };
+    // A server that does not answer yet: the registry stays connecting.
+    server.child.kill("SIGSTOP");
+    try {
+      await load(flow);
+      helper.getNode("base").ui.widgets.get("fleet").hooks.onChange({}, { kind: "load", filter: {} }, conn, "fleet");
+      assert.match(views[0].error, /twin store unavailable: the registry is still connecting to Redis/);
+    } finally {
+      server.child.kill("SIGCONT");
+    }
+    const hooks = helper.getNode("base").ui.widgets.get("fleet").hooks;
+    const reg = await opened();
+    reg.create("pump-1", { reported: { temperature: 20 } });
+    hooks.onChange({}, { kind: "load", filter: {} }, conn, "fleet");
+    await waitFor(() => views.length && views[views.length - 1].total === 1, "the fleet view with the twin");
+    assert.deepEqual(logged("ERROR", "ui-twin-fleet"), []);
   });
 });
