@@ -134,7 +134,7 @@ async function connectDevices(url) {
       });
     },
     /** Resolves once n more readings were published (the stream runs by count, not by time). */
-    published_more(n, timeoutMs = 30000) {
+    publishedMore(n, timeoutMs = 30000) {
       const target = published.length + n;
       return h.waitFor(() => published.length >= target, timeoutMs);
     },
@@ -304,7 +304,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
 
   it("keeps one twin per device while mosquitto deals its readings round-robin to three instances: the same version and history everywhere, each acknowledged reading once", async function () {
     devices.start();
-    await devices.published_more(3 * TWINS);
+    await devices.publishedMore(3 * TWINS);
     devices.stop();
     const sent = devices.published.slice();
     await devices.answered(sent);
@@ -348,14 +348,14 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     assert.ok(itsPartitions.length > 0, "the instance killed leads partitions");
 
     devices.start();
-    await devices.published_more(RATE);
+    await devices.publishedMore(RATE);
     const logMark = broker.logs().length;
     await victim.kill("SIGKILL");
     victim.alive = false;
     // From the moment the broker has seen it go, the others get every reading.
     await broker.waitForLog(new RegExp(`Client ${clientIdOf(victim.name)} (closed its connection|disconnected)`), 10000, logMark);
     const from = devices.published.length;
-    await devices.published_more(3 * TWINS);
+    await devices.publishedMore(3 * TWINS);
     devices.stop();
     const after = devices.published.slice(from);
     await devices.answered(after);
@@ -370,7 +370,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
 
   it("loses nothing acknowledged when Redis is killed (SIGKILL) mid-stream and restarted on its append-only file (appendfsync always)", async function () {
     devices.start();
-    await devices.published_more(RATE);
+    await devices.publishedMore(RATE);
     const ackedBefore = devices.acks.length;
     await redisServer.kill("SIGKILL");
     const down = devices.published.length;
@@ -386,7 +386,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
       throw err;
     });
     const from = devices.published.length;
-    await devices.published_more(2 * TWINS);
+    await devices.publishedMore(2 * TWINS);
     devices.stop();
     const after = devices.published.slice(from);
     await devices.answered(after);
