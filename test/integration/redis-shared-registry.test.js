@@ -295,6 +295,8 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     if (devices) {
       devices.stop();
       await devices.close();
+      const refused = devices.published.filter((r) => devices.isAnswered(r) && !devices.isAcked(r)).length;
+      console.log(`      ${devices.published.length} readings published, ${devices.published.filter(devices.isAcked).length} acknowledged, ${refused} refused`);
     }
     await h.stopAll();
     if (redis) redis.disconnect();
