@@ -6,15 +6,16 @@
 // Redis stopping turns the nodes red and refuses changes, and its return turns them green; the
 // password is a credential; the admin API marks reads served while Redis is away as stale.
 const assert = require("node:assert/strict");
-const { execFileSync } = require("child_process");
+const { execFileSync, spawn } = require("child_process");
 const fs = require("fs");
 const net = require("net");
 const os = require("os");
 const path = require("path");
 const { helper, nodes, exchange, waitFor } = require("./support");
-const { startRedis, requireRedis } = require("../support/redis-server");
+const { startRedis, requireRedis, redisBinary } = require("../support/redis-server");
 const { ledBy, split } = require("../core/redis-support");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
+const Redis = require("ioredis").default;
 
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
@@ -70,6 +71,15 @@ function statuses(registryId = "reg") {
   return seen;
 }
 const last = (seen) => seen[seen.length - 1];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** What the registry node logged at a level. */
 const logged = (level, type = "twin-registry") =>
@@ -320,12 +330,7 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
     });
 
     it("refuses a server whose certificate it cannot verify, and connects with the CA of a tls-config node", async function () {
-      const tlsPort = await new Promise((resolve) => {
-        const probe = net.createServer().listen(0, "127.0.0.1", () => {
-          const { port } = probe.address();
-          probe.close(() => resolve(port));
-        });
-      });
+      const tlsPort = await freePort();
       await server.stop();
       server = await startRedis({ args: ["--tls-port", String(tlsPort), "--tls-cert-file", path.join(dir, "cert.pem"), "--tls-key-file", path.join(dir, "key.pem"), "--tls-auth-clients", "no"] });
       servers.push(server);
@@ -346,5 +351,29 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
       await waitFor(() => logged("ERROR").some((m) => m.includes("invalid setting tls: Use TLS is on but no TLS configuration node is chosen")), "the missing TLS node, in words");
       assert.deepEqual(last(statuses()), { fill: "red", shape: "ring", text: "registry failed" });
     });
+  });
+
+  it("finds the primary through Sentinel by its name, and keeps the twins there", async function () {
+    const sentinelPort = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-sentinel-"));
+    fs.writeFileSync(path.join(dir, "sentinel.conf"), `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor plant-primary 127.0.0.1 ${server.port} 1\n`);
+    const sentinel = spawn(redisBinary(), [path.join(dir, "sentinel.conf"), "--sentinel"], { stdio: "ignore" });
+    const killSentinel = () => sentinel.kill("SIGKILL");
+    process.once("exit", killSentinel); // should this process end in the middle of the test
+    try {
+      await load(redisFlow({ topology: "sentinel", sentinels: `127.0.0.1:${sentinelPort}`, sentinelName: "plant-primary" }));
+      const reg = await opened();
+      assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: { attributes: { site: "a" } } })).kind, "ok");
+      const direct = new Redis(server.port, "127.0.0.1");
+      try {
+        assert.equal(await direct.hget("twinwire:{plant}:meta", "partitions"), String(reg.store.partitions), "the registry lives on the primary Sentinel named");
+      } finally {
+        direct.disconnect();
+      }
+    } finally {
+      killSentinel();
+      process.removeListener("exit", killSentinel);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
