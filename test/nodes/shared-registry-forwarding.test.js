@@ -10,8 +10,7 @@
  */
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow, waitFor } = require("./support");
-const { parseModels } = require("../../nodes/lib/core/models");
+const { helper, nodes, waitFor } = require("./support");
 const { useRedis, ledBy, split } = require("../core/redis-support");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 
@@ -47,29 +46,8 @@ function registryNodeWorded(RED) {
   return nodes.registry(RED);
 }
 
-/**
- * The twin-registry node type, whose nodes named in `registries` (id -> an open registry) hand
- * that one out: for a node that takes its registry at deploy (ui-twin-card), which a registry on
- * Redis still connecting can not give it yet.
- */
-function registryNodeOn(registries) {
-  return function (RED) {
-    const registerType = RED.nodes.registerType;
-    RED.nodes.registerType = function (type, constructor, options) {
-      RED.nodes.registerType = registerType;
-      function OpenRegistryNode(config) {
-        constructor.call(this, config);
-        const reg = registries[config.id];
-        if (reg) this.use = () => reg;
-      }
-      return registerType.call(this, type, OpenRegistryNode, options);
-    };
-    nodes.registry(RED);
-  };
-}
-
 /** Registries reg-a and reg-b, one registry in Redis; on each a sensor, a twin node and their output. */
-function sharedFlow(port, sensor) {
+function sharedFlow(port, sensor, more = []) {
   const registry = (x) => ({ id: `reg-${x}`, type: "twin-registry", name: `registry ${x}`, persistence: "redis", redis: "redis", redisDurability: "batched", redisName: "plant", historyLength: 100, models: JSON.stringify(PUMP) });
   const side = (x) => [
     { id: `s-${x}`, type: "twin-sensor", z: "tab", registry: `reg-${x}`, unknown: "create", model: "pump", wires: [[`out-${x}`]], ...sensor },
@@ -87,6 +65,7 @@ function sharedFlow(port, sensor) {
     { id: "completed", type: "helper", z: "tab" },
     { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["errors"]] },
     { id: "errors", type: "helper", z: "tab" },
+    ...more,
   ];
 }
 
@@ -158,8 +137,8 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
   const ctx = useRedis({ appendfsync: "everysec" });
 
   /** Deploys sharedFlow and resolves once both registries are open and lead a share of the partitions each. */
-  async function load(sensor = {}) {
-    await helper.load([registryNodeWorded, redisNode, nodes.twin, sensorNode, nodes.catch, completeNode], sharedFlow(ctx.server.port, sensor));
+  async function load(sensor = {}, more = []) {
+    await helper.load([registryNodeWorded, redisNode, nodes.twin, sensorNode, nodes.catch, completeNode, ...dashboard, cardNode], sharedFlow(ctx.server.port, sensor, more));
     a = { reg: await opened("reg-a") };
     b = { reg: await opened("reg-b") };
     a.store = a.reg.store;
@@ -267,28 +246,33 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
   });
 
   it("sets a desired value from a ui-twin-card on the instance that does not lead the twin, answering the dashboard and sending it on once durable", async function () {
-    const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };
-    a = await ctx.open(lease, { models: parseModels(PUMP) });
-    b = await ctx.open(lease, { models: parseModels(PUMP) });
-    await split(a, b);
-    const id = ledBy(a.store, b.store, "card");
-    a.reg.create(id, { model: "pump", reported: { rpm: 1500 } });
-    await waitFor(() => b.reg.has(id), "the twin on the card's instance"); // the card reads its model there
-    await helper.load([registryNodeOn({ reg: b.reg }), nodes.twin, nodes.catch, ...dashboard, cardNode], [
-      ...flow([{ id: "card", type: "ui-twin-card", group: "group", registry: "reg", twinId: id, wires: [["set"]] }, { id: "set", type: "helper" }]),
+    await load({}, [
       { id: "base", type: "ui-base", name: "test", path: "/dashboard", includeClientData: true, acceptsClientConfig: ["ui-control"] },
       { id: "theme", type: "ui-theme", name: "light", colors: { surface: "#ffffff", primary: "#0094ce", bgPage: "#eeeeee", groupBg: "#ffffff", groupOutline: "#cccccc" } },
       { id: "page", type: "ui-page", name: "Fleet", ui: "base", path: "/fleet", layout: "grid", theme: "theme", order: 1, visible: "true", disabled: "false" },
       { id: "group", type: "ui-group", name: "Pumps", page: "page", width: "12", height: "1", order: 1, showTitle: true, visible: "true", disabled: "false" },
+      { id: "card", type: "ui-twin-card", z: "tab", group: "group", registry: "reg-b", wires: [["set"]] },
+      { id: "set", type: "helper", z: "tab" },
     ]);
+    const id = ledBy(a.store, b.store, "card");
+    a.reg.create(id, { model: "pump", reported: { rpm: 1500 } });
+    await waitFor(() => b.reg.has(id), "the twin on the card's instance"); // the card reads its model there
+    helper.getNode("card").receive({ twinId: id });
     const answers = [];
     const conn = { id: "conn-1", connected: true, emit: (event, payload) => answers.push({ event, payload: plain(payload) }), once: () => undefined };
-    const sent = new Promise((resolve) => helper.getNode("set").once("input", resolve));
     const hooks = helper.getNode("base").ui.widgets.get("card").hooks;
+    // The card follows its registry once open, and shows the twin once told it.
+    await waitFor(() => {
+      hooks.onChange({}, { kind: "load" }, conn, "card");
+      const view = answers.filter((e) => e.event === "ui-twin-card:view:card").pop();
+      return view && view.payload.id === id;
+    }, "the card showing the twin");
+    const sent = new Promise((resolve) => helper.getNode("set").once("input", resolve));
     hooks.onChange({}, { kind: "desired", requestId: "r1", twinId: id, property: "rpm", value: "1800" }, conn, "card");
+    const answer = await waitFor(() => answers.find((e) => e.event === "ui-twin-card:desired-result:card"), "the card's answer");
+    assert.deepEqual(answer.payload, { requestId: "r1", ok: true, twinId: id, property: "rpm", value: 1800 });
     const msg = await sent;
     assert.deepEqual({ topic: msg.topic, payload: msg.payload, by: msg.by }, { topic: id, payload: { rpm: 1800 }, by: "dashboard" });
-    assert.deepEqual(answers.filter((e) => e.event === "ui-twin-card:desired-result:card").map((e) => e.payload), [{ requestId: "r1", ok: true, twinId: id, property: "rpm", value: 1800 }]);
     assert.equal(a.reg.get(id).desired.rpm, 1800);
     assert.equal(a.reg.get(id).meta.desired.rpm.by, "dashboard");
   });
