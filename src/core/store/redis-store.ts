@@ -358,6 +358,11 @@ export class RedisStore implements Store {
     return this.writable.has(p) && this.drained.has(p) && (this.leases?.holds(p) ?? false);
   }
 
+  /** Whether this instance may append to partition p now: writable here, under a lease it trusts. */
+  private holdsWritable(p: number): boolean {
+    return this.writable.has(p) && (this.leases?.holds(p) ?? false);
+  }
+
   /** Partitions whose twins this instance leads now (writable, and the changes that waited for a leader run). */
   leadingCount(): number {
     return this.drained.size;
@@ -667,7 +672,10 @@ export class RedisStore implements Store {
     // Already in the stream (made, then delivered again after a handover): answered, not run again.
     if (this.answered[p].has(request)) return done({ ok: true, again: true });
     const shared = this.shared;
-    if (!shared || !this.writable.has(p)) return; // the next leader claims it
+    // Not writable here, or its lease not trusted this moment (a renewal late on a busy machine):
+    // left pending, for the next leader or for this one once the lease is renewed (either claims
+    // it: a lapsed lease renewed counts as newly acquired). Run now, the append would be refused.
+    if (!shared || !this.holdsWritable(p)) return;
     // Its caller was told it failed (store-unavailable): made now, it would surprise them.
     if (Date.now() > deadline) return done({ ok: false, code: "store-unavailable", params: { reason: "the change waited longer than its caller" } });
     let op: SubmitOp;
@@ -686,8 +694,9 @@ export class RedisStore implements Store {
     result.then(
       (value) => done({ ok: true, result: value }),
       (err: unknown) => {
-        // Refused because the partition changed hands meanwhile: left for the next leader.
-        if (isTwinError(err) && err.code === "store-unavailable" && !this.writable.has(p) && !this.answered[p].has(request as string)) return;
+        // Refused because the partition changed hands meanwhile (or its lease lapsed here): left
+        // for the next leader.
+        if (isTwinError(err) && err.code === "store-unavailable" && !this.holdsWritable(p) && !this.answered[p].has(request as string)) return;
         done(isTwinError(err) ? { ok: false, code: err.code, params: err.params } : { ok: false, message: String((err as Error)?.message ?? err) });
       },
     );
