@@ -146,6 +146,38 @@ describe("Redis store shared by several instances", function () {
     }
   });
 
+  it("reads a partition again, with a warning, when a change from another instance names a twin this instance does not hold, so it holds that twin again", async function () {
+    const a = await ctx.open(lease);
+    const b = await ctx.open(lease);
+    await split(a, b);
+    const warnings = [];
+    b.store.onWarning((message) => warnings.push(message));
+    const id = ledBy(a.store, b.store, "pump");
+    a.reg.create(id, { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
+    // The other instance falls out of step: it no longer holds the twin (as if it had missed its creation).
+    b.store.shared.replace(id, null);
+    assert.strictEqual(b.reg.has(id), false);
+
+    a.reg.report(id, { temperature: 21 });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id) && b.reg.get(id).reported.temperature === 21, "the twin read again from Redis", 5000);
+    assert.deepStrictEqual(plain(b.reg.get(id)), plain(a.reg.get(id)));
+    assert.strictEqual(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], new RegExp(`twin "${id}" made by another instance could not be applied here \\(unknown\\): partition \\d+ is read again from Redis`));
+
+    // A stream entry that is no journal entry is said, and passed over.
+    const client = ctx.client();
+    const k = a.store.keys.partition(partitionOf(a.store, id));
+    await client.xadd(k.log, "*", "e", "not json", "w", "elsewhere");
+    a.reg.report(id, { temperature: 22 });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.get(id).reported.temperature === 22, "the next change on the other instance", 5000);
+    assert.strictEqual(warnings.length, 2, warnings.join("\n"));
+    assert.match(warnings[1], /is not a journal entry; it was skipped/);
+  });
+
   it("refuses the change of an instance that lost its lease while paused: it never reaches Redis or the other instance, and the paused one takes the twin back from Redis", async function () {
     const a = await ctx.open(lease);
     a.reg.create("pump-1", { reported: { temperature: 20 } });

@@ -150,6 +150,7 @@ export class RedisStore implements Store {
   private waiters: Waiter[] = [];
   private healthState: StoreHealth = { ok: true };
   private readonly healthListeners = new Set<(health: StoreHealth) => void>();
+  private readonly warningListeners = new Set<(message: string) => void>();
   private following: Promise<void> | null = null;
   private wasDown = false;
   /** Between the first lease round and the registry's restore: catch-ups wait for the restore. */
@@ -460,7 +461,11 @@ export class RedisStore implements Store {
       if (compareIds(id, this.lastId[p]) <= 0) continue;
       this.lastId[p] = id;
       const entry = this.parse(fields);
-      if (!entry) continue;
+      if (!entry) {
+        // Reading the partition again would skip it the same way: said once, and passed over.
+        this.warn(`stream entry ${id} of partition ${p} in Redis is not a journal entry; it was skipped`);
+        continue;
+      }
       // This instance's own entries were applied (and counted) when they were made.
       this.remember(p, entry.q);
       if (entry.w === this.instance) continue;
@@ -468,7 +473,19 @@ export class RedisStore implements Store {
       delete entry.w;
       delete entry.q;
       this.track(p, entry);
-      this.shared?.apply(entry);
+      const shared = this.shared;
+      if (!shared) continue;
+      let outcome: string;
+      try {
+        outcome = shared.apply(entry);
+      } catch (err) {
+        outcome = `invalid (${(err as Error)?.message ?? err})`;
+      }
+      if (outcome === "applied" || this.resyncing.has(p)) continue;
+      // This instance is out of step with the writer (a twin it does not hold, an entry its state
+      // cannot take): what Redis holds for the partition replaces what is here.
+      this.warn(`the change ${id} to twin "${entry.i}" made by another instance could not be applied here (${outcome}): partition ${p} is read again from Redis`);
+      this.resync(p);
     }
   }
 
@@ -739,6 +756,21 @@ export class RedisStore implements Store {
 
   health(): StoreHealth {
     return this.healthState;
+  }
+
+  onWarning(listener: (message: string) => void): () => void {
+    this.warningListeners.add(listener);
+    return () => this.warningListeners.delete(listener);
+  }
+
+  private warn(message: string): void {
+    for (const listener of this.warningListeners) {
+      try {
+        listener(message);
+      } catch {
+        // a listener's trouble is its own; the store goes on
+      }
+    }
   }
 
   onHealth(listener: (health: StoreHealth) => void): () => void {

@@ -98,6 +98,13 @@ export interface Store {
   health(): StoreHealth;
   /** Calls listener at each change of health; returns the way to stop. */
   onHealth(listener: (health: StoreHealth) => void): () => void;
+  /**
+   * Calls listener with what a store found wrong after open and put right itself (a store shared
+   * by several instances: an entry from another instance that could not be applied here, so the
+   * partition was read again). For a person to read; returns the way to stop. Local stores
+   * report everything at open (`Recovered.warnings`) and leave this out.
+   */
+  onWarning?(listener: (message: string) => void): () => void;
   /** Longest synchronous slice of the last compaction, in ms (for the benchmark). */
   readonly stats: { compactions: number; longestSliceMs: number; journalBytes: number };
 }
