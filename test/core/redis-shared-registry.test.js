@@ -207,6 +207,32 @@ describe("Redis store shared by several instances", function () {
     await waitFor(() => a.reg.get("pump-1").reported.temperature === 21, "the new leader's change on the paused instance", 5000);
     assert.strictEqual(a.reg.get("pump-1").version, b.reg.get("pump-1").version);
   });
+
+  it("fences a paused process once a process restarted with the same instance name takes the twin: the restart leads under a new epoch, and the paused one's change is refused", async function () {
+    const old = await ctx.open({ ...lease, instance: "node-red-1" });
+    old.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(old.reg), undefined);
+    const p = partitionOf(old.store, "pump-1");
+    const oldEpoch = old.store.leases.epochOf(p);
+    // The old process stops (its clock stands still) and a new one starts with the same name.
+    old.store.leases.freeze();
+    const restarted = await ctx.open({ ...lease, instance: "node-red-1" });
+    await waitFor(() => restarted.store.leads("pump-1"), "the restarted process to lead the twin", 10000);
+    assert.ok(restarted.store.leases.epochOf(p) > oldEpoch, `epoch ${restarted.store.leases.epochOf(p)} after ${oldEpoch}`);
+    assert.ok(old.store.leads("pump-1"), "the paused process still believes it leads the twin");
+
+    old.reg.report("pump-1", { temperature: 99 });
+    const err = await durable(old.reg);
+    assert.ok(err, "the paused process's change is not acknowledged");
+    assert.strictEqual(err.code, "store-unavailable");
+    assert.match(err.message, /refused/);
+
+    restarted.reg.report("pump-1", { temperature: 21 });
+    assert.strictEqual(await durable(restarted.reg), undefined);
+    await waitFor(() => old.reg.get("pump-1").reported.temperature === 21, "the restarted process's change on the paused one", 5000);
+    assert.deepStrictEqual(restarted.reg.history("pump-1", "temperature").map((x) => x.value), [20, 21]);
+    assert.deepStrictEqual(old.reg.history("pump-1", "temperature").map((x) => x.value), [20, 21]);
+  });
 });
 
 function partitionOf(store, id) {

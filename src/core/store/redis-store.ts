@@ -38,7 +38,12 @@ export interface RedisStoreOptions {
   mode: "strict" | "batched";
   /** Partitions of a new registry (an existing one keeps the count it was created with). */
   partitions?: number;
-  /** This instance's name among the live ones; a fresh random one by default (one per start). */
+  /**
+   * This instance's name among the live ones (partitions are shared out by name, so a process
+   * restarted with the same name takes back the same ones); a fresh random one by default. Each
+   * start adds a random incarnation (`instance` of the store: `name#incarnation`), which holds the
+   * leases and marks the entries: a restart never writes under the epoch of the process before.
+   */
   instance?: string;
   leaseMs?: number;
   renewMs?: number;
@@ -112,7 +117,10 @@ function whenReady(client: Redis): Promise<void> {
 export class RedisStore implements Store {
   readonly mode: "strict" | "batched";
   readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
+  /** `name#incarnation`: this process's store among the live ones (leases, entries, requests, replies). */
   readonly instance: string;
+  /** The name partitions are shared out by (options.instance). */
+  readonly name: string;
   readonly keys: RedisKeys;
   partitions = 0;
   leases: LeaseManager | null = null;
@@ -162,7 +170,8 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.options = options;
     this.mode = options.mode;
-    this.instance = options.instance ?? `${process.pid}-${randomBytes(6).toString("hex")}`;
+    this.name = options.instance ?? `${process.pid}-${randomBytes(6).toString("hex")}`;
+    this.instance = `${this.name}#${randomBytes(4).toString("hex")}`;
     this.keys = new RedisKeys(options.prefix ?? REDIS_DEFAULTS.prefix, options.registry);
     this.writer = options.redis.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }) as Scripted;
     this.writer.defineCommand("twAppend", { numberOfKeys: 3, lua: APPEND });
