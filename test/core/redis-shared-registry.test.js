@@ -146,6 +146,36 @@ describe("Redis store shared by several instances", function () {
     }
   });
 
+  it("tells what changed when a paused instance reads its twin again from Redis: its refused change goes back, and the new leader's changes it missed arrive, as events marked elsewhere", async function () {
+    const a = await ctx.open(lease);
+    a.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    a.store.leases.freeze();
+    const b = await ctx.open(lease);
+    await waitFor(() => b.store.leads("pump-1"), "the other instance to take the lapsed lease", 10000);
+    // The paused instance believes it writes the partition, so it does not follow it: it misses these.
+    b.reg.report("pump-1", { temperature: 21 });
+    b.reg.setDesired("pump-1", { temperature: 25 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    const events = [];
+    a.reg.subscribe((event) => events.push(plain(event)));
+
+    a.reg.report("pump-1", { temperature: 99 });
+    assert.ok(await durable(a.reg), "the paused instance's change is refused");
+    await waitFor(() => a.reg.get("pump-1").reported.temperature === 21, "the twin read again from Redis", 5000);
+    assert.deepStrictEqual(plain(a.reg.get("pump-1")), plain(b.reg.get("pump-1")));
+    const made = events.filter((e) => !e.origin);
+    assert.deepStrictEqual(made.map((e) => e.section), ["reported"], "the paused instance's own change, before it was refused");
+    const back = events.filter((e) => e.origin === "elsewhere");
+    const version = b.reg.get("pump-1").version;
+    const ts = b.reg.get("pump-1").updated;
+    assert.deepStrictEqual(back.map((e) => [e.section, e.version, e.changes]), [
+      ["reported", version, { temperature: { value: 21, previous: 99, ts: b.reg.get("pump-1").meta.reported.temperature.ts } }],
+      ["desired", version, { temperature: { value: 25, previous: null, ts: b.reg.get("pump-1").meta.desired.temperature.ts } }],
+      ["delta", version, { temperature: { value: 25, previous: null, ts } }],
+    ]);
+  });
+
   it("reads a partition again, with a warning, when a change from another instance names a twin this instance does not hold, so it holds that twin again", async function () {
     const a = await ctx.open(lease);
     const b = await ctx.open(lease);
