@@ -3,10 +3,12 @@
  * Work done once on a registry shared on Redis: a follower with an effect outside the registry
  * (here twin-mirror's commands to a device) acts only for the twins its instance leads, on the
  * changes made there; when the leader goes, the instance that takes the twin over resumes the
- * work it left (a delta still waiting for the device) from what the twin keeps.
+ * work it left (a delta still waiting for the device) from what the twin keeps. The Home
+ * Assistant bridge speaks for the twins its instance leads, and only for them.
  */
 const assert = require("assert");
 const { Mirror } = require("../../nodes/lib/core/mirror");
+const { HomeAssistantBridge } = require("../../nodes/lib/core/homeassistant/bridge");
 const { useRedis, ledBy, split } = require("./redis-support");
 const { durable, waitFor } = require("./store-support");
 
@@ -68,5 +70,83 @@ describe("Work done once on a registry shared on Redis", function () {
     assert.deepStrictEqual(late, []);
     assert.deepStrictEqual(errors, []);
     assert.strictEqual(await durable(b.reg), undefined);
+  });
+
+  const HA = { prefix: "homeassistant", base: "twinwire", id: "twinwire", origin: { name: "Twinwire" } };
+
+  function bridgeOn(instance, published) {
+    const bridge = new HomeAssistantBridge(instance.reg, { ha: HA, stateIntervalMs: 0, emit: (pubs) => published.push(...pubs), onError: (err) => { throw err; } });
+    bridge.start();
+    return bridge;
+  }
+
+  /** The twins a bridge announced: its discovery configs name each one's state topic. */
+  function announced(published) {
+    const ids = new Set();
+    for (const p of published) {
+      if (!p.topic.endsWith("/config") || p.payload === "") continue;
+      ids.add(JSON.parse(p.payload).state_topic.slice("twinwire/".length, -"/state".length));
+    }
+    return [...ids].sort();
+  }
+
+  const ledOn = (instance, ids) => ids.filter((id) => instance.store.leads(id)).sort();
+
+  it("announces each twin to Home Assistant from the one instance leading it, and from the instance that takes it over when its leader goes", async function () {
+    const a = await ctx.open(lease);
+    const b = await ctx.open(lease);
+    await split(a, b);
+    const ids = Array.from({ length: 40 }, (_, i) => `sensor-${i}`);
+    for (const id of ids) (a.store.leads(id) ? a : b).reg.create(id, { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    assert.strictEqual(await durable(b.reg), undefined);
+    await waitFor(() => ids.every((id) => a.reg.has(id) && b.reg.has(id)), "every twin on both instances", 5000);
+
+    const onA = [];
+    const onB = [];
+    const bridgeA = bridgeOn(a, onA);
+    const bridgeB = bridgeOn(b, onB);
+    await waitFor(() => announced(onA).length + announced(onB).length >= ids.length, "the announcements", 5000);
+    assert.deepStrictEqual(announced(onA), ledOn(a, ids));
+    assert.deepStrictEqual(announced(onB), ledOn(b, ids));
+    assert.ok(announced(onA).length > 0 && announced(onB).length > 0, "both instances lead some of the twins");
+    assert.strictEqual(bridgeA.size + bridgeB.size, ids.length);
+
+    // HA's command reaches every instance: the twin's leader applies it, the other leaves it.
+    const target = announced(onA)[0];
+    assert.strictEqual(bridgeB.command(target, "temperature", "30"), null);
+    // A config the other instance published is not stale here: nothing is cleared.
+    const published = onB.length;
+    for (const p of onA.filter((x) => x.topic.endsWith("/config"))) bridgeB.noticeConfig(p.topic, p.payload);
+    assert.strictEqual(onB.length, published, "configs of twins led elsewhere left alone");
+
+    // The instance leading A's twins goes: B takes them over and announces them.
+    const leftByA = announced(onA);
+    onB.length = 0;
+    bridgeA.close();
+    await a.reg.close();
+    await waitFor(() => ids.every((id) => b.store.leads(id)), "the remaining instance to lead every twin", 10000);
+    await waitFor(() => announced(onB).length === leftByA.length, "the twins taken over announced", 5000);
+    assert.deepStrictEqual(announced(onB), leftByA);
+    assert.strictEqual(bridgeB.size, ids.length);
+  });
+
+  it("forgets in Home Assistant's count, and clears nothing for, the twins an instance joining takes over, and announces them there", async function () {
+    const a = await ctx.open(lease);
+    const ids = Array.from({ length: 40 }, (_, i) => `sensor-${i}`);
+    for (const id of ids) a.reg.create(id, { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    const onA = [];
+    const bridgeA = bridgeOn(a, onA);
+    await waitFor(() => bridgeA.size === ids.length, "every twin announced by the lone instance", 5000);
+
+    const b = await ctx.open(lease);
+    const onB = [];
+    const bridgeB = bridgeOn(b, onB);
+    await split(a, b);
+    await waitFor(() => bridgeB.size === ledOn(b, ids).length && bridgeA.size === ledOn(a, ids).length, "each bridge to count the twins its instance leads", 5000);
+    assert.ok(bridgeB.size > 0, "the joining instance leads some of the twins");
+    assert.deepStrictEqual(announced(onB), ledOn(b, ids));
+    assert.deepStrictEqual(onA.filter((p) => p.payload === ""), [], "nothing cleared by the instance that gave the twins up");
   });
 });
