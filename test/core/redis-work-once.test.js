@@ -4,11 +4,14 @@
  * (here twin-mirror's commands to a device) acts only for the twins its instance leads, on the
  * changes made there; when the leader goes, the instance that takes the twin over resumes the
  * work it left (a delta still waiting for the device) from what the twin keeps. The Home
- * Assistant bridge speaks for the twins its instance leads, and only for them.
+ * Assistant bridge speaks for the twins its instance leads, and only for them; twin-lifecycle
+ * counts a reading on the instance leading its twin, also when the twin changes hands while the
+ * reading's condition is being evaluated.
  */
 const assert = require("assert");
 const { Mirror } = require("../../nodes/lib/core/mirror");
 const { HomeAssistantBridge } = require("../../nodes/lib/core/homeassistant/bridge");
+const { Lifecycle } = require("../../nodes/lib/core/lifecycle/tracker");
 const { useRedis, ledBy, split } = require("./redis-support");
 const { durable, waitFor } = require("./store-support");
 
@@ -148,5 +151,45 @@ describe("Work done once on a registry shared on Redis", function () {
     assert.ok(bridgeB.size > 0, "the joining instance leads some of the twins");
     assert.deepStrictEqual(announced(onB), ledOn(b, ids));
     assert.deepStrictEqual(onA.filter((p) => p.payload === ""), [], "nothing cleared by the instance that gave the twins up");
+  });
+
+  /** A running condition evaluated asynchronously (as JSONata is), held until `release` is called. */
+  function heldCondition() {
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    return {
+      condition: { properties: ["rpm"], source: "rpm > 0", evaluate: (twin) => {
+        const on = twin.reported.get("rpm").value > 0;
+        return gate.then(() => on);
+      } },
+      release: () => release(),
+    };
+  }
+
+  it("counts a reading whose condition was still being evaluated when its twin changed hands on the instance taking the twin over, and not on the one giving it up", async function () {
+    const a = await ctx.open(lease);
+    const held = heldCondition();
+    const errorsA = [];
+    const lifecycleA = new Lifecycle({ registry: a.reg, running: held.condition, onError: (err, twinId) => errorsA.push(`${twinId}: ${err.message}`) });
+    lifecycleA.start();
+    const ids = Array.from({ length: 40 }, (_, i) => `motor-${i}`);
+    for (const id of ids) a.reg.create(id, { reported: { rpm: 1200 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+
+    // An instance joins and takes part of the twins while their readings wait for the condition.
+    const b = await ctx.open(lease);
+    const errorsB = [];
+    const immediate = { properties: ["rpm"], source: "rpm > 0", evaluate: (twin) => Promise.resolve(twin.reported.get("rpm").value > 0) };
+    new Lifecycle({ registry: b.reg, running: immediate, onError: (err, twinId) => errorsB.push(`${twinId}: ${err.message}`) }).start();
+    await split(a, b);
+    const movedToB = ledOn(b, ids);
+    assert.ok(movedToB.length > 0 && movedToB.length < ids.length, `${movedToB.length} twins moved`);
+    held.release();
+
+    const running = (reg, id) => reg.getState(id, "lifecycle")?.run?.on === true;
+    await waitFor(() => ids.every((id) => running(a.reg, id) && running(b.reg, id)), "every twin counted as running, on both instances", 5000);
+    assert.deepStrictEqual(errorsA, [], "no count written for a twin another instance leads now");
+    assert.deepStrictEqual(errorsB, []);
+    for (const id of ids) assert.strictEqual(b.reg.getState(id, "lifecycle").run.from, a.reg.get(id).meta.reported.rpm.ts, `${id} counted from its reading`);
   });
 });
