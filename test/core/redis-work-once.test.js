@@ -6,12 +6,15 @@
  * work it left (a delta still waiting for the device) from what the twin keeps. The Home
  * Assistant bridge speaks for the twins its instance leads, and only for them; twin-lifecycle
  * counts a reading on the instance leading its twin, also when the twin changes hands while the
- * reading's condition is being evaluated.
+ * reading's condition is being evaluated; twin-link's retained state goes out from the twin's
+ * leader, and a state throttled and not sent when the twin changed hands is sent by the new one.
  */
 const assert = require("assert");
 const { Mirror } = require("../../nodes/lib/core/mirror");
 const { HomeAssistantBridge } = require("../../nodes/lib/core/homeassistant/bridge");
 const { Lifecycle } = require("../../nodes/lib/core/lifecycle/tracker");
+const { DeviceLink } = require("../../nodes/lib/core/link/link");
+const { LinkTopics } = require("../../nodes/lib/core/link/protocol");
 const { useRedis, ledBy, split } = require("./redis-support");
 const { durable, waitFor } = require("./store-support");
 
@@ -191,5 +194,62 @@ describe("Work done once on a registry shared on Redis", function () {
     assert.deepStrictEqual(errorsA, [], "no count written for a twin another instance leads now");
     assert.deepStrictEqual(errorsB, []);
     for (const id of ids) assert.strictEqual(b.reg.getState(id, "lifecycle").run.from, a.reg.get(id).meta.reported.rpm.ts, `${id} counted from its reading`);
+  });
+
+  function linkOn(instance, published, time) {
+    const link = new DeviceLink({
+      registry: instance.reg,
+      topics: new LinkTopics("twins"),
+      publish: (topic, payload, retain) => published.push({ topic, payload, retain }),
+      state: "reported",
+      stateIntervalMs: 60000,
+      describe: (err) => ({ code: err.code || "error", message: err.message }),
+      ...(time ? { clock: time.clock, timers: time.timers } : {}),
+    });
+    link.start();
+    return link;
+  }
+
+  /** The last retained state each twin got, by twin id. */
+  function lastStates(published) {
+    const out = {};
+    for (const p of published) if (p.topic.endsWith("/state")) out[p.topic.split("/")[1]] = JSON.parse(p.payload);
+    return out;
+  }
+
+  it("publishes a twin's retained state from its leader: the instance giving it up drops the state it throttled, and the one taking it over sends it", async function () {
+    const a = await ctx.open(lease);
+    // The leader's throttle runs on a clock the test moves: its second state waits for the interval.
+    let now = Date.now();
+    const due = [];
+    const time = { clock: () => now, timers: { set: (fn) => (due.push(fn), due.length), clear: () => undefined } };
+    const onA = [];
+    linkOn(a, onA, time);
+    const ids = Array.from({ length: 40 }, (_, i) => `meter-${i}`);
+    for (const id of ids) a.reg.create(id, { reported: { kwh: 1 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => Object.keys(lastStates(onA)).length === ids.length, "the first state of every twin", 5000);
+    for (const id of ids) a.reg.report(id, { kwh: 2 });
+    assert.strictEqual(await durable(a.reg), undefined);
+    assert.ok(Object.values(lastStates(onA)).every((state) => state.kwh === 1), "the second state waits for the interval");
+
+    const b = await ctx.open(lease);
+    const onB = [];
+    linkOn(b, onB);
+    await split(a, b);
+    const movedToB = ledOn(b, ids);
+    assert.ok(movedToB.length > 0 && movedToB.length < ids.length, `${movedToB.length} twins moved`);
+    await waitFor(() => Object.keys(lastStates(onB)).length === movedToB.length, "the state of the twins taken over", 5000);
+    assert.deepStrictEqual(Object.keys(lastStates(onB)).sort(), movedToB);
+    assert.ok(Object.values(lastStates(onB)).every((state) => state.kwh === 2), "the state the old leader had not sent");
+
+    // The interval ends on the instance that gave the twins up: it sends only those it still leads.
+    onA.length = 0;
+    now += 60000;
+    for (const fn of due.splice(0)) fn();
+    await waitFor(() => Object.keys(lastStates(onA)).length === ids.length - movedToB.length, "the throttled states of the twins still led", 5000);
+    assert.deepStrictEqual(Object.keys(lastStates(onA)).sort(), ledOn(a, ids));
+    assert.strictEqual(await durable(a.reg), undefined);
+    assert.deepStrictEqual(Object.keys(lastStates(onA)).sort(), ledOn(a, ids));
   });
 });
