@@ -538,6 +538,7 @@ export class TwinRegistry {
     }
   }
 
+  /** The store's `whenDurable` (store.ts): ask in the turn of the writes it stands for. */
   whenDurable(callback: (err?: Error) => void): void {
     this.store.whenDurable(callback);
   }

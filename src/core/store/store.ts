@@ -89,6 +89,14 @@ export interface Store {
   forward?(op: SubmitOp): Promise<unknown>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
+  /**
+   * Calls back once every append made before the call is durable in this store's mode, or has
+   * failed: then with the error of one that failed (a shared store refused it, the disk did not
+   * take it). Only appends still waiting at the call are looked at: one that failed before it is
+   * not reported to it, and no error does not mean every earlier append landed. So a caller asks
+   * in the turn of the event loop that made the writes it stands for (or a microtask of that
+   * turn, as the Outbox does), before any reply can arrive: every caller does.
+   */
   whenDurable(callback: (err?: Error) => void): void;
   /** Whether the journal has grown enough that a snapshot would pay off. */
   wantsCompaction(): boolean;
