@@ -57,7 +57,11 @@ export interface SharedRegistry {
   led(twinIds: string[], leads: boolean): void;
   /** Runs a change submitted on another instance as `submit` runs it here: resolves once durable. */
   run(op: SubmitOp): Promise<unknown>;
-  /** Puts a twin back as the shared store has it (null: it does not exist). */
+  /**
+   * Puts a twin back as the shared store has it (null: it does not exist), telling what differs
+   * from the twin held here as change events marked `origin: "elsewhere"` (views see it;
+   * followers with an effect outside take the twin up through `led` instead).
+   */
   replace(id: string, rec: TwinRecord | null): void;
   /** The twin as a snapshot record, or undefined. */
   record(id: string): TwinRecord | undefined;
