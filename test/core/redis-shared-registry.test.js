@@ -176,6 +176,49 @@ describe("Redis store shared by several instances", function () {
     ]);
   });
 
+  it("tells each change once on an instance reading its twin again from Redis while the new leader goes on writing it", async function () {
+    const a = await ctx.open(lease);
+    a.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    a.store.leases.freeze();
+    const b = await ctx.open(lease);
+    await waitFor(() => b.store.leads("pump-1"), "the other instance to take the lapsed lease", 10000);
+    b.reg.report("pump-1", { temperature: 21 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    // The paused instance's read of the partition is answered by Redis, then held here, while the
+    // new leader writes again; its stream reader's turns are counted.
+    let loaded = false;
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    const load = a.store.writer.twLoad.bind(a.store.writer);
+    a.store.writer.twLoad = async (...args) => {
+      const part = await load(...args);
+      loaded = true;
+      await gate;
+      return part;
+    };
+    let reads = 0;
+    const xread = a.store.reader.xread.bind(a.store.reader);
+    a.store.reader.xread = (...args) => (reads++, xread(...args));
+    const values = [];
+    a.reg.subscribe((event) => {
+      if (event.section === "reported" && event.origin === "elsewhere") values.push(event.changes.temperature.value);
+    });
+
+    a.reg.report("pump-1", { temperature: 99 });
+    assert.ok(await durable(a.reg), "the paused instance's change is refused");
+    await waitFor(() => loaded, "the partition read from Redis", 5000);
+    b.reg.report("pump-1", { temperature: 22 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    const after = reads;
+    await waitFor(() => reads >= after + 2, "a whole turn of the stream reader after the new change", 5000);
+    release();
+    const history = (x) => x.reg.history("pump-1", "temperature").map((point) => point.value);
+    await waitFor(() => history(a).join() === "20,21,22", "the twin as Redis holds it, with the new leader's change, on the paused instance", 5000);
+    assert.deepStrictEqual(plain(a.reg.get("pump-1")), plain(b.reg.get("pump-1")));
+    assert.deepStrictEqual(values, [21, 22], "each change told once, in order");
+  });
+
   it("reads a partition again, with a warning, when a change from another instance names a twin this instance does not hold, so it holds that twin again", async function () {
     const a = await ctx.open(lease);
     const b = await ctx.open(lease);

@@ -467,6 +467,10 @@ export class RedisStore implements Store {
   /** Entries of partition p read from the server, in stream order; those already here are skipped. */
   private take(p: number, entries: Array<[string, string[]]>): void {
     for (const [id, fields] of entries) {
+      // Being read again (from an entry before this one, or before the call): the read covers
+      // these, or they follow it and are read from where it ends. Taken now, one the read does not
+      // cover would be undone by it and taken again: told three times.
+      if (this.resyncing.has(p)) return;
       if (compareIds(id, this.lastId[p]) <= 0) continue;
       this.lastId[p] = id;
       const entry = this.parse(fields);
@@ -490,7 +494,7 @@ export class RedisStore implements Store {
       } catch (err) {
         outcome = `invalid (${(err as Error)?.message ?? err})`;
       }
-      if (outcome === "applied" || this.resyncing.has(p)) continue;
+      if (outcome === "applied") continue;
       // This instance is out of step with the writer (a twin it does not hold, an entry its state
       // cannot take): what Redis holds for the partition replaces what is here.
       this.warn(`the change ${id} to twin "${entry.i}" made by another instance could not be applied here (${outcome}): partition ${p} is read again from Redis`);
@@ -513,7 +517,8 @@ export class RedisStore implements Store {
       // Partitions this instance writes are not read back: nobody else can write them (fencing),
       // and its own entries were applied when made. That halves a lone leader's traffic.
       const followed: number[] = [];
-      for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p)) followed.push(p);
+      // Nor are partitions being read again: the read ends where following them goes on.
+      for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p) && !this.resyncing.has(p)) followed.push(p);
       try {
         const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), replies, ...followed.map((p) => this.lastId[p]), this.replyId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
