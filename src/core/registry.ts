@@ -30,8 +30,10 @@ export interface ChangeEvent {
   op?: "created" | "deleted";
   /**
    * Only on a change another instance made to a registry shared by several (docs/redis.md),
-   * applied here from its stream: views take it like any other; a follower with an effect
-   * outside the registry leaves it to the instance that made it (src/core/follower.ts).
+   * applied here from its stream, or on what differed when a twin was read again from the shared
+   * store (a refused change going back, changes missed meanwhile): views take it like any other;
+   * a follower with an effect outside the registry leaves it to the instance that made it
+   * (src/core/follower.ts).
    */
   origin?: "elsewhere";
 }
