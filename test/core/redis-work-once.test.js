@@ -81,7 +81,7 @@ describe("Work done once on a registry shared on Redis", function () {
   const HA = { prefix: "homeassistant", base: "twinwire", id: "twinwire", origin: { name: "Twinwire" } };
 
   function bridgeOn(instance, published) {
-    const bridge = new HomeAssistantBridge(instance.reg, { ha: HA, stateIntervalMs: 0, emit: (pubs) => published.push(...pubs), onError: (err) => { throw err; } });
+    const bridge = new HomeAssistantBridge(instance.reg, { ha: HA, stateIntervalMs: 0, emit: (pubs) => published.push(...pubs), onError: (err) => published.push({ topic: "error", payload: String(err), retain: false }) });
     bridge.start();
     return bridge;
   }
@@ -135,6 +135,7 @@ describe("Work done once on a registry shared on Redis", function () {
     await waitFor(() => announced(onB).length === leftByA.length, "the twins taken over announced", 5000);
     assert.deepStrictEqual(announced(onB), leftByA);
     assert.strictEqual(bridgeB.size, ids.length);
+    assert.deepStrictEqual([...onA, ...onB].filter((p) => p.topic === "error"), []);
   });
 
   it("forgets in Home Assistant's count, and clears nothing for, the twins an instance joining takes over, and announces them there", async function () {
