@@ -21,7 +21,7 @@ import { dict } from "../core/json";
 import { isTwinId } from "../core/names";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send } from "../runtime/red";
-import { findRegistry } from "../runtime/registry-node";
+import { findRegistry, openProblem } from "../runtime/registry-node";
 import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface CardConfig extends NodeDef {
@@ -126,23 +126,35 @@ export = function (RED: RED) {
     // Without the Dashboard the node only says so: it does not even follow the registry. Its
     // status is the twin it shows, so it is not one of the registry's users (their status is the
     // twin count).
+    let closed = false;
     if (registered) {
-      if (!registryNode) problem = t("errors.no-registry");
-      else {
-        try {
-          registry = registryNode.use();
-          unsubscribe = registry.subscribe((event) => {
-            if (audience.size && event.twinId === twinId) push.poke();
-          });
-        } catch (err) {
-          problem = describe(err).message;
-        }
+      if (!registryNode) {
+        problem = t("errors.no-registry");
+        showStatus();
+        node.error(problem);
+      } else {
+        // A registry on Redis opens after deploy: until then the view says it is connecting.
+        problem = openProblem(registryNode);
+        registryNode.whenOpen(() => {
+          if (closed) return;
+          problem = null;
+          try {
+            registry = registryNode.use();
+            unsubscribe = registry.subscribe((event) => {
+              if (audience.size && event.twinId === twinId) push.poke();
+            });
+          } catch (err) {
+            problem = describe(err).message;
+          }
+          showStatus();
+          if (problem) node.error(problem);
+          push.poke();
+        });
       }
-      showStatus();
-      if (problem) node.error(problem);
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      closed = true;
       push.stop();
       unsubscribe?.();
       audience.clear();

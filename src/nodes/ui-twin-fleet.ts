@@ -11,7 +11,7 @@
 import { FleetFilter, fleetView, readFleetFilter } from "../core/dashboard";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
-import { findRegistry } from "../runtime/registry-node";
+import { findRegistry, openProblem } from "../runtime/registry-node";
 import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface FleetConfig extends NodeDef {
@@ -60,26 +60,39 @@ export = function (RED: RED) {
       },
     }, t);
     // Without the Dashboard the node only says so: it does not even follow the registry.
+    let closed = false;
     if (registered) {
-      if (!registryNode) problem = t("errors.no-registry");
-      else {
-        try {
-          registry = registryNode.use();
-          registryNode.addUser(node); // the registry's count and health as the node's status
-          unsubscribe = registry.subscribe(() => {
-            if (audience.size) push.poke();
-          });
-        } catch (err) {
-          problem = registryNode.describe(err).message;
-        }
-      }
-      if (problem) {
+      const report = (): void => {
+        if (!problem) return;
         node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
         node.error(problem);
+      };
+      if (!registryNode) {
+        problem = t("errors.no-registry");
+        report();
+      } else {
+        // A registry on Redis opens after deploy: until then the view says it is connecting.
+        problem = openProblem(registryNode);
+        registryNode.whenOpen(() => {
+          if (closed) return;
+          problem = null;
+          try {
+            registry = registryNode.use();
+            registryNode.addUser(node); // the registry's count and health as the node's status
+            unsubscribe = registry.subscribe(() => {
+              if (audience.size) push.poke();
+            });
+          } catch (err) {
+            problem = registryNode.describe(err).message;
+          }
+          report();
+          push.poke();
+        });
       }
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      closed = true;
       push.stop();
       unsubscribe?.();
       audience.clear();

@@ -241,7 +241,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
 
   /** Every palette type of package.json, each of which must have its editor .html. */
   function presentTypes() {
-    const declared = Object.keys(require(path.join(h.repoRoot, "package.json"))["node-red"].nodes).filter((type) => type !== "twin-registry");
+    const declared = Object.keys(require(path.join(h.repoRoot, "package.json"))["node-red"].nodes).filter((type) => type !== "twin-registry" && type !== "twin-redis");
     assert.deepEqual([...declared].sort(), [...PALETTE_TYPES].sort(), "the palette types this test knows are the ones package.json declares");
     const missing = PALETTE_TYPES.filter((type) => !fs.existsSync(path.join(h.repoRoot, "nodes", `${type}.html`)));
     assert.deepEqual(missing, [], "every palette type has its editor .html");
@@ -382,6 +382,62 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       RED.nodes.dirty(false);
       RED.view.redraw(true);
     }, created);
+  });
+
+  it("the twin-redis dialog shows only the rows of the chosen topology and saves a valid node; the registry dialog shows its Redis rows for persistence redis only", async () => {
+    const from = problems.length;
+    await page.evaluate(() => RED.editor.editConfig("", "twin-redis", "_ADD_"));
+    await page.locator("#node-config-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+    const shown = () => page.evaluate(() => ["url", "host", "port", "sentinels", "sentinelName", "sentinelPassword", "nodes", "db", "tls"]
+      .filter((f) => $("#node-config-input-" + f).closest(".form-row").is(":visible")));
+    assert.deepEqual(await shown(), ["url", "host", "port", "db"], "one server: URL, or host and port");
+    await page.locator("#node-config-input-url").fill("redis://redis.plant:6379/1");
+    assert.deepEqual(await shown(), ["url", "db"], "a URL replaces host and port");
+    await page.locator("#node-config-input-topology").selectOption("sentinel");
+    assert.deepEqual(await shown(), ["sentinels", "sentinelName", "sentinelPassword", "db"]);
+    await page.locator("#node-config-input-topology").selectOption("cluster");
+    assert.deepEqual(await shown(), ["nodes"], "a Cluster has database 0 only");
+    await page.locator("#node-config-input-topology").selectOption("single");
+    await page.locator("#node-config-input-usetls").check();
+    assert.deepEqual(await shown(), ["url", "db", "tls"]);
+    await page.locator("#node-config-input-usetls").uncheck();
+    await page.locator("#node-config-input-password").fill("s3cret");
+    await page.locator("#node-config-dialog-ok").click();
+    await page.locator("#node-config-dialog-ok").waitFor({ state: "detached", timeout: LONG });
+    assertNoProblems(from, "adding a twin-redis node");
+    const saved = await page.evaluate(() => {
+      let found = null;
+      RED.nodes.eachConfig((n) => {
+        if (!found && n.type === "twin-redis") found = n;
+      });
+      return { valid: found.valid, url: found.url, prefix: found.prefix, password: Object.prototype.hasOwnProperty.call(found, "password") };
+    });
+    assert.deepEqual(saved, { valid: true, url: "redis://redis.plant:6379/1", prefix: "twinwire:", password: false }, "the password is no property of the node");
+
+    await page.evaluate(() => {
+      let found = null;
+      RED.nodes.eachConfig((n) => {
+        if (!found && n.type === "twin-registry" && n.name === "simulated") found = n;
+      });
+      RED.editor.editConfig("", "twin-registry", found.id);
+    });
+    await page.locator("#node-config-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+    const redisRows = () => page.evaluate(() => ["redis", "redisDurability", "redisName"].filter((f) => $("#node-config-input-" + f).closest(".form-row").is(":visible")));
+    assert.deepEqual(await redisRows(), [], "no Redis rows for a registry on disk");
+    await page.locator("#node-config-input-persistence").selectOption("redis");
+    assert.deepEqual(await redisRows(), ["redis", "redisDurability", "redisName"]);
+    await page.locator("#node-config-dialog-cancel").click();
+    await page.locator("#node-config-dialog-cancel").waitFor({ state: "detached", timeout: LONG });
+    assertNoProblems(from, "the registry dialog with persistence redis");
+    // leave the canvas as the examples made it
+    await page.evaluate(() => {
+      const ids = [];
+      RED.nodes.eachConfig((n) => {
+        if (n.type === "twin-redis") ids.push(n.id);
+      });
+      for (const id of ids) RED.nodes.remove(id);
+      RED.nodes.dirty(false);
+    });
   });
 
   it("the twin and twin-sensor dialogs suggest the chosen registry's model names, and take one not deployed yet", async () => {
