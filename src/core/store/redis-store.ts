@@ -367,7 +367,12 @@ export class RedisStore implements Store {
     const p = partitionOf(entry.i, this.partitions);
     const epoch = this.leases?.epochOf(p);
     if (!this.writable.has(p) || epoch === undefined || !this.leases?.holds(p)) {
-      throw new TwinError("store-unavailable", { reason: `twin "${entry.i}" is led by another instance (partition ${p})` });
+      // Held but not writable: taken over, or Redis came back, and the partition is still being
+      // read; "led by another instance" would send a lone instance's user looking for one.
+      const reason = this.leases?.holds(p)
+        ? `twin "${entry.i}" is being caught up from Redis (partition ${p}); try again in a moment`
+        : `twin "${entry.i}" is led by another instance (partition ${p})`;
+      throw new TwinError("store-unavailable", { reason });
     }
     const [check, version] = checkOf(entry);
     const seq = ++this.appendSeq;
