@@ -356,6 +356,10 @@ export class RedisStore implements Store {
     return this.healthState.ok && this.partitions > 0 && this.writable.has(partitionOf(twinId, this.partitions)) && (this.leases?.holds(partitionOf(twinId, this.partitions)) ?? false);
   }
 
+  peers(): number {
+    return this.leases ? this.leases.live.filter((i) => i !== this.instance).length : 0;
+  }
+
   /** Partitions this instance may write now (held and caught up). */
   writableCount(): number {
     return this.writable.size;

@@ -117,6 +117,12 @@ export interface Store {
    * report everything at open (`Recovered.warnings`) and leave this out.
    */
   onWarning?(listener: (message: string) => void): () => void;
+  /**
+   * Other instances sharing this store alive at the last look (a store shared by several
+   * instances; local stores leave it out). A part that speaks for the whole registry (Home
+   * Assistant's bridge availability) must not say "offline" while others serve it.
+   */
+  peers?(): number;
   /** Longest synchronous slice of the last compaction, in ms (for the benchmark). */
   readonly stats: { compactions: number; longestSliceMs: number; journalBytes: number };
 }
