@@ -6,15 +6,21 @@
 // Redis stopping turns the nodes red and refuses changes, and its return turns them green; the
 // password is a credential; the admin API marks reads served while Redis is away as stale.
 const assert = require("node:assert/strict");
+const { execFileSync, spawn } = require("child_process");
+const fs = require("fs");
+const net = require("net");
+const os = require("os");
 const path = require("path");
 const { helper, nodes, exchange, waitFor } = require("./support");
-const { startRedis, requireRedis } = require("../support/redis-server");
+const { startRedis, requireRedis, redisBinary } = require("../support/redis-server");
 const { ledBy, split } = require("../core/redis-support");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
+const Redis = require("ioredis").default;
 
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
 const watchNode = require(path.join(root, "nodes", "twin-watch.js"));
+const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
 const mirrorNode = require(path.join(root, "nodes", "twin-mirror.js"));
 const fleetNode = require(path.join(root, "nodes", "ui-twin-fleet.js"));
 const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
@@ -39,7 +45,7 @@ function withCatalog(RED) {
   return nodes.registry(RED);
 }
 
-const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, mirrorNode, fleetNode, ...dashboard, nodes.catch], flow, credentials);
+const load = (flow, credentials) => helper.load([withCatalog, redisNode, nodes.twin, watchNode, mirrorNode, fleetNode, ...dashboard, tlsNode, nodes.catch], flow, credentials);
 
 /** A tab with a twin-redis node, the registries given (persistence redis on it), a twin node per registry and a catch node. */
 function redisFlow(redisConfig, registries = [{ id: "reg", redisName: "plant" }]) {
@@ -65,6 +71,15 @@ function statuses(registryId = "reg") {
   return seen;
 }
 const last = (seen) => seen[seen.length - 1];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** What the registry node logged at a level. */
 const logged = (level, type = "twin-registry") =>
@@ -295,5 +310,70 @@ describe("twin-registry on Redis (twin-redis config node)", function () {
     hooks.onChange({}, { kind: "load", filter: {} }, conn, "fleet");
     await waitFor(() => views.length && views[views.length - 1].total === 1, "the fleet view with the twin");
     assert.deepEqual(logged("ERROR", "ui-twin-fleet"), []);
+  });
+
+  describe("over TLS", function () {
+    let dir;
+    before(function () {
+      try {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-redis-tls-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
+          "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+      } catch {
+        console.log("      (skipped: openssl is not installed, so no self-signed certificate for a TLS Redis)");
+        this.skip();
+      }
+    });
+    after(function () {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("refuses a server whose certificate it cannot verify, and connects with the CA of a tls-config node", async function () {
+      const tlsPort = await freePort();
+      await server.stop();
+      server = await startRedis({ args: ["--tls-port", String(tlsPort), "--tls-cert-file", path.join(dir, "cert.pem"), "--tls-key-file", path.join(dir, "key.pem"), "--tls-auth-clients", "no"] });
+      servers.push(server);
+      const tlsConfig = { id: "tls", type: "tls-config", cert: "", key: "", ca: "", certname: "", keyname: "", caname: "ca.pem", servername: "", verifyservercert: true };
+
+      await load([...redisFlow({ port: tlsPort, usetls: true, tls: "tls" }), tlsConfig]);
+      await waitFor(() => logged("ERROR").some((m) => /could not open on Redis: .*self-signed certificate/.test(m)), "the unverified certificate, in words");
+      await helper.unload();
+
+      await load([...redisFlow({ port: tlsPort, usetls: true, tls: "tls" }), tlsConfig], { tls: { cadata: fs.readFileSync(path.join(dir, "cert.pem"), "utf8") } });
+      const reg = await opened();
+      assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
+      assert.ok(reg.store.health().ok);
+    });
+
+    it("refuses Use TLS without a TLS configuration node rather than connecting in plain text", async function () {
+      await load(redisFlow({ port: server.port, usetls: true, tls: "" }));
+      await waitFor(() => logged("ERROR").some((m) => m.includes("invalid setting tls: Use TLS is on but no TLS configuration node is chosen")), "the missing TLS node, in words");
+      assert.deepEqual(last(statuses()), { fill: "red", shape: "ring", text: "registry failed" });
+    });
+  });
+
+  it("finds the primary through Sentinel by its name, and keeps the twins there", async function () {
+    const sentinelPort = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-sentinel-"));
+    fs.writeFileSync(path.join(dir, "sentinel.conf"), `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor plant-primary 127.0.0.1 ${server.port} 1\n`);
+    const sentinel = spawn(redisBinary(), [path.join(dir, "sentinel.conf"), "--sentinel"], { stdio: "ignore" });
+    const killSentinel = () => sentinel.kill("SIGKILL");
+    process.once("exit", killSentinel); // should this process end in the middle of the test
+    try {
+      await load(redisFlow({ topology: "sentinel", sentinels: `127.0.0.1:${sentinelPort}`, sentinelName: "plant-primary" }));
+      const reg = await opened();
+      assert.equal((await exchange("t-reg", "out-reg", { operation: "create", twinId: "pump-1", payload: { attributes: { site: "a" } } })).kind, "ok");
+      const direct = new Redis(server.port, "127.0.0.1");
+      try {
+        assert.equal(await direct.hget("twinwire:{plant}:meta", "partitions"), String(reg.store.partitions), "the registry lives on the primary Sentinel named");
+      } finally {
+        direct.disconnect();
+      }
+    } finally {
+      killSentinel();
+      process.removeListener("exit", killSentinel);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

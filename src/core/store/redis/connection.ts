@@ -5,6 +5,9 @@
  * connects, with `invalid-option` naming the setting.
  */
 import Redis, { Cluster, ClusterOptions, RedisOptions } from "ioredis";
+import { SentinelConnector, StandaloneConnector } from "ioredis/built/connectors";
+import type { ErrorEmitter } from "ioredis/built/connectors/AbstractConnector";
+import type { NetStream } from "ioredis/built/types";
 import type { ConnectionOptions } from "tls";
 import { TwinError } from "../../errors";
 
@@ -104,8 +107,32 @@ export function connectionOf(settings: RedisSettings): Connection {
   return { kind: "single", options };
 }
 
+/**
+ * ioredis listens for its socket's errors with once(). A TLS socket can emit a second error after
+ * the first: the server's alert after this side refused its certificate, or after a disconnect in
+ * the middle of the handshake. With no listener left that second error would end the process
+ * (Node-RED with it). A listener that stays takes it; ioredis has reported the first already.
+ */
+class TlsStandaloneConnector extends StandaloneConnector {
+  override connect(emitter: ErrorEmitter): Promise<NetStream> {
+    return super.connect(emitter).then(keepErrors);
+  }
+}
+class TlsSentinelConnector extends SentinelConnector {
+  override connect(emitter: ErrorEmitter): Promise<NetStream> {
+    return super.connect(emitter).then(keepErrors);
+  }
+}
+function keepErrors(stream: NetStream): NetStream {
+  stream.on("error", () => undefined);
+  return stream;
+}
+
 /** A client for the settings (connecting in the background, as ioredis does). */
 export function connect(settings: RedisSettings): Redis | Cluster {
   const c = connectionOf(settings);
-  return c.kind === "cluster" ? new Cluster(c.nodes, c.options) : new Redis(c.options);
+  if (c.kind === "cluster") return new Cluster(c.nodes, c.options);
+  // Duplicates (the store's own connections) keep the connector: their options are copied.
+  if (c.options.tls) c.options.Connector = (c.kind === "sentinel" ? TlsSentinelConnector : TlsStandaloneConnector) as unknown as RedisOptions["Connector"];
+  return new Redis(c.options);
 }
