@@ -133,6 +133,14 @@ export = function (RED: RED) {
     node.on("close", (_removed: boolean, done: () => void) => {
       if (watcher) clearInterval(watcher);
       watcher = null;
+      // On a registry shared with other live instances, their bridges go on serving every twin:
+      // this one leaving must not make HA mark every entity unavailable.
+      let peers = 0;
+      try {
+        peers = follow.use().registry.store.peers?.() ?? 0;
+      } catch {
+        // never started (no registry, still connecting): nobody else to speak for
+      }
       follow.close();
       if (!broker || !ha || problem !== null) return done();
       const o = ha;
@@ -141,7 +149,7 @@ export = function (RED: RED) {
       broker.unsubscribe(configFilter(o), node.id, true);
       const leave = () => broker.deregister(node, done, true);
       // HA marks every entity unavailable; a crash leaves "online" (the broker's Will can say otherwise: see the help).
-      if (broker.connected) broker.publish({ topic: bridgeTopic(o), payload: "offline", qos: 1, retain: true }, leave);
+      if (broker.connected && peers === 0) broker.publish({ topic: bridgeTopic(o), payload: "offline", qos: 1, retain: true }, leave);
       else leave();
     });
 

@@ -193,6 +193,9 @@ export = function (RED: RED) {
         if (event.section === "twin") scheduleStatus();
       });
       candidate.onListenerError((err) => node.error(node.describe(err)));
+      // A shared store's trouble with what other instances wrote (an entry it could not apply,
+      // read again from Redis) is the user's to know, not only the store's.
+      candidate.store.onWarning?.((message) => node.warn(RED._("twin-registry.warn.redis", { detail: message })));
       candidate.store.onHealth((health) => {
         if (!health.ok) {
           node.error(RED._("twin-registry.errors.store-unavailable", { reason: health.error ?? "" }));

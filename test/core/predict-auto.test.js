@@ -108,8 +108,9 @@ describe("predict: auto and calibrated intervals", function () {
     for (const r of runs) {
       assert.ok(r.judged >= 50, r.name);
       // A series of 60-120 judged forecasts holds 1.5 % per miss, and the beavers change level
-      // when they become active, a run of six misses 1 h ahead: 0.849 at worst there
-      // (bench/prediction-quality.js); every other series is within 90-97 %.
+      // when they become active, a run of six misses 1 h ahead: beaver2 0.898 at worst there
+      // (bench/prediction-quality.js; beaver1 0.904 since the interval's integrator, 0.849
+      // before); every other series is within 90-97 %.
       const [lo, hi] = r.judged >= 180 ? [0.9, 0.97] : [0.84, 0.98];
       assert.ok(r.coverage >= lo && r.coverage <= hi, `${r.name}: ${r.coverage.toFixed(3)} of ${r.judged}`);
     }
