@@ -50,6 +50,13 @@ export interface RedisStoreOptions {
   retentionMs?: number;
   /** How long a change submitted here waits for the leader's answer before it fails (store-unavailable). */
   forwardTimeoutMs?: number;
+  /**
+   * Backpressure: appends sent and not answered yet, and changes forwarded to a leader and not
+   * answered yet, at most (each counted on its own). Beyond it a change is refused at once with
+   * store-unavailable, before anything is applied, instead of queueing without bound while Redis
+   * (an fsync per append in strict) is slower than the changes coming in.
+   */
+  maxInFlight?: number;
 }
 
 export const REDIS_DEFAULTS = {
@@ -60,6 +67,12 @@ export const REDIS_DEFAULTS = {
   snapshotEvery: 1000,
   retentionMs: 60 * 60 * 1000,
   forwardTimeoutMs: 5000,
+  /**
+   * About half a second of appends at the most one instance reaches on one Redis (docs/redis.md,
+   * benchmarks): a burst of a few thousand readings passes, a Redis stalled for seconds does not
+   * pile up without end.
+   */
+  maxInFlight: 10000,
 };
 
 /** The consumer group the leaders of a partition read its submitted changes through. */
@@ -111,7 +124,8 @@ function whenReady(client: Redis): Promise<void> {
 
 export class RedisStore implements Store {
   readonly mode: "strict" | "batched";
-  readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
+  /** `refused`: changes refused by the bound on those in flight (maxInFlight). */
+  readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0, refused: 0 };
   readonly instance: string;
   readonly keys: RedisKeys;
   partitions = 0;
@@ -359,6 +373,11 @@ export class RedisStore implements Store {
     if (!this.writable.has(p) || epoch === undefined || !this.leases?.holds(p)) {
       throw new TwinError("store-unavailable", { reason: `twin "${entry.i}" is led by another instance (partition ${p})` });
     }
+    const most = this.options.maxInFlight ?? REDIS_DEFAULTS.maxInFlight;
+    if (this.outstanding.size >= most) {
+      this.stats.refused++;
+      throw new TwinError("store-unavailable", { reason: `${this.outstanding.size} changes are waiting for Redis to answer (at most ${most}): Redis is slower than the changes coming in` });
+    }
     const [check, version] = checkOf(entry);
     const seq = ++this.appendSeq;
     this.outstanding.add(seq);
@@ -523,6 +542,11 @@ export class RedisStore implements Store {
     if (this.closed) return Promise.reject(new TwinError("store-closed"));
     if (!this.healthState.ok || !this.partitions) return Promise.reject(new TwinError("store-unavailable", { reason: this.healthState.error ?? "Redis unreachable" }));
     if (op.op === "report" && op.options?.shape) return Promise.reject(new RangeError(`a shaped reading of twin "${op.id}" is made on the instance leading it only`));
+    const most = this.options.maxInFlight ?? REDIS_DEFAULTS.maxInFlight;
+    if (this.forwarded.size >= most) {
+      this.stats.refused++;
+      return Promise.reject(new TwinError("store-unavailable", { reason: `${this.forwarded.size} changes sent to the instances leading their twins are waiting for an answer (at most ${most})` }));
+    }
     const p = partitionOf(op.id, this.partitions);
     const request = `${this.instance}:${++this.requestSeq}`;
     const ms = this.options.forwardTimeoutMs ?? REDIS_DEFAULTS.forwardTimeoutMs;
