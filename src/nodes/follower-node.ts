@@ -155,12 +155,16 @@ export class FollowerNode<F extends Follower, B> {
     } else if (!registryNode) {
       node.status({ fill: "red", shape: "ring", text: t("status.no-registry") });
     } else {
-      try {
-        this.use();
-      } catch (err) {
-        node.error(this.setup.describe(err));
-        node.status({ fill: "red", shape: "ring", text: t("status.registry-failed") });
-      }
+      // A registry on Redis opens after deploy; its followers start then.
+      registryNode.whenOpen(() => {
+        if (this.closed) return;
+        try {
+          this.use();
+        } catch (err) {
+          node.error(this.setup.describe(err));
+          node.status({ fill: "red", shape: "ring", text: t("status.registry-failed") });
+        }
+      });
     }
   }
 

@@ -12,7 +12,7 @@ import { DeviceLink, Rejection, ReplyMode, StateMode } from "../core/link/link";
 import { ConnectionState, Failure, LinkConnection, TlsOptions, isSecure, urlProblem } from "../core/link/connection";
 import { Outgoing } from "../core/link/queue";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
-import { findRegistry } from "../runtime/registry-node";
+import { findRegistry, whenRegistryOpen } from "../runtime/registry-node";
 
 interface BrokerConfig extends NodeDef {
   url?: string;
@@ -290,6 +290,10 @@ export = function (RED: RED) {
 
   function TwinLinkNode(this: Node, config: LinkConfig) {
     RED.nodes.createNode(this, config);
+    whenRegistryOpen(this, findRegistry(RED, config.registry), () => startLink.call(this, config));
+  }
+
+  function startLink(this: Node, config: LinkConfig) {
     const node = this;
     const t = (key: string, params?: Record<string, unknown>) => RED._(`twin-link.${key}`, params);
     const registryNode = findRegistry(RED, config.registry);

@@ -1,17 +1,21 @@
 /**
  * `twin-registry` config node: one twin store. Builds the core registry from its settings,
- * restores it from disk, shows its health on every node that uses it, and flushes on close.
+ * restores it from disk (or, shared between instances, from Redis through a `twin-redis` node),
+ * shows its health on every node that uses it, and flushes on close.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { TwinRegistry, DEFAULTS } from "../core/registry";
+import type { Redis } from "ioredis";
+import { TwinRegistry, DEFAULTS, RegistryOptions } from "../core/registry";
 import { TwinError, isTwinError, showNames } from "../core/errors";
 import { loadModels, missingLinks, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
 import { FileStore } from "../core/store/file-store";
 import { MemoryStore } from "../core/store/memory-store";
+import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
 import { RegistryNode } from "../runtime/registry-node";
+import { RedisNode, findRedis } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
 
@@ -28,9 +32,17 @@ interface RegistryConfig extends NodeDef {
   /** Time and depth limits of every JSONata expression run by this registry's nodes (blank: defaults). */
   expressionTimeout?: string | number;
   expressionDepth?: string | number;
+  /** persistence "redis": the id of a `twin-redis` config node. */
+  redis?: string;
+  /** persistence "redis": "strict" or "batched" (default), the RedisStore's mode. */
+  redisDurability?: string;
+  /** persistence "redis": the registry's name in Redis (blank: this node's id). */
+  redisName?: string;
 }
 
-const MODES = new Set(["strict", "batched", "memory"]);
+const MODES = new Set(["strict", "batched", "memory", "redis"]);
+/** After a Redis registry failed to open (Redis not reachable yet), the next try. */
+const REDIS_RETRY_MS = 5000;
 
 export = function (RED: RED) {
   function TwinRegistryNode(this: RegistryNode, config: RegistryConfig) {
@@ -47,6 +59,17 @@ export = function (RED: RED) {
     /** Model files of the folder that were left out: shown on every node that uses this registry. */
     let modelProblems: ModelProblem[] = [];
     let statusTimer: NodeJS.Timeout | null = null;
+    /** A Redis registry between deploy and its first successful open (or its failure to configure). */
+    let opening = false;
+    /** A Redis registry whose last try to open failed; tried again every REDIS_RETRY_MS. */
+    let retrying = false;
+    let closed = false;
+    const whenOpen: Array<() => void> = [];
+    let redisNode: RedisNode | null = null;
+    /** The registry being opened (a Redis one opens over the network). */
+    let pending: TwinRegistry | null = null;
+    let retryTimer: NodeJS.Timeout | null = null;
+    let lastFailure = "";
 
     node.describe = (err: unknown): Error => {
       if (!isTwinError(err)) return err instanceof Error ? err : new Error(textOf(err));
@@ -59,14 +82,36 @@ export = function (RED: RED) {
     };
 
     node.use = (): TwinRegistry => {
-      if (!registry) throw new TwinError("store-unavailable", { reason: failure ?? "not open" });
+      if (!registry) throw new TwinError("store-unavailable", { reason: failure ?? RED._(opening ? "twin-registry.errors.not-open-yet" : "twin-registry.errors.not-open") });
       return registry;
     };
 
+    /**
+     * Deploy-time users (followers, watches, links) wait here for a registry that opens over the
+     * network; called at once when it is open or failed for good.
+     */
+    node.whenOpen = (callback: () => void) => {
+      if (opening && !closed) whenOpen.push(callback);
+      else callback();
+    };
+
+    function settled(): void {
+      opening = false;
+      for (const callback of whenOpen.splice(0)) callback();
+    }
+
     function status(): NodeStatus {
-      if (!registry) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.failed") };
+      if (!registry) {
+        if (retrying) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.redis-retrying") };
+        if (opening) return { fill: "yellow", shape: "ring", text: RED._("twin-registry.status.connecting") };
+        return { fill: "red", shape: "ring", text: RED._("twin-registry.status.failed") };
+      }
       const health = registry.health();
-      if (!health.ok) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.store-error") };
+      if (!health.ok) {
+        // On Redis, the reason (connection lost) says more than "store error" and is short.
+        if (registry.store instanceof RedisStore) return { fill: "red", shape: "ring", text: shorten(RED._("twin-registry.status.redis-error", { error: health.error ?? "" })) };
+        return { fill: "red", shape: "ring", text: RED._("twin-registry.status.store-error") };
+      }
       const twins = RED._(registry.size === 1 ? "twin-registry.status.one" : "twin-registry.status.count", { count: registry.size });
       if (modelProblems.length > 0) {
         return { fill: "yellow", shape: "dot", text: RED._("twin-registry.status.models-left-out", { twins, count: modelProblems.length }) };
@@ -115,46 +160,119 @@ export = function (RED: RED) {
       warnUnknownUnits(RED, node, models);
       warnIncompleteModels(RED, node, models);
       const mode = MODES.has(String(config.persistence)) ? String(config.persistence) : "batched";
-      let store: Store;
-      if (mode === "memory") store = new MemoryStore();
-      else {
-        if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
-        store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
-      }
-      const candidate = new TwinRegistry({
+      const options: RegistryOptions = {
         models,
-        store,
         historyLength: count(config.historyLength, DEFAULTS.historyLength),
         stalenessMs: count(config.staleness, 0) * 1000,
         maxDocumentBytes: count(config.maxDocumentKb, DEFAULTS.maxDocumentBytes / 1024) * 1024,
-      });
-      for (const warning of candidate.open()) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+      };
+      if (mode === "redis") openShared(options);
+      else {
+        let store: Store;
+        if (mode === "memory") store = new MemoryStore();
+        else {
+          if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
+          store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
+        }
+        const candidate = new TwinRegistry({ ...options, store });
+        for (const warning of candidate.open()) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+        started(candidate);
+      }
+    } catch (err) {
+      const e = node.describe(err);
+      failure = isTwinError(err) ? e.message : (err as NodeJS.ErrnoException).code ?? e.message;
+      node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
+      settled();
+    }
+
+    /** The registry is open: it serves its users from now on. */
+    function started(candidate: TwinRegistry): void {
       registry = candidate;
-      node.on("close", attachLiveFeed(RED, node, registry, config.liveFeed));
-      registry.subscribe((event) => {
+      node.on("close", attachLiveFeed(RED, node, candidate, config.liveFeed));
+      candidate.subscribe((event) => {
         if (event.section === "twin") scheduleStatus();
       });
-      registry.onListenerError((err) => node.error(node.describe(err)));
-      registry.store.onHealth((health) => {
+      candidate.onListenerError((err) => node.error(node.describe(err)));
+      candidate.store.onHealth((health) => {
         if (!health.ok) {
           node.error(RED._("twin-registry.errors.store-unavailable", { reason: health.error ?? "" }));
           if (health.unwritten && candidate.store.mode === "batched") node.error(RED._("twin-registry.errors.store-unwritten", { count: health.unwritten }));
         } else node.log(RED._("twin-registry.log.store-recovered"));
         showStatus();
       });
-    } catch (err) {
-      const e = node.describe(err);
-      failure = isTwinError(err) ? e.message : (err as NodeJS.ErrnoException).code ?? e.message;
-      node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
+    }
+
+    // ---- persistence "redis": a registry shared with other instances (docs/redis.md) ----------
+
+    function openShared(options: RegistryOptions): void {
+      redisNode = findRedis(RED, config.redis);
+      if (!redisNode) throw new Error(RED._("twin-registry.errors.no-redis"));
+      const redisName = redisNode.name || redisNode.id;
+      if (redisNode.problem) throw new Error(RED._("twin-registry.errors.redis-settings", { redis: redisName, reason: node.describe(redisNode.problem).message }));
+      // The store's reads and lease rounds send one command over many partitions' keys, which a
+      // Cluster spreads over its nodes (docs/redis.md, "What remains").
+      if (redisNode.topology === "cluster") throw new Error(RED._("twin-registry.errors.redis-cluster"));
+      // The same flow imported on every instance has the same node id: they share one registry.
+      const name = String(config.redisName ?? "").trim() || node.id;
+      if (/[{}\s]/.test(name) || name.length > 200) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
+      const durability = config.redisDurability === "strict" ? "strict" : "batched";
+      opening = true;
+      const attempt = (): void => {
+        retryTimer = null;
+        if (closed || !redisNode) return;
+        const store = new RedisStore({ redis: redisNode.acquire() as Redis, registry: name, prefix: redisNode.prefix, mode: durability, ...leaseTiming() });
+        const candidate = new TwinRegistry({ ...options, store });
+        pending = candidate;
+        showStatus();
+        candidate.openAsync().then(
+          (warnings) => {
+            if (closed) return;
+            pending = null;
+            retrying = false;
+            failure = null;
+            if (lastFailure) node.log(RED._("twin-registry.log.redis-open"));
+            for (const warning of warnings) node.warn(RED._("twin-registry.warn.redis", { detail: warning }));
+            started(candidate);
+            settled();
+            showStatus();
+          },
+          (err: unknown) => {
+            if (closed) return;
+            pending = null;
+            // The reason as the store gave it ("connect ECONNREFUSED ..."), not wrapped twice.
+            const reason = isTwinError(err) && err.code === "store-unavailable" && err.params.reason !== undefined ? String(err.params.reason) : node.describe(err).message;
+            failure = RED._("twin-registry.errors.redis-retrying", { reason, seconds: REDIS_RETRY_MS / 1000 });
+            // Once per reason: Redis down for an hour is one error, not one every 5 s.
+            if (reason !== lastFailure) node.error(RED._("twin-registry.errors.redis-open-failed", { reason, seconds: REDIS_RETRY_MS / 1000 }));
+            lastFailure = reason;
+            retrying = true;
+            showStatus();
+            candidate.close().catch(() => undefined).then(() => {
+              redisNode?.release();
+              if (!closed) retryTimer = setTimeout(attempt, REDIS_RETRY_MS);
+            });
+          },
+        );
+      };
+      attempt();
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      closed = true;
       if (statusTimer) clearTimeout(statusTimer);
+      if (retryTimer) clearTimeout(retryTimer);
       users.clear();
-      if (!registry) return done();
-      registry.close().then(done, (err: unknown) => {
-        node.error(RED._("twin-registry.errors.close-failed", { reason: node.describe(err).message }));
+      whenOpen.length = 0;
+      const open = registry ?? pending;
+      // The store closes before the twin-redis node lets its client go.
+      const finish = () => {
+        if (open && redisNode) redisNode.release();
         done();
+      };
+      if (!open) return finish();
+      open.close().then(finish, (err: unknown) => {
+        node.error(RED._("twin-registry.errors.close-failed", { reason: node.describe(err).message }));
+        finish();
       });
     });
   }
@@ -293,6 +411,23 @@ function textOf(err: unknown): string {
     }
   }
   return String(err);
+}
+
+/**
+ * Lease timing of a Redis registry. For tests only: TWINWIRE_REDIS_LEASE_MS shortens the lease
+ * (renewed every third of it) so a multi-process test sees another instance take over in a few
+ * seconds instead of the default 10 s lease. Not for production: a lease shorter than a long
+ * garbage-collection pause or a slow Redis reply makes partitions change hands for nothing.
+ */
+function leaseTiming(): { leaseMs?: number; renewMs?: number } {
+  const leaseMs = Number(process.env.TWINWIRE_REDIS_LEASE_MS);
+  if (!Number.isInteger(leaseMs) || leaseMs < 300) return {};
+  return { leaseMs, renewMs: Math.floor(leaseMs / 3) };
+}
+
+/** Node-RED shows a status in the space of a few words. */
+function shorten(text: string): string {
+  return text.length > 40 ? text.slice(0, 39) + "…" : text;
 }
 
 /** A non-negative whole number from an editor field, or the default when blank or invalid. */

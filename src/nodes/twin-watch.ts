@@ -8,7 +8,7 @@ import { isTwinError } from "../core/errors";
 import { ChangeEvent, TwinRegistry } from "../core/registry";
 import { WatchFilter, WatchFollower } from "../core/watch";
 import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
-import { findRegistry } from "../runtime/registry-node";
+import { findRegistry, whenRegistryOpen } from "../runtime/registry-node";
 
 interface WatchNodeConfig extends NodeDef {
   registry?: string;
@@ -29,6 +29,10 @@ const STATUS_MAX = 19;
 export = function (RED: RED) {
   function TwinWatchNode(this: Node, config: WatchNodeConfig) {
     RED.nodes.createNode(this, config);
+    whenRegistryOpen(this, findRegistry(RED, config.registry), () => startWatch.call(this, config));
+  }
+
+  function startWatch(this: Node, config: WatchNodeConfig) {
     const node = this;
 
     const fail = (status: string, err: Error): void => {

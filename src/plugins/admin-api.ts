@@ -19,6 +19,10 @@
  *        /twin-models, not /twins, so that no twin id ("models") is shadowed.
  *   POST /twin-registry/:registry/migrate  (twins.write) copies the registry's twins between its
  *        local store and Redis: src/plugins/admin-migrate.ts.
+ *
+ * A registry shared on Redis serves reads from its own copy; while Redis is out of reach, that
+ * copy may miss other instances' changes, so the reads of its twins carry the header
+ * `X-Twinwire-Stale: 1` (a header, so every body keeps its shape).
  */
 import { TwinRegistry, ListQuery, HistoryQuery, WriteOptions } from "../core/registry";
 import { TwinSummary } from "../core/twin";
@@ -91,10 +95,10 @@ export function registerAdminApi(RED: RED): void {
   }
 
   /** A handler returns the answer, or a promise of it (a write answers once it is durable). */
-  function route(handler: (req: Request) => unknown) {
+  function route(handler: (req: Request, res: Response) => unknown) {
     return (req: Request, res: Response) => {
       try {
-        const answer = handler(req);
+        const answer = handler(req, res);
         if (answer instanceof Promise) answer.then((value) => res.json(value), (err) => fail(req, res, err));
         else res.json(answer);
       } catch (err) {
@@ -129,18 +133,27 @@ export function registerAdminApi(RED: RED): void {
     }),
   ));
 
-  RED.httpAdmin.get("/twins/:registry", read, route((req) => {
+  /** Marks the answer of a read from a shared registry that has lost its store (see above). */
+  function stale(res: Response, registry: TwinRegistry): void {
+    // Only a shared store has open(): a local one is the truth even when its disk refuses writes.
+    if (registry.store.open && !registry.health().ok) res.setHeader("X-Twinwire-Stale", "1");
+  }
+
+  RED.httpAdmin.get("/twins/:registry", read, route((req, res) => {
     const { registry } = resolve(req.params.registry);
+    stale(res, registry);
     return page(registry, listQuery(RED, req.query));
   }));
 
-  RED.httpAdmin.get("/twins/:registry/:twinId", read, route((req) => {
+  RED.httpAdmin.get("/twins/:registry/:twinId", read, route((req, res) => {
     const { registry } = resolve(req.params.registry);
+    stale(res, registry);
     return registry.get(req.params.twinId);
   }));
 
-  RED.httpAdmin.get("/twins/:registry/:twinId/history/:property", read, route((req) => {
+  RED.httpAdmin.get("/twins/:registry/:twinId/history/:property", read, route((req, res) => {
     const { registry } = resolve(req.params.registry);
+    stale(res, registry);
     return registry.history(req.params.twinId, req.params.property, historyQuery(RED, req.query));
   }));
 

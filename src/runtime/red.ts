@@ -25,7 +25,7 @@ export interface Node {
 export interface NodeDef { id: string; type: string; name?: string; z?: string; [key: string]: unknown }
 
 export interface Request { params: Record<string, string>; query: Record<string, unknown>; body?: unknown; user?: { username?: unknown } }
-export interface Response { status(code: number): Response; json(body: unknown): void; send(body?: unknown): void }
+export interface Response { status(code: number): Response; json(body: unknown): void; send(body?: unknown): void; setHeader(name: string, value: string): void }
 type Handler = (req: Request, res: Response, next?: () => void) => void;
 export interface HttpRouter { get(path: string, ...handlers: Handler[]): void; post(path: string, ...handlers: Handler[]): void }
 

@@ -10,8 +10,34 @@ export interface RegistryNode extends Node {
   describe(err: unknown): Error;
   addUser(node: Node): void;
   removeUser(node: Node): void;
+  /**
+   * Calls back once the registry is open, or has failed to open: at once for a local store, later
+   * for one opened over the network (Redis). Nodes that take the registry at deploy wait here.
+   */
+  whenOpen(callback: () => void): void;
   /** The time and depth limits of every JSONata expression a node of this registry runs (jsonata.ts). */
   readonly expressionLimits: ExpressionLimits;
+}
+
+/**
+ * Runs a node's start once its registry is open: at once on a local store, once the twins are
+ * read on a shared one (Redis), and not at all if the node closed meanwhile. For nodes that take
+ * the registry when deployed (use() throws store-unavailable until it is open).
+ */
+export function whenRegistryOpen(node: Node, registryNode: RegistryNode | null, start: () => void): void {
+  if (!registryNode) return start();
+  let closed = false;
+  let started = false;
+  registryNode.whenOpen(() => {
+    if (closed) return;
+    started = true;
+    start();
+  });
+  if (started) return;
+  node.on("close", (_removed: boolean, done: () => void) => {
+    closed = true;
+    done();
+  });
 }
 
 export function findRegistry(RED: RED, id: unknown): RegistryNode | null {
