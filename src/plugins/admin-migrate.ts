@@ -22,17 +22,9 @@ import type { Redis } from "ioredis";
 import { TwinRegistry } from "../core/registry";
 import { isTwinError } from "../core/errors";
 import { MigrationError, MigrationTarget, MigrationSource, migrate } from "../core/store/migrate";
-import { REDIS_DEFAULTS } from "../core/store/redis-store";
 import { NodeDef, RED, Request, Response } from "../runtime/red";
 import { RegistryNode } from "../runtime/registry-node";
-
-/** What the `twin-redis` config node offers (src/nodes/twin-redis.ts). */
-interface RedisConfigNode {
-  type: string;
-  prefix?: string;
-  acquire(): unknown;
-  release(): void;
-}
+import { findRedis } from "../runtime/redis-node";
 
 /** How admin-api resolves `:registry` (id or name) to the running node and its registry; throws its HTTP errors. */
 export type ResolveRegistry = (ref: string) => { node: RegistryNode; registry: TwinRegistry };
@@ -68,8 +60,8 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
     if (body.to === "redis" && onRedis) return fail(res, 409, "migrate-not-configured", text("migrate-on-redis", { registry: name }));
     if (body.to === "local" && !onRedis) return fail(res, 409, "migrate-not-configured", text("migrate-not-on-redis", { registry: name }));
     const redisId = typeof body.redis === "string" && body.redis ? body.redis : typeof def?.redis === "string" ? def.redis : "";
-    const redisNode = redisId ? (RED.nodes.getNode(redisId) as unknown as RedisConfigNode | null) : null;
-    if (!redisNode || redisNode.type !== "twin-redis" || typeof redisNode.acquire !== "function") {
+    const redisNode = findRedis(RED, redisId);
+    if (!redisNode) {
       return fail(res, 400, "migrate-no-redis", text("migrate-no-redis", { registry: name, redis: redisId }));
     }
     if (body.to === "local" && !RED.settings.userDir) return fail(res, 400, "migrate-no-user-dir", text("migrate-no-user-dir"));
@@ -82,7 +74,8 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
       return fail(res, 503, isTwinError(err) ? err.code : "store-unavailable", node.describe(err).message);
     }
     running.add(node.id);
-    const side = { kind: "redis" as const, redis: client, registry: typeof def?.redisName === "string" && def.redisName.trim() ? def.redisName.trim() : node.id, prefix: redisNode.prefix ?? REDIS_DEFAULTS.prefix };
+    // The name and prefix the registry's Redis mode opens (src/nodes/twin-registry.ts).
+    const side = { kind: "redis" as const, redis: client, registry: typeof def?.redisName === "string" && def.redisName.trim() ? def.redisName.trim() : node.id, prefix: redisNode.prefix };
     const run = async () => {
       await ready(client);
       let from: MigrationSource;
