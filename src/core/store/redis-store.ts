@@ -68,9 +68,10 @@ export const REDIS_DEFAULTS = {
   retentionMs: 60 * 60 * 1000,
   forwardTimeoutMs: 5000,
   /**
-   * About half a second of appends at the most one instance reaches on one Redis (docs/redis.md,
-   * benchmarks): a burst of a few thousand readings passes, a Redis stalled for seconds does not
-   * pile up without end.
+   * Under a second of appends at the rate one instance reached in the benchmark (docs/redis.md,
+   * "Benchmarks": about 14,000 a second with appendfsync everysec on a busy 2-core machine): a
+   * burst of a few thousand readings passes, a Redis stalled for seconds does not pile up
+   * without end (each waiting append holds its entry's JSON).
    */
   maxInFlight: 10000,
 };
