@@ -31,7 +31,9 @@ function twinName(k) {
 
 /** A forked instance with a request/answer channel. */
 function instance(args) {
-  const child = fork(path.join(__dirname, "redis-instance.js"), args.map(String), { stdio: ["ignore", 2, 2, "ipc"] });
+  // BENCH_REDIS_PROF=<dir>: each instance writes a CPU profile there (node --cpu-prof), by hand only.
+  const execArgv = process.env.BENCH_REDIS_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_REDIS_PROF}`] : [];
+  const child = fork(path.join(__dirname, "redis-instance.js"), args.map(String), { execArgv, stdio: ["ignore", 2, 2, "ipc"] });
   let seq = 0;
   const waiting = new Map();
   let onReady;
@@ -116,6 +118,19 @@ function procCpuMs(pid) {
   }
 }
 
+/** Commands the server ran, by name (INFO commandstats). */
+async function commandStats(client) {
+  const out = {};
+  for (const m of (await client.info("commandstats")).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+function diffStats(a, b) {
+  const out = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] || 0) > 0) out[k] = v - (a[k] || 0);
+  return out;
+}
+
 /** Runs the instances' loads at once and sums them. */
 async function measure(instances, ids) {
   const runs = await Promise.all(instances.map((inst, k) => inst.ask("run", { ids: ids[k], seconds: SECONDS, warmupS: WARMUP_S, window: WINDOW })));
@@ -162,9 +177,11 @@ async function shared(server, mode, n) {
     const led = (await Promise.all(instances.map((i) => i.ask("leads", { ids })))).map((x) => x.led);
     const share = shares(led);
     const cpu0 = procCpuMs(server.child.pid);
+    const stats0 = await commandStats(client);
     const t0 = Date.now();
     const result = await measure(instances, share);
     const cpu1 = procCpuMs(server.child.pid);
+    result.commands = diffStats(stats0, await commandStats(client));
     // Over warm-up and timed part alike (the loads run through both).
     result.redisCpuShare = cpu0 === null || cpu1 === null ? null : Math.round(((cpu1 - cpu0) / (Date.now() - t0)) * 100) / 100;
     // Nothing acknowledged is missing: every twin's version on instance 0 (it follows them all) is
