@@ -39,12 +39,28 @@ async function open() {
   return { warnings, close: () => undefined };
 }
 
+/** The main thread's context switches and the process's read and write system calls so far (Linux), or null. */
+function contextSwitches() {
+  try {
+    const text = require("fs").readFileSync(`/proc/self/task/${process.pid}/status`, "utf8");
+    const io = require("fs").readFileSync("/proc/self/io", "utf8");
+    return {
+      voluntary: Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(text)[1]),
+      involuntary: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(text)[1]),
+      reads: Number(/syscr:\s+(\d+)/.exec(io)[1]),
+      writes: Number(/syscw:\s+(\d+)/.exec(io)[1]),
+    };
+  } catch {
+    return null;
+  }
+}
+
 function twinName(k) {
   return "twin-" + String(k).padStart(4, "0");
 }
 
 /** Readings for `ids` from `window` loops at once for warm-up + seconds; latencies of those completed in the timed part. */
-async function run({ ids, seconds, warmupS, window }) {
+async function run({ ids, seconds, warmupS, window, rate = 0 }) {
   const local = [];
   const forwarded = [];
   const errors = {};
@@ -55,29 +71,52 @@ async function run({ ids, seconds, warmupS, window }) {
   let next = 0;
   let seq = 0;
   const loop = async () => {
-    while (!stop) {
-      const id = ids[next++ % ids.length];
-      const here = registry.leads(id);
-      const n = ++seq;
-      const t0 = performance.now();
-      try {
-        await registry.submit({ op: "report", id, values: { temperature: 20 + (n % 1000) / 100, rpm: 1000 + (n % 97) } });
-        ok++;
-        if (measuring) {
-          counted++;
-          (here ? local : forwarded).push(performance.now() - t0);
-        }
-      } catch (err) {
-        const code = (err && err.code) || (err && err.message) || String(err);
-        errors[code] = (errors[code] || 0) + 1;
-        if (!errors.first) errors.first = String((err && err.params && err.params.reason) || (err && err.message) || err).slice(0, 200);
+    while (!stop) await once();
+  };
+  const once = async () => {
+    const id = ids[next++ % ids.length];
+    const here = registry.leads(id);
+    const n = ++seq;
+    const t0 = performance.now();
+    try {
+      await registry.submit({ op: "report", id, values: { temperature: 20 + (n % 1000) / 100, rpm: 1000 + (n % 97) } });
+      ok++;
+      if (measuring) {
+        counted++;
+        (here ? local : forwarded).push(performance.now() - t0);
       }
+    } catch (err) {
+      const code = (err && err.code) || (err && err.message) || String(err);
+      errors[code] = (errors[code] || 0) + 1;
+      if (!errors.first) errors.first = String((err && err.params && err.params.reason) || (err && err.message) || err).slice(0, 200);
     }
   };
-  const loops = Array.from({ length: window }, loop);
+  // rate (by hand, BENCH_REDIS_RATE): readings started at that rate instead of back to back, at
+  // most `window` in flight, so two builds are compared doing the same work (CPU per update).
+  let paced = null;
+  if (rate > 0) {
+    let started = 0;
+    let inFlight = 0;
+    const t0 = performance.now();
+    paced = [];
+    const tick = () => {
+      if (stop) return;
+      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+      while (started < due && inFlight < window) {
+        started++;
+        inFlight++;
+        paced.push(once().finally(() => inFlight--));
+      }
+      if (started < due) started = due; // behind: those are not made up later
+      setTimeout(tick, 5);
+    };
+    tick();
+  }
+  const loops = rate > 0 ? [] : Array.from({ length: window }, loop);
   await new Promise((resolve) => setTimeout(resolve, warmupS * 1000));
   const cpu0 = process.cpuUsage();
   const wait0 = runQueueWaitMs();
+  const switches0 = contextSwitches();
   measuring = true;
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -85,11 +124,15 @@ async function run({ ids, seconds, warmupS, window }) {
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const wait1 = runQueueWaitMs();
+  const switches1 = contextSwitches();
   stop = true;
   await Promise.all(loops);
+  if (paced) await Promise.all(paced);
   return {
     counted, ok, elapsedMs, errors, refused: store.stats.refused || 0,
     cpuShare: (cpu.user + cpu.system) / 1000 / elapsedMs,
+    // The main thread's sleeps (voluntary: the event loop waited) and preemptions over the timed part.
+    switches: switches0 && switches1 ? Object.fromEntries(Object.keys(switches0).map((k) => [k, switches1[k] - switches0[k]])) : null,
     cpuWaitShare: wait0 === null || wait1 === null ? null : (wait1 - wait0) / elapsedMs,
     local: Array.from(local, (x) => Math.round(x * 1000) / 1000),
     forwarded: Array.from(forwarded, (x) => Math.round(x * 1000) / 1000),

@@ -133,7 +133,7 @@ function diffStats(a, b) {
 
 /** Runs the instances' loads at once and sums them. */
 async function measure(instances, ids) {
-  const runs = await Promise.all(instances.map((inst, k) => inst.ask("run", { ids: ids[k], seconds: SECONDS, warmupS: WARMUP_S, window: WINDOW })));
+  const runs = await Promise.all(instances.map((inst, k) => inst.ask("run", { ids: ids[k], seconds: SECONDS, warmupS: WARMUP_S, window: WINDOW, rate: Number(process.env.BENCH_REDIS_RATE || 0) })));
   const errors = {};
   for (const r of runs) for (const [code, n] of Object.entries(r.errors)) if (code !== "first") errors[code] = (errors[code] || 0) + n;
   const firstError = runs.map((r) => r.errors.first).find(Boolean) || null;
@@ -141,6 +141,8 @@ async function measure(instances, ids) {
     rate: runs.reduce((a, r) => a + (r.counted / r.elapsedMs) * 1000, 0),
     perInstance: runs.map((r) => Math.round((r.counted / r.elapsedMs) * 1000)),
     cpuShare: runs.map((r) => Math.round(r.cpuShare * 100) / 100),
+    /** Per update made (all instances): the main threads' sleeps and preemptions, the processes' read and write calls. */
+    perUpdate: runs.every((r) => r.switches) ? Object.fromEntries(Object.keys(runs[0].switches).map((k) => [k, Math.round((runs.reduce((a, r) => a + r.switches[k], 0) / runs.reduce((a, r) => a + r.counted, 0)) * 100) / 100])) : null,
     cpuWaitShare: runs.map((r) => (r.cpuWaitShare === null ? null : Math.round(r.cpuWaitShare * 100) / 100)),
     all: latency(runs.flatMap((r) => r.local.concat(r.forwarded))),
     local: latency(runs.flatMap((r) => r.local)),
