@@ -173,6 +173,10 @@ export class RedisStore implements Store {
   private closed = false;
   /** The write connection's socket while it holds this turn's commands (see hold). */
   private corked: Duplex | null = null;
+  /** This turn's answers to submitted changes, per requester's reply stream: r, v, r, v, ... */
+  private answersOut = new Map<string, string[]>();
+  /** This turn's requests answered, per request stream: their ids, acknowledged at once. */
+  private acksOut = new Map<string, string[]>();
   private stop: () => void = () => undefined;
   private readonly stopping = new Promise<null>((resolve) => (this.stop = () => resolve(null)));
 
@@ -384,8 +388,41 @@ export class RedisStore implements Store {
     this.corked = socket;
     setImmediate(() => {
       this.corked = null;
+      this.sendAnswers();
       socket.uncork();
     });
+  }
+
+  /**
+   * A leader's answers of this turn: one stream entry per requester holding each answer as an
+   * `r`, `v` pair (answers() reads them in order), and one XACK per request stream, instead of a
+   * MULTI, XADD, PEXPIRE, EXEC and XACK per answer. Sent on the next turn with the appends.
+   */
+  private answerLater(from: string, request: string, answer: Answer, req: string, id: string): void {
+    if (!this.answersOut.size && !this.acksOut.size) this.hold();
+    if (!this.corked) setImmediate(() => this.sendAnswers()); // no socket to hold: sent (or failed) alone
+    const pairs = this.answersOut.get(from);
+    if (pairs) pairs.push("r", request, "v", JSON.stringify(answer));
+    else this.answersOut.set(from, ["r", request, "v", JSON.stringify(answer)]);
+    const acks = this.acksOut.get(req);
+    if (acks) acks.push(id);
+    else this.acksOut.set(req, [id]);
+  }
+
+  private sendAnswers(): void {
+    if (!this.answersOut.size && !this.acksOut.size) return;
+    const answers = this.answersOut;
+    const acks = this.acksOut;
+    this.answersOut = new Map();
+    this.acksOut = new Map();
+    // An answer lost with the connection is the requester's timeout; its request stays pending
+    // (not acknowledged) for the next leader to claim, which answers it from the stream.
+    for (const [from, pairs] of answers) {
+      const key = this.keys.reply(from);
+      this.writer.xadd(key, "MAXLEN", "~", 1000, "*", ...pairs).catch(() => undefined);
+      this.writer.pexpire(key, 60 * 60 * 1000).catch(() => undefined);
+    }
+    for (const [req, ids] of acks) this.writer.xack(req, GROUP, ...ids).catch(() => undefined);
   }
 
   append(entry: JournalEntry): void {
@@ -593,27 +630,34 @@ export class RedisStore implements Store {
   private answers(entries: Array<[string, string[]]>): void {
     for (const [id, fields] of entries) {
       if (compareIds(id, this.replyId) > 0) this.replyId = id;
+      // One entry holds a leader's answers of one turn to this instance: r, v, r, v, ...
       let request: string | undefined;
-      let json: string | undefined;
       for (let i = 0; i + 1 < fields.length; i += 2) {
         if (fields[i] === "r") request = fields[i + 1];
-        else if (fields[i] === "v") json = fields[i + 1];
+        else if (fields[i] === "v" && request !== undefined) {
+          this.settleForwarded(request, fields[i + 1]);
+          request = undefined;
+        }
       }
-      const waiting = request === undefined ? undefined : this.forwarded.get(request);
-      if (!waiting || request === undefined || json === undefined) continue;
-      this.forwarded.delete(request);
-      clearTimeout(waiting.timer);
-      let answer: Answer;
-      try {
-        answer = JSON.parse(json) as Answer;
-      } catch {
-        waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
-        continue;
-      }
-      if (answer.ok) waiting.resolve(answer.result);
-      else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
-      else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
     }
+  }
+
+  /** A forwarded change's answer: its promise settles as the leader's call did. */
+  private settleForwarded(request: string, json: string): void {
+    const waiting = this.forwarded.get(request);
+    if (!waiting) return;
+    this.forwarded.delete(request);
+    clearTimeout(waiting.timer);
+    let answer: Answer;
+    try {
+      answer = JSON.parse(json) as Answer;
+    } catch {
+      waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
+      return;
+    }
+    if (answer.ok) waiting.resolve(answer.result);
+    else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
+    else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
   }
 
   /**
@@ -675,12 +719,11 @@ export class RedisStore implements Store {
     }
     const req = this.keys.partition(p).req;
     const done = (answer: Answer): void => {
-      this.hold();
-      if (from !== undefined) {
-        const key = this.keys.reply(from);
-        this.writer.multi().xadd(key, "MAXLEN", "~", 1000, "*", "r", request ?? "", "v", JSON.stringify(answer)).pexpire(key, 60 * 60 * 1000).exec().catch(() => undefined);
+      if (from !== undefined) this.answerLater(from, request ?? "", answer, req, id);
+      else {
+        this.hold();
+        this.writer.xack(req, GROUP, id).catch(() => undefined);
       }
-      this.writer.xack(req, GROUP, id).catch(() => undefined);
     };
     if (request === undefined || from === undefined || json === undefined) return done({ ok: false, message: "not a submitted change" });
     // Already in the stream (made, then delivered again after a handover): answered, not run again.
