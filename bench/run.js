@@ -2,13 +2,13 @@
 // `npm run bench`: measures throughput, heap, restart time, compaction stalls, twin-sensor (in a
 // flow and end to end over MQTT), twin-predict (the core estimators and the node), twin-link and
 // what a SIGKILL loses in each persistence mode under load, the event-loop lag under sustained MQTT load,
-// and the quality of twin-predict's predictions on real series,
+// the quality of twin-predict's predictions on real series, and a registry shared on Redis by 1 to 3 instances,
 // each in its own child process, then writes BENCHMARKS.md and prints the same text.
 //
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
 // measured in the same runtime and the same run; nothing here is asserted by a test. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
-// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality, anomaly) to run
+// BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality, anomaly, redis) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
 // raw figures in bench/.tmp/last-run.json; BENCH_RENDER=1 renders the text again from them.
 // BENCH_ONLY=... BENCH_MERGE=<a full run's last-run.json> puts the sections just run into that
@@ -37,6 +37,7 @@ const CFG = QUICK
     sigkill: { rounds: 1, killAfterMs: 1000 },
     history: { devices: 10, readings: 1000, series: 2000, points: 200, rounds: 3 },
     lag: { rate: 10000, seconds: 10, twins: 1000, clients: 4 },
+    redis: { twins: 1000, seconds: 3, window: 50 },
   }
   : {
     messages: 100000, rounds: 3, warmup: 10000, fleet: 1000, heap: [1000, 10000, 100000], heapHistory: [[1000, 100], [10000, 100], [100000, 1], [100000, 100]], restartTwins: 100000, restartRuns: 3, compactTwins: 100000, compactRuns: 3,
@@ -47,6 +48,7 @@ const CFG = QUICK
     sigkill: { rounds: 5, killAfterMs: 1500 },
     history: { devices: 20, readings: 2000, series: 10000, points: 300, rounds: 5 },
     lag: { rate: 10000, seconds: 120, twins: 1000, clients: 4 },
+    redis: { twins: 1000, seconds: 10, window: 50 },
   };
 const TARGET = { historyMb: 600, historyBytesPerPoint: 4, ratio: 0.5, heapMb: 300, restartS: 5, stallMs: 50, sensorRatio: 0.5, sensorRatio10: 0.35, mqttRatio: 0.8, predictFlat: 1.2, linkRatio: 0.8, lagP99Ms: 20, lagMaxMs: 200 };
 
@@ -217,6 +219,49 @@ async function sigkill() {
   const c = CFG.sigkill;
   log(`sigkill: ${c.rounds} rounds per mode, every core busy`);
   return runChild("sigkill.js", [c.rounds, c.killAfterMs], { timeoutMs: 600000 });
+}
+
+async function redis() {
+  const c = CFG.redis;
+  log(`redis: 1, 2 and 3 instances on one redis-server (appendfsync everysec, then always), ${c.seconds} s each, and the local store`);
+  const out = await runChild("redis.js", [c.twins, c.seconds, c.window], { timeoutMs: 900000 });
+  if (out.skipped) log(`redis: skipped: ${out.skipped}`);
+  return out;
+}
+
+function renderRedis(L, r, conditions) {
+  const x = r.redis;
+  L.push("", "## 14. A registry shared on Redis: updates/s and latency for 1, 2 and 3 instances (issue 15)", "");
+  if (x.skipped) {
+    L.push(`_Skipped: ${x.skipped}._`);
+    return;
+  }
+  conditions("redis");
+  L.push(`bench/redis.js: one redis-server (${x.redisVersion.split(" ").slice(0, 3).join(" ")}, AOF on, its files on the repository's disk), ${fmt(x.twins)} twins (2 reported`);
+  L.push("numbers each) written into a fresh registry of 64 partitions before each run (the migration's `writeRedis`), then 1, 2 or 3");
+  L.push("instances, each a child process (bench/redis-instance.js) with the registry open on a RedisStore (default lease and");
+  L.push(`timing), submitting readings (\`registry.submit({op: "report", ...})\`, 2 numbers) for its share of the twins from ${x.window} loops at`);
+  L.push("once (so at most that many of its updates in flight), each loop waiting for its update's promise (durable as the mode");
+  L.push("promises) before the next. With 2 or 3 instances, half of each instance's twins are led by another instance, so half its");
+  L.push(`readings are forwarded to the leader (\`RedisStore.forward\`); 1 instance leads every twin. ${x.warmupS} s of warm-up, then ${x.seconds} s timed,`);
+  L.push("every instance at once, once per row. Latency: from the call to the promise resolving, for the updates completed in the");
+  L.push("timed part. The same loops on a local FileStore (one process, the same twins) for comparison. Afterwards every twin's");
+  L.push("version is 1 + the readings acknowledged for it, on instance 1 (which follows every partition): \"checked\".", "");
+  L.push("| store | instances | updates/s (per instance) | latency p50 / p99 | on the leader p50 / p99 | forwarded p50 / p99 | CPU per instance | waiting for a CPU | redis-server CPU | errors | refused (backpressure) | checked |", "|---|---|---|---|---|---|---|---|---|---|---|---|");
+  const ms = (v) => (v === null || v === undefined ? "-" : v < 1 ? v.toFixed(2) : v < 10 ? v.toFixed(1) : fmt(v));
+  const lat = (l) => (l.n ? `${ms(l.p50)} / ${ms(l.p99)} ms` : "-");
+  const shares = (xs) => xs.map((v) => (v === null ? "-" : `${Math.round(v * 100)} %`)).join(", ");
+  const errs = (e) => (Object.keys(e).length ? Object.entries(e).map(([k, n]) => `${k} ${fmt(n)}`).join(", ") : "0");
+  const row = (store, y) =>
+    L.push(`| ${store} | ${y.instances} | ${fmt(y.rate)}${y.instances > 1 ? ` (${y.perInstance.map((v) => fmt(v)).join(", ")})` : ""} | ${lat(y.all)} | ${lat(y.local)} | ${lat(y.forwarded)} | ${shares(y.cpuShare)} | ${shares(y.cpuWaitShare)} | ${y.redisCpuShare === undefined ? "-" : shares([y.redisCpuShare])} | ${errs(y.errors)} | ${fmt(y.refused)} | ${y.checked ? "yes" : `NO (${fmt(y.versions.found)} of ${fmt(y.versions.expected)})`} |`);
+  for (const y of x.redis) row(`Redis, appendfsync ${y.appendfsync} (RedisStore ${y.mode})`, y);
+  for (const y of x.local) row(`local FileStore ${y.mode}`, y);
+  L.push("", "CPU columns are shares of one core over the timed part (redis-server's over warm-up and timed part); \"waiting for a CPU\" is");
+  L.push("the time an instance's main thread was ready to run while other processes had the CPU (Linux schedstat): on a machine");
+  L.push(`with ${r.machine.cores} cores, 1 to 3 instances, redis-server and whatever else runs share them, so these figures say more about a busy`);
+  L.push("machine than about Redis. No target: report only.");
+  const firsts = [...x.redis, ...x.local].map((y) => y.firstError).filter(Boolean);
+  if (firsts.length) L.push("", `First error seen: ${firsts[0]}`);
 }
 
 function renderSigkill(L, r, conditions, targets) {
@@ -654,6 +699,7 @@ function render(r) {
     ["lag", "11. Event-loop lag under sustained MQTT load (issue 11)", renderLag],
     ["quality", "12. Prediction quality at default settings: real series and the simulator (issue 12)", renderQuality],
     ["anomaly", "13. Anomaly flags and time to threshold: simulated faults and real series (issue 12)", renderAnomaly],
+    ["redis", "14. A registry shared on Redis: updates/s and latency for 1, 2 and 3 instances (issue 15)", renderRedis],
   ];
   for (const [name, title, section] of sections) {
     if (r[name]) section(L, r, conditions, targets);
@@ -738,7 +784,7 @@ async function main() {
   try {
     process.env.TWINWIRE_BENCH_PKG = await snapshotPackage(pkgDir);
     result.sections = {};
-    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality], ["anomaly", anomaly]];
+    const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality], ["anomaly", anomaly], ["redis", redis]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
       const load = os.loadavg()[0];

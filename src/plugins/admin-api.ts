@@ -17,6 +17,8 @@
  *        with its type, unit, range, writability and nested rules, Components as the twin names
  *        them. The editor reads models here, never by parsing the Models text itself. Under
  *        /twin-models, not /twins, so that no twin id ("models") is shadowed.
+ *   POST /twin-registry/:registry/migrate  (twins.write) copies the registry's twins between its
+ *        local store and Redis: src/plugins/admin-migrate.ts.
  *
  * A registry shared on Redis serves reads from its own copy; while Redis is out of reach, that
  * copy may miss other instances' changes, so the reads of its twins carry the header
@@ -29,6 +31,7 @@ import { modelJson } from "../core/models";
 import { RED, Request, Response } from "../runtime/red";
 import { RegistryNode, findRegistry } from "../runtime/registry-node";
 import { liveSummary } from "../runtime/live-feed";
+import { registerMigrateRoute } from "./admin-migrate";
 
 /** An error of the API itself, answered as { error, code } like a core error. */
 class HttpError extends Error {
@@ -183,6 +186,8 @@ export function registerAdminApi(RED: RED): void {
     // Answer only once the change is as durable as the registry's mode promises (strict: fsynced).
     return new Promise((resolve, reject) => registry.whenDurable((err) => (err ? reject(err) : resolve(answer))));
   }));
+
+  registerMigrateRoute(RED, resolve);
 }
 
 /**

@@ -58,6 +58,21 @@ describe("Changes submitted to the leader of a registry shared on Redis", functi
     assert.strictEqual(b.reg.get(id).version, 1);
   });
 
+  it("settles each of many changes submitted in one turn on the other instance with its own result or error, answered together", async function () {
+    const { a, b, id } = await twoWithTwin("boiler");
+    const ops = Array.from({ length: 12 }, (_, i) => (i === 5 ? { op: "report", id, values: "open" } : { op: "report", id, values: { n: i + 1 } }));
+    const expectedError = await a.reg.submit(ops[5]).then(() => null, (err) => err);
+    const outcomes = await Promise.all(ops.map((op) => b.reg.submit(op).then((r) => r.event.version, (err) => err)));
+    // Run in order on the leader: versions 2 to 12, the bad reading refused in its place.
+    assert.deepStrictEqual(outcomes.filter((o) => typeof o === "number"), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert.strictEqual(outcomes[5].code, expectedError.code);
+    assert.strictEqual(outcomes[5].message, expectedError.message);
+    assert.deepStrictEqual(b.reg.history(id, "n").map((p) => p.value), [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]);
+    // The leader answered several of them in one reply-stream entry (r, v pairs in order).
+    const entries = await ctx.client().xrange(a.store.keys.reply(b.store.instance), "-", "+");
+    assert.ok(entries.length < ops.length, `${entries.length} reply entries for ${ops.length} answers`);
+  });
+
   it("answers a request delivered again, on the same leader or on the next after a handover, without applying it twice", async function () {
     const { a, b, id } = await twoWithTwin("pump");
     const client = ctx.client();
@@ -172,7 +187,9 @@ describe("Changes submitted to the leader of a registry shared on Redis", functi
 async function answersOn(client, key, count) {
   for (;;) {
     const got = await client.xrange(key, "-", "+");
-    if (got.length >= count) return got.map(([, fields]) => JSON.parse(fields[fields.indexOf("v") + 1]));
+    // An entry holds one leader's answers of one turn: every v, in order.
+    const answers = got.flatMap(([, fields]) => fields.filter((_, i) => i % 2 === 1 && fields[i - 1] === "v").map((v) => JSON.parse(v)));
+    if (answers.length >= count) return answers;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

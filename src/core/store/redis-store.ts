@@ -14,6 +14,7 @@
  */
 import { randomBytes } from "crypto";
 import type { Redis } from "ioredis";
+import type { Duplex } from "stream";
 import { ErrorCode, ErrorParams, TwinError, isTwinError } from "../errors";
 import type { SubmitOp } from "../registry";
 import { JournalEntry, TwinRecord, ApplyContext, applyEntry, fromRecord, toRecord } from "../journal";
@@ -55,6 +56,13 @@ export interface RedisStoreOptions {
   retentionMs?: number;
   /** How long a change submitted here waits for the leader's answer before it fails (store-unavailable). */
   forwardTimeoutMs?: number;
+  /**
+   * Backpressure: appends sent and not answered yet, and changes forwarded to a leader and not
+   * answered yet, at most (each counted on its own). Beyond it a change is refused at once with
+   * store-unavailable, before anything is applied, instead of queueing without bound while Redis
+   * (an fsync per append in strict) is slower than the changes coming in.
+   */
+  maxInFlight?: number;
 }
 
 export const REDIS_DEFAULTS = {
@@ -65,6 +73,13 @@ export const REDIS_DEFAULTS = {
   snapshotEvery: 1000,
   retentionMs: 60 * 60 * 1000,
   forwardTimeoutMs: 5000,
+  /**
+   * Under a second of appends at the rate one instance reached in the benchmark (docs/redis.md,
+   * "Benchmarks": about 14,000 a second with appendfsync everysec on a busy 2-core machine): a
+   * burst of a few thousand readings passes, a Redis stalled for seconds does not pile up
+   * without end (each waiting append holds its entry's JSON).
+   */
+  maxInFlight: 10000,
 };
 
 /** The consumer group the leaders of a partition read its submitted changes through. */
@@ -116,7 +131,8 @@ function whenReady(client: Redis): Promise<void> {
 
 export class RedisStore implements Store {
   readonly mode: "strict" | "batched";
-  readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
+  /** `refused`: changes refused by the bound on those in flight (maxInFlight). */
+  readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0, refused: 0 };
   /** `name#incarnation`: this process's store among the live ones (leases, entries, requests, replies). */
   readonly instance: string;
   /** The name partitions are shared out by (options.instance). */
@@ -164,6 +180,12 @@ export class RedisStore implements Store {
   /** Between the first lease round and the registry's restore: catch-ups wait for the restore. */
   private opening = false;
   private closed = false;
+  /** The write connection's socket while it holds this turn's commands (see hold). */
+  private corked: Duplex | null = null;
+  /** This turn's answers to submitted changes, per requester's reply stream: r, v, r, v, ... */
+  private answersOut = new Map<string, string[]>();
+  /** This turn's requests answered, per request stream: their ids, acknowledged at once. */
+  private acksOut = new Map<string, string[]>();
   private stop: () => void = () => undefined;
   private readonly stopping = new Promise<null>((resolve) => (this.stop = () => resolve(null)));
 
@@ -365,6 +387,58 @@ export class RedisStore implements Store {
     return this.writable.size;
   }
 
+  /**
+   * Holds what the write connection is sent in this turn and writes it at once on the next
+   * (one write(2), one wake-up of the server, its answers in one read here) instead of a
+   * write per command: appends, forwarded changes and answers come many to a turn under load.
+   * The commands stay in the socket's own buffer, in the order they were issued, behind anything
+   * sent before: ordering, and the connection's never queueing or resending, are unchanged.
+   */
+  private hold(): void {
+    if (this.corked) return;
+    const socket = (this.writer as unknown as { stream?: Duplex }).stream;
+    if (!socket || !socket.writable) return;
+    socket.cork();
+    this.corked = socket;
+    setImmediate(() => {
+      this.corked = null;
+      this.sendAnswers();
+      socket.uncork();
+    });
+  }
+
+  /**
+   * A leader's answers of this turn: one stream entry per requester holding each answer as an
+   * `r`, `v` pair (answers() reads them in order), and one XACK per request stream, instead of a
+   * MULTI, XADD, PEXPIRE, EXEC and XACK per answer. Sent on the next turn with the appends.
+   */
+  private answerLater(from: string, request: string, answer: Answer, req: string, id: string): void {
+    if (!this.answersOut.size && !this.acksOut.size) this.hold();
+    if (!this.corked) setImmediate(() => this.sendAnswers()); // no socket to hold: sent (or failed) alone
+    const pairs = this.answersOut.get(from);
+    if (pairs) pairs.push("r", request, "v", JSON.stringify(answer));
+    else this.answersOut.set(from, ["r", request, "v", JSON.stringify(answer)]);
+    const acks = this.acksOut.get(req);
+    if (acks) acks.push(id);
+    else this.acksOut.set(req, [id]);
+  }
+
+  private sendAnswers(): void {
+    if (!this.answersOut.size && !this.acksOut.size) return;
+    const answers = this.answersOut;
+    const acks = this.acksOut;
+    this.answersOut = new Map();
+    this.acksOut = new Map();
+    // An answer lost with the connection is the requester's timeout; its request stays pending
+    // (not acknowledged) for the next leader to claim, which answers it from the stream.
+    for (const [from, pairs] of answers) {
+      const key = this.keys.reply(from);
+      this.writer.xadd(key, "MAXLEN", "~", 1000, "*", ...pairs).catch(() => undefined);
+      this.writer.pexpire(key, 60 * 60 * 1000).catch(() => undefined);
+    }
+    for (const [req, ids] of acks) this.writer.xack(req, GROUP, ...ids).catch(() => undefined);
+  }
+
   append(entry: JournalEntry): void {
     if (this.closed) throw new TwinError("store-closed");
     if (!this.healthState.ok) throw new TwinError("store-unavailable", { reason: this.healthState.error ?? "Redis unreachable" });
@@ -378,6 +452,11 @@ export class RedisStore implements Store {
         : `twin "${entry.i}" is led by another instance (partition ${p})`;
       throw new TwinError("store-unavailable", { reason });
     }
+    const most = this.options.maxInFlight ?? REDIS_DEFAULTS.maxInFlight;
+    if (this.outstanding.size >= most) {
+      this.stats.refused++;
+      throw new TwinError("store-unavailable", { reason: `${this.outstanding.size} changes are waiting for Redis to answer (at most ${most}): Redis is slower than the changes coming in` });
+    }
     const [check, version] = checkOf(entry);
     const seq = ++this.appendSeq;
     this.outstanding.add(seq);
@@ -389,6 +468,7 @@ export class RedisStore implements Store {
     this.stats.journalBytes += json.length;
     const request = this.currentRequest;
     this.remember(p, request);
+    this.hold();
     this.writer.twAppend(k.epoch, k.ver, k.log, String(epoch), entry.i, check, version, json, this.instance, request).then(
       (id) => {
         if (compareIds(id, this.lastId[p]) > 0) this.lastId[p] = id;
@@ -563,6 +643,11 @@ export class RedisStore implements Store {
     if (this.closed) return Promise.reject(new TwinError("store-closed"));
     if (!this.healthState.ok || !this.partitions) return Promise.reject(new TwinError("store-unavailable", { reason: this.healthState.error ?? "Redis unreachable" }));
     if (op.op === "report" && op.options?.shape) return Promise.reject(new RangeError(`a shaped reading of twin "${op.id}" is made on the instance leading it only`));
+    const most = this.options.maxInFlight ?? REDIS_DEFAULTS.maxInFlight;
+    if (this.forwarded.size >= most) {
+      this.stats.refused++;
+      return Promise.reject(new TwinError("store-unavailable", { reason: `${this.forwarded.size} changes sent to the instances leading their twins are waiting for an answer (at most ${most})` }));
+    }
     const p = partitionOf(op.id, this.partitions);
     const request = `${this.instance}:${++this.requestSeq}`;
     const ms = this.options.forwardTimeoutMs ?? REDIS_DEFAULTS.forwardTimeoutMs;
@@ -572,6 +657,7 @@ export class RedisStore implements Store {
         reject(new TwinError("store-unavailable", { reason: `no answer within ${ms} ms from the instance leading twin "${op.id}" (partition ${p})` }));
       }, ms);
       this.forwarded.set(request, { resolve, reject, timer });
+      this.hold();
       this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).catch((err: Error) => {
         clearTimeout(timer);
         this.forwarded.delete(request);
@@ -584,27 +670,34 @@ export class RedisStore implements Store {
   private answers(entries: Array<[string, string[]]>): void {
     for (const [id, fields] of entries) {
       if (compareIds(id, this.replyId) > 0) this.replyId = id;
+      // One entry holds a leader's answers of one turn to this instance: r, v, r, v, ...
       let request: string | undefined;
-      let json: string | undefined;
       for (let i = 0; i + 1 < fields.length; i += 2) {
         if (fields[i] === "r") request = fields[i + 1];
-        else if (fields[i] === "v") json = fields[i + 1];
+        else if (fields[i] === "v" && request !== undefined) {
+          this.settleForwarded(request, fields[i + 1]);
+          request = undefined;
+        }
       }
-      const waiting = request === undefined ? undefined : this.forwarded.get(request);
-      if (!waiting || request === undefined || json === undefined) continue;
-      this.forwarded.delete(request);
-      clearTimeout(waiting.timer);
-      let answer: Answer;
-      try {
-        answer = JSON.parse(json) as Answer;
-      } catch {
-        waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
-        continue;
-      }
-      if (answer.ok) waiting.resolve(answer.result);
-      else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
-      else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
     }
+  }
+
+  /** A forwarded change's answer: its promise settles as the leader's call did. */
+  private settleForwarded(request: string, json: string): void {
+    const waiting = this.forwarded.get(request);
+    if (!waiting) return;
+    this.forwarded.delete(request);
+    clearTimeout(waiting.timer);
+    let answer: Answer;
+    try {
+      answer = JSON.parse(json) as Answer;
+    } catch {
+      waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
+      return;
+    }
+    if (answer.ok) waiting.resolve(answer.result);
+    else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
+    else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
   }
 
   /**
@@ -666,11 +759,11 @@ export class RedisStore implements Store {
     }
     const req = this.keys.partition(p).req;
     const done = (answer: Answer): void => {
-      if (from !== undefined) {
-        const key = this.keys.reply(from);
-        this.writer.multi().xadd(key, "MAXLEN", "~", 1000, "*", "r", request ?? "", "v", JSON.stringify(answer)).pexpire(key, 60 * 60 * 1000).exec().catch(() => undefined);
+      if (from !== undefined) this.answerLater(from, request ?? "", answer, req, id);
+      else {
+        this.hold();
+        this.writer.xack(req, GROUP, id).catch(() => undefined);
       }
-      this.writer.xack(req, GROUP, id).catch(() => undefined);
     };
     if (request === undefined || from === undefined || json === undefined) return done({ ok: false, message: "not a submitted change" });
     // Already in the stream (made, then delivered again after a handover): answered, not run again.
