@@ -866,7 +866,8 @@ export class TwinRegistry {
       entry.d = d;
     }
     if (!entry.ap && !entry.rv && !entry.d) return null;
-    this.checkSize(twin, { a: entry.ap ? parts.a : undefined, d: parts.d }, reportedBytes);
+    // Readings alone (most changes) measure nothing besides themselves: no parts object per reading.
+    this.checkSize(twin, entry.ap || parts.d ? { a: entry.ap ? parts.a : undefined, d: parts.d } : NO_PARTS, reportedBytes);
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
@@ -1133,6 +1134,8 @@ function readingsOf(e: { t: number; r?: Record<string, EntryTuple>; rv?: Record<
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
+/** What checkSize measures for a change of readings alone: nothing besides them. */
+const NO_PARTS: Parts = Object.freeze({});
 
 function expectedVersion(twinId: string, ifVersion: unknown): number {
   const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;
