@@ -30,8 +30,10 @@ export interface ChangeEvent {
   op?: "created" | "deleted";
   /**
    * Only on a change another instance made to a registry shared by several (docs/redis.md),
-   * applied here from its stream: views take it like any other; a follower with an effect
-   * outside the registry leaves it to the instance that made it (src/core/follower.ts).
+   * applied here from its stream, or on what differed when a twin was read again from the shared
+   * store (a refused change going back, changes missed meanwhile): views take it like any other;
+   * a follower with an effect outside the registry leaves it to the instance that made it
+   * (src/core/follower.ts).
    */
   origin?: "elsewhere";
 }
@@ -251,12 +253,7 @@ export class TwinRegistry {
           }
         }
       },
-      replace: (id, rec) => {
-        const twin = rec && fromRecord(rec, this.historyLength);
-        if (!twin) return void this.twins.delete(id);
-        twin.lsn = ++this.lsn;
-        this.twins.set(id, twin);
-      },
+      replace: (id, rec) => this.replaceElsewhere(id, rec),
       record: (id) => {
         const twin = this.twins.get(id);
         return twin && toRecord(twin);
@@ -329,6 +326,67 @@ export class TwinRegistry {
       default:
         if (!twin) return applyEntry(e, disk);
         return this.derivedElsewhere(twin, e as DerivedEntry, disk);
+    }
+  }
+
+  /**
+   * A twin put back as the shared store holds it (its partition read again: after a refused
+   * change, Redis coming back, an entry this instance could not apply). What differs from the
+   * twin held here is told as change events marked `origin: "elsewhere"`, in the order a write
+   * emits them: views see the twin as it is now (a refused change going back, changes made
+   * elsewhere meanwhile), and followers with an effect outside do not act on it (this instance
+   * made none of it; they take the twin up through `resumeTwins` if it leads it).
+   */
+  private replaceElsewhere(id: string, rec: TwinRecord | null): void {
+    const before = this.twins.get(id);
+    const twin = rec && fromRecord(rec, this.historyLength);
+    if (!twin) {
+      if (!before) return;
+      this.twins.delete(id);
+      this.seen.delete(id);
+      this.emit({ twinId: id, version: before.version, section: "twin", ts: this.clock(), changes: dict(), op: "deleted", origin: ELSEWHERE });
+      return;
+    }
+    twin.lsn = ++this.lsn;
+    this.twins.set(id, twin);
+    if (twin.online && twin.lastSeen !== null) this.markSeen(id, twin.lastSeen);
+    else this.seen.delete(id);
+    const v = twin.version;
+    const t = twin.updated;
+    const emit = (section: Section, changes: Record<string, Change>): void => {
+      if (hasKeys(changes)) this.emit({ twinId: id, version: v, section, ts: t, changes, origin: ELSEWHERE });
+    };
+    if (!before) this.emit({ twinId: id, version: v, section: "twin", ts: t, changes: dict(), op: "created", origin: ELSEWHERE });
+    const attributes = dict<Change>();
+    const was = before?.attributes ?? dict();
+    for (const key of new Set([...Object.keys(was), ...Object.keys(twin.attributes)])) {
+      const a = key in was ? was[key] : null;
+      const b = key in twin.attributes ? twin.attributes[key] : null;
+      if (!jsonEqual(a, b)) attributes[key] = { value: cloneJson(b), previous: cloneJson(a), ts: t };
+    }
+    emit("attributes", attributes);
+    emit("reported", entryChanges(before?.reported, twin.reported, t));
+    emit("desired", entryChanges(before?.desired ?? undefined, twin.desired ?? undefined, t));
+    const names = new Set([...(before?.desired?.keys() ?? []), ...(twin.desired?.keys() ?? [])]);
+    if (names.size) {
+      const deltaBefore = before ? this.deltaFor(before, this.modelOf(before), names) : new Map([...names].map((name) => [name, undefined]));
+      this.emitDelta(twin, this.modelOf(twin), deltaBefore, t, ELSEWHERE);
+    }
+    if ((before?.online ?? false) !== twin.online) this.emitConnectivity(twin, twin.online, t, ELSEWHERE);
+    for (const section of Object.keys(DERIVED) as DerivedSection[]) {
+      const changes = dict<Change>();
+      if (DERIVED[section].shape === "keyed") {
+        const a = before ? keyedOf(before, section) : undefined;
+        const b = keyedOf(twin, section);
+        for (const name of new Set([...(a?.keys() ?? []), ...(b?.keys() ?? [])])) {
+          const x = a?.get(name) ?? null;
+          const y = b?.get(name) ?? null;
+          if (!jsonEqual(x, y)) changes[name] = { value: cloneJson(y), previous: cloneJson(x), ts: t };
+        }
+      } else {
+        wholeChanges(changes, before ? wholeOf(before, section) : null, wholeOf(twin, section), t);
+      }
+      emit(section, changes);
     }
   }
 
@@ -482,6 +540,7 @@ export class TwinRegistry {
     }
   }
 
+  /** The store's `whenDurable` (store.ts): ask in the turn of the writes it stands for. */
   whenDurable(callback: (err?: Error) => void): void {
     this.store.whenDurable(callback);
   }
@@ -1125,6 +1184,17 @@ function readingsOf(e: { t: number; r?: Record<string, EntryTuple>; rv?: Record<
     }
   }
   return out;
+}
+
+/** What differs between two sets of entries (reported or desired), as changes; a name gone is null. */
+function entryChanges(before: Map<string, Entry> | undefined, after: Map<string, Entry> | undefined, t: number): Record<string, Change> {
+  const changes = dict<Change>();
+  for (const [name, entry] of after ?? []) {
+    const was = before?.get(name);
+    if (!was || was.ts !== entry.ts || !jsonEqual(was.value, entry.value)) changes[name] = { value: entry.value, previous: was ? was.value : null, ts: entry.ts };
+  }
+  for (const [name, was] of before ?? []) if (!after?.has(name)) changes[name] = { value: null, previous: was.value, ts: t };
+  return changes;
 }
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */

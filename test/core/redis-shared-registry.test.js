@@ -146,6 +146,111 @@ describe("Redis store shared by several instances", function () {
     }
   });
 
+  it("tells what changed when a paused instance reads its twin again from Redis: its refused change goes back, and the new leader's changes it missed arrive, as events marked elsewhere", async function () {
+    const a = await ctx.open(lease);
+    a.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    a.store.leases.freeze();
+    const b = await ctx.open(lease);
+    await waitFor(() => b.store.leads("pump-1"), "the other instance to take the lapsed lease", 10000);
+    // The paused instance believes it writes the partition, so it does not follow it: it misses these.
+    b.reg.report("pump-1", { temperature: 21 });
+    b.reg.setDesired("pump-1", { temperature: 25 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    const events = [];
+    a.reg.subscribe((event) => events.push(plain(event)));
+
+    a.reg.report("pump-1", { temperature: 99 });
+    assert.ok(await durable(a.reg), "the paused instance's change is refused");
+    await waitFor(() => a.reg.get("pump-1").reported.temperature === 21, "the twin read again from Redis", 5000);
+    assert.deepStrictEqual(plain(a.reg.get("pump-1")), plain(b.reg.get("pump-1")));
+    const made = events.filter((e) => !e.origin);
+    assert.deepStrictEqual(made.map((e) => e.section), ["reported"], "the paused instance's own change, before it was refused");
+    const back = events.filter((e) => e.origin === "elsewhere");
+    const version = b.reg.get("pump-1").version;
+    const ts = b.reg.get("pump-1").updated;
+    assert.deepStrictEqual(back.map((e) => [e.section, e.version, e.changes]), [
+      ["reported", version, { temperature: { value: 21, previous: 99, ts: b.reg.get("pump-1").meta.reported.temperature.ts } }],
+      ["desired", version, { temperature: { value: 25, previous: null, ts: b.reg.get("pump-1").meta.desired.temperature.ts } }],
+      ["delta", version, { temperature: { value: 25, previous: null, ts } }],
+    ]);
+  });
+
+  it("tells each change once on an instance reading its twin again from Redis while the new leader goes on writing it", async function () {
+    const a = await ctx.open(lease);
+    a.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    a.store.leases.freeze();
+    const b = await ctx.open(lease);
+    await waitFor(() => b.store.leads("pump-1"), "the other instance to take the lapsed lease", 10000);
+    b.reg.report("pump-1", { temperature: 21 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    // The paused instance's read of the partition is answered by Redis, then held here, while the
+    // new leader writes again; its stream reader's turns are counted.
+    let loaded = false;
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    const load = a.store.writer.twLoad.bind(a.store.writer);
+    a.store.writer.twLoad = async (...args) => {
+      const part = await load(...args);
+      loaded = true;
+      await gate;
+      return part;
+    };
+    let reads = 0;
+    const xread = a.store.reader.xread.bind(a.store.reader);
+    a.store.reader.xread = (...args) => (reads++, xread(...args));
+    const values = [];
+    a.reg.subscribe((event) => {
+      if (event.section === "reported" && event.origin === "elsewhere") values.push(event.changes.temperature.value);
+    });
+
+    a.reg.report("pump-1", { temperature: 99 });
+    assert.ok(await durable(a.reg), "the paused instance's change is refused");
+    await waitFor(() => loaded, "the partition read from Redis", 5000);
+    b.reg.report("pump-1", { temperature: 22 });
+    assert.strictEqual(await durable(b.reg), undefined);
+    const after = reads;
+    await waitFor(() => reads >= after + 2, "a whole turn of the stream reader after the new change", 5000);
+    release();
+    const history = (x) => x.reg.history("pump-1", "temperature").map((point) => point.value);
+    await waitFor(() => history(a).join() === "20,21,22", "the twin as Redis holds it, with the new leader's change, on the paused instance", 5000);
+    assert.deepStrictEqual(plain(a.reg.get("pump-1")), plain(b.reg.get("pump-1")));
+    assert.deepStrictEqual(values, [21, 22], "each change told once, in order");
+  });
+
+  it("reads a partition again, with a warning, when a change from another instance names a twin this instance does not hold, so it holds that twin again", async function () {
+    const a = await ctx.open(lease);
+    const b = await ctx.open(lease);
+    await split(a, b);
+    const warnings = [];
+    b.store.onWarning((message) => warnings.push(message));
+    const id = ledBy(a.store, b.store, "pump");
+    a.reg.create(id, { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
+    // The other instance falls out of step: it no longer holds the twin (as if it had missed its creation).
+    b.store.shared.replace(id, null);
+    assert.strictEqual(b.reg.has(id), false);
+
+    a.reg.report(id, { temperature: 21 });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id) && b.reg.get(id).reported.temperature === 21, "the twin read again from Redis", 5000);
+    assert.deepStrictEqual(plain(b.reg.get(id)), plain(a.reg.get(id)));
+    assert.strictEqual(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], new RegExp(`twin "${id}" made by another instance could not be applied here \\(unknown\\): partition \\d+ is read again from Redis`));
+
+    // A stream entry that is no journal entry is said, and passed over.
+    const client = ctx.client();
+    const k = a.store.keys.partition(partitionOf(a.store, id));
+    await client.xadd(k.log, "*", "e", "not json", "w", "elsewhere");
+    a.reg.report(id, { temperature: 22 });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.get(id).reported.temperature === 22, "the next change on the other instance", 5000);
+    assert.strictEqual(warnings.length, 2, warnings.join("\n"));
+    assert.match(warnings[1], /is not a journal entry; it was skipped/);
+  });
+
   it("refuses the change of an instance that lost its lease while paused: it never reaches Redis or the other instance, and the paused one takes the twin back from Redis", async function () {
     const a = await ctx.open(lease);
     a.reg.create("pump-1", { reported: { temperature: 20 } });
@@ -174,6 +279,32 @@ describe("Redis store shared by several instances", function () {
     assert.strictEqual(await durable(b.reg), undefined);
     await waitFor(() => a.reg.get("pump-1").reported.temperature === 21, "the new leader's change on the paused instance", 5000);
     assert.strictEqual(a.reg.get("pump-1").version, b.reg.get("pump-1").version);
+  });
+
+  it("fences a paused process once a process restarted with the same instance name takes the twin: the restart leads under a new epoch, and the paused one's change is refused", async function () {
+    const old = await ctx.open({ ...lease, instance: "node-red-1" });
+    old.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(old.reg), undefined);
+    const p = partitionOf(old.store, "pump-1");
+    const oldEpoch = old.store.leases.epochOf(p);
+    // The old process stops (its clock stands still) and a new one starts with the same name.
+    old.store.leases.freeze();
+    const restarted = await ctx.open({ ...lease, instance: "node-red-1" });
+    await waitFor(() => restarted.store.leads("pump-1"), "the restarted process to lead the twin", 10000);
+    assert.ok(restarted.store.leases.epochOf(p) > oldEpoch, `epoch ${restarted.store.leases.epochOf(p)} after ${oldEpoch}`);
+    assert.ok(old.store.leads("pump-1"), "the paused process still believes it leads the twin");
+
+    old.reg.report("pump-1", { temperature: 99 });
+    const err = await durable(old.reg);
+    assert.ok(err, "the paused process's change is not acknowledged");
+    assert.strictEqual(err.code, "store-unavailable");
+    assert.match(err.message, /refused/);
+
+    restarted.reg.report("pump-1", { temperature: 21 });
+    assert.strictEqual(await durable(restarted.reg), undefined);
+    await waitFor(() => old.reg.get("pump-1").reported.temperature === 21, "the restarted process's change on the paused one", 5000);
+    assert.deepStrictEqual(restarted.reg.history("pump-1", "temperature").map((x) => x.value), [20, 21]);
+    assert.deepStrictEqual(old.reg.history("pump-1", "temperature").map((x) => x.value), [20, 21]);
   });
 });
 

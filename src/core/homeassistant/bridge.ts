@@ -10,6 +10,13 @@
  * one of this bridge's that no twin stands for any more (deleted while the broker was away or the
  * flow was stopped, left out of the twin-id globs, a property the model lost) is cleared, so HA
  * keeps no ghost device.
+ *
+ * On a registry shared by several instances (docs/redis.md) each twin's leader speaks for it: an
+ * instance announces only the twins it leads, announces the twins it takes over
+ * (`resumeTwins`), forgets, without clearing anything, the ones another instance takes
+ * (`leaveTwins`: their retained configs stay for the new leader, which publishes the same), applies
+ * HA's commands (which every instance receives) only for the twins it leads, and clears a stale
+ * config only for a twin whose partition it leads. On a local store every twin is led here.
  */
 import { RegistryFollower } from "../follower";
 import { TwinError } from "../errors";
@@ -77,12 +84,12 @@ export class HomeAssistantBridge extends RegistryFollower {
     return this.announced.size;
   }
 
-  /** Announces every handled twin again, in steps (after a reconnect, or HA's birth message). */
+  /** Announces every handled twin (led here) again, in steps (after a reconnect, or HA's birth message). */
   announceAll(): void {
     if (this.closed) return;
     this.emit([{ topic: bridgeTopic(this.o.ha), payload: "online", retain: true }]);
     const ids: string[] = [];
-    for (const id of this.registry.ids()) if (this.handles(id)) ids.push(id);
+    for (const id of this.registry.ids()) if (this.handles(id) && this.leads(id)) ids.push(id);
     ids.sort();
     const fresh = this.announcing === null;
     this.announcing = ids;
@@ -92,10 +99,12 @@ export class HomeAssistantBridge extends RegistryFollower {
   /**
    * Applies a command from HA (`<base>/<twinId>/set/<property>`) as desired state, checked by
    * the model like any other; throws a TwinError naming twin, property and value. A command for
-   * a twin this bridge does not handle is another bridge's (null).
+   * a twin this bridge does not handle is another bridge's, and one for a twin another instance
+   * leads is that instance's (null).
    */
   command(twinId: string, property: string, payload: string): ChangeEvent | null {
-    if (!this.handles(twinId)) return null;
+    // Every instance receives HA's commands: the one leading the twin applies it.
+    if (!this.handles(twinId) || !this.leads(twinId)) return null;
     const twin = this.registry.twin(twinId);
     if (!twin) throw new TwinError("not-found", { twinId });
     const spec = this.registry.modelOf(twin)?.properties.get(property);
@@ -118,6 +127,30 @@ export class HomeAssistantBridge extends RegistryFollower {
 
   protected override resume(): void {
     this.announceAll();
+  }
+
+  /** Twins this instance leads now: announced (in steps, with the round under way if there is one). */
+  protected override resumeTwins(twinIds: string[]): void {
+    if (this.closed) return;
+    const ids = twinIds.filter((id) => this.handles(id) && this.leads(id)).sort();
+    if (!ids.length) return;
+    if (this.announcing !== null) return void this.announcing.push(...ids);
+    this.announcing = ids;
+    this.announceStep(0);
+  }
+
+  /**
+   * Twins another instance leads now: it speaks for them (the same retained configs and state),
+   * so they are forgotten here, nothing cleared, and a state not sent yet is the new leader's.
+   */
+  protected override leaveTwins(twinIds: string[]): void {
+    let forgot = false;
+    for (const id of twinIds) {
+      this.queued.delete(id);
+      this.throttle.forget(id);
+      forgot = this.forget(id, false) || forgot;
+    }
+    if (forgot) this.o.onChange?.();
   }
 
   protected override stop(): void {
@@ -180,7 +213,7 @@ export class HomeAssistantBridge extends RegistryFollower {
     const end = Math.min(from + (this.o.batch ?? 100), ids.length);
     for (let i = from; i < end; i++) {
       const twin = this.registry.twin(ids[i]);
-      if (!twin) continue;
+      if (!twin || !this.leads(twin.id)) continue;
       try {
         this.announce(twin);
       } catch (err) {
@@ -212,18 +245,23 @@ export class HomeAssistantBridge extends RegistryFollower {
     if (!before) this.o.onChange?.();
   }
 
-  private forget(twinId: string): void {
+  private forget(twinId: string, tell = true): boolean {
     const known = this.announced.get(twinId);
-    if (!known) return;
+    if (!known) return false;
     for (const d of known.entities) this.configTopics.delete(d.topic);
     this.announced.delete(twinId);
-    this.o.onChange?.();
+    if (tell) this.o.onChange?.();
+    return true;
   }
 
-  /** Clears a retained config of this bridge that no twin stands for, and that twin's own topics. */
+  /**
+   * Clears a retained config of this bridge that no twin stands for, and that twin's own topics.
+   * A twin led by another instance is announced there: its configs are that instance's to judge.
+   */
   private clearStale(topic: string, payload: string): void {
-    const out: Publication[] = [{ topic, payload: "", retain: true }];
     const twinId = twinOfConfig(this.o.ha, topic, payload);
+    if (twinId !== null && !this.leads(twinId)) return;
+    const out: Publication[] = [{ topic, payload: "", retain: true }];
     if (twinId !== null && !this.announced.has(twinId)) {
       const topics = topicsOf(this.o.ha, twinId);
       for (const t of [topics.state, topics.availability, topics.attributes]) out.push({ topic: t, payload: "", retain: true });

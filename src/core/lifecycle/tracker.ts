@@ -13,6 +13,15 @@
  *
  * The summary's operatingHours is refreshed on every start and stop, every lifecycle change and
  * every 0.1 operating hours; `kpi()` gives the exact figure at the latest reading.
+ *
+ * On a registry shared by several instances (docs/redis.md) a twin's readings are counted by its
+ * leader. A reading whose conditions are still being evaluated (JSONata) when its twin changes
+ * hands is not applied here (the write would be refused); the instance taking the twin over
+ * samples it once as it stands (`resumeTwins`), so its latest reading counts there. Samples are
+ * idempotent at the same reading, so a reading the old leader did count changes nothing. What
+ * several readings queued at the handover would have counted between them (a start and a stop
+ * in quick succession) is lost; a prediction that fell due during the handover counts at the
+ * next prediction.
  */
 import { RegistryFollower } from "../follower";
 import { ChangeEvent, TwinRegistry } from "../registry";
@@ -117,6 +126,12 @@ export class Lifecycle extends RegistryFollower {
 
   protected override stop(): void {
     this.queues.clear();
+  }
+
+  /** Twins this instance leads now: each is sampled as it stands, so a reading its old leader had not counted counts here. */
+  protected override resumeTwins(twinIds: string[]): void {
+    if (this.closed || !this.watching) return;
+    for (const id of twinIds) if (this.handles(id) && this.leads(id)) this.sample(id);
   }
 
   /** Whether a twin's readings are worth looking at (something counts or falls due). */
@@ -310,7 +325,8 @@ export class Lifecycle extends RegistryFollower {
     const next: Promise<void> = (pending ?? Promise.resolve())
       .then(() => results)
       .then((results) => {
-        if (!this.closed) this.applySample(twinId, t, results);
+        // The twin may have changed hands meanwhile: its new leader samples it (resumeTwins).
+        if (!this.closed && this.leads(twinId)) this.applySample(twinId, t, results);
       })
       .catch((err: unknown) => {
         if (!this.closed) this.options.onError?.(err, twinId);

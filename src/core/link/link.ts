@@ -10,6 +10,13 @@
  * (reported moved away from desired) and when the twin comes back online; the retained document
  * (or reported state) to {root}/{id}/state at most once per interval per twin, cleared when the
  * twin is deleted.
+ *
+ * On a registry shared by several instances (docs/redis.md) a twin's state goes out from the
+ * instance leading it: one giving a twin up drops the state it has not sent yet (what it holds
+ * may lag behind the new leader's), and one taking twins over publishes their state once
+ * (paced), so a state the old leader throttled and never sent is not lost. A delta goes out from
+ * the instance whose change it follows, once that change is durable, even if the twin changed
+ * hands meanwhile (the new leader never saw that change as its own).
  */
 import { RegistryFollower } from "../follower";
 import { ChangeEvent, TwinRegistry } from "../registry";
@@ -89,6 +96,9 @@ export class DeviceLink extends RegistryFollower {
   private readonly states = new Set<string>();
   private flushQueued = false;
   private republishing: NodeJS.Immediate | null = null;
+  /** Twins whose state is to be published again, from `republishAt` on. */
+  private republishIds: string[] = [];
+  private republishAt = 0;
   /** The topic `accepts` parsed last: the broker node asks before it hands the message over. */
   private lastTopic = "";
   private lastParsed: ParsedTopic | null = null;
@@ -108,8 +118,24 @@ export class DeviceLink extends RegistryFollower {
     this.throttle?.close();
     if (this.republishing) clearImmediate(this.republishing);
     this.republishing = null;
+    this.republishIds = [];
     this.deltas.clear();
     this.states.clear();
+  }
+
+  /** Twins this instance leads now: their state goes out once (the old leader may not have sent the last one). */
+  protected override resumeTwins(twinIds: string[]): void {
+    if (!this.throttle || this.closed || !twinIds.length) return;
+    this.republish(twinIds, false);
+  }
+
+  /** Twins another instance leads now: a state not sent yet is dropped here, the new leader publishes it. */
+  protected override leaveTwins(twinIds: string[]): void {
+    if (!this.throttle) return;
+    for (const id of twinIds) {
+      this.throttle.forget(id);
+      this.states.delete(id);
+    }
   }
 
   /** Whether a topic is a request for this link. */
@@ -151,18 +177,35 @@ export class DeviceLink extends RegistryFollower {
     }
   }
 
-  /** Publishes the state of every twin again (paced), e.g. when the broker lost our session. */
+  /** Publishes the state of every twin (led here) again (paced), e.g. when the broker lost our session. */
   republishAll(): void {
     if (!this.throttle || this.closed) return;
-    if (this.republishing) clearImmediate(this.republishing);
-    const ids = [...this.registry.ids()];
-    let next = 0;
+    this.republish([...this.registry.ids()], true);
+  }
+
+  /** Publishes these twins' state again, paced; `replace`: instead of what waits, else after it. */
+  private republish(ids: string[], replace: boolean): void {
+    if (replace) {
+      this.republishIds = ids;
+      this.republishAt = 0;
+    } else {
+      this.republishIds.push(...ids);
+    }
+    if (this.republishing) return;
     const step = () => {
       this.republishing = null;
       if (this.closed || !this.throttle) return;
-      const end = Math.min(ids.length, next + REPUBLISH_CHUNK);
-      for (; next < end; next++) if (this.registry.has(ids[next])) this.throttle.touch(ids[next]);
-      if (next < ids.length) this.republishing = setImmediate(step);
+      const ids = this.republishIds;
+      const end = Math.min(ids.length, this.republishAt + REPUBLISH_CHUNK);
+      for (; this.republishAt < end; this.republishAt++) {
+        const id = ids[this.republishAt];
+        if (this.registry.has(id) && this.leads(id)) this.throttle.touch(id);
+      }
+      if (this.republishAt < ids.length) this.republishing = setImmediate(step);
+      else {
+        this.republishIds = [];
+        this.republishAt = 0;
+      }
     };
     step();
   }

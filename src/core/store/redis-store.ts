@@ -38,7 +38,12 @@ export interface RedisStoreOptions {
   mode: "strict" | "batched";
   /** Partitions of a new registry (an existing one keeps the count it was created with). */
   partitions?: number;
-  /** This instance's name among the live ones; a fresh random one by default (one per start). */
+  /**
+   * This instance's name among the live ones (partitions are shared out by name, so a process
+   * restarted with the same name takes back the same ones); a fresh random one by default. Each
+   * start adds a random incarnation (`instance` of the store: `name#incarnation`), which holds the
+   * leases and marks the entries: a restart never writes under the epoch of the process before.
+   */
   instance?: string;
   leaseMs?: number;
   renewMs?: number;
@@ -112,7 +117,10 @@ function whenReady(client: Redis): Promise<void> {
 export class RedisStore implements Store {
   readonly mode: "strict" | "batched";
   readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
+  /** `name#incarnation`: this process's store among the live ones (leases, entries, requests, replies). */
   readonly instance: string;
+  /** The name partitions are shared out by (options.instance). */
+  readonly name: string;
   readonly keys: RedisKeys;
   partitions = 0;
   leases: LeaseManager | null = null;
@@ -150,6 +158,7 @@ export class RedisStore implements Store {
   private waiters: Waiter[] = [];
   private healthState: StoreHealth = { ok: true };
   private readonly healthListeners = new Set<(health: StoreHealth) => void>();
+  private readonly warningListeners = new Set<(message: string) => void>();
   private following: Promise<void> | null = null;
   private wasDown = false;
   /** Between the first lease round and the registry's restore: catch-ups wait for the restore. */
@@ -161,7 +170,8 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.options = options;
     this.mode = options.mode;
-    this.instance = options.instance ?? `${process.pid}-${randomBytes(6).toString("hex")}`;
+    this.name = options.instance ?? `${process.pid}-${randomBytes(6).toString("hex")}`;
+    this.instance = `${this.name}#${randomBytes(4).toString("hex")}`;
     this.keys = new RedisKeys(options.prefix ?? REDIS_DEFAULTS.prefix, options.registry);
     this.writer = options.redis.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }) as Scripted;
     this.writer.defineCommand("twAppend", { numberOfKeys: 3, lua: APPEND });
@@ -457,10 +467,18 @@ export class RedisStore implements Store {
   /** Entries of partition p read from the server, in stream order; those already here are skipped. */
   private take(p: number, entries: Array<[string, string[]]>): void {
     for (const [id, fields] of entries) {
+      // Being read again (from an entry before this one, or before the call): the read covers
+      // these, or they follow it and are read from where it ends. Taken now, one the read does not
+      // cover would be undone by it and taken again: told three times.
+      if (this.resyncing.has(p)) return;
       if (compareIds(id, this.lastId[p]) <= 0) continue;
       this.lastId[p] = id;
       const entry = this.parse(fields);
-      if (!entry) continue;
+      if (!entry) {
+        // Reading the partition again would skip it the same way: said once, and passed over.
+        this.warn(`stream entry ${id} of partition ${p} in Redis is not a journal entry; it was skipped`);
+        continue;
+      }
       // This instance's own entries were applied (and counted) when they were made.
       this.remember(p, entry.q);
       if (entry.w === this.instance) continue;
@@ -468,7 +486,19 @@ export class RedisStore implements Store {
       delete entry.w;
       delete entry.q;
       this.track(p, entry);
-      this.shared?.apply(entry);
+      const shared = this.shared;
+      if (!shared) continue;
+      let outcome: string;
+      try {
+        outcome = shared.apply(entry);
+      } catch (err) {
+        outcome = `invalid (${(err as Error)?.message ?? err})`;
+      }
+      if (outcome === "applied") continue;
+      // This instance is out of step with the writer (a twin it does not hold, an entry its state
+      // cannot take): what Redis holds for the partition replaces what is here.
+      this.warn(`the change ${id} to twin "${entry.i}" made by another instance could not be applied here (${outcome}): partition ${p} is read again from Redis`);
+      this.resync(p);
     }
   }
 
@@ -487,7 +517,8 @@ export class RedisStore implements Store {
       // Partitions this instance writes are not read back: nobody else can write them (fencing),
       // and its own entries were applied when made. That halves a lone leader's traffic.
       const followed: number[] = [];
-      for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p)) followed.push(p);
+      // Nor are partitions being read again: the read ends where following them goes on.
+      for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p) && !this.resyncing.has(p)) followed.push(p);
       try {
         const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), replies, ...followed.map((p) => this.lastId[p]), this.replyId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
@@ -739,6 +770,21 @@ export class RedisStore implements Store {
 
   health(): StoreHealth {
     return this.healthState;
+  }
+
+  onWarning(listener: (message: string) => void): () => void {
+    this.warningListeners.add(listener);
+    return () => this.warningListeners.delete(listener);
+  }
+
+  private warn(message: string): void {
+    for (const listener of this.warningListeners) {
+      try {
+        listener(message);
+      } catch {
+        // a listener's trouble is its own; the store goes on
+      }
+    }
   }
 
   onHealth(listener: (health: StoreHealth) => void): () => void {

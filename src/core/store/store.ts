@@ -57,7 +57,11 @@ export interface SharedRegistry {
   led(twinIds: string[], leads: boolean): void;
   /** Runs a change submitted on another instance as `submit` runs it here: resolves once durable. */
   run(op: SubmitOp): Promise<unknown>;
-  /** Puts a twin back as the shared store has it (null: it does not exist). */
+  /**
+   * Puts a twin back as the shared store has it (null: it does not exist), telling what differs
+   * from the twin held here as change events marked `origin: "elsewhere"` (views see it;
+   * followers with an effect outside take the twin up through `led` instead).
+   */
   replace(id: string, rec: TwinRecord | null): void;
   /** The twin as a snapshot record, or undefined. */
   record(id: string): TwinRecord | undefined;
@@ -89,6 +93,14 @@ export interface Store {
   forward?(op: SubmitOp): Promise<unknown>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
   append(entry: JournalEntry): void;
+  /**
+   * Calls back once every append made before the call is durable in this store's mode, or has
+   * failed: then with the error of one that failed (a shared store refused it, the disk did not
+   * take it). Only appends still waiting at the call are looked at: one that failed before it is
+   * not reported to it, and no error does not mean every earlier append landed. So a caller asks
+   * in the turn of the event loop that made the writes it stands for (or a microtask of that
+   * turn, as the Outbox does), before any reply can arrive: every caller does.
+   */
   whenDurable(callback: (err?: Error) => void): void;
   /** Whether the journal has grown enough that a snapshot would pay off. */
   wantsCompaction(): boolean;
@@ -98,6 +110,13 @@ export interface Store {
   health(): StoreHealth;
   /** Calls listener at each change of health; returns the way to stop. */
   onHealth(listener: (health: StoreHealth) => void): () => void;
+  /**
+   * Calls listener with what a store found wrong after open and put right itself (a store shared
+   * by several instances: an entry from another instance that could not be applied here, so the
+   * partition was read again). For a person to read; returns the way to stop. Local stores
+   * report everything at open (`Recovered.warnings`) and leave this out.
+   */
+  onWarning?(listener: (message: string) => void): () => void;
   /** Longest synchronous slice of the last compaction, in ms (for the benchmark). */
   readonly stats: { compactions: number; longestSliceMs: number; journalBytes: number };
 }

@@ -5,6 +5,11 @@
  * increments the partition's epoch, which every append carries and the append script checks:
  * a holder that lost its lease without knowing (a paused process, a partition of the network)
  * is refused by the server, never written.
+ *
+ * An instance is its name and an incarnation (`name#incarnation`, random per start): partitions
+ * are owned by name (a restarted process with a fixed name takes back the same share), leases
+ * are held by incarnation, so a restarted process is a new holder with a new epoch, and a paused
+ * old process of the same name is fenced instead of writing under the new one's epoch.
  */
 import type { Redis } from "ioredis";
 import { RedisKeys } from "./keys";
@@ -41,7 +46,7 @@ export class LeaseManager {
   private stopped = false;
   private frozenAt: number | null = null;
   private running: Promise<void> | null = null;
-  /** Instances seen alive at the last round, sorted. */
+  /** Instances (name#incarnation) seen alive at the last round, sorted. */
   live: string[] = [];
 
   constructor(
@@ -114,12 +119,14 @@ export class LeaseManager {
     const live = beat?.[2]?.[1];
     if (!Array.isArray(live)) return;
     this.live = (live as string[]).slice().sort();
+    const names = [...new Set(this.live.map(nameOf))].sort();
+    const own = nameOf(this.instance);
     const pipeline = this.redis.pipeline();
     const asked: number[] = [];
     const giving: number[] = [];
     for (let p = 0; p < this.partitions; p++) {
       const k = this.keys.partition(p);
-      if (ownerOf(p, this.live) === this.instance) {
+      if (ownerOf(p, names) === own) {
         (pipeline as unknown as Scripted).twAcquire(k.lease, k.epoch, this.instance, ttl);
         asked.push(p);
       } else if (this.held.has(p)) {
@@ -188,4 +195,10 @@ export class LeaseManager {
     pipeline.zrem(this.keys.instances, this.instance);
     await pipeline.exec().catch(() => undefined);
   }
+}
+
+/** The name of an instance id (`name#incarnation`): what partitions are owned by. */
+export function nameOf(instance: string): string {
+  const at = instance.lastIndexOf("#");
+  return at < 0 ? instance : instance.slice(0, at);
 }
