@@ -1,0 +1,168 @@
+/**
+ * What the Redis store does differently on a Redis Cluster (docs/redis.md, "Redis Cluster").
+ *
+ * A Cluster refuses a command whose keys lie in more than one hash slot (CROSSSLOT, even when one
+ * node serves them all), and every partition is a slot of its own. So where the store sends one
+ * command over many partitions on a single server (one blocking XREAD of every stream, one
+ * XREADGROUP over the request streams, one pipeline of lease scripts), on a Cluster it sends one
+ * command per key, all at once: ioredis routes each to the node serving its slot and writes them
+ * to that node's connection without waiting, which is a pipeline per node, and it follows a
+ * MOVED or ASK of each on its own. A read cannot block over several slots, so the streams are
+ * polled: again at once while entries come, then less and less often while none do (up to
+ * `pollMs`). The single server keeps its blocking reads: nothing here runs for it.
+ */
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
+
+export type Client = Redis | Cluster;
+
+/** What an XREAD or XREADGROUP answers: per stream, its entries (id, fields). */
+export type StreamReply = Array<[string, Array<[string, string[]]>]>;
+
+export function isCluster(client: Client): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+/**
+ * A connection of the store's own, from the caller's client. `exactlyOnce`: a command is never
+ * queued while disconnected nor sent again after its connection closed (it may have run: an
+ * append sent twice would be written twice). A Cluster sends a command again after a lost
+ * connection unless `retryDelayOnFailover` is 0; a MOVED, ASK, TRYAGAIN or CLUSTERDOWN answer
+ * means the command did not run, and it is still sent again where the slot is now.
+ */
+export function duplicateOf(client: Client, exactlyOnce: boolean): Redis {
+  const once: RedisOptions = { autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 };
+  if (!isCluster(client)) return exactlyOnce ? client.duplicate({ enableOfflineQueue: false, ...once }) : client.duplicate();
+  const options: ClusterOptions = exactlyOnce ? { enableOfflineQueue: false, retryDelayOnFailover: 0, redisOptions: once } : {};
+  // The store calls the commands both clients share; typed as one server's to keep it so.
+  return client.duplicate([], options) as unknown as Redis;
+}
+
+type Reply = [Error | null, unknown];
+
+/**
+ * `client.pipeline()` on a single server. On a Cluster, commands recorded the same way and sent
+ * at `exec` one by one, all at once (an ioredis Cluster pipeline must stay within one node's
+ * slots, and leases span every partition): the replies come back in the order of the calls,
+ * each `[error, value]`, as a pipeline's do.
+ */
+export function pipelineOf(client: Client): ReturnType<Redis["pipeline"]> {
+  if (!isCluster(client)) return client.pipeline();
+  const calls: Array<() => Promise<unknown>> = [];
+  const send = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const recorder: object = new Proxy({}, {
+    get(_target, name) {
+      if (name === "exec") {
+        return () => Promise.all(calls.map((call) => call().then((value): Reply => [null, value], (err: Error): Reply => [err, null])));
+      }
+      if (typeof name !== "string") return undefined;
+      return (...args: unknown[]) => {
+        calls.push(() => send[name](...args));
+        return recorder;
+      };
+    },
+  });
+  return recorder as ReturnType<Redis["pipeline"]>;
+}
+
+export interface PollOptions {
+  /** The longest wait between two polls while nothing comes. */
+  pollMs: number;
+}
+
+/** The first wait after an empty poll; doubled after each empty poll, up to pollMs. */
+const FIRST_WAIT_MS = 2;
+
+/**
+ * Reads streams spread over a Cluster's slots in place of one blocking read over all of them:
+ * `read` stands for `XREAD BLOCK`, `readGroup` for `XREADGROUP ... BLOCK`, each waiting up to
+ * `waitMs` for an entry.
+ */
+export class StreamPoller {
+  private idleMs = 0;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly client: Redis, private readonly options: PollOptions) {}
+
+  /**
+   * Entries after `ids[i]` of each of `keys[i]`. The last key is read before the others (its entry
+   * is written after theirs: a leader answers a forwarded change once its entries are in): when
+   * it has entries, the other keys are read once more afterwards, so what it says happened is in
+   * the reply too. A key that fails fails the read (the caller goes on from the ids it had).
+   */
+  read(keys: string[], ids: string[], waitMs: number): Promise<StreamReply | null> {
+    return this.poll(waitMs, async () => {
+      const last = keys.length - 1;
+      const reads = keys.map((key, i) => this.xread(key, ids[i]));
+      const first = await Promise.all(reads);
+      if (last < 0 || !first[last].length) return this.reply(keys, first);
+      const after = first.map((entries, i) => (entries.length ? entries[entries.length - 1][0] : ids[i]));
+      const again = await Promise.all(keys.slice(0, last).map((key, i) => this.xread(key, after[i])));
+      const merged = keys.slice(0, last).map((_, i) => first[i].concat(again[i]));
+      merged.push(first[last]);
+      return this.reply(keys, merged);
+    });
+  }
+
+  /**
+   * Up to `count` new entries of each stream for this consumer. Each key is read on its own: one
+   * that fails (its node unreachable) leaves the others' entries, which the group has handed to
+   * this consumer already, to be returned; it fails the read only if every key failed.
+   */
+  readGroup(group: string, consumer: string, count: number, keys: string[], waitMs: number): Promise<StreamReply | null> {
+    return this.poll(waitMs, async () => {
+      const settled = await Promise.allSettled(keys.map((key) =>
+        (this.client.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", key, ">") as Promise<StreamReply | null>)
+          .then((reply) => reply?.[0]?.[1] ?? [])));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed && settled.every((s) => s.status === "rejected")) throw failed.reason;
+      return this.reply(keys, settled.map((s) => (s.status === "fulfilled" ? s.value : [])));
+    });
+  }
+
+  /** Ends a wait in progress; every later read answers null at once. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private async xread(key: string, id: string): Promise<Array<[string, string[]]>> {
+    const reply = (await this.client.xread("STREAMS", key, id)) as StreamReply | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  private reply(keys: string[], entries: Array<Array<[string, string[]]>>): StreamReply {
+    const out: StreamReply = [];
+    entries.forEach((list, i) => {
+      if (list.length) out.push([keys[i], list]);
+    });
+    return out;
+  }
+
+  /** Polls until something comes or waitMs has passed (then null, as a blocking read that timed out). */
+  private async poll(waitMs: number, once: () => Promise<StreamReply>): Promise<StreamReply | null> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      if (this.stopped) return null;
+      const reply = await once();
+      if (reply.length) {
+        this.idleMs = 0;
+        return reply;
+      }
+      this.idleMs = Math.min(this.options.pollMs, Math.max(FIRST_WAIT_MS, this.idleMs * 2));
+      const left = until - Date.now();
+      if (left <= 0) return null;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.wake = null;
+          resolve();
+        }, Math.min(this.idleMs, left));
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+  }
+}

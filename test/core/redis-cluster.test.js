@@ -1,0 +1,139 @@
+"use strict";
+/**
+ * A registry shared on a real Redis Cluster (ioredis `Cluster` client): every partition is a slot
+ * of its own, so no command may span two partitions (CROSSSLOT). Two instances share the twins,
+ * follow each other's changes (polled reads in place of the single server's blocking one),
+ * forward a submitted change to its leader and hand partitions over; with three nodes, the
+ * partitions' slots lie on every node.
+ */
+const assert = require("assert");
+const { Cluster } = require("ioredis");
+const { TwinRegistry } = require("../../nodes/lib/core/registry");
+const { RedisStore } = require("../../nodes/lib/core/store/redis-store");
+const { startRedisCluster, requireRedisCluster } = require("../support/redis-cluster");
+const { ledBy, split } = require("./redis-support");
+const { docs, durable, waitFor } = require("./store-support");
+
+// Three nodes for every behaviour; one node (what a one-shard Cluster looks like) for the first.
+for (const [nodes, behaviours] of [[3, Infinity], [1, 1]]) {
+  describe(`Registry shared on a Redis Cluster of ${nodes} node${nodes > 1 ? "s" : ""}`, function () {
+    this.timeout(60000);
+    const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100, pollMs: 20 };
+    let cluster = null;
+    const registries = [];
+    const clients = [];
+
+    let defined = 0;
+    const behaviour = (title, fn) => {
+      if (defined++ < behaviours) it(title, fn);
+    };
+
+    before(function () {
+      requireRedisCluster(this);
+    });
+    beforeEach(async function () {
+      cluster = await startRedisCluster({ nodes });
+    });
+    afterEach(async function () {
+      for (const reg of registries.splice(0)) await reg.close().catch(() => undefined);
+      for (const client of clients.splice(0)) client.disconnect();
+      await cluster?.stop();
+      cluster = null;
+    });
+
+    function client() {
+      const c = new Cluster(cluster.startupNodes);
+      c.on("error", () => undefined);
+      clients.push(c);
+      return c;
+    }
+
+    async function open(options = {}) {
+      const store = new RedisStore({ redis: client(), registry: "plant", mode: "strict", ...lease, ...options });
+      const reg = new TwinRegistry({ historyLength: 100, store });
+      registries.push(reg);
+      const warnings = await reg.openAsync();
+      return { reg, store, warnings };
+    }
+
+    behaviour("shares the twins between two instances and each follows the changes the other makes", async function () {
+      const a = await open();
+      const b = await open();
+      await split(a, b);
+      if (nodes > 1) {
+        // The partitions' slots lie on every node: a read over them spans nodes, not only slots.
+        const owners = new Set();
+        const c = client();
+        await c.ping();
+        for (let p = 0; p < 64; p++) owners.add(c.slots[slotOf(a.store.keys.partition(p).log)][0]);
+        assert.strictEqual(owners.size, nodes, "partitions on every node");
+      }
+      const onA = ledBy(a.store, b.store, "pump");
+      const onB = ledBy(b.store, a.store, "valve");
+      a.reg.create(onA, { reported: { temperature: 20 } });
+      a.reg.report(onA, { temperature: 21 });
+      b.reg.create(onB, { reported: { open: true } });
+      b.reg.setDesired(onB, { open: false });
+      assert.strictEqual(await durable(a.reg), undefined);
+      assert.strictEqual(await durable(b.reg), undefined);
+      await waitFor(() => b.reg.has(onA) && b.reg.get(onA).version === 2, `${onA} on the other instance`, 5000);
+      await waitFor(() => a.reg.has(onB) && a.reg.get(onB).version === 2, `${onB} on the other instance`, 5000);
+      assert.deepStrictEqual(docs(a.reg), docs(b.reg));
+      assert.deepStrictEqual(b.reg.history(onA, "temperature").map((p) => p.value), [20, 21]);
+
+      // A third instance opening later reads every partition from its node.
+      const c = await open();
+      assert.deepStrictEqual(c.warnings, []);
+      assert.deepStrictEqual(docs(c.reg), docs(a.reg));
+    });
+
+    behaviour("forwards a change submitted on the instance that does not lead the twin, and the submitter holds it when the promise resolves", async function () {
+      const a = await open();
+      const b = await open();
+      await split(a, b);
+      const id = ledBy(a.store, b.store, "meter");
+      await a.reg.submit({ op: "create", id, input: { reported: { n: 0 } } });
+      const result = await b.reg.submit({ op: "report", id, values: { n: 1 } });
+      assert.strictEqual(result.event.version, 2);
+      assert.strictEqual(b.reg.get(id).version, 2, "the submitter's state has the change at once");
+      assert.deepStrictEqual(b.reg.history(id, "n").map((p) => p.value), [0, 1]);
+      assert.deepStrictEqual(a.reg.history(id, "n").map((p) => p.value), [0, 1]);
+      const refused = await b.reg.submit({ op: "create", id, input: {} }).then(() => null, (err) => err);
+      assert.strictEqual(refused?.code, "exists", "the leader's error comes back");
+    });
+
+    behaviour("hands the partitions of an instance that leaves over to the other, which goes on from the twins' last state", async function () {
+      const a = await open();
+      const b = await open();
+      await split(a, b);
+      const id = ledBy(b.store, a.store, "door");
+      b.reg.create(id, { reported: { n: 0 } });
+      for (let n = 1; n <= 5; n++) b.reg.report(id, { n });
+      assert.strictEqual(await durable(b.reg), undefined);
+      await waitFor(() => a.reg.has(id) && a.reg.get(id).version === 6, `${id} on the other instance`, 5000);
+      await b.reg.close();
+      await waitFor(() => a.store.leads(id) && a.store.writableCount() === 64, "the remaining instance to lead every partition", 10000);
+      a.reg.report(id, { n: 6 });
+      assert.strictEqual(await durable(a.reg), undefined);
+      assert.deepStrictEqual(a.reg.history(id, "n").map((p) => p.value), [0, 1, 2, 3, 4, 5, 6]);
+      // What the new leader wrote is in the Cluster: an instance opening now reads it.
+      const c = await open();
+      assert.deepStrictEqual(c.reg.history(id, "n").map((p) => p.value), [0, 1, 2, 3, 4, 5, 6]);
+    });
+  });
+}
+
+/** The Cluster hash slot of a key (CRC16 of its hash tag, modulo 16384), as Redis computes it. */
+function slotOf(key) {
+  const open = key.indexOf("{");
+  if (open >= 0) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of Buffer.from(key)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
