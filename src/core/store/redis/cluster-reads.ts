@@ -32,10 +32,18 @@ export function isCluster(client: Client): client is Cluster {
 export function duplicateOf(client: Client, exactlyOnce: boolean): Redis {
   const once: RedisOptions = { autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 };
   if (!isCluster(client)) return exactlyOnce ? client.duplicate({ enableOfflineQueue: false, ...once }) : client.duplicate();
-  const options: ClusterOptions = exactlyOnce ? { enableOfflineQueue: false, retryDelayOnFailover: 0, redisOptions: once } : {};
+  // A command sent to a node as its connection comes back can wait for ever (seen with a node
+  // restarted under the client): past COMMAND_TIMEOUT_MS it fails, and the store treats it as
+  // any failed command (an append's partition is read again, a catch-up is tried again).
+  const options: ClusterOptions = exactlyOnce
+    ? { enableOfflineQueue: false, retryDelayOnFailover: 0, redisOptions: { ...once, commandTimeout: COMMAND_TIMEOUT_MS } }
+    : { redisOptions: { commandTimeout: COMMAND_TIMEOUT_MS } };
   // The store calls the commands both clients share; typed as one server's to keep it so.
   return client.duplicate([], options) as unknown as Redis;
 }
+
+/** The longest a command on a Cluster waits for its answer (none of them blocks). */
+const COMMAND_TIMEOUT_MS = 5000;
 
 type Reply = [Error | null, unknown];
 
@@ -85,6 +93,8 @@ export class StreamPoller {
   private idleMs = 0;
   private stopped = false;
   private wake: (() => void) | null = null;
+  /** The last error of a key's read (what a read that failed for every key rejects with). */
+  private failure: Error | null = null;
 
   constructor(private readonly client: Redis, private readonly options: PollOptions) {}
 
@@ -92,19 +102,27 @@ export class StreamPoller {
    * Entries after `ids[i]` of each of `keys[i]`. The last key is read before the others (its entry
    * is written after theirs: a leader answers a forwarded change once its entries are in): when
    * it has entries, the other keys are read once more afterwards, so what it says happened is in
-   * the reply too. A key that fails fails the read (the caller goes on from the ids it had).
+   * the reply too. A key whose node cannot be reached is left out (the others go on: one node of
+   * three down stops only its own partitions); the last key's entries are then left out too, to be
+   * read again, as what they say happened may be in the key that failed. Fails if every key failed.
    */
   read(keys: string[], ids: string[], waitMs: number): Promise<StreamReply | null> {
     return this.poll(waitMs, async () => {
       const last = keys.length - 1;
-      const reads = keys.map((key, i) => this.xread(key, ids[i]));
-      const first = await Promise.all(reads);
-      if (last < 0 || !first[last].length) return this.reply(keys, first);
-      const after = first.map((entries, i) => (entries.length ? entries[entries.length - 1][0] : ids[i]));
-      const again = await Promise.all(keys.slice(0, last).map((key, i) => this.xread(key, after[i])));
-      const merged = keys.slice(0, last).map((_, i) => first[i].concat(again[i]));
-      merged.push(first[last]);
-      return this.reply(keys, merged);
+      const first = await this.each(keys, (key, i) => this.xread(key, ids[i]));
+      if (first.every((entries) => entries === null)) throw this.failure ?? new Error("no stream could be read");
+      const answered = last >= 0 ? first[last] : null;
+      if (!answered?.length) return this.reply(keys, first);
+      const logs = keys.slice(0, last);
+      const after = logs.map((_, i) => {
+        const entries = first[i];
+        return entries?.length ? entries[entries.length - 1][0] : ids[i];
+      });
+      const again = await this.each(logs, (key, i) => this.xread(key, after[i]));
+      const merged = logs.map((_, i) => (first[i] === null || again[i] === null ? null : (first[i] as Array<[string, string[]]>).concat(again[i] as Array<[string, string[]]>)));
+      const complete = merged.every((entries) => entries !== null);
+      // A log that failed either time keeps its first entries (they are in order) but not the answers.
+      return this.reply(keys, [...logs.map((_, i) => merged[i] ?? first[i]), complete ? answered : null]);
     });
   }
 
@@ -115,12 +133,12 @@ export class StreamPoller {
    */
   readGroup(group: string, consumer: string, count: number, keys: string[], waitMs: number): Promise<StreamReply | null> {
     return this.poll(waitMs, async () => {
-      const settled = await Promise.allSettled(keys.map((key) =>
-        (this.client.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", key, ">") as Promise<StreamReply | null>)
-          .then((reply) => reply?.[0]?.[1] ?? [])));
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-      if (failed && settled.every((s) => s.status === "rejected")) throw failed.reason;
-      return this.reply(keys, settled.map((s) => (s.status === "fulfilled" ? s.value : [])));
+      const read = await this.each(keys, async (key) => {
+        const reply = (await this.client.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", key, ">")) as StreamReply | null;
+        return reply?.[0]?.[1] ?? [];
+      });
+      if (read.every((entries) => entries === null)) throw this.failure ?? new Error("no stream could be read");
+      return this.reply(keys, read);
     });
   }
 
@@ -135,10 +153,18 @@ export class StreamPoller {
     return reply?.[0]?.[1] ?? [];
   }
 
-  private reply(keys: string[], entries: Array<Array<[string, string[]]>>): StreamReply {
+  /** One read per key, all at once: each key's entries, or null where its read failed. */
+  private async each(keys: string[], read: (key: string, i: number) => Promise<Array<[string, string[]]>>): Promise<Array<Array<[string, string[]]> | null>> {
+    return Promise.all(keys.map((key, i) => read(key, i).catch((err: Error) => {
+      this.failure = err;
+      return null;
+    })));
+  }
+
+  private reply(keys: string[], entries: Array<Array<[string, string[]]> | null>): StreamReply {
     const out: StreamReply = [];
     entries.forEach((list, i) => {
-      if (list.length) out.push([keys[i], list]);
+      if (list?.length) out.push([keys[i], list]);
     });
     return out;
   }
