@@ -464,10 +464,19 @@ export class RedisStore implements Store {
 
   private catchUp(p: number): void {
     const k = this.keys.partition(p);
+    const epoch = this.leases?.epochOf(p);
     this.writer.xrange(k.log, `(${this.lastId[p]}`, "+").then(
       (entries) => {
         this.take(p, entries as Array<[string, string[]]>);
         if (this.leases?.holds(p) && !this.resyncing.has(p)) this.lead(p);
+        // Held under the same epoch but not trusted yet (the round that took it outlasted 80% of
+        // the TTL: Redis slow or a node coming back): later renewals keep the epoch and raise no
+        // event, so without another try the partition would stay unwritable for good.
+        else if (!this.closed && epoch !== undefined && this.leases?.epochOf(p) === epoch && !this.writable.has(p) && !this.resyncing.has(p)) {
+          setTimeout(() => {
+            if (!this.closed && this.leases?.epochOf(p) === epoch && !this.writable.has(p)) this.catchUp(p);
+          }, this.options.renewMs ?? Math.max(10, Math.floor((this.options.leaseMs ?? REDIS_DEFAULTS.leaseMs) / 3))).unref();
+        }
       },
       () => this.leases?.drop(p), // unreachable: the lease is left to lapse and taken again later
     );
