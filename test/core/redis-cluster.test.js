@@ -4,7 +4,7 @@
  * of its own, so no command may span two partitions (CROSSSLOT). Two instances share the twins,
  * follow each other's changes (polled reads in place of the single server's blocking one),
  * forward a submitted change to its leader and hand partitions over; with three nodes, the
- * partitions' slots lie on every node.
+ * partitions' slots lie on every node, and one node down stops only its own partitions.
  */
 const assert = require("assert");
 const { Cluster } = require("ioredis");
@@ -120,7 +120,50 @@ for (const [nodes, behaviours] of [[3, Infinity], [1, 1]]) {
       const c = await open();
       assert.deepStrictEqual(c.reg.history(id, "n").map((p) => p.value), [0, 1, 2, 3, 4, 5, 6]);
     });
+
+    behaviour("follows the partitions of the other nodes while one node is down, and writes the partitions of that node again once it is back", async function () {
+      const a = await open();
+      const b = await open();
+      await split(a, b);
+      const c = client();
+      await c.ping();
+      const nodeOf = (id) => c.slots[slotOf(a.store.keys.partition(partitionOf(a.store, id)).log)][0];
+      const down = cluster.servers[0];
+      const downAt = `127.0.0.1:${down.port}`;
+      const onDown = twinWhere(a.store, b.store, "lost", (id) => nodeOf(id) === downAt);
+      const onLive = twinWhere(a.store, b.store, "kept", (id) => nodeOf(id) !== downAt);
+      a.reg.create(onDown, { reported: { n: 0 } });
+      a.reg.create(onLive, { reported: { n: 0 } });
+      assert.strictEqual(await durable(a.reg), undefined);
+      await waitFor(() => b.reg.has(onDown) && b.reg.has(onLive), "both twins on the other instance", 5000);
+
+      await down.kill("SIGKILL");
+      await waitFor(() => !a.store.leads(onDown), "the lost node's partitions to stop being writable", 10000);
+      a.reg.report(onLive, { n: 1 });
+      assert.strictEqual(await durable(a.reg), undefined);
+      await waitFor(() => b.reg.get(onLive).version === 2, "a change on a live node followed while another node is down", 5000);
+
+      cluster.servers[0] = await down.restart();
+      await waitFor(() => a.store.writableCount() + b.store.writableCount() === 64 && a.store.leads(onDown), "every partition writable again", 30000);
+      a.reg.report(onDown, { n: 1 });
+      assert.strictEqual(await durable(a.reg), undefined);
+      await waitFor(() => b.reg.get(onDown).version === 2, "the change on the node that came back, on the other instance", 5000);
+      assert.deepStrictEqual(docs(a.reg), docs(b.reg));
+    });
   });
+}
+
+/** A twin id led by `store` and not by `other`, whose id passes `test`. */
+function twinWhere(store, other, prefix, test) {
+  for (let i = 0; i < 10000; i++) {
+    const id = `${prefix}-${i}`;
+    if (store.leads(id) && !other.leads(id) && test(id)) return id;
+  }
+  throw new Error(`no such id led by ${store.instance}`);
+}
+
+function partitionOf(store, id) {
+  return require("../../nodes/lib/core/store/redis/partitions").partitionOf(id, store.partitions);
 }
 
 /** The Cluster hash slot of a key (CRC16 of its hash tag, modulo 16384), as Redis computes it. */

@@ -44,7 +44,7 @@ async function startRedisCluster({ nodes = 1, appendfsync = "always" } = {}) {
   const servers = [];
   try {
     for (let i = 0; i < nodes; i++) {
-      servers.push(await startRedis({ appendfsync, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+      servers.push(await startRedis({ appendfsync, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
         // A lone node knows no address of its own (CLUSTER SLOTS would name host ""), which a client cannot follow.
         "--cluster-announce-ip", "127.0.0.1"] }));
     }
