@@ -102,6 +102,24 @@ for (const [nodes, behaviours] of [[3, Infinity], [1, 1]]) {
       assert.strictEqual(refused?.code, "exists", "the leader's error comes back");
     });
 
+    behaviour("gives the submitter the answer to its change at once after a quiet spell, not after its poller's longest wait", async function () {
+      // Following waits up to 3 s between polls when nothing comes (the leader's requests are polled every 100 ms at most).
+      const quiet = { pollMs: 3000, blockMs: 3000 };
+      const a = await open(quiet);
+      const b = await open(quiet);
+      await split(a, b);
+      const id = ledBy(a.store, b.store, "quiet");
+      await a.reg.submit({ op: "create", id, input: { reported: { n: 0 } } });
+      await waitFor(() => b.reg.has(id), "the twin on the other instance", 10000);
+      // The submitter's poller at its longest wait: only an entry on its reply stream wakes it.
+      await waitFor(() => b.store.polls.follow.idleMs === 3000, "the submitter's poller to wait its longest", 20000);
+      const started = Date.now();
+      await b.reg.submit({ op: "report", id, values: { n: 1 } });
+      const took = Date.now() - started;
+      assert.ok(took < 1500, `answered in ${took} ms (the next poll at the longest wait is up to 3 s away)`);
+      assert.strictEqual(b.reg.get(id).version, 2);
+    });
+
     behaviour("hands the partitions of an instance that leaves over to the other, which goes on from the twins' last state", async function () {
       const a = await open();
       const b = await open();

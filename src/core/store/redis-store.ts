@@ -23,7 +23,7 @@ import { RedisKeys } from "./redis/keys";
 import { LeaseManager } from "./redis/lease";
 import { compareIds, partitionOf } from "./redis/partitions";
 import { APPEND, LOAD, SNAPSHOT } from "./redis/scripts";
-import { Client, StreamPoller, duplicateOf, isCluster } from "./redis/cluster-reads";
+import { Client, Ringer, StreamPoller, duplicateOf, isCluster } from "./redis/cluster-reads";
 
 export interface RedisStoreOptions {
   /**
@@ -136,7 +136,7 @@ export class RedisStore implements Store {
   /** Blocking reads of the submitted changes of the partitions this instance leads. */
   private readonly requests: Redis;
   /** On a Cluster, what stands for the blocking reads of `reader` and `requests`; null on one server. */
-  private readonly polls: { follow: StreamPoller; serve: StreamPoller } | null;
+  private readonly polls: { follow: StreamPoller; serve: StreamPoller; bell: Ringer } | null;
   private shared: SharedRegistry | null = null;
   private requestSeq = 0;
   private readonly forwarded = new Map<string, Forwarded>();
@@ -191,7 +191,15 @@ export class RedisStore implements Store {
     this.control.on("error", () => undefined);
     this.requests = duplicateOf(options.redis, false);
     const poll = { pollMs: options.pollMs ?? REDIS_DEFAULTS.pollMs };
-    this.polls = isCluster(options.redis) ? { follow: new StreamPoller(this.reader, poll), serve: new StreamPoller(this.requests, poll) } : null;
+    // On a Cluster, an answer to this instance (its reply stream) and a change submitted anywhere
+    // (the bell) end a poller's wait at once, each read blocking on a connection of its own.
+    this.polls = isCluster(options.redis)
+      ? {
+        follow: new StreamPoller(this.reader, poll, { client: duplicateOf(options.redis, false), key: this.keys.reply(this.instance) }),
+        serve: new StreamPoller(this.requests, poll, { client: duplicateOf(options.redis, false), key: this.keys.bell }),
+        bell: new Ringer(this.writer, this.keys.bell),
+      }
+      : null;
     this.requests.on("error", () => undefined);
     // Connection errors are reported through health; without a listener ioredis would print them.
     this.writer.on("error", () => undefined);
@@ -583,7 +591,10 @@ export class RedisStore implements Store {
         reject(new TwinError("store-unavailable", { reason: `no answer within ${ms} ms from the instance leading twin "${op.id}" (partition ${p})` }));
       }, ms);
       this.forwarded.set(request, { resolve, reject, timer });
-      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).catch((err: Error) => {
+      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).then(() => {
+        // On a Cluster the leader polls its request streams: once the request is in, it reads them now.
+        this.polls?.bell.ring();
+      }, (err: Error) => {
         clearTimeout(timer);
         this.forwarded.delete(request);
         reject(new TwinError("store-unavailable", { reason: err.message }));

@@ -72,17 +72,45 @@ export function pipelineOf(client: Client): ReturnType<Redis["pipeline"]> {
   return recorder as ReturnType<Redis["pipeline"]>;
 }
 
-export interface PollOptions {
-  /** The longest wait between two polls while nothing comes. */
-  pollMs: number;
-}
-
 /**
  * Waits after empty polls: 1 ms longer each time up to this, then doubled up to pollMs. Changes
  * come in bursts (a forwarded change is a request, then entries and an answer a few ms later):
  * polls stay close together for a few tens of ms after an entry, then thin out.
  */
 const STEADY_MS = 8;
+
+export interface PollOptions {
+  /** The longest wait between two polls while nothing comes. */
+  pollMs: number;
+}
+
+/**
+ * A stream of one slot whose new entries end a poller's wait at once: read blocking, on a
+ * connection of its own (the poller's owns it and closes it on stop). What it holds is read by
+ * the poll itself; the bell only says when to poll.
+ */
+export interface Bell {
+  client: Redis;
+  key: string;
+}
+
+/**
+ * Rings a bell (one entry, the stream trimmed to it), at most once per STEADY_MS from one ringer:
+ * a ring that soon after the last one finds the pollers still polling every few ms, and
+ * requests back to back would otherwise wake them for every one (measured slower).
+ */
+export class Ringer {
+  private last = 0;
+
+  constructor(private readonly client: Redis, private readonly key: string) {}
+
+  ring(): void {
+    const now = Date.now();
+    if (now - this.last < STEADY_MS) return;
+    this.last = now;
+    this.client.xadd(this.key, "MAXLEN", 1, "*", "r", "1").catch(() => undefined);
+  }
+}
 
 /**
  * Reads streams spread over a Cluster's slots in place of one blocking read over all of them:
@@ -95,8 +123,15 @@ export class StreamPoller {
   private wake: (() => void) | null = null;
   /** The last error of a key's read (what a read that failed for every key rejects with). */
   private failure: Error | null = null;
+  /** The bell rang since the last poll began. */
+  private rung = false;
 
-  constructor(private readonly client: Redis, private readonly options: PollOptions) {}
+  constructor(private readonly client: Redis, private readonly options: PollOptions, private readonly bell: Bell | null = null) {
+    if (bell) {
+      bell.client.on("error", () => undefined); // its trouble only delays a poll; the store reports health
+      void this.listen(bell);
+    }
+  }
 
   /**
    * Entries after `ids[i]` of each of `keys[i]`. The last key is read before the others (its entry
@@ -146,6 +181,27 @@ export class StreamPoller {
   stop(): void {
     this.stopped = true;
     this.wake?.();
+    this.bell?.client.disconnect();
+  }
+
+  /** Waits on the bell, again and again, and ends the poller's wait when it rings. */
+  private async listen(bell: Bell): Promise<void> {
+    // From the start of the stream: an entry older than this poller wakes it once, for nothing.
+    let last = "0-0";
+    while (!this.stopped) {
+      try {
+        const reply = (await bell.client.xread("BLOCK", 1000, "STREAMS", bell.key, last)) as StreamReply | null;
+        const entries = reply?.[0]?.[1];
+        if (entries?.length) {
+          last = entries[entries.length - 1][0];
+          this.rung = true;
+          this.wake?.();
+        }
+      } catch {
+        // Unreachable: polls go on at their own pace meanwhile.
+        if (!this.stopped) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   private async xread(key: string, id: string): Promise<Array<[string, string[]]>> {
@@ -174,6 +230,7 @@ export class StreamPoller {
     const until = Date.now() + waitMs;
     for (;;) {
       if (this.stopped) return null;
+      this.rung = false;
       const reply = await once();
       if (reply.length) {
         this.idleMs = 0;
@@ -182,6 +239,7 @@ export class StreamPoller {
       this.idleMs = Math.min(this.options.pollMs, this.idleMs < STEADY_MS ? this.idleMs + 1 : this.idleMs * 2);
       const left = until - Date.now();
       if (left <= 0) return null;
+      if (this.rung) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.wake = null;
