@@ -51,14 +51,14 @@ export interface RedisStoreOptions {
   renewMs?: number;
   /** How long one blocking read of the streams waits before it is made again. */
   blockMs?: number;
+  /** On a Redis Cluster only: the longest wait between two polls of the streams while nothing comes. */
+  pollMs?: number;
   /** Entries in a partition's stream, since its snapshot, after which a new snapshot pays off. */
   snapshotEvery?: number;
   /** Stream entries are kept at least this long, even once a snapshot covers them. */
   retentionMs?: number;
   /** How long a change submitted here waits for the leader's answer before it fails (store-unavailable). */
   forwardTimeoutMs?: number;
-  /** On a Redis Cluster only: the longest wait between two polls of the streams while nothing comes. */
-  pollMs?: number;
 }
 
 export const REDIS_DEFAULTS = {
@@ -66,10 +66,10 @@ export const REDIS_DEFAULTS = {
   partitions: 64,
   leaseMs: 10000,
   blockMs: 1000,
+  pollMs: 100,
   snapshotEvery: 1000,
   retentionMs: 60 * 60 * 1000,
   forwardTimeoutMs: 5000,
-  pollMs: 100,
 };
 
 /** The consumer group the leaders of a partition read its submitted changes through. */
@@ -591,13 +591,14 @@ export class RedisStore implements Store {
         reject(new TwinError("store-unavailable", { reason: `no answer within ${ms} ms from the instance leading twin "${op.id}" (partition ${p})` }));
       }, ms);
       this.forwarded.set(request, { resolve, reject, timer });
-      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).then(() => {
-        // On a Cluster the leader polls its request streams: once the request is in, it reads them now.
-        this.polls?.bell.ring();
-      }, (err: Error) => {
+      this.writer.xadd(this.keys.partition(p).req, "MAXLEN", "~", 10000, "*", "q", request, "f", this.instance, "d", Date.now() + ms, "o", JSON.stringify(op)).catch((err: Error) => {
         clearTimeout(timer);
         this.forwarded.delete(request);
         reject(new TwinError("store-unavailable", { reason: err.message }));
+      }).then(() => {
+        // On a Cluster the leader polls its request streams: once the request is in (still waited
+        // for: not refused by Redis), it reads them now.
+        if (this.forwarded.has(request)) this.polls?.bell.ring();
       });
     });
   }
