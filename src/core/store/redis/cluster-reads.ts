@@ -1,5 +1,5 @@
 /**
- * What the Redis store does differently on a Redis Cluster (docs/redis.md, "Redis Cluster").
+ * What the Redis store does differently on a Redis Cluster (docs/redis.md, "On a Redis Cluster").
  *
  * A Cluster refuses a command whose keys lie in more than one hash slot (CROSSSLOT, even when one
  * node serves them all), and every partition is a slot of its own. So where the store sends one
@@ -9,7 +9,8 @@
  * to that node's connection without waiting, which is a pipeline per node, and it follows a
  * MOVED or ASK of each on its own. A read cannot block over several slots, so the streams are
  * polled: again at once while entries come, then less and less often while none do (up to
- * `pollMs`). The single server keeps its blocking reads: nothing here runs for it.
+ * `pollMs`), and a poller's wait ends at once when a stream of one slot it blocks on (a bell)
+ * gets an entry. The single server keeps its blocking reads: nothing here runs for it.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 
@@ -42,7 +43,7 @@ export function duplicateOf(client: Client, exactlyOnce: boolean): Redis {
   return client.duplicate([], options) as unknown as Redis;
 }
 
-/** The longest a command on a Cluster waits for its answer (none of them blocks). */
+/** The longest a command on a Cluster waits for its answer (a bell's blocking read waits 1 s at most). */
 const COMMAND_TIMEOUT_MS = 5000;
 
 type Reply = [Error | null, unknown];
