@@ -50,7 +50,7 @@ for (const [nodes, behaviours] of [[3, Infinity], [1, 1]]) {
 
     async function open(options = {}) {
       const store = new RedisStore({ redis: client(), registry: "plant", mode: "strict", ...lease, ...options });
-      const reg = new TwinRegistry({ historyLength: 100, store });
+      const reg = new TwinRegistry({ historyLength: 5000, store });
       registries.push(reg);
       const warnings = await reg.openAsync();
       return { reg, store, warnings };
@@ -137,6 +137,49 @@ for (const [nodes, behaviours] of [[3, Infinity], [1, 1]]) {
       // What the new leader wrote is in the Cluster: an instance opening now reads it.
       const c = await open();
       assert.deepStrictEqual(c.reg.history(id, "n").map((p) => p.value), [0, 1, 2, 3, 4, 5, 6]);
+    });
+
+    behaviour("keeps every submitted reading that resolved, once, on every instance while a third instance joins and partitions change hands", async function () {
+      const all = [await open(), await open()];
+      await split(all[0], all[1]);
+      const [a, b] = all;
+      const ids = Array.from({ length: 20 }, (_, i) => `meter-${i}`);
+      for (const id of ids) await a.reg.submit({ op: "create", id, input: { reported: { n: -1 } } });
+      const resolved = new Map(ids.map((id) => [id, []]));
+      const refused = [];
+      const submitted = [];
+      let n = 0;
+      let joined = null;
+      const deadline = Date.now() + 3000;
+      // Every instance submits readings for every twin, led here or elsewhere, as a node would.
+      while (Date.now() < deadline) {
+        for (const instance of [a, b]) {
+          for (const id of ids) {
+            const value = n++;
+            submitted.push(instance.reg.submit({ op: "report", id, values: { n: value } }).then(
+              () => resolved.get(id).push(value),
+              (err) => refused.push(err.code),
+            ));
+          }
+        }
+        if (!joined && Date.now() > deadline - 2000) joined = open().then((c) => all.push(c));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await Promise.all(submitted);
+      await joined;
+      assert.ok(all[2].store.leases.heldPartitions().length > 0, "the instance that joined leads partitions");
+      const total = [...resolved.values()].reduce((x, y) => x + y.length, 0);
+      assert.ok(total > 300, `readings resolved (${total}, ${refused.length} refused)`);
+      assert.deepStrictEqual(refused, [], "submitted readings refused");
+      await waitFor(() => all.every((x) => ids.every((id) => x.reg.has(id) && x.reg.get(id).version === all[0].reg.get(id)?.version)), "every instance to hold the same versions", 10000);
+      for (const instance of all) {
+        for (const id of ids) {
+          const history = instance.reg.history(id, "n").map((p) => p.value);
+          assert.strictEqual(new Set(history).size, history.length, `${id}: a reading applied twice`);
+          const kept = new Set(history);
+          assert.deepStrictEqual(resolved.get(id).filter((v) => !kept.has(v)), [], `${id}: resolved readings missing on ${instance.store.instance}`);
+        }
+      }
     });
 
     behaviour("follows the partitions of the other nodes while one node is down, and writes the partitions of that node again once it is back", async function () {
