@@ -8,8 +8,9 @@ export function isObject(value: Json | undefined): value is JsonObject {
 export function mergePatch(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return patch;
   const out: JsonObject = dict();
-  if (isObject(target)) for (const key of Object.keys(target)) out[key] = target[key];
-  for (const key of Object.keys(patch)) {
+  // for-in, not Object.keys: admitted objects inherit nothing, and no key list is made per call.
+  if (isObject(target)) for (const key in target) out[key] = target[key];
+  for (const key in patch) {
     const value = patch[key];
     if (value === null) delete out[key];
     else out[key] = mergePatch(out[key], value);

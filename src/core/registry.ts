@@ -112,6 +112,9 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
  */
 interface Parts { a?: Patched; r?: Readings; d?: Map<string, EntryTuple | null> }
 
+/** Checked readings, with the properties whose reading was stale and how many values the shaper kept. */
+interface Checked extends Readings { stale: string[]; kept: number }
+
 /**
  * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
  * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
@@ -640,7 +643,7 @@ export class TwinRegistry {
     }
     const parts: Parts = {};
     if (input.attributes !== undefined) parts.a = this.patchedAttributes(twin, input.attributes);
-    if (input.reported !== undefined) parts.r = this.checkReported(twin, input.reported, options).accepted;
+    if (input.reported !== undefined) parts.r = this.checkReported(twin, input.reported, options);
     if (input.desired !== undefined) parts.d = this.checkDesired(twin, input.desired, options);
     this.write(twin, parts);
     return { document: this.get(twinId), created: false };
@@ -673,12 +676,12 @@ export class TwinRegistry {
     }
     const twin = found ?? this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const { accepted, stale, kept } = this.checkReported(twin, values, options);
-    if (kept === 0 && options.alive) {
+    const checked = this.checkReported(twin, values, options);
+    if (checked.kept === 0 && options.alive) {
       this.touchTwin(twin);
-      return { event: null, stale };
+      return { event: null, stale: checked.stale };
     }
-    return { event: this.write(twin, { r: accepted }).reported ?? null, stale };
+    return { event: this.write(twin, { r: checked }, "reported"), stale: checked.stale };
   }
 
   /** A reading that changed nothing worth a version (a deadband): the device is still alive. */
@@ -719,7 +722,7 @@ export class TwinRegistry {
   setDesired(id: unknown, values: unknown, options: WriteOptions = {}): ChangeEvent | null {
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    return this.write(twin, { d: this.checkDesired(twin, values, options) }).desired ?? null;
+    return this.write(twin, { d: this.checkDesired(twin, values, options) }, "desired");
   }
 
   // ---- checks --------------------------------------------------------------------------------
@@ -746,7 +749,7 @@ export class TwinRegistry {
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
     if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checkReported(shell, input.reported, options).accepted), t);
+    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checkReported(shell, input.reported, options)), t);
     if (input.desired !== undefined) {
       parts.d = this.checkDesired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
@@ -783,7 +786,7 @@ export class TwinRegistry {
    * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
    * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
    */
-  private checkReported(twin: Twin, values: unknown, options: ReportOptions): { accepted: Readings; stale: string[]; kept: number } {
+  private checkReported(twin: Twin, values: unknown, options: ReportOptions): Checked {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
     const shape = options.shape;
     let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
@@ -812,9 +815,8 @@ export class TwinRegistry {
       }
       accepted[name] = value;
     }
-    const readings: Readings = { values: accepted, ts };
-    if (options.source !== undefined) readings.source = options.source;
-    return { accepted: readings, stale, kept };
+    // One object for the readings and what the caller needs besides: one allocation per reading.
+    return { values: accepted, ts, source: options.source, stale, kept };
   }
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
@@ -878,7 +880,7 @@ export class TwinRegistry {
    * Writes checked parts as one change (one journal entry, one version step) and emits an event
    * per section that changed. Nothing is written when nothing changed.
    */
-  private write(twin: Twin, parts: Parts): Partial<Record<Section, ChangeEvent>> {
+  private write(twin: Twin, parts: Parts, want?: "reported" | "desired"): ChangeEvent | null {
     const t = this.clock();
     const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
     // A section's changes are made only when the change has that section: most are readings.
@@ -925,8 +927,9 @@ export class TwinRegistry {
       }
       entry.d = d;
     }
-    if (!entry.ap && !entry.rv && !entry.d) return {};
-    this.checkSize(twin, { a: entry.ap ? parts.a : undefined, d: parts.d }, reportedBytes);
+    if (!entry.ap && !entry.rv && !entry.d) return null;
+    // Readings alone (most changes) measure nothing besides themselves: no parts object per reading.
+    this.checkSize(twin, entry.ap || parts.d ? { a: entry.ap ? parts.a : undefined, d: parts.d } : NO_PARTS, reportedBytes);
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
@@ -942,14 +945,16 @@ export class TwinRegistry {
       this.ctx.merged = undefined;
     }
     if (entry.rv) this.markSeen(twin.id, t);
-    const events: Partial<Record<Section, ChangeEvent>> = {};
     // One event per section written, in this order (a plain sequence: every reading passes here).
-    if (entry.ap) this.emit((events.attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
-    if (entry.rv) this.emit((events.reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
-    if (entry.d) this.emit((events.desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
+    // The caller gets the one event it asked for, not an object of them.
+    let reported: ChangeEvent | null = null;
+    let desired: ChangeEvent | null = null;
+    if (entry.ap) this.emit({ twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges });
+    if (entry.rv) this.emit((reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.d) this.emit((desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.rv && !wasOnline) this.emitConnectivity(twin, true, t);
-    return events;
+    return want === "reported" ? reported : want === "desired" ? desired : null;
   }
 
   private deltaFor(twin: Twin, model: TwinModel | null, names: Iterable<string>): Map<string, Json | undefined> {
@@ -1202,6 +1207,8 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
+/** What checkSize measures for a change of readings alone: nothing besides them. */
+const NO_PARTS: Parts = Object.freeze({});
 
 function expectedVersion(twinId: string, ifVersion: unknown): number {
   const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;

@@ -5,7 +5,6 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Redis } from "ioredis";
 import { TwinRegistry, DEFAULTS, RegistryOptions } from "../core/registry";
 import { TwinError, isTwinError, showNames } from "../core/errors";
 import { loadModels, missingLinks, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
@@ -212,9 +211,6 @@ export = function (RED: RED) {
       if (!redisNode) throw new Error(RED._("twin-registry.errors.no-redis"));
       const redisName = redisNode.name || redisNode.id;
       if (redisNode.problem) throw new Error(RED._("twin-registry.errors.redis-settings", { redis: redisName, reason: node.describe(redisNode.problem).message }));
-      // The store's reads and lease rounds send one command over many partitions' keys, which a
-      // Cluster spreads over its nodes (docs/redis.md, "What remains").
-      if (redisNode.topology === "cluster") throw new Error(RED._("twin-registry.errors.redis-cluster"));
       // The same flow imported on every instance has the same node id: they share one registry.
       const name = String(config.redisName ?? "").trim() || node.id;
       if (/[{}\s]/.test(name) || name.length > 200) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
@@ -223,7 +219,7 @@ export = function (RED: RED) {
       const attempt = (): void => {
         retryTimer = null;
         if (closed || !redisNode) return;
-        const store = new RedisStore({ redis: redisNode.acquire() as Redis, registry: name, prefix: redisNode.prefix, mode: durability, ...leaseTiming() });
+        const store = new RedisStore({ redis: redisNode.acquire(), registry: name, prefix: redisNode.prefix, mode: durability, ...leaseTiming() });
         const candidate = new TwinRegistry({ ...options, store });
         pending = candidate;
         showStatus();

@@ -99,7 +99,7 @@ export class FileStore implements Store {
   private pendingWaiters: Waiter[] = [];
   private inflight = false;
   private inflightWaiters: Waiter[] = [];
-  /** Changes in `pending` and in the batch being written (a failed batch goes back as one string). */
+  /** Changes in `pending` (lines without their newline) and in the batch being written (a failed batch goes back as one string). */
   private pendingEntries = 0;
   private inflightEntries = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -355,7 +355,8 @@ export class FileStore implements Store {
       throw new TwinError("store-unavailable", { reason: `sequence number ${String(entry.l)} is not a safe whole number` });
     }
     if (this.pending.length === 0) this.pendingSince = performance.now();
-    this.pending.push(JSON.stringify(entry) + "\n");
+    // Lines without their newline: the batch's join puts them in, so no entry makes a second string.
+    this.pending.push(JSON.stringify(entry));
     this.pendingEntries++;
     this.schedule();
   }
@@ -412,7 +413,8 @@ export class FileStore implements Store {
     const fd = this.fd as number;
     if (this.pending.length === 0) return;
     if (this.needsCutBack) return this.cutBack(fd, () => this.writeBatch());
-    const text = this.pending.join("");
+    this.pending.push("");
+    const text = this.pending.join("\n");
     const buffer = Buffer.from(text, "utf8");
     this.inflightEntries = this.pendingEntries;
     this.pendingEntries = 0;
@@ -476,7 +478,7 @@ export class FileStore implements Store {
     // line: what was stored before stays intact and the batch is written once the disk recovers.
     this.needsCutBack = true;
     this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
-    this.pending.unshift(text);
+    this.pending.unshift(text.slice(0, -1));
     this.pendingEntries += this.inflightEntries;
     this.inflightEntries = 0;
     this.inflight = false;

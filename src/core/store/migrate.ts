@@ -236,7 +236,7 @@ export async function writeRedis(side: RedisSide, records: TwinRecord[], options
         const k = keys.partition(p);
         await redis.del(k.log, k.snap, k.ver, k.lease, k.epoch, k.req);
       }
-      await redis.del(keys.meta, keys.instances);
+      await redis.del(keys.meta, keys.instances, keys.bell);
       count = 0;
     }
   }

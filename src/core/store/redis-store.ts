@@ -24,15 +24,17 @@ import { RedisKeys } from "./redis/keys";
 import { LeaseManager } from "./redis/lease";
 import { compareIds, partitionOf } from "./redis/partitions";
 import { APPEND, LOAD, SNAPSHOT } from "./redis/scripts";
+import { Client, Ringer, StreamPoller, duplicateOf, isCluster } from "./redis/cluster-reads";
 
 export interface RedisStoreOptions {
   /**
    * A client for the server (single or Sentinel). The store makes its own connections from it
    * (`duplicate`): one for writes, which never queues or resends a command (an append whose
    * answer was lost is found out by reading the partition again, not written twice), and one
-   * for blocking reads of the streams. The caller's client stays the caller's.
+   * for blocking reads of the streams. The caller's client stays the caller's. A Cluster client
+   * (ioredis `Cluster`) works too: the streams are then polled (redis/cluster-reads.ts).
    */
-  redis: Redis;
+  redis: Client;
   /** The registry's name in Redis: instances with the same prefix and name share its twins. */
   registry: string;
   prefix?: string;
@@ -50,6 +52,8 @@ export interface RedisStoreOptions {
   renewMs?: number;
   /** How long one blocking read of the streams waits before it is made again. */
   blockMs?: number;
+  /** On a Redis Cluster only: the longest wait between two polls of the streams while nothing comes. */
+  pollMs?: number;
   /** Entries in a partition's stream, since its snapshot, after which a new snapshot pays off. */
   snapshotEvery?: number;
   /** Stream entries are kept at least this long, even once a snapshot covers them. */
@@ -70,6 +74,7 @@ export const REDIS_DEFAULTS = {
   partitions: 64,
   leaseMs: 10000,
   blockMs: 1000,
+  pollMs: 100,
   snapshotEvery: 1000,
   retentionMs: 60 * 60 * 1000,
   forwardTimeoutMs: 5000,
@@ -148,6 +153,8 @@ export class RedisStore implements Store {
   private readonly control: Redis;
   /** Blocking reads of the submitted changes of the partitions this instance leads. */
   private readonly requests: Redis;
+  /** On a Cluster, what stands for the blocking reads of `reader` and `requests`; null on one server. */
+  private readonly polls: { follow: StreamPoller; serve: StreamPoller; bell: Ringer } | null;
   private shared: SharedRegistry | null = null;
   private requestSeq = 0;
   private readonly forwarded = new Map<string, Forwarded>();
@@ -205,16 +212,26 @@ export class RedisStore implements Store {
     this.name = options.instance ?? `${process.pid}-${randomBytes(6).toString("hex")}`;
     this.instance = `${this.name}#${randomBytes(4).toString("hex")}`;
     this.keys = new RedisKeys(options.prefix ?? REDIS_DEFAULTS.prefix, options.registry);
-    this.writer = options.redis.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 }) as Scripted;
+    this.writer = duplicateOf(options.redis, true) as Scripted;
     this.writer.defineCommand("twAppend", { numberOfKeys: 3, lua: APPEND });
     this.writer.defineCommand("twLoad", { numberOfKeys: 2, lua: LOAD });
     this.writer.defineCommand("twSnapshot", { numberOfKeys: 3, lua: SNAPSHOT });
-    this.reader = options.redis.duplicate();
+    this.reader = duplicateOf(options.redis, false);
     // Leases on a connection of their own: a renewal queued behind thousands of appends (a busy
     // leader, an fsync per append) would lapse while waiting, and the leader would refuse writes.
-    this.control = options.redis.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 });
+    this.control = duplicateOf(options.redis, true);
     this.control.on("error", () => undefined);
-    this.requests = options.redis.duplicate();
+    this.requests = duplicateOf(options.redis, false);
+    const poll = { pollMs: options.pollMs ?? REDIS_DEFAULTS.pollMs };
+    // On a Cluster, an answer to this instance (its reply stream) and a change submitted anywhere
+    // (the bell) end a poller's wait at once, each read blocking on a connection of its own.
+    this.polls = isCluster(options.redis)
+      ? {
+        follow: new StreamPoller(this.reader, poll, { client: duplicateOf(options.redis, false), key: this.keys.reply(this.instance) }),
+        serve: new StreamPoller(this.requests, poll, { client: duplicateOf(options.redis, false), key: this.keys.bell }),
+        bell: new Ringer(this.writer, this.keys.bell),
+      }
+      : null;
     this.requests.on("error", () => undefined);
     // Connection errors are reported through health; without a listener ioredis would print them.
     this.writer.on("error", () => undefined);
@@ -576,10 +593,19 @@ export class RedisStore implements Store {
 
   private catchUp(p: number): void {
     const k = this.keys.partition(p);
+    const epoch = this.leases?.epochOf(p);
     this.writer.xrange(k.log, `(${this.lastId[p]}`, "+").then(
       (entries) => {
         this.take(p, entries as Array<[string, string[]]>);
         if (this.leases?.holds(p) && !this.resyncing.has(p)) this.lead(p);
+        // Held under the same epoch but not trusted yet (the round that took it outlasted 80% of
+        // the TTL: Redis slow or a node coming back): later renewals keep the epoch and raise no
+        // event, so without another try the partition would stay unwritable for good.
+        else if (!this.closed && epoch !== undefined && this.leases?.epochOf(p) === epoch && !this.writable.has(p) && !this.resyncing.has(p)) {
+          setTimeout(() => {
+            if (!this.closed && this.leases?.epochOf(p) === epoch && !this.writable.has(p)) this.catchUp(p);
+          }, this.options.renewMs ?? Math.max(10, Math.floor((this.options.leaseMs ?? REDIS_DEFAULTS.leaseMs) / 3))).unref();
+        }
       },
       () => this.leases?.drop(p), // unreachable: the lease is left to lapse and taken again later
     );
@@ -641,7 +667,9 @@ export class RedisStore implements Store {
       // Nor are partitions being read again: the read ends where following them goes on.
       for (let p = 0; p < this.partitions; p++) if (!this.writable.has(p) && !this.resyncing.has(p)) followed.push(p);
       try {
-        const read = this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), replies, ...followed.map((p) => this.lastId[p]), this.replyId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        const read = this.polls
+          ? this.polls.follow.read([...followed.map((p) => logs[p]), replies], [...followed.map((p) => this.lastId[p]), this.replyId], blockMs)
+          : this.reader.xread("BLOCK", blockMs, "STREAMS", ...followed.map((p) => logs[p]), replies, ...followed.map((p) => this.lastId[p]), this.replyId) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
         // A read caught by a reconnection may never settle once the connection is closed: close()
         // does not wait for it.
@@ -694,6 +722,10 @@ export class RedisStore implements Store {
         clearTimeout(timer);
         this.forwarded.delete(request);
         reject(new TwinError("store-unavailable", { reason: err.message }));
+      }).then(() => {
+        // On a Cluster the leader polls its request streams: once the request is in (still waited
+        // for: not refused by Redis), it reads them now.
+        if (this.forwarded.has(request)) this.polls?.bell.ring();
       });
     });
   }
@@ -760,7 +792,9 @@ export class RedisStore implements Store {
           continue;
         }
         const keys = ready.map((p) => this.keys.partition(p).req);
-        const read = this.requests.xreadgroup("GROUP", GROUP, this.instance, "COUNT", REQUESTS_PER_READ, "BLOCK", Math.min(blockMs, 100), "STREAMS", ...keys, ...keys.map(() => ">")) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
+        const read = this.polls
+          ? this.polls.serve.readGroup(GROUP, this.instance, REQUESTS_PER_READ, keys, Math.min(blockMs, 100))
+          : this.requests.xreadgroup("GROUP", GROUP, this.instance, "COUNT", REQUESTS_PER_READ, "BLOCK", Math.min(blockMs, 100), "STREAMS", ...keys, ...keys.map(() => ">")) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
         read.catch(() => undefined);
         const reply = await Promise.race([read, this.stopping]);
         if (this.closed) break;
@@ -1005,6 +1039,8 @@ export class RedisStore implements Store {
       waiting.reject(new TwinError("store-closed"));
     }
     this.forwarded.clear();
+    this.polls?.follow.stop();
+    this.polls?.serve.stop();
     this.reader.disconnect();
     this.requests.disconnect();
     await this.following;

@@ -11,6 +11,7 @@
  *   <prefix>{<registry>:p<n>}:epoch     integer: incremented for each new holder (the fencing token)
  *   <prefix>{<registry>:p<n>}:req       stream: changes submitted on other instances, read by the leader (group "leaders")
  *   <prefix>{<registry>}:reply:<inst>   stream: the leaders' answers to one instance's submitted changes
+ *   <prefix>{<registry>}:bell           stream (one entry): rung after a submitted change, on a Cluster only
  */
 export interface PartitionKeys {
   log: string;
@@ -30,6 +31,11 @@ export class RedisKeys {
     if (/[{}]/.test(registry)) throw new RangeError(`a registry name for Redis holds no braces: ${JSON.stringify(registry)}`);
     this.meta = `${prefix}{${registry}}:meta`;
     this.instances = `${prefix}{${registry}}:instances`;
+  }
+
+  /** Rung after a change is submitted, so leaders polling their request streams (Cluster) read them at once. */
+  get bell(): string {
+    return `${this.prefix}{${this.registry}}:bell`;
   }
 
   /** Where the leaders answer the changes an instance submitted. */

@@ -15,6 +15,7 @@ import type { Redis } from "ioredis";
 import { RedisKeys } from "./keys";
 import { ownerOf } from "./partitions";
 import { ACQUIRE, RELEASE } from "./scripts";
+import { pipelineOf } from "./cluster-reads";
 
 export interface LeaseOptions {
   /** A lease's (and a heartbeat's) time to live on the server. */
@@ -121,7 +122,7 @@ export class LeaseManager {
     this.live = (live as string[]).slice().sort();
     const names = [...new Set(this.live.map(nameOf))].sort();
     const own = nameOf(this.instance);
-    const pipeline = this.redis.pipeline();
+    const pipeline = pipelineOf(this.redis);
     const asked: number[] = [];
     const giving: number[] = [];
     for (let p = 0; p < this.partitions; p++) {
@@ -171,7 +172,7 @@ export class LeaseManager {
     (this.events.drained?.() ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => {
-        const pipeline = this.redis.pipeline();
+        const pipeline = pipelineOf(this.redis);
         for (const p of partitions) (pipeline as unknown as Scripted).twRelease(this.keys.partition(p).lease, this.instance);
         return pipeline.exec();
       })
@@ -195,7 +196,7 @@ export class LeaseManager {
     await this.running?.catch(() => undefined);
     const held = this.frozenAt === null ? this.heldPartitions() : [];
     this.held.clear();
-    const pipeline = this.redis.pipeline();
+    const pipeline = pipelineOf(this.redis);
     for (const p of held) (pipeline as unknown as Scripted).twRelease(this.keys.partition(p).lease, this.instance);
     pipeline.zrem(this.keys.instances, this.instance);
     await pipeline.exec().catch(() => undefined);
