@@ -153,8 +153,15 @@ export = function (RED: RED) {
         return null;
       }
       if (!isPlainObject(msg.payload)) throw new Error(t("errors.payload", { twinId, value: showValue(msg.payload) }));
-      const box: Outbox = { device: [], sync: [] };
       const desired = msg.payload;
+      if (!reg.leads(twinId)) {
+        // A registry shared on Redis, the twin led by another instance: the change is made there,
+        // and the delta leaves from that instance's twin-mirror (work done once). This message
+        // completes once the leader has made the change durable, or fails with its error.
+        await reg.submit({ op: "setDesired", id: twinId, values: desired, options: { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined } });
+        return null;
+      }
+      const box: Outbox = { device: [], sync: [] };
       follow.during(box, () => {
         reg.setDesired(twinId, desired, { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined });
         m.flush();

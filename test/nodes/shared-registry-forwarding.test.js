@@ -1,6 +1,6 @@
 "use strict";
 /**
- * twin-sensor and twin nodes, the admin API's desired route and ui-twin-card's desired value, on
+ * twin-sensor, twin and twin-mirror nodes, the admin API's desired route and ui-twin-card's desired value, on
  * two instances of one registry shared on Redis: a message (or request) for a twin the instance
  * does not lead is made on the twin's leader and gives the output, the stored values and the
  * error (code and words) the same message gives on the leader.
@@ -18,6 +18,7 @@ const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
 const sensorNode = require(path.join(root, "nodes", "twin-sensor.js"));
 const cardNode = require(path.join(root, "nodes", "ui-twin-card.js"));
+const mirrorNode = require(path.join(root, "nodes", "twin-mirror.js"));
 const completeNode = require("@node-red/nodes/core/common/24-complete.js");
 const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
 const dashboard = ["ui_base", "ui_page", "ui_group", "ui_theme"].map((n) => require(path.join(dashboardDir, "nodes", "config", `${n}.js`)));
@@ -61,7 +62,7 @@ function sharedFlow(port, sensor, more = []) {
     registry("b"),
     ...side("a"),
     ...side("b"),
-    { id: "completer", type: "complete", z: "tab", scope: ["s-a", "s-b"], uncaught: false, wires: [["completed"]] },
+    { id: "completer", type: "complete", z: "tab", scope: ["s-a", "s-b", "m-a", "m-b"], uncaught: false, wires: [["completed"]] },
     { id: "completed", type: "helper", z: "tab" },
     { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["errors"]] },
     { id: "errors", type: "helper", z: "tab" },
@@ -138,7 +139,7 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
 
   /** Deploys sharedFlow and resolves once both registries are open and lead a share of the partitions each. */
   async function load(sensor = {}, more = []) {
-    await helper.load([registryNodeWorded, redisNode, nodes.twin, sensorNode, nodes.catch, completeNode, ...dashboard, cardNode], sharedFlow(ctx.server.port, sensor, more));
+    await helper.load([registryNodeWorded, redisNode, nodes.twin, sensorNode, nodes.catch, completeNode, ...dashboard, cardNode, mirrorNode], sharedFlow(ctx.server.port, sensor, more));
     a = { reg: await opened("reg-a") };
     b = { reg: await opened("reg-b") };
     a.store = a.reg.store;
@@ -275,5 +276,39 @@ describe("twin-sensor and twin nodes on a registry shared on Redis", function ()
     assert.deepEqual({ topic: msg.topic, payload: msg.payload, by: msg.by }, { topic: id, payload: { rpm: 1800 }, by: "dashboard" });
     assert.equal(a.reg.get(id).desired.rpm, 1800);
     assert.equal(a.reg.get(id).meta.desired.rpm.by, "dashboard");
+  });
+
+  it("sets a desired value through a twin-mirror on the instance that does not lead the twin: made on the leader, the delta sent once, by the leader's mirror", async function () {
+    const mirror = (x) => [
+      { id: `m-${x}`, type: "twin-mirror", z: "tab", registry: `reg-${x}`, twinId: "", twinIdType: "str", scope: "all", topic: "devices/{twin}/set", timeout: 30, retries: 2, backoff: 2, wires: [[`dev-${x}`], []] },
+      { id: `dev-${x}`, type: "helper", z: "tab" },
+    ];
+    await load({}, [...mirror("a"), ...mirror("b")]);
+    const there = ledBy(a.store, b.store, "there");
+    a.reg.create(there, { model: "pump", reported: { rpm: 1000 } });
+    await waitFor(() => b.reg.has(there), "the twin on the other instance");
+    const commands = { a: [], b: [] };
+    helper.getNode("dev-a").on("input", (m) => commands.a.push(m));
+    helper.getNode("dev-b").on("input", (m) => commands.b.push(m));
+    // (listeners stay on: Node-RED's input callbacks are not to be removed while it calls them)
+    const errors = [];
+    helper.getNode("errors").on("input", (m) => errors.push(m.error));
+    let completed = 0;
+    helper.getNode("completed").on("input", () => completed++);
+    helper.getNode("m-b").receive({ twinId: there, payload: { rpm: 1500 } });
+    await waitFor(() => completed === 1 || errors.length > 0, "the message completed or failed");
+    assert.deepEqual(errors.map((e) => e.message), []);
+    // Complete means durable on the leader, and the change is followed here before submit resolves.
+    assert.equal(b.reg.get(there).desired.rpm, 1500);
+    assert.equal(a.reg.get(there).desired.rpm, 1500);
+    await waitFor(() => commands.a.length === 1, "the delta from the leader's mirror");
+    assert.deepEqual(plain(commands.a[0].payload), { rpm: 1500 });
+    assert.equal(commands.b.length, 0, "the instance that does not lead the twin sends no command");
+    // A refusal comes back in the leader's words: rpm above the model's maximum.
+    helper.getNode("m-b").receive({ twinId: there, payload: { rpm: 99999 } });
+    await waitFor(() => errors.length === 1, "the refusal");
+    assert.equal(errors[0].code, "invalid-value", errors[0].message);
+    assert.equal(completed, 1);
+    assert.equal(b.reg.get(there).desired.rpm, 1500);
   });
 });
