@@ -956,10 +956,15 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    // A server that hangs (stopped, a network cut without a reset) would hold close, and with it a
+    // deploy, until it answers: after CLOSE_MS the connections are dropped instead. An append not
+    // answered by then fails as the connection goes (never acknowledged), and the leases not given
+    // up lapse after their TTL.
+    const deadline = Date.now() + CLOSE_MS;
+    await within(this.flush(), deadline);
     this.closed = true;
     this.stop();
-    await this.leases?.stop().catch(() => undefined);
+    await within(this.leases?.stop().catch(() => undefined), deadline);
     for (const waiting of this.forwarded.values()) {
       clearTimeout(waiting.timer);
       waiting.reject(new TwinError("store-closed"));
@@ -967,9 +972,22 @@ export class RedisStore implements Store {
     this.forwarded.clear();
     this.reader.disconnect();
     this.requests.disconnect();
-    await this.following;
-    await this.serving;
-    await this.writer.quit().catch(() => this.writer.disconnect());
-    await this.control.quit().catch(() => this.control.disconnect());
+    // The leader's loop may wait for the write connection (claiming requests): it ends once that goes.
+    await within(this.following, deadline);
+    await within(this.serving, deadline);
+    await within(this.writer.quit().catch(() => undefined), deadline);
+    this.writer.disconnect();
+    await within(this.control.quit().catch(() => undefined), deadline);
+    this.control.disconnect();
   }
+}
+
+/** How long close waits for Redis to answer (appends in flight, the leases' release, QUIT). */
+const CLOSE_MS = 2000;
+
+/** The promise, or undefined once the deadline has passed. */
+function within<T>(promise: Promise<T> | null | undefined, deadline: number): Promise<T | null | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
