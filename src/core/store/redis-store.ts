@@ -263,7 +263,7 @@ export class RedisStore implements Store {
       }
       skipped += part.skipped;
     }
-    if (skipped) warnings.push(`${skipped} snapshot line(s) or stream entries in Redis that are not JSON were skipped`);
+    if (skipped) warnings.push(`${skipped} snapshot line(s) or stream entries in Redis that are neither a twin nor a journal entry (not JSON, or JSON of something else) were skipped`);
     // Held since before the read, under the same epoch: nothing was written there since.
     const heldAtRead = this.leases.heldPartitions().filter((p) => heldBefore.get(p) === this.leases?.epochOf(p));
     // The stream reader, and catch-ups of partitions leased during the read, start once the
@@ -293,13 +293,20 @@ export class RedisStore implements Store {
     if (data) {
       for (const line of data.split("\n")) {
         if (!line) continue;
+        let rec: TwinRecord | null = null;
         try {
-          const rec = JSON.parse(line) as TwinRecord;
-          records.push(rec);
-          if (typeof rec.i === "string") members.add(rec.i);
+          rec = JSON.parse(line) as TwinRecord;
         } catch {
-          skipped++;
+          rec = null;
         }
+        // JSON that is no twin (null, a number, a list) would stop the registry opening, here and
+        // on every instance: skipped, and said, as a line that is not JSON.
+        if (!rec || typeof rec !== "object" || Array.isArray(rec) || typeof rec.i !== "string") {
+          skipped++;
+          continue;
+        }
+        records.push(rec);
+        members.add(rec.i);
       }
     }
     let last = covered ?? "0-0";
