@@ -695,11 +695,16 @@ export class RedisStore implements Store {
     if (!waiting) return;
     this.forwarded.delete(request);
     clearTimeout(waiting.timer);
-    let answer: Answer;
+    let answer: Answer | null;
     try {
-      answer = JSON.parse(json) as Answer;
+      answer = JSON.parse(json) as Answer | null;
     } catch {
       waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
+      return;
+    }
+    // Thrown here, the stream reader would pass over it and its caller, its timer cleared, would wait for ever.
+    if (!answer || typeof answer !== "object") {
+      waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not an answer" }));
       return;
     }
     if (answer.ok) waiting.resolve(answer.result);
