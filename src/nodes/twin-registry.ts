@@ -15,7 +15,7 @@ import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
 import { RegistryNode } from "../runtime/registry-node";
-import { RedisNode, findRedis } from "../runtime/redis-node";
+import { RedisNode, findRedis, usableRedisName } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
 
@@ -217,7 +217,7 @@ export = function (RED: RED) {
       if (redisNode.topology === "cluster") throw new Error(RED._("twin-registry.errors.redis-cluster"));
       // The same flow imported on every instance has the same node id: they share one registry.
       const name = String(config.redisName ?? "").trim() || node.id;
-      if (/[{}\s]/.test(name) || name.length > 200) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
+      if (!usableRedisName(name)) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
       const durability = config.redisDurability === "strict" ? "strict" : "batched";
       opening = true;
       const attempt = (): void => {
