@@ -97,7 +97,15 @@ export = function (RED: RED) {
 
     function settled(): void {
       opening = false;
-      for (const callback of whenOpen.splice(0)) callback();
+      // Outside Node-RED's guard around a node's constructor: a start that throws would end the
+      // process (an unhandled rejection) and leave the nodes after it unstarted.
+      for (const callback of whenOpen.splice(0)) {
+        try {
+          callback();
+        } catch (err) {
+          node.error(RED._("twin-registry.errors.start-failed", { reason: node.describe(err).message }));
+        }
+      }
     }
 
     function status(): NodeStatus {
