@@ -167,6 +167,8 @@ export class RedisStore implements Store {
   private readonly writable = new Set<number>();
   private readonly resyncing = new Set<number>();
   private appendSeq = 0;
+  /** The first append of this turn of the event loop (0: none yet). */
+  private turnFirst = 0;
   /** The lowest append not answered yet (appendSeq + 1 when none is). */
   private lowest = 1;
   private readonly outstanding = new Set<number>();
@@ -466,6 +468,10 @@ export class RedisStore implements Store {
     }
     const [check, version] = checkOf(entry);
     const seq = ++this.appendSeq;
+    if (!this.turnFirst) {
+      this.turnFirst = seq;
+      setImmediate(() => (this.turnFirst = 0));
+    }
     this.outstanding.add(seq);
     this.pendingIn[p]++;
     this.track(p, entry);
@@ -524,8 +530,11 @@ export class RedisStore implements Store {
 
   whenDurable(callback: (err?: Error) => void): void {
     if (this.outstanding.size === 0) return callback();
-    // Waiters are kept in the order of upTo (appendSeq only grows), which settle relies on.
-    this.waiters.push({ from: this.lowest, upTo: this.appendSeq, callback });
+    // Waiters are kept in the order of upTo (appendSeq only grows), which settle relies on. A
+    // caller asks in the turn of its writes (Store.whenDurable): it waits for every append before,
+    // and is failed only by this turn's. An earlier turn's refused append is its own callers' to
+    // report: told here too, a change that landed would read as not made (and be made again).
+    this.waiters.push({ from: this.turnFirst || this.appendSeq + 1, upTo: this.appendSeq, callback });
   }
 
   // ---- following the other instances ---------------------------------------------------------
