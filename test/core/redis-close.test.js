@@ -32,6 +32,7 @@ describe("Redis store close", function () {
       const err = await answer;
       assert.ok(err, "the unanswered change is not acknowledged");
       assert.strictEqual(err.code, "store-unavailable");
+      assert.match(err.message, /no answer from Redis to the change to twin "pump-1" \(.+\): it may or may not have been made/);
     } finally {
       ctx.server.child.kill("SIGCONT");
     }

@@ -32,6 +32,7 @@ describe("Redis store durability errors", function () {
     const refused = await first;
     assert.ok(refused, "the refused change is not acknowledged");
     assert.strictEqual(refused.code, "store-unavailable");
+    assert.match(refused.message, /the change to twin "pump-1" was refused: Redis holds another version of it \(VERSION pump-1 is at 50, not 1\); the twin is read again from Redis, then the change can be sent again/);
     assert.strictEqual(await second, undefined, "the change that landed is acknowledged");
     assert.strictEqual((await client.hget(store.keys.partition(partitionOf("pump-2", store.partitions)).ver, "pump-2")), "2");
   });

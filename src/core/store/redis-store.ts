@@ -498,10 +498,14 @@ export class RedisStore implements Store {
           this.leases?.drop(p);
           this.resync(p);
           this.settle(seq, p, new TwinError("store-unavailable", { reason: `twin "${entry.i}" is led by another instance now (partition ${p}): the change was refused` }));
-        } else {
-          // A refused version, or no answer: what the server holds is read again.
+        } else if (message.startsWith("VERSION")) {
+          // Redis holds another version of the twin: this instance is out of step, and reads it again.
           this.resync(p);
-          this.settle(seq, p, new TwinError("store-unavailable", { reason: message }));
+          this.settle(seq, p, new TwinError("store-unavailable", { reason: `the change to twin "${entry.i}" was refused: Redis holds another version of it (${message}); the twin is read again from Redis, then the change can be sent again` }));
+        } else {
+          // No answer: the change may or may not have landed, so what the server holds is read again.
+          this.resync(p);
+          this.settle(seq, p, new TwinError("store-unavailable", { reason: `no answer from Redis to the change to twin "${entry.i}" (${message}): it may or may not have been made; the twin is read again from Redis` }));
         }
       },
     );
