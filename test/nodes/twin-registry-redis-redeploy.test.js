@@ -63,8 +63,8 @@ describe("twin-registry on Redis, redeployed", function () {
   });
 
   /** Connections redis-server counts, this process's handles and timers, once closing ones are gone. */
+  const measure = async () => ({ redisClients: await connectedClients(probe), resources: process.getActiveResourcesInfo().length });
   async function settledCounts(atMost) {
-    const measure = async () => ({ redisClients: await connectedClients(probe), resources: process.getActiveResourcesInfo().length });
     let now = await measure();
     const deadline = Date.now() + 5000;
     while ((now.redisClients > atMost.redisClients || now.resources > atMost.resources) && Date.now() < deadline) {
@@ -78,7 +78,7 @@ describe("twin-registry on Redis, redeployed", function () {
     await helper.load([nodes.registry, redisNode, nodes.twin, watchNode, nodes.catch], flow(server.port, 10));
     await opened();
     assert.equal((await exchange("t", "out", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
-    const first = await settledCounts({ redisClients: 0, resources: 0 });
+    const first = await measure();
     const seen = [first];
     for (let i = 1; i <= 5; i++) {
       await helper.setFlows(flow(server.port, 10 + i), "full");
@@ -109,12 +109,14 @@ describe("twin-registry on Redis, redeployed", function () {
     await helper.load([nodes.registry, redisNode, nodes.twin, watchNode, nodes.catch], flow(server.port, 10));
     await opened();
     assert.equal((await exchange("t", "out", { operation: "create", twinId: "pump-1", payload: {} })).kind, "ok");
-    const before = await settledCounts({ redisClients: 0, resources: 0 });
+    const before = await measure();
     server.child.kill("SIGSTOP");
     const took = [];
     try {
-      // A change Redis never answers: the close of the store waits for it, up to a bound.
-      helper.getNode("t").receive({ operation: "report", twinId: "pump-1", payload: { temperature: 1 } });
+      // A change Redis never answers is in flight at the redeploy.
+      helper.getNode("t").receive({ operation: "update", twinId: "pump-1", payload: { attributes: { site: "plant-1" } } });
+      // Applied here, its append sent and never answered.
+      await waitFor(() => helper.getNode("reg").use().get("pump-1").attributes.site === "plant-1", "the change applied");
       for (let i = 1; i <= 5; i++) {
         const started = Date.now();
         await helper.setFlows(flow(server.port, 10 + i), "full");
