@@ -66,7 +66,7 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
     }
     // Where the registry's Redis mode would refuse to open, a copy there is a trap: refused in its words, before connecting.
     const redisName = typeof def?.redisName === "string" && def.redisName.trim() ? def.redisName.trim() : node.id;
-    if (redisNode.topology === "cluster") return fail(res, 400, "invalid-option", RED._("twin-registry.errors.redis-cluster"));
+    if (redisNode.topology === "cluster") return fail(res, 400, "invalid-option", RED._("twin-registry.errors.migrate-cluster"));
     if (!usableRedisName(redisName)) return fail(res, 400, "invalid-option", RED._("twin-registry.errors.redis-name", { name: JSON.stringify(redisName.slice(0, 60)) }));
     if (body.to === "local" && !RED.settings.userDir) return fail(res, 400, "migrate-no-user-dir", text("migrate-no-user-dir"));
     if (running.has(node.id)) return fail(res, 409, "migrate-running", text("migrate-running", { registry: name }));
