@@ -14,7 +14,7 @@ import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
 import { RegistryNode } from "../runtime/registry-node";
-import { RedisNode, findRedis } from "../runtime/redis-node";
+import { RedisNode, findRedis, usableRedisName } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
 
@@ -96,7 +96,15 @@ export = function (RED: RED) {
 
     function settled(): void {
       opening = false;
-      for (const callback of whenOpen.splice(0)) callback();
+      // Outside Node-RED's guard around a node's constructor: a start that throws would end the
+      // process (an unhandled rejection) and leave the nodes after it unstarted.
+      for (const callback of whenOpen.splice(0)) {
+        try {
+          callback();
+        } catch (err) {
+          node.error(RED._("twin-registry.errors.start-failed", { reason: node.describe(err).message }));
+        }
+      }
     }
 
     function status(): NodeStatus {
@@ -213,7 +221,7 @@ export = function (RED: RED) {
       if (redisNode.problem) throw new Error(RED._("twin-registry.errors.redis-settings", { redis: redisName, reason: node.describe(redisNode.problem).message }));
       // The same flow imported on every instance has the same node id: they share one registry.
       const name = String(config.redisName ?? "").trim() || node.id;
-      if (/[{}\s]/.test(name) || name.length > 200) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
+      if (!usableRedisName(name)) throw new Error(RED._("twin-registry.errors.redis-name", { name: JSON.stringify(name.slice(0, 60)) }));
       const durability = config.redisDurability === "strict" ? "strict" : "batched";
       opening = true;
       const attempt = (): void => {

@@ -24,7 +24,7 @@ import { isTwinError } from "../core/errors";
 import { MigrationError, MigrationTarget, MigrationSource, migrate } from "../core/store/migrate";
 import { NodeDef, RED, Request, Response } from "../runtime/red";
 import { RegistryNode } from "../runtime/registry-node";
-import { findRedis } from "../runtime/redis-node";
+import { findRedis, usableRedisName } from "../runtime/redis-node";
 
 /** How admin-api resolves `:registry` (id or name) to the running node and its registry; throws its HTTP errors. */
 export type ResolveRegistry = (ref: string) => { node: RegistryNode; registry: TwinRegistry };
@@ -64,6 +64,10 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
     if (!redisNode) {
       return fail(res, 400, "migrate-no-redis", text("migrate-no-redis", { registry: name, redis: redisId }));
     }
+    // Where the registry's Redis mode would refuse to open, a copy there is a trap: refused in its words, before connecting.
+    const redisName = typeof def?.redisName === "string" && def.redisName.trim() ? def.redisName.trim() : node.id;
+    if (redisNode.topology === "cluster") return fail(res, 400, "invalid-option", RED._("twin-registry.errors.migrate-cluster"));
+    if (!usableRedisName(redisName)) return fail(res, 400, "invalid-option", RED._("twin-registry.errors.redis-name", { name: JSON.stringify(redisName.slice(0, 60)) }));
     if (body.to === "local" && !RED.settings.userDir) return fail(res, 400, "migrate-no-user-dir", text("migrate-no-user-dir"));
     if (running.has(node.id)) return fail(res, 409, "migrate-running", text("migrate-running", { registry: name }));
 
@@ -75,7 +79,7 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
     }
     running.add(node.id);
     // The name and prefix the registry's Redis mode opens (src/nodes/twin-registry.ts).
-    const side = { kind: "redis" as const, redis: client, registry: typeof def?.redisName === "string" && def.redisName.trim() ? def.redisName.trim() : node.id, prefix: redisNode.prefix };
+    const side = { kind: "redis" as const, redis: client, registry: redisName, prefix: redisNode.prefix };
     const run = async () => {
       await ready(client);
       let from: MigrationSource;

@@ -19,3 +19,8 @@ export function findRedis(RED: RED, id: unknown): RedisNode | null {
   const node = RED.nodes.getNode(id) as RedisNode | null;
   return node && node.type === "twin-redis" ? node : null;
 }
+
+/** Whether a registry can be named so in Redis: its keys' hash tag is the name, in braces. */
+export function usableRedisName(name: string): boolean {
+  return !/[{}\s]/.test(name) && name.length <= 200;
+}

@@ -38,6 +38,17 @@ describe("Redis connection settings", function () {
     assert.throws(() => connectionOf({ topology: "cluster", nodes: "n1", db: "1" }), /option=db/);
   });
 
+  it("never repeats a password written in the URL when it refuses the URL (the error reaches the log and the messages)", function () {
+    for (const url of ["redis://nr:s3cret@bad host:6379", "redis://:s3cret@redis.plant:99999", "rediss://nr:s3cret@[::1"]) {
+      assert.throws(() => connectionOf({ url }), (err) => {
+        assert.match(err.message, /option=url/);
+        assert.doesNotMatch(err.message, /s3cret/, err.message);
+        assert.match(err.message, /redis.*:\/\/…@/, "the URL is still shown, without its user and password");
+        return true;
+      });
+    }
+  });
+
   describe("against a server that requires a password", function () {
     let server;
     const clients = [];

@@ -9,7 +9,10 @@ const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
 const { useRedis } = require("./redis-support");
-const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, populate } = require("./store-support");
+const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, populate, waitFor } = require("./store-support");
+const { TwinRegistry } = require("../../nodes/lib/core/registry");
+const { MemoryStore } = require("../../nodes/lib/core/store/memory-store");
+const { partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
 const { migrate, MigrationError } = require("../../nodes/lib/core/store/migrate");
 
 /** What a user reads of a registry: documents, every history, private state. */
@@ -111,5 +114,38 @@ describe("Migration between a local store and Redis", function () {
     await localStore(dir);
     await ctx.open({ registry: "busy" });
     await rejectsWith(migrate({ kind: "local", dir }, { kind: "redis", redis: ctx.client(), registry: "busy" }, { replace: true }), "target-in-use");
+  });
+
+  it("keeps fencing an instance paused on a registry that a migration replaced: its change is refused, not written over the migrated twins", async function () {
+    const lease = { leaseMs: 1000, renewMs: 100, blockMs: 100 };
+    const paused = await ctx.open({ ...lease, instance: "a" });
+    paused.reg.create("pump-1", { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(paused.reg), undefined);
+    // A stops (its clock stands still): it still believes it leads every partition, under its epochs.
+    paused.store.leases.freeze();
+    const client = ctx.client();
+    let live = 1;
+    const count = () => client.zcount(paused.store.keys.instances, Date.now(), "+inf").then((n) => (live = n));
+    await count();
+    await waitFor(() => (count(), live === 0), "the paused instance's heartbeat to lapse", 5000);
+
+    const source = new TwinRegistry({ store: new MemoryStore() });
+    source.open();
+    source.create("pump-1", { reported: { temperature: 30 } });
+    const result = await migrate({ kind: "registry", registry: source }, { kind: "redis", redis: client, registry: "plant" }, { replace: true });
+    assert.strictEqual(result.replaced, 1);
+    const next = await ctx.open({ ...lease, instance: "b" });
+    await waitFor(() => next.store.leads("pump-1"), "the new instance to lead the migrated twin", 5000);
+    assert.ok(paused.store.leads("pump-1"), "the paused instance still believes it leads the twin");
+
+    paused.reg.report("pump-1", { temperature: 99 });
+    const err = await durable(paused.reg);
+    assert.ok(err, "the paused instance's change is not acknowledged");
+    assert.match(err.message, /led by another instance now .* the change was refused/);
+    next.reg.report("pump-1", { temperature: 31 });
+    assert.strictEqual(await durable(next.reg), undefined, "the new leader's change follows the migrated twin's version");
+    const k = next.store.keys.partition(partitionOf("pump-1", next.store.partitions)).log;
+    const written = (await client.xrange(k, "-", "+")).map(([, fields]) => JSON.parse(fields[1]));
+    assert.deepStrictEqual(written.map((e) => e.r?.temperature?.[0] ?? e.rv?.temperature), [31], "only the new leader's change is in the stream");
   });
 });

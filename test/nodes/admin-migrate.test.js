@@ -153,4 +153,19 @@ describe("Admin API: migrating a registry between its local store and Redis", fu
     const named = await migrate("reg", { to: "redis", redis: "redis" }).expect(200);
     assert.equal(named.body.target, "twinwire:{reg}", "a blank Redis name is the registry's id");
   });
+
+  it("refuses, in the registry's own words and before connecting, to copy to a Redis Cluster (not built for migration) or where the registry could not open (a Name in Redis with a space)", async function () {
+    const cluster = { id: "rc", type: "twin-redis", name: "plant cluster", topology: "cluster", nodes: "127.0.0.1:1", prefix: "twinwire:" };
+    await load([...flow(server.port, [{ id: "reg", persistence: "memory", redis: "rc" }, { id: "spaced", persistence: "memory", redis: "redis", redisName: "plant one" }]), cluster]);
+    (await opened()).create("pump-1");
+    const started = Date.now();
+    const res = await migrate("reg", { to: "redis" }).expect(400);
+    assert.equal(res.body.code, "invalid-option");
+    assert.match(res.body.error, /^moving twins to or from a Redis Cluster is not supported yet .*: migrate through a single Redis server or Sentinel$/);
+    assert.ok(Date.now() - started < 5000, "answered at once, not after waiting for the Cluster");
+    (await opened("spaced")).create("pump-1");
+    const spaced = await migrate("spaced", { to: "redis" }).expect(400);
+    assert.equal(spaced.body.code, "invalid-option");
+    assert.match(spaced.body.error, /^name in Redis "plant one" can not be used: no braces or spaces/);
+  });
 });

@@ -3,7 +3,8 @@
  * is every twin as a snapshot record (TwinRecord): documents, history, desired values, derived
  * sections (lifecycle, predictions), private state, versions, connectivity. Nothing of the
  * source changes; the target must hold no twins unless `replace` is given (a local directory is
- * then set aside beside it, never deleted; a Redis registry's keys are deleted). After writing,
+ * then set aside beside it, never deleted; a Redis registry's keys are deleted, but for its
+ * partition count and epochs, which keep fencing its old leaders). After writing,
  * the target is read back as a registry opening it would read it, and its twins, history points
  * and versions are compared with what was written, twin by twin.
  *
@@ -232,12 +233,15 @@ export async function writeRedis(side: RedisSide, records: TwinRecord[], options
     if (held || written) {
       if (!options.replace) throw new MigrationError("target-not-empty", { target: `${keys.prefix}{${side.registry}}`, twins: held, files: written });
       replaced = held;
+      // The epochs stay: the next leader of a partition takes the one after, so an instance
+      // paused on the old registry (its heartbeat lapsed, it still believes in its leases) is
+      // fenced; deleted, the next leader would start at 1 again, and so might the paused one.
+      // The partition count stays with them (an epoch is a partition's).
       for (let p = 0; p < count; p++) {
         const k = keys.partition(p);
-        await redis.del(k.log, k.snap, k.ver, k.lease, k.epoch, k.req);
+        await redis.del(k.log, k.snap, k.ver, k.lease, k.req);
       }
-      await redis.del(keys.meta, keys.instances, keys.bell);
-      count = 0;
+      await redis.del(keys.instances, keys.bell);
     }
   }
   if (!count) {

@@ -184,6 +184,8 @@ export class RedisStore implements Store {
   private readonly writable = new Set<number>();
   private readonly resyncing = new Set<number>();
   private appendSeq = 0;
+  /** The first append of this turn of the event loop (0: none yet). */
+  private turnFirst = 0;
   /** The lowest append not answered yet (appendSeq + 1 when none is). */
   private lowest = 1;
   private readonly outstanding = new Set<number>();
@@ -290,7 +292,7 @@ export class RedisStore implements Store {
       }
       skipped += part.skipped;
     }
-    if (skipped) warnings.push(`${skipped} snapshot line(s) or stream entries in Redis that are not JSON were skipped`);
+    if (skipped) warnings.push(`${skipped} snapshot line(s) or stream entries in Redis that are neither a twin nor a journal entry (not JSON, or JSON of something else) were skipped`);
     // Held since before the read, under the same epoch: nothing was written there since.
     const heldAtRead = this.leases.heldPartitions().filter((p) => heldBefore.get(p) === this.leases?.epochOf(p));
     // The stream reader, and catch-ups of partitions leased during the read, start once the
@@ -320,13 +322,20 @@ export class RedisStore implements Store {
     if (data) {
       for (const line of data.split("\n")) {
         if (!line) continue;
+        let rec: TwinRecord | null = null;
         try {
-          const rec = JSON.parse(line) as TwinRecord;
-          records.push(rec);
-          if (typeof rec.i === "string") members.add(rec.i);
+          rec = JSON.parse(line) as TwinRecord;
         } catch {
-          skipped++;
+          rec = null;
         }
+        // JSON that is no twin (null, a number, a list) would stop the registry opening, here and
+        // on every instance: skipped, and said, as a line that is not JSON.
+        if (!rec || typeof rec !== "object" || Array.isArray(rec) || typeof rec.i !== "string") {
+          skipped++;
+          continue;
+        }
+        records.push(rec);
+        members.add(rec.i);
       }
     }
     let last = covered ?? "0-0";
@@ -498,6 +507,10 @@ export class RedisStore implements Store {
     }
     const [check, version] = checkOf(entry);
     const seq = ++this.appendSeq;
+    if (!this.turnFirst) {
+      this.turnFirst = seq;
+      setImmediate(() => (this.turnFirst = 0));
+    }
     this.outstanding.add(seq);
     this.pendingIn[p]++;
     this.track(p, entry);
@@ -524,10 +537,14 @@ export class RedisStore implements Store {
           this.leases?.drop(p);
           this.resync(p);
           this.settle(seq, p, new TwinError("store-unavailable", { reason: `twin "${entry.i}" is led by another instance now (partition ${p}): the change was refused` }));
-        } else {
-          // A refused version, or no answer: what the server holds is read again.
+        } else if (message.startsWith("VERSION")) {
+          // Redis holds another version of the twin: this instance is out of step, and reads it again.
           this.resync(p);
-          this.settle(seq, p, new TwinError("store-unavailable", { reason: message }));
+          this.settle(seq, p, new TwinError("store-unavailable", { reason: `the change to twin "${entry.i}" was refused: Redis holds another version of it (${message}); the twin is read again from Redis, then the change can be sent again` }));
+        } else {
+          // No answer: the change may or may not have landed, so what the server holds is read again.
+          this.resync(p);
+          this.settle(seq, p, new TwinError("store-unavailable", { reason: `no answer from Redis to the change to twin "${entry.i}" (${message}): it may or may not have been made; the twin is read again from Redis` }));
         }
       },
     );
@@ -556,8 +573,11 @@ export class RedisStore implements Store {
 
   whenDurable(callback: (err?: Error) => void): void {
     if (this.outstanding.size === 0) return callback();
-    // Waiters are kept in the order of upTo (appendSeq only grows), which settle relies on.
-    this.waiters.push({ from: this.lowest, upTo: this.appendSeq, callback });
+    // Waiters are kept in the order of upTo (appendSeq only grows), which settle relies on. A
+    // caller asks in the turn of its writes (Store.whenDurable): it waits for every append before,
+    // and is failed only by this turn's. An earlier turn's refused append is its own callers' to
+    // report: told here too, a change that landed would read as not made (and be made again).
+    this.waiters.push({ from: this.turnFirst || this.appendSeq + 1, upTo: this.appendSeq, callback });
   }
 
   // ---- following the other instances ---------------------------------------------------------
@@ -752,11 +772,16 @@ export class RedisStore implements Store {
     if (!waiting) return;
     this.forwarded.delete(request);
     clearTimeout(waiting.timer);
-    let answer: Answer;
+    let answer: Answer | null;
     try {
-      answer = JSON.parse(json) as Answer;
+      answer = JSON.parse(json) as Answer | null;
     } catch {
       waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
+      return;
+    }
+    // Thrown here, the stream reader would pass over it and its caller, its timer cleared, would wait for ever.
+    if (!answer || typeof answer !== "object") {
+      waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not an answer" }));
       return;
     }
     if (answer.ok) waiting.resolve(answer.result);
@@ -1030,10 +1055,15 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    // A server that hangs (stopped, a network cut without a reset) would hold close, and with it a
+    // deploy, until it answers: after CLOSE_MS the connections are dropped instead. An append not
+    // answered by then fails as the connection goes (never acknowledged), and the leases not given
+    // up lapse after their TTL.
+    const deadline = Date.now() + CLOSE_MS;
+    await within(this.flush(), deadline);
     this.closed = true;
     this.stop();
-    await this.leases?.stop().catch(() => undefined);
+    await within(this.leases?.stop().catch(() => undefined), deadline);
     for (const waiting of this.forwarded.values()) {
       clearTimeout(waiting.timer);
       waiting.reject(new TwinError("store-closed"));
@@ -1043,9 +1073,22 @@ export class RedisStore implements Store {
     this.polls?.serve.stop();
     this.reader.disconnect();
     this.requests.disconnect();
-    await this.following;
-    await this.serving;
-    await this.writer.quit().catch(() => this.writer.disconnect());
-    await this.control.quit().catch(() => this.control.disconnect());
+    // The leader's loop may wait for the write connection (claiming requests): it ends once that goes.
+    await within(this.following, deadline);
+    await within(this.serving, deadline);
+    await within(this.writer.quit().catch(() => undefined), deadline);
+    this.writer.disconnect();
+    await within(this.control.quit().catch(() => undefined), deadline);
+    this.control.disconnect();
   }
+}
+
+/** How long close waits for Redis to answer (appends in flight, the leases' release, QUIT). */
+const CLOSE_MS = 2000;
+
+/** The promise, or undefined once the deadline has passed. */
+function within<T>(promise: Promise<T> | null | undefined, deadline: number): Promise<T | null | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -59,6 +59,11 @@ export function addresses(list: string | undefined, option: string, defaultPort:
   return out;
 }
 
+/** A URL as an error may show it: a user and password in it are the node's secret, and errors reach the log. */
+function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1…@");
+}
+
 export function connectionOf(settings: RedisSettings): Connection {
   const topology = settings.topology ?? "single";
   const auth: RedisOptions = {};
@@ -88,7 +93,7 @@ export function connectionOf(settings: RedisSettings): Connection {
     try {
       parsed = new URL(url);
     } catch {
-      throw invalid("url", `"${url.slice(0, 40)}" is not a URL`);
+      throw invalid("url", `"${withoutCredentials(url).slice(0, 40)}" is not a URL`);
     }
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw invalid("url", "starts with redis:// or rediss://");
     const options: RedisOptions = { ...auth, host: parsed.hostname.replace(/^\[|\]$/g, ""), port: parsed.port ? portOf(parsed.port, "url") : 6379 };
