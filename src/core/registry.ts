@@ -12,7 +12,7 @@ import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf,
 import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
 import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, toRecord } from "./journal";
 import { Point } from "./history";
-import { Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
+import { MADE_EARLIER, Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
 import { SKIP, Shaping, shaperOf } from "./shaping";
 
@@ -558,8 +558,29 @@ export class TwinRegistry {
    * (docs/redis.md); here it is the synchronous call followed by `whenDurable`.
    */
   submit(op: SubmitOp): Promise<unknown> {
-    if (this.store.forward && op && typeof op.id === "string" && !this.leads(op.id)) return this.store.forward(op);
+    if (this.store.forward && op && typeof op.id === "string" && !this.leads(op.id)) {
+      return this.store.forward(op).then((result) => (result === MADE_EARLIER ? this.madeEarlier(op) : result));
+    }
     return this.runDurable(op);
+  }
+
+  /**
+   * The result of a change its leader had made before it was delivered again (a claim after a
+   * handover): made, and followed here before the answer, but what it changed is not known. A
+   * reading changed nothing as far as the caller can tell (no event); a write gives the twin as
+   * it is now.
+   */
+  private madeEarlier(op: SubmitOp): unknown {
+    const now = (): TwinDocument | null => (this.twins.has(op.id) ? this.get(op.id) : null);
+    switch (op.op) {
+      case "report": return { event: null, stale: [], created: false } satisfies ReportResult;
+      case "upsert": return { document: now(), created: false };
+      case "create":
+      case "setDesired":
+      case "updateAttributes":
+      case "remove": return now();
+      default: return undefined;
+    }
   }
 
   private runDurable(op: SubmitOp): Promise<unknown> {

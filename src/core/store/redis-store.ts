@@ -19,7 +19,7 @@ import { ErrorCode, ErrorParams, TwinError, isTwinError } from "../errors";
 import type { SubmitOp } from "../registry";
 import { JournalEntry, TwinRecord, ApplyContext, applyEntry, fromRecord, toRecord } from "../journal";
 import { Twin } from "../twin";
-import { Recovered, RecoveryVisitor, SharedRegistry, SnapshotSource, Store, StoreHealth } from "./store";
+import { MADE_EARLIER, Recovered, RecoveryVisitor, SharedRegistry, SnapshotSource, Store, StoreHealth } from "./store";
 import { RedisKeys } from "./redis/keys";
 import { LeaseManager } from "./redis/lease";
 import { compareIds, partitionOf } from "./redis/partitions";
@@ -784,7 +784,7 @@ export class RedisStore implements Store {
       waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not an answer" }));
       return;
     }
-    if (answer.ok) waiting.resolve(answer.result);
+    if (answer.ok) waiting.resolve(answer.again ? MADE_EARLIER : answer.result);
     else if (answer.code) waiting.reject(new TwinError(answer.code as ErrorCode, answer.params ?? {}));
     else waiting.reject(new Error(answer.message ?? "the leader refused the change"));
   }

@@ -6,6 +6,9 @@
 import { Applied, JournalEntry, TwinRecord } from "../journal";
 import type { SubmitOp } from "../registry";
 
+
+/** What `forward` resolves with for a change its leader had made before (see `forward`). */
+export const MADE_EARLIER: unique symbol = Symbol("made earlier");
 export type PersistenceMode = "strict" | "batched" | "memory";
 
 /** Receives what is on disk as it is read, so a large store is never held in memory twice. */
@@ -88,7 +91,9 @@ export interface Store {
   leads?(twinId: string): boolean;
   /**
    * Sends a change to the instance leading its twin (a shared store), which runs it and answers:
-   * its result, or its error thrown again here. Only stores with `leads` have it.
+   * its result, or its error thrown again here. Only stores with `leads` have it. A change the
+   * leader had made already (delivered again: a claim after a handover) resolves with
+   * MADE_EARLIER: it is made, its result is not known.
    */
   forward?(op: SubmitOp): Promise<unknown>;
   /** Throws TwinError("store-unavailable") when the disk failed and has not recovered. */
