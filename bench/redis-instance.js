@@ -145,7 +145,7 @@ async function main() {
     try {
       let answer;
       if (m.cmd === "status") {
-        answer = kind === "redis" ? { held: store.leases.heldPartitions().length, writable: store.writableCount(), partitions: store.partitions } : { writable: 1 };
+        answer = kind === "redis" ? { held: store.leases.heldPartitions().length, writable: store.writableCount(), leading: store.leadingCount(), partitions: store.partitions } : { writable: 1, leading: 1 };
       } else if (m.cmd === "leads") answer = { led: m.ids.filter((id) => registry.leads(id)) };
       else if (m.cmd === "run") answer = await run(m);
       else if (m.cmd === "versions") answer = { sum: m.ids.reduce((a, id) => a + (registry.has(id) ? registry.get(id).version : 0), 0) };

@@ -173,11 +173,13 @@ async function shared(server, mode, n) {
     let waitedMs = Date.now();
     await until(async () => {
       const st = await Promise.all(instances.map((i) => i.ask("status")));
-      return st.every((s) => s.writable > 0 && s.writable === s.held) && st.reduce((a, s) => a + s.writable, 0) === st[0].partitions;
+      // Leading, not only writable: a partition taken over is led once the changes waiting for it have run.
+      return st.every((s) => s.writable > 0 && s.writable === s.held && s.leading === s.held) && st.reduce((a, s) => a + s.writable, 0) === st[0].partitions;
     }, `the partitions to split between ${n} instance(s)`, 60000);
     waitedMs = Date.now() - waitedMs;
     const led = (await Promise.all(instances.map((i) => i.ask("leads", { ids })))).map((x) => x.led);
     const share = shares(led);
+    if (share.some((ids) => ids.length === 0)) throw new Error(`an instance was given no twins to update (led: ${led.map((l) => l.length).join(", ")})`);
     const cpu0 = procCpuMs(server.child.pid);
     const stats0 = await commandStats(client);
     const t0 = Date.now();
