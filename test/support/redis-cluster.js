@@ -7,7 +7,7 @@
  */
 const { execFile, execFileSync } = require("child_process");
 const { promisify } = require("util");
-const { startRedis, requireRedis } = require("./redis-server");
+const { startRedis, requireRedis, freePort } = require("./redis-server");
 
 const run = promisify(execFile);
 
@@ -44,7 +44,13 @@ async function startRedisCluster({ nodes = 1, appendfsync = "always" } = {}) {
   const servers = [];
   try {
     for (let i = 0; i < nodes; i++) {
-      servers.push(await startRedis({ appendfsync, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+      // The bus port is the client port + 10,000 unless given, which fails to start for a free
+      // port above 55535 (Linux hands out up to 60999): the bus gets a free port of its own.
+      const port = await freePort();
+      let bus = await freePort();
+      while (bus === port) bus = await freePort();
+      servers.push(await startRedis({ appendfsync, port, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+        "--cluster-port", String(bus),
         // A lone node knows no address of its own (CLUSTER SLOTS would name host ""), which a client cannot follow.
         "--cluster-announce-ip", "127.0.0.1"] }));
     }

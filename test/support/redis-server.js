@@ -117,4 +117,4 @@ async function startRedis(options = {}) {
   return server;
 }
 
-module.exports = { startRedis, requireRedis, redisBinary };
+module.exports = { startRedis, requireRedis, redisBinary, freePort };
