@@ -21,7 +21,7 @@ import { dict } from "../core/json";
 import { isTwinId } from "../core/names";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED, Send } from "../runtime/red";
-import { findRegistry, openProblem } from "../runtime/registry-node";
+import { findRegistry, openProblem, whenRegistryOpen } from "../runtime/registry-node";
 import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface CardConfig extends NodeDef {
@@ -130,7 +130,6 @@ export = function (RED: RED) {
     // Without the Dashboard the node only says so: it does not even follow the registry. Its
     // status is the twin it shows, so it is not one of the registry's users (their status is the
     // twin count).
-    let closed = false;
     if (registered) {
       if (!registryNode) {
         problem = t("errors.no-registry");
@@ -139,8 +138,7 @@ export = function (RED: RED) {
       } else {
         // A registry on Redis opens after deploy: until then the view says it is connecting.
         problem = openProblem(registryNode);
-        registryNode.whenOpen(() => {
-          if (closed) return;
+        whenRegistryOpen(node, registryNode, () => {
           problem = null;
           try {
             registry = registryNode.use();
@@ -158,7 +156,6 @@ export = function (RED: RED) {
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
       push.stop();
       unsubscribe?.();
       audience.clear();

@@ -11,7 +11,7 @@
 import { FleetFilter, fleetView, readFleetFilter } from "../core/dashboard";
 import { TwinRegistry } from "../core/registry";
 import { Node, NodeDef, NodeMessage, RED } from "../runtime/red";
-import { findRegistry, openProblem } from "../runtime/registry-node";
+import { findRegistry, openProblem, whenRegistryOpen } from "../runtime/registry-node";
 import { Audience, Connection, coalesce, registerWidget, requestOf } from "../runtime/dashboard";
 
 interface FleetConfig extends NodeDef {
@@ -60,7 +60,6 @@ export = function (RED: RED) {
       },
     }, t);
     // Without the Dashboard the node only says so: it does not even follow the registry.
-    let closed = false;
     if (registered) {
       const report = (): void => {
         if (!problem) return;
@@ -73,8 +72,7 @@ export = function (RED: RED) {
       } else {
         // A registry on Redis opens after deploy: until then the view says it is connecting.
         problem = openProblem(registryNode);
-        registryNode.whenOpen(() => {
-          if (closed) return;
+        whenRegistryOpen(node, registryNode, () => {
           problem = null;
           try {
             registry = registryNode.use();
@@ -92,7 +90,6 @@ export = function (RED: RED) {
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
       push.stop();
       unsubscribe?.();
       audience.clear();
