@@ -3,6 +3,7 @@
 // ports PORT and MQTT_PORT name, one clear line when a port is taken, and Ctrl-C (SIGINT)
 // flushing every registry before it exits 0. Runs scripts/start.js for real, in a user directory
 // of its own (TWINWIRE_USER_DIR).
+const { freePort } = require("../support/free-port");
 const assert = require("node:assert/strict");
 const fs = require("fs");
 const net = require("net");
@@ -13,15 +14,6 @@ const h = require("./harness");
 
 const START = path.join(h.repoRoot, "scripts", "start.js");
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 /** Runs npm start's script; resolves its handle once the editor answers (or it exited). */
 function start(env) {

@@ -5,10 +5,10 @@
 // work, or a server out of reach, is an error a user reads and a red status, never a crash;
 // Redis stopping turns the nodes red and refuses changes, and its return turns them green; the
 // password is a credential; the admin API marks reads served while Redis is away as stale.
+const { freePort } = require("../support/free-port");
 const assert = require("node:assert/strict");
 const { execFileSync, spawn } = require("child_process");
 const fs = require("fs");
-const net = require("net");
 const os = require("os");
 const path = require("path");
 const { helper, nodes, exchange, waitFor } = require("./support");
@@ -72,14 +72,6 @@ function statuses(registryId = "reg") {
 }
 const last = (seen) => seen[seen.length - 1];
 
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** What the registry node logged at a level. */
 const logged = (level, type = "twin-registry") =>

@@ -5,6 +5,7 @@
  * installed, `requireMosquitto(this)` in a `before` prints why and skips (CI installs it, and
  * refuses skips).
  */
+const { freePort } = require("./free-port");
 const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
@@ -38,17 +39,6 @@ function requireMosquitto(context) {
   return false;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port) {
   return new Promise((resolve) => {

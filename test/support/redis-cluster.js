@@ -7,7 +7,8 @@
  */
 const { execFile, execFileSync } = require("child_process");
 const { promisify } = require("util");
-const { startRedis, requireRedis, freePort } = require("./redis-server");
+const { startRedis, requireRedis } = require("./redis-server");
+const { freePort } = require("./free-port");
 
 const run = promisify(execFile);
 

@@ -5,6 +5,7 @@
  * killed when the test process ends if a test forgot. Where redis-server is not installed,
  * `requireRedis(this)` in a `before` prints why and skips (CI installs it, and refuses skips).
  */
+const { freePort } = require("./free-port");
 const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
 const net = require("net");
@@ -35,17 +36,6 @@ function requireRedis(context) {
   return false;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function ping(port) {
   return new Promise((resolve) => {
@@ -117,4 +107,4 @@ async function startRedis(options = {}) {
   return server;
 }
 
-module.exports = { startRedis, requireRedis, redisBinary, freePort };
+module.exports = { startRedis, requireRedis, redisBinary };
