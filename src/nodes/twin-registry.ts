@@ -13,7 +13,7 @@ import { MemoryStore } from "../core/store/memory-store";
 import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
-import { RegistryNode } from "../runtime/registry-node";
+import { RegistryNode, storeDir } from "../runtime/registry-node";
 import { RedisNode, findRedis, usableRedisName } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
@@ -286,20 +286,6 @@ export = function (RED: RED) {
 
   RED.nodes.registerType("twin-registry", TwinRegistryNode);
 };
-
-/**
- * The registry's own directory under the user directory, named by its node id. An imported flow
- * can carry any id: one that is not a plain file name (separators, "..", control characters)
- * is refused instead of putting the store somewhere else.
- */
-function storeDir(RED: RED, userDir: string, id: string): string {
-  const base = path.resolve(userDir, "twinwire");
-  const dir = path.resolve(base, id);
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(id) || id.includes("..") || path.dirname(dir) !== base) {
-    throw new Error(RED._("twin-registry.errors.bad-store-id", { id: JSON.stringify(id.slice(0, 60)) }));
-  }
-  return dir;
-}
 
 /** Files of a models folder read at most: a folder this big is more likely a mistake. */
 const MAX_MODEL_FILES = 50000;

@@ -17,13 +17,12 @@
  * setAside?, warnings}. Changes made after the copy are not in it: stop the inputs first, then
  * switch the registry's Persistence in its dialog and deploy.
  */
-import * as path from "path";
 import type { Redis } from "ioredis";
 import { TwinRegistry } from "../core/registry";
 import { isTwinError } from "../core/errors";
 import { MigrationError, MigrationTarget, MigrationSource, migrate } from "../core/store/migrate";
 import { NodeDef, RED, Request, Response } from "../runtime/red";
-import { RegistryNode } from "../runtime/registry-node";
+import { RegistryNode, storeDir } from "../runtime/registry-node";
 import { findRedis, usableRedisName } from "../runtime/redis-node";
 
 /** How admin-api resolves `:registry` (id or name) to the running node and its registry; throws its HTTP errors. */
@@ -89,7 +88,7 @@ export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
         to = side;
       } else {
         from = side;
-        to = { kind: "local", dir: storeDir(RED.settings.userDir as string, node.id) };
+        to = { kind: "local", dir: storeDir(RED, RED.settings.userDir as string, node.id) };
       }
       const result = await migrate(from, to, { replace: body.replace === true, historyLength: registry.historyLength });
       const target = to.kind === "local" ? to.dir : `${side.prefix}{${side.registry}}`;
@@ -133,18 +132,4 @@ function ready(client: Redis): Promise<void> {
     };
     client.once("ready", ok);
   });
-}
-
-/**
- * The directory a local store of this registry opens: the same as the twin-registry node's
- * (src/nodes/twin-registry.ts, storeDir), which refuses ids that are not plain file names; so
- * does this.
- */
-function storeDir(userDir: string, id: string): string {
-  const base = path.resolve(userDir, "twinwire");
-  const dir = path.resolve(base, id);
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(id) || id.includes("..") || path.dirname(dir) !== base) {
-    throw new Error(`registry id ${JSON.stringify(id.slice(0, 60))} is not a plain file name`);
-  }
-  return dir;
 }

@@ -1,4 +1,5 @@
 /** What the `twin-registry` config node offers the nodes that use it. */
+import * as path from "path";
 import { TwinRegistry } from "../core/registry";
 import type { ExpressionLimits } from "./jsonata";
 import { Done, Node, NodeMessage, RED, Send } from "./red";
@@ -159,4 +160,18 @@ function shallow(object: object, depth: number): boolean {
     if (child && typeof child === "object" && !shallow(child, depth + 1)) return false;
   }
   return true;
+}
+
+/**
+ * The registry's own directory under the user directory, named by its node id. An imported flow
+ * can carry any id: one that is not a plain file name (separators, "..", control characters)
+ * is refused instead of putting the store somewhere else.
+ */
+export function storeDir(RED: RED, userDir: string, id: string): string {
+  const base = path.resolve(userDir, "twinwire");
+  const dir = path.resolve(base, id);
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(id) || id.includes("..") || path.dirname(dir) !== base) {
+    throw new Error(RED._("twin-registry.errors.bad-store-id", { id: JSON.stringify(id.slice(0, 60)) }));
+  }
+  return dir;
 }
