@@ -74,8 +74,7 @@ export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> =
     apply(registry, twinId, values, reading = {}) {
       at.twinId = twinId;
       // Options of its own per call: registry.report may run again from a listener before this returns.
-      const result = registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true });
-      return { event: result.event, stale: result.stale, created: result.created === true };
+      return outcomeOf(registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true }));
     },
     submit(registry, twinId, values, reading = {}) {
       return registry.submit(reportOp(twinId, values, reading, create, shaping)).then(outcomeOf);
@@ -87,6 +86,7 @@ function reportOp(twinId: string, values: Record<string, unknown>, reading: Read
   return { op: "report", id: twinId, values: plain(values), options: { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, alive: true }, shaping };
 }
 
+/** A report's result as a reading's outcome (a forwarded one arrives untyped). */
 function outcomeOf(result: unknown): ReadingOutcome {
   const r = result as ReportResult;
   return { event: r.event, stale: r.stale, created: r.created === true };
@@ -111,7 +111,7 @@ export function applyReading(registry: TwinRegistry, twinId: string, values: Rec
     shape: shaperFor(options, { twinId }),
     alive: true,
   });
-  return { event: result.event, stale: result.stale, created: result.created === true };
+  return outcomeOf(result);
 }
 
 /**
