@@ -17,7 +17,7 @@
  *        with its type, unit, range, writability and nested rules, Components as the twin names
  *        them. The editor reads models here, never by parsing the Models text itself. Under
  *        /twin-models, not /twins, so that no twin id ("models") is shadowed.
- *   POST /twin-registry/:registry/migrate  (twins.write) copies the registry's twins between its
+ *   POST /twin-registry/:registry/migrate  (twins.admin) copies the registry's twins between its
  *        local store and Redis: src/plugins/admin-migrate.ts.
  *
  * A registry shared on Redis serves reads from its own copy; while Redis is out of reach, that

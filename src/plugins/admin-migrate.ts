@@ -2,7 +2,7 @@
  * The admin route that moves a registry's twins between its local store and Redis
  * (core/store/migrate.ts; docs/redis.md, "Migration"):
  *
- *   POST /twin-registry/:registry/migrate  (twins.write)  {to: "redis" | "local", replace?: true, redis?: "<twin-redis id>"}
+ *   POST /twin-registry/:registry/migrate  (twins.admin)  {to: "redis" | "local", replace?: true, redis?: "<twin-redis id>"}
  *
  * to "redis": the registry runs on a local store (strict, batched or memory). The twins it holds
  *   now are written to Redis under the `twin-redis` node's key prefix and the registry's Redis
@@ -34,14 +34,17 @@ const STATUS: Record<string, number> = { "target-not-empty": 409, "target-in-use
 const CONNECT_MS = 10000;
 
 export function registerMigrateRoute(RED: RED, resolve: ResolveRegistry): void {
-  const write = RED.auth.needsPermission("twins.write");
+  // Not twins.write: with `replace` a migration deletes every twin in its target, which is more
+  // than an operator who may set desired values should be able to do. twins.admin is held by
+  // users with "*" only, unless adminAuth grants it by name.
+  const admin = RED.auth.needsPermission("twins.admin");
   /** Registries being migrated now: a second request for one of them waits its turn by being refused. */
   const running = new Set<string>();
 
   const fail = (res: Response, status: number, code: string, message: string) => void res.status(status).json({ error: message, code });
   const text = (key: string, params: Record<string, unknown> = {}) => RED._(`twin-admin-api.errors.${key}`, params);
 
-  RED.httpAdmin.post("/twin-registry/:registry/migrate", write, (req: Request, res: Response) => {
+  RED.httpAdmin.post("/twin-registry/:registry/migrate", admin, (req: Request, res: Response) => {
     let resolved: { node: RegistryNode; registry: TwinRegistry };
     try {
       resolved = resolve(req.params.registry);

@@ -360,12 +360,15 @@ describe("admin HTTP API (real Node-RED)", function () {
       admin.users.push(
         { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
         { username: "flowsonly", password: h.hashPassword("flows-pw"), permissions: ["flows.read"] },
+        { username: "operator", password: h.hashPassword("operator-pw"), permissions: ["read", "twins.write"] },
       );
       nr = await startPopulated({ adminAuth: admin }); // HTTP-in routes are not behind adminAuth
       tokens.admin = await h.getToken(nr.url, "admin", "admin-pw");
       // h.getToken asks for scope "*", which Node-RED only grants to users holding "*".
       tokens.viewer = await tokenFor(nr.url, "viewer", "viewer-pw", "read");
       tokens.flowsonly = await tokenFor(nr.url, "flowsonly", "flows-pw", "flows.read");
+      // An empty scope asks for all of the user's permissions (a scope is one string).
+      tokens.operator = await tokenFor(nr.url, "operator", "operator-pw", "");
     });
     afterEach(function () {
       h.printLogsIfFailed(this.currentTest, nr);
@@ -397,6 +400,17 @@ describe("admin HTTP API (real Node-RED)", function () {
       }
       const doc = await h.request(nr.url, { path: "/twins/plant/pump-1", token: tokens.viewer });
       assert.equal(doc.body.id, "pump-1");
+    });
+
+    it("lets twins.write set desired values but not migrate the registry, which takes twins.admin", async () => {
+      const desired = await h.request(nr.url, { method: "POST", path: "/twins/plant/pump-1/desired", body: { speed: 900 }, token: tokens.operator });
+      assert.notEqual(desired.status, 401, `desired as operator: ${desired.status} ${desired.text}`);
+      // With replace, a migration deletes what its target holds: more than setting a value.
+      const migrate = await h.request(nr.url, { method: "POST", path: "/twin-registry/plant/migrate", body: { to: "redis", replace: true }, token: tokens.operator });
+      assert.equal(migrate.status, 401, `migrate as operator: ${migrate.status} ${migrate.text}`);
+      const asAdmin = await h.request(nr.url, { method: "POST", path: "/twin-registry/plant/migrate", body: {}, token: tokens.admin });
+      assert.equal(asAdmin.status, 400, `migrate as admin, no target: ${asAdmin.status} ${asAdmin.text}`);
+      assert.equal(asAdmin.body.code, "invalid-body");
     });
 
     it("refuses a user whose permissions lack twins.read", async () => {
