@@ -113,6 +113,28 @@ describe("Changes submitted to the leader of a registry shared on Redis", functi
     assert.deepStrictEqual(await client.xpending(k.req, "leaders"), [0, null, null, null], "the request is acknowledged");
   });
 
+  it("runs every request its old leader took and never answered, more than one claim's worth, in order", async function () {
+    const { a, b, id } = await twoWithTwin("conveyor");
+    b.store.leases.freeze();
+    await a.reg.close();
+    const client = ctx.client();
+    const k = b.store.keys.partition(partitionOf(b.store, id));
+    const replies = b.store.keys.reply("tester");
+    // More than one XAUTOCLAIM's COUNT (1,000): a busy leader can have read that many before it went.
+    const N = 1500;
+    const adds = client.pipeline();
+    for (let i = 1; i <= N; i++) adds.xadd(k.req, "*", "q", `tester:${i}`, "f", "tester", "o", JSON.stringify({ op: "report", id, values: { n: i } }));
+    await adds.exec();
+    const taken = await client.xreadgroup("GROUP", "leaders", "gone", "COUNT", N, "STREAMS", k.req, ">");
+    assert.strictEqual(taken[0][1].length, N);
+    const c = await ctx.open(lease, { historyLength: 2000 });
+    await waitFor(() => c.store.leads(id), "a new instance to lead the twin", 10000);
+    const answers = await answersOn(client, replies, N);
+    assert.strictEqual(answers.filter((x) => x.ok).length, N);
+    assert.deepStrictEqual(c.reg.history(id, "n").map((p) => p.value), Array.from({ length: N + 1 }, (_, i) => i));
+    while ((await client.xpending(k.req, "leaders"))[0] !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
   it("keeps every submitted reading that resolved, once, while a third instance joins and partitions change hands", async function () {
     const options = { historyLength: 5000 };
     const all = [await ctx.open(lease, options), await ctx.open(lease, options)];

@@ -91,6 +91,8 @@ export const REDIS_DEFAULTS = {
 const GROUP = "leaders";
 /** Submitted changes read from the request streams at once. */
 const REQUESTS_PER_READ = 1000;
+/** Requests an earlier leader left pending, claimed per XAUTOCLAIM (the claim goes on until its cursor ends). */
+const CLAIM_COUNT = 1000;
 /** Request ids remembered per partition (answered from memory if delivered again). */
 const REMEMBERED = 10000;
 
@@ -805,11 +807,20 @@ export class RedisStore implements Store {
           await this.writer.xgroup("CREATE", req, GROUP, "0", "MKSTREAM").catch((err: Error) => {
             if (!String(err.message).startsWith("BUSYGROUP")) throw err;
           });
-          // What the previous leader read and did not answer (it went): answered here, once.
-          const [, pending] = (await this.writer.xautoclaim(req, GROUP, this.instance, 0, "0-0", "COUNT", 1000)) as [string, Array<[string, string[]] | null>];
-          if (!this.writable.has(p)) continue;
-          this.claimed.add(p);
-          for (const entry of pending ?? []) if (entry) this.request(p, entry[0], entry[1]);
+          // What the previous leader read and did not answer (it went): answered here, once, in
+          // order, however many it had read (a claim takes at most CLAIM_COUNT; the cursor goes on).
+          let cursor = "0-0";
+          let lost = false;
+          do {
+            const [next, pending] = (await this.writer.xautoclaim(req, GROUP, this.instance, 0, cursor, "COUNT", CLAIM_COUNT)) as [string, Array<[string, string[]] | null>];
+            if (!this.writable.has(p)) {
+              lost = true;
+              break;
+            }
+            for (const entry of pending ?? []) if (entry) this.request(p, entry[0], entry[1]);
+            cursor = next;
+          } while (cursor !== "0-0");
+          if (!lost) this.claimed.add(p);
         }
         const ready = led.filter((p) => this.claimed.has(p) && this.writable.has(p));
         if (!ready.length) {
