@@ -43,6 +43,24 @@ describe("Redis store shared by several instances", function () {
     assert.strictEqual(b.reg.get(onA).reported.temperature, 21);
   });
 
+  it("keeps an instance whose clock runs an hour ahead from taking the others for gone: who is alive is on Redis's clock", async function () {
+    const a = await ctx.open(lease);
+    const b = await ctx.open(lease);
+    await split(a, b);
+    const realNow = Date.now;
+    try {
+      // b's machine clock jumps an hour ahead (a host without NTP, a VM resumed) for its next rounds.
+      Date.now = () => realNow() + 3600 * 1000;
+      for (let i = 0; i < 3; i++) await b.store.leases.round();
+    } finally {
+      Date.now = realNow;
+    }
+    assert.strictEqual(b.store.leases.live.length, 2, `b sees ${b.store.leases.live.join(", ")}`);
+    await a.store.leases.round();
+    assert.strictEqual(a.store.leases.live.length, 2, `a sees ${a.store.leases.live.join(", ")}`);
+    assert.ok(a.store.leases.heldPartitions().length > 0 && b.store.leases.heldPartitions().length > 0, "both still lead partitions");
+  });
+
   it("takes over the partitions of an instance that leaves: the twins it led stay writable, and a reading older than the last one it took is still refused", async function () {
     const a = await ctx.open(lease);
     const b = await ctx.open(lease);

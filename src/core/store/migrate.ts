@@ -218,7 +218,9 @@ export async function writeLocal(dir: string, records: TwinRecord[], options: { 
 export async function writeRedis(side: RedisSide, records: TwinRecord[], options: { replace?: boolean } = {}): Promise<{ replaced: number }> {
   const redis = side.redis;
   const keys = new RedisKeys(side.prefix ?? REDIS_DEFAULTS.prefix, side.registry);
-  const live = await redis.zcount(keys.instances, Date.now(), "+inf");
+  // The heartbeats are on the server's clock (BEAT), and so is this look at them.
+  const [seconds, micros] = await redis.time();
+  const live = await redis.zcount(keys.instances, `(${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)}`, "+inf");
   if (live > 0) throw new MigrationError("target-in-use", { target: `${keys.prefix}{${side.registry}}`, instances: live });
   let count = await partitionsOf(redis, keys);
   let replaced = 0;

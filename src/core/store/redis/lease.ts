@@ -14,7 +14,7 @@
 import type { Redis } from "ioredis";
 import { RedisKeys } from "./keys";
 import { ownerOf } from "./partitions";
-import { ACQUIRE, RELEASE } from "./scripts";
+import { ACQUIRE, BEAT, RELEASE } from "./scripts";
 import { pipelineOf } from "./cluster-reads";
 
 export interface LeaseOptions {
@@ -38,6 +38,7 @@ interface Held { epoch: number; until: number }
 type Scripted = Redis & {
   twAcquire(lease: string, epoch: string, instance: string, ttl: number): Promise<number | null>;
   twRelease(lease: string, instance: string): Promise<number>;
+  twBeat(instances: string, instance: string, ttl: number): Promise<string[]>;
 };
 
 export class LeaseManager {
@@ -61,6 +62,7 @@ export class LeaseManager {
     if (!("twAcquire" in redis)) {
       redis.defineCommand("twAcquire", { numberOfKeys: 2, lua: ACQUIRE });
       redis.defineCommand("twRelease", { numberOfKeys: 1, lua: RELEASE });
+      redis.defineCommand("twBeat", { numberOfKeys: 1, lua: BEAT });
     }
     this.redis = redis as Scripted;
   }
@@ -110,14 +112,10 @@ export class LeaseManager {
 
   private async doRound(): Promise<void> {
     if (this.stopped || this.frozenAt !== null) return;
+    // Local time only measures how long a lease is trusted here; who is alive is the server's call.
     const started = Date.now();
     const ttl = this.options.ttlMs;
-    const beat = await this.redis.multi()
-      .zadd(this.keys.instances, started + ttl, this.instance)
-      .zremrangebyscore(this.keys.instances, "-inf", started)
-      .zrange(this.keys.instances, 0, -1)
-      .exec();
-    const live = beat?.[2]?.[1];
+    const live = await this.redis.twBeat(this.keys.instances, this.instance, ttl);
     if (!Array.isArray(live)) return;
     this.live = (live as string[]).slice().sort();
     const names = [...new Set(this.live.map(nameOf))].sort();

@@ -53,6 +53,22 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return redis.call('INCR', KEYS[2])
 `;
 
+/**
+ * One heartbeat on the server's clock: the instance is alive until now + ttl, instances whose
+ * time is up are removed, and the live ones are returned. KEYS: instances. ARGV: instance, ttl ms.
+ * On the server's clock, not each instance's: instances on machines whose clocks disagree by more
+ * than a TTL would otherwise remove one another's heartbeats (the one ahead sees the rest as gone
+ * and takes every partition in turn). Redis 6.2 and later replicate a script's effects, so TIME
+ * may come before a write.
+ */
+export const BEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
 /** Gives a lease up, if still held by the caller. KEYS: lease. ARGV: instance. */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
