@@ -4,6 +4,7 @@
 // longest run of flagged readings.
 //
 //   node bench/prediction-quality.js [simDays=7] [package directory]
+//   node bench/prediction-quality.js --null [seeds=100] [package directory]
 //
 // Drives the package only through readConfig (the node's defaults, plus the horizon and the
 // bounds) and Predictor.update, so the same script runs on older code for a "before" column:
@@ -18,14 +19,23 @@
 // step); persistence forecasts the reading at t, seasonal persistence the reading one period
 // (a year; a week for daily series) before the target. Warm-up: the readings before the
 // prediction reports a coverage (new code), or before `warmup` readings (code without one).
+//
+// --null: the same figures on a null model, per real series and horizon: `seeds` Gaussian random
+// walks read at that series' own times (same length, steps and gaps), where persistence is the
+// best forecast there is and no candidate can help. What auto gives there is the spread to expect
+// from its defaults on a series of that shape with nothing to learn: how often it ends above
+// persistence and by how much, and how often its coverage ends outside 90-97 % by chance.
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const { execFileSync } = require("child_process");
 const { childMain, packageDir, repoRoot } = require("./lib");
 
-const SIM_DAYS = Number(process.argv[2] || 7);
-const PACKAGE = process.argv[3] || packageDir();
+const NULL_MODEL = process.argv.includes("--null");
+const ARGS = process.argv.slice(2).filter((a) => a !== "--null");
+const SIM_DAYS = NULL_MODEL ? 0 : Number(ARGS[0] || 7);
+const NULL_SEEDS = NULL_MODEL ? Number(ARGS[0] || 100) : 0;
+const PACKAGE = ARGS[1] || packageDir();
 const DAY = 86400;
 const YEAR = 365.25 * DAY;
 /** Quantities that can not be negative. */
@@ -210,9 +220,70 @@ function commitOf(dir) {
   }
 }
 
+/** A seeded uniform generator (mulberry32): the same walks in every run. */
+function uniform(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Per real series and horizon: auto's figures over NULL_SEEDS random walks read at the series' times. */
+function nullModel(L, s) {
+  const step = medianStep(s.points);
+  const { horizons } = plan(step);
+  const rows = horizons.map((horizon) => ({ horizon, steps: Math.round(horizon / step), ratios: [], coverages: [] }));
+  for (let seed = 1; seed <= NULL_SEEDS; seed++) {
+    const u = uniform(seed);
+    let v = 0;
+    const points = s.points.map((x) => {
+      v += Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+      return { ts: x.ts, v, label: 0 };
+    });
+    for (const row of rows) {
+      const options = L.readConfig({ horizon: row.horizon }).options;
+      const j = judge(points, run(L, points, options), row.horizon, step, null, options, null);
+      row.ratios.push(j.maeRatio);
+      if (j.coverage !== null) row.coverages.push(j.coverage);
+    }
+  }
+  const share = (xs, f) => (xs.length ? xs.filter(f).length / xs.length : null);
+  return {
+    name: s.name,
+    readings: s.points.length,
+    step,
+    seeds: NULL_SEEDS,
+    horizons: rows.map(({ horizon, steps, ratios, coverages }) => {
+      const sorted = ratios.slice().sort((a, b) => a - b);
+      return {
+        horizon,
+        steps,
+        // Above by more than the forecast's rounding to 7 significant digits can make it (the walks'
+        // values have more digits than the real series').
+        aboveOne: share(ratios, (r) => r > 1 + 1e-5),
+        meanRatio: ratios.reduce((a, b) => a + b, 0) / ratios.length,
+        p90Ratio: sorted[Math.floor(0.9 * (sorted.length - 1))],
+        maxRatio: sorted[sorted.length - 1],
+        meanCoverage: coverages.length ? coverages.reduce((a, b) => a + b, 0) / coverages.length : null,
+        coverageBelow90: share(coverages, (c) => c < 0.9),
+        coverageAbove97: share(coverages, (c) => c > 0.97),
+      };
+    }),
+  };
+}
+
 async function main() {
   const L = lib();
   const dir = dataDir();
+  if (NULL_MODEL) {
+    const out = { data: path.relative(repoRoot, dir), nullModel: true, seeds: NULL_SEEDS, commit: commitOf(PACKAGE), series: [] };
+    for (const s of loadSeries(dir)) out.series.push(nullModel(L, s));
+    return out;
+  }
   const out = { data: path.relative(repoRoot, dir), simDays: SIM_DAYS, commit: commitOf(PACKAGE), series: [] };
   for (const s of loadSeries(dir)) out.series.push(series(L, s));
   out.series.push(...simulator(L));
