@@ -14,7 +14,7 @@ import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
 import { Node, NodeDef, NodeStatus, RED } from "../runtime/red";
 import { RegistryNode, storeDir } from "../runtime/registry-node";
-import { RedisNode, findRedis, usableRedisName } from "../runtime/redis-node";
+import { RedisNode, findRedis, instanceName, usableRedisName } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
 
@@ -227,7 +227,8 @@ export = function (RED: RED) {
       const attempt = (): void => {
         retryTimer = null;
         if (closed || !redisNode) return;
-        const store = new RedisStore({ redis: redisNode.acquire(), registry: name, prefix: redisNode.prefix, mode: durability, ...leaseTiming() });
+        const instance = instanceName(RED.settings as { userDir?: unknown; uiPort?: unknown }, node.id);
+        const store = new RedisStore({ redis: redisNode.acquire(), registry: name, prefix: redisNode.prefix, mode: durability, instance, ...leaseTiming() });
         const candidate = new TwinRegistry({ ...options, store });
         pending = candidate;
         showStatus();

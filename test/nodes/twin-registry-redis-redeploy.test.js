@@ -91,6 +91,24 @@ describe("twin-registry on Redis, redeployed", function () {
     assert.ok(seen.every((s) => s.resources <= first.resources), `handles and timers per deploy: ${JSON.stringify(seen.map((s) => s.resources))}`);
   });
 
+  it("goes by the same instance name after a redeploy or restart, so it takes back the partitions it led", async function () {
+    helper.settings({ userDir: path.join(require("os").tmpdir(), "twinwire-instance-name"), uiPort: 1880 });
+    try {
+      await helper.load([nodes.registry, redisNode, nodes.twin, watchNode, nodes.catch], flow(server.port, 10));
+      const before = (await opened()).store;
+      await helper.setFlows(flow(server.port, 11), "full");
+      const after = (await opened()).store;
+      assert.notEqual(after, before, "a new store after the redeploy");
+      assert.equal(after.name, before.name);
+      assert.notEqual(after.instance, before.instance, "a new incarnation: the old one's epoch fences it");
+      // What the other instances see: one live name, not a new one beside the old heartbeat.
+      await after.leases.round();
+      assert.deepEqual([...new Set(after.leases.live.map((i) => i.split("#")[0]))], [after.name]);
+    } finally {
+      helper.settings({});
+    }
+  });
+
   it("holds one registry's connections once Redis is back after five redeploys while it was out of reach", async function () {
     const port = server.port;
     await server.stop();
