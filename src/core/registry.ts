@@ -53,6 +53,7 @@ export type SubmitOp =
   | { op: "upsert"; id: string; input?: CreateInput; options?: WriteOptions }
   | { op: "setDesired"; id: string; values: unknown; options?: WriteOptions }
   | { op: "updateAttributes"; id: string; patch: unknown; options?: WriteOptions }
+  | { op: "changeAttributes"; id: string; patch: unknown; options?: WriteOptions }
   | { op: "remove"; id: string; options?: WriteOptions }
   | { op: "setState"; id: string; key: string; value: Json | null }
   | { op: "setDerived"; id: string; section: DerivedSection; value: unknown; options?: WriteOptions; state?: Record<string, Json | null> };
@@ -579,6 +580,8 @@ export class TwinRegistry {
       case "setDesired":
       case "updateAttributes":
       case "remove": return now();
+      // What it changed is not known here: the twin's version now, with no changes.
+      case "changeAttributes": return this.twins.has(op.id) ? this.unchanged(this.twins.get(op.id) as Twin) : null;
       default: return undefined;
     }
   }
@@ -602,6 +605,7 @@ export class TwinRegistry {
       case "upsert": return this.upsert(op.id, op.input, op.options);
       case "setDesired": return this.setDesired(op.id, op.values, op.options);
       case "updateAttributes": return this.updateAttributes(op.id, op.patch, op.options);
+      case "changeAttributes": return this.changeAttributes(op.id, op.patch, op.options);
       case "remove": return this.remove(op.id, op.options);
       case "setState": return this.setState(op.id, op.key, op.value);
       case "setDerived": return this.setDerived(op.id, op.section, op.value, op.options, op.state);
@@ -675,6 +679,35 @@ export class TwinRegistry {
     this.checkVersion(twin, options.ifVersion);
     this.write(twin, { a: this.patchedAttributes(twin, patch) });
     return toDocument(twin, this.modelOf(twin));
+  }
+
+  /**
+   * updateAttributes answered with what changed instead of the whole document: the attributes
+   * change event, its changes the caller's own copy (not the object listeners got). A patch that
+   * changes nothing writes nothing: the event then has the twin's version and no changes.
+   */
+  changeAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): ChangeEvent {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    const patched = this.patchedAttributes(twin, patch);
+    // The merge makes new objects (mergePatch): the attributes before stay as they were.
+    const before = twin.attributes;
+    const version = twin.version;
+    this.write(twin, { a: patched });
+    if (twin.version === version) return this.unchanged(twin);
+    const after = twin.attributes;
+    const ts = twin.updated;
+    const changes = dict<Change>();
+    for (const key of patched.keys) {
+      const was = key in before ? before[key] : null;
+      const now = key in after ? after[key] : null;
+      if (!jsonEqual(was, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(was), ts };
+    }
+    return { twinId: twin.id, version: twin.version, section: "attributes", ts, changes };
+  }
+
+  private unchanged(twin: Twin): ChangeEvent {
+    return { twinId: twin.id, version: twin.version, section: "attributes", ts: this.clock(), changes: dict<Change>() };
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {

@@ -14,6 +14,8 @@ interface TwinConfig extends NodeDef {
   twinId?: string;
   twinIdType?: string;
   model?: string;
+  /** What an update sends: "event" (what changed) or "twin" (the document; a node saved without it). */
+  output?: string;
 }
 
 const OPERATIONS = new Set(["create", "upsert", "get", "update", "delete", "list"]);
@@ -76,6 +78,9 @@ export = function (RED: RED) {
       return () => ({ fill: "red", shape: "ring", text: code });
     }
 
+    // A node saved before the setting existed sends the document, as it did then.
+    const updateEvent = config.output === "event";
+
     const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
     if (readTwinId?.problem) node.error(readTwinId.problem); // a JSONata twin id that does not parse: every message fails with it
 
@@ -121,7 +126,7 @@ export = function (RED: RED) {
           msg.payload = registry.get(id);
           break;
         case "update":
-          msg.payload = registry.updateAttributes(id, patchOf(msg, id), options);
+          msg.payload = updateEvent ? registry.changeAttributes(id, patchOf(msg, id), options) : registry.updateAttributes(id, patchOf(msg, id), options);
           break;
         case "delete":
           msg.payload = registry.remove(id, options);
@@ -147,7 +152,7 @@ export = function (RED: RED) {
       switch (operation) {
         case "create": return { op: "create", id, input: inputOf(payload), options };
         case "upsert": return { op: "upsert", id, input: inputOf(payload), options };
-        case "update": return { op: "updateAttributes", id, patch: patchOf(msg, id), options };
+        case "update": return { op: updateEvent ? "changeAttributes" : "updateAttributes", id, patch: patchOf(msg, id), options };
         default: return { op: "remove", id, options };
       }
     }
