@@ -120,7 +120,7 @@ interface Checked extends Readings { stale: string[]; kept: number }
  * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
  * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
  */
-interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size?: number }
+interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size: number }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -820,7 +820,8 @@ export class TwinRegistry {
       checkPropertyName(twin.id, key);
       admitted[key] = this.admitValue(twin, key, patch[key]);
     }
-    return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys, patch: admitted };
+    const merged = mergePatch(twin.attributes, admitted) as JsonObject;
+    return { merged, keys, patch: admitted, size: attributesSize(twin, merged, keys) };
   }
 
   private admitContext(twin: Twin, property: string) {
@@ -902,7 +903,7 @@ export class TwinRegistry {
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
   private checkSize(twin: Twin, parts: Parts, reportedBytes?: number): void {
     let bytes = twin.bytes;
-    if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
+    if (parts.a) bytes += parts.a.size - twin.attributeBytes;
     // write() measures the readings as it builds their changes: the stored entry is looked up once.
     if (reportedBytes !== undefined) bytes += reportedBytes;
     else if (parts.r) {
@@ -1261,6 +1262,21 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
+/**
+ * sizeOf(merged), from the twin's measure of its attributes: an object's size is the sum of its
+ * keys' shares (sizeOf in json.ts), and a merge changes only the top-level keys the patch names,
+ * so only those are measured again, before and after, instead of every attribute per update.
+ */
+function attributesSize(twin: Twin, merged: JsonObject, keys: string[]): number {
+  const before = twin.attributes;
+  let size = twin.attributeBytes;
+  for (const key of keys) {
+    if (key in before) size -= key.length + 4 + sizeOf(before[key]);
+    if (key in merged) size += key.length + 4 + sizeOf(merged[key]);
+  }
+  return size;
+}
+
 /** What checkSize measures for a change of readings alone: nothing besides them. */
 const NO_PARTS: Parts = Object.freeze({});
 

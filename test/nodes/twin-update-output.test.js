@@ -131,6 +131,20 @@ describe("twin node: what an update sends (Output)", function () {
     assert.deepEqual(plain(r.msg.payload.attributes), { site: "p2" });
   });
 
+  it("the document limit counts the attributes the twin has after each update: deleted attributes free their room, and a patch past the limit is still refused", async function () {
+    await load(flow([{ id: "t", type: "twin", registry: "reg", operation: "update", twinId: "", twinIdType: "str", output: "event", wires: [["out"]] }, { id: "out", type: "helper" }], { maxDocumentKb: 1 }));
+    registry().create("a", { attributes: { site: "p1", loc: { bay: 1 } } });
+    const update = (payload) => send({ twinId: "a", payload });
+    assert.equal((await update({ big: "x".repeat(900) })).kind, "ok");
+    assert.equal((await update({ more: "y".repeat(200) })).kind, "error", "900 + 200 characters are past 1 KB");
+    assert.equal((await update({ big: null, loc: { shelf: "s".repeat(100) } })).kind, "ok");
+    assert.equal((await update({ loc: { shelf: null }, more: "y".repeat(800) })).kind, "ok", "the room the deleted attributes took is free again");
+    const r = await update({ loc: { shelf: "s".repeat(200) } });
+    assert.equal(r.kind, "error");
+    assert.match(r.msg.error.message, /errors\.too-large/);
+    assert.deepEqual(Object.keys(registry().get("a").attributes).sort(), ["loc", "more", "site"]);
+  });
+
   it("output event on a twin another instance leads: the update is made by the leader and the message gets the event it answers with", async function () {
     await load(twinFlow({ operation: "update", output: "event" }));
     const reg = registry();
