@@ -3,13 +3,19 @@
 //   entry -> twin (operation update, registry <mode>) -> counter      for mode batched|strict|memory
 //   entry -> change (set msg.payload.x)               -> counter
 //
+// The twin nodes are as the palette gives them (Output: what an update changed, the change
+// event), but for twin-batched-document, which sends the whole twin document (Output: the whole
+// twin, what a node saved before the setting existed sends) so the document's cost stays visible.
+//
 // Messages are driven by calling the entry node's receive() in batches, with setImmediate
 // between batches so the event loop turns, and at most `window` messages in flight. Runs
 // alternate (change, twin batched, twin memory, twin strict, ...) over `rounds` rounds.
 //
 //   node --expose-gc bench/throughput.js [messages=50000] [rounds=3] [warmup=10000] [twins=1000] [flows]
 //
-// `flows` (for profiling by hand) is a comma list out of change,twin-batched,twin-memory,twin-strict.
+// `flows` (for profiling by hand) is a comma list out of change,twin-batched,twin-batched-document,twin-memory,twin-strict.
+// Besides msgs/s (wall clock), each run's CPU time per message (process.cpuUsage, user + system,
+// every thread of the process) is recorded: other processes slow the wall clock, not this.
 "use strict";
 const { tempDir, removeDir, childMain, readings, twinId, median, runQueueWaitMs } = require("./lib");
 const { BATCH, WINDOW, startRuntime, drive } = require("./red");
@@ -19,30 +25,32 @@ const ROUNDS = Number(process.argv[3] || 3);
 const WARMUP = Number(process.argv[4] || 10000);
 const TWINS = Number(process.argv[5] || 1000);
 const ONLY = process.argv[6] ? process.argv[6].split(",") : null;
-const MODES = ["batched", "memory", "strict"];
+// Each twin flow has a registry of its own: [flow suffix, persistence, the twin node's output].
+const TWIN_FLOWS = [["batched", "batched", "event"], ["batched-document", "batched", "twin"], ["memory", "memory", "event"], ["strict", "strict", "event"]];
+const MODES = TWIN_FLOWS.map(([name]) => name);
 
 function flows() {
   const nodes = [{ id: "tab", type: "tab", label: "bench" }];
   const y = (k) => 60 + k * 60;
-  MODES.forEach((mode, k) => {
+  TWIN_FLOWS.forEach(([mode, persistence, output], k) => {
     nodes.push(
-      { id: `reg-${mode}`, type: "twin-registry", name: mode, persistence: mode, historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" },
+      { id: `reg-${mode}`, type: "twin-registry", name: mode, persistence, historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" },
       { id: `entry-${mode}`, type: "bench-entry", z: "tab", x: 100, y: y(k), wires: [[`twin-${mode}`]] },
-      { id: `twin-${mode}`, type: "twin", z: "tab", x: 300, y: y(k), registry: `reg-${mode}`, operation: "update", twinId: "", twinIdType: "str", model: "", wires: [[`count-${mode}`]] },
+      { id: `twin-${mode}`, type: "twin", z: "tab", x: 300, y: y(k), registry: `reg-${mode}`, operation: "update", twinId: "", twinIdType: "str", model: "", output, wires: [[`count-${mode}`]] },
       { id: `count-${mode}`, type: "bench-counter", z: "tab", x: 500, y: y(k), wires: [] },
     );
   });
   nodes.push(
-    { id: "entry-change", type: "bench-entry", z: "tab", x: 100, y: y(4), wires: [["change"]] },
+    { id: "entry-change", type: "bench-entry", z: "tab", x: 100, y: y(5), wires: [["change"]] },
     {
-      id: "change", type: "change", z: "tab", x: 300, y: y(4), name: "",
+      id: "change", type: "change", z: "tab", x: 300, y: y(5), name: "",
       rules: [{ t: "set", p: "payload.x", pt: "msg", to: "1", tot: "num" }],
       action: "", property: "", from: "", to: "", reg: false, wires: [["count-change"]],
     },
-    { id: "count-change", type: "bench-counter", z: "tab", x: 500, y: y(4), wires: [] },
+    { id: "count-change", type: "bench-counter", z: "tab", x: 500, y: y(5), wires: [] },
     // Errors end a message too: count them apart so a failing twin node can not hang the run.
-    { id: "catch", type: "catch", z: "tab", x: 100, y: y(6), scope: null, uncaught: false, wires: [["count-errors"]] },
-    { id: "count-errors", type: "bench-counter", z: "tab", x: 300, y: y(6), wires: [] },
+    { id: "catch", type: "catch", z: "tab", x: 100, y: y(7), scope: null, uncaught: false, wires: [["count-errors"]] },
+    { id: "count-errors", type: "bench-counter", z: "tab", x: 300, y: y(7), wires: [] },
   );
   return nodes;
 }
@@ -75,16 +83,21 @@ async function main() {
 
     const runs = {};
     const cpuWaitMs = {};
+    const cpuUsPerMsg = {};
     for (const [name] of flowsUnderTest) {
       runs[name] = [];
       cpuWaitMs[name] = [];
+      cpuUsPerMsg[name] = [];
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, entry, counter] of flowsUnderTest) {
         if (global.gc) global.gc();
         const wait0 = runQueueWaitMs();
+        const cpu0 = process.cpuUsage();
         const r = await drive(get(entry), get(counter), errors, MESSAGES, offset, message);
+        const cpu = process.cpuUsage(cpu0);
         const wait1 = runQueueWaitMs();
+        cpuUsPerMsg[name].push((cpu.user + cpu.system) / MESSAGES);
         cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
         offset += MESSAGES;
         if (r.errors) throw new Error(`${name}: ${r.errors} of ${MESSAGES} messages failed`);
@@ -103,8 +116,11 @@ async function main() {
       stats[mode] = { ...registry.store.stats };
     }
     await RED.stop();
-    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, median: {}, storeStats: stats };
-    for (const name of Object.keys(runs)) result.median[name] = median(runs[name]);
+    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, cpuUsPerMsg, median: {}, medianCpuUsPerMsg: {}, storeStats: stats };
+    for (const name of Object.keys(runs)) {
+      result.median[name] = median(runs[name]);
+      result.medianCpuUsPerMsg[name] = median(cpuUsPerMsg[name]);
+    }
     return result;
   } finally {
     removeDir(userDir);

@@ -53,6 +53,7 @@ export type SubmitOp =
   | { op: "upsert"; id: string; input?: CreateInput; options?: WriteOptions }
   | { op: "setDesired"; id: string; values: unknown; options?: WriteOptions }
   | { op: "updateAttributes"; id: string; patch: unknown; options?: WriteOptions }
+  | { op: "changeAttributes"; id: string; patch: unknown; options?: WriteOptions }
   | { op: "remove"; id: string; options?: WriteOptions }
   | { op: "setState"; id: string; key: string; value: Json | null }
   | { op: "setDerived"; id: string; section: DerivedSection; value: unknown; options?: WriteOptions; state?: Record<string, Json | null> };
@@ -119,7 +120,7 @@ interface Checked extends Readings { stale: string[]; kept: number }
  * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
  * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
  */
-interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size?: number }
+interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size: number }
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
@@ -579,6 +580,8 @@ export class TwinRegistry {
       case "setDesired":
       case "updateAttributes":
       case "remove": return now();
+      // What it changed is not known here: the twin's version now, with no changes.
+      case "changeAttributes": return this.twins.has(op.id) ? this.unchanged(this.twins.get(op.id) as Twin) : null;
       default: return undefined;
     }
   }
@@ -602,6 +605,7 @@ export class TwinRegistry {
       case "upsert": return this.upsert(op.id, op.input, op.options);
       case "setDesired": return this.setDesired(op.id, op.values, op.options);
       case "updateAttributes": return this.updateAttributes(op.id, op.patch, op.options);
+      case "changeAttributes": return this.changeAttributes(op.id, op.patch, op.options);
       case "remove": return this.remove(op.id, op.options);
       case "setState": return this.setState(op.id, op.key, op.value);
       case "setDerived": return this.setDerived(op.id, op.section, op.value, op.options, op.state);
@@ -675,6 +679,35 @@ export class TwinRegistry {
     this.checkVersion(twin, options.ifVersion);
     this.write(twin, { a: this.patchedAttributes(twin, patch) });
     return toDocument(twin, this.modelOf(twin));
+  }
+
+  /**
+   * updateAttributes answered with what changed instead of the whole document: the attributes
+   * change event, its changes the caller's own copy (not the object listeners got). A patch that
+   * changes nothing writes nothing: the event then has the twin's version and no changes.
+   */
+  changeAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): ChangeEvent {
+    const twin = this.require(id);
+    this.checkVersion(twin, options.ifVersion);
+    const patched = this.patchedAttributes(twin, patch);
+    // The merge makes new objects (mergePatch): the attributes before stay as they were.
+    const before = twin.attributes;
+    const version = twin.version;
+    this.write(twin, { a: patched });
+    if (twin.version === version) return this.unchanged(twin);
+    const after = twin.attributes;
+    const ts = twin.updated;
+    const changes = dict<Change>();
+    for (const key of patched.keys) {
+      const was = key in before ? before[key] : null;
+      const now = key in after ? after[key] : null;
+      if (!jsonEqual(was, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(was), ts };
+    }
+    return { twinId: twin.id, version: twin.version, section: "attributes", ts, changes };
+  }
+
+  private unchanged(twin: Twin): ChangeEvent {
+    return { twinId: twin.id, version: twin.version, section: "attributes", ts: this.clock(), changes: dict<Change>() };
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
@@ -787,7 +820,8 @@ export class TwinRegistry {
       checkPropertyName(twin.id, key);
       admitted[key] = this.admitValue(twin, key, patch[key]);
     }
-    return { merged: mergePatch(twin.attributes, admitted) as JsonObject, keys, patch: admitted };
+    const merged = mergePatch(twin.attributes, admitted) as JsonObject;
+    return { merged, keys, patch: admitted, size: attributesSize(twin, merged, keys) };
   }
 
   private admitContext(twin: Twin, property: string) {
@@ -869,7 +903,7 @@ export class TwinRegistry {
   /** The whole change is measured at once: parts that fit one by one may not fit together. */
   private checkSize(twin: Twin, parts: Parts, reportedBytes?: number): void {
     let bytes = twin.bytes;
-    if (parts.a) bytes += (parts.a.size ??= sizeOf(parts.a.merged)) - twin.attributeBytes;
+    if (parts.a) bytes += parts.a.size - twin.attributeBytes;
     // write() measures the readings as it builds their changes: the stored entry is looked up once.
     if (reportedBytes !== undefined) bytes += reportedBytes;
     else if (parts.r) {
@@ -1228,6 +1262,21 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
+/**
+ * sizeOf(merged), from the twin's measure of its attributes: an object's size is the sum of its
+ * keys' shares (sizeOf in json.ts), and a merge changes only the top-level keys the patch names,
+ * so only those are measured again, before and after, instead of every attribute per update.
+ */
+function attributesSize(twin: Twin, merged: JsonObject, keys: string[]): number {
+  const before = twin.attributes;
+  let size = twin.attributeBytes;
+  for (const key of keys) {
+    if (key in before) size -= key.length + 4 + sizeOf(before[key]);
+    if (key in merged) size += key.length + 4 + sizeOf(merged[key]);
+  }
+  return size;
+}
+
 /** What checkSize measures for a change of readings alone: nothing besides them. */
 const NO_PARTS: Parts = Object.freeze({});
 

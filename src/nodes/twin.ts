@@ -14,6 +14,8 @@ interface TwinConfig extends NodeDef {
   twinId?: string;
   twinIdType?: string;
   model?: string;
+  /** What an update sends: "event" (what changed) or "twin" (the document; a node saved without it). */
+  output?: string;
 }
 
 const OPERATIONS = new Set(["create", "upsert", "get", "update", "delete", "list"]);
@@ -60,31 +62,43 @@ export = function (RED: RED) {
         if (pendingStatus) showResult(pendingStatus, true);
       }, STATUS_MS);
     }
-    function resultOf(msg: NodeMessage, operation: string): () => NodeStatus {
+    // The last success as data, shown by one status function: nothing is allocated per message
+    // for a status that is shown at most every STATUS_MS.
+    let doneKey = "";
+    let doneVersion: number | null = null;
+    let doneCount: unknown = 0;
+    // No twin id: node statuses reach every editor user, including those who may not read twins.
+    const doneStatus = (): NodeStatus =>
+      doneKey === "list"
+        ? { fill: "green", shape: "dot", text: RED._(doneCount === 1 ? "twin.status.listed-one" : "twin.status.listed", { count: doneCount }) }
+        : { fill: "green", shape: "dot", text: RED._(`twin.status.${doneKey}`, { version: doneVersion }) };
+    function showDone(msg: NodeMessage, operation: string): void {
       if (operation === "list") {
-        const count = msg.total;
-        return () => ({ fill: "green", shape: "dot", text: RED._(count === 1 ? "twin.status.listed-one" : "twin.status.listed", { count }) });
+        doneKey = "list";
+        doneCount = msg.total;
+      } else {
+        const doc = msg.payload as { version?: unknown } | null;
+        doneVersion = doc && typeof doc === "object" && typeof doc.version === "number" ? doc.version : null;
+        doneKey = operation === "upsert" && msg.created ? "create" : operation;
       }
-      const doc = msg.payload as { version?: unknown } | null;
-      const version = doc && typeof doc === "object" && typeof doc.version === "number" ? doc.version : null;
-      const key = operation === "upsert" && msg.created ? "create" : operation;
-      // No twin id: node statuses reach every editor user, including those who may not read twins.
-      return () => ({ fill: "green", shape: "dot", text: RED._(`twin.status.${key}`, { version }) });
+      showResult(doneStatus);
     }
     function failed(err: Error & { code?: unknown }): () => NodeStatus {
       const code = typeof err.code === "string" ? err.code : "error";
       return () => ({ fill: "red", shape: "ring", text: code });
     }
 
+    // A node saved before the setting existed sends the document, as it did then.
+    const updateEvent = config.output === "event";
+
     const readTwinId = config.twinId ? propertyReader(RED, node, registryNode, config.twinId, config.twinIdType || "str") : null;
     if (readTwinId?.problem) node.error(readTwinId.problem); // a JSONata twin id that does not parse: every message fails with it
 
-    /** The node's typed input when set, else msg.twinId, else msg.payload.id. */
-    function twinIdOf(msg: NodeMessage, cb: (err: Error | null, id?: unknown) => void): void {
-      if (readTwinId) return readTwinId(msg, cb);
-      if (msg.twinId !== undefined) return cb(null, msg.twinId);
+    /** Without a typed input on the node: msg.twinId, else msg.payload.id. */
+    function twinIdOf(msg: NodeMessage): unknown {
+      if (msg.twinId !== undefined) return msg.twinId;
       const payload = msg.payload as Record<string, unknown> | undefined;
-      cb(null, payload && typeof payload === "object" ? payload.id : undefined);
+      return payload && typeof payload === "object" ? payload.id : undefined;
     }
 
     function operationOf(msg: NodeMessage): string {
@@ -121,7 +135,7 @@ export = function (RED: RED) {
           msg.payload = registry.get(id);
           break;
         case "update":
-          msg.payload = registry.updateAttributes(id, patchOf(msg, id), options);
+          msg.payload = updateEvent ? registry.changeAttributes(id, patchOf(msg, id), options) : registry.updateAttributes(id, patchOf(msg, id), options);
           break;
         case "delete":
           msg.payload = registry.remove(id, options);
@@ -147,13 +161,14 @@ export = function (RED: RED) {
       switch (operation) {
         case "create": return { op: "create", id, input: inputOf(payload), options };
         case "upsert": return { op: "upsert", id, input: inputOf(payload), options };
-        case "update": return { op: "updateAttributes", id, patch: patchOf(msg, id), options };
+        case "update": return { op: updateEvent ? "changeAttributes" : "updateAttributes", id, patch: patchOf(msg, id), options };
         default: return { op: "remove", id, options };
       }
     }
 
     // Callbacks rather than promises: the common case (an id from the node or the message)
-    // completes in the same turn, which is most of this node's throughput.
+    // completes in the same turn, which is most of this node's throughput. The functions below
+    // take what they need as arguments: per message, only the durability callback is a closure.
     onInput(RED, node, (msg: NodeMessage, send: Send, done: Done) => {
       let registry: TwinRegistry;
       let operation: string;
@@ -162,37 +177,38 @@ export = function (RED: RED) {
         registry = registryNode.use();
         operation = operationOf(msg);
       } catch (err) {
-        const described = registryNode ? registryNode.describe(err) : (err as Error);
-        showResult(failed(described));
-        return failWith(msg, done, described);
+        return fail(msg, done, err);
       }
-      const fail = (err: unknown) => {
-        const described = registryNode.describe(err);
-        showResult(failed(described));
-        failWith(msg, done, described);
-      };
-      twinIdOf(msg, (idErr, id) => {
-        if (!idErr && typeof id === "string" && WRITES.has(operation) && !registry.leads(id)) return forward(msg, registry, operation, id, send, done, fail);
-        try {
-          if (idErr) throw idErr;
-          handle(msg, registry, operation, id);
-        } catch (err) {
-          return fail(err);
-        }
-        if (!WRITES.has(operation)) {
-          showResult(resultOf(msg, operation));
-          send(msg);
-          return done();
-        }
-        // In strict mode this waits for the fsync that covers the change.
-        registry.whenDurable((err) => {
-          if (err) return fail(err);
-          showResult(resultOf(msg, operation));
-          send(msg);
-          done();
-        });
-      });
+      if (!readTwinId) return run(msg, registry, operation, twinIdOf(msg), send, done);
+      readTwinId(msg, (idErr, id) => (idErr ? fail(msg, done, idErr) : run(msg, registry, operation, id, send, done)));
     });
+
+    function run(msg: NodeMessage, registry: TwinRegistry, operation: string, id: unknown, send: Send, done: Done): void {
+      if (typeof id === "string" && WRITES.has(operation) && !registry.leads(id)) return forward(msg, registry, operation, id, send, done);
+      try {
+        handle(msg, registry, operation, id);
+      } catch (err) {
+        return fail(msg, done, err);
+      }
+      if (!WRITES.has(operation)) {
+        showDone(msg, operation);
+        send(msg);
+        return done();
+      }
+      // In strict mode this waits for the fsync that covers the change.
+      registry.whenDurable((err) => {
+        if (err) return fail(msg, done, err);
+        showDone(msg, operation);
+        send(msg);
+        done();
+      });
+    }
+
+    function fail(msg: NodeMessage, done: Done, err: unknown): void {
+      const described = registryNode ? registryNode.describe(err) : (err as Error);
+      showResult(failed(described));
+      failWith(msg, done, described);
+    }
 
     /**
      * A write to a twin another instance leads (a registry shared on Redis; a create too, as its
@@ -202,12 +218,12 @@ export = function (RED: RED) {
      * keeps its leader (one request stream per partition, run in order); across a change of
      * leader, one forwarded just before and one made here just after may land in either order.
      */
-    function forward(msg: NodeMessage, registry: TwinRegistry, operation: string, id: string, send: Send, done: Done, fail: (err: unknown) => void): void {
+    function forward(msg: NodeMessage, registry: TwinRegistry, operation: string, id: string, send: Send, done: Done): void {
       let op: SubmitOp;
       try {
         op = writeOp(msg, operation, id);
       } catch (err) {
-        return fail(err);
+        return fail(msg, done, err);
       }
       registry.submit(op).then(
         (result) => {
@@ -217,11 +233,11 @@ export = function (RED: RED) {
             msg.created = r.created;
           } else msg.payload = result;
           msg.twinId = id;
-          showResult(resultOf(msg, operation));
+          showDone(msg, operation);
           send(msg);
           done();
         },
-        fail,
+        (err) => fail(msg, done, err),
       ).catch((err) => node.error(err));
     }
 

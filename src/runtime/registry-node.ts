@@ -98,6 +98,7 @@ export function failWith(msg: NodeMessage, done: (err?: Error) => void, err: Err
  * allocates nothing: no key list, and shallow() walks without a list of values.
  */
 function tooDeep(msg: NodeMessage): string[] | null {
+  if (shallowMessage(msg)) return null;
   let deep: string[] | null = null;
   for (const key of Object.keys(msg)) {
     if (key === "req" || key === "res") continue;
@@ -108,6 +109,27 @@ function tooDeep(msg: NodeMessage): string[] | null {
     }
   }
   return deep;
+}
+
+/**
+ * The first check, which settles nearly every message: one bounded walk (shallow() below) over
+ * all its properties but req and res, sharing one object budget, without a key list. False when
+ * it cannot tell (a property too deep or too big for the bound, a getter that throws): then each
+ * property is judged on its own.
+ */
+function shallowMessage(msg: NodeMessage): boolean {
+  if (FAST_DEPTH > MAX_MESSAGE_DEPTH) return false;
+  fastLeft = FAST_OBJECTS;
+  try {
+    for (const key in msg) {
+      if (key === "req" || key === "res" || !Object.prototype.hasOwnProperty.call(msg, key)) continue;
+      const value: unknown = msg[key];
+      if (value && typeof value === "object" && !shallow(value, 1)) return false;
+    }
+  } catch {
+    return false;
+  }
+  return true;
 }
 
 /**
