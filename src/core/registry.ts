@@ -1173,7 +1173,7 @@ export class TwinRegistry {
     return {
       lsn: this.lsn,
       lines: function* () {
-        for (const twin of twins) yield JSON.stringify(toRecord(twin));
+        for (const twin of twins) yield JSON.stringify(toRecord(twin, true));
       },
     };
   }
