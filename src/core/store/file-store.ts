@@ -584,7 +584,7 @@ export class FileStore implements Store {
         if (this.closed) throw new Error("store closed during snapshot");
         const chunk = this.timed(() => {
           const started = performance.now();
-          const parts: string[] = [];
+          const slice: string[] = [];
           let size = 0;
           do {
             const next = lines.next();
@@ -592,11 +592,11 @@ export class FileStore implements Store {
               done = true;
               break;
             }
-            parts.push(next.value, "\n");
+            slice.push(next.value);
             size += next.value.length + 1;
             count++;
           } while (performance.now() - started < this.sliceMs && size < 1024 * 1024);
-          const buffer = Buffer.from(parts.join(""), "utf8");
+          const buffer = encodeLines(slice);
           hash.update(buffer);
           return buffer;
         });
