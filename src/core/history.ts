@@ -373,8 +373,12 @@ function plan(id: number, ts: number, value: number): number {
       planTsK = 0;
       bits = 1;
     } else {
+      // The largest unit that divides the delta-of-delta. A unit larger than it can not (the
+      // delta is not 0): skipped without a remainder, which on doubles is a call into C, for the
+      // millisecond jitter most series have.
+      const size = dod < 0 ? -dod : dod;
       let u = TS_UNITS.length - 1;
-      while (dod % TS_UNITS[u] !== 0) u--;
+      while (u > 0 && (size < TS_UNITS[u] || dod % TS_UNITS[u] !== 0)) u--;
       planTsU = u;
       planF[PTS_Z] = zig(dod / TS_UNITS[u]);
       if (planF[PTS_Z] < 128) planTsK = 1;
