@@ -25,6 +25,7 @@ import { TwinError, showNames } from "../errors";
 import { JournalEntry, TwinRecord } from "../journal";
 import { StringDecoder } from "string_decoder";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
+import { LineQueue } from "./line-queue";
 import { DERIVED, DERIVED_SECTIONS } from "../sections";
 
 /** The asynchronous calls the write path makes; tests pass a wrapper that fails on demand. */
@@ -95,11 +96,11 @@ export class FileStore implements Store {
   private offset = 0;
   /** The directory fsync that makes the current journal's name durable, while it runs. */
   private naming: Promise<void> | null = null;
-  private pending: string[] = [];
+  private pending = new LineQueue();
   private pendingWaiters: Waiter[] = [];
   private inflight = false;
   private inflightWaiters: Waiter[] = [];
-  /** Changes in `pending` (lines without their newline) and in the batch being written (a failed batch goes back line by line). */
+  /** Changes in `pending` and in the batch being written (a failed batch goes back in front of `pending`). */
   private pendingEntries = 0;
   private inflightEntries = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -354,8 +355,7 @@ export class FileStore implements Store {
     if (!Number.isSafeInteger(entry.l) || entry.l >= Number.MAX_SAFE_INTEGER) {
       throw new TwinError("store-unavailable", { reason: `sequence number ${String(entry.l)} is not a safe whole number` });
     }
-    if (this.pending.length === 0) this.pendingSince = performance.now();
-    // Lines without their newline: encodeLines puts them in as it writes the batch, so no entry makes a second string.
+    if (this.pending.empty) this.pendingSince = performance.now();
     this.pending.push(JSON.stringify(entry));
     this.pendingEntries++;
     this.schedule();
@@ -363,7 +363,7 @@ export class FileStore implements Store {
 
   whenDurable(callback: Waiter): void {
     if (this.mode === "batched") return this.acknowledge(callback);
-    if (this.pending.length) this.pendingWaiters.push(callback);
+    if (!this.pending.empty) this.pendingWaiters.push(callback);
     else if (this.inflight) this.inflightWaiters.push(callback);
     else callback();
   }
@@ -375,7 +375,7 @@ export class FileStore implements Store {
    */
   private acknowledge(callback: Waiter): void {
     const now = performance.now();
-    if (this.pending.length && now - this.pendingSince >= this.intervalMs) {
+    if (!this.pending.empty && now - this.pendingSince >= this.intervalMs) {
       this.pendingWaiters.push(callback);
       if (!this.inflight && !this.cutting && !this.failure) this.writeBatch();
       return;
@@ -411,22 +411,20 @@ export class FileStore implements Store {
       this.healed();
     }
     const fd = this.fd as number;
-    if (this.pending.length === 0) return;
+    if (this.pending.empty) return;
     if (this.needsCutBack) return this.cutBack(fd, () => this.writeBatch());
-    const lines = this.pending;
-    const buffer = encodeLines(lines);
+    const buffer = this.pending.take();
     this.inflightEntries = this.pendingEntries;
     this.pendingEntries = 0;
     this.inflightSince = this.pendingSince;
-    this.pending = [];
     this.inflight = true;
     // Waiters may have been queued for a write that failed or was being cut back: keep them.
     this.inflightWaiters = this.inflightWaiters.concat(this.pendingWaiters);
     this.pendingWaiters = [];
     writeFully(this.io, fd, buffer, 0, (err) => {
-      if (err) return this.failed(lines, err);
+      if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
-        if (syncErr) return this.failed(lines, syncErr);
+        if (syncErr) return this.failed(buffer, syncErr);
         if (this.naming) return void this.naming.then(() => this.written(buffer.length));
         this.written(buffer.length);
       });
@@ -443,7 +441,7 @@ export class FileStore implements Store {
     this.inflightWaiters = [];
     this.healed();
     this.settled();
-    if (this.mode === "batched" && this.pending.length && performance.now() - this.pendingSince >= this.intervalMs) {
+    if (this.mode === "batched" && !this.pending.empty && performance.now() - this.pendingSince >= this.intervalMs) {
       // Changes acknowledged while this slow write ran are now older than the window: the
       // held acknowledgements wait for them too, written at once.
       this.pendingWaiters.push(...waiters);
@@ -451,7 +449,7 @@ export class FileStore implements Store {
       return;
     }
     for (const w of waiters) w();
-    if (this.pending.length) this.schedule();
+    if (!this.pending.empty) this.schedule();
   }
 
   private healed(): void {
@@ -472,12 +470,12 @@ export class FileStore implements Store {
     while (this.inflight || this.cutting) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private failed(lines: string[], err: Error): void {
+  private failed(batch: Buffer, err: Error): void {
     // Keep the batch and try again later, first cutting the journal back to its last whole
     // line: what was stored before stays intact and the batch is written once the disk recovers.
     this.needsCutBack = true;
-    this.pendingSince = this.pending.length ? Math.min(this.pendingSince, this.inflightSince) : this.inflightSince;
-    this.pending = lines.concat(this.pending);
+    this.pendingSince = this.pending.empty ? this.inflightSince : Math.min(this.pendingSince, this.inflightSince);
+    this.pending.putBack(batch);
     this.pendingEntries += this.inflightEntries;
     this.inflightEntries = 0;
     this.inflight = false;
@@ -531,10 +529,10 @@ export class FileStore implements Store {
 
   flush(): Promise<void> {
     if (this.failure) return Promise.reject(new TwinError("store-unavailable", { reason: describe(this.failure) }));
-    if (!this.pending.length && !this.inflight) return Promise.resolve();
+    if (this.pending.empty && !this.inflight) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = (err) => (err ? reject(err) : resolve());
-      if (this.pending.length) this.pendingWaiters.push(waiter);
+      if (!this.pending.empty) this.pendingWaiters.push(waiter);
       else this.inflightWaiters.push(waiter);
       if (!this.inflight && !this.cutting && !this.failure) this.writeBatch();
     });
