@@ -292,12 +292,21 @@ export function entrySize(name: string, value: Json): number {
 export interface TwinRecord {
   i: string; m: string | null; c: number; u: number; v: number; l: number;
   a: JsonObject; r: Props<EntryTuple>; d?: Props<EntryTuple>; st?: Props<Json>;
-  on: boolean; ls: number | null; h?: Props<number[]>;
+  on: boolean; ls: number | null;
+  /** History, flat: [ts0, v0, ts1, v1, ...] per property. */
+  h?: Props<number[]>;
+  /** History as encoded blocks (Series.encode), what a file snapshot writes instead of `h`. */
+  hb?: Props<string>;
   /** Each derived section written, under its code (src/core/sections.ts): `p` predictions, `lc` lifecycle. */
   [code: string]: unknown;
 }
 
-export function toRecord(twin: Twin): TwinRecord {
+/**
+ * `encodedHistory`: the history as its encoded blocks (`hb`), for a file snapshot, where turning
+ * every point into decimal text was most of the work; records for other readers (Redis, a
+ * migration) keep the flat form every version reads.
+ */
+export function toRecord(twin: Twin, encodedHistory = false): TwinRecord {
   const rec: TwinRecord = {
     i: twin.id, m: twin.model, c: twin.created, u: twin.updated, v: twin.version, l: twin.lsn,
     a: twin.attributes, r: tuples(twin.reported), on: twin.online, ls: twin.lastSeen,
@@ -311,7 +320,11 @@ export function toRecord(twin: Twin): TwinRecord {
     }
   }
   if (twin.state && twin.state.size) rec.st = fromMap(twin.state);
-  if (twin.history && twin.history.size) {
+  if (twin.history && twin.history.size && encodedHistory) {
+    const hb = dict<string>();
+    for (const [name, series] of twin.history) hb[name] = series.encode();
+    rec.hb = hb;
+  } else if (twin.history && twin.history.size) {
     const h = dict<number[]>();
     for (const [name, series] of twin.history) h[name] = series.toJSON();
     rec.h = h;
@@ -348,7 +361,11 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
     else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
   }
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
-  if (historyLength > 0 && r.h && typeof r.h === "object") {
+  if (historyLength > 0 && r.hb && typeof r.hb === "object") {
+    for (const name of Object.keys(r.hb)) {
+      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.decode(historyLength, r.hb[name]));
+    }
+  } else if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
     }

@@ -860,7 +860,9 @@ export class TwinRegistry {
         if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
       }
       kept++;
-      checkPropertyName(twin.id, name);
+      // A name the twin holds already passed the naming rules when it was stored (from disk, as
+      // it was read): only a new name is checked, not every name of every reading.
+      if (!old) checkPropertyName(twin.id, name);
       if (raw === undefined) continue;
       const value = this.admitValue(twin, name, raw);
       checkValue(model, twin.id, name, value, false);
@@ -1207,7 +1209,7 @@ export class TwinRegistry {
     return {
       lsn: this.lsn,
       lines: function* () {
-        for (const twin of twins) yield JSON.stringify(toRecord(twin));
+        for (const twin of twins) yield JSON.stringify(toRecord(twin, true));
       },
     };
   }

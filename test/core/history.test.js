@@ -167,6 +167,55 @@ describe("core/history Series", function () {
     });
   });
 
+  describe("encode / decode (the file snapshot's form: the blocks as encoded)", function () {
+    /** The encoded form's blocks: a format byte, the hidden count, then 60 bytes a block. */
+    const BLOCK_BYTES = 60;
+
+    it("restores the same points from a wrapped series, in fewer characters than the flat form", function () {
+      let v = 20;
+      const s = new Series(100);
+      for (let i = 0; i < 350; i++) s.push(1.7e12 + i * 1000 + (i % 3), (v = Math.round((v + ((i * 7919) % 13) / 10 - 0.6) * 100) / 100));
+      const text = s.encode();
+      const back = Series.decode(100, text);
+      assert.strictEqual(back.length, 100);
+      assert.deepStrictEqual(back.range(), s.range());
+      assert.ok(text.length * 2 < JSON.stringify(s).length, `${text.length} characters encoded, ${JSON.stringify(s).length} flat`);
+    });
+
+    it("keeps pushing correctly after a decode, and keeps the newest points in a smaller capacity", function () {
+      const back = Series.decode(4, filled(4, 9).encode());
+      back.push(5000, 99);
+      assert.deepStrictEqual(values(back.range()), [6, 7, 8, 99]);
+      assert.deepStrictEqual(values(Series.decode(3, filled(10, 10).encode()).range()), [7, 8, 9]);
+      assert.strictEqual(Series.decode(5, new Series(5).encode()).length, 0);
+    });
+
+    it("gives an empty series for what is not the form (a damaged snapshot line)", function () {
+      const good = filled(5, 5).encode();
+      const bytes = Buffer.from(good, "base64");
+      const other = Buffer.from(bytes);
+      other[0] = 2; // a format byte this version does not know
+      for (const bad of [null, 42, [1, 2], "", "not base64 at all", other.toString("base64"), bytes.subarray(0, bytes.length - 1).toString("base64")]) {
+        assert.strictEqual(Series.decode(5, bad).length, 0, JSON.stringify(bad));
+      }
+    });
+
+    it("ends the series at a block that claims more points than it holds, keeping the points before it", function () {
+      // Full-precision values fill a block within a few points: several blocks.
+      const s = new Series(100);
+      for (let i = 0; i < 40; i++) s.push(1000 + i, Math.sin(i));
+      const bytes = Buffer.from(s.encode(), "base64");
+      const blocks = (bytes.length - 2) / BLOCK_BYTES;
+      assert.ok(blocks >= 3, `${blocks} blocks`);
+      const firstCount = bytes[2];
+      bytes[2 + BLOCK_BYTES] = 255; // the second block's count
+      const back = Series.decode(100, bytes.toString("base64"));
+      assert.deepStrictEqual(back.range(), s.range().slice(0, firstCount));
+      back.push(5000, 1);
+      assert.strictEqual(back.valueAt(5000).value, 1, "a working series");
+    });
+  });
+
   describe("compact storage: every point comes back bit-exact", function () {
     /** Small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
     function rng(seed) {
@@ -216,6 +265,7 @@ describe("core/history Series", function () {
       sameBits(s.range(), m.kept, `${label}: range()`);
       const back = Series.fromJSON(capacity, s.toJSON());
       sameBits(back.range(), m.kept, `${label}: after toJSON/fromJSON`);
+      sameBits(Series.decode(capacity, s.encode()).range(), m.kept, `${label}: after encode/decode`);
       if (!m.kept.length) return s;
       const lo = m.kept[0].ts;
       const hi = m.kept[m.kept.length - 1].ts;
@@ -257,8 +307,8 @@ describe("core/history Series", function () {
       const { arenaStats } = require("../../nodes/lib/core/history");
       const before = arenaStats().blocksInUse;
       const s = check("constant", 100, series(100, (i) => 1e12 + i * 60000, () => 21.53));
-      // check() restores a copy too: two series, one block each.
-      assert.strictEqual(arenaStats().blocksInUse - before, 2);
+      // check() restores two copies too (flat and encoded): three series, one block each.
+      assert.strictEqual(arenaStats().blocksInUse - before, 3);
       assert.deepStrictEqual(s.valueAt(1e12 + 50 * 60000), { ts: 1e12 + 50 * 60000, value: 21.53 });
     });
 

@@ -234,7 +234,7 @@ describe("core/registry recovery", function () {
       assert.deepStrictEqual(plain(reg.get("pump-1").reported), { temperature: 2 });
       assert.deepStrictEqual(reg.history("pump-1", "temperature"), [{ ts: T0, value: 2 }]);
       const [written] = snapshotOf(reg);
-      assert.deepStrictEqual([Object.keys(written.r), Object.keys(written.h)], [["temperature"], ["temperature"]]);
+      assert.deepStrictEqual([Object.keys(written.r), Object.keys(written.hb)], [["temperature"], ["temperature"]]);
     });
 
     it("keeps no history from a snapshot when history is turned off", function () {

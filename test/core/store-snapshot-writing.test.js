@@ -85,6 +85,41 @@ describe("core/store: writing snapshots", function () {
     }
   });
 
+  describe("a snapshot larger than the read-back's 1 MB chunks (lines cut across them, multi-byte text)", function () {
+    // Attributes of ~20 KB of text with two- to four-byte characters: ~3 MB of twins, so lines and
+    // characters are cut at the chunk boundaries of the read-back.
+    const text = (k) => `${k}:` + "é€𝄞a".repeat(2000);
+    const big = (reg) => {
+      for (let k = 0; k < 150; k++) reg.create(`t-${k}`, { attributes: { text: text(k) } });
+    };
+    it("verifies, and a restart has every twin as written", async function () {
+      const dir = freshDir("bigread");
+      const { reg, store } = openRegistry(dir, { mode: "strict" }, { maxDocumentBytes: 1024 * 1024 });
+      big(reg);
+      assert.ifError(await durable(reg));
+      await reg.compact();
+      assert.strictEqual(store.stats.compactions, 1);
+      assert.ok(fs.statSync(newestSnapshot(dir)).size > 2 * 1024 * 1024, "the snapshot spans several chunks");
+      const expected = docs(reg);
+      await reg.close();
+      const again = openRegistry(dir, {}, { maxDocumentBytes: 1024 * 1024 });
+      assert.deepStrictEqual(again.warnings, []);
+      assert.deepStrictEqual(docs(again.reg), expected);
+    });
+    it("with one character changed past the first chunk: the compaction fails and the file is set aside", async function () {
+      const dir = freshDir("bigharm");
+      const { reg, store } = openRegistry(dir, { mode: "strict" }, { maxDocumentBytes: 1024 * 1024 });
+      big(reg);
+      assert.ifError(await durable(reg));
+      // Same length in bytes: only the checksum can tell.
+      const harm = editLines((lines) => lines.map((line, n) => (n === 120 ? line.replace("€", "¢a") : line)));
+      await withSnapshotHarm(harm, () => assert.rejects(reg.compact(), /did not read back as written; it was set aside and every journal was kept/));
+      assert.deepStrictEqual(snapshotFiles(dir), []);
+      assert.strictEqual(store.stats.compactions, 0);
+      await reg.close();
+    });
+  });
+
   it("asks for a compaction once the journal outgrows the last snapshot, and not while one runs or the disk fails", async function () {
     const dir = freshDir("wants");
     const io = faultyIO();
