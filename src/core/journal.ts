@@ -320,17 +320,27 @@ export function toRecord(twin: Twin, encodedHistory = false): TwinRecord {
     }
   }
   if (twin.state && twin.state.size) rec.st = fromMap(twin.state);
-  if (twin.history && twin.history.size && encodedHistory) {
-    const hb = dict<string>();
-    for (const [name, series] of twin.history) hb[name] = series.encode();
-    rec.hb = hb;
-  } else if (twin.history && twin.history.size) {
-    const h = dict<number[]>();
-    for (const [name, series] of twin.history) h[name] = series.toJSON();
-    rec.h = h;
+  if (twin.history && twin.history.size) {
+    let h: Props<number[]> | undefined;
+    let hb: Props<string> | undefined;
+    for (const [name, series] of twin.history) {
+      if (encodedHistory && series.length >= ENCODED_FROM) (hb ??= dict<string>())[name] = series.encode();
+      else (h ??= dict<number[]>())[name] = series.toJSON();
+    }
+    if (h) rec.h = h;
+    if (hb) rec.hb = hb;
   }
   return rec;
 }
+
+/**
+ * Points from which a series is written as its encoded blocks. An encoded series is whole 64-byte
+ * blocks in base64, about 80 characters for the first one however few points it holds, where
+ * each point written out as [ts, value] text is about 20: a series of a few points is smaller, and
+ * reads back faster, written out (100,000 twins x 10 properties of 3 points: 105 MB flat, 129 MB
+ * encoded, restart 4.6 against 5.0 s; BENCHMARKS.md section 3).
+ */
+const ENCODED_FROM = 8;
 
 function tuples(map: Map<string, Entry>): Props<EntryTuple> {
   const out = dict<EntryTuple>();
@@ -361,13 +371,18 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
     else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
   }
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
+  // A record holds each series in one form or the other (short ones written out, long ones as
+  // blocks); were a name in both, the blocks win, as they did when a record held one form only.
+  if (historyLength > 0 && r.h && typeof r.h === "object") {
+    for (const name of Object.keys(r.h)) {
+      if (isPropertyName(name) && !(r.hb && typeof r.hb === "object" && Object.prototype.hasOwnProperty.call(r.hb, name))) {
+        (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
+      }
+    }
+  }
   if (historyLength > 0 && r.hb && typeof r.hb === "object") {
     for (const name of Object.keys(r.hb)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.decode(historyLength, r.hb[name]));
-    }
-  } else if (historyLength > 0 && r.h && typeof r.h === "object") {
-    for (const name of Object.keys(r.h)) {
-      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
     }
   }
   twin.online = r.on === true;

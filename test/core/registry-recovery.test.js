@@ -234,7 +234,20 @@ describe("core/registry recovery", function () {
       assert.deepStrictEqual(plain(reg.get("pump-1").reported), { temperature: 2 });
       assert.deepStrictEqual(reg.history("pump-1", "temperature"), [{ ts: T0, value: 2 }]);
       const [written] = snapshotOf(reg);
-      assert.deepStrictEqual([Object.keys(written.r), Object.keys(written.hb)], [["temperature"], ["temperature"]]);
+      assert.deepStrictEqual([Object.keys(written.r), Object.keys(written.h)], [["temperature"], ["temperature"]]);
+    });
+
+    it("writes a short history out and a long one as encoded blocks in one snapshot line, and restores both point for point", function () {
+      const reg = new TwinRegistry({ historyLength: 20, clock: manualClock(), store: new SnapshotStore() });
+      reg.open();
+      reg.create("pump-1", { reported: { temperature: 20.5, pressure: 1.01 } }, { ts: T0 });
+      for (let k = 1; k <= 15; k++) reg.report("pump-1", { temperature: 20.5 + k / 10 }, { ts: T0 + k * 1000 });
+      const [written] = snapshotOf(reg);
+      // One point of pressure: written out is smaller than a block; fifteen of temperature: blocks.
+      assert.deepStrictEqual([Object.keys(written.h), Object.keys(written.hb)], [["pressure"], ["temperature"]]);
+      const { reg: again } = restart(new SnapshotStore({ records: [written] }));
+      for (const name of ["temperature", "pressure"]) assert.deepStrictEqual(again.history("pump-1", name), reg.history("pump-1", name), name);
+      assert.strictEqual(again.history("pump-1", "temperature").length, 16);
     });
 
     it("keeps no history from a snapshot when history is turned off", function () {
