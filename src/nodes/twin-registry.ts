@@ -239,6 +239,8 @@ export = function (RED: RED) {
             retrying = false;
             failure = null;
             if (lastFailure) node.log(RED._("twin-registry.log.redis-open"));
+            // Which Node-RED holds what in Redis (lease holders are `name#incarnation`).
+            node.log(RED._("twin-registry.log.redis-instance", { instance: store.instance }));
             for (const warning of warnings) node.warn(RED._("twin-registry.warn.redis", { detail: warning }));
             started(candidate);
             settled();

@@ -229,14 +229,14 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
   const instances = [];
   const live = () => instances.filter((nr) => nr.alive);
 
-  /** The instance (its process id) holding each partition's lease, from Redis. */
+  /** The instance (its name on Redis, as its registry logged it) holding each partition's lease, from Redis. */
   async function leaseHolders() {
     const keys = Array.from({ length: partitions }, (_, p) => `${PREFIX}{${REGISTRY}:p${p}}:lease`);
-    return (await redis.mget(keys)).map((holder) => (holder ? Number(holder.split("-")[0]) : null));
+    return (await redis.mget(keys)).map((holder) => (holder ? holder.split("#")[0] : null));
   }
   const leaderOf = async (twin) => {
-    const pid = (await leaseHolders())[partitionOf(twin, partitions)];
-    return instances.find((nr) => nr.pid === pid);
+    const name = (await leaseHolders())[partitionOf(twin, partitions)];
+    return instances.find((nr) => nr.redisName === name);
   };
 
   before(async function () {
@@ -253,6 +253,12 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
       env: { TWINWIRE_REDIS_LEASE_MS: String(LEASE_MS), TWINWIRE_IT_INSTANCE: name, TWINWIRE_IT_CLIENT: clientIdOf(name) },
     })));
     started.forEach((nr, i) => instances.push(Object.assign(nr, { name: INSTANCES[i], alive: true })));
+    // Each registry logs the name its leases carry (host and a hash of its user directory).
+    for (const nr of instances) {
+      await nr.waitForLog(/on Redis as instance \S+#/, 30000);
+      nr.redisName = /on Redis as instance (\S+)#/.exec(nr.logs())[1];
+    }
+    assert.equal(new Set(instances.map((nr) => nr.redisName)).size, instances.length, "three instances, three names");
 
     // The registry exists in Redis, and its partitions are split between the three instances as
     // they will stay: every one held, by the same instance over a whole lease (several rounds).
@@ -261,7 +267,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
     await h.waitFor(async () => {
       const holders = await leaseHolders();
       const key = holders.join(",");
-      const settled = key === previous && holders.every((pid) => pid !== null) && instances.every((nr) => holders.includes(nr.pid));
+      const settled = key === previous && holders.every((name) => name !== null) && instances.every((nr) => holders.includes(nr.redisName));
       previous = key;
       return settled;
     }, 30000, LEASE_MS);
@@ -346,7 +352,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
   it("goes on when one instance is killed (SIGKILL) mid-stream: its twins are taken over and every reading published after it went lands once", async function () {
     const victim = instances[2];
     const holders = await leaseHolders();
-    const itsPartitions = holders.map((pid, p) => (pid === victim.pid ? p : -1)).filter((p) => p >= 0);
+    const itsPartitions = holders.map((name, p) => (name === victim.redisName ? p : -1)).filter((p) => p >= 0);
     assert.ok(itsPartitions.length > 0, "the instance killed leads partitions");
 
     devices.start();
@@ -365,7 +371,7 @@ describe("One registry shared on Redis by three Node-RED processes behind mosqui
       "every reading published after the instance went is acknowledged");
 
     const now = await leaseHolders();
-    const others = live().map((nr) => nr.pid);
+    const others = live().map((nr) => nr.redisName);
     assert.deepEqual(itsPartitions.filter((p) => !others.includes(now[p])), [], "its partitions led by the instances left");
     await checkOneRegistry(live(), devices);
   });
