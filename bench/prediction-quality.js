@@ -220,28 +220,18 @@ function commitOf(dir) {
   }
 }
 
-/** A seeded uniform generator (mulberry32): the same walks in every run. */
-function uniform(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Per real series and horizon: auto's figures over NULL_SEEDS random walks read at the series' times. */
 function nullModel(L, s) {
   const step = medianStep(s.points);
   const { horizons } = plan(step);
   const rows = horizons.map((horizon) => ({ horizon, steps: Math.round(horizon / step), ratios: [], coverages: [] }));
+  // The simulator's seeded generator (mulberry32, Box-Muller): the same walks in every run.
+  const { Rng } = require(path.join(PACKAGE, "nodes", "lib", "core", "simulator", "prng.js"));
   for (let seed = 1; seed <= NULL_SEEDS; seed++) {
-    const u = uniform(seed);
+    const rng = new Rng(seed);
     let v = 0;
     const points = s.points.map((x) => {
-      v += Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+      v += rng.gaussian();
       return { ts: x.ts, v, label: 0 };
     });
     for (const row of rows) {
