@@ -20,6 +20,12 @@ describe("A registry's instance name on Redis", function () {
     assert.notEqual(instanceName(settings, "reg-2"), one);
   });
 
+  it("differs for a cloned machine (same host name, user directory, port and flow) by its hardware address", function () {
+    const a = instanceName(settings, "reg-1", "b8:27:eb:00:00:01");
+    assert.equal(instanceName(settings, "reg-1", "b8:27:eb:00:00:01"), a);
+    assert.notEqual(instanceName(settings, "reg-1", "b8:27:eb:00:00:02"), a);
+  });
+
   it("holds only characters safe in a Redis key and without the incarnation's '#'", function () {
     assert.match(instanceName(settings, "reg-1"), /^[A-Za-z0-9._-]+-[0-9a-f]{8}$/);
   });
