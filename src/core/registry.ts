@@ -689,21 +689,15 @@ export class TwinRegistry {
   changeAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): ChangeEvent {
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const patched = this.patchedAttributes(twin, patch);
-    // The merge makes new objects (mergePatch): the attributes before stay as they were.
-    const before = twin.attributes;
-    const version = twin.version;
-    this.write(twin, { a: patched });
-    if (twin.version === version) return this.unchanged(twin);
-    const after = twin.attributes;
-    const ts = twin.updated;
+    const event = this.write(twin, { a: this.patchedAttributes(twin, patch) }, "attributes");
+    if (!event) return this.unchanged(twin);
+    // The event listeners got, with changes of the caller's own: a flow may change what it is sent.
     const changes = dict<Change>();
-    for (const key of patched.keys) {
-      const was = key in before ? before[key] : null;
-      const now = key in after ? after[key] : null;
-      if (!jsonEqual(was, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(was), ts };
+    for (const key in event.changes) {
+      const change = event.changes[key];
+      changes[key] = { value: cloneJson(change.value), previous: cloneJson(change.previous), ts: change.ts };
     }
-    return { twinId: twin.id, version: twin.version, section: "attributes", ts, changes };
+    return { twinId: event.twinId, version: event.version, section: "attributes", ts: event.ts, changes };
   }
 
   private unchanged(twin: Twin): ChangeEvent {
@@ -937,7 +931,7 @@ export class TwinRegistry {
    * Writes checked parts as one change (one journal entry, one version step) and emits an event
    * per section that changed. Nothing is written when nothing changed.
    */
-  private write(twin: Twin, parts: Parts, want?: "reported" | "desired"): ChangeEvent | null {
+  private write(twin: Twin, parts: Parts, want?: "attributes" | "reported" | "desired"): ChangeEvent | null {
     const t = this.clock();
     const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
     // A section's changes are made only when the change has that section: most are readings.
@@ -1004,14 +998,15 @@ export class TwinRegistry {
     if (entry.rv) this.markSeen(twin.id, t);
     // One event per section written, in this order (a plain sequence: every reading passes here).
     // The caller gets the one event it asked for, not an object of them.
+    let attributes: ChangeEvent | null = null;
     let reported: ChangeEvent | null = null;
     let desired: ChangeEvent | null = null;
-    if (entry.ap) this.emit({ twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges });
+    if (entry.ap) this.emit((attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
     if (entry.rv) this.emit((reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
     if (entry.d) this.emit((desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.rv && !wasOnline) this.emitConnectivity(twin, true, t);
-    return want === "reported" ? reported : want === "desired" ? desired : null;
+    return want === "attributes" ? attributes : want === "reported" ? reported : want === "desired" ? desired : null;
   }
 
   private deltaFor(twin: Twin, model: TwinModel | null, names: Iterable<string>): Map<string, Json | undefined> {
