@@ -295,7 +295,7 @@ export interface TwinRecord {
   on: boolean; ls: number | null;
   /** History, flat: [ts0, v0, ts1, v1, ...] per property. */
   h?: Props<number[]>;
-  /** History as encoded blocks (Series.encode), what a file snapshot writes instead of `h`. */
+  /** History as encoded blocks (Series.encode): what a file snapshot writes for a series of ENCODED_FROM points or more. */
   hb?: Props<string>;
   /** Each derived section written, under its code (src/core/sections.ts): `p` predictions, `lc` lifecycle. */
   [code: string]: unknown;
@@ -372,12 +372,10 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   }
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   // A record holds each series in one form or the other (short ones written out, long ones as
-  // blocks); were a name in both, the blocks win, as they did when a record held one form only.
+  // blocks); were a name in both, the blocks, read second, win, as when a record held one form only.
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
-      if (isPropertyName(name) && !(r.hb && typeof r.hb === "object" && Object.prototype.hasOwnProperty.call(r.hb, name))) {
-        (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
-      }
+      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
     }
   }
   if (historyLength > 0 && r.hb && typeof r.hb === "object") {

@@ -1,5 +1,6 @@
 /**
- * Journal lines waiting to be written, held as UTF-8 bytes from the moment they are appended.
+ * Journal lines waiting to be written, held as UTF-8 bytes from the moment they are appended
+ * (and a snapshot's slice of twin lines, built the same way).
  *
  * Held as strings for a batched store's window (up to 100 ms), every waiting line outlived the
  * young generation's collections and was copied into the old one: at high rates that copying
