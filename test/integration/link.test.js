@@ -5,13 +5,10 @@
 // QoS 1 readings, Node-RED killed while devices keep publishing (persistent session), and, on
 // mosquitto, MQTT 5 shared subscriptions splitting the devices between two Node-RED instances.
 const assert = require("node:assert/strict");
-const fs = require("fs");
-const os = require("os");
 const net = require("net");
-const path = require("path");
-const { spawn, execFileSync } = require("child_process");
 const mqtt = require("mqtt");
 const h = require("./harness");
+const { startMosquitto, requireMosquitto } = require("../support/mosquitto");
 
 // ---- brokers ---------------------------------------------------------------------------------
 
@@ -52,93 +49,10 @@ async function aedesBroker() {
   };
 }
 
-function findMosquitto() {
-  for (const candidate of ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]) {
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  try {
-    return execFileSync("sh", ["-c", "command -v mosquitto"], { encoding: "utf8" }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-function waitForPort(port, timeoutMs = 10000) {
-  return h.waitFor(
-    () =>
-      new Promise((resolve) => {
-        const socket = net.connect(port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-      }),
-    timeoutMs,
-  );
-}
-
-/**
- * mosquitto with persistence, saved every second or two: a SIGKILL loses what changed since the
- * last save, so `saved()` waits for the next save (the link's session is then on disk).
- */
-async function mosquittoBroker(bin) {
-  const dir = h.tempUserDir("twinwire-mosquitto-");
-  const port = await h.getFreePort();
-  const conf = path.join(dir, "mosquitto.conf");
-  fs.writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      "allow_anonymous true",
-      "persistence true",
-      `persistence_location ${dir}/`,
-      "autosave_interval 1",
-      "max_queued_messages 100000",
-      "max_inflight_messages 100",
-      `user ${os.userInfo().username}`,
-      "log_dest stderr",
-      "log_type error",
-      "log_type warning",
-      "log_type notice",
-      "log_type information",
-      "",
-    ].join("\n"),
-  );
-  let child = null;
-  let output = "";
-  async function start() {
-    child = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr.on("data", (d) => (output += d));
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.exited = exited;
-    process.once("exit", () => child && child.kill("SIGKILL"));
-    await waitForPort(port).catch((err) => {
-      err.message += `\nmosquitto output:\n${output}`;
-      throw err;
-    });
-  }
-  async function stop(signal) {
-    if (!child) return;
-    const c = child;
-    child = null;
-    c.kill(signal);
-    await c.exited;
-  }
-  await start();
-  return {
-    saved: () => {
-      const since = output.length;
-      return h.waitFor(() => output.slice(since).includes("Saving in-memory database"), 10000);
-    },
-    kind: "mosquitto",
-    protocol: "5",
-    url: `mqtt://127.0.0.1:${port}`,
-    kill: () => stop("SIGKILL"),
-    start,
-    close: () => stop("SIGTERM"),
-    logs: () => output,
-  };
+/** mosquitto with persistence (sessions saved every second), so a kill and a start keep them. */
+async function mosquittoBroker() {
+  const broker = await startMosquitto({ persistence: true, maxInflight: 100 });
+  return { ...broker, kind: "mosquitto", protocol: "5", close: () => broker.stop() };
 }
 
 // ---- flows and devices -----------------------------------------------------------------------
@@ -194,8 +108,6 @@ async function linkReady(dev, timeout = 20000) {
 
 // ---- the scenarios, for each broker ------------------------------------------------------------
 
-const mosquittoBin = findMosquitto();
-
 for (const kind of ["aedes", "mosquitto"]) {
   describe(`twin-link in a real Node-RED, broker: ${kind}`, function () {
     this.timeout(90000);
@@ -205,11 +117,8 @@ for (const kind of ["aedes", "mosquitto"]) {
     const extra = [];
 
     before(async function () {
-      if (kind === "mosquitto" && !mosquittoBin) {
-        console.log("      (skipped: mosquitto is not installed; `apt-get install mosquitto` runs these, CI installs it)");
-        this.skip();
-      }
-      broker = kind === "aedes" ? await aedesBroker() : await mosquittoBroker(mosquittoBin);
+      if (kind === "mosquitto" && !requireMosquitto(this)) return;
+      broker = kind === "aedes" ? await aedesBroker() : await mosquittoBroker();
       nr = await h.startNodeRed({ flows: linkFlows({ url: broker.url, protocol: broker.protocol, clientId: `it-link-${kind}-${process.pid}` }) });
       dev = await device(broker.url, `it-device-${kind}-${process.pid}`);
       await linkReady(dev);
@@ -388,11 +297,8 @@ describe("twin-link through an existing mqtt-broker config node (mosquitto)", fu
   let dev;
 
   before(async function () {
-    if (!mosquittoBin) {
-      console.log("      (skipped: mosquitto is not installed; `apt-get install mosquitto` runs these, CI installs it)");
-      this.skip();
-    }
-    broker = await mosquittoBroker(mosquittoBin);
+    if (!requireMosquitto(this)) return;
+    broker = await mosquittoBroker();
     const port = new URL(broker.url).port;
     const flows = linkFlows({ url: broker.url, protocol: "4", clientId: "unused" })
       .filter((n) => n.type !== "twin-link-broker")

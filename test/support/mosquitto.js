@@ -1,9 +1,10 @@
 "use strict";
 /**
- * A real mosquitto per suite: a free port, its own temporary directory, no persistence, its log
- * (connections and disconnections included) kept for `waitForLog`. Where mosquitto is not
- * installed, `requireMosquitto(this)` in a `before` prints why and skips (CI installs it, and
- * refuses skips).
+ * A real mosquitto per suite: a free port, its own temporary directory, its log (connections and
+ * disconnections included) kept for `waitForLog`. No persistence unless asked: with it, sessions
+ * and queues are saved every second, so a SIGKILL (`kill`) and a `start` on the same port act as
+ * a broker that crashed and came back. Where mosquitto is not installed, `requireMosquitto(this)`
+ * in a `before` prints why and skips (CI installs it, and refuses skips).
  */
 const { freePort } = require("./free-port");
 const { spawn, execFileSync } = require("child_process");
@@ -34,7 +35,7 @@ function mosquittoBinary() {
 /** In a mocha `before`: skips the suite, with a line that says what is missing, without mosquitto. */
 function requireMosquitto(context) {
   if (mosquittoBinary()) return true;
-  console.log("      skipped: mosquitto is not installed (apt-get install mosquitto); these tests need its shared subscriptions");
+  console.log("      skipped: mosquitto is not installed (apt-get install mosquitto runs these; CI installs it)");
   context.skip();
   return false;
 }
@@ -53,17 +54,20 @@ function accepts(port) {
 
 /**
  * Starts mosquitto on 127.0.0.1.
- * @returns {Promise<{port, url, logs(), waitForLog(pattern, timeoutMs, since), stop()}>}
+ * @param {{persistence?: boolean, maxInflight?: number}} [options] persistence: saved every second
+ *   (`saved()` waits for the next save); maxInflight: QoS 1/2 messages in flight per client.
+ * @returns {Promise<{port, url, logs(), waitForLog(pattern, timeoutMs, since), saved(), kill(), start(), stop()}>}
  */
-async function startMosquitto() {
+async function startMosquitto({ persistence = false, maxInflight } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-mosquitto-"));
   const port = await freePort();
   const conf = path.join(dir, "mosquitto.conf");
   fs.writeFileSync(conf, [
     `listener ${port} 127.0.0.1`,
     "allow_anonymous true",
-    "persistence false",
+    ...(persistence ? ["persistence true", `persistence_location ${dir}/`, "autosave_interval 1"] : ["persistence false"]),
     "max_queued_messages 100000",
+    ...(maxInflight ? [`max_inflight_messages ${maxInflight}`] : []),
     // Run as root (CI), mosquitto would drop to user "mosquitto": stay the user running the tests.
     `user ${os.userInfo().username}`,
     "log_dest stderr",
@@ -73,36 +77,59 @@ async function startMosquitto() {
     "log_type information",
     "",
   ].join("\n"));
-  const child = spawn(mosquittoBinary(), ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-  running.add(child);
   let output = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const deadline = Date.now() + 10000;
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`mosquitto did not start on port ${port}:\n${output}`);
+  let child = null;
+  let exited = null;
+
+  async function start() {
+    child = spawn(mosquittoBinary(), ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+    running.add(child);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => (output += chunk));
+    exited = new Promise((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + 10000;
+    while (!(await accepts(port))) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`mosquitto did not start on port ${port}:\n${output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+
+  /** Ends the process with `signal`; resolves once it has exited. */
+  async function end(signal) {
+    if (!child) return;
+    const c = child;
+    child = null;
+    running.delete(c);
+    if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+    await exited;
+  }
+
+  async function waitForLog(pattern, timeoutMs = 10000, since = 0) {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(output.slice(since))) {
+      if (Date.now() > until) throw new Error(`mosquitto's log did not match ${pattern} within ${timeoutMs} ms:\n${output.slice(since).slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  await start();
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     logs: () => output,
     /** Resolves once the log, from character `since` on, matches pattern (a RegExp). */
-    async waitForLog(pattern, timeoutMs = 10000, since = 0) {
-      const end = Date.now() + timeoutMs;
-      while (!pattern.test(output.slice(since))) {
-        if (Date.now() > end) throw new Error(`mosquitto's log did not match ${pattern} within ${timeoutMs} ms:\n${output.slice(since).slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
+    waitForLog,
+    /** With persistence: resolves after the next save to disk, so a `kill` then loses nothing before it. */
+    saved: () => waitForLog(/Saving in-memory database/, 10000, output.length),
+    /** As if the broker crashed: SIGKILL, its directory (and saved sessions) kept for `start`. */
+    kill: () => end("SIGKILL"),
+    /** Starts it again after `kill`, on the same port with the same configuration. */
+    start,
     async stop() {
-      running.delete(child);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+      await end("SIGTERM");
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
