@@ -150,8 +150,9 @@ export const INTEGRATOR_MAX = KI * Math.tan(SATURATION);
  * path with the next five), so they hold a few independent outcomes, not twenty: on random walks of
  * a hundred readings forecast 6 readings ahead the offsets start at 0.4-3.3 MAEs (10th to 90th
  * percentile) instead of about 2.5, a quarter of the first ten outcomes judged fall outside, and
- * the share inside ends at 0.87-0.92 at several readings ahead (below 90 % in 10-75 % of the walks;
- * bench/prediction-quality.js --null); one step ahead it ends at 0.93-0.95. Wider starts did not
+ * the share inside ended at 0.87-0.92 at several readings ahead (below 90 % in 10-75 % of the
+ * walks; bench/prediction-quality.js --null) before START_FLOOR, 0.89-0.92 (6-63 %) with it; one
+ * step ahead it ends at 0.93-0.95. Wider starts did not
  * carry over to the real series: starting from the largest error, from the pooled absolute errors,
  * or from the errors less their median left 4 real rows outside 90-97 % each (New York at 7 d above
  * 97 % under all three; the pooled and median starts brought beaver2 to 0.915 and 0.932 and Air
