@@ -24,7 +24,10 @@
 // walks read at that series' own times (same length, steps and gaps), where persistence is the
 // best forecast there is and no candidate can help. What auto gives there is the spread to expect
 // from its defaults on a series of that shape with nothing to learn: how often it ends above
-// persistence and by how much, and how often its coverage ends outside 90-97 % by chance.
+// persistence and by how much, and how often its coverage ends outside 90-97 % by chance. Two
+// synthetic shapes follow them: a sensor read every 10 s for 8 h and forecast 1 h ahead (the
+// shape of the recordings the independent check uses), as a plain walk and as a slow walk under
+// reading noise, where a smoothed level does beat persistence.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -220,6 +223,22 @@ function commitOf(dir) {
   }
 }
 
+/**
+ * The shape the independent check reads (issue 12): a sensor read every 10 s for 8 h, forecast
+ * 1 h ahead, so 360 readings per horizon and a dozen forecasts pending at once, which no real
+ * series here has. A plain walk (nothing to learn), and a slow walk (0.1 a reading) under reading
+ * noise of 1, where a smoothed level beats persistence: what a change costs where there is
+ * something to learn.
+ */
+function fieldShapes() {
+  const t0 = Date.UTC(2026, 0, 1);
+  const times = Array.from({ length: (8 * 3600) / 10 }, (_, k) => ({ ts: t0 + k * 10000 }));
+  return [
+    { name: "synthetic: 10 s for 8 h, random walk", points: times },
+    { name: "synthetic: 10 s for 8 h, slow walk + noise", points: times, walk: 0.1, noise: 1 },
+  ];
+}
+
 /** Per real series and horizon: auto's figures over NULL_SEEDS random walks read at the series' times. */
 function nullModel(L, s) {
   const step = medianStep(s.points);
@@ -231,8 +250,8 @@ function nullModel(L, s) {
     const rng = new Rng(seed);
     let v = 0;
     const points = s.points.map((x) => {
-      v += rng.gaussian();
-      return { ts: x.ts, v, label: 0 };
+      v += (s.walk ?? 1) * rng.gaussian();
+      return { ts: x.ts, v: v + (s.noise ? s.noise * rng.gaussian() : 0), label: 0 };
     });
     for (const row of rows) {
       const options = L.readConfig({ horizon: row.horizon }).options;
@@ -272,6 +291,7 @@ async function main() {
   if (NULL_MODEL) {
     const out = { data: path.relative(repoRoot, dir), nullModel: true, seeds: NULL_SEEDS, commit: commitOf(PACKAGE), series: [] };
     for (const s of loadSeries(dir)) out.series.push(nullModel(L, s));
+    for (const s of fieldShapes()) out.series.push(nullModel(L, s));
     return out;
   }
   const out = { data: path.relative(repoRoot, dir), simDays: SIM_DAYS, commit: commitOf(PACKAGE), series: [] };
