@@ -342,10 +342,13 @@ function renderQuality(L, r, conditions, targets) {
  * most of the time.
  */
 function renderNullModel(L, after, nullModel) {
-  L.push("", `**The same defaults with nothing to learn** (\`node bench/prediction-quality.js --null ${nullModel.seeds}\`): per real series and`);
+  L.push("", `**The same defaults with nothing to learn** (\`node bench/prediction-quality.js --null ${nullModel.seeds}\`): per series and`);
   L.push(`horizon, ${nullModel.seeds} Gaussian random walks read at that series' own times (same length, steps and gaps). On a random walk`);
   L.push("persistence is the best forecast there is, so auto can only match it or lose by the noise of what it tried; the columns");
-  L.push("say how often and by how much, and how often the coverage of a series that short ends outside 90-97 % by chance.", "");
+  L.push("say how often and by how much, and how often the coverage of a series that short ends outside 90-97 % by chance.");
+  L.push("The rows named `synthetic:` have no real series beside them: a sensor read every 10 s for 8 h and forecast 1 h ahead");
+  L.push("(360 readings a horizon, 12 forecasts pending at once), the shape of field recordings no series here has; the slow walk");
+  L.push("moves 0.1 a reading under reading noise of 1, so a smoothed level does beat persistence there.", "");
   L.push("| series | horizon | real: MAE / persistence | walks above 1.0 | walks: mean / 90th percentile | real: coverage | walks: mean coverage | walks below 90 % / above 97 % |", "|---|---|---|---|---|---|---|---|");
   for (const s of nullModel.series) {
     const real = after.series.find((x) => x.name === s.name);
