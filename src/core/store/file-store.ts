@@ -425,6 +425,8 @@ export class FileStore implements Store {
       if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(buffer, syncErr);
+        // On disk: its memory can take later batches.
+        this.pending.written(buffer);
         if (this.naming) return void this.naming.then(() => this.written(buffer.length));
         this.written(buffer.length);
       });
