@@ -14,8 +14,10 @@
  * is written; reusing two buffers of a batch's size, the journal's bytes go into memory that is
  * there already, and a batch is never copied into one buffer from several.
  */
-/** The first buffer's size; a buffer grows to the largest batch seen. */
+/** The first buffer's size; buffers are then made at the largest batch's size, up to KEEP. */
 const FIRST = 256 * 1024;
+/** The largest buffer kept for reuse: a burst's (or a long outage's) batch is not held on to for ever. */
+const KEEP = 4 * 1024 * 1024;
 /** Buffers kept for reuse: one being written, one filling, and one more for a batch that waits for a slow write. */
 const SPARE = 2;
 const NOTHING = Buffer.alloc(0);
@@ -49,11 +51,12 @@ export class LineQueue {
 
   /** A current buffer with room for `need` bytes, holding the lines the current one held. */
   private grow(need: number): void {
-    if (need > this.size) this.size = Math.max(need, this.size * 2);
+    if (need > this.size) this.size = Math.min(KEEP, Math.max(need, this.size * 2));
     let next = this.spare.pop();
-    while (next !== undefined && next.length < this.size) next = this.spare.pop();
+    while (next !== undefined && next.length < need) next = this.spare.pop();
     if (next === undefined) {
-      next = Buffer.allocUnsafe(this.size);
+      // Doubling past KEEP too: a line is never copied more than a few times, however big the batch.
+      next = Buffer.allocUnsafe(Math.max(this.size, need, this.current === null ? 0 : this.current.length * 2));
       this.ours.add(next.buffer as ArrayBuffer);
     }
     if (this.current !== null && this.used > 0) this.current.copy(next, 0, 0, this.used);
@@ -99,7 +102,7 @@ export class LineQueue {
   /** Keeps a buffer of ours that nobody holds any more. */
   private reuse(part: Buffer): void {
     const memory = part.buffer as ArrayBuffer;
-    if (this.spare.length >= SPARE || memory.byteLength < this.size || !this.ours.has(memory)) return;
+    if (this.spare.length >= SPARE || memory.byteLength < this.size || memory.byteLength > KEEP || !this.ours.has(memory)) return;
     this.spare.push(Buffer.from(memory));
   }
 }
