@@ -14,8 +14,11 @@
  * is written; reusing two buffers of a batch's size, the journal's bytes go into memory that is
  * there already, and a batch is never copied into one buffer from several.
  */
-/** The first buffer's size; buffers are then made at the largest batch's size, up to KEEP. */
-const FIRST = 256 * 1024;
+/**
+ * The first buffer's size (memory the kernel maps only as it is written); buffers are then made
+ * at the largest batch's size, up to KEEP. A snapshot's slice (about 1 MB) fits without growing.
+ */
+const FIRST = 2 * 1024 * 1024;
 /** The largest buffer kept for reuse: a burst's (or a long outage's) batch is not held on to for ever. */
 const KEEP = 4 * 1024 * 1024;
 /** Buffers kept for reuse: one being written, one filling, and one more for a batch that waits for a slow write. */
