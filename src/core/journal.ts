@@ -54,6 +54,11 @@ export interface ApplyContext {
   fromDisk: boolean;
   /** A live attribute patch the registry merged and measured already (its result is a fresh object). */
   merged?: { patch: JsonObject; merged: JsonObject; size: number };
+  /**
+   * Live readings (an entry's `rv`) with the stored entry of each (undefined: a new property) in
+   * the order `values` holds them: the registry looked them up to check the values.
+   */
+  stored?: { values: Props<Json>; entries: Array<Entry | undefined> };
 }
 
 /**
@@ -238,6 +243,10 @@ function putReadings(twin: Twin, e: ReportedValues & { t: number }, ctx: ApplyCo
   const ts = e.rt ?? e.t;
   if (ctx.fromDisk) {
     for (const [name, value] of entriesOf(values, ctx)) putValue(twin, "reported", name, value, ts, e.rs, ctx);
+  } else if (ctx.stored !== undefined && ctx.stored.values === values) {
+    const entries = ctx.stored.entries;
+    let i = 0;
+    for (const name in values) putStored(twin, "reported", twin.reported, name, entries[i++], values[name], ts, e.rs, ctx);
   } else {
     for (const name in values) putValue(twin, "reported", name, values[name], ts, e.rs, ctx);
   }
@@ -260,32 +269,50 @@ function tupleUsable(tuple: EntryTuple | null): boolean {
 }
 
 function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {
-  let map = section === "reported" ? twin.reported : twin.desired;
-  const old = map?.get(name);
-  if (old) twin.bytes -= entrySize(name, old.value);
+  const map = section === "reported" ? twin.reported : twin.desired;
+  putStored(twin, section, map, name, map?.get(name), value, ts, source, ctx);
+}
+
+/** putValue with the property's stored entry `old` (undefined when there is none) known already. */
+function putStored(twin: Twin, section: "reported" | "desired", map: Map<string, Entry> | null, name: string, old: Entry | undefined, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {
+  twin.bytes += old ? sizeChange(value, old.value) : entrySize(name, value);
   if (old && (old.source === undefined) === (source === undefined)) {
     // Entries are read synchronously only (nobody keeps one), so the stored one is updated in
     // place: a reading allocates no new entry per property.
     old.value = value;
     old.ts = ts;
     if (source !== undefined) old.source = source;
+    if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) (old.series ?? seriesFor(twin, old, name, ctx)).push(ts, value);
   } else {
-    const entry: Entry = source === undefined ? { value, ts } : { value, ts, source };
+    const entry: Entry = source === undefined ? { value, ts, series: undefined } : { value, ts, source, series: undefined };
     if (!map) map = twin.desired = new Map();
     map.set(name, entry);
+    if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) seriesFor(twin, entry, name, ctx).push(ts, value);
   }
-  twin.bytes += entrySize(name, value);
-  if (section === "reported" && typeof value === "number" && ctx.historyLength > 0) {
-    const history = (twin.history ??= new SeriesMap());
-    let series = history.get(name);
-    if (!series) history.set(name, (series = new Series(ctx.historyLength)));
-    series.push(ts, value);
-  }
+}
+
+/** The property's history, made when it has none, and kept on its entry so later readings find it at once. */
+function seriesFor(twin: Twin, entry: Entry, name: string, ctx: ApplyContext): Series {
+  const history = (twin.history ??= new SeriesMap());
+  let series = history.get(name);
+  if (!series) history.set(name, (series = new Series(ctx.historyLength)));
+  entry.series = series;
+  return series;
 }
 
 /** Bytes a property adds to the document: name, value and its meta timestamps. */
 export function entrySize(name: string, value: Json): number {
-  return name.length * 2 + sizeOf(value) + 40;
+  return name.length * 2 + valueSize(value) + 40;
+}
+
+/** What the document's size changes by when a property's value `previous` becomes `value`. */
+export function sizeChange(value: Json, previous: Json): number {
+  return valueSize(value) - valueSize(previous);
+}
+
+/** sizeOf, with the numbers most values are settled here: sizeOf's switch on typeof was a call per value. */
+function valueSize(value: Json): number {
+  return typeof value === "number" ? 8 : sizeOf(value);
 }
 
 /** A twin as one snapshot line. */

@@ -46,6 +46,8 @@ export interface ReadingSource { ts?: number; source?: string; ifVersion?: unkno
 /** A reading path prepared once (a node's settings): `apply` is applyReading with those settings. */
 export interface ReadingPath {
   apply(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading?: ReadingSource): ReadingOutcome;
+  /** `apply` for a caller that needs only the change event (twin-sensor): no outcome object per reading. */
+  change(registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading: ReadingSource): ChangeEvent | null;
   /**
    * The same reading through `registry.submit`, for a twin this instance does not lead (a
    * registry shared on Redis): the settings travel as data and its leader shapes the values
@@ -70,11 +72,17 @@ export function readingPath(options: Omit<ReadingOptions, keyof ReadingSource> =
   const at = { twinId: "" };
   const shape = shaperFor(options, at);
   const shaping = shapingData(options);
+  const report = (registry: TwinRegistry, twinId: string, values: Record<string, unknown>, reading: ReadingSource): ReportResult => {
+    at.twinId = twinId;
+    // Options of its own per call: registry.report may run again from a listener before this returns.
+    return registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true });
+  };
   return {
     apply(registry, twinId, values, reading = {}) {
-      at.twinId = twinId;
-      // Options of its own per call: registry.report may run again from a listener before this returns.
-      return outcomeOf(registry.report(twinId, plain(values), { ts: reading.ts, source: reading.source, ifVersion: reading.ifVersion, create, shape, alive: true }));
+      return outcomeOf(report(registry, twinId, values, reading));
+    },
+    change(registry, twinId, values, reading) {
+      return report(registry, twinId, values, reading).event;
     },
     submit(registry, twinId, values, reading = {}) {
       return registry.submit(reportOp(twinId, values, reading, create, shaping)).then(outcomeOf);

@@ -10,7 +10,7 @@ import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, value
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, sizeChange, toRecord } from "./journal";
 import { Point } from "./history";
 import { MADE_EARLIER, Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -111,10 +111,15 @@ export interface HistoryQuery { from?: number; to?: number; limit?: number }
  * Checked parts of one change: merged attributes, readings, desired values (null clears).
  * Readings are already in the journal entry's form, so the entry takes them as they are.
  */
-interface Parts { a?: Patched; r?: Readings; d?: Map<string, EntryTuple | null> }
+interface Parts { a?: Patched; r?: Checked; d?: Map<string, EntryTuple | null> }
 
-/** Checked readings, with the properties whose reading was stale and how many values the shaper kept. */
-interface Checked extends Readings { stale: string[]; kept: number }
+/**
+ * Checked readings, with the properties whose reading was stale and how many values the shaper
+ * kept. `entries`: each accepted value's stored entry (undefined for a new property) in the order
+ * `values` holds them, looked up once for the check, the change and applying the entry; null when
+ * a model mapped a vendor's name, as two keys may then name one property.
+ */
+interface Checked extends Readings { stale: string[]; kept: number; entries: Array<Entry | undefined> | null }
 
 /**
  * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
@@ -841,11 +846,14 @@ export class TwinRegistry {
     let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
     const model = this.modelOf(twin);
     const accepted = dict<Json>();
+    const entries: Array<Entry | undefined> = [];
+    let aligned = true;
     const stale: string[] = [];
     let kept = 0;
     for (const key of Object.keys(values)) {
       // A device may use the vendor's spelling of a name the model maps ("7:Temperature").
       const name = model ? modelPropertyName(model, key) : key;
+      if (name !== key) aligned = false;
       let raw = values[key];
       const old = twin.reported.get(name);
       if (shape) {
@@ -865,9 +873,10 @@ export class TwinRegistry {
         continue;
       }
       accepted[name] = value;
+      entries.push(old);
     }
     // One object for the readings and what the caller needs besides: one allocation per reading.
-    return { values: accepted, ts, source: options.source, stale, kept };
+    return { values: accepted, ts, source: options.source, stale, kept, entries: aligned ? entries : null };
   }
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
@@ -952,13 +961,14 @@ export class TwinRegistry {
     let reportedBytes = 0;
     if (parts.r && hasKeys(parts.r.values)) {
       reportedChanges = dict<Change>();
-      const { values, ts } = parts.r;
+      const { values, ts, entries } = parts.r;
+      let i = 0;
       for (const name in values) {
-        const old = twin.reported.get(name);
+        const old = entries ? entries[i++] : twin.reported.get(name);
         // Most readings are numbers: a copy (the twin keeps the value) only of objects and arrays.
         const value = values[name];
         const previous = old ? old.value : null;
-        reportedBytes += entrySize(name, value) - (old ? entrySize(name, previous as Json) : 0);
+        reportedBytes += old ? sizeChange(value, previous as Json) : entrySize(name, value);
         reportedChanges[name] = {
           value: typeof value === "object" && value !== null ? cloneJson(value) : value,
           previous: typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
@@ -990,10 +1000,13 @@ export class TwinRegistry {
     const wasOnline = twin.online;
     // The patch was merged and measured for the checks: applying the entry takes that result.
     if (entry.ap && parts.a) this.ctx.merged = { patch: parts.a.patch, merged: parts.a.merged, size: parts.a.size as number };
+    // So are the readings' stored entries, looked up when they were checked.
+    if (entry.rv && parts.r?.entries) this.ctx.stored = { values: entry.rv, entries: parts.r.entries };
     try {
       this.commit(entry);
     } finally {
       this.ctx.merged = undefined;
+      this.ctx.stored = undefined;
     }
     if (entry.rv) this.markSeen(twin.id, t);
     // One event per section written, in this order (a plain sequence: every reading passes here).

@@ -4,12 +4,16 @@
  * maps nobody used yet stay null, which keeps 100,000 twins small.
  */
 import { Json, JsonObject, dict, cloneJson } from "./json";
-import { SeriesMap } from "./history";
+import { Series, SeriesMap } from "./history";
 import { TwinModel, valuesMatch } from "./models";
 import { DERIVED, DERIVED_SECTIONS, DerivedSection } from "./sections";
 
-/** One property's value with where and when it came from (`source` for reported, `by` for desired). */
-export interface Entry { value: Json; ts: number; source?: string }
+/**
+ * One property's value with where and when it came from (`source` for reported, `by` for
+ * desired). `series`: a reported number's history (the one in Twin.history), once a reading
+ * found it there.
+ */
+export interface Entry { value: Json; ts: number; source?: string; series: Series | undefined }
 
 export class Twin {
   attributes: JsonObject = dict();

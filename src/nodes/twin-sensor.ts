@@ -4,12 +4,12 @@
  * value and its timestamp, converts it into the model's terms, and reports it to the registry.
  */
 import { TwinError, showValue } from "../core/errors";
-import { TwinRegistry } from "../core/registry";
 import { compilePattern, parseDeadband, Deadband, TopicPattern } from "../core/binding";
 import { parseTimestamp } from "../core/timestamp";
 import { readPath } from "../core/path";
 import { canonicalUnit } from "../core/units";
 import { readingPath } from "../core/reading";
+import { ChangeEvent, TwinRegistry } from "../core/registry";
 import { dict } from "../core/json";
 import { Node, NodeDef, NodeMessage, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput, RegistryNode } from "../runtime/registry-node";
@@ -88,27 +88,38 @@ export = function (RED: RED) {
       } catch (err) {
         return fail(msg, done, err);
       }
+      // Message paths and fixed values (most configurations) are read at once, without a callback.
+      if (settings.readNow) {
+        const reading = settings.readNow(msg);
+        if (reading instanceof Error) return fail(msg, done, reading);
+        return report(registry, reading, msg, send, done);
+      }
       settings.read(msg, (err, reading) => {
         if (err || !reading) return fail(msg, done, err);
-        if (!registry.leads(reading.twinId)) return forward(registry, reading, msg, send, done);
-        let result;
-        try {
-          result = apply(registry, reading);
-        } catch (e) {
-          return fail(msg, done, e);
-        }
-        received++;
-        fed = true;
-        if (!result) return done(); // inside the deadband, or older than what is stored
-        registry.whenDurable((durableErr) => {
-          if (durableErr) return fail(msg, done, durableErr);
-          msg.twinId = reading.twinId;
-          msg.payload = settings.output === "twin" ? registry.get(reading.twinId) : result;
-          send(msg);
-          done();
-        });
+        report(registry, reading, msg, send, done);
       });
     });
+
+    function report(registry: TwinRegistry, reading: Reading, msg: NodeMessage, send: Send, done: Done): void {
+      if (!registry.leads(reading.twinId)) return forward(registry, reading, msg, send, done);
+      let result: ChangeEvent | null;
+      try {
+        result = path.change(registry, reading.twinId, reading.values, reading);
+      } catch (e) {
+        return fail(msg, done, e);
+      }
+      received++;
+      fed = true;
+      if (!result) return done(); // inside the deadband, or older than what is stored
+      const event = result;
+      registry.whenDurable((durableErr) => {
+        if (durableErr) return fail(msg, done, durableErr);
+        msg.twinId = reading.twinId;
+        msg.payload = settings.output === "twin" ? registry.get(reading.twinId) : event;
+        send(msg);
+        done();
+      });
+    }
 
     /** The reading path twin-link shares (core/reading.ts), prepared once with this node's settings. */
     const path = readingPath({
@@ -119,11 +130,6 @@ export = function (RED: RED) {
       unit: settings.unit || undefined,
       deadband: settings.deadband,
     });
-
-    /** The change event, or null when nothing changed. */
-    function apply(registry: TwinRegistry, reading: Reading) {
-      return path.apply(registry, reading.twinId, reading.values, reading).event;
-    }
 
     /**
      * A twin another instance leads (a registry shared on Redis): the reading goes to its leader,
@@ -170,6 +176,8 @@ interface Settings {
   output: string;
   parseNumbers: boolean;
   read(msg: NodeMessage, cb: (err: Error | null, reading?: Reading) => void): void;
+  /** `read` without a callback, when every input the node reads is read without waiting (message paths, fixed values). */
+  readNow: ((msg: NodeMessage) => Reading | Error) | null;
 }
 
 /** Everything the config says, checked once at deploy; a bad setting is a red status, not a crash. */
@@ -185,6 +193,7 @@ function readSettings(RED: RED, node: Node, registryNode: RegistryNode | null, c
     output: config.output === "twin" ? "twin" : "event",
     parseNumbers: config.parseNumbers !== false,
     read: (_msg, cb) => cb(settings.error),
+    readNow: null,
   };
   try {
     const pattern = config.pattern ? compilePattern(config.pattern) : null;
@@ -202,7 +211,9 @@ function readSettings(RED: RED, node: Node, registryNode: RegistryNode | null, c
     const valueOf = read(config.value || "payload", config.valueType || "msg");
     const tsOf = config.timestamp ? read(config.timestamp, config.timestampType || "msg") : null;
     const tsKey = timestampKey(config);
-    settings.read = (msg, cb) => readMessage(msg, { pattern, property, twinOf, valueOf, tsOf, tsKey }, cb);
+    const readers: Readers = { pattern, property, twinOf, valueOf, tsOf, tsKey };
+    settings.read = (msg, cb) => readMessage(msg, readers, cb);
+    if (twinOf.sync && valueOf.sync && (!tsOf || tsOf.sync)) settings.readNow = (msg) => readAtOnce(msg, readers);
   } catch (err) {
     settings.error = err as Error;
   }
@@ -252,31 +263,36 @@ function timestampKey(config: SensorConfig): string | null {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : null;
 }
 
-function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, reading?: Reading) => void): void {
-  let params: Record<string, string> | null = null;
+/** The topic's parameters when the node has a pattern (null without one), or the error of a topic that does not match it. */
+function topicParams(r: Readers, topic: string): Record<string, string> | null | Error {
+  if (!r.pattern) return null;
+  const params = r.pattern.match(topic);
+  return params ?? new TwinError("topic-mismatch", { topic: topic.slice(0, 200), pattern: r.pattern.source });
+}
+
+/** readMessage for readers that all read without waiting: step by step in the same order, without a callback per step. */
+function readAtOnce(msg: NodeMessage, r: Readers): Reading | Error {
   const topic = typeof msg.topic === "string" ? msg.topic : "";
-  if (r.pattern) {
-    params = r.pattern.match(topic);
-    if (!params) return cb(new TwinError("topic-mismatch", { topic: topic.slice(0, 200), pattern: r.pattern.source }));
+  const params = topicParams(r, topic);
+  if (params instanceof Error) return params;
+  const twinId = twinIdOf(msg, params, (r.twinOf.sync as (msg: NodeMessage) => unknown)(msg));
+  if (twinId instanceof Error) return twinId;
+  let value: unknown;
+  try {
+    value = decode(twinId, (r.valueOf.sync as (msg: NodeMessage) => unknown)(msg));
+  } catch (e) {
+    return e as Error;
   }
-  const twinOf = r.twinOf.sync;
-  const valueOf = r.valueOf.sync;
-  if (twinOf && valueOf && (!r.tsOf || r.tsOf.sync)) {
-    // Message paths and fixed values (most configurations) are read at once, step by step in the
-    // same order as below, without a callback per step.
-    const twinId = twinIdOf(msg, params, twinOf(msg));
-    if (twinId instanceof Error) return cb(twinId);
-    let value: unknown;
-    try {
-      value = decode(twinId, valueOf(msg));
-    } catch (e) {
-      return cb(e as Error);
-    }
-    const values = valuesOf(value, params, r);
-    const ts = r.tsOf ? timestampOf(twinId, (r.tsOf.sync as (msg: NodeMessage) => unknown)(msg)) : undefined;
-    if (ts instanceof Error) return cb(ts);
-    return cb(null, { twinId, values, ts, source: topic || undefined });
-  }
+  const values = valuesOf(value, params, r);
+  const ts = r.tsOf ? timestampOf(twinId, (r.tsOf.sync as (msg: NodeMessage) => unknown)(msg)) : undefined;
+  if (ts instanceof Error) return ts;
+  return { twinId, values, ts, source: topic || undefined };
+}
+
+function readMessage(msg: NodeMessage, r: Readers, cb: (err: Error | null, reading?: Reading) => void): void {
+  const topic = typeof msg.topic === "string" ? msg.topic : "";
+  const params = topicParams(r, topic);
+  if (params instanceof Error) return cb(params);
   r.twinOf(msg, (err, configured) => {
     if (err) return cb(err);
     const twinId = twinIdOf(msg, params, configured);

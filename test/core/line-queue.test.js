@@ -1,7 +1,8 @@
 "use strict";
 // The journal's waiting lines, held as bytes: what a write takes is every line queued, in order,
 // each with its newline, whatever the characters and however many chunks they span; a batch that
-// failed goes back in front; bytes taken for a write that is still running are never overwritten.
+// failed goes back in front; bytes taken for a write that is still running are never overwritten,
+// also when the memory of batches written before is used again.
 const assert = require("assert");
 const { LineQueue } = require("../../nodes/lib/core/store/line-queue");
 
@@ -44,5 +45,42 @@ describe("Journal lines waiting to be written (LineQueue)", function () {
     q.putBack(failed);
     assert.strictEqual(q.take().toString("utf8"), '{"l":1}\n{"l":2}\n{"l":3}\n');
     assert.strictEqual(q.empty, true);
+  });
+
+  it("reuses a written batch's memory without ever writing over a batch that is still being written", function () {
+    const q = new LineQueue();
+    const line = (k) => JSON.stringify({ l: k, v: "ü".repeat(k % 300) });
+    let k = 0;
+    let expected = 0;
+    const queued = [];
+    const writing = []; // batches taken, with a copy of their bytes when taken
+    const check = (batch) => {
+      const lines = batch.bytes.toString("utf8").split("\n");
+      assert.strictEqual(lines.pop(), "");
+      for (const got of lines) assert.strictEqual(got, line(expected++));
+    };
+    const finish = (done) => {
+      assert.deepStrictEqual(done.buffer, done.bytes, "a batch being written was written over");
+      check(done);
+      q.written(done.buffer);
+    };
+    // Batches are taken while the two before are still being written (a slow disk), and written in order.
+    for (let round = 0; round < 120; round++) {
+      const n = 1 + ((round * 7919) % 1500);
+      for (let j = 0; j < n; j++) queued.push(line(k++));
+      for (const text of queued.splice(0)) q.push(text);
+      if (writing.length && round % 13 === 5) {
+        // The last write fails once the ones before it are done: its batch goes back in front.
+        while (writing.length > 1) finish(writing.pop());
+        const failed = writing.pop();
+        assert.deepStrictEqual(failed.buffer, failed.bytes, "a batch being written was written over");
+        q.putBack(failed.buffer);
+      }
+      const buffer = q.take();
+      writing.unshift({ buffer, bytes: Buffer.from(buffer) });
+      if (writing.length > 2) finish(writing.pop());
+    }
+    while (writing.length) finish(writing.pop());
+    assert.strictEqual(expected, k);
   });
 });

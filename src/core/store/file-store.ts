@@ -425,6 +425,8 @@ export class FileStore implements Store {
       if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(buffer, syncErr);
+        // On disk: its memory can take later batches.
+        this.pending.written(buffer);
         if (this.naming) return void this.naming.then(() => this.written(buffer.length));
         this.written(buffer.length);
       });
@@ -577,12 +579,13 @@ export class FileStore implements Store {
       const header = JSON.stringify({ format: FORMAT, version: VERSION, lsn: snap.lsn, created: Date.now() }) + "\n";
       bytes += await writeAll(fd, header);
       const lines = snap.lines();
+      // One queue for every slice: a slice written hands its memory to the next one.
+      const slice = new LineQueue();
       let done = false;
       while (!done) {
         if (this.closed) throw new Error("store closed during snapshot");
         const chunk = this.timed(() => {
           const started = performance.now();
-          const slice = new LineQueue();
           let size = 0;
           do {
             const next = lines.next();
@@ -599,6 +602,7 @@ export class FileStore implements Store {
           return buffer;
         });
         bytes += await writeAll(fd, chunk);
+        slice.written(chunk);
         await new Promise((r) => setImmediate(r));
       }
       const digest = hash.digest("hex");

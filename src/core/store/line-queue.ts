@@ -7,49 +7,105 @@
  * made a batched store slower than a strict one (BENCHMARKS.md, section 1). Bytes in a Buffer
  * live outside the JavaScript heap, so the collector never copies them.
  *
- * Lines go into fixed chunks; what is taken for a write is a view of the bytes written since the
- * last take, and later lines go after it in the same chunk, so a take never copies unless the
- * lines span chunks. A view taken is never written to again.
+ * Lines go into one buffer, grown (copied) when a batch does not fit; what is taken for a write
+ * is a view of that buffer, which is the writer's from then on: the queue never writes into it
+ * again unless the writer hands it back, written (`written`, then it serves a later batch) or
+ * not (`putBack`). Fresh memory costs the kernel a page fault for every 4 KB the first time it
+ * is written; reusing two buffers of a batch's size, the journal's bytes go into memory that is
+ * there already, and a batch is never copied into one buffer from several.
  */
-const CHUNK = 256 * 1024;
+/**
+ * The first buffer's size (memory the kernel maps only as it is written); buffers are then made
+ * at the largest batch's size, up to KEEP. A snapshot's slice (about 1 MB) fits without growing.
+ */
+const FIRST = 2 * 1024 * 1024;
+/** The largest buffer kept for reuse: a burst's (or a long outage's) batch is not held on to for ever. */
+const KEEP = 4 * 1024 * 1024;
+/** Buffers kept for reuse: one being written, one filling, and one more for a batch that waits for a slow write. */
+const SPARE = 2;
+const NOTHING = Buffer.alloc(0);
 
 export class LineQueue {
-  /** Full chunks' untaken bytes, in order, and a failed write's bytes put back in front. */
-  private chunks: Buffer[] = [];
+  /** Batches handed back after a failed write, to be written first, in order. */
+  private back: Buffer[] = [];
+  /** The buffer lines go into now; `used` bytes of it are lines. */
   private current: Buffer | null = null;
-  /** The current chunk's untaken bytes are [start, used). */
-  private start = 0;
   private used = 0;
+  /** The size buffers are made at: the largest a batch needed so far. */
+  private size = FIRST;
+  /** Memory made here (only that is ever reused), and the part of it a writer holds (taken, not handed back yet). */
+  private ours = new WeakSet<ArrayBuffer>();
+  private lent = new Set<ArrayBuffer>();
+  private spare: Buffer[] = [];
 
   get empty(): boolean {
-    return this.chunks.length === 0 && this.used === this.start;
+    return this.back.length === 0 && this.used === 0;
   }
 
   /** Appends `line` (no newline in it: JSON.stringify makes none) and a newline. */
   push(line: string): void {
     // A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
     const most = line.length * 3 + 1;
-    if (this.current === null || this.used + most > this.current.length) {
-      if (this.current !== null && this.used > this.start) this.chunks.push(this.current.subarray(this.start, this.used));
-      this.current = Buffer.allocUnsafe(Math.max(CHUNK, most));
-      this.start = this.used = 0;
-    }
-    const buffer = this.current;
+    if (this.current === null || this.used + most > this.current.length) this.grow(this.used + most);
+    const buffer = this.current as Buffer;
     this.used += buffer.write(line, this.used, "utf8");
     buffer[this.used++] = 10;
   }
 
+  /** A current buffer with room for `need` bytes, holding the lines the current one held. */
+  private grow(need: number): void {
+    if (need > this.size) this.size = Math.min(KEEP, Math.max(need, this.size * 2));
+    let next = this.spare.pop();
+    while (next !== undefined && next.length < need) next = this.spare.pop();
+    if (next === undefined) {
+      // Doubling past KEEP too: a line is never copied more than a few times, however big the batch.
+      next = Buffer.allocUnsafe(Math.max(this.size, need, this.current === null ? 0 : this.current.length * 2));
+      this.ours.add(next.buffer as ArrayBuffer);
+    }
+    if (this.current !== null && this.used > 0) this.current.copy(next, 0, 0, this.used);
+    this.current = next;
+  }
+
   /** Every line queued, in order, as one buffer; the queue is empty after. */
   take(): Buffer {
-    if (this.current !== null && this.used > this.start) this.chunks.push(this.current.subarray(this.start, this.used));
-    this.start = this.used;
-    const out = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    this.chunks = [];
+    let taken: Buffer | null = null;
+    if (this.current !== null && this.used > 0) {
+      taken = this.current.subarray(0, this.used);
+      this.current = null;
+      this.used = 0;
+    }
+    if (this.back.length === 0) {
+      if (taken === null) return NOTHING;
+      this.lent.add(taken.buffer as ArrayBuffer);
+      return taken;
+    }
+    // After a failed write (rare): what came back goes first, copied into one buffer with what came since.
+    const parts = taken === null ? this.back : [...this.back, taken];
+    this.back = [];
+    if (parts.length === 1) {
+      this.lent.add(parts[0].buffer as ArrayBuffer);
+      return parts[0];
+    }
+    const out = Buffer.concat(parts);
+    for (const part of parts) this.reuse(part);
     return out;
+  }
+
+  /** The writer is done with a buffer it took: its bytes are on disk, and its memory serves a later batch. */
+  written(batch: Buffer): void {
+    if (this.lent.delete(batch.buffer as ArrayBuffer)) this.reuse(batch);
   }
 
   /** Puts back a batch whose write failed, to be written before everything queued since. */
   putBack(bytes: Buffer): void {
-    if (bytes.length) this.chunks.unshift(bytes);
+    this.lent.delete(bytes.buffer as ArrayBuffer);
+    if (bytes.length) this.back.unshift(bytes);
+  }
+
+  /** Keeps a buffer of ours that nobody holds any more. */
+  private reuse(part: Buffer): void {
+    const memory = part.buffer as ArrayBuffer;
+    if (this.spare.length >= SPARE || memory.byteLength < this.size || memory.byteLength > KEEP || !this.ours.has(memory)) return;
+    this.spare.push(Buffer.from(memory));
   }
 }
