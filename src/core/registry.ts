@@ -694,14 +694,11 @@ export class TwinRegistry {
   changeAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): ChangeEvent {
     const twin = this.require(id);
     this.checkVersion(twin, options.ifVersion);
-    const event = this.write(twin, { a: this.patchedAttributes(twin, patch) }, "attributes");
-    if (!event) return this.unchanged(twin);
-    // The event listeners got, with changes of the caller's own: a flow may change what it is sent.
+    // The event listeners got, with changes of the caller's own (a flow may change what it is
+    // sent), made by write() beside the listeners' in its one comparison of the attributes.
     const changes = dict<Change>();
-    for (const key in event.changes) {
-      const change = event.changes[key];
-      changes[key] = { value: cloneJson(change.value), previous: cloneJson(change.previous), ts: change.ts };
-    }
+    const event = this.write(twin, { a: this.patchedAttributes(twin, patch) }, "attributes", changes);
+    if (!event) return this.unchanged(twin);
     return { twinId: event.twinId, version: event.version, section: "attributes", ts: event.ts, changes };
   }
 
@@ -815,12 +812,25 @@ export class TwinRegistry {
     if (!isPlainObject(patch)) throw new TwinError("invalid-patch", { twinId: twin.id, value: showValue(patch) });
     const admitted = dict();
     const keys = Object.keys(patch);
+    const before = twin.attributes;
+    // The merge patch (merge-patch.ts, top level here) and the size of its result in the same
+    // pass as the admission: only the keys the patch names change, so only they are measured.
+    const merged = dict();
+    for (const key in before) merged[key] = before[key];
+    let size = twin.attributeBytes;
     for (const key of keys) {
       checkPropertyName(twin.id, key);
-      admitted[key] = this.admitValue(twin, key, patch[key]);
+      const value = this.admitValue(twin, key, patch[key]);
+      admitted[key] = value;
+      if (key in before) size -= key.length + 4 + sizeOf(before[key]);
+      if (value === null) delete merged[key];
+      else {
+        const next = typeof value === "object" ? mergePatch(merged[key], value) : value;
+        merged[key] = next;
+        size += key.length + 4 + sizeOf(next);
+      }
     }
-    const merged = mergePatch(twin.attributes, admitted) as JsonObject;
-    return { merged, keys, patch: admitted, size: attributesSize(twin, merged, keys) };
+    return { merged, keys, patch: admitted, size };
   }
 
   private admitContext(twin: Twin, property: string) {
@@ -940,7 +950,7 @@ export class TwinRegistry {
    * Writes checked parts as one change (one journal entry, one version step) and emits an event
    * per section that changed. Nothing is written when nothing changed.
    */
-  private write(twin: Twin, parts: Parts, want?: "attributes" | "reported" | "desired"): ChangeEvent | null {
+  private write(twin: Twin, parts: Parts, want?: "attributes" | "reported" | "desired", ownAttributeChanges?: Record<string, Change>): ChangeEvent | null {
     const t = this.clock();
     const entry: Extract<JournalEntry, { o: "u" }> = { l: this.lsn + 1, o: "u", i: twin.id, v: twin.version + 1, t };
     // A section's changes are made only when the change has that section: most are readings.
@@ -952,7 +962,9 @@ export class TwinRegistry {
       for (const key of parts.a.keys) {
         const before = key in previous ? previous[key] : null;
         const after = key in next ? next[key] : null;
-        if (!jsonEqual(before, after)) attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
+        if (jsonEqual(before, after)) continue;
+        attributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
+        if (ownAttributeChanges) ownAttributeChanges[key] = { value: cloneJson(after), previous: cloneJson(before), ts: t };
       }
       // The journal keeps the patch, not the merged result: a 1 KB change costs about 1 KB of disk.
       if (hasKeys(attributeChanges)) entry.ap = parts.a.patch;
@@ -990,7 +1002,9 @@ export class TwinRegistry {
     }
     if (!entry.ap && !entry.rv && !entry.d) return null;
     // Readings alone (most changes) measure nothing besides themselves: no parts object per reading.
-    this.checkSize(twin, entry.ap || parts.d ? { a: entry.ap ? parts.a : undefined, d: parts.d } : NO_PARTS, reportedBytes);
+    // (checkSize takes the readings' bytes as measured here, not parts.r: parts itself serves
+    // whenever its attributes are written or it has none.)
+    this.checkSize(twin, entry.ap || parts.d ? (entry.ap || !parts.a ? parts : { d: parts.d }) : NO_PARTS, reportedBytes);
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
@@ -999,7 +1013,7 @@ export class TwinRegistry {
     const deltaBefore = touched ? this.deltaFor(twin, model, touched) : null;
     const wasOnline = twin.online;
     // The patch was merged and measured for the checks: applying the entry takes that result.
-    if (entry.ap && parts.a) this.ctx.merged = { patch: parts.a.patch, merged: parts.a.merged, size: parts.a.size as number };
+    if (entry.ap && parts.a) this.ctx.merged = parts.a;
     // So are the readings' stored entries, looked up when they were checked.
     if (entry.rv && parts.r?.entries) this.ctx.stored = { values: entry.rv, entries: parts.r.entries };
     try {
@@ -1277,16 +1291,6 @@ const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
  * keys' shares (sizeOf in json.ts), and a merge changes only the top-level keys the patch names,
  * so only those are measured again, before and after, instead of every attribute per update.
  */
-function attributesSize(twin: Twin, merged: JsonObject, keys: string[]): number {
-  const before = twin.attributes;
-  let size = twin.attributeBytes;
-  for (const key of keys) {
-    if (key in before) size -= key.length + 4 + sizeOf(before[key]);
-    if (key in merged) size += key.length + 4 + sizeOf(merged[key]);
-  }
-  return size;
-}
-
 /** What checkSize measures for a change of readings alone: nothing besides them. */
 const NO_PARTS: Parts = Object.freeze({});
 

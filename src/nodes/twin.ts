@@ -3,7 +3,7 @@
  * config or msg.operation): create, upsert, get, update (attributes), delete, list.
  */
 import { TwinError } from "../core/errors";
-import { TwinRegistry, ListQuery, SubmitOp, CreateInput } from "../core/registry";
+import { TwinRegistry, ListQuery, SubmitOp, CreateInput, WriteOptions } from "../core/registry";
 import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { propertyReader } from "../runtime/jsonata";
@@ -110,7 +110,7 @@ export = function (RED: RED) {
     }
 
     function handle(msg: NodeMessage, registry: TwinRegistry, operation: string, id: unknown): void {
-      const options = { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined };
+      const options = optionsOf(msg);
       if (operation === "list") {
         const result = registry.list(listQuery(msg.payload));
         msg.payload = result.twins;
@@ -156,7 +156,7 @@ export = function (RED: RED) {
 
     /** A write as data for registry.submit: the same call with the same arguments as handle() makes. */
     function writeOp(msg: NodeMessage, operation: string, id: string): SubmitOp {
-      const options = { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined };
+      const options = optionsOf(msg);
       const payload = isObject(msg.payload) ? msg.payload : {};
       switch (operation) {
         case "create": return { op: "create", id, input: inputOf(payload), options };
@@ -251,6 +251,14 @@ export = function (RED: RED) {
 
   RED.nodes.registerType("twin", TwinNode);
 };
+
+/** A write's options from the message; most messages carry neither, and share one frozen object. */
+function optionsOf(msg: NodeMessage): WriteOptions {
+  if (msg.ifVersion === undefined && typeof msg.by !== "string") return NO_OPTIONS;
+  return { ifVersion: msg.ifVersion, by: typeof msg.by === "string" ? msg.by : undefined };
+}
+
+const NO_OPTIONS: WriteOptions = Object.freeze({});
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
