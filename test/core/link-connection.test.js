@@ -130,6 +130,23 @@ describe("LinkConnection", function () {
     assert.deepEqual(again.events.messages.map((m) => m.text), ["precious", "while away"]);
   });
 
+  it("hands QoS 0 messages over one after another while earlier ones wait for their change to be durable", async function () {
+    // A QoS 0 reading has nothing to acknowledge: waiting for each one's fsync before reading
+    // the next would make a strict registry take one reading per disk write.
+    const b = await startBroker();
+    cleanup.push(() => b.close());
+    const conn = connection(b.url, { onMessage: () => undefined }); // never done
+    cleanup.push(() => conn.end({ timeoutMs: 200 }));
+    conn.setSubscriptions(new Map([["t/+/in", 1]]));
+    conn.start();
+    await until(() => conn.connected);
+    const pub = await publisher(b.url);
+    cleanup.push(() => pub.endAsync());
+    for (let i = 0; i < 5; i++) await pub.publishAsync("t/a/in", `r${i}`, { qos: 0 });
+    await until(() => conn.events.messages.length === 5, 5000, "all five readings");
+    assert.deepEqual(conn.events.messages.map((m) => m.text), ["r0", "r1", "r2", "r3", "r4"]);
+  });
+
   it("queues what is published while the broker is away (latest per key, bounded) and sends it on reconnect; resubscribes to a broker that lost everything", async function () {
     let b = await startBroker();
     const port = b.port;

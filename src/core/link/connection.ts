@@ -59,7 +59,10 @@ export interface ConnectionHandlers {
   onState(state: ConnectionState, failure: Failure | null): void;
   /** Connected (again): subscriptions are renewed and the queue is sent. */
   onConnect(info: { sessionPresent: boolean; dropped: number }): void;
-  /** An incoming message; `done` acknowledges it; `qos` is the QoS it was delivered with. */
+  /**
+   * An incoming message; `done` acknowledges it (the broker's next messages wait for that, but
+   * for a QoS 0 message, which has nothing to acknowledge); `qos` is the QoS it was delivered with.
+   */
   onMessage(topic: string, payload: Buffer, retain: boolean, done: () => void, qos: 0 | 1 | 2): void;
   /** The outgoing queue overflowed (once per outage). */
   onOverflow?(): void;
@@ -421,10 +424,15 @@ export class LinkConnection {
   }
 
   private receive(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
+    if (packet.qos === 0) return this.receiveQos0(packet, callback);
     let called = false;
     const done = () => {
       if (called) return;
       called = true;
+      // Ended meanwhile: mqtt.js would go on with the packets received after this one on a
+      // client whose stores are closed (a TypeError that ends the process). Unacknowledged, the
+      // message comes again to the next session.
+      if (this.ending) return;
       callback();
     };
     try {
@@ -435,7 +443,25 @@ export class LinkConnection {
       done();
     }
   }
+
+  /**
+   * A QoS 0 message has no acknowledgement, but mqtt.js handles the next received packet only
+   * once this one's callback is called: held until the reading is durable, it stopped the whole
+   * connection for every fsync (strict) or every write a batched store makes acknowledgements
+   * wait for. Released at once; the handler's `done` then has nothing left to do.
+   */
+  private receiveQos0(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
+    try {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.handlers.onMessage(String(packet.topic), payload, packet.retain === true, noop, 0);
+    } catch (err) {
+      this.handlers.onError?.(err);
+    }
+    if (!this.ending) callback();
+  }
 }
+
+function noop(): void {}
 
 /** The largest remaining length MQTT's four-byte variable length can say. */
 const MAX_REMAINING = 268435455;
