@@ -32,6 +32,7 @@
 //   node --expose-gc bench/mqtt.js [messages=50000] [rounds=3] [warmup=5000] [twins=1000] [clients=4] [qos1Rounds=2] [paths]
 //
 // `paths` (for profiling by hand) is a comma list out of bare-value,sensor,bare-json,link,link-quiet.
+// BENCH_PERSISTENCE=strict runs the registries strict (default batched).
 "use strict";
 const path = require("path");
 const { fork } = require("child_process");
@@ -46,6 +47,8 @@ const TWINS = Number(process.argv[5] || 1000);
 const CLIENTS = Number(process.argv[6] || 4);
 const QOS1_ROUNDS = Number(process.argv[7] === undefined ? 2 : process.argv[7]);
 const ONLY = process.argv[8] ? process.argv[8].split(",") : null;
+/** The registries' persistence mode (BENCH_PERSISTENCE=strict to see what waiting for each fsync costs). */
+const PERSISTENCE = process.env.BENCH_PERSISTENCE || "batched";
 /** A run that stops making progress for this long after the devices are done has lost messages. */
 const STALL_MS = 5000;
 
@@ -60,7 +63,7 @@ const PATHS = [
 function flows(port) {
   const mqttIn = (id, topic, wires, y) => ({ id, type: "mqtt in", z: "tab", name: "", topic, qos: "1", datatype: "auto-detect", broker: "nr-broker", nl: false, rap: true, rh: 0, inputs: 0, x: 100, y, wires });
   const counter = (id, y) => ({ id, type: "bench-counter", z: "tab", x: 500, y, wires: [] });
-  const registry = (id) => ({ id, type: "twin-registry", name: id.slice(4), persistence: "batched", historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" });
+  const registry = (id) => ({ id, type: "twin-registry", name: id.slice(4), persistence: PERSISTENCE, historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" });
   return [
     { id: "tab", type: "tab", label: "bench" },
     { id: "nr-broker", type: "mqtt-broker", name: "bench", broker: "127.0.0.1", port: String(port), clientid: "", autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true },
