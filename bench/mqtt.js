@@ -33,6 +33,7 @@
 //
 // `paths` (for profiling by hand) is a comma list out of bare-value,sensor,bare-json,link,link-quiet.
 // BENCH_PERSISTENCE=strict runs the registries strict (default batched).
+// BENCH_RATE=<readings/s> paces the devices (default: as fast as the broker takes them).
 "use strict";
 const path = require("path");
 const { fork } = require("child_process");
@@ -49,6 +50,11 @@ const QOS1_ROUNDS = Number(process.argv[7] === undefined ? 2 : process.argv[7]);
 const ONLY = process.argv[8] ? process.argv[8].split(",") : null;
 /** The registries' persistence mode (BENCH_PERSISTENCE=strict to see what waiting for each fsync costs). */
 const PERSISTENCE = process.env.BENCH_PERSISTENCE || "batched";
+/**
+ * Readings per second the devices keep to (BENCH_RATE), instead of as fast as the broker takes them: CPU
+ * per reading depends on how many readings a socket read brings, so paths compare best at one rate.
+ */
+const RATE = Number(process.env.BENCH_RATE) || undefined;
 /** A run that stops making progress for this long after the devices are done has lost messages. */
 const STALL_MS = 5000;
 
@@ -273,7 +279,7 @@ async function main() {
     const received = {};
     for (const p of PATHS) received[p.name] = 0;
     const order = (p, n, qos) => {
-      const spec = { id: ++id, kind: p.kind, prefix: p.prefix, offset, n, qos, twins: TWINS };
+      const spec = { id: ++id, kind: p.kind, prefix: p.prefix, offset, n, qos, twins: TWINS, rate: RATE };
       offset += n;
       return spec;
     };
