@@ -41,7 +41,7 @@ async function main() {
     const ways = {
       own: (topic, payload) => conn.publish({ topic, payload, qos: 0, retain: false }),
       "mqtt.js": (topic, payload) => {
-        conn.corkTurn(client);
+        conn.holdTurn(client);
         client.publish(topic, payload, options);
       },
     };

@@ -32,6 +32,8 @@
 //   node --expose-gc bench/mqtt.js [messages=50000] [rounds=3] [warmup=5000] [twins=1000] [clients=4] [qos1Rounds=2] [paths]
 //
 // `paths` (for profiling by hand) is a comma list out of bare-value,sensor,bare-json,link,link-quiet.
+// BENCH_PERSISTENCE=strict runs the registries strict (default batched).
+// BENCH_RATE=<readings/s> paces the devices (default: as fast as the broker takes them).
 "use strict";
 const path = require("path");
 const { fork } = require("child_process");
@@ -46,6 +48,13 @@ const TWINS = Number(process.argv[5] || 1000);
 const CLIENTS = Number(process.argv[6] || 4);
 const QOS1_ROUNDS = Number(process.argv[7] === undefined ? 2 : process.argv[7]);
 const ONLY = process.argv[8] ? process.argv[8].split(",") : null;
+/** The registries' persistence mode (BENCH_PERSISTENCE=strict to see what waiting for each fsync costs). */
+const PERSISTENCE = process.env.BENCH_PERSISTENCE || "batched";
+/**
+ * Readings per second the devices keep to (BENCH_RATE), instead of as fast as the broker takes them: CPU
+ * per reading depends on how many readings a socket read brings, so paths compare best at one rate.
+ */
+const RATE = Number(process.env.BENCH_RATE) || undefined;
 /** A run that stops making progress for this long after the devices are done has lost messages. */
 const STALL_MS = 5000;
 
@@ -60,7 +69,7 @@ const PATHS = [
 function flows(port) {
   const mqttIn = (id, topic, wires, y) => ({ id, type: "mqtt in", z: "tab", name: "", topic, qos: "1", datatype: "auto-detect", broker: "nr-broker", nl: false, rap: true, rh: 0, inputs: 0, x: 100, y, wires });
   const counter = (id, y) => ({ id, type: "bench-counter", z: "tab", x: 500, y, wires: [] });
-  const registry = (id) => ({ id, type: "twin-registry", name: id.slice(4), persistence: "batched", historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" });
+  const registry = (id) => ({ id, type: "twin-registry", name: id.slice(4), persistence: PERSISTENCE, historyLength: 100, staleness: 0, maxDocumentKb: 64, models: "" });
   return [
     { id: "tab", type: "tab", label: "bench" },
     { id: "nr-broker", type: "mqtt-broker", name: "bench", broker: "127.0.0.1", port: String(port), clientid: "", autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true },
@@ -270,7 +279,7 @@ async function main() {
     const received = {};
     for (const p of PATHS) received[p.name] = 0;
     const order = (p, n, qos) => {
-      const spec = { id: ++id, kind: p.kind, prefix: p.prefix, offset, n, qos, twins: TWINS };
+      const spec = { id: ++id, kind: p.kind, prefix: p.prefix, offset, n, qos, twins: TWINS, rate: RATE };
       offset += n;
       return spec;
     };

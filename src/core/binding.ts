@@ -87,23 +87,29 @@ export function compilePattern(pattern: string): TopicPattern {
   return {
     source: pattern,
     names,
+    // Walks the topic's levels in place (one per message through twin-sensor): only the
+    // captured levels become strings, no array of every level.
     match(topic: string): Record<string, string> | null {
       if (typeof topic !== "string") return null;
       if (wildFirst && topic.startsWith("$")) return null;
-      const levels = topic.split("/");
-      if (hash ? levels.length < fixed : levels.length !== fixed) return null;
       const out = dict<string>();
+      // `at`: where the next level starts; one past the end once the last level is read.
+      let at = 0;
       for (let i = 0; i < fixed; i++) {
+        if (at > topic.length) return null; // fewer levels than the pattern
+        let end = topic.indexOf("/", at);
+        if (end < 0) end = topic.length;
         const seg = segments[i];
-        const level = levels[i];
         if (seg.kind === Kind.Literal) {
-          if (level !== seg.text) return null;
+          if (end - at !== seg.text.length || !topic.startsWith(seg.text, at)) return null;
         } else if (seg.kind === Kind.Capture) {
-          if (level === "") return null;
-          out[seg.text] = level;
+          if (end === at) return null;
+          out[seg.text] = topic.slice(at, end);
         }
+        at = end + 1;
       }
-      return out;
+      // Without "#", no level may follow.
+      return hash || at === topic.length + 1 ? out : null;
     },
   };
 }

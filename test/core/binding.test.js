@@ -44,7 +44,12 @@ describe("core/binding", function () {
       assert.strictEqual(p.match("plant/p1/pump-07/temperature/extra"), null);
       assert.strictEqual(p.match("factory/p1/pump-07/temperature"), null);
       assert.strictEqual(p.match("Plant/p1/pump-07/temperature"), null, "literals are case-sensitive");
+      assert.strictEqual(p.match("plants/p1/pump-07/temperature"), null, "a literal is the whole level, not its start");
+      assert.strictEqual(p.match("plan/p1/pump-07/temperature"), null);
+      assert.strictEqual(p.match("plant/p1/pump-07/temperature/"), null, "a trailing / is one more, empty, level");
       assert.strictEqual(p.match(""), null);
+      assert.deepStrictEqual(captured("a/+", "a/"), {}, "+ matches an empty last level");
+      assert.strictEqual(compilePattern("a/+").match("a"), null);
     });
 
     it("does not capture an empty level as a name", function () {

@@ -59,7 +59,10 @@ export interface ConnectionHandlers {
   onState(state: ConnectionState, failure: Failure | null): void;
   /** Connected (again): subscriptions are renewed and the queue is sent. */
   onConnect(info: { sessionPresent: boolean; dropped: number }): void;
-  /** An incoming message; `done` acknowledges it; `qos` is the QoS it was delivered with. */
+  /**
+   * An incoming message; `done` acknowledges it (the broker's next messages wait for that, but
+   * for a QoS 0 message, which has nothing to acknowledge); `qos` is the QoS it was delivered with.
+   */
   onMessage(topic: string, payload: Buffer, retain: boolean, done: () => void, qos: 0 | 1 | 2): void;
   /** The outgoing queue overflowed (once per outage). */
   onOverflow?(): void;
@@ -142,8 +145,18 @@ export class LinkConnection {
   private stableTimer: NodeJS.Timeout | null = null;
   private overflowed = false;
   private ending: Promise<void> | null = null;
-  /** The stream held corked until the end of this turn of the event loop (see publish). */
+  /** The end of this turn of the event loop, when held packets leave (see holdTurn). */
+  private turnEnd: NodeJS.Immediate | null = null;
+  /** The stream held corked until then. */
   private corked: { uncork(): void } | null = null;
+  /**
+   * This turn's QoS 0 packets, encoded back to back into `out` ([outStart, outUsed) not written
+   * yet) for `outStream`, the stream they were encoded for (see writeQos0).
+   */
+  private out: Buffer | null = null;
+  private outStart = 0;
+  private outUsed = 0;
+  private outStream: PacketStream | null = null;
 
   constructor(private readonly options: ConnectionOptions, private readonly handlers: ConnectionHandlers) {
     this.queue = new OutgoingQueue(options.queueLimit);
@@ -246,8 +259,10 @@ export class LinkConnection {
     if (this.ending) return;
     const client = this.client;
     if (client && this.connected && client.connected) {
-      this.corkTurn(client);
+      this.holdTurn(client);
       if (message.qos === 0 && this.writeQos0(client, message)) return;
+      // What was published before goes first.
+      this.flushOut();
       // No callback: with one, mqtt.js adds a "drain" listener per QoS 0 message once the
       // corked stream holds more than its high-water mark.
       client.publish(message.topic, message.payload, publishOptions(message));
@@ -261,20 +276,45 @@ export class LinkConnection {
 
   /**
    * A QoS 0 message leaves no state in the client (no message id, no store, no acknowledgement
-   * to wait for), so it is written as the one buffer it is. mqtt.js writes each packet in five
+   * to wait for), so it is written as the bytes it is. mqtt.js writes each packet in five
    * pieces, behind a cork of its own released on a process.nextTick per packet: 3 to 4 µs of CPU
-   * per reply-sized message against about 1 µs this way (bench/mqtt-publish.js, on a loaded
-   * machine), and a QoS 0 reply goes out per reading. Not while mqtt.js is still sending its
-   * stored packets after a connect or is disconnecting (then it keeps the order).
+   * per reply-sized message against about 1 µs as one buffer (a QoS 0 reply goes out per
+   * reading). The packets of a turn are encoded back to back into one buffer and written to the
+   * stream once (holdTurn): one chunk in the stream's queue per turn instead of one per packet,
+   * whose bookkeeping objects outlived young-generation collections whenever the socket lagged
+   * behind. Not while mqtt.js is still sending its stored packets after a connect or is
+   * disconnecting (then it keeps the order).
    */
   private writeQos0(client: mqtt.MqttClient, message: Outgoing): boolean {
-    const c = client as unknown as { disconnecting?: boolean; _storeProcessing?: boolean; _storeProcessingQueue?: unknown[]; stream?: { write(chunk: Buffer): boolean; writable?: boolean; destroyed?: boolean } };
+    const c = client as unknown as { disconnecting?: boolean; _storeProcessing?: boolean; _storeProcessingQueue?: unknown[]; stream?: PacketStream };
     const stream = c.stream;
     if (!stream || c.disconnecting || c._storeProcessing || (c._storeProcessingQueue?.length ?? 0) > 0 || stream.destroyed || stream.writable === false) return false;
-    const packet = qos0Publish(message.topic, message.payload, message.retain, this.options.protocolVersion);
-    if (!packet) return false;
-    stream.write(packet);
+    const { topic, payload } = message;
+    const topicBytes = Buffer.byteLength(topic);
+    const payloadBytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
+    const size = qos0Size(topicBytes, payloadBytes, this.options.protocolVersion);
+    if (size < 0) return false;
+    if (stream !== this.outStream) {
+      this.flushOut();
+      this.outStream = stream;
+    }
+    if (this.out === null || this.outUsed + size > this.out.length) {
+      this.flushOut();
+      // A chunk is written in views and never written to again where a view was taken.
+      this.out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, size));
+      this.outStart = this.outUsed = 0;
+    }
+    this.outUsed = encodeQos0(this.out, this.outUsed, topic, topicBytes, payload, payloadBytes, message.retain, this.options.protocolVersion);
     return true;
+  }
+
+  /** Writes the QoS 0 packets encoded so far to their stream (dropped if it is gone, as its own queue would be). */
+  private flushOut(): void {
+    if (this.out === null || this.outUsed === this.outStart) return;
+    const bytes = this.out.subarray(this.outStart, this.outUsed);
+    this.outStart = this.outUsed;
+    const stream = this.outStream;
+    if (stream && !stream.destroyed && stream.writable !== false) stream.write(bytes);
   }
 
   /**
@@ -282,16 +322,22 @@ export class LinkConnection {
    * soon as that tick ends, so a reply per reading costs a socket write per reading. Held corked
    * until the turn of the event loop is over, every reply of the turn leaves in one write.
    */
-  private corkTurn(client: mqtt.MqttClient): void {
-    if (this.corked) return;
+  private holdTurn(client: mqtt.MqttClient): void {
+    if (this.turnEnd) return;
     const stream = (client as unknown as { stream?: { cork?(): void; uncork(): void } }).stream;
-    if (!stream || typeof stream.cork !== "function") return;
-    stream.cork();
-    this.corked = stream;
-    setImmediate(() => {
-      this.corked = null;
-      stream.uncork();
-    });
+    if (stream && typeof stream.cork === "function") {
+      stream.cork();
+      this.corked = stream;
+    }
+    this.turnEnd = setImmediate(() => this.endTurn());
+  }
+
+  private endTurn(): void {
+    this.turnEnd = null;
+    this.flushOut();
+    const corked = this.corked;
+    this.corked = null;
+    corked?.uncork();
   }
 
   /**
@@ -329,6 +375,7 @@ export class LinkConnection {
       // each acknowledgement: after a burst of replies that freezes the event loop for seconds.
       // Readings are acknowledged as they are handled, so only our own replies and states are
       // outstanding here: they are dropped. Only a session removal needs the DISCONNECT sent.
+      this.flushOut();
       try {
         client.end(!(client.connected && removeSession), disconnect, finish);
       } catch {
@@ -421,10 +468,17 @@ export class LinkConnection {
   }
 
   private receive(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
+    if (packet.qos === 0) return this.receiveQos0(packet, callback);
     let called = false;
     const done = () => {
       if (called) return;
       called = true;
+      // Ended meanwhile: mqtt.js would go on with the packets received after this one on a
+      // client whose stores are closed (a TypeError that ends the process). Unacknowledged, the
+      // message comes again to the next session.
+      if (this.ending) return;
+      // The acknowledgement goes after what the handler published before it (its reply).
+      this.flushOut();
       callback();
     };
     try {
@@ -435,10 +489,63 @@ export class LinkConnection {
       done();
     }
   }
+
+  /**
+   * A QoS 0 message has no acknowledgement, but mqtt.js handles the next received packet only
+   * once this one's callback is called: held until the reading is durable, it stopped the whole
+   * connection for every fsync (strict) or every write a batched store makes acknowledgements
+   * wait for. Released at once; the handler's `done` then has nothing left to do.
+   */
+  private receiveQos0(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
+    try {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.handlers.onMessage(String(packet.topic), payload, packet.retain === true, noop, 0);
+    } catch (err) {
+      this.handlers.onError?.(err);
+    }
+    if (!this.ending) callback();
+  }
 }
+
+function noop(): void {}
 
 /** The largest remaining length MQTT's four-byte variable length can say. */
 const MAX_REMAINING = 268435455;
+/** Bytes of QoS 0 packets encoded per buffer (several hundred replies). */
+const OUT_CHUNK = 64 * 1024;
+
+/** What writeQos0 needs of mqtt.js's stream (a socket, a TLS socket or a WebSocket stream). */
+interface PacketStream {
+  write(chunk: Buffer): boolean;
+  writable?: boolean;
+  destroyed?: boolean;
+}
+
+/** The size of a QoS 0 PUBLISH packet, or -1 when the topic or the payload is too long for MQTT. */
+function qos0Size(topicBytes: number, payloadBytes: number, protocolVersion: 4 | 5): number {
+  if (topicBytes === 0 || topicBytes > 0xffff) return -1;
+  const remaining = 2 + topicBytes + (protocolVersion === 5 ? 1 : 0) + payloadBytes;
+  if (remaining > MAX_REMAINING) return -1;
+  return 1 + (remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4) + remaining;
+}
+
+/** Encodes a QoS 0 PUBLISH packet (its size checked by qos0Size) at `at`; returns where it ends. */
+function encodeQos0(packet: Buffer, at: number, topic: string, topicBytes: number, payload: string | Buffer, payloadBytes: number, retain: boolean, protocolVersion: 4 | 5): number {
+  packet[at++] = retain ? 0x31 : 0x30;
+  let rest = 2 + topicBytes + (protocolVersion === 5 ? 1 : 0) + payloadBytes;
+  do {
+    const digit = rest % 0x80;
+    rest = Math.floor(rest / 0x80);
+    packet[at++] = rest > 0 ? digit | 0x80 : digit;
+  } while (rest > 0);
+  packet[at++] = topicBytes >>> 8;
+  packet[at++] = topicBytes & 0xff;
+  at += packet.write(topic, at, "utf8");
+  if (protocolVersion === 5) packet[at++] = 0; // property length
+  if (typeof payload === "string") at += packet.write(payload, at, "utf8");
+  else at += payload.copy(packet, at);
+  return at;
+}
 
 /**
  * A QoS 0 PUBLISH packet (MQTT 3.1.1, or 5 with no properties) as the bytes mqtt-packet writes
@@ -447,25 +554,10 @@ const MAX_REMAINING = 268435455;
 export function qos0Publish(topic: string, payload: string | Buffer, retain: boolean, protocolVersion: 4 | 5): Buffer | null {
   const topicBytes = Buffer.byteLength(topic);
   const payloadBytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
-  if (topicBytes === 0 || topicBytes > 0xffff) return null;
-  const remaining = 2 + topicBytes + (protocolVersion === 5 ? 1 : 0) + payloadBytes;
-  if (remaining > MAX_REMAINING) return null;
-  const lengthBytes = remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4;
-  const packet = Buffer.allocUnsafe(1 + lengthBytes + remaining);
-  packet[0] = retain ? 0x31 : 0x30;
-  let at = 1;
-  let rest = remaining;
-  do {
-    const digit = rest % 0x80;
-    rest = Math.floor(rest / 0x80);
-    packet[at++] = rest > 0 ? digit | 0x80 : digit;
-  } while (rest > 0);
-  packet.writeUInt16BE(topicBytes, at);
-  at += 2;
-  at += packet.write(topic, at, "utf8");
-  if (protocolVersion === 5) packet[at++] = 0; // property length
-  if (typeof payload === "string") packet.write(payload, at, "utf8");
-  else payload.copy(packet, at);
+  const size = qos0Size(topicBytes, payloadBytes, protocolVersion);
+  if (size < 0) return null;
+  const packet = Buffer.allocUnsafe(size);
+  encodeQos0(packet, 0, topic, topicBytes, payload, payloadBytes, retain, protocolVersion);
   return packet;
 }
 
