@@ -91,7 +91,8 @@ function drive(entry, counter, errors, n, offset, make) {
 /**
  * Runs `flowsUnderTest` ([name, entry id, counter id, make] each) round after round, alternating,
  * after a warm-up of each; every run must end without errors. Returns {runs, cpuWaitMs, median}
- * in messages per second (cpuWaitMs: share of each run's time the main thread waited for a CPU).
+ * in messages per second (cpuWaitMs: share of each run's time the main thread waited for a CPU),
+ * and {cpuUsPerMsg, medianCpuUsPerMsg}: the process's CPU time (user + system) per message of each run.
  */
 async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errorsId = "count-errors" }, median) {
   const errors = get(errorsId);
@@ -103,16 +104,21 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
   }
   const runs = {};
   const cpuWaitMs = {};
+  const cpuUsPerMsg = {};
   for (const [name] of flowsUnderTest) {
     runs[name] = [];
     cpuWaitMs[name] = [];
+    cpuUsPerMsg[name] = [];
   }
   for (let round = 0; round < rounds; round++) {
     for (const [name, entry, counter, make] of flowsUnderTest) {
       if (global.gc) global.gc();
       const wait0 = runQueueWaitMs();
+      const cpu0 = process.cpuUsage();
       const r = await drive(get(entry), get(counter), errors, messages, offset, make);
+      const cpu = process.cpuUsage(cpu0);
       const wait1 = runQueueWaitMs();
+      cpuUsPerMsg[name].push((cpu.user + cpu.system) / messages);
       cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
       offset += messages;
       if (r.errors) throw new Error(`${name}: ${r.errors} of ${messages} messages failed`);
@@ -120,8 +126,12 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
     }
   }
   const med = {};
-  for (const name of Object.keys(runs)) med[name] = median(runs[name]);
-  return { runs, cpuWaitMs, median: med, sent: offset };
+  const medianCpuUsPerMsg = {};
+  for (const name of Object.keys(runs)) {
+    med[name] = median(runs[name]);
+    medianCpuUsPerMsg[name] = median(cpuUsPerMsg[name]);
+  }
+  return { runs, cpuWaitMs, median: med, cpuUsPerMsg, medianCpuUsPerMsg, sent: offset };
 }
 
 /** The core change node the twin nodes are measured against: moves msg.payload to msg.value. */

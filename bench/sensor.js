@@ -21,8 +21,8 @@
 // Besides msgs/s (wall clock), each run's CPU time per message (process.cpuUsage, user + system,
 // of the whole process) is recorded: on a shared machine it moves far less than the wall clock.
 "use strict";
-const { tempDir, removeDir, childMain, readings, twinId, median, runQueueWaitMs } = require("./lib");
-const { BATCH, WINDOW, startRuntime, drive, changeNode } = require("./red");
+const { tempDir, removeDir, childMain, readings, twinId, median } = require("./lib");
+const { BATCH, WINDOW, startRuntime, alternate, changeNode } = require("./red");
 
 const MESSAGES = Number(process.argv[2] || 50000);
 const ROUNDS = Number(process.argv[3] || 3);
@@ -76,7 +76,7 @@ async function main() {
       flowsUnderTest.push([`sensor-${props}`, `entry-sensor-${props}`, `count-sensor-${props}`, SHAPES[props]]);
     }
     const chosen = flowsUnderTest.filter(([name]) => !ONLY || ONLY.includes(name));
-    const result = await alternateCpu(get, chosen);
+    const result = await alternate(get, chosen, { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP }, median);
     // Every reading must have landed: each adds one version (the first one creates the twin).
     const stats = {};
     for (const props of Object.keys(SHAPES)) {
@@ -93,47 +93,6 @@ async function main() {
   } finally {
     removeDir(userDir);
   }
-}
-
-/** bench/red.js alternate(), with each run's CPU time per message besides its rate. */
-async function alternateCpu(get, flowsUnderTest) {
-  const errors = get("count-errors");
-  let offset = 0;
-  for (const [name, entry, counter, make] of flowsUnderTest) {
-    const r = await drive(get(entry), get(counter), errors, WARMUP, offset, make);
-    offset += WARMUP;
-    if (r.errors) throw new Error(`${name}: ${r.errors} messages failed during warm-up`);
-  }
-  const runs = {};
-  const cpuWaitMs = {};
-  const cpuUsPerMsg = {};
-  for (const [name] of flowsUnderTest) {
-    runs[name] = [];
-    cpuWaitMs[name] = [];
-    cpuUsPerMsg[name] = [];
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, entry, counter, make] of flowsUnderTest) {
-      if (global.gc) global.gc();
-      const wait0 = runQueueWaitMs();
-      const cpu0 = process.cpuUsage();
-      const r = await drive(get(entry), get(counter), errors, MESSAGES, offset, make);
-      const cpu = process.cpuUsage(cpu0);
-      const wait1 = runQueueWaitMs();
-      cpuUsPerMsg[name].push((cpu.user + cpu.system) / MESSAGES);
-      cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
-      offset += MESSAGES;
-      if (r.errors) throw new Error(`${name}: ${r.errors} of ${MESSAGES} messages failed`);
-      runs[name].push((MESSAGES / r.ms) * 1000);
-    }
-  }
-  const med = {};
-  const medianCpuUsPerMsg = {};
-  for (const name of Object.keys(runs)) {
-    med[name] = median(runs[name]);
-    medianCpuUsPerMsg[name] = median(cpuUsPerMsg[name]);
-  }
-  return { runs, cpuWaitMs, median: med, cpuUsPerMsg, medianCpuUsPerMsg, sent: offset };
 }
 
 childMain(main);

@@ -17,8 +17,8 @@
 // Besides msgs/s (wall clock), each run's CPU time per message (process.cpuUsage, user + system,
 // every thread of the process) is recorded: other processes slow the wall clock, not this.
 "use strict";
-const { tempDir, removeDir, childMain, readings, twinId, median, runQueueWaitMs } = require("./lib");
-const { BATCH, WINDOW, startRuntime, drive } = require("./red");
+const { tempDir, removeDir, childMain, readings, twinId, median } = require("./lib");
+const { BATCH, WINDOW, startRuntime, alternate } = require("./red");
 
 const MESSAGES = Number(process.argv[2] || 50000);
 const ROUNDS = Number(process.argv[3] || 3);
@@ -62,7 +62,6 @@ async function main() {
   const userDir = tempDir("throughput");
   try {
     const { RED, get } = await startRuntime(userDir, flows());
-    const errors = get("count-errors");
     // The twins the updates go to: TWINS twins with attributes and 10 reported numbers each.
     for (const mode of MODES) {
       const registry = get(`reg-${mode}`).use();
@@ -71,39 +70,9 @@ async function main() {
       }
       await registry.store.flush();
     }
-    const flowsUnderTest = [["change", "entry-change", "count-change"], ...MODES.map((m) => [`twin-${m}`, `entry-${m}`, `count-${m}`])]
+    const flowsUnderTest = [["change", "entry-change", "count-change", message], ...MODES.map((m) => [`twin-${m}`, `entry-${m}`, `count-${m}`, message])]
       .filter(([name]) => !ONLY || ONLY.includes(name));
-
-    let offset = 0;
-    for (const [, entry, counter] of flowsUnderTest) {
-      const r = await drive(get(entry), get(counter), errors, WARMUP, offset, message);
-      offset += WARMUP;
-      if (r.errors) throw new Error(`${entry}: ${r.errors} messages failed during warm-up`);
-    }
-
-    const runs = {};
-    const cpuWaitMs = {};
-    const cpuUsPerMsg = {};
-    for (const [name] of flowsUnderTest) {
-      runs[name] = [];
-      cpuWaitMs[name] = [];
-      cpuUsPerMsg[name] = [];
-    }
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, entry, counter] of flowsUnderTest) {
-        if (global.gc) global.gc();
-        const wait0 = runQueueWaitMs();
-        const cpu0 = process.cpuUsage();
-        const r = await drive(get(entry), get(counter), errors, MESSAGES, offset, message);
-        const cpu = process.cpuUsage(cpu0);
-        const wait1 = runQueueWaitMs();
-        cpuUsPerMsg[name].push((cpu.user + cpu.system) / MESSAGES);
-        cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
-        offset += MESSAGES;
-        if (r.errors) throw new Error(`${name}: ${r.errors} of ${MESSAGES} messages failed`);
-        runs[name].push((MESSAGES / r.ms) * 1000);
-      }
-    }
+    const timed = await alternate(get, flowsUnderTest, { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP }, median);
     // Every update must have landed: each one changes attribute x, so it adds one version.
     const stats = {};
     for (const mode of MODES) {
@@ -116,12 +85,8 @@ async function main() {
       stats[mode] = { ...registry.store.stats };
     }
     await RED.stop();
-    const result = { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, cpuUsPerMsg, median: {}, medianCpuUsPerMsg: {}, storeStats: stats };
-    for (const name of Object.keys(runs)) {
-      result.median[name] = median(runs[name]);
-      result.medianCpuUsPerMsg[name] = median(cpuUsPerMsg[name]);
-    }
-    return result;
+    const { runs, cpuWaitMs, cpuUsPerMsg, median: med, medianCpuUsPerMsg } = timed;
+    return { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, cpuUsPerMsg, median: med, medianCpuUsPerMsg, storeStats: stats };
   } finally {
     removeDir(userDir);
   }

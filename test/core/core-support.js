@@ -47,4 +47,21 @@ function seededGauss(seed) {
   return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 }
 
-module.exports = { T0, manualClock, plain, throwsTwin, mulberry32, seededGauss };
+/**
+ * Feeds `values` (one reading every `step` seconds from `t0`) to `predictor` and judges each
+ * published interval by the reading `ahead` readings later, once the interval is calibrated (it
+ * reports a coverage): the share of those outcomes inside, how many were judged, and every prediction.
+ */
+function intervalCoverage(values, predictor, { step, ahead, t0 = T0 }) {
+  const preds = values.map((v, i) => predictor.update(t0 + i * step * 1000, v).prediction);
+  let inside = 0;
+  let judged = 0;
+  for (let i = 0; i + ahead < values.length; i++) {
+    if (preds[i].coverage === null) continue;
+    judged++;
+    if (values[i + ahead] >= preds[i].lower && values[i + ahead] <= preds[i].upper) inside++;
+  }
+  return { share: inside / judged, judged, preds };
+}
+
+module.exports = { T0, manualClock, plain, throwsTwin, mulberry32, seededGauss, intervalCoverage };

@@ -6,7 +6,7 @@
 // only after a whole run of issued forecasts has missed: over an 8 h recording a user saw a
 // fraction well below 90 % of the outcomes inside the nominal 95 % interval.
 const assert = require("node:assert/strict");
-const { T0, seededGauss } = require("./core-support");
+const { seededGauss, intervalCoverage } = require("./core-support");
 const { predictOptions } = require("../../nodes/lib/core/predict/options");
 const { Predictor } = require("../../nodes/lib/core/predict/predictor");
 
@@ -26,16 +26,9 @@ function walk(seed, step, noise) {
 
 /** Forecasts 1 h ahead at defaults: the share of outcomes inside the interval once it reports a coverage. */
 function coverage(values) {
-  const predictor = new Predictor(predictOptions({ horizon: AHEAD * STEP }));
-  const preds = values.map((v, i) => predictor.update(T0 + i * STEP * 1000, v).prediction);
-  let inside = 0, judged = 0;
-  for (let i = 0; i + AHEAD < values.length; i++) {
-    if (preds[i].coverage === null) continue;
-    judged++;
-    if (values[i + AHEAD] >= preds[i].lower && values[i + AHEAD] <= preds[i].upper) inside++;
-  }
+  const { share, judged } = intervalCoverage(values, new Predictor(predictOptions({ horizon: AHEAD * STEP })), { step: STEP, ahead: AHEAD });
   assert.ok(judged >= 1000, `${judged} outcomes judged`);
-  return inside / judged;
+  return share;
 }
 
 const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;

@@ -4,7 +4,7 @@
 // change, the other way, is another run. The share of outcomes inside the nominal 95 % interval
 // must still stay at 90 % or above, not only on a long series.
 const assert = require("node:assert/strict");
-const { mulberry32 } = require("./core-support");
+const { mulberry32, intervalCoverage } = require("./core-support");
 const { predictOptions } = require("../../nodes/lib/core/predict/options");
 const { Predictor } = require("../../nodes/lib/core/predict/predictor");
 
@@ -25,14 +25,7 @@ function activity(seed, n = 160, every = 40, shift = 0.5) {
 
 /** Forecasts 1 h (6 readings) ahead; the share of outcomes inside the interval once it is calibrated. */
 function coverage(values, predictor = new Predictor(predictOptions({ horizon: AHEAD * STEP }))) {
-  const preds = values.map((v, i) => predictor.update(T0 + i * STEP * 1000, v).prediction);
-  let inside = 0, judged = 0;
-  for (let i = 0; i + AHEAD < values.length; i++) {
-    if (preds[i].coverage === null) continue;
-    judged++;
-    if (values[i + AHEAD] >= preds[i].lower && values[i + AHEAD] <= preds[i].upper) inside++;
-  }
-  return { share: inside / judged, judged, preds };
+  return intervalCoverage(values, predictor, { step: STEP, ahead: AHEAD, t0: T0 });
 }
 
 describe("predict: the interval makes up a shortfall of coverage", function () {
