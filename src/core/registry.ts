@@ -812,23 +812,18 @@ export class TwinRegistry {
     if (!isPlainObject(patch)) throw new TwinError("invalid-patch", { twinId: twin.id, value: showValue(patch) });
     const admitted = dict();
     const keys = Object.keys(patch);
-    const before = twin.attributes;
-    // The merge patch (merge-patch.ts, top level here) and the size of its result in the same
-    // pass as the admission: only the keys the patch names change, so only they are measured.
-    const merged = dict();
-    for (const key in before) merged[key] = before[key];
-    let size = twin.attributeBytes;
     for (const key of keys) {
       checkPropertyName(twin.id, key);
-      const value = this.admitValue(twin, key, patch[key]);
-      admitted[key] = value;
+      admitted[key] = this.admitValue(twin, key, patch[key]);
+    }
+    const before = twin.attributes;
+    const merged = mergePatch(before, admitted) as JsonObject;
+    // An object's size is the sum of its keys' shares (sizeOf in json.ts), and a merge patch
+    // changes only the top-level keys it names: only they are measured again, not every attribute.
+    let size = twin.attributeBytes;
+    for (const key of keys) {
       if (key in before) size -= key.length + 4 + sizeOf(before[key]);
-      if (value === null) delete merged[key];
-      else {
-        const next = typeof value === "object" ? mergePatch(merged[key], value) : value;
-        merged[key] = next;
-        size += key.length + 4 + sizeOf(next);
-      }
+      if (key in merged) size += key.length + 4 + sizeOf(merged[key]);
     }
     return { merged, keys, patch: admitted, size };
   }
@@ -1286,11 +1281,6 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
-/**
- * sizeOf(merged), from the twin's measure of its attributes: an object's size is the sum of its
- * keys' shares (sizeOf in json.ts), and a merge changes only the top-level keys the patch names,
- * so only those are measured again, before and after, instead of every attribute per update.
- */
 /** What checkSize measures for a change of readings alone: nothing besides them. */
 const NO_PARTS: Parts = Object.freeze({});
 
