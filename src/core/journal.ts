@@ -400,14 +400,15 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   // A record holds each series in one form or the other (short ones written out, long ones as
   // blocks); were a name in both, the blocks, read second, win, as when a record held one form only.
+  // Each series is decoded when first read (SeriesMap.restore).
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
-      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.fromJSON(historyLength, r.h[name]));
+      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.h[name], true);
     }
   }
   if (historyLength > 0 && r.hb && typeof r.hb === "object") {
     for (const name of Object.keys(r.hb)) {
-      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).set(name, Series.decode(historyLength, r.hb[name]));
+      if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.hb[name], false);
     }
   }
   twin.online = r.on === true;
