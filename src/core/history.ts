@@ -804,7 +804,8 @@ export class SeriesMap implements Iterable<[string, Series]> {
     if (name === "__proto__") throw new TypeError("a history is kept per property name, and __proto__ is none");
     if (!this.has(name)) this.count++;
     this.capacity = capacity;
-    this.byName[name] = flat ? (Array.isArray(stored) ? stored : null) : typeof stored === "string" ? stored : null;
+    if (flat && Array.isArray(stored) && stored.length > FLAT_KEPT) this.byName[name] = Series.fromJSON(capacity, stored);
+    else this.byName[name] = flat ? (Array.isArray(stored) ? stored : null) : typeof stored === "string" ? stored : null;
     return this;
   }
 
@@ -830,6 +831,14 @@ export class SeriesMap implements Iterable<[string, Series]> {
     return this.entries()[Symbol.iterator]();
   }
 }
+
+/**
+ * Numbers of a series written out that are kept as they are until first read. A snapshot writes a
+ * series out below 8 points (journal.ts, ENCODED_FROM); a longer one is from a snapshot written
+ * before the encoded form, whose points kept as JavaScript numbers would take several times the
+ * bytes of their blocks: it is decoded at once.
+ */
+const FLAT_KEPT = 16;
 
 /** A restored series not read yet: Series.fromJSON's form (an array), Series.decode's (text), or null. */
 type Stored = unknown[] | string | null;

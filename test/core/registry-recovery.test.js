@@ -295,6 +295,16 @@ describe("core/registry recovery", function () {
       assert.deepStrictEqual(reg.history("pump-1", "pressure"), [{ ts: T0, value: 1.01 }]);
     });
 
+    it("restores a long history written out point by point (a snapshot from before the encoded form), keeping the newest historyLength points", function () {
+      const flat = [];
+      for (let k = 0; k < 30; k++) flat.push(T0 + k * 1000, 20 + k / 4);
+      const rec = { i: "pump-1", m: null, c: T0, u: T0, v: 2, l: 2, a: {}, r: { temperature: [20 + 29 / 4, T0 + 29000] }, h: { temperature: flat }, on: false, ls: null };
+      const { reg } = restart(new SnapshotStore({ records: [rec] }));
+      const expected = [];
+      for (let k = 10; k < 30; k++) expected.push({ ts: T0 + k * 1000, value: 20 + k / 4 });
+      assert.deepStrictEqual(reg.history("pump-1", "temperature"), expected);
+    });
+
     it("keeps no history from a snapshot when history is turned off", function () {
       const rec = { i: "pump-1", m: null, c: T0, u: T0, v: 2, l: 2, a: {}, r: { temperature: [2, T0] }, h: { temperature: [T0, 2] }, on: false, ls: null };
       const { reg } = restart(new SnapshotStore({ records: [rec] }), { historyLength: 0 });
