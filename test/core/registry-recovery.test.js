@@ -250,6 +250,61 @@ describe("core/registry recovery", function () {
       assert.strictEqual(again.history("pump-1", "temperature").length, 16);
     });
 
+    /** A snapshot line of pump-1 with one point of pressure (written out) and fifteen of temperature (blocks). */
+    function historyLine() {
+      const reg = new TwinRegistry({ historyLength: 20, clock: manualClock(), store: new SnapshotStore() });
+      reg.open();
+      reg.create("pump-1", { reported: { temperature: 20.5, pressure: 1.01 } }, { ts: T0 });
+      for (let k = 1; k <= 15; k++) reg.report("pump-1", { temperature: 20.5 + k / 10 }, { ts: T0 + k * 1000 });
+      return { written: snapshotOf(reg)[0], history: (name) => reg.history("pump-1", name) };
+    }
+
+    it("adds a reading after the restart to the restored history in either form, and the next snapshot holds every point", function () {
+      const { written, history } = historyLine();
+      const { reg } = restart(new SnapshotStore({ records: [written] }));
+      reg.report("pump-1", { temperature: 30.25, pressure: 1.5 }, { ts: T0 + 20000 });
+      const expected = {
+        temperature: [...history("temperature"), { ts: T0 + 20000, value: 30.25 }].slice(-20),
+        pressure: [...history("pressure"), { ts: T0 + 20000, value: 1.5 }],
+      };
+      for (const name of ["temperature", "pressure"]) assert.deepStrictEqual(reg.history("pump-1", name), expected[name], name);
+      const { reg: again } = restart(new SnapshotStore({ records: snapshotOf(reg) }));
+      for (const name of ["temperature", "pressure"]) assert.deepStrictEqual(again.history("pump-1", name), expected[name], name);
+    });
+
+    it("writes every restored history into a snapshot taken before any of it was read", function () {
+      const { written, history } = historyLine();
+      const { reg } = restart(new SnapshotStore({ records: [written] }));
+      const [rewritten] = snapshotOf(reg);
+      assert.deepStrictEqual([Object.keys(rewritten.h), Object.keys(rewritten.hb)], [["pressure"], ["temperature"]]);
+      const { reg: again } = restart(new SnapshotStore({ records: [rewritten] }));
+      for (const name of ["temperature", "pressure"]) assert.deepStrictEqual(again.history("pump-1", name), history(name), name);
+    });
+
+    it("restores a series whose stored form is not one as an empty history, the blocks winning over a series written out under the same name", function () {
+      const { written } = historyLine();
+      const rec = {
+        ...written,
+        h: { ...written.h, temperature: [T0, 1], humidity: "not a list", level: [T0, 3] },
+        hb: { ...written.hb, level: [T0, 4] },
+      };
+      const { reg } = restart(new SnapshotStore({ records: [rec] }));
+      assert.strictEqual(reg.history("pump-1", "temperature").length, 16, "the blocks of temperature, not its one point written out");
+      assert.deepStrictEqual(reg.history("pump-1", "humidity"), []);
+      assert.deepStrictEqual(reg.history("pump-1", "level"), [], "blocks that are not text: none, though the form written out had a point");
+      assert.deepStrictEqual(reg.history("pump-1", "pressure"), [{ ts: T0, value: 1.01 }]);
+    });
+
+    it("restores a long history written out point by point (a snapshot from before the encoded form), keeping the newest historyLength points", function () {
+      const flat = [];
+      for (let k = 0; k < 30; k++) flat.push(T0 + k * 1000, 20 + k / 4);
+      const rec = { i: "pump-1", m: null, c: T0, u: T0, v: 2, l: 2, a: {}, r: { temperature: [20 + 29 / 4, T0 + 29000] }, h: { temperature: flat }, on: false, ls: null };
+      const { reg } = restart(new SnapshotStore({ records: [rec] }));
+      const expected = [];
+      for (let k = 10; k < 30; k++) expected.push({ ts: T0 + k * 1000, value: 20 + k / 4 });
+      assert.deepStrictEqual(reg.history("pump-1", "temperature"), expected);
+    });
+
     it("keeps no history from a snapshot when history is turned off", function () {
       const rec = { i: "pump-1", m: null, c: T0, u: T0, v: 2, l: 2, a: {}, r: { temperature: [2, T0] }, h: { temperature: [T0, 2] }, on: false, ls: null };
       const { reg } = restart(new SnapshotStore({ records: [rec] }), { historyLength: 0 });

@@ -75,6 +75,35 @@ describe("core/store: reading snapshots at a restart", function () {
     }
   });
 
+  describe("a twin line longer than one read (1 MB), its multi-byte characters cut across the reads", function () {
+    // ~1.5 MB of two- to four-byte characters between two small twins.
+    const text = "é€𝄞a".repeat(150000);
+    const lines = () => {
+      const big = { ...record("t-1", 2), a: { text } };
+      return snapshotText(3, [record("t-0", 1), big, record("t-2", 3)]).split("\n");
+    };
+    const store = (label, snapshotLines) => {
+      const dir = freshDir(label);
+      fs.writeFileSync(path.join(dir, snapshotName(3)), snapshotLines.join("\n"));
+      fs.writeFileSync(path.join(dir, journalName(4)), "");
+      return dir;
+    };
+
+    it("is restored whole, and the snapshot verifies", function () {
+      const { reg, warnings } = openRegistry(store("long-line", lines()));
+      assert.deepStrictEqual(warnings, []);
+      assert.deepStrictEqual([...reg.ids()].sort(), ["t-0", "t-1", "t-2"]);
+      assert.strictEqual(reg.get("t-1").attributes.text, text);
+    });
+
+    it("with one character changed (same length in bytes), the checksum tells", function () {
+      const harmed = lines();
+      harmed[2] = harmed[2].replace(/€(?=[^€]*$)/, "¢a");
+      const { warnings } = openRegistry(store("long-line-harmed", harmed));
+      assert.ok(warnings.some((w) => w.startsWith(`snapshot ${snapshotName(3)} is damaged: 3 of the 3 twins it holds were read from it`) && w.endsWith("its checksum does not match, so a value read from it may be wrong")), warnings.join("\n"));
+    });
+  });
+
   describe("salvaging a damaged snapshot no journal from the start can replace", function () {
     /** A store of one snapshot (sequence number 3) and an empty journal after it. */
     function salvageDir(label, text) {

@@ -20,10 +20,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { createHash } from "crypto";
+import { createHash, Hash } from "crypto";
 import { TwinError, showNames } from "../errors";
 import { JournalEntry, TwinRecord } from "../journal";
-import { StringDecoder } from "string_decoder";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
 import { LineQueue } from "./line-queue";
 import { DERIVED, DERIVED_SECTIONS } from "../sections";
@@ -758,11 +757,11 @@ function readSnapshot(file: string, onRecord: (rec: TwinRecord) => void, salvage
       return;
     }
     if (rec.format === END) return void (trailer = rec as typeof trailer);
-    hash.update(line + "\n", "utf8");
     count++;
     if (Number.isSafeInteger(rec.l) && rec.l > maxLsn) maxLsn = rec.l;
     onRecord(rec);
-  });
+    return true; // a twin line: in the checksum
+  }, hash);
   if (read.tail !== "") {
     if (!lenient) return { ok: false, reason: "it ends in a torn line" }; // an empty file has no tail: it is refused below
     skip(read.tail, wholeLines); // named by its line number, as a damaged whole line is
@@ -872,38 +871,53 @@ function writeFully(io: FileIO, fd: number, buffer: Buffer, offset: number, cb: 
 
 /**
  * Reads a file line by line in 1 MB chunks (a snapshot of 100,000 twins is over 100 MB: never
- * held whole). Returns the unterminated last line, and the bytes up to the last newline.
+ * held whole). Lines are cut at newline bytes in the chunk and each is decoded on its own: one
+ * flat string per line, where decoding the chunk, joining the rest of the previous one to it and
+ * slicing the text was a fifth of a restart. A line longer than a chunk grows the buffer.
+ * `onLine` returning true adds the line's bytes, its newline included, to `hash`: a snapshot's
+ * checksum is over the bytes the disk holds, as the write side's read-back takes it (a run of
+ * such lines per update, not a string encoded back per line). Returns the unterminated last
+ * line, the bytes read and the bytes up to the last newline.
  */
-function readLines(file: string, onLine: (line: string, n: number) => void): { tail: string; bytes: number; complete: number } {
+function readLines(file: string, onLine: (line: string, n: number) => boolean | void, hash?: Hash): { tail: string; bytes: number; complete: number } {
   const fd = fs.openSync(file, "r");
-  const decoder = new StringDecoder("utf8");
-  const buffer = Buffer.allocUnsafe(1 << 20);
-  let rest = "";
+  let buffer = Buffer.allocUnsafe(1 << 20);
+  /** Bytes at the start of `buffer` that are the beginning of a line not ended yet. */
+  let kept = 0;
   let n = 0;
   let bytes = 0;
-  let complete = 0;
   try {
     for (;;) {
-      const read = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (kept === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, kept);
+        buffer = bigger;
+      }
+      const read = fs.readSync(fd, buffer, kept, buffer.length - kept, null);
       if (read === 0) break;
-      // Whole lines end at the last newline byte: counted in bytes, not in decoded text, where a
-      // damaged byte turns into a three-byte replacement character.
-      const lastNewline = buffer.subarray(0, read).lastIndexOf(10);
-      if (lastNewline !== -1) complete = bytes + lastNewline + 1;
       bytes += read;
-      const text = rest + decoder.write(buffer.subarray(0, read));
+      const chunk = buffer.subarray(0, kept + read);
       let start = 0;
-      for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", start)) {
-        onLine(text.slice(start, i), n++);
+      /** Where the lines to hash that are not hashed yet begin, or -1. */
+      let run = -1;
+      // The kept bytes hold no newline: the search starts after them.
+      for (let i = chunk.indexOf(10, kept); i !== -1; i = chunk.indexOf(10, start)) {
+        if (onLine(chunk.toString("utf8", start, i), n++) === true) {
+          if (run === -1) run = start;
+        } else if (run !== -1) {
+          hash?.update(chunk.subarray(run, start));
+          run = -1;
+        }
         start = i + 1;
       }
-      rest = text.slice(start);
+      if (run !== -1) hash?.update(chunk.subarray(run, start));
+      kept = chunk.length - start;
+      if (start > 0 && kept > 0) buffer.copy(buffer, 0, start, chunk.length);
     }
-    rest += decoder.end();
   } finally {
     fs.closeSync(fd);
   }
-  return { tail: rest, bytes, complete };
+  return { tail: kept ? buffer.toString("utf8", 0, kept) : "", bytes, complete: bytes - kept };
 }
 
 function parseLine(line: string | undefined): unknown {
