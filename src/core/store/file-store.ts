@@ -22,7 +22,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createHash, Hash } from "crypto";
 import { TwinError, showNames } from "../errors";
-import { JournalEntry, TwinRecord } from "../journal";
+import { JournalEntry, TwinRecord, writeReadingLine } from "../journal";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
 import { LineQueue } from "./line-queue";
 import { DERIVED, DERIVED_SECTIONS } from "../sections";
@@ -355,7 +355,8 @@ export class FileStore implements Store {
       throw new TwinError("store-unavailable", { reason: `sequence number ${String(entry.l)} is not a safe whole number` });
     }
     if (this.pending.empty) this.pendingSince = performance.now();
-    this.pending.push(JSON.stringify(entry));
+    // A reading's entry is written into the batch as bytes, without a string of it first.
+    this.pending.pushWritten(entry, writeReadingLine, lineOf);
     this.pendingEntries++;
     this.schedule();
   }
@@ -969,4 +970,9 @@ function shortWrite(written: number, expected: number): Error {
 function describe(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code ? `${code}: ${err.message}` : err.message;
+}
+
+/** An entry's journal line (no newline). */
+function lineOf(entry: JournalEntry): string {
+  return JSON.stringify(entry);
 }

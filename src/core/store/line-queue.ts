@@ -24,6 +24,8 @@ const KEEP = 4 * 1024 * 1024;
 /** Buffers kept for reuse: one being written, one filling, and one more for a batch that waits for a slow write. */
 const SPARE = 2;
 const NOTHING = Buffer.alloc(0);
+/** Room pushWritten makes before a line is written into the buffer. */
+const DIRECT_ROOM = 4096;
 
 export class LineQueue {
   /** Batches handed back after a failed write, to be written first, in order. */
@@ -50,6 +52,20 @@ export class LineQueue {
     const buffer = this.current as Buffer;
     this.used += buffer.write(line, this.used, "utf8");
     buffer[this.used++] = 10;
+  }
+
+  /**
+   * Appends the line `write` puts straight into the queue's buffer (newline included), which
+   * returns the offset past it, or -1 when it did not write it (no room, a form it leaves to
+   * JSON.stringify): then `line(item)` is appended as push() does. What a -1 left behind lies
+   * past the queued lines and is written over.
+   */
+  pushWritten<T>(item: T, write: (item: T, buffer: Buffer, offset: number) => number, line: (item: T) => string): void {
+    // Room for a typical line without asking `write`: it checks its own bounds besides.
+    if (this.current === null || this.used + DIRECT_ROOM > this.current.length) this.grow(this.used + DIRECT_ROOM);
+    const end = write(item, this.current as Buffer, this.used);
+    if (end >= 0) this.used = end;
+    else this.push(line(item));
   }
 
   /** A current buffer with room for `need` bytes, holding the lines the current one held. */
