@@ -707,13 +707,13 @@ export class TwinRegistry {
     // in the middle of the traffic (twin update 6-7 -> 9-10 us of CPU a message in bench/throughput.js).
     for (const key in changes) {
       const c = changes[key];
-      changes[key] = new OwnChange(c.value, c.previous, c.ts);
+      changes[key] = new PlainChange(c.value, c.previous, c.ts);
     }
-    return new AttributesEvent(event.twinId, event.version, event.ts, changes);
+    return new PlainEvent(event.twinId, event.version, "attributes", event.ts, changes);
   }
 
   private unchanged(twin: Twin): ChangeEvent {
-    return new AttributesEvent(twin.id, twin.version, this.clock(), dict<Change>());
+    return new PlainEvent(twin.id, twin.version, "attributes", this.clock(), dict<Change>());
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
@@ -1290,24 +1290,24 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
 }
 
 /**
- * A change and an attributes event as changeAttributes returns them: plain objects (their
- * prototype is Object.prototype, as a literal's), made by constructors so that V8 never decides to
- * allocate them in the old generation (see changeAttributes).
+ * A change and a change event made as plain objects (their prototype is Object.prototype, as a
+ * literal's) by constructors, so that V8 never decides to allocate them in the old generation:
+ * for what travels with messages (see changeAttributes).
  */
-const OwnChange = function OwnChange(this: Change, value: Json, previous: Json, ts: number) {
+const PlainChange = function PlainChange(this: Change, value: Json, previous: Json, ts: number) {
   this.value = value;
   this.previous = previous;
   this.ts = ts;
 } as unknown as new (value: Json, previous: Json, ts: number) => Change;
-OwnChange.prototype = Object.prototype;
-const AttributesEvent = function AttributesEvent(this: ChangeEvent, twinId: string, version: number, ts: number, changes: Record<string, Change>) {
+PlainChange.prototype = Object.prototype;
+const PlainEvent = function PlainEvent(this: ChangeEvent, twinId: string, version: number, section: Section, ts: number, changes: Record<string, Change>) {
   this.twinId = twinId;
   this.version = version;
-  this.section = "attributes";
+  this.section = section;
   this.ts = ts;
   this.changes = changes;
-} as unknown as new (twinId: string, version: number, ts: number, changes: Record<string, Change>) => ChangeEvent;
-AttributesEvent.prototype = Object.prototype;
+} as unknown as new (twinId: string, version: number, section: Section, ts: number, changes: Record<string, Change>) => ChangeEvent;
+PlainEvent.prototype = Object.prototype;
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
