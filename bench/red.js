@@ -4,6 +4,7 @@
 // node and times them until they have ended at a counter.
 "use strict";
 const path = require("path");
+const v8 = require("v8");
 const { performance } = require("perf_hooks");
 const { prepareUserDir } = require("../scripts/lib/nodered-runtime");
 const { packageDir, runQueueWaitMs } = require("./lib");
@@ -113,7 +114,10 @@ function drive(entry, counter, errors, n, offset, make) {
  * before each timed run, off the clock. Returns {runs, cpuWaitMs, median} in messages per second
  * (cpuWaitMs: share of each run's time the main thread waited for a CPU), {cpuUsPerMsg,
  * medianCpuUsPerMsg}: the process's CPU time (user + system) per message of each run, and
- * windowFull: the share of each run's time the window was full (see drive).
+ * windowFull: the share of each run's time the window was full (see drive), and oldGrowth: bytes
+ * a message added to the old generation over each run (a few when young collections free what a
+ * message made; hundreds when V8 has come to allocate its objects in the old generation, or when
+ * messages wait long enough to be promoted).
  */
 async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errorsId = "count-errors", between = null }, median) {
   const errors = get(errorsId);
@@ -127,7 +131,9 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
   const cpuWaitMs = {};
   const cpuUsPerMsg = {};
   const windowFull = {};
+  const oldGrowth = {};
   for (const [name] of flowsUnderTest) {
+    oldGrowth[name] = [];
     runs[name] = [];
     cpuWaitMs[name] = [];
     cpuUsPerMsg[name] = [];
@@ -140,6 +146,7 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
       if (between) await between();
       if (global.gc) global.gc();
       const wait0 = runQueueWaitMs();
+      const old0 = oldGenerationBytes();
       const cpu0 = process.cpuUsage();
       const r = await drive(get(entry), get(counter), errors, messages, offset, make);
       const cpu = process.cpuUsage(cpu0);
@@ -147,6 +154,7 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
       cpuUsPerMsg[name].push((cpu.user + cpu.system) / messages);
       cpuWaitMs[name].push(wait0 === null || wait1 === null ? null : (wait1 - wait0) / r.ms);
       windowFull[name].push(r.fullMs / r.ms);
+      oldGrowth[name].push((oldGenerationBytes() - old0) / messages);
       offset += messages;
       if (r.errors) throw new Error(`${name}: ${r.errors} of ${messages} messages failed`);
       runs[name].push((messages / r.ms) * 1000);
@@ -158,7 +166,14 @@ async function alternate(get, flowsUnderTest, { messages, rounds, warmup, errors
     med[name] = median(runs[name]);
     medianCpuUsPerMsg[name] = median(cpuUsPerMsg[name]);
   }
-  return { runs, cpuWaitMs, windowFull, median: med, cpuUsPerMsg, medianCpuUsPerMsg, sent: offset };
+  return { runs, cpuWaitMs, windowFull, oldGrowth, median: med, cpuUsPerMsg, medianCpuUsPerMsg, sent: offset };
+}
+
+/** Bytes in use outside the young generation (old, code, large objects): what young collections did not free. */
+function oldGenerationBytes() {
+  let bytes = 0;
+  for (const space of v8.getHeapSpaceStatistics()) if (space.space_name !== "new_space") bytes += space.space_used_size;
+  return bytes;
 }
 
 /** The core change node the twin nodes are measured against: moves msg.payload to msg.value. */

@@ -396,6 +396,12 @@ function renderThroughput(L, r, conditions, targets) {
     const worst = (name) => (t.windowFull[name] ? `${(Math.max(...t.windowFull[name]) * 100).toFixed(0)} %` : "-");
     L.push("", `Share of a run's time with ${fmt(t.window)} messages in flight, the most of its runs (acknowledgements held behind a write and its fsync): batched ${worst("twin-batched")}, batched with document output ${worst("twin-batched-document")}, memory ${worst("twin-memory")}, strict ${worst("twin-strict")} (it answers after each fsync).`);
   }
+  if (t.oldGrowth) {
+    // Hundreds of bytes a message: V8 allocates the flow's per-message objects in the old generation (or messages wait
+    // long enough to be promoted), and major collections land in the runs; a few bytes: young collections free them.
+    const growth = (name) => (t.oldGrowth[name] ? t.oldGrowth[name].map((b) => fmt(b)).join(", ") : "-");
+    L.push("", `Old generation growth per message, run by run (what young collections did not free): change ${growth("change")}; batched ${growth("twin-batched")}; batched, document output ${growth("twin-batched-document")}; memory ${growth("twin-memory")}; strict ${growth("twin-strict")} (bytes).`);
+  }
   const perRound = (mode) => (t.runs[`twin-${mode}`] || []).map((v, k) => (v / t.runs.change[k]).toFixed(2)).join(", ");
   L.push("", `Ratio run by run (each twin run against the change run of the same round): batched ${perRound("batched")}; batched, document output ${perRound("batched-document")}; memory ${perRound("memory")}; strict ${perRound("strict")}.`);
   L.push("", `- twin (batched) / change = ${ratio("batched").toFixed(2)} (ratio of the medians), target >= ${TARGET.ratio}: **${verdict(ratio("batched") >= TARGET.ratio)}**`);

@@ -88,8 +88,8 @@ async function main() {
       stats[mode] = { ...registry.store.stats };
     }
     await RED.stop();
-    const { runs, cpuWaitMs, windowFull, cpuUsPerMsg, median: med, medianCpuUsPerMsg } = timed;
-    return { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, windowFull, cpuUsPerMsg, median: med, medianCpuUsPerMsg, storeStats: stats };
+    const { runs, cpuWaitMs, windowFull, oldGrowth, cpuUsPerMsg, median: med, medianCpuUsPerMsg } = timed;
+    return { messages: MESSAGES, rounds: ROUNDS, warmup: WARMUP, twins: TWINS, batch: BATCH, window: WINDOW, runs, cpuWaitMs, windowFull, oldGrowth, cpuUsPerMsg, median: med, medianCpuUsPerMsg, storeStats: stats };
   } finally {
     removeDir(userDir);
   }
