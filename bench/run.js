@@ -6,7 +6,9 @@
 // each in its own child process, then writes BENCHMARKS.md and prints the same text.
 //
 // Speed is reported as a ratio against the core change node (or, over MQTT, a bare mqtt in node)
-// measured in the same runtime and the same run; nothing here is asserted by a test. Set
+// measured in the same runtime and the same run; nothing here is asserted by a test. Before each
+// section the page cache is written out and the run waits (up to 20 s) for the CPUs to go quiet
+// (settle(), below); each section's text says what it found. Set
 // BENCH_QUICK=1 for a short smoke run (smaller counts; its BENCHMARKS.md says so), and
 // BENCH_ONLY=sensor,mqtt,... (throughput, heap, restart, compaction, sensor, mqtt, predict, sigkill, history, lag, quality, anomaly, redis) to run
 // some sections by hand: that prints the text and leaves BENCHMARKS.md alone. Each run keeps its
@@ -369,13 +371,13 @@ function renderThroughput(L, r, conditions, targets) {
   L.push(`One embedded Node-RED runtime (httpAdminRoot/httpNodeRoot false, log level warn), flows`);
   L.push("`entry -> twin (operation update, registry <mode>) -> counter` and `entry -> change (set msg.payload.x) -> counter`.");
   L.push(`${fmt(t.messages)} messages per run after a ${fmt(t.warmup)}-message warm-up per flow, sent with \`receive()\` in batches of`);
-  L.push(`${t.batch} with setImmediate between batches and at most ${fmt(t.window)} in flight; updates go round-robin to ${fmt(t.twins)} twins`);
+  L.push(`${t.batch} with setImmediate between batches and at most ${fmt(t.window)} in flight${t.windowFull ? " (with that many in flight the sender waits for messages to end, it does not poll)" : ""}; updates go round-robin to ${fmt(t.twins)} twins`);
   L.push("(2 attributes, 10 reported numbers each). The twin nodes are as the palette gives them (Output: what an update changed):");
   L.push("each update emits its change event `{twinId, version, section: \"attributes\", ts, changes}`; the \"document output\" row is");
   L.push("the same node set to send the whole twin document (Output: the whole twin, what a node saved before the setting sends), on");
   L.push("a batched registry of its own, so the document's cost stays visible. The change node emits the message it got with `payload.x` set.");
   L.push(`Runs alternate change, twin batched, twin batched with document output, twin memory, twin strict over ${t.rounds} rounds;`);
-  L.push(`figures are medians of ${t.rounds}. Stores on the repository's disk (ext4). CPU per message is the process's CPU time (user + system, all threads) over a run.`, "");
+  L.push(`figures are medians of ${t.rounds}. Stores on the repository's disk (ext4)${t.windowFull ? "; before each run every store writes what it holds, so a flow's last batch is not written in the next flow's run" : ""}. CPU per message is the process's CPU time (user + system, all threads) over a run.`, "");
   L.push("| flow | runs (msgs/s) | median msgs/s | ratio to change | CPU per message (median) | target |", "|---|---|---|---|---|---|");
   const cpu = (name) => (t.medianCpuUsPerMsg && t.medianCpuUsPerMsg[name] !== undefined ? `${t.medianCpuUsPerMsg[name].toFixed(2)} µs` : "-");
   const row = (name, label, target) => {
@@ -389,9 +391,22 @@ function renderThroughput(L, r, conditions, targets) {
   row("twin-strict", "twin, strict", "report only (fsync per group commit)");
   const waits = Object.values(t.cpuWaitMs).flat().filter((x) => x !== null);
   if (waits.length) L.push("", `The main thread waited for a CPU (other processes had it) for ${(Math.min(...waits) * 100).toFixed(0)} to ${(Math.max(...waits) * 100).toFixed(0)} % of a run's time.`);
+  if (t.windowFull) {
+    // A batched store holds acknowledgements while a write and its fsync outlast its interval: a slow disk, not the code.
+    const worst = (name) => (t.windowFull[name] ? `${(Math.max(...t.windowFull[name]) * 100).toFixed(0)} %` : "-");
+    L.push("", `Share of a run's time with ${fmt(t.window)} messages in flight, the most of its runs (acknowledgements held behind a write and its fsync): batched ${worst("twin-batched")}, batched with document output ${worst("twin-batched-document")}, memory ${worst("twin-memory")}, strict ${worst("twin-strict")} (it answers after each fsync).`);
+  }
+  if (t.oldGrowth) {
+    // Hundreds of bytes a message: V8 allocates the flow's per-message objects in the old generation (or messages wait
+    // long enough to be promoted), and major collections land in the runs; a few bytes: young collections free them.
+    const growth = (name) => (t.oldGrowth[name] ? t.oldGrowth[name].map((b) => fmt(b)).join(", ") : "-");
+    L.push("", `Old generation growth per message, run by run (what young collections did not free): change ${growth("change")}; batched ${growth("twin-batched")}; batched, document output ${growth("twin-batched-document")}; memory ${growth("twin-memory")}; strict ${growth("twin-strict")} (bytes).`);
+  }
   const perRound = (mode) => (t.runs[`twin-${mode}`] || []).map((v, k) => (v / t.runs.change[k]).toFixed(2)).join(", ");
   L.push("", `Ratio run by run (each twin run against the change run of the same round): batched ${perRound("batched")}; batched, document output ${perRound("batched-document")}; memory ${perRound("memory")}; strict ${perRound("strict")}.`);
   L.push("", `- twin (batched) / change = ${ratio("batched").toFixed(2)} (ratio of the medians), target >= ${TARGET.ratio}: **${verdict(ratio("batched") >= TARGET.ratio)}**`);
+  // Waiting for a CPU slows the wall clock of a run, not its CPU time: on a busy machine this is the steadier figure.
+  if (t.medianCpuUsPerMsg && t.medianCpuUsPerMsg["twin-batched"]) L.push(`- for information, CPU per message: change / twin (batched) = ${(t.medianCpuUsPerMsg.change / t.medianCpuUsPerMsg["twin-batched"]).toFixed(2)} (${t.medianCpuUsPerMsg.change.toFixed(2)} / ${t.medianCpuUsPerMsg["twin-batched"].toFixed(2)} µs)`);
   targets.push(`| twin (batched) / change >= ${TARGET.ratio} | ${ratio("batched").toFixed(2)} | ${verdict(ratio("batched") >= TARGET.ratio)} |`);
 }
 
@@ -699,7 +714,10 @@ function render(r) {
   const conditions = (name) => {
     const x = r.sections[name];
     const later = x.merged ? ` Measured later than the rest of this document, by \`BENCH_ONLY=${name}\` on ${x.merged.date}, commit ${x.merged.source ? x.merged.source.commit : "unknown"}${x.merged.source && x.merged.source.dirty ? " with uncommitted changes under src/" : ""} (BENCH_MERGE).` : "";
-    L.push(`_${fmt(x.seconds)} s; load average (1 min) when it started: ${x.load.toFixed(2)} on ${r.machine.cores} cores.${later}_`, "");
+    const settled = x.settled
+      ? ` Before it the page cache was written out (sync, ${x.settled.syncS.toFixed(1)} s) and the machine left to settle: ${x.settled.busy === null ? "CPU use unknown" : x.settled.busy < SETTLE.cores ? `${x.settled.busy.toFixed(2)} cores in use after ${fmt(x.settled.waitedS)} s` : `still ${x.settled.busy.toFixed(2)} cores in use after ${fmt(x.settled.waitedS)} s (the wait's limit)`}.`
+      : "";
+    L.push(`_${fmt(x.seconds)} s; load average (1 min) when it started: ${x.load.toFixed(2)} on ${r.machine.cores} cores.${settled}${later}_`, "");
   };
   const m = r.machine;
   L.push("# Benchmarks", "");
@@ -798,6 +816,47 @@ function sourceVersion() {
   }
 }
 
+/**
+ * Before each section the machine is let settle, so a section does not pay for what ran just
+ * before it (the build `npm run bench` starts with, an earlier section, other processes): the
+ * page cache is written out (sync: a section's first fsyncs do not queue behind the build's
+ * writeback, and a batched store that waits for a slow fsync holds its acknowledgements), then
+ * the CPU use of everything else is sampled each second (/proc/stat) until it is below
+ * SETTLE.cores, for at most SETTLE.maxS.
+ */
+const SETTLE = { cores: 0.25, maxS: 20 };
+
+/** Cores in use over the next `ms` (all processes; this one sleeps meanwhile), or null where /proc/stat is unknown. */
+async function busyCores(ms) {
+  const read = () => {
+    try {
+      const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+      // user nice system idle iowait irq softirq steal: idle and iowait are not use.
+      return { busy: f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0), all: f.slice(0, 8).reduce((a, b) => a + (b || 0), 0) };
+    } catch {
+      return null;
+    }
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  if (!a || !b || b.all === a.all) return null;
+  return ((b.busy - a.busy) / (b.all - a.all)) * os.cpus().length;
+}
+
+async function settle() {
+  const t0 = performance.now();
+  try {
+    execFileSync("sync", { stdio: "ignore", timeout: 60000 });
+  } catch {
+    /* no sync command: the section starts with what the disk has queued */
+  }
+  const syncS = (performance.now() - t0) / 1000;
+  let busy = await busyCores(1000);
+  while (busy !== null && busy >= SETTLE.cores && (performance.now() - t0) / 1000 < SETTLE.maxS) busy = await busyCores(1000);
+  return { syncS, waitedS: (performance.now() - t0) / 1000, busy };
+}
+
 /** Where each run leaves its raw figures (gitignored), so the text can be rendered again from them. */
 const LAST_RUN = path.join(tmpRoot, "last-run.json");
 
@@ -822,10 +881,12 @@ async function main() {
     const all = [["throughput", throughput], ["heap", heap], ["restart", restart], ["compaction", compaction], ["sensor", sensor], ["mqtt", mqtt], ["predict", predict], ["sigkill", sigkill], ["history", history], ["lag", lag], ["quality", quality], ["anomaly", anomaly], ["redis", redis]];
     const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
     for (const [name, measure] of all.filter(([n]) => !only || only.includes(n))) {
+      const settled = await settle();
+      log(`${name}: settled in ${settled.waitedS.toFixed(1)} s (sync ${settled.syncS.toFixed(1)} s), CPU in use ${settled.busy === null ? "unknown" : settled.busy.toFixed(2)} cores`);
       const load = os.loadavg()[0];
       const t0 = performance.now();
       result[name] = await measure();
-      result.sections[name] = { load, seconds: (performance.now() - t0) / 1000 };
+      result.sections[name] = { load, settled, seconds: (performance.now() - t0) / 1000 };
     }
   } finally {
     removeDir(pkgDir);

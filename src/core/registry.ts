@@ -699,11 +699,21 @@ export class TwinRegistry {
     const changes = dict<Change>();
     const event = this.write(twin, { a: this.patchedAttributes(twin, patch) }, "attributes", changes);
     if (!event) return this.unchanged(twin);
-    return { twinId: event.twinId, version: event.version, section: "attributes", ts: event.ts, changes };
+    // What goes back is made with `new`, not object literals: V8 counts how many objects of a
+    // literal outlive a young-generation collection, and these travel with the message. When a
+    // collection found nearly all of them still in flight (acknowledgements held behind a slow
+    // fsync, a strict store's), it allocated every later one straight in the old generation, for
+    // good: about 200 bytes a message the young collections no longer freed, and major collections
+    // in the middle of the traffic (twin update 6-7 -> 9-10 us of CPU a message in bench/throughput.js).
+    for (const key in changes) {
+      const c = changes[key];
+      changes[key] = new PlainChange(c.value, c.previous, c.ts);
+    }
+    return new PlainEvent(event.twinId, event.version, "attributes", event.ts, changes);
   }
 
   private unchanged(twin: Twin): ChangeEvent {
-    return { twinId: twin.id, version: twin.version, section: "attributes", ts: this.clock(), changes: dict<Change>() };
+    return new PlainEvent(twin.id, twin.version, "attributes", this.clock(), dict<Change>());
   }
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
@@ -1278,6 +1288,26 @@ function entryChanges(before: Map<string, Entry> | undefined, after: Map<string,
   for (const [name, was] of before ?? []) if (!after?.has(name)) changes[name] = { value: null, previous: was.value, ts: t };
   return changes;
 }
+
+/**
+ * A change and a change event made as plain objects (their prototype is Object.prototype, as a
+ * literal's) by constructors, so that V8 never decides to allocate them in the old generation:
+ * for what travels with messages (see changeAttributes).
+ */
+const PlainChange = function PlainChange(this: Change, value: Json, previous: Json, ts: number) {
+  this.value = value;
+  this.previous = previous;
+  this.ts = ts;
+} as unknown as new (value: Json, previous: Json, ts: number) => Change;
+PlainChange.prototype = Object.prototype;
+const PlainEvent = function PlainEvent(this: ChangeEvent, twinId: string, version: number, section: Section, ts: number, changes: Record<string, Change>) {
+  this.twinId = twinId;
+  this.version = version;
+  this.section = section;
+  this.ts = ts;
+  this.changes = changes;
+} as unknown as new (twinId: string, version: number, section: Section, ts: number, changes: Record<string, Change>) => ChangeEvent;
+PlainEvent.prototype = Object.prototype;
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());

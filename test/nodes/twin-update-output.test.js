@@ -69,6 +69,23 @@ describe("twin node: what an update sends (Output)", function () {
     assert.deepEqual(plain(again.msg.payload.changes.loc.previous), { bay: 2, tags: ["x"] }, "the twin kept what the update made, not the flow's edit");
   });
 
+  it("output event: the event and each change in it are plain objects, as a JSON object is (a function node that checks for one, or copies it, sees no class)", async function () {
+    await load(twinFlow({ output: "event" }));
+    await send({ operation: "create", twinId: "a", payload: { attributes: { site: "plant-1" } } });
+    for (const payload of [{ site: "plant-2" }, { site: "plant-2" }]) {
+      // The second update changes nothing: its event comes from another path.
+      const r = await send({ operation: "update", twinId: "a", payload });
+      assert.equal(r.kind, "ok");
+      assert.equal(Object.getPrototypeOf(r.msg.payload), Object.prototype);
+      assert.equal(r.msg.payload.constructor, Object);
+      assert.deepEqual(Object.keys(r.msg.payload), ["twinId", "version", "section", "ts", "changes"]);
+      for (const change of Object.values(r.msg.payload.changes)) {
+        assert.equal(Object.getPrototypeOf(change), Object.prototype);
+        assert.deepEqual(Object.keys(change), ["value", "previous", "ts"]);
+      }
+    }
+  });
+
   it("output event: an update that changes nothing writes nothing and sends the twin's version with no changes", async function () {
     await load(twinFlow({ output: "event" }));
     await send({ operation: "create", twinId: "a", payload: { attributes: { site: "p1" } } });
