@@ -986,11 +986,12 @@ export class TwinRegistry {
         const value = values[name];
         const previous = old ? old.value : null;
         reportedBytes += old ? sizeChange(value, previous as Json) : entrySize(name, value);
-        reportedChanges[name] = {
-          value: typeof value === "object" && value !== null ? cloneJson(value) : value,
-          previous: typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
+        // Made with new, not as a literal: a reading's event travels with its message (see PlainChange).
+        reportedChanges[name] = new PlainChange(
+          typeof value === "object" && value !== null ? cloneJson(value) : value,
+          typeof previous === "object" && previous !== null ? cloneJson(previous) : previous,
           ts,
-        };
+        );
       }
       journalReadings(entry, parts.r, t);
     }
@@ -1034,7 +1035,7 @@ export class TwinRegistry {
     let reported: ChangeEvent | null = null;
     let desired: ChangeEvent | null = null;
     if (entry.ap) this.emit((attributes = { twinId: twin.id, version: twin.version, section: "attributes", ts: t, changes: attributeChanges }));
-    if (entry.rv) this.emit((reported = { twinId: twin.id, version: twin.version, section: "reported", ts: t, changes: reportedChanges }));
+    if (entry.rv) this.emit((reported = new PlainEvent(twin.id, twin.version, "reported", t, reportedChanges)));
     if (entry.d) this.emit((desired = { twinId: twin.id, version: twin.version, section: "desired", ts: t, changes: desiredChanges }));
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t);
     if (entry.rv && !wasOnline) this.emitConnectivity(twin, true, t);
