@@ -804,7 +804,7 @@ export class SeriesMap implements Iterable<[string, Series]> {
     if (name === "__proto__") throw new TypeError("a history is kept per property name, and __proto__ is none");
     if (!this.has(name)) this.count++;
     this.capacity = capacity;
-    if (flat && Array.isArray(stored) && stored.length > FLAT_KEPT) this.byName[name] = Series.fromJSON(capacity, stored);
+    if (flat && Array.isArray(stored) && stored.length >= FLAT_KEPT) this.byName[name] = Series.fromJSON(capacity, stored);
     else this.byName[name] = flat ? (Array.isArray(stored) ? stored : null) : typeof stored === "string" ? stored : null;
     return this;
   }
