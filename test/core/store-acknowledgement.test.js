@@ -151,11 +151,13 @@ describe("core/store: when a change is acknowledged", function () {
         if (release === null) release = () => fdatasync(fd, cb);
         else fdatasync(fd, cb);
       };
-      const { reg, store } = openRegistry(dir, { mode: "batched", intervalMs: 100, io });
+      // A window long enough that b, created just before a's fsync is let finish, is still young
+      // when it does on a loaded machine (at 100 ms a busy CI machine could make b old first).
+      const { reg, store } = openRegistry(dir, { mode: "batched", intervalMs: 1000, io });
       reg.create("a");
       const started = performance.now();
       store.flush().catch(() => undefined);
-      await waitFor(() => release !== null && performance.now() - started >= 150, "a's fsync to hang past the window");
+      await waitFor(() => release !== null && performance.now() - started >= 1050, "a's fsync to hang past the window");
       let seen = null;
       reg.whenDurable((err) => (seen = { err, synced: io.syncsDone }));
       assert.strictEqual(seen, null, "held behind a");
