@@ -281,8 +281,7 @@ for (const kind of ["aedes", "mosquitto"]) {
     if (kind === "mosquitto") {
       it("splits devices between two Node-RED instances with an MQTT 5 shared subscription; both publish retained state", async function () {
         const flows = (name) => linkFlows({ url: broker.url, protocol: "5", clientId: `it-shared-${name}-${process.pid}`, root: "fleet", group: "twinwire" });
-        const a = await h.startNodeRed({ flows: flows("a") });
-        const b = await h.startNodeRed({ flows: flows("b") });
+        const [a, b] = await Promise.all([h.startNodeRed({ flows: flows("a") }), h.startNodeRed({ flows: flows("b") })]);
         extra.push(a, b);
         const states = new Set();
         const watcher = mqtt.connect(broker.url, { clientId: `it-fleet-watch-${process.pid}` });
