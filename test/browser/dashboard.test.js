@@ -28,6 +28,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
   this.timeout(180000);
   let chromium;
   let browser;
+  let launching;
   let page;
   let nr;
   let flows;
@@ -46,6 +47,13 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     ({ chromium } = require("playwright-core"));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
+    // Chromium starts while Node-RED does (a failed launch is thrown where it is awaited).
+    launching = chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    launching.catch(() => undefined);
     // Only this example: its tab as `npm start` deploys it.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-dashboard-example-"));
     fs.copyFileSync(path.join(h.repoRoot, "examples", EXAMPLE), path.join(dir, EXAMPLE));
@@ -54,11 +62,7 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
     nr = await h.startNodeRed({ flows });
     assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launching;
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.setDefaultTimeout(LONG);
     page.setDefaultNavigationTimeout(LONG);
@@ -76,6 +80,8 @@ describe("Dashboard 2.0 widgets in Chromium (Plant dashboard example)", function
   });
 
   after(async function () {
+    // A Chromium launched for a before hook that failed later is closed too.
+    if (!browser && launching) browser = await launching.catch(() => null);
     if (browser) await browser.close();
     await h.stopAll();
   });

@@ -103,6 +103,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
   this.timeout(120000);
   let chromium;
   let browser;
+  let launching;
   let page;
   let nr;
   let broker;
@@ -127,6 +128,13 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     ({ chromium } = require("playwright-core"));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
+    // Chromium starts while Node-RED does (a failed launch is thrown where it is awaited).
+    launching = chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    launching.catch(() => undefined);
     broker = await h.startBroker();
     flows = h.examplesAsFlows();
     for (const n of flows) {
@@ -163,11 +171,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     await post(`/inject/${FILL_BIG}`);
     await h.waitFor(async () => (await h.request(nr.url, { path: `/twins/${BIG}?limit=0` })).body.total === BIG_COUNT, 20000, 100);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launching;
     page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
     page.setDefaultTimeout(LONG);
     page.setDefaultNavigationTimeout(LOAD);
@@ -228,6 +232,8 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
   });
 
   after(async function () {
+    // A Chromium launched for a before hook that failed later is closed too.
+    if (!browser && launching) browser = await launching.catch(() => null);
     if (browser) await browser.close();
     await h.stopAll();
     if (broker) await broker.close();

@@ -276,6 +276,55 @@ describe("LinkConnection to a broker that drops every connection", function () {
   });
 });
 
+describe("LinkConnection whose connection drops while a change is being made durable", function () {
+  this.timeout(20000);
+
+  it("acknowledges a message only on the connection it came on: the broker, which may have given its packet id to another message since, delivers it again instead", async function () {
+    // A broker of our own (mqtt-packet over TCP), to choose the packet ids: after a crash, a broker
+    // restores an older copy of the session and numbers its messages from there, so an id the link
+    // held on the old connection can name a different message on the new one.
+    const connections = [];
+    const server = net.createServer((socket) => {
+      const c = { socket, received: [] };
+      connections.push(c);
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on("packet", (packet) => {
+        c.received.push(packet);
+        if (packet.cmd === "connect") socket.write(mqttPacket.generate({ cmd: "connack", returnCode: 0, sessionPresent: connections.length > 1 }));
+        if (packet.cmd === "subscribe") socket.write(mqttPacket.generate({ cmd: "suback", messageId: packet.messageId, granted: packet.subscriptions.map((s) => s.qos) }));
+      });
+      socket.on("data", (chunk) => parser.parse(chunk));
+      socket.on("error", () => undefined);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const publish = (c, messageId, payload) => c.socket.write(mqttPacket.generate({ cmd: "publish", topic: "t/a/in", payload, qos: 1, messageId, retain: false, dup: false }));
+    const held = new Map();
+    const conn = connection(`mqtt://127.0.0.1:${server.address().port}`, {
+      onMessage: (_t, payload, _r, done) => (String(payload) === "marker" ? done() : held.set(String(payload), done)),
+    });
+    try {
+      conn.setSubscriptions(new Map([["t/+/in", 1]]));
+      conn.start();
+      await until(() => connections[0]?.received.some((p) => p.cmd === "subscribe"), 5000, "the first subscription");
+      publish(connections[0], 7, "old");
+      await until(() => held.has("old"), 5000, "the first message handed over");
+      connections[0].socket.destroy(); // the broker crashed while the change was not durable yet
+
+      await until(() => conn.events.connects.length === 2 && conn.connected, 5000, "the reconnect");
+      held.get("old")(); // durable now, on a connection that is gone
+      // Packets go out in order: once the broker has the marker's acknowledgement, an
+      // acknowledgement of the old message would have come before it.
+      publish(connections[1], 8, "marker");
+      await until(() => connections[1].received.some((p) => p.cmd === "puback" && p.messageId === 8), 5000, "the marker's acknowledgement");
+      assert.deepEqual(connections[1].received.filter((p) => p.cmd === "puback").map((p) => p.messageId), [8], "no acknowledgement with the old connection's packet id");
+    } finally {
+      await conn.end({ timeoutMs: 200 });
+      for (const c of connections) c.socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe("LinkConnection's own QoS 0 packets", function () {
   it("are byte for byte what mqtt.js would write, for MQTT 3.1.1 and 5, every length size, text and binary", function () {
     const payloads = ["", "{\"version\":3}", "ü€😀".repeat(20), "x".repeat(200), "y".repeat(20000), Buffer.from([0, 255, 1]), Buffer.alloc(2200000, 7)];

@@ -106,8 +106,8 @@ async function tokenFor(url, username, password, scope) {
  * Starts Node-RED with flows() and the twins of populate(); the error carries the process's
  * output (a failing before-hook gets no afterEach to print it).
  */
-async function startPopulated(settings) {
-  const nr = await h.startNodeRed({ flows: flows(), settings });
+async function startPopulated(settings, take = () => h.startNodeRed({ flows: flows(), settings })) {
+  const nr = await take();
   try {
     assert.doesNotMatch(nr.logs(), /Waiting for missing types/, "this package's nodes did not load (nodes/ rebuilt meanwhile?)");
     await populate(nr.url);
@@ -130,8 +130,24 @@ function assertError(res, status, includes) {
   for (const part of [].concat(includes || [])) assert.ok(res.body.error.includes(part), `"${res.body.error}" lacks "${part}"`);
 }
 
+/** settings.adminAuth with an admin and three users of narrower permissions. */
+function adminAuthSettings() {
+  const admin = h.adminAuth({ username: "admin", password: "admin-pw" });
+  admin.users.push(
+    { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
+    { username: "flowsonly", password: h.hashPassword("flows-pw"), permissions: ["flows.read"] },
+    { username: "operator", password: h.hashPassword("operator-pw"), permissions: ["read", "twins.write"] },
+  );
+  return admin;
+}
+
 describe("admin HTTP API (real Node-RED)", function () {
   this.timeout(20000);
+  // The adminAuth Node-RED starts in the background while the first describe's tests run.
+  let withAuth;
+  before(function () {
+    if (h.isBuilt()) withAuth = h.prestart({ flows: flows(), settings: { adminAuth: adminAuthSettings() } });
+  });
   after(() => h.stopAll());
 
   describe("without adminAuth", function () {
@@ -356,13 +372,7 @@ describe("admin HTTP API (real Node-RED)", function () {
 
     before(async function () {
       if (!h.isBuilt()) this.skip();
-      const admin = h.adminAuth({ username: "admin", password: "admin-pw" });
-      admin.users.push(
-        { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
-        { username: "flowsonly", password: h.hashPassword("flows-pw"), permissions: ["flows.read"] },
-        { username: "operator", password: h.hashPassword("operator-pw"), permissions: ["read", "twins.write"] },
-      );
-      nr = await startPopulated({ adminAuth: admin }); // HTTP-in routes are not behind adminAuth
+      nr = await startPopulated(undefined, withAuth); // HTTP-in routes are not behind adminAuth
       tokens.admin = await h.getToken(nr.url, "admin", "admin-pw");
       // h.getToken asks for scope "*", which Node-RED only grants to users holding "*".
       tokens.viewer = await tokenFor(nr.url, "viewer", "viewer-pw", "read");

@@ -8,6 +8,8 @@
 //   await nr.kill("SIGKILL");                             // crash it
 //   const again = await h.startNodeRed({ userDir: nr.userDir });
 //   await again.stop();                                   // graceful SIGTERM, waits for exit
+//   const later = h.prestart({ flows });                  // starts in the background now...
+//   const nr2 = await later();                            // ...taken by a later test
 //
 // Admin auth: pass settings.adminAuth (h.adminAuth({ username, password }) builds one with a
 // bcrypt hash), then h.getToken(url, username, password) does
@@ -239,6 +241,24 @@ async function startNodeRed(options = {}) {
     },
   };
   return handle;
+}
+
+/** The starts prestart() queued: one at a time, so each gets the CPU a test run leaves over. */
+let prestarts = Promise.resolve();
+
+/**
+ * startNodeRed(options), begun now in the background for a test that comes later: its start
+ * (seconds of loading on a loaded machine) overlaps the tests before it. Starts run one at a
+ * time, in the order asked. Returns a function that resolves the process (or rejects as
+ * startNodeRed would) when the test takes it.
+ */
+function prestart(options = {}) {
+  const started = prestarts.then(() => startNodeRed(options));
+  prestarts = started.catch(() => undefined);
+  // A test that is skipped never takes its process: stopAll() stops it, and its failure to start
+  // is no one's unhandled rejection.
+  started.catch(() => undefined);
+  return () => started;
 }
 
 /** Gracefully stops every Node-RED process the harness started that is still running. */
@@ -508,6 +528,7 @@ async function connectComms(url, token, subscribe = ["twinwire/#"]) {
 module.exports = {
   connectComms,
   startNodeRed,
+  prestart,
   stopAll,
   printLogsIfFailed,
   request,

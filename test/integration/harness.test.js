@@ -20,6 +20,11 @@ describe("integration harness", function () {
     h.printLogsIfFailed(this.currentTest, ...started);
   });
   after(() => h.stopAll());
+  // The adminAuth Node-RED starts in the background while the first describe's tests run.
+  let withAuth;
+  before(() => {
+    withAuth = h.prestart({ settings: { adminAuth: h.adminAuth({ username: "admin", password: "s3cret" }) } });
+  });
 
   describe("Node-RED with an empty flow", function () {
     const userDir = h.tempUserDir();
@@ -89,7 +94,8 @@ describe("integration harness", function () {
   describe("Node-RED with adminAuth", function () {
     let nr;
     before(async () => {
-      nr = await start({ settings: { adminAuth: h.adminAuth({ username: "admin", password: "s3cret" }) } });
+      nr = await withAuth();
+      started.push(nr);
     });
     after(() => nr && nr.stop());
 

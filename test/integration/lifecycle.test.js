@@ -119,6 +119,8 @@ function expected(readings, twinId) {
   return { operatingHours: Math.round((ms / H) * 1e6) / 1e6, cycles, loadedStarts: loaded };
 }
 
+const EXAMPLE = "Asset lifecycle and maintenance.json";
+
 describe("twin-lifecycle in a real Node-RED", function () {
   this.timeout(90000);
   const started = [];
@@ -133,8 +135,16 @@ describe("twin-lifecycle in a real Node-RED", function () {
     started.length = 0;
   });
   after(() => h.stopAll());
+  // The example test's Node-RED starts in the background while the first test runs.
+  let exampleFlows;
+  let takeExample;
   before(function () {
     if (!h.isBuilt()) this.skip();
+    const dir = h.tempUserDir("twinwire-example-");
+    fs.mkdirSync(path.join(dir, "examples"));
+    fs.copyFileSync(path.join(h.repoRoot, "examples", EXAMPLE), path.join(dir, "examples", EXAMPLE));
+    exampleFlows = examplesAsFlows({ examplesDir: path.join(dir, "examples") });
+    takeExample = h.prestart({ flows: exampleFlows });
   });
 
   const post = (nr, urlPath, body) => h.request(nr.url, { method: "POST", path: urlPath, body });
@@ -213,16 +223,14 @@ describe("twin-lifecycle in a real Node-RED", function () {
   });
 
   it("the example 'Asset lifecycle and maintenance' does what its comments say", async function () {
-    const dir = h.tempUserDir("twinwire-example-");
-    const file = "Asset lifecycle and maintenance.json";
-    fs.mkdirSync(path.join(dir, "examples"));
-    fs.copyFileSync(path.join(h.repoRoot, "examples", file), path.join(dir, "examples", file));
-    const flows = examplesAsFlows({ examplesDir: path.join(dir, "examples") });
-    const raw = JSON.parse(fs.readFileSync(path.join(h.repoRoot, "examples", file), "utf8"));
+    const flows = exampleFlows;
+    const raw = JSON.parse(fs.readFileSync(path.join(h.repoRoot, "examples", EXAMPLE), "utf8"));
     assert.deepEqual(raw.slice(0, 2).map((n) => n.type), ["tab", "comment"], "the example starts with its tab, then a comment");
     for (const n of raw) if (!["tab", "twin-registry"].includes(n.type)) assert.ok(n.z, `${n.id} sits on the canvas`);
 
-    const nr = await start({ flows });
+    const nr = await takeExample();
+    started.push(nr);
+    assert.doesNotMatch(nr.logs(), /Waiting for missing types/, "this package's nodes did not load");
     // What the example's debug nodes show (Node-RED publishes it to every editor): the answers
     // and refusals, so a step can wait for the one it caused.
     const comms = await h.connectComms(nr.url, undefined, ["debug"]);

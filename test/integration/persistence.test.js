@@ -21,6 +21,9 @@ const h = require("./harness");
 
 const { REGISTRY, REGISTRY_NAME, TWINS, twinOf, httpTwinFlow, post, getTwin, send, stream, readTwins, missing } = require("./http-twin");
 
+/** A registry id that would name a directory outside the user directory. */
+const ESCAPE = `../../twinwire-escape-${process.pid}`;
+
 function storeDir(userDir) {
   return path.join(userDir, "twinwire", REGISTRY);
 }
@@ -28,11 +31,26 @@ function storeDir(userDir) {
 describe("persistence across restarts (real Node-RED)", function () {
   this.timeout(90000); // each test starts Node-RED two or three times
   const started = [];
-  async function start(options) {
-    const nr = await h.startNodeRed(options);
+  function check(nr) {
     started.push(nr);
     assert.doesNotMatch(nr.logs(), /Waiting for missing types/, "this package's nodes did not load (nodes/ rebuilt meanwhile?)");
     return nr;
+  }
+  async function start(options) {
+    return check(await h.startNodeRed(options));
+  }
+  // Each test's first Node-RED, on a user directory of its own, starts in the background while
+  // the tests before it run (h.prestart): the starts were a third of this file's time. The
+  // restarts a test is about stay in the test.
+  const first = new Map();
+  function prestart(name, flows) {
+    const userDir = h.tempUserDir();
+    first.set(name, { userDir, take: h.prestart({ userDir, flows }) });
+  }
+  /** The prestarted Node-RED of this test, and its user directory. */
+  async function startFirst(name) {
+    const { userDir, take } = first.get(name);
+    return { userDir, nr: check(await take()) };
   }
   afterEach(function () {
     h.printLogsIfFailed(this.currentTest, ...started);
@@ -42,11 +60,17 @@ describe("persistence across restarts (real Node-RED)", function () {
 
   before(function () {
     if (!h.isBuilt()) this.skip();
+    prestart("strict burst", httpTwinFlow("strict"));
+    prestart("batched burst", httpTwinFlow("batched"));
+    prestart("strict desired", httpTwinFlow("strict"));
+    prestart("batched stop", httpTwinFlow("batched"));
+    prestart("history", httpTwinFlow("strict"));
+    prestart("torn line", httpTwinFlow("strict"));
+    prestart("escape", httpTwinFlow("batched").map((n) => (n.id === REGISTRY ? { ...n, id: ESCAPE } : n.registry === REGISTRY ? { ...n, registry: ESCAPE } : n)));
   });
 
   it("strict: every acknowledged change survives a SIGKILL in the middle of a burst", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("strict") });
+    let { userDir, nr } = await startFirst("strict burst");
 
     const run = await stream(nr, { total: 300, concurrency: 20, killWhen: ({ acks }) => acks >= 150 });
     assert.ok(run.killAt !== null, "the process was never killed");
@@ -66,8 +90,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("batched: a SIGKILL loses only changes acknowledged within the window (100 ms) before the last acknowledgement", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("batched") });
+    let { userDir, nr } = await startFirst("batched burst");
 
     // Run long enough that most acknowledgements are well older than the window.
     const run = await stream(nr, { total: 20000, concurrency: 20, killWhen: ({ acks, elapsed }) => acks >= 300 && elapsed >= 800 });
@@ -96,8 +119,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("strict: every desired value the admin API answered 200 for survives a SIGKILL right after the answers", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("strict") });
+    let { userDir, nr } = await startFirst("strict desired");
     for (let i = 0; i < TWINS; i++) assert.equal((await send(nr, i)).status, 200);
 
     const answered = [];
@@ -129,8 +151,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("batched: a graceful stop (SIGTERM) right after a burst loses nothing", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("batched") });
+    let { userDir, nr } = await startFirst("batched stop");
 
     const run = await stream(nr, { total: 300, concurrency: 20 });
     assert.equal(run.acks.length + run.failures.refused, 300);
@@ -150,8 +171,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("keeps the history of a numeric property across a restart", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("strict") });
+    let { userDir, nr } = await startFirst("history");
 
     const res = await post(nr, "create", "boiler-1", { attributes: { site: "north" } });
     assert.equal(res.status, 200, res.text);
@@ -191,8 +211,7 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("skips a torn last journal line with a warning and starts with the other twins", async () => {
-    const userDir = h.tempUserDir();
-    let nr = await start({ userDir, flows: httpTwinFlow("strict") });
+    let { userDir, nr } = await startFirst("torn line");
     const ids = ["m-1", "m-2", "m-3", "m-4", "m-5"];
     for (const id of ids) {
       const res = await post(nr, "create", id, { attributes: { n: Number(id.slice(2)) } });
@@ -233,10 +252,8 @@ describe("persistence across restarts (real Node-RED)", function () {
   });
 
   it("a registry whose id is not a plain file name (an imported flow) is refused with a clear error and stores nothing outside the user directory", async () => {
-    const userDir = h.tempUserDir();
-    const escape = `../../twinwire-escape-${process.pid}`;
-    const flows = httpTwinFlow("batched").map((n) => (n.id === REGISTRY ? { ...n, id: escape } : n.registry === REGISTRY ? { ...n, registry: escape } : n));
-    const nr = await start({ userDir, flows });
+    const escape = ESCAPE;
+    const { userDir, nr } = await startFirst("escape");
     await nr.waitForLog(/can not name its store directory/, 10000);
     const res = await post(nr, "create", "x-1", { attributes: { a: 1 } });
     assert.equal(res.status, 400, "the twin node fails the message through the catch node");

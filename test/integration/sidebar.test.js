@@ -97,8 +97,38 @@ async function twinOp(url, registry, operation, twinId, payload) {
 }
 
 
+/** flows() with "Live updates in the Twins sidebar" off for the plant registry. */
+function plantOffFlows() {
+  const all = flows();
+  all.find((n) => n.id === PLANT).liveFeed = false;
+  return all;
+}
+
+/** settings.adminAuth with an admin and users of narrower permissions. */
+function adminAuthSettings() {
+  const auth = h.adminAuth({ username: "admin", password: "admin-pw" });
+  auth.users.push(
+    { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
+    // Node-RED's comms needs status.read to connect at all; the editor of a flows.read user has it too.
+    { username: "watcher", password: h.hashPassword("watcher-pw"), permissions: ["status.read"] },
+    { username: "flowsreader", password: h.hashPassword("flows-pw"), permissions: ["flows.read", "status.read"] },
+    { username: "twinsreader", password: h.hashPassword("twins-pw"), permissions: ["twins.read", "status.read"] },
+  );
+  return auth;
+}
+
 describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", function () {
   this.timeout(30000);
+  // Every Node-RED of this file is independent of the others: the ones of later tests start in
+  // the background while the earlier tests run (h.prestart, one start at a time).
+  const later = {};
+  before(function () {
+    if (!h.isBuilt()) return;
+    later.main = h.prestart({ flows: flows() });
+    later.plantOff = h.prestart({ flows: plantOffFlows() });
+    later.feedOff = h.prestart({ flows: flows(), settings: { twinwire: { liveFeed: false } } });
+    later.auth = h.prestart({ flows: flows(), settings: { adminAuth: adminAuthSettings() } });
+  });
   after(() => h.stopAll());
 
   describe("without adminAuth", function () {
@@ -107,7 +137,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
 
     before(async function () {
       if (!h.isBuilt()) this.skip();
-      nr = await h.startNodeRed({ flows: flows() });
+      nr = await later.main();
       assert.doesNotMatch(nr.logs(), /Waiting for missing types/);
       await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump", attributes: { site: "north" } });
       await twinOp(nr.url, "plant", "create", "pump-2", { model: "pump" });
@@ -293,9 +323,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
 
     it("publishes nothing for a registry whose \"Live updates in the Twins sidebar\" is off; the API still answers", async function () {
       if (!h.isBuilt()) this.skip();
-      const all = flows();
-      all.find((n) => n.id === PLANT).liveFeed = false;
-      nr = await h.startNodeRed({ flows: all });
+      nr = await later.plantOff();
       const comms = await h.connectComms(nr.url);
       try {
         await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
@@ -304,7 +332,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
         // The lab's notice comes after any the plant's changes would have caused (its timer started later).
         await comms.until(() => comms.on("twinwire/changes", (d) => d.registry === LAB).length);
         const since = comms.received.length;
-        await h.deployFlows(nr.url, all);
+        await h.deployFlows(nr.url, plantOffFlows());
         await comms.until(() => comms.on("twinwire/registries", (d) => d.registry === LAB && d.state === "open", since).length);
         const plant = comms.received.filter((m) => typeof m.topic === "string" && m.topic.startsWith("twinwire/") && m.data.registry === PLANT);
         assert.deepEqual(plant, [], "nothing about the plant registry");
@@ -319,7 +347,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
 
     it("publishes nothing at all with twinwire: { liveFeed: false } in settings.js", async function () {
       if (!h.isBuilt()) this.skip();
-      nr = await h.startNodeRed({ flows: flows(), settings: { twinwire: { liveFeed: false } } });
+      nr = await later.feedOff();
       const comms = await h.connectComms(nr.url, undefined, ["twinwire/#", "status/#"]);
       try {
         await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
@@ -345,15 +373,7 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
 
     before(async function () {
       if (!h.isBuilt()) this.skip();
-      const auth = h.adminAuth({ username: "admin", password: "admin-pw" });
-      auth.users.push(
-        { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
-        // Node-RED's comms needs status.read to connect at all; the editor of a flows.read user has it too.
-        { username: "watcher", password: h.hashPassword("watcher-pw"), permissions: ["status.read"] },
-        { username: "flowsreader", password: h.hashPassword("flows-pw"), permissions: ["flows.read", "status.read"] },
-        { username: "twinsreader", password: h.hashPassword("twins-pw"), permissions: ["twins.read", "status.read"] },
-      );
-      nr = await h.startNodeRed({ flows: flows(), settings: { adminAuth: auth } });
+      nr = await later.auth();
       await twinOp(nr.url, "plant", "create", "pump-1", { model: "pump" });
       tokens.admin = await h.getToken(nr.url, "admin", "admin-pw");
       tokens.viewer = await h.getToken(nr.url, "viewer", "viewer-pw", "read");

@@ -56,7 +56,7 @@ function accepts(port) {
  * Starts mosquitto on 127.0.0.1.
  * @param {{persistence?: boolean, maxInflight?: number}} [options] persistence: saved every second
  *   (`saved()` waits for the next save); maxInflight: QoS 1/2 messages in flight per client.
- * @returns {Promise<{port, url, logs(), waitForLog(pattern, timeoutMs, since), saved(), kill(), start(), stop()}>}
+ * @returns {Promise<{port, url, logs(), waitForLog(pattern, timeoutMs, since), saved(), subscribed(clientId, since, timeoutMs), kill(), start(), stop()}>}
  */
 async function startMosquitto({ persistence = false, maxInflight } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinwire-mosquitto-"));
@@ -75,6 +75,8 @@ async function startMosquitto({ persistence = false, maxInflight } = {}) {
     "log_type warning",
     "log_type notice",
     "log_type information",
+    // "<client id> <qos> <filter>" per subscription: how a test knows a client subscribed again.
+    "log_type subscribe",
     "",
   ].join("\n"));
   let output = "";
@@ -122,8 +124,27 @@ async function startMosquitto({ persistence = false, maxInflight } = {}) {
     logs: () => output,
     /** Resolves once the log, from character `since` on, matches pattern (a RegExp). */
     waitForLog,
-    /** With persistence: resolves after the next save to disk, so a `kill` then loses nothing before it. */
-    saved: () => waitForLog(/Saving in-memory database/, 10000, output.length),
+    /**
+     * With persistence: resolves once a save that began after the call is on disk, so a `kill`
+     * then loses nothing from before the call. (mosquitto logs "Saving in-memory database" as it
+     * begins; it writes mosquitto.db.new and renames it over mosquitto.db when done.)
+     */
+    async saved() {
+      const file = path.join(dir, "mosquitto.db");
+      const inode = () => (fs.existsSync(file) ? fs.statSync(file).ino : 0);
+      await waitForLog(/Saving in-memory database/, 10000, output.length);
+      const from = output.length;
+      const before = inode();
+      // Done when the file was replaced, or when the next save begins (mosquitto saves one at a
+      // time; the replacement may also have come before the first look).
+      const until = Date.now() + 10000;
+      while (inode() === before && !/Saving in-memory database/.test(output.slice(from))) {
+        if (Date.now() > until) throw new Error(`mosquitto did not finish saving ${file} within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    /** Resolves once `clientId` subscribes to anything (after character `since` of the log). */
+    subscribed: (clientId, since = 0, timeoutMs = 10000) => waitForLog(new RegExp(`^\\S+: ${clientId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\d `, "m"), timeoutMs, since),
     /** As if the broker crashed: SIGKILL, its directory (and saved sessions) kept for `start`. */
     kill: () => end("SIGKILL"),
     /** Starts it again after `kill`, on the same port with the same configuration. */

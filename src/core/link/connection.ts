@@ -469,6 +469,8 @@ export class LinkConnection {
 
   private receive(packet: mqtt.IPublishPacket, callback: (err?: Error) => void): void {
     if (packet.qos === 0) return this.receiveQos0(packet, callback);
+    const client = this.client as (mqtt.MqttClient & { stream?: unknown }) | null;
+    const stream = client?.stream;
     let called = false;
     const done = () => {
       if (called) return;
@@ -477,6 +479,11 @@ export class LinkConnection {
       // client whose stores are closed (a TypeError that ends the process). Unacknowledged, the
       // message comes again to the next session.
       if (this.ending) return;
+      // The connection it came on is gone: mqtt.js would keep the acknowledgement for the next
+      // one, where its packet id may name another message (a broker that crashed numbers from
+      // its last save), which the broker would then drop unread. Unacknowledged, this one comes
+      // again with the session.
+      if (!client || client.stream !== stream || !client.connected) return;
       // The acknowledgement goes after what the handler published before it (its reply).
       this.flushOut();
       callback();
