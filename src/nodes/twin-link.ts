@@ -361,6 +361,8 @@ export = function (RED: RED) {
         showStatus();
         if (state === "connected" && told !== "connected") node.log(t("log.connected", { url: brokerNode!.url, clientId: brokerNode!.clientId }));
         if (state === "connected") told = "connected";
+        // A connection can end with no error (the broker closed it): the next one is news again.
+        else if (told === "connected") told = "";
         if (!failure || told === `${failure.kind}|${failure.code}`) return;
         told = `${failure.kind}|${failure.code}`;
         const params = { url: brokerNode!.url, clientId: brokerNode!.clientId, code: failure.code, detail: failure.detail };

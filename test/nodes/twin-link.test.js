@@ -102,15 +102,17 @@ function linkFlow(url, link = {}, broker = {}, registry = {}) {
 const statuses = [];
 const errors = [];
 const warnings = [];
+const logs = [];
 const rejections = [];
 
 async function load(flow, credentials = {}) {
-  statuses.length = errors.length = warnings.length = rejections.length = 0;
+  statuses.length = errors.length = warnings.length = logs.length = rejections.length = 0;
   await helper.load([nodes.registry, linkNode, tlsNode], flow, credentials);
   const link = helper.getNode("link");
   link.on("call:status", (call) => statuses.push(call.args[0]));
   link.on("call:error", (call) => errors.push(String(call.args[0])));
   link.on("call:warn", (call) => warnings.push(String(call.args[0])));
+  link.on("call:log", (call) => logs.push(String(call.args[0])));
   // Not the probes of roundTrip: those are the test's, not the device's.
   helper.getNode("rejected").on("input", (msg) => msg.twinId !== "probe" && rejections.push(msg));
   return helper.getNode("reg").use();
@@ -545,6 +547,17 @@ describe("twin-link node", function () {
 
       await load(linkFlow(broker.url), { b: { user: "link", password: "secret" } });
       await waitFor(() => statuses.some((s) => s.text === "twin-link.status.connected"), "connected", 15000);
+      assert.deepEqual(errors, []);
+    });
+
+    it("logs that it is connected again after the broker closed its connection without an error", async function () {
+      await setup();
+      const connectedLogs = () => logs.filter((l) => /log\.connected/.test(l)).length;
+      await waitFor(() => connectedLogs() === 1, "the first connected log line");
+      const linkClient = Object.values(broker.broker.clients).find((c) => c.id.startsWith("link-test-"));
+      assert.ok(linkClient, "the link's client at the broker");
+      linkClient.close(); // the broker ends the connection: no error reaches the link
+      await waitFor(() => connectedLogs() === 2, "a connected log line for the new connection", 15000);
       assert.deepEqual(errors, []);
     });
 
