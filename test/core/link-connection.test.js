@@ -219,6 +219,28 @@ describe("LinkConnection", function () {
     assert.ok(conn.events.states.includes("reconnecting:network"), "the refused connects are told as a network failure");
     assert.equal(conn.failure, null, "cleared once connected");
   });
+
+  it("tells a broker that goes down and comes back three times within seconds as unreachable, not as its session taken over", async function () {
+    let b = await startBroker();
+    const port = b.port;
+    cleanup.push(() => b.close());
+    const conn = connection(b.url);
+    cleanup.push(() => conn.end());
+    conn.start();
+    await until(() => conn.connected, 5000, "connected");
+    for (let crash = 1; crash <= 3; crash++) {
+      // Each connection ends within a second of its start, as a takeover's do; but between them
+      // the broker refused connections, which a broker taking the session over never does.
+      await b.close();
+      const told = conn.events.states.length;
+      await until(() => conn.events.states.slice(told).includes("reconnecting:network"), 5000, `a refused connect after crash ${crash}`);
+      b = await startBroker({ port });
+      await until(() => conn.connected, 5000, `connected after crash ${crash}`);
+    }
+    await b.close();
+    await until(() => conn.state === "reconnecting", 5000, "reconnecting");
+    assert.ok(!conn.events.states.some((s) => s.endsWith(":taken-over")), `told: ${conn.events.states.join(", ")}`);
+  });
 });
 
 /**

@@ -227,7 +227,11 @@ export class LinkConnection {
     client.on("error", (err) => {
       if (this.ending) return;
       this.erred = true;
-      this.setState(this.current === "connected" ? "reconnecting" : this.current, classify(err));
+      const failure = classify(err);
+      // The broker could not be reached: it went down (a crash, a restart), which a client taking
+      // the session over never makes it do, so the short connections before this one say nothing.
+      if (failure.kind === "network") this.shortLived = 0;
+      this.setState(this.current === "connected" ? "reconnecting" : this.current, failure);
     });
     client.on("disconnect", (packet) => {
       // MQTT 5: the broker says why it ends the connection (142: another client took the session).
