@@ -404,9 +404,9 @@ function putEntry(twin: Twin, section: "reported" | "desired", name: string, tup
   putValue(twin, section, name, tuple[0], tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
 }
 
-/** A tuple from disk that can be applied: [value, finite ts, source?]; null and other values clear, as they always did. */
-function tupleUsable(tuple: EntryTuple | null): boolean {
-  return !Array.isArray(tuple) || (tuple[0] !== undefined && typeof tuple[1] === "number" && Number.isFinite(tuple[1]));
+/** A tuple from disk that can be applied: [value, finite ts, source?] (null and other values clear: putEntries). */
+function tupleUsable(tuple: EntryTuple): boolean {
+  return tuple[0] !== undefined && typeof tuple[1] === "number" && Number.isFinite(tuple[1]);
 }
 
 function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {

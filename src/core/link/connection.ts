@@ -560,7 +560,8 @@ function encodeQos0(packet: Buffer, at: number, topic: string, topicBytes: numbe
 
 /**
  * A QoS 0 PUBLISH packet (MQTT 3.1.1, or 5 with no properties) as the bytes mqtt-packet writes
- * for it, in one buffer; null when the topic or the payload is too long for MQTT.
+ * for it, in one buffer; null when the topic or the payload is too long for MQTT. The encoding
+ * writeQos0 batches, one packet at a time: what the tests compare with mqtt-packet's.
  */
 export function qos0Publish(topic: string, payload: string | Buffer, retain: boolean, protocolVersion: 4 | 5): Buffer | null {
   const topicBytes = Buffer.byteLength(topic);
