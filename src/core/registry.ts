@@ -856,7 +856,7 @@ export class TwinRegistry {
     if (typeof ts !== "number" || !Number.isFinite(ts)) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "epoch ms" });
     if (ts < 0) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "before 1970" });
     if (ts > this.clock() + this.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
-    return ts;
+    return ts === 0 ? 0 : ts; // -0 as 0, as values (json.ts, NEGATIVE_ZERO)
   }
 
   /**
@@ -905,7 +905,7 @@ export class TwinRegistry {
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
   private admitValue(twin: Twin, name: string, raw: unknown): Json {
-    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw;
+    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw === 0 ? 0 : raw; // -0 as 0 (json.ts, NEGATIVE_ZERO)
     return admit(raw, this.admitContext(twin, name)).value;
   }
 
