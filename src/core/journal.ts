@@ -594,7 +594,19 @@ export function toRecord(twin: Twin, encodedHistory = false): TwinRecord {
   if (twin.history && twin.history.size) {
     let h: Props<number[]> | undefined;
     let hb: Props<string> | undefined;
-    for (const [name, series] of twin.history) {
+    const history = twin.history;
+    for (const name of history.keys()) {
+      // A series restored from a snapshot and not read since goes to the next one as it was read: not decoded.
+      const restored = encodedHistory ? history.asRestored(name) : undefined;
+      if (typeof restored === "string") {
+        (hb ??= dict<string>())[name] = restored;
+        continue;
+      }
+      if (restored !== undefined) {
+        (h ??= dict<number[]>())[name] = restored;
+        continue;
+      }
+      const series = history.get(name) as Series;
       if (encodedHistory && series.length >= ENCODED_FROM) (hb ??= dict<string>())[name] = series.encode();
       else (h ??= dict<number[]>())[name] = series.toJSON();
     }
