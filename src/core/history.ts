@@ -809,6 +809,23 @@ export class SeriesMap implements Iterable<[string, Series]> {
     return this;
   }
 
+  /**
+   * A series restored from a snapshot and not read since, in the form it was restored from, for
+   * a snapshot to write again as it is: the encoded text, or the points written out. Decoding it
+   * only to write it again made the first compaction after a restart decode every restored series
+   * (and keep them all decoded). The form read back gives the points the series holds, as the one
+   * written from them does (Series.decode and fromJSON read either), unless it holds more points
+   * than this map's capacity keeps (written under a larger history length) or is written out with
+   * anything but numbers: then undefined, as for a series read already.
+   */
+  asRestored(name: string): string | number[] | undefined {
+    if (!this.has(name)) return undefined;
+    const held = this.byName[name];
+    if (typeof held === "string") return visiblePoints(held) <= this.capacity ? held : undefined;
+    if (Array.isArray(held) && held.length % 2 === 0 && held.length / 2 <= this.capacity && held.every((n) => typeof n === "number")) return held as number[];
+    return undefined;
+  }
+
   private load(name: string, stored: Stored): Series {
     const series = typeof stored === "string" ? Series.decode(this.capacity, stored) : Series.fromJSON(this.capacity, stored);
     this.byName[name] = series;
@@ -839,6 +856,18 @@ export class SeriesMap implements Iterable<[string, Series]> {
  * bytes of their blocks: it is decoded at once.
  */
 const FLAT_KEPT = 16;
+
+/**
+ * Points an encoded form holds past its hidden ones, by its blocks' counts, without decoding them
+ * (a damaged block ends a decode early: never more). Infinity for a text that is not the form.
+ */
+function visiblePoints(text: string): number {
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length < 2 || bytes[0] !== ENCODING || (bytes.length - 2) % STORED !== 0) return Infinity;
+  let points = -bytes[1];
+  for (let at = 2; at < bytes.length; at += STORED) points += bytes[at];
+  return points;
+}
 
 /** A restored series not read yet: Series.fromJSON's form (an array), Series.decode's (text), or null. */
 type Stored = unknown[] | string | null;

@@ -4,11 +4,11 @@
  * `applyEntry`; recovery applies the same entries from disk, so live and restored state can
  * not drift apart. Entries are keyed by a registry-wide log sequence number (`l`).
  */
-import { Json, JsonObject, dict, cloneJson, sizeOf, inheritsNothing } from "./json";
+import { Json, JsonObject, dict, sizeOf, inheritsNothing } from "./json";
 import { Series, SeriesMap } from "./history";
 import { Twin, Entry } from "./twin";
 import { DERIVED, DERIVED_SECTIONS, DerivedCode, DerivedSection, sectionOfCode } from "./sections";
-import { isPropertyName, isStateKey, isTwinId } from "./names";
+import { isForbiddenKey, isPropertyName, isStateKey, isTwinId } from "./names";
 import { mergePatch, isObject } from "./merge-patch";
 
 /** [value, ts, source-or-by] */
@@ -59,6 +59,11 @@ export interface ApplyContext {
    * the order `values` holds them: the registry looked them up to check the values.
    */
   stored?: { values: Props<Json>; entries: Array<Entry | undefined> };
+  /**
+   * Told each name or value from disk that was passed over because the write path would have
+   * refused it (`where`: the section and name, and what was wrong), so a restart can name them.
+   */
+  refused?: (twinId: string, where: string) => void;
 }
 
 /**
@@ -285,7 +290,9 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
     putKeyed(twin, section, value as Props<Json | null>, ctx);
   } else {
     if (value === undefined) return "invalid";
-    (twin.derived ??= new Map()).set(section, ctx.fromDisk ? cloneJson(value as Json) : (value as Json));
+    const kept = ctx.fromDisk ? fromDisk(twin, section, value as Json, ctx) : (value as Json);
+    if (kept === undefined) return "invalid";
+    (twin.derived ??= new Map()).set(section, kept);
   }
   if (e.s) putState(twin, e.s, ctx);
   if (spec.versioned) {
@@ -299,7 +306,7 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
 
 function putKeyed(twin: Twin, section: DerivedSection, props: Props<Json | null>, ctx: ApplyContext): void {
   let map = twin.derived?.get(section) as Map<string, Json> | undefined;
-  for (const [name, value] of entriesOf(props, ctx)) {
+  for (const [name, value] of entriesOf(twin, section, props, ctx)) {
     if (value === null) map?.delete(name);
     else {
       if (!map) (twin.derived ??= new Map()).set(section, (map = new Map()));
@@ -310,8 +317,14 @@ function putKeyed(twin: Twin, section: DerivedSection, props: Props<Json | null>
 
 function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
   for (const key of Object.keys(s)) {
-    if (ctx.fromDisk && !isStateKey(key)) continue;
-    const value = ctx.fromDisk ? cloneJson(s[key]) : s[key];
+    let value = s[key];
+    if (ctx.fromDisk) {
+      if (!isStateKey(key)) {
+        refuse(twin, `state "${key}"`, ctx);
+        continue;
+      }
+      if (value !== null && (value = fromDisk(twin, `state "${key}"`, value, ctx) as Json) === undefined) continue;
+    }
     if (value === null) twin.state?.delete(key);
     else (twin.state ??= new Map()).set(key, value);
   }
@@ -323,13 +336,89 @@ function seen(twin: Twin, t: number): void {
   if (twin.storedSeen === null || t > twin.storedSeen) twin.storedSeen = t;
 }
 
-/** The entry's properties; from disk, names are checked again and values copied. (A plain loop, not a generator: this is on every reading's path.) */
-function entriesOf<T extends Json | EntryTuple | null>(props: Props<T>, ctx: ApplyContext): Array<[string, T]> {
-  const out: Array<[string, T]> = [];
+/** A keyed section's values; from disk, names are checked again and values copied. (A plain loop, not a generator: this is on every reading's path.) */
+function entriesOf(twin: Twin, section: string, props: Props<Json | null>, ctx: ApplyContext): Array<[string, Json | null]> {
+  const out: Array<[string, Json | null]> = [];
   for (const name of Object.keys(props)) {
-    if (ctx.fromDisk && !isPropertyName(name)) continue;
-    const value = props[name];
-    out.push([name, ctx.fromDisk ? (cloneJson(value as Json) as T) : value]);
+    let value = props[name];
+    if (ctx.fromDisk) {
+      if (!isPropertyName(name)) {
+        refuse(twin, `${section} "${name}"`, ctx);
+        continue;
+      }
+      if (value !== null && (value = fromDisk(twin, `${section} "${name}"`, value, ctx) as Json) === undefined) continue;
+    }
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * Nesting a value from disk may have. The write path admits far less (json.ts: maxDepth, 6 by
+ * default; 16 for state), but a registry may be configured deeper; this bound only keeps the
+ * copy, and every later walk of the value (size, merge, document), within the stack: a value a
+ * hundred thousand levels deep parses, and its copy threw out of the whole restart.
+ */
+const DISK_DEPTH = 256;
+
+/** What was wrong with the value fromDisk last refused, for the warning. */
+let refusal = "";
+
+/**
+ * A value from disk as the write path would have admitted it, copied into dicts; undefined (and
+ * `ctx.refused` told) when it would have been refused: a forbidden key (`__proto__`, ...) at any
+ * depth, or nesting past DISK_DEPTH. -0 becomes 0, as it does on the way in (json.ts, admit), so
+ * a value typed as -0 on disk reads as the one JSON.stringify would have written.
+ */
+function fromDisk(twin: Twin, where: string, value: Json, ctx: ApplyContext): Json | undefined {
+  if (typeof value !== "object" || value === null) return value === 0 ? 0 : value;
+  const copy = diskCopy(value, 1);
+  if (copy === undefined) refuse(twin, `${where} (${refusal})`, ctx);
+  return copy;
+}
+
+function diskCopy(value: Json, depth: number): Json | undefined {
+  if (typeof value !== "object" || value === null) return value === 0 ? 0 : value;
+  if (depth > DISK_DEPTH) {
+    refusal = `nested deeper than ${DISK_DEPTH} levels`;
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    const out: Json[] = new Array(value.length);
+    for (let k = 0; k < value.length; k++) {
+      const item = diskCopy(value[k], depth + 1);
+      if (item === undefined) return undefined;
+      out[k] = item;
+    }
+    return out;
+  }
+  const out = dict();
+  for (const key of Object.keys(value)) {
+    if (isForbiddenKey(key)) {
+      refusal = `the key "${key}" in it`;
+      return undefined;
+    }
+    const item = diskCopy(value[key], depth + 1);
+    if (item === undefined) return undefined;
+    out[key] = item;
+  }
+  return out;
+}
+
+function refuse(twin: Twin, where: string, ctx: ApplyContext): void {
+  ctx.refused?.(twin.id, where);
+}
+
+/** A whole attribute set from disk: each top-level name and value checked as a write checks them. */
+function diskAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): JsonObject {
+  const out = dict();
+  for (const key of Object.keys(attributes)) {
+    if (!isPropertyName(key)) {
+      refuse(twin, `attributes "${key}"`, ctx);
+      continue;
+    }
+    const value = fromDisk(twin, `attributes "${key}"`, attributes[key], ctx);
+    if (value !== undefined) out[key] = value;
   }
   return out;
 }
@@ -341,19 +430,16 @@ function patchAttributes(twin: Twin, patch: JsonObject, ctx: ApplyContext): void
     return;
   }
   // A live patch was admitted by the registry already: merged as it is, without a copy.
-  let admitted = patch;
-  if (ctx.fromDisk) {
-    admitted = dict();
-    for (const key of Object.keys(patch)) if (isPropertyName(key)) admitted[key] = cloneJson(patch[key]);
-  }
+  // A patch from disk is checked as a whole attribute set is; its nulls (removals) are kept.
+  const admitted = ctx.fromDisk ? diskAttributes(twin, patch, ctx) : patch;
   setAttributes(twin, mergePatch(twin.attributes, admitted) as JsonObject, LIVE);
 }
 
 /** Attributes merged here are copies already. */
 const LIVE = { fromDisk: false };
 
-function setAttributes(twin: Twin, attributes: JsonObject, ctx: { fromDisk: boolean }, measured?: number): void {
-  const next = ctx.fromDisk ? (cloneJson(attributes) as JsonObject) : attributes;
+function setAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext | typeof LIVE, measured?: number): void {
+  const next = ctx.fromDisk ? diskAttributes(twin, attributes, ctx as ApplyContext) : attributes;
   const size = measured ?? sizeOf(next);
   twin.bytes += size - twin.attributeBytes;
   twin.attributeBytes = size;
@@ -367,10 +453,16 @@ function putEntries(twin: Twin, section: "reported" | "desired", props: Props<En
     // Only the value is copied: the tuple is not kept (entriesOf copied it whole, in a pair per
     // property, a tenth of a restart's allocations).
     for (const name of Object.keys(props)) {
-      if (!isPropertyName(name)) continue;
+      if (!isPropertyName(name)) {
+        refuse(twin, `${section} "${name}"`, ctx);
+        continue;
+      }
       const tuple = props[name];
       if (!Array.isArray(tuple)) putEntry(twin, section, name, null, ctx);
-      else if (tupleUsable(tuple)) putValue(twin, section, name, cloneJson(tuple[0]), tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
+      else if (tupleUsable(tuple)) {
+        const value = fromDisk(twin, `${section} "${name}"`, tuple[0], ctx);
+        if (value !== undefined) putValue(twin, section, name, value, tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
+      }
     }
   } else {
     // Live entries were built by the registry: no copy, and no list of pairs per reading.
@@ -383,7 +475,18 @@ function putReadings(twin: Twin, e: ReportedValues & { t: number }, ctx: ApplyCo
   const values = e.rv as Props<Json>;
   const ts = e.rt ?? e.t;
   if (ctx.fromDisk) {
-    for (const name of Object.keys(values)) if (isPropertyName(name)) putValue(twin, "reported", name, cloneJson(values[name]), ts, e.rs, ctx);
+    const reported = twin.reported;
+    for (const name of Object.keys(values)) {
+      // A name the twin holds passed the naming rules when it was stored: only a new one is
+      // checked, as a live reading checks it (most entries on disk are readings of known names).
+      const old = reported.get(name);
+      if (old === undefined && !isPropertyName(name)) {
+        refuse(twin, `reported "${name}"`, ctx);
+        continue;
+      }
+      const value = fromDisk(twin, `reported "${name}"`, values[name], ctx);
+      if (value !== undefined) putStored(twin, "reported", reported, name, old, value, ts, e.rs, ctx);
+    }
   } else if (ctx.stored !== undefined && ctx.stored.values === values) {
     const entries = ctx.stored.entries;
     let i = 0;
@@ -491,7 +594,19 @@ export function toRecord(twin: Twin, encodedHistory = false): TwinRecord {
   if (twin.history && twin.history.size) {
     let h: Props<number[]> | undefined;
     let hb: Props<string> | undefined;
-    for (const [name, series] of twin.history) {
+    const history = twin.history;
+    for (const name of history.keys()) {
+      // A series restored from a snapshot and not read since goes to the next one as it was read: not decoded.
+      const restored = encodedHistory ? history.asRestored(name) : undefined;
+      if (typeof restored === "string") {
+        (hb ??= dict<string>())[name] = restored;
+        continue;
+      }
+      if (restored !== undefined) {
+        (h ??= dict<number[]>())[name] = restored;
+        continue;
+      }
+      const series = history.get(name) as Series;
       if (encodedHistory && series.length >= ENCODED_FROM) (hb ??= dict<string>())[name] = series.encode();
       else (h ??= dict<number[]>())[name] = series.toJSON();
     }
@@ -526,20 +641,22 @@ function fromMap(map: Map<string, Json>): Props<Json> {
 const RECORD: ApplyContext = Object.freeze({ twins: new Map<string, Twin>(), historyLength: 0, fromDisk: true });
 
 /** Rebuilds a twin from an untrusted snapshot line; returns null when the line is not a twin. */
-export function fromRecord(rec: unknown, historyLength: number): Twin | null {
+export function fromRecord(rec: unknown, historyLength: number, refused?: ApplyContext["refused"]): Twin | null {
   if (!rec || typeof rec !== "object") return null;
   const r = rec as Partial<TwinRecord>;
   if (!isTwinId(r.i) || typeof r.v !== "number" || typeof r.l !== "number") return null;
   const twin = new Twin(r.i, typeof r.m === "string" ? r.m : null, num(r.c), num(r.u));
-  const ctx = RECORD;
-  if (r.a && typeof r.a === "object") setAttributes(twin, r.a, ctx);
+  const ctx = refused ? { ...RECORD, refused } : RECORD;
+  if (isObject(r.a)) setAttributes(twin, r.a, ctx);
   if (r.r && typeof r.r === "object") putEntries(twin, "reported", r.r, ctx);
   if (r.d && typeof r.d === "object") putEntries(twin, "desired", r.d, ctx);
   for (const section of DERIVED_SECTIONS) {
     const value = r[DERIVED[section].code];
     if (value === undefined) continue;
-    if (DERIVED[section].shape === "whole") (twin.derived ??= new Map()).set(section, cloneJson(value as Json));
-    else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
+    if (DERIVED[section].shape === "whole") {
+      const kept = fromDisk(twin, section, value as Json, ctx);
+      if (kept !== undefined) (twin.derived ??= new Map()).set(section, kept);
+    } else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
   }
   if (r.st && typeof r.st === "object") putState(twin, r.st, ctx);
   // A record holds each series in one form or the other (short ones written out, long ones as
@@ -548,11 +665,13 @@ export function fromRecord(rec: unknown, historyLength: number): Twin | null {
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.h[name], true);
+      else refuse(twin, `history "${name}"`, ctx);
     }
   }
   if (historyLength > 0 && r.hb && typeof r.hb === "object") {
     for (const name of Object.keys(r.hb)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.hb[name], false);
+      else refuse(twin, `history "${name}"`, ctx);
     }
   }
   twin.online = r.on === true;

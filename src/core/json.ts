@@ -48,7 +48,13 @@ export function inheritsNothing(value: object): boolean {
   return proto === null || proto === Dict.prototype;
 }
 
-/** Checks and copies `value`; throws a TwinError naming twin, property and rule. */
+/**
+ * NEGATIVE_ZERO: a number is stored as JSON can hold it, so -0 is stored as 0. JSON.stringify
+ * writes -0 as "0": a twin that kept -0 in memory (its value, its history) showed 0 after a
+ * restart, and the same document read differently before and after one.
+ */
+
+/** Checks and copies `value` (-0 becomes 0); throws a TwinError naming twin, property and rule. */
 export function admit(value: unknown, ctx: AdmitContext): Admitted {
   const state = { size: 0 };
   const copy = walk(value, ctx, 1, state, ctx.property);
@@ -62,7 +68,7 @@ function walk(value: unknown, ctx: AdmitContext, depth: number, state: { size: n
         throw new TwinError("invalid-value", { twinId: ctx.twinId, property: path, value: showValue(value), rule: "finite" });
       }
       charge(ctx, state, 8, path);
-      return value;
+      return value === 0 ? 0 : value; // -0 as 0: see NEGATIVE_ZERO
     case "string":
       charge(ctx, state, value.length + 2, path);
       return value;

@@ -187,13 +187,22 @@ export class TwinRegistry {
   }
 
   private restore(prefetched?: Recovered): string[] {
-    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
+    /** Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"". */
+    const refusedOnDisk: string[] = [];
+    const refused = (twinId: string, where: string) => void refusedOnDisk.push(`${twinId} ${where}`);
+    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true, refused };
     let notTwins = 0;
     let invalid = 0;
     /** Twins with journalled changes but no record to apply them to (a snapshot lost them). */
     const lost = new Map<string, number>();
     const restore = (rec: TwinRecord) => {
-      const twin = fromRecord(rec, this.historyLength);
+      let twin: Twin | null;
+      try {
+        twin = fromRecord(rec, this.historyLength, refused);
+      } catch {
+        // As a journal entry that cannot be applied: the line is passed over, never the restart.
+        twin = null;
+      }
       if (!twin) return void notTwins++;
       // Salvage reads several snapshots: a twin's newest record wins.
       const known = this.twins.get(twin.id);
@@ -217,6 +226,9 @@ export class TwinRegistry {
     const warnings = recovered.warnings.slice();
     if (notTwins) warnings.push(`${notTwins} snapshot line(s) that are not twins were skipped`);
     if (invalid) warnings.push(`${invalid} journal entr${invalid === 1 ? "y" : "ies"} that could not be applied were skipped`);
+    if (refusedOnDisk.length) {
+      warnings.push(`${refusedOnDisk.length} name(s) or value(s) on disk that a write would have refused were skipped: ${showNames(refusedOnDisk)}`);
+    }
     if (lost.size) {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);
       warnings.push(`${lost.size} twin(s) could not be restored (${entries} journal entries name twins no snapshot or journal creates): ${showNames([...lost.keys()])}`);
@@ -844,7 +856,7 @@ export class TwinRegistry {
     if (typeof ts !== "number" || !Number.isFinite(ts)) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "epoch ms" });
     if (ts < 0) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "before 1970" });
     if (ts > this.clock() + this.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
-    return ts;
+    return ts === 0 ? 0 : ts; // -0 as 0, as values (json.ts, NEGATIVE_ZERO)
   }
 
   /**
@@ -893,7 +905,7 @@ export class TwinRegistry {
 
   /** admit(), without its walk for the plain numbers and booleans most readings are. */
   private admitValue(twin: Twin, name: string, raw: unknown): Json {
-    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw;
+    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw === 0 ? 0 : raw; // -0 as 0 (json.ts, NEGATIVE_ZERO)
     return admit(raw, this.admitContext(twin, name)).value;
   }
 

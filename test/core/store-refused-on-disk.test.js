@@ -1,0 +1,101 @@
+"use strict";
+/**
+ * Journal and snapshot lines typed by hand or written by another tool can carry names a write
+ * refuses (`__proto__`, `constructor`, "bad name") at the top of a section or deep inside a value,
+ * or nesting no write admits. A restart must pass over exactly those, restore the rest of the
+ * twin, name each one with its twin, and never write them back; nothing may inherit from them.
+ */
+const assert = require("assert");
+const fs = require("fs");
+const path = require("path");
+const { createHash } = require("crypto");
+const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries } = require("./store-support");
+
+/** A snapshot as another tool would write one: header, the twin lines as given (raw JSON text), a trailer whose count and checksum match. */
+function snapshotText(lsn, lines) {
+  const hash = createHash("sha256");
+  for (const line of lines) hash.update(line + "\n");
+  const head = { format: "twinwire-snapshot", version: 2, lsn, created: NOW };
+  const trailer = { format: "twinwire-snapshot-end", count: lines.length, sha256: hash.digest("hex") };
+  return [JSON.stringify(head), ...lines, JSON.stringify(trailer)].join("\n") + "\n";
+}
+
+/** What a user's code downstream may do with a document's section: a copy by assignment. */
+function inheritsPlainly(section) {
+  return Object.getPrototypeOf(Object.assign({}, section)) === Object.prototype;
+}
+
+const WARNING = "name(s) or value(s) on disk that a write would have refused were skipped: ";
+
+describe("core/store: names and values on disk that a write would refuse", function () {
+  this.timeout(20000);
+  useStoreDirs("store-refused-on-disk");
+
+  afterEach(function () {
+    delete Object.prototype.polluted;
+  });
+
+  it("journal lines: passes over exactly the refused names and values, names each with its twin, restores the rest and never writes them back", async function () {
+    const dir = freshDir("journal");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1", { attributes: { site: "a" } });
+    first.reg.report("pump-1", { temperature: 20 }, { ts: NOW });
+    assert.ifError(await durable(first.reg));
+    await first.reg.close();
+    assert.deepStrictEqual(journalEntries(dir).map((e) => e.l), [1, 2]);
+    // Raw text: a JavaScript literal would turn "__proto__" into a prototype, not a key.
+    const typed = [
+      `{"l":3,"o":"u","i":"pump-1","v":3,"t":${NOW},"ap":{"__proto__":{"polluted":true},"constructor":"x","floor":3,"loc":{"geo":{"__proto__":{"polluted":true}}}}}`,
+      `{"l":4,"o":"u","i":"pump-1","v":4,"t":${NOW},"rv":{"cfg":{"constructor":{"prototype":{"polluted":true}}},"rpm":900}}`,
+      `{"l":5,"o":"c","i":"valve-1","v":1,"t":${NOW},"m":null,"a":{"__proto__":{"polluted":true},"bad name":1,"ok":1},"d":{"open":[{"__proto__":{}},${NOW}],"rate":[2,${NOW}]}}`,
+    ];
+    fs.appendFileSync(lastJournal(dir), typed.join("\n") + "\n");
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [
+      `7 ${WARNING}pump-1 attributes "__proto__", pump-1 attributes "constructor", pump-1 attributes "loc" (the key "__proto__" in it), ` +
+        `pump-1 reported "cfg" (the key "constructor" in it), valve-1 attributes "__proto__", valve-1 attributes "bad name", valve-1 desired "open" (the key "__proto__" in it)`,
+    ]);
+    const pump = reg.get("pump-1");
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.attributes, pump.reported, pump.version])), [{ site: "a", floor: 3 }, { temperature: 20, rpm: 900 }, 4]);
+    const valve = reg.get("valve-1");
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([valve.attributes, valve.desired])), [{ ok: 1 }, { rate: 2 }]);
+    for (const section of [pump.attributes, pump.reported, valve.attributes, valve.desired]) assert.ok(inheritsPlainly(section), "a copy of the section has an ordinary prototype");
+    assert.strictEqual({}.polluted, undefined);
+
+    // The next snapshot holds the twins as restored: a restart from it has nothing to pass over.
+    const expected = docs(reg);
+    await reg.compact();
+    await reg.close();
+    const again = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(again.warnings, []);
+    assert.deepStrictEqual(docs(again.reg), expected);
+  });
+
+  it("a snapshot another tool wrote (its checksum matches): the restart neither throws on nesting no write admits nor keeps a refused name", async function () {
+    const dir = freshDir("snapshot");
+    let deep = "1";
+    for (let k = 0; k < 100000; k++) deep = "[" + deep;
+    deep += "]".repeat(100000);
+    const line =
+      `{"i":"pump-1","m":null,"c":${NOW},"u":${NOW},"v":3,"l":3,"on":false,"ls":null,` +
+      `"a":{"__proto__":{"polluted":true},"site":"b","trace":${deep}},` +
+      `"r":{"temperature":[21,${NOW}],"prototype":[1,${NOW}]},` +
+      `"lc":{"stage":"run","constructor":{"prototype":{"polluted":true}}},` +
+      `"st":{"mirror":{"ok":true},"bad key!":1}}`;
+    const other = `{"i":"pump-2","m":null,"c":${NOW},"u":${NOW},"v":1,"l":4,"on":false,"ls":null,"a":{"site":"c"},"r":{}}`;
+    fs.writeFileSync(path.join(dir, `snapshot-${String(4).padStart(16, "0")}.jsonl`), snapshotText(4, [line, other]));
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [
+      `5 ${WARNING}pump-1 attributes "__proto__", pump-1 attributes "trace" (nested deeper than 256 levels), pump-1 reported "prototype", ` +
+        `pump-1 lifecycle (the key "constructor" in it), pump-1 state "bad key!"`,
+    ]);
+    const doc = reg.get("pump-1");
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([doc.attributes, doc.reported, doc.lifecycle, doc.version])), [{ site: "b" }, { temperature: 21 }, null, 3]);
+    assert.ok(inheritsPlainly(doc.attributes));
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(reg.getState("pump-1", "mirror"))), { ok: true });
+    assert.strictEqual(reg.get("pump-2").attributes.site, "c");
+    assert.strictEqual({}.polluted, undefined);
+  });
+});
