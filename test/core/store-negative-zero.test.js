@@ -6,22 +6,13 @@
  * snapshot (short series written out, long ones as encoded blocks, which keep -0 bit-exact).
  */
 const assert = require("assert");
-const { NOW, useStoreDirs, freshDir, openRegistry, durable } = require("./store-support");
+const { NOW, useStoreDirs, freshDir, openRegistry, durable, histories } = require("./store-support");
 
 const isPositiveZero = (v) => Object.is(v, 0);
 
 describe("core/store: a reading of -0 across a restart", function () {
   this.timeout(20000);
   useStoreDirs("store-negative-zero");
-
-  /** Every history of every twin, point for point (deepStrictEqual tells -0 from 0). */
-  function histories(reg) {
-    const out = {};
-    for (const id of [...reg.ids()].sort()) {
-      for (const name of Object.keys(reg.get(id).reported).sort()) out[`${id}/${name}`] = reg.history(id, name);
-    }
-    return out;
-  }
 
   async function stored(dir) {
     const { reg } = openRegistry(dir, { mode: "strict" });

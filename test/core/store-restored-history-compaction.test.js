@@ -7,19 +7,10 @@
  * restored series undecoded (the memory a lazy restore saves is not spent by the next snapshot).
  */
 const assert = require("assert");
-const { NOW, useStoreDirs, freshDir, openRegistry, durable } = require("./store-support");
+const { NOW, useStoreDirs, freshDir, openRegistry, durable, histories } = require("./store-support");
 const { arenaStats } = require("../../nodes/lib/core/history");
 
 const TWINS = 6;
-
-/** Every history point of every twin, by twin and property. */
-function histories(reg) {
-  const out = {};
-  for (const id of [...reg.ids()].sort()) {
-    for (const name of Object.keys(reg.get(id).reported).sort()) out[`${id}/${name}`] = reg.history(id, name);
-  }
-  return out;
-}
 
 /** Twins with a long series whose ring has let old points go (45 readings, 20 kept), one of 10 and one of 3 (written out). */
 async function stored(dir) {

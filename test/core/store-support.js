@@ -54,9 +54,13 @@ function docs(reg) {
   return out;
 }
 
+/** Each twin's history of `property` by twin id; without one, every property's, by "twin/property". */
 function histories(reg, property) {
   const out = {};
-  for (const id of [...reg.ids()].sort()) out[id] = reg.history(id, property);
+  for (const id of [...reg.ids()].sort()) {
+    if (property !== undefined) out[id] = reg.history(id, property);
+    else for (const name of Object.keys(reg.get(id).reported).sort()) out[`${id}/${name}`] = reg.history(id, name);
+  }
   return out;
 }
 
