@@ -376,7 +376,8 @@ export class Scorer {
   /**
    * The offsets start at the largest errors of the first CONFORMAL_MIN on each side: about the
    * 95 % point of each side, a little narrow, which the tracking widens quickly (a miss moves an
-   * offset 39 times as far as a reading inside does). The ring is not needed after.
+   * offset 39 times as far as a reading inside does); where the forecasts overlap, at
+   * START_OVERLAP, as those errors hold only a few outcomes. The ring is not needed after.
    */
   private start(overlap: boolean): void {
     if (overlap) {
