@@ -92,8 +92,8 @@ export const COVER_SPAN = 200;
  * MAEs, and a calm stretch of a few outcomes narrowed it as fast as dozens of independent ones
  * would. Each settled forecast therefore steps by GAMMA / span, GAMMA per outcome, as the method
  * assumes; the long-run share of misses still goes to 2.5 % a side (the same step both ways).
- * Intervals are narrower at the same or higher coverage (50 random walks, by hand: width over the exact
- * 95 % interval's: 10 s for 8 h at 1 h 1.72 -> 1.57, coverage 0.867 -> 0.865; under reading
+ * Intervals are narrower at the same or higher coverage (50 random walks, by hand: width over
+ * the exact 95 % interval's: 10 s for 8 h at 1 h 1.72 -> 1.57, coverage 0.867 -> 0.865; under reading
  * noise 1.48 -> 1.37, 0.891 both; 114 readings at 6 ahead 1.93 -> 1.76, 0.911 -> 0.928; 144
  * at 12 ahead 2.44 -> 1.92, 0.892 -> 0.910), and beaver1 at 1 h no longer narrows to 1 MAE in
  * the calm hours before its jump: 66 of 73 inside (0.904) instead of 65, one from the line (the
