@@ -104,15 +104,14 @@ describe("predict: auto and calibrated intervals", function () {
     assert.ok(mean <= 0.9, `geometric mean ${mean.toFixed(3)}`);
   });
 
-  it("keeps 90-97 % of outcomes inside the 95 % interval on the long real series, and near it on the short ones", function () {
+  it("keeps 90-97 % of outcomes inside the 95 % interval on every real series", function () {
     for (const r of runs) {
       assert.ok(r.judged >= 50, r.name);
-      // A series of 60-120 judged forecasts holds 1.5 % per miss, and the beavers change level
-      // when they become active, a run of six misses 1 h ahead: beaver2 0.898 at worst there
-      // (bench/prediction-quality.js; beaver1 0.904 since the interval's integrator, 0.849
-      // before); every other series is within 90-97 %.
-      const [lo, hi] = r.judged >= 180 ? [0.9, 0.97] : [0.84, 0.98];
-      assert.ok(r.coverage >= lo && r.coverage <= hi, `${r.name}: ${r.coverage.toFixed(3)} of ${r.judged}`);
+      // Issue 12's band, on short series too, where a miss is 1.4-1.7 % of those judged: beaver1
+      // at 1 h holds 66 of 73 (0.904), one miss from the line. 6 of its misses are the forecasts
+      // issued in the hour before one jump; with the offsets stepped per forecast instead of per
+      // outcome (scorer.ts, GAMMA) it held 65 (0.890).
+      assert.ok(r.coverage >= 0.9 && r.coverage <= 0.97, `${r.name}: ${r.coverage.toFixed(3)} of ${r.judged}`);
     }
   });
 

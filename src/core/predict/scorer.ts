@@ -40,8 +40,9 @@
  * - the interval: a lower and an upper offset in units of the error scale the forecast was issued
  *   with (the larger of a recent and a fast MAE, see FAST_SPAN: a growing or shrinking error scale
  *   is followed at once), each tracked as adaptive
- *   conformal inference does: every settled forecast moves it by GAMMA x (miss - 2.5 %), a miss
- *   being a reading outside that side of the interval as it was published. Whatever the errors
+ *   conformal inference does: every outcome moves it by GAMMA x (miss - 2.5 %), a miss being a
+ *   reading outside that side of the interval as it was published (where the settled forecasts
+ *   overlap, each of the several an outcome spans moves it by its share, see GAMMA). Whatever the errors
  *   do, the long-run share of misses on each side goes to 2.5 % (a miss widens the side 39 times
  *   as far as a reading inside narrows it). No parametric formula: skewed, biased or
  *   heavy-tailed errors get the interval they need.
@@ -55,8 +56,9 @@
  *   falls back to nothing as the share of misses returns to 5 %; it never narrows the interval.
  * - Before that, the offsets start from the first CONFORMAL_MIN errors (once MIN_SETTLED have
  *   settled, so the MAE that scales them means something): each at the second largest on its
- *   side (at least START_FLOOR MAEs where the forecasts overlap), a little narrow, which misses widen quickly; starting wide would take hundreds of
- *   readings to narrow. Until then the interval is a wide fallback from the spread of the changes
+ *   side, a little narrow, which misses widen quickly; starting wide would take hundreds of
+ *   readings to narrow. Where the forecasts overlap, those errors hold a few outcomes, and both
+ *   start at START_OVERLAP MAEs instead. Until then the interval is a wide fallback from the spread of the changes
  *   between readings (as if the series were a random walk), and coverage is null.
  */
 import { JsonObject } from "../json";
@@ -78,20 +80,40 @@ export const SHRINK = 10;
 /** The running coverage spans about this many settled outcomes. */
 export const COVER_SPAN = 200;
 /**
- * Step of each offset per settled forecast, in MAEs. Larger follows a change in the errors faster
+ * Step of each offset per outcome, in MAEs. Larger follows a change in the errors faster
  * and holds the share of misses nearer 5 % over a short series; smaller gives a steadier width.
  * 1 held every real series of a hundred readings or more within 90-97 % but the beavers' (0.5
  * and 0.7 let more of them out; bench/prediction-quality.js).
  *
- * Where the settled forecasts overlap, one outcome spans several of them (the horizon over their
- * spacing, 12 for a 10 s sensor forecast 1 h ahead), and a run of misses from one outcome steps a
- * side by GAMMA each: on 8 h walks of such a sensor (--null 200) the interval averaged 1.86 times
- * the exact 95 % interval's width (1.65 under reading noise) and held 0.881 (0.896). GAMMA over
- * that span, with the offsets started at START_FLOOR, gave 1.23 times the exact width at 0.878
- * (0.891), every real series within 90-97 % (beaver1 at 1 h 0.904) and fewer walks outside it on
- * every shape several steps ahead; but a level that steps 10 standard deviations up and down every
- * 40 readings, forecast 6 ahead (predict-interval-shortfall.test.js), held 0.857-0.874 instead of
- * 0.891-0.908: the long memory of one run stepped by GAMMA each is what covers the next shift.
+ * Where the settled forecasts overlap, one outcome spans several of them: span, the horizon over
+ * their spacing (6 for a 10 min series forecast 1 h ahead, 12 for a 10 s sensor, whose settled
+ * forecasts are 5 min apart). Stepped by GAMMA per settled forecast, one outcome moved a side span
+ * times as far as one step ahead, both ways: a run of misses from one jump widened it by up to 12
+ * MAEs, and a calm stretch of a few outcomes narrowed it as fast as dozens of independent ones
+ * would. Each settled forecast therefore steps by GAMMA / span, GAMMA per outcome, as the method
+ * assumes; the long-run share of misses still goes to 2.5 % a side (the same step both ways).
+ * Intervals are narrower at the same or higher coverage (50 random walks, by hand: width over
+ * the exact 95 % interval's: 10 s for 8 h at 1 h 1.72 -> 1.57, coverage 0.867 -> 0.865; under reading
+ * noise 1.48 -> 1.37, 0.891 both; 114 readings at 6 ahead 1.93 -> 1.76, 0.911 -> 0.928; 144
+ * at 12 ahead 2.44 -> 1.92, 0.892 -> 0.910), and beaver1 at 1 h no longer narrows to 1 MAE in
+ * the calm hours before its jump: 66 of 73 inside (0.904) instead of 65, one from the line (the
+ * outcome of the forecast issued at its 69th reading is inside by 0.006, the 68th's outside by
+ * 0.001; widening every interval by half the sensor's resolution, as a reading is the quantity
+ * rounded to it, made that 67, but moved New York's temperature at 7 d 0.936 -> 0.927 and the
+ * null walks above 97 % 0.013 -> 0.014, and was left for now). With START_OVERLAP and
+ * KI (both needed, see there), every real row is within 90-97 % and fewer null walks leave it
+ * (bench/prediction-quality.js --null 200, mean over 26 shapes: below 90 % 0.158 -> 0.095, above
+ * 97 % 0.019 -> 0.013). Tried and dropped (same figures, offsets started as before, KI 3):
+ * GAMMA / sqrt(span) and GAMMA / span^0.15-0.35 kept beaver1 at 0.890 and took Air passengers at
+ * 12 months to 0.989-1.000 and New York's ozone at 7 d to 0.973 (a side started wide narrowed too
+ * slowly). Steps that decay within a run of same-side misses from overlapping forecasts (the
+ * k-th GAMMA / k or / sqrt(k), or only the first counted; a run ending after span forecasts or at
+ * the first reading inside), the narrowing untouched, left beaver1 at 0.890; all but / sqrt(k)
+ * took monthly sunspots or Mauna Loa at 12 months below 90 % (0.74-0.90) or raised the null walks
+ * below 90 % to 0.21-0.29: they narrow as before but widen less. Keeping each offset above 1.77
+ * MAEs (GAMMA per forecast) took Air passengers at 12 months to 1.000 and ozone at 7 d to 0.986:
+ * where the errors lean one way (Air passengers' offsets start at 1.8 and 7.8 MAEs), a floor on
+ * each side holds the side that needs little too wide.
  */
 export const GAMMA = 1;
 /**
@@ -131,7 +153,13 @@ export const FAST_SPAN = 5;
  * real rows' ratios 0.857 -> 0.887) and other short series ended above 1 instead (New York's
  * temperature at 1 d 1.003, the Nile at 1 y 1.002). Lending against all settled forecasts instead
  * of recent ones, gating the blend itself on that bound, or discounting the bank by its own noise
- * moved the excess by less than 0.001 and left 4-6 real rows above 1.
+ * moved the excess by less than 0.001 and left 4-6 real rows above 1. Lending only what the blend
+ * earned beyond what was published (mae[1] - mae[2], so a gain already in the bank is not lent on
+ * again) left 5 real rows above 1 (Lake Huron at 5 y 0.998 -> 1.016, New York's temperature at 7 d
+ * 1.0002; beaver1 1.011, UK gas at 1 y 1.0011) and the walks' mean ratio 1.0024 -> 1.0022.
+ * What the three rows lose, in total absolute error: Lake Huron at 1 y one forecast (0.009 of 56.8,
+ * issued at reading 13), UK gas at 1 y one seasonal forecast (3.8 of 2,928), beaver1 five ewma
+ * forecasts lagging its fall after the jump (0.25 of 19.0; net 0.23).
  *
  * Counting evidence as its effective number of outcomes (Diebold-Mariano): settled forecasts at a
  * horizon of several spacings overlap, so per candidate the ratio r of the variance of
@@ -151,21 +179,29 @@ export const FAST_SPAN = 5;
 export const ALLOWANCE = 0.5;
 /**
  * The integrator's gain, in MAEs. Conformal PID scales it to the largest errors; in MAE units that
- * is a few. With 2.5 to 8, beaver1 at 1 h held 0.90-0.92 of its outcomes instead of 0.849 and no
- * series left 90-97 %; 2 was too weak there (bench/prediction-quality.js).
+ * is a few (a beaver's jump 4 MAEs, a Gaussian's largest in a thousand 4.1). With the offsets
+ * stepped per outcome (GAMMA), a run of misses from one jump widens a side by about GAMMA, no
+ * longer by the run's length: the memory of a shift that then comes again the other way is the
+ * integrator's, which sees every miss. A level moving 10 standard deviations up and down every 40
+ * readings, forecast 6 ahead (predict-interval-shortfall.test.js, seeds 1-5), held 0.866-0.874 at
+ * 3, 0.866-0.908 at 4, 0.882-0.916 at 5, 0.899-0.916 at 6 and 0.908-0.924 at 8; every real row is
+ * within 90-97 % at 3 to 8, and null walks below 90 % fall from 0.124 to 0.085 (above 97 %
+ * 0.0121 -> 0.0137). Raising its cap instead (SATURATION 0.9 or 1.2 at 3) left that level at
+ * 0.874: it is the gain that answers a run, not the cap. Before GAMMA was per outcome, 2.5 to 8
+ * held beaver1 at 1 h at 0.90-0.92 instead of 0.849 without an integrator and 2 was too weak.
  */
-export const KI = 3;
+export const KI = 6;
 /**
  * The integrator's saturation constant: 2/pi (ceil(delta ln Tg) - 1 / ln Tg), the paper's choice for
  * coverage within delta of the target by outcome Tg; 0.5 for delta 5 % by Tg 60 to 200.
  */
 const CSAT = 0.5;
 /**
- * The integrator adds at most this many MAEs to a side (KI tan 0.6, about 2): a shortfall widens
- * the interval by about as much as a run of misses does, not to many times the error scale (the
- * paper lets it grow without bound). Caps from 2 to 9 MAEs gave the same coverage on every series;
- * 1.4 or less left beaver1 below 90 %. The cost is width: over the real series the interval after
- * warm-up is 15 % wider on average (0 to 52 %; bench/prediction-quality.js).
+ * The integrator adds at most this many MAEs to a side (KI tan 0.6: about 4 at KI 6): a shortfall
+ * widens the interval by a few error scales, not by many times the error scale (the paper lets it
+ * grow without bound). At KI 3, caps from 2 to 9 MAEs gave the same coverage on every series, 1.4
+ * or less left beaver1 below 90 %, and the interval after warm-up was 15 % wider on average over
+ * the real series (0 to 52 %; bench/prediction-quality.js).
  */
 const SATURATION = 0.6;
 export const INTEGRATOR_MAX = KI * Math.tan(SATURATION);
@@ -176,20 +212,20 @@ export const INTEGRATOR_MAX = KI * Math.tan(SATURATION);
  * a hundred readings forecast 6 readings ahead the offsets start at 0.4-3.3 MAEs (10th to 90th
  * percentile) instead of about 2.5, a quarter of the first ten outcomes judged fall outside, and
  * the share inside ended at 0.87-0.92 at several readings ahead (below 90 % in 10-75 % of the
- * walks; bench/prediction-quality.js --null) before START_FLOOR, 0.89-0.92 (6-63 %) with it; one
- * step ahead it ends at 0.93-0.95. Wider starts did not
+ * walks; bench/prediction-quality.js --null) before a floor at START_OVERLAP, 0.89-0.92 (6-63 %)
+ * with it; one step ahead it ends at 0.93-0.95. Wider starts did not
  * carry over to the real series: starting from the largest error, from the pooled absolute errors,
  * or from the errors less their median left 4 real rows outside 90-97 % each (New York at 7 d above
  * 97 % under all three; the pooled and median starts brought beaver2 to 0.915 and 0.932 and Air
  * passengers at 12 months to 1.000); at least 2.46 MAEs (a Gaussian's 97.5 % point) at several
  * readings ahead halved the walks below 90 % (17 % -> 8 % over all 24 shapes) but took Air
- * passengers at 12 months to 0.989 and left beaver2 at 0.898. START_FLOOR bounds this rank from
- * below where the errors overlap.
+ * passengers at 12 months to 0.989 and left beaver2 at 0.898. Where the errors overlap, the offsets
+ * now start at START_OVERLAP instead: this rank applies one step ahead.
  *
  * It is not split conformal's finite-sample quantile: with exchangeable errors the second largest
  * of 20 holds a new one with probability 19/21 on its side (about 81 % on both), and rank
  * ceil((n + 1)(1 - a)) needs 39 errors for a = 2.5 % a side; on the 20 absolute errors pooled it
- * is the largest (95 %). Started there (START_FLOOR kept), 4 more real rows left 90-97 %, all above
+ * is the largest (95 %). Started there (with the floor), 4 more real rows left 90-97 %, all above
  * (Air passengers at 12 months 1.000, New York's ozone at 1 d 0.988 and 7 d 1.000, solar at 7 d
  * 0.990); the largest on each side took ozone at 1 d to 0.975 and solar at 7 d to 0.980. beaver1
  * at 1 h stayed at 0.890 under every start: of its 8 misses in 73, 6 are the forecasts issued in
@@ -198,23 +234,25 @@ export const INTEGRATOR_MAX = KI * Math.tan(SATURATION);
 const START_RANK = 1;
 /**
  * Where the settled forecasts overlap (the horizon is two or more of their spacings: each shares
- * at least half its path with the next), each offset starts at least at START_FLOOR MAEs: what
- * START_RANK gives on CONFORMAL_MIN independent Gaussian errors (the second largest of 20 is on
- * average 1.413 standard deviations, 1.77 MAEs). Twenty errors that overlap hold a few outcomes,
- * not twenty, and their second largest is then often far below that point; a start that narrow
- * is not widened by a miss in time either, because at such a horizon a miss is known only when a
- * whole run of forecasts already issued has missed. A floor at what the rank means where the
- * errors are independent, not a width tuned to a series: one step ahead it does not apply.
- * On the walks of bench/prediction-quality.js --null (200 seeds), the shapes of a sensor read
- * every 10 s for 8 h and forecast 1 h ahead held 0.881 (plain walk) and 0.896 (slow walk under
- * reading noise) of their outcomes instead of 0.811 and 0.859, below 90 % in 49 % and 43 % of the
- * walks instead of 82 % and 66 %; the real shapes several readings ahead gained 0.2-1.5 points
- * (monthly sunspots at 12 months none) and fewer of their walks ended below 90 % (beaver2's 61 %
- * -> 46 %, Air passengers at 12 months 74 % -> 63 %). The real series: beaver2 at 1 h 0.898 -> 0.915, beaver1 0.904 -> 0.890 (65 of
- * 73 instead of 66), the other rows stay within 90-97 %. The Gaussian 97.5 % point (2.46 MAEs)
- * instead took Air passengers at 12 months to 0.989 (see START_RANK).
+ * at least half its path with the next), both offsets start at START_OVERLAP MAEs: what START_RANK
+ * gives on CONFORMAL_MIN independent Gaussian errors (the second largest of 20 is on average 1.413
+ * standard deviations, 1.77 MAEs), not what it gives on the first twenty errors, which then hold a
+ * few outcomes: their second largest is noise, 0.4-3.3 MAEs on random walks at 6 readings ahead
+ * (see START_RANK). What the rank means where the errors are independent, not a width tuned to a
+ * series; one step ahead it does not apply.
+ *
+ * It was first a floor under the rank (each offset at least 1.77 MAEs): the shapes of a sensor read
+ * every 10 s for 8 h and forecast 1 h ahead (--null, 200 walks) then held 0.881 and 0.896 of their
+ * outcomes instead of 0.811 and 0.859, and beaver2 at 1 h 0.915 instead of 0.898. With the offsets
+ * stepped per outcome (GAMMA), a start that is off takes span times as many forecasts to correct,
+ * and the rank's noise stays: it left Air passengers at 12 months at 1.000 (its upper offset
+ * started at 7.8 MAEs and hardly narrowed), New York's ozone at 7 d at 0.973 and solar at 7 d at
+ * 0.980, at KI 3 and 6 alike. Started at 1.77 MAEs, every real row is within 90-97 % (KI 3 to 8).
+ * Started there with the offsets stepped per forecast, beaver1 stayed at 0.890 and beaver2, Lake
+ * Huron at 5 y and Air passengers at 12 months fell to 0.881, 0.864 and 0.888: a narrow start that
+ * a calm stretch narrows further, fast.
  */
-const START_FLOOR = 1.77;
+const START_OVERLAP = 1.77;
 /** Each side's share of misses: a 95 % interval. */
 const TAIL = 0.025;
 /** The fallback interval is this many times the random-walk 95 % interval. */
@@ -293,18 +331,19 @@ export class Scorer {
     this.prev = y;
     const early = (typical * 1000) / 2;
     const late = (2 * typical + horizon) * 1000;
-    const overlap = horizon >= 2 * spacing(typical, horizon);
+    // How many settled forecasts one outcome spans (see GAMMA); 1 one step ahead.
+    const span = Math.max(1, horizon / spacing(typical, horizon));
     let settled = false;
     while (this.pending.length > 0 && this.pending[0][0] <= ts + early) {
       const slot = this.pending.shift() as number[];
       if (ts - slot[0] > late) continue;
-      this.score(slot, y, overlap);
+      this.score(slot, y, span);
       settled = true;
     }
     if (settled) this.choose(eligible);
   }
 
-  private score(slot: number[], y: number, overlap: boolean): void {
+  private score(slot: number[], y: number, span: number): void {
     this.settled++;
     const w = Math.max(1 / this.settled, 1 / MAE_SPAN);
     const p = slot[7];
@@ -325,15 +364,16 @@ export class Scorer {
     }
     if (this.conformal) {
       if (slot[5] === 1) {
-        this.qlo += GAMMA * ((y < slot[1] ? 1 : 0) - TAIL);
-        this.qhi += GAMMA * ((y > slot[2] ? 1 : 0) - TAIL);
+        const step = GAMMA / span;
+        this.qlo += step * ((y < slot[1] ? 1 : 0) - TAIL);
+        this.qhi += step * ((y > slot[2] ? 1 : 0) - TAIL);
         this.judged++;
         this.shortfall += (y < slot[1] || y > slot[2] ? 1 : 0) - 2 * TAIL;
       }
     } else if (scale > 0 && this.settled > MIN_SETTLED) {
       // Errors scaled by an MAE of fewer settled forecasts than that are scaled by noise.
       this.z.push(e / scale);
-      if (this.z.length >= CONFORMAL_MIN) this.start(overlap);
+      if (this.z.length >= CONFORMAL_MIN) this.start(span >= 2);
     }
     this.mae[0] += w * (Math.abs(dy) - this.mae[0]);
     this.mae[1] += w * (Math.abs(e) - this.mae[1]);
@@ -346,14 +386,18 @@ export class Scorer {
   /**
    * The offsets start at the largest errors of the first CONFORMAL_MIN on each side: about the
    * 95 % point of each side, a little narrow, which the tracking widens quickly (a miss moves an
-   * offset 39 times as far as a reading inside does). The ring is not needed after.
+   * offset 39 times as far as a reading inside does); where the forecasts overlap, at
+   * START_OVERLAP, as those errors hold only a few outcomes. The ring is not needed after.
    */
   private start(overlap: boolean): void {
-    const all = this.z.toArray().sort((x, y) => x - y);
-    const n = all.length;
-    const floor = overlap ? START_FLOOR : 0;
-    this.qhi = Math.max(floor, all[n - 1 - START_RANK]);
-    this.qlo = Math.max(floor, -all[START_RANK]);
+    if (overlap) {
+      this.qhi = START_OVERLAP;
+      this.qlo = START_OVERLAP;
+    } else {
+      const all = this.z.toArray().sort((x, y) => x - y);
+      this.qhi = Math.max(0, all[all.length - 1 - START_RANK]);
+      this.qlo = Math.max(0, -all[START_RANK]);
+    }
     this.z = new Ring(CONFORMAL_MIN);
     this.conformal = true;
   }
