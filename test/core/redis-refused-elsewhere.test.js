@@ -11,6 +11,8 @@ const { useRedis, ledBy, split } = require("./redis-support");
 const { durable, waitFor } = require("./store-support");
 const { partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
 
+const REFUSED = /name\(s\) or value\(s\) in changes from other instances that a write would have refused were skipped: /;
+
 /** Appends raw entry text to the stream of twin `id`'s partition, as another writer. */
 function inject(client, store, id, texts) {
   const log = store.keys.partition(partitionOf(id, 64)).log;
@@ -71,6 +73,12 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     return { a, b, id, other, t, events, warnings, started };
   }
 
+  /** The refusal warnings' counts added up, and every name they gave. */
+  function counted(warnings) {
+    const refused = warnings.filter((w) => REFUSED.test(w));
+    return { refused, total: refused.reduce((n, w) => n + Number(w.split(" ")[0]), 0), text: refused.join("\n") };
+  }
+
   it("tells what the twin holds of a change from elsewhere, never a name or value it refused", async function () {
     const { b, id, other, t, events } = await injected();
     const pump = b.reg.get(id);
@@ -92,6 +100,69 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
       assert.ok(!told.includes(key), `no event tells "${key}"`);
     }
     for (const e of events) assert.strictEqual(e.origin, "elsewhere");
+    assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("warns that names and values from elsewhere were passed over, naming each with its twin", async function () {
+    const { b, id, other, warnings, started } = await injected();
+    await waitFor(() => warnings.some((w) => REFUSED.test(w)), "a warning before any is due by time", 5000);
+    await b.reg.close(); // tells what is still counted
+    const { refused, total, text } = counted(warnings);
+    assert.strictEqual(total, 7, text);
+    for (const part of [`${id} attributes "__proto__"`, `${id} reported "cfg" (the key "__proto__" in it)`, `${id} reported "bad name"`,
+      `${id} desired "mode" (the key "constructor" in it)`, `${id} predictions "temperature" (the key "__proto__" in it)`,
+      `${other} reported "open" (the key "constructor" in it)`, `${other} desired "flow" (the key "__proto__" in it)`]) {
+      assert.ok(text.includes(part), `${text} names ${part}`);
+    }
+    // One as the first arrive, one at close, and at most one a minute between.
+    assert.ok(refused.length <= 2 + Math.floor((Date.now() - started) / 60000), text);
+  });
+
+  it("warns about a stream of refused values a few times, not once per entry", async function () {
+    const { a, b, warnings, started } = await injected();
+    const id = ledBy(a.store, b.store, "meter");
+    a.reg.create(id, { reported: { n: 0 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
+    const N = 500;
+    const texts = [];
+    for (let i = 1; i <= N; i++) texts.push(`{"o":"u","i":"${id}","v":${i + 1},"t":${Date.now()},"rv":{"n":${i},"cfg":{"__proto__":{"k":${i}}}}}`);
+    await inject(ctx.client(), a.store, id, texts);
+    await waitFor(() => b.reg.get(id).reported.n === N, "every entry applied", 10000);
+    await b.reg.close();
+    const { refused, total, text } = counted(warnings);
+    assert.strictEqual(total, 7 + N, text);
+    assert.ok(refused.length <= 2 + Math.floor((Date.now() - started) / 60000), `${refused.length} warnings: ${text}`);
+    assert.match(text, new RegExp(`and \\d+ more`));
+  });
+
+  it("warns about names and values a partition read again holds (after an entry it could not apply), as it warns about changes", async function () {
+    const a = await ctx.open(lease);
+    const b = await ctx.open(lease);
+    await split(a, b);
+    const id = ledBy(a.store, b.store, "pump");
+    a.reg.create(id, { reported: { temperature: 20 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
+    const warnings = [];
+    const events = [];
+    b.store.onWarning((message) => warnings.push(message));
+    b.reg.subscribe((event) => events.push(event));
+    // Another tool rewrote the partition's snapshot (covering its stream) with a twin carrying a
+    // refused attribute, then wrote an entry for a twin nobody has: b reads the partition again.
+    const client = ctx.client();
+    const k = a.store.keys.partition(partitionOf(id, 64));
+    const [[last]] = await client.xrevrange(k.log, "+", "-", "COUNT", 1);
+    const t = Date.now();
+    const ghost = `{"i":"ghost-1","m":null,"c":${t},"u":${t},"v":1,"l":1,"on":false,"ls":null,"a":{"__proto__":{"polluted":true},"ok":1},"r":{}}`;
+    const mine = JSON.stringify({ i: id, m: null, c: t, u: t, v: 1, l: 2, on: true, ls: t, a: {}, r: { temperature: [20, t] } });
+    await client.hset(k.snap, "id", last, "data", [ghost, mine].join("\n"));
+    await client.xadd(k.log, "*", "e", JSON.stringify({ o: "u", i: "nobody", v: 2, t, rv: { n: 1 } }), "w", "hostile#1");
+    await waitFor(() => b.reg.has("ghost-1"), "the partition read again", 5000);
+    await waitFor(() => warnings.some((w) => REFUSED.test(w)), "a warning", 5000);
+    assert.match(counted(warnings).text, /ghost-1 attributes "__proto__"/);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(b.reg.get("ghost-1").attributes)), { ok: 1 });
+    assert.ok(!keysDeep(events.map((e) => e.changes)).includes("__proto__"));
     assert.strictEqual({}.polluted, undefined);
   });
 });
