@@ -7,9 +7,15 @@
  * The entries here are written straight into the streams, as a buggy or hostile client could.
  */
 const assert = require("assert");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
 const { useRedis, ledBy, split } = require("./redis-support");
 const { durable, waitFor } = require("./store-support");
 const { partitionOf } = require("../../nodes/lib/core/store/redis/partitions");
+const { TwinRegistry } = require("../../nodes/lib/core/registry");
+const { MemoryStore } = require("../../nodes/lib/core/store/memory-store");
+const { migrate, readLocal } = require("../../nodes/lib/core/store/migrate");
 
 const REFUSED = /name\(s\) or value\(s\) in changes from other instances that a write would have refused were skipped: /;
 
@@ -164,5 +170,28 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     assert.deepStrictEqual(JSON.parse(JSON.stringify(b.reg.get("ghost-1").attributes)), { ok: 1 });
     assert.ok(!keysDeep(events.map((e) => e.changes)).includes("__proto__"));
     assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("a migration from Redis names the names and values it passed over in its warnings", async function () {
+    const source = new TwinRegistry({ store: new MemoryStore() });
+    source.open();
+    source.create("pump-1", { attributes: { site: "a" }, reported: { temperature: 20 } });
+    const client = ctx.client();
+    await migrate({ kind: "registry", registry: source }, { kind: "redis", redis: client, registry: "plant", partitions: 1 });
+    const t = Date.now();
+    await client.xadd("twinwire:{plant:p0}:log", "*", "e",
+      `{"o":"u","i":"pump-1","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":2},"rv":{"cfg":{"constructor":{}},"rpm":900}}`, "w", "hostile#1");
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "refused-migrate-"));
+    try {
+      const result = await migrate({ kind: "redis", redis: client, registry: "plant" }, { kind: "local", dir: path.join(dir, "plant") });
+      assert.deepStrictEqual(result.warnings, [
+        '2 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 attributes "__proto__", pump-1 reported "cfg" (the key "constructor" in it)',
+      ]);
+      const { records } = await readLocal(path.join(dir, "plant"));
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(records.map((r) => [r.i, r.v, r.a, Object.keys(r.r)]))), [["pump-1", 2, { site: "a", floor: 2 }, ["temperature", "rpm"]]]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
