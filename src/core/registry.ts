@@ -324,7 +324,7 @@ export class TwinRegistry {
             const held = passedOver(passed, "reported", name) ? undefined : created.reported.get(name);
             if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
           }
-          if (told(changes, passed)) this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
+          if (told(changes, passed, "reported")) this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
         }
         if (e.d && hasKeys(e.d)) {
           const changes = dict<Change>();
@@ -332,7 +332,7 @@ export class TwinRegistry {
             const held = isPropertyName(name) && !passedOver(passed, "desired", name) ? created.desired?.get(name) : undefined;
             if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
           }
-          if (told(changes, passed)) this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
+          if (told(changes, passed, "desired")) this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
         }
         if (created.online) {
           this.markSeen(e.i, t);
@@ -459,7 +459,7 @@ export class TwinRegistry {
         const now = key in after ? after[key] : null;
         if (!jsonEqual(before, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(before), ts: t };
       }
-      if (told(changes, passed)) this.emit({ twinId: twin.id, version: v, section: "attributes", ts: t, changes, origin: ELSEWHERE });
+      if (told(changes, passed, "attributes")) this.emit({ twinId: twin.id, version: v, section: "attributes", ts: t, changes, origin: ELSEWHERE });
     }
     // Values as the twin holds them now (the entry's were copied, and may hold what was refused).
     if (readings.length) {
@@ -468,7 +468,7 @@ export class TwinRegistry {
         const held = passedOver(passed, "reported", name) ? undefined : twin.reported.get(name);
         if (held) changes[name] = { value: copyOf(held.value), previous: reportedBefore[i], ts: held.ts };
       });
-      if (told(changes, passed)) this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
+      if (told(changes, passed, "reported")) this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
     }
     if (e.r || e.rv) this.markSeen(twin.id, t);
     if (e.d) {
@@ -478,7 +478,7 @@ export class TwinRegistry {
         const held = twin.desired?.get(name);
         changes[name] = { value: held ? copyOf(held.value) : null, previous: desiredBefore[i], ts: held ? held.ts : t };
       });
-      if (told(changes, passed)) this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
+      if (told(changes, passed, "desired")) this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
     }
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t, ELSEWHERE);
     if (twin.online && !wasOnline) this.emitConnectivity(twin, true, t, ELSEWHERE);
@@ -510,7 +510,7 @@ export class TwinRegistry {
     } else {
       wholeChanges(changes, wholeBefore, wholeOf(twin, section), t);
     }
-    if (told(changes, passed)) this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
+    if (told(changes, passed, section)) this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
     return outcome;
   }
 
@@ -1311,11 +1311,13 @@ function passedOver(passed: PassedOver, section: string, name: string): boolean 
 }
 
 /**
- * Whether an event from elsewhere is told: not when every change in it was passed over (the twin
- * took nothing of that section); otherwise as the writer told it, changes or none.
+ * Whether a section's event from elsewhere is told: not when every change in it was passed over
+ * (the twin took nothing of that section); otherwise as the writer told it, changes or none.
  */
-function told(changes: Record<string, Change>, passed: PassedOver): boolean {
-  return passed.length === 0 || hasKeys(changes);
+function told(changes: Record<string, Change>, passed: PassedOver, section: string): boolean {
+  if (passed.length === 0 || hasKeys(changes)) return true;
+  for (let k = 0; k < passed.length; k += 2) if (passed[k] === section) return false;
+  return true;
 }
 
 /** A held value for an event: objects copied, as a write's own events copy them (a listener may change its copy). */

@@ -71,11 +71,13 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
       `{"o":"u","i":"${id}","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":3},"rv":{"cfg":{"a":{"__proto__":{"polluted":true}}},"rpm":900,"bad name":1,"z":-0}}`,
       `{"o":"u","i":"${id}","v":3,"t":${t},"d":{"mode":[{"constructor":{"prototype":{"polluted":true}}},${t}],"speed":[5,${t}]}}`,
       `{"o":"p","i":"${id}","t":${t},"p":{"temperature":{"__proto__":{"polluted":true}},"rpm":{"forecast":-0}}}`,
+      // Nothing of it is taken: no reported event at all (the twin's version still steps).
+      `{"o":"u","i":"${id}","v":4,"t":${t},"rv":{"cfg":{"__proto__":{}}}}`,
     ]);
     await inject(ctx.client(), a.store, other, [
       `{"o":"c","i":"${other}","v":1,"t":${t},"m":null,"a":{"ok":1},"rv":{"open":{"constructor":{}},"rate":2},"d":{"flow":[{"__proto__":{}},${t}],"rate":[3,${t}]}}`,
     ]);
-    await waitFor(() => b.reg.has(other) && events.some((e) => e.section === "predictions"), "the injected changes on the other instance", 5000);
+    await waitFor(() => b.reg.has(other) && b.reg.get(id).version === 4, "the injected changes on the other instance", 5000);
     return { a, b, id, other, t, events, warnings, started };
   }
 
@@ -91,6 +93,7 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.attributes, pump.reported, pump.desired, pump.predictions])), [
       { site: "north", floor: 3 }, { temperature: 20, rpm: 900, z: 0 }, { speed: 5 }, { rpm: { forecast: 0 } },
     ]);
+    assert.strictEqual(pump.version, 4);
     const of = (twinId, section) => events.filter((e) => e.twinId === twinId && e.section === section).map((e) => e.changes);
     // Each event names only what was applied, with the value as the twin holds it.
     assert.deepStrictEqual(of(id, "attributes").map(Object.keys), [["floor"]]);
@@ -114,7 +117,7 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     await waitFor(() => warnings.some((w) => REFUSED.test(w)), "a warning before any is due by time", 5000);
     await b.reg.close(); // tells what is still counted
     const { refused, total, text } = counted(warnings);
-    assert.strictEqual(total, 7, text);
+    assert.strictEqual(total, 8, text);
     for (const part of [`${id} attributes "__proto__"`, `${id} reported "cfg" (the key "__proto__" in it)`, `${id} reported "bad name"`,
       `${id} desired "mode" (the key "constructor" in it)`, `${id} predictions "temperature" (the key "__proto__" in it)`,
       `${other} reported "open" (the key "constructor" in it)`, `${other} desired "flow" (the key "__proto__" in it)`]) {
@@ -137,7 +140,7 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     await waitFor(() => b.reg.get(id).reported.n === N, "every entry applied", 10000);
     await b.reg.close();
     const { refused, total, text } = counted(warnings);
-    assert.strictEqual(total, 7 + N, text);
+    assert.strictEqual(total, 8 + N, text);
     assert.ok(refused.length <= 2 + Math.floor((Date.now() - started) / 60000), `${refused.length} warnings: ${text}`);
     assert.match(text, new RegExp(`and \\d+ more`));
   });
