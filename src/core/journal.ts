@@ -61,9 +61,19 @@ export interface ApplyContext {
   stored?: { values: Props<Json>; entries: Array<Entry | undefined> };
   /**
    * Told each name or value from disk that was passed over because the write path would have
-   * refused it (`where`: the section and name, and what was wrong), so a restart can name them.
+   * refused it, so a restart can name them and a change applied from elsewhere can leave them
+   * out of its events: the section, the name in it (null for a whole section), and what was
+   * wrong with the value (null when the name itself was refused). `refusalText` words it.
    */
-  refused?: (twinId: string, where: string) => void;
+  refused?: Refused;
+}
+
+/** See ApplyContext.refused. */
+export type Refused = (twinId: string, section: string, name: string | null, why: string | null) => void;
+
+/** A refusal as a warning names it: `pump-1 reported "cfg" (the key "__proto__" in it)`. */
+export function refusalText(twinId: string, section: string, name: string | null, why: string | null): string {
+  return `${twinId} ${section}${name === null ? "" : ` "${name}"`}${why === null ? "" : ` (${why})`}`;
 }
 
 /**
@@ -290,7 +300,7 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
     putKeyed(twin, section, value as Props<Json | null>, ctx);
   } else {
     if (value === undefined) return "invalid";
-    const kept = ctx.fromDisk ? fromDisk(twin, section, value as Json, ctx) : (value as Json);
+    const kept = ctx.fromDisk ? fromDisk(twin, section, null, value as Json, ctx) : (value as Json);
     if (kept === undefined) return "invalid";
     (twin.derived ??= new Map()).set(section, kept);
   }
@@ -320,10 +330,10 @@ function putState(twin: Twin, s: Props<Json | null>, ctx: ApplyContext): void {
     let value = s[key];
     if (ctx.fromDisk) {
       if (!isStateKey(key)) {
-        refuse(twin, `state "${key}"`, ctx);
+        refuse(twin, "state", key, null, ctx);
         continue;
       }
-      if (value !== null && (value = fromDisk(twin, `state "${key}"`, value, ctx) as Json) === undefined) continue;
+      if (value !== null && (value = fromDisk(twin, "state", key, value, ctx) as Json) === undefined) continue;
     }
     if (value === null) twin.state?.delete(key);
     else (twin.state ??= new Map()).set(key, value);
@@ -343,10 +353,10 @@ function entriesOf(twin: Twin, section: string, props: Props<Json | null>, ctx: 
     let value = props[name];
     if (ctx.fromDisk) {
       if (!isPropertyName(name)) {
-        refuse(twin, `${section} "${name}"`, ctx);
+        refuse(twin, section, name, null, ctx);
         continue;
       }
-      if (value !== null && (value = fromDisk(twin, `${section} "${name}"`, value, ctx) as Json) === undefined) continue;
+      if (value !== null && (value = fromDisk(twin, section, name, value, ctx) as Json) === undefined) continue;
     }
     out.push([name, value]);
   }
@@ -370,10 +380,10 @@ let refusal = "";
  * depth, or nesting past DISK_DEPTH. -0 becomes 0, as it does on the way in (json.ts, admit), so
  * a value typed as -0 on disk reads as the one JSON.stringify would have written.
  */
-function fromDisk(twin: Twin, where: string, value: Json, ctx: ApplyContext): Json | undefined {
+function fromDisk(twin: Twin, section: string, name: string | null, value: Json, ctx: ApplyContext): Json | undefined {
   if (typeof value !== "object" || value === null) return value === 0 ? 0 : value;
   const copy = diskCopy(value, 1);
-  if (copy === undefined) refuse(twin, `${where} (${refusal})`, ctx);
+  if (copy === undefined) refuse(twin, section, name, refusal, ctx);
   return copy;
 }
 
@@ -405,8 +415,8 @@ function diskCopy(value: Json, depth: number): Json | undefined {
   return out;
 }
 
-function refuse(twin: Twin, where: string, ctx: ApplyContext): void {
-  ctx.refused?.(twin.id, where);
+function refuse(twin: Twin, section: string, name: string | null, why: string | null, ctx: ApplyContext): void {
+  ctx.refused?.(twin.id, section, name, why);
 }
 
 /** A whole attribute set from disk: each top-level name and value checked as a write checks them. */
@@ -414,10 +424,10 @@ function diskAttributes(twin: Twin, attributes: JsonObject, ctx: ApplyContext): 
   const out = dict();
   for (const key of Object.keys(attributes)) {
     if (!isPropertyName(key)) {
-      refuse(twin, `attributes "${key}"`, ctx);
+      refuse(twin, "attributes", key, null, ctx);
       continue;
     }
-    const value = fromDisk(twin, `attributes "${key}"`, attributes[key], ctx);
+    const value = fromDisk(twin, "attributes", key, attributes[key], ctx);
     if (value !== undefined) out[key] = value;
   }
   return out;
@@ -454,13 +464,13 @@ function putEntries(twin: Twin, section: "reported" | "desired", props: Props<En
     // property, a tenth of a restart's allocations).
     for (const name of Object.keys(props)) {
       if (!isPropertyName(name)) {
-        refuse(twin, `${section} "${name}"`, ctx);
+        refuse(twin, section, name, null, ctx);
         continue;
       }
       const tuple = props[name];
       if (!Array.isArray(tuple)) putEntry(twin, section, name, null, ctx);
       else if (tupleUsable(tuple)) {
-        const value = fromDisk(twin, `${section} "${name}"`, tuple[0], ctx);
+        const value = fromDisk(twin, section, name, tuple[0], ctx);
         if (value !== undefined) putValue(twin, section, name, value, tuple[1], typeof tuple[2] === "string" ? tuple[2] : undefined, ctx);
       }
     }
@@ -481,10 +491,10 @@ function putReadings(twin: Twin, e: ReportedValues & { t: number }, ctx: ApplyCo
       // checked, as a live reading checks it (most entries on disk are readings of known names).
       const old = reported.get(name);
       if (old === undefined && !isPropertyName(name)) {
-        refuse(twin, `reported "${name}"`, ctx);
+        refuse(twin, "reported", name, null, ctx);
         continue;
       }
-      const value = fromDisk(twin, `reported "${name}"`, values[name], ctx);
+      const value = fromDisk(twin, "reported", name, values[name], ctx);
       if (value !== undefined) putStored(twin, "reported", reported, name, old, value, ts, e.rs, ctx);
     }
   } else if (ctx.stored !== undefined && ctx.stored.values === values) {
@@ -641,7 +651,7 @@ function fromMap(map: Map<string, Json>): Props<Json> {
 const RECORD: ApplyContext = Object.freeze({ twins: new Map<string, Twin>(), historyLength: 0, fromDisk: true });
 
 /** Rebuilds a twin from an untrusted snapshot line; returns null when the line is not a twin. */
-export function fromRecord(rec: unknown, historyLength: number, refused?: ApplyContext["refused"]): Twin | null {
+export function fromRecord(rec: unknown, historyLength: number, refused?: Refused): Twin | null {
   if (!rec || typeof rec !== "object") return null;
   const r = rec as Partial<TwinRecord>;
   if (!isTwinId(r.i) || typeof r.v !== "number" || typeof r.l !== "number") return null;
@@ -654,7 +664,7 @@ export function fromRecord(rec: unknown, historyLength: number, refused?: ApplyC
     const value = r[DERIVED[section].code];
     if (value === undefined) continue;
     if (DERIVED[section].shape === "whole") {
-      const kept = fromDisk(twin, section, value as Json, ctx);
+      const kept = fromDisk(twin, section, null, value as Json, ctx);
       if (kept !== undefined) (twin.derived ??= new Map()).set(section, kept);
     } else if (isObject(value as Json)) putKeyed(twin, section, value as Props<Json | null>, ctx);
   }
@@ -665,13 +675,13 @@ export function fromRecord(rec: unknown, historyLength: number, refused?: ApplyC
   if (historyLength > 0 && r.h && typeof r.h === "object") {
     for (const name of Object.keys(r.h)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.h[name], true);
-      else refuse(twin, `history "${name}"`, ctx);
+      else refuse(twin, "history", name, null, ctx);
     }
   }
   if (historyLength > 0 && r.hb && typeof r.hb === "object") {
     for (const name of Object.keys(r.hb)) {
       if (isPropertyName(name)) (twin.history ??= new SeriesMap()).restore(name, historyLength, r.hb[name], false);
-      else refuse(twin, `history "${name}"`, ctx);
+      else refuse(twin, "history", name, null, ctx);
     }
   }
   twin.online = r.on === true;

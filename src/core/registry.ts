@@ -10,7 +10,7 @@ import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, value
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, sizeChange, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, Refused, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, refusalText, sizeChange, toRecord } from "./journal";
 import { Point } from "./history";
 import { MADE_EARLIER, Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -189,7 +189,7 @@ export class TwinRegistry {
   private restore(prefetched?: Recovered): string[] {
     /** Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"". */
     const refusedOnDisk: string[] = [];
-    const refused = (twinId: string, where: string) => void refusedOnDisk.push(`${twinId} ${where}`);
+    const refused: Refused = (twinId, section, name, why) => void refusedOnDisk.push(refusalText(twinId, section, name, why));
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true, refused };
     let notTwins = 0;
     let invalid = 0;
@@ -263,10 +263,25 @@ export class TwinRegistry {
    * applying one never counts as "covered" by a number from another instance.
    */
   private shared(): SharedRegistry {
-    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true };
+    /** What the entry being applied passed over: its events leave these out. */
+    const passed: PassedOver = [];
+    let report: Refused | undefined;
+    const refused: Refused = (twinId, section, name, why) => {
+      passed.push(section, name);
+      report?.(twinId, section, name, why);
+    };
+    const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true, refused };
     return {
       historyLength: this.historyLength,
-      apply: (entry) => this.applyElsewhere({ ...entry, l: ++this.lsn } as JournalEntry, disk),
+      apply: (entry, onRefused) => {
+        passed.length = 0;
+        report = onRefused;
+        try {
+          return this.applyElsewhere({ ...entry, l: ++this.lsn } as JournalEntry, disk, passed);
+        } finally {
+          report = undefined;
+        }
+      },
       run: (op) => this.runDurable(op),
       led: (twinIds, leads) => {
         for (const listener of this.leadership) {
@@ -292,7 +307,7 @@ export class TwinRegistry {
    * before the entry, which is the writer's: the stream applies a partition's changes in the
    * order its one leader made them.
    */
-  private applyElsewhere(e: JournalEntry, disk: ApplyContext): Applied {
+  private applyElsewhere(e: JournalEntry, disk: ApplyContext, passed: PassedOver): Applied {
     const twin = this.twins.get(e.i);
     const t = e.t;
     switch (e.o) {
@@ -301,21 +316,25 @@ export class TwinRegistry {
         const created = this.twins.get(e.i);
         if (outcome !== "applied" || !created) return outcome;
         this.emit({ twinId: e.i, version: created.version, section: "twin", ts: t, changes: dict(), op: "created", origin: ELSEWHERE });
+        // Values as the twin holds them (the entry's were copied, and may hold what was refused).
         const readings = readingsOf(e);
         if (readings.length) {
           const changes = dict<Change>();
-          for (const [name, value, ts] of readings) changes[name] = { value, previous: null, ts };
-          this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
+          for (const [name] of readings) {
+            const held = passedOver(passed, "reported", name) ? undefined : created.reported.get(name);
+            if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
+          }
+          if (told(changes, passed, "reported")) this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
         }
         if (e.d && hasKeys(e.d)) {
           const changes = dict<Change>();
           for (const name of Object.keys(e.d)) {
-            const tuple = e.d[name];
-            if (isPropertyName(name) && Array.isArray(tuple)) changes[name] = { value: tuple[0], previous: null, ts: tuple[1] };
+            const held = isPropertyName(name) && !passedOver(passed, "desired", name) ? created.desired?.get(name) : undefined;
+            if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
           }
-          this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
+          if (told(changes, passed, "desired")) this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
         }
-        if (readings.length) {
+        if (created.online) {
           this.markSeen(e.i, t);
           this.emitConnectivity(created, true, t, ELSEWHERE);
         }
@@ -346,10 +365,10 @@ export class TwinRegistry {
       }
       case "u":
         if (!twin) return applyEntry(e, disk);
-        return this.updateElsewhere(twin, e, disk);
+        return this.updateElsewhere(twin, e, disk, passed);
       default:
         if (!twin) return applyEntry(e, disk);
-        return this.derivedElsewhere(twin, e as DerivedEntry, disk);
+        return this.derivedElsewhere(twin, e as DerivedEntry, disk, passed);
     }
   }
 
@@ -415,7 +434,7 @@ export class TwinRegistry {
   }
 
   /** An update made elsewhere: events in the order `write` emits them. */
-  private updateElsewhere(twin: Twin, e: Extract<JournalEntry, { o: "u" }>, disk: ApplyContext): Applied {
+  private updateElsewhere(twin: Twin, e: Extract<JournalEntry, { o: "u" }>, disk: ApplyContext, passed: PassedOver): Applied {
     const t = e.t;
     const wasOnline = twin.online;
     const model = this.modelOf(twin);
@@ -440,30 +459,34 @@ export class TwinRegistry {
         const now = key in after ? after[key] : null;
         if (!jsonEqual(before, now)) changes[key] = { value: cloneJson(now), previous: cloneJson(before), ts: t };
       }
-      this.emit({ twinId: twin.id, version: v, section: "attributes", ts: t, changes, origin: ELSEWHERE });
+      if (told(changes, passed, "attributes")) this.emit({ twinId: twin.id, version: v, section: "attributes", ts: t, changes, origin: ELSEWHERE });
     }
+    // Values as the twin holds them now (the entry's were copied, and may hold what was refused).
     if (readings.length) {
       const changes = dict<Change>();
-      readings.forEach(([name, value, ts], i) => (changes[name] = { value, previous: reportedBefore[i], ts }));
-      this.markSeen(twin.id, t);
-      this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
+      readings.forEach(([name], i) => {
+        const held = passedOver(passed, "reported", name) ? undefined : twin.reported.get(name);
+        if (held) changes[name] = { value: copyOf(held.value), previous: reportedBefore[i], ts: held.ts };
+      });
+      if (told(changes, passed, "reported")) this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
     }
+    if (e.r || e.rv) this.markSeen(twin.id, t);
     if (e.d) {
       const changes = dict<Change>();
-      const d = e.d;
       desiredNames.forEach((name, i) => {
-        const tuple = d[name];
-        changes[name] = { value: Array.isArray(tuple) ? tuple[0] : null, previous: desiredBefore[i], ts: Array.isArray(tuple) ? tuple[1] : t };
+        if (passedOver(passed, "desired", name)) return;
+        const held = twin.desired?.get(name);
+        changes[name] = { value: held ? copyOf(held.value) : null, previous: desiredBefore[i], ts: held ? held.ts : t };
       });
-      this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
+      if (told(changes, passed, "desired")) this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
     }
     if (touched && deltaBefore && touched.size) this.emitDelta(twin, model, deltaBefore, t, ELSEWHERE);
-    if (readings.length && !wasOnline) this.emitConnectivity(twin, true, t, ELSEWHERE);
+    if (twin.online && !wasOnline) this.emitConnectivity(twin, true, t, ELSEWHERE);
     return outcome;
   }
 
   /** A derived section written elsewhere: the event `setDerived` emits. */
-  private derivedElsewhere(twin: Twin, e: DerivedEntry, disk: ApplyContext): Applied {
+  private derivedElsewhere(twin: Twin, e: DerivedEntry, disk: ApplyContext, passed: PassedOver): Applied {
     const section = sectionOfCode(e.o);
     if (!section) return applyEntry(e as JournalEntry, disk);
     const keyed = DERIVED[section].shape === "keyed";
@@ -476,13 +499,18 @@ export class TwinRegistry {
     if (outcome !== "applied") return outcome;
     const changes = dict<Change>();
     const t = e.t;
+    // Values as the twin holds them now (the entry's were copied, and may hold what was refused).
     if (keyed) {
-      const values = value as JsonObject;
-      names.forEach((name, i) => (changes[name] = { value: values[name], previous: keyedBefore[i], ts: t }));
+      const after = keyedOf(twin, section);
+      names.forEach((name, i) => {
+        if (passedOver(passed, section, name)) return;
+        const held = after?.get(name);
+        changes[name] = { value: held === undefined ? null : copyOf(held), previous: keyedBefore[i], ts: t };
+      });
     } else {
-      wholeChanges(changes, wholeBefore, value, t);
+      wholeChanges(changes, wholeBefore, wholeOf(twin, section), t);
     }
-    this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
+    if (told(changes, passed, section)) this.emit({ twinId: twin.id, version: twin.version, section, ts: t, changes, origin: ELSEWHERE });
     return outcome;
   }
 
@@ -1272,6 +1300,30 @@ export class TwinRegistry {
 }
 
 const ELSEWHERE = "elsewhere";
+
+/** Sections and names an entry from elsewhere passed over, flat: section, name, section, name, ... */
+type PassedOver = Array<string | null>;
+
+/** Whether the entry passed over this name (almost always none was: the list is empty). */
+function passedOver(passed: PassedOver, section: string, name: string): boolean {
+  for (let k = 0; k < passed.length; k += 2) if (passed[k] === section && passed[k + 1] === name) return true;
+  return false;
+}
+
+/**
+ * Whether a section's event from elsewhere is told: not when every change in it was passed over
+ * (the twin took nothing of that section); otherwise as the writer told it, changes or none.
+ */
+function told(changes: Record<string, Change>, passed: PassedOver, section: string): boolean {
+  if (passed.length === 0 || hasKeys(changes)) return true;
+  for (let k = 0; k < passed.length; k += 2) if (passed[k] === section) return false;
+  return true;
+}
+
+/** A held value for an event: objects copied, as a write's own events copy them (a listener may change its copy). */
+function copyOf(value: Json): Json {
+  return typeof value === "object" && value !== null ? cloneJson(value) : value;
+}
 
 /** A reading's values in an entry from disk or another instance, either form, as [name, value, source time]. */
 function readingsOf(e: { t: number; r?: Record<string, EntryTuple>; rv?: Record<string, Json>; rt?: number }): Array<[string, Json, number]> {

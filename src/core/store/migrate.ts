@@ -15,8 +15,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Redis } from "ioredis";
-import { TwinError } from "../errors";
-import { ApplyContext, JournalEntry, TwinRecord, applyEntry, fromRecord, toRecord } from "../journal";
+import { TwinError, showNames } from "../errors";
+import { ApplyContext, JournalEntry, Refused, TwinRecord, applyEntry, fromRecord, refusalText, toRecord } from "../journal";
 import { TwinRegistry } from "../registry";
 import { Twin } from "../twin";
 import { FileStore } from "./file-store";
@@ -138,17 +138,20 @@ export async function readRedis(side: RedisSide, historyLength = ALL_HISTORY): P
   const count = await partitionsOf(side.redis, keys);
   const records: TwinRecord[] = [];
   let skipped = 0;
+  /** Names and values a write would have refused, passed over as a registry opening it passes them over (journal.ts, fromDisk). */
+  const passedOver: string[] = [];
+  const refused: Refused = (twinId, section, name, why) => void passedOver.push(refusalText(twinId, section, name, why));
   for (let p = 0; p < count; p++) {
     const k = keys.partition(p);
     const [, data, stream] = (await side.redis.eval(LOAD, 2, k.snap, k.log)) as [string | null, string | null, Array<[string, string[]]>];
     const twins = new Map<string, Twin>();
-    const ctx: ApplyContext = { twins, historyLength, fromDisk: true };
+    const ctx: ApplyContext = { twins, historyLength, fromDisk: true, refused };
     let l = 0;
     for (const line of (data ?? "").split("\n")) {
       if (!line) continue;
       let twin: Twin | null = null;
       try {
-        twin = fromRecord({ ...(JSON.parse(line) as TwinRecord), l: ++l }, historyLength);
+        twin = fromRecord({ ...(JSON.parse(line) as TwinRecord), l: ++l }, historyLength, refused);
       } catch {
         twin = null;
       }
@@ -168,6 +171,7 @@ export async function readRedis(side: RedisSide, historyLength = ALL_HISTORY): P
     for (const twin of twins.values()) records.push(toRecord(twin));
   }
   const warnings = skipped ? [`${skipped} snapshot line(s) or stream entries in Redis that could not be applied were skipped`] : [];
+  if (passedOver.length) warnings.push(`${passedOver.length} name(s) or value(s) in Redis that a write would have refused were skipped: ${showNames(passedOver)}`);
   return { records, warnings };
 }
 

@@ -18,6 +18,7 @@ import type { Duplex } from "stream";
 import { ErrorCode, ErrorParams, TwinError, isTwinError } from "../errors";
 import type { SubmitOp } from "../registry";
 import { JournalEntry, TwinRecord, ApplyContext, applyEntry, fromRecord, toRecord } from "../journal";
+import { RefusalWarnings } from "./refusals";
 import { Twin } from "../twin";
 import { MADE_EARLIER, Recovered, RecoveryVisitor, SharedRegistry, SnapshotSource, Store, StoreHealth } from "./store";
 import { RedisKeys } from "./redis/keys";
@@ -196,6 +197,8 @@ export class RedisStore implements Store {
   private healthState: StoreHealth = { ok: true };
   private readonly healthListeners = new Set<(health: StoreHealth) => void>();
   private readonly warningListeners = new Set<(message: string) => void>();
+  /** What changes from elsewhere, and partitions read again, passed over (a write would refuse it): told rate-limited. */
+  private readonly refusals = new RefusalWarnings((message) => this.warn(message));
   private following: Promise<void> | null = null;
   private wasDown = false;
   /** Between the first lease round and the registry's restore: catch-ups wait for the restore. */
@@ -659,7 +662,7 @@ export class RedisStore implements Store {
       if (!shared) continue;
       let outcome: string;
       try {
-        outcome = shared.apply(entry);
+        outcome = shared.apply(entry, this.refusals.add);
       } catch (err) {
         outcome = `invalid (${(err as Error)?.message ?? err})`;
       }
@@ -919,10 +922,13 @@ export class RedisStore implements Store {
       const shared = this.shared;
       if (!shared) return;
       const twins = new Map<string, Twin>();
-      const ctx: ApplyContext = { twins, historyLength: shared.historyLength, fromDisk: true };
+      // A refused name or value in the stream was told when it arrived, and is told again here
+      // (rate-limited): this read is what the twins are rebuilt from.
+      const refused = this.refusals.add;
+      const ctx: ApplyContext = { twins, historyLength: shared.historyLength, fromDisk: true, refused };
       let l = 0;
       for (const rec of part.records) {
-        const twin = fromRecord({ ...rec, l: ++l }, shared.historyLength);
+        const twin = fromRecord({ ...rec, l: ++l }, shared.historyLength, refused);
         if (twin) twins.set(twin.id, twin);
       }
       for (const entry of part.entries) applyEntry({ ...entry, l: ++l } as JournalEntry, ctx);
@@ -1091,6 +1097,8 @@ export class RedisStore implements Store {
     this.writer.disconnect();
     await within(this.control.quit().catch(() => undefined), deadline);
     this.control.disconnect();
+    // Nothing is applied any more: what was passed over since the last warning is told now.
+    this.refusals.flush();
   }
 }
 

@@ -3,7 +3,7 @@
  * and completes a message once `whenDurable` says so: at once in `batched` and `memory`
  * modes, after the fsync that covers it in `strict` mode.
  */
-import { Applied, JournalEntry, TwinRecord } from "../journal";
+import { Applied, JournalEntry, Refused, TwinRecord } from "../journal";
 import type { SubmitOp } from "../registry";
 
 
@@ -49,9 +49,11 @@ export interface SharedRegistry {
   readonly historyLength: number;
   /**
    * A change another instance made: applied as read from disk, numbered after this instance's
-   * own, and told to subscribers as the events the writer emitted, marked `origin: "elsewhere"`.
+   * own, and told to subscribers as the events the writer emitted, marked `origin: "elsewhere"`,
+   * less what was passed over: each name or value a write would have refused is told to
+   * `refused`, so the store can tell its user.
    */
-  apply(entry: JournalEntry): Applied;
+  apply(entry: JournalEntry, refused?: Refused): Applied;
   /**
    * This instance leads these twins now, with their state complete (true: a partition taken over
    * and caught up, or read again), or may no longer (false): followers with an effect outside
