@@ -100,7 +100,7 @@ const REMEMBERED = 10000;
 interface Forwarded { resolve(result: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout }
 
 /** An answer on the reply stream: a result, or an error as its code and params. */
-interface Answer { ok: boolean; result?: unknown; code?: string; params?: ErrorParams; message?: string; again?: boolean }
+export interface Answer { ok: boolean; result?: unknown; code?: string; params?: ErrorParams; message?: string; again?: boolean }
 
 type Scripted = Redis & {
   twAppend(epoch: string, ver: string, log: string, ...args: Array<string | number>): Promise<string>;
@@ -779,7 +779,7 @@ export class RedisStore implements Store {
     clearTimeout(waiting.timer);
     let answer: Answer | null;
     try {
-      answer = JSON.parse(json) as Answer | null;
+      answer = parseAnswer(json);
     } catch {
       waiting.reject(new TwinError("store-unavailable", { reason: "the leader's answer is not JSON" }));
       return;
@@ -1110,4 +1110,14 @@ function within<T>(promise: Promise<T> | null | undefined, deadline: number): Pr
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A leader's answer as the forwarding caller gets it (its result goes on to a flow). JSON.parse
+ * makes a "__proto__" key an own property, which a spread or Object.assign into a plain object
+ * then takes as that object's prototype. No leader writes one (no name may be __proto__), so only
+ * a broken or hostile writer of this instance's reply stream could: it is dropped, at any depth.
+ */
+export function parseAnswer(json: string): Answer | null {
+  return JSON.parse(json, (key, value) => (key === "__proto__" ? undefined : value)) as Answer | null;
 }
