@@ -227,12 +227,21 @@ function reportsAny(e: ReportedValues): boolean {
   return (!!e.r && Object.keys(e.r).length > 0) || (!!e.rv && Object.keys(e.rv).length > 0);
 }
 
+/**
+ * Whether an entry from disk has the version and time a twin takes from it as numbers: a string
+ * `v` made the version "7", then "71" after one reading (never equal to an ifVersion again), an
+ * object `t` made `updated` (or `lastSeen`) that object. FileStore checks only `l`, `o` and `i`.
+ */
+function finite(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
 /** Applies one entry. */
 export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   const existing = ctx.twins.get(e.i);
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
-    if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
+    if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e) || !finite(e.v) || !finite(e.t))) return "invalid";
     // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
     // behind for its later entries to build on.
     const twin = new Twin(e.i, e.m, e.t, e.t);
@@ -253,7 +262,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       ctx.twins.delete(e.i);
       return "applied";
     case "u":
-      if (ctx.fromDisk && !readingsValid(e)) return "invalid";
+      if (ctx.fromDisk && (!readingsValid(e) || !finite(e.v) || !finite(e.t))) return "invalid";
       if (isObject(e.a)) setAttributes(twin, e.a, ctx);
       if (isObject(e.ap)) patchAttributes(twin, e.ap, ctx);
       if (e.r) putEntries(twin, "reported", e.r, ctx);
@@ -266,6 +275,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       twin.lsn = e.l;
       return "applied";
     case "n":
+      if (ctx.fromDisk && e.on && !finite(e.t)) return "invalid";
       if (e.on) seen(twin, e.t);
       else twin.online = false;
       twin.lsn = e.l;
@@ -283,7 +293,7 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
   const section = sectionOfCode(e.o);
   if (!section) return "invalid";
   const spec = DERIVED[section];
-  if (spec.versioned && typeof e.v !== "number") return "invalid";
+  if (spec.versioned && (typeof e.v !== "number" || (ctx.fromDisk && !finite(e.t)))) return "invalid";
   const value = e[e.o];
   if (spec.shape === "keyed") {
     if (!isObject(value as Json)) return "invalid";

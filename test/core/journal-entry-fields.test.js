@@ -1,0 +1,46 @@
+"use strict";
+/**
+ * An entry from disk gives the twin its version (`v`) and time (`t`) as they are: the store checks
+ * only `l`, `o` and `i`. One whose `v` or `t` is not a number is passed over as an entry that
+ * cannot be applied, as one with a bad twin id is: a version "7" became "71" after one reading and
+ * never matched an ifVersion again, and an object `t` became the document's `updated`.
+ */
+const assert = require("assert");
+const { TwinRegistry } = require("../../nodes/lib/core/registry");
+const { T0, manualClock, plain } = require("./core-support");
+const { JournalStore } = require("./journal-store");
+
+/** Entries as a store hands them back once read from disk. */
+class ReadBack extends JournalStore {
+  recover() {
+    return { records: [], entries: this.entries, lsn: this.entries.length ? this.entries[this.entries.length - 1].l : 0, warnings: [] };
+  }
+}
+
+function restore(entries) {
+  const reg = new TwinRegistry({ historyLength: 5, clock: manualClock(T0 + 10000), store: new ReadBack(entries) });
+  const warnings = reg.open();
+  return { reg, warnings };
+}
+
+describe("core/journal: an entry from disk whose version or time is not a number", function () {
+  it("is skipped and counted; the twin keeps a numeric version and times, and later writes step it as a number", function () {
+    const { reg, warnings } = restore([
+      { l: 1, o: "c", i: "pump-1", v: 1, t: T0, m: null, rv: { flow: 1 } },
+      { l: 2, o: "c", i: "pump-2", v: 1, t: T0, m: null },
+      { l: 3, o: "u", i: "pump-1", v: "7", t: T0 + 1, rv: { flow: 2 } },
+      { l: 4, o: "u", i: "pump-2", v: 2, t: { deep: [1] }, rv: { flow: 3 } },
+      { l: 5, o: "n", i: "pump-2", t: "soon", on: true },
+      { l: 6, o: "lc", i: "pump-2", v: 2, t: [T0], lc: { stage: "run" } },
+      { l: 7, o: "c", i: "pump-3", v: "1", t: T0, m: null },
+    ]);
+    assert.deepStrictEqual(warnings, ["5 journal entries that could not be applied were skipped"]);
+    const one = plain(reg.get("pump-1"));
+    const two = plain(reg.get("pump-2"));
+    assert.deepStrictEqual([one.version, one.reported.flow, one.updated], [1, 1, T0]);
+    assert.deepStrictEqual([two.version, two.updated, two.lifecycle, typeof two.connectivity.lastSeen], [1, T0, null, typeof null]);
+    assert.strictEqual(reg.has("pump-3"), false);
+    reg.report("pump-1", { flow: 4 }, { ifVersion: 1 });
+    assert.strictEqual(reg.get("pump-1").version, 2);
+  });
+});
