@@ -244,7 +244,9 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
     if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e) || !finite(e.v) || !finite(e.t))) return "invalid";
     // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
     // behind for its later entries to build on.
-    const twin = new Twin(e.i, e.m, e.t, e.t);
+    // From disk, a model that is not a name is none, as fromRecord reads a snapshot's: kept as it
+    // was, a 100,000-deep array as `m` threw out of the restart when its warning named the model.
+    const twin = new Twin(e.i, ctx.fromDisk && typeof e.m !== "string" ? null : e.m, e.t, e.t);
     if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
     if (e.rv) putReadings(twin, e, ctx);
