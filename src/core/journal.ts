@@ -236,12 +236,22 @@ function finite(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
 }
 
+/** A creation from disk with its version and time made numbers (1, 0) where they were not, each named. */
+function creationRepaired<E extends { i: string; v: unknown; t: unknown }>(e: E, ctx: ApplyContext): E {
+  if (!finite(e.v)) ctx.refused?.(e.i, "version (not a number)");
+  if (!finite(e.t)) ctx.refused?.(e.i, "time (not a number)");
+  return { ...e, v: finite(e.v) ? e.v : 1, t: finite(e.t) ? e.t : 0 };
+}
+
 /** Applies one entry. */
 export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   const existing = ctx.twins.get(e.i);
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
-    if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e) || !finite(e.v) || !finite(e.t))) return "invalid";
+    if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
+    // From disk, a creation whose version or time is not a number still creates the twin (with
+    // version 1, time 0, named in the warning): skipped, it lost the twin and every later entry.
+    if (ctx.fromDisk && (!finite(e.v) || !finite(e.t))) e = creationRepaired(e, ctx);
     // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
     // behind for its later entries to build on.
     // From disk, a model that is not a name is none, as fromRecord reads a snapshot's: kept as it
