@@ -237,15 +237,36 @@ function reportsAny(e: ReportedValues): boolean {
   return (!!e.r && Object.keys(e.r).length > 0) || (!!e.rv && Object.keys(e.rv).length > 0);
 }
 
+/**
+ * Whether an entry from disk has the version and time a twin takes from it as numbers: a string
+ * `v` made the version "7", then "71" after one reading (never equal to an ifVersion again), an
+ * object `t` made `updated` (or `lastSeen`) that object. FileStore checks only `l`, `o` and `i`.
+ */
+function finite(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+/** A creation from disk with its version and time made numbers (1, 0) where they were not, each named. */
+function creationRepaired<E extends { i: string; v: unknown; t: unknown }>(e: E, ctx: ApplyContext): E {
+  if (!finite(e.v)) ctx.refused?.(e.i, "version", null, "not a number");
+  if (!finite(e.t)) ctx.refused?.(e.i, "time", null, "not a number");
+  return { ...e, v: finite(e.v) ? e.v : 1, t: finite(e.t) ? e.t : 0 };
+}
+
 /** Applies one entry. */
 export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
   const existing = ctx.twins.get(e.i);
   if (existing && e.l <= existing.lsn) return "covered";
   if (e.o === "c") {
     if (ctx.fromDisk && (!isTwinId(e.i) || !readingsValid(e))) return "invalid";
+    // From disk, a creation whose version or time is not a number still creates the twin (with
+    // version 1, time 0, named in the warning): skipped, it lost the twin and every later entry.
+    if (ctx.fromDisk && (!finite(e.v) || !finite(e.t))) e = creationRepaired(e, ctx);
     // Stored only once built: an entry from disk that fails halfway leaves no twin at version 0
     // behind for its later entries to build on.
-    const twin = new Twin(e.i, e.m, e.t, e.t);
+    // From disk, a model that is not a name is none, as fromRecord reads a snapshot's: kept as it
+    // was, a 100,000-deep array as `m` threw out of the restart when its warning named the model.
+    const twin = new Twin(e.i, ctx.fromDisk && typeof e.m !== "string" ? null : e.m, e.t, e.t);
     if (isObject(e.a)) setAttributes(twin, e.a, ctx);
     if (e.r) putEntries(twin, "reported", e.r, ctx);
     if (e.rv) putReadings(twin, e, ctx);
@@ -263,7 +284,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       ctx.twins.delete(e.i);
       return "applied";
     case "u":
-      if (ctx.fromDisk && !readingsValid(e)) return "invalid";
+      if (ctx.fromDisk && (!readingsValid(e) || !finite(e.v) || !finite(e.t))) return "invalid";
       if (isObject(e.a)) setAttributes(twin, e.a, ctx);
       if (isObject(e.ap)) patchAttributes(twin, e.ap, ctx);
       if (e.r) putEntries(twin, "reported", e.r, ctx);
@@ -276,6 +297,7 @@ export function applyEntry(e: JournalEntry, ctx: ApplyContext): Applied {
       twin.lsn = e.l;
       return "applied";
     case "n":
+      if (ctx.fromDisk && e.on && !finite(e.t)) return "invalid";
       if (e.on) seen(twin, e.t);
       else twin.online = false;
       twin.lsn = e.l;
@@ -293,7 +315,7 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
   const section = sectionOfCode(e.o);
   if (!section) return "invalid";
   const spec = DERIVED[section];
-  if (spec.versioned && typeof e.v !== "number") return "invalid";
+  if (spec.versioned && (typeof e.v !== "number" || (ctx.fromDisk && !finite(e.t)))) return "invalid";
   const value = e[e.o];
   if (spec.shape === "keyed") {
     if (!isObject(value as Json)) return "invalid";

@@ -187,9 +187,13 @@ export class TwinRegistry {
   }
 
   private restore(prefetched?: Recovered): string[] {
-    /** Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"". */
-    const refusedOnDisk: string[] = [];
-    const refused: Refused = (twinId, section, name, why) => void refusedOnDisk.push(refusalText(twinId, section, name, why));
+    /**
+     * Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"".
+     * A set: a name refused in a reading is refused again in every later reading that carries it,
+     * and a list per occurrence named one property twenty times and hid every other.
+     */
+    const refusedOnDisk = new Set<string>();
+    const refused: Refused = (twinId, section, name, why) => void refusedOnDisk.add(refusalText(twinId, section, name, why));
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true, refused };
     let notTwins = 0;
     let invalid = 0;
@@ -226,8 +230,8 @@ export class TwinRegistry {
     const warnings = recovered.warnings.slice();
     if (notTwins) warnings.push(`${notTwins} snapshot line(s) that are not twins were skipped`);
     if (invalid) warnings.push(`${invalid} journal entr${invalid === 1 ? "y" : "ies"} that could not be applied were skipped`);
-    if (refusedOnDisk.length) {
-      warnings.push(`${refusedOnDisk.length} name(s) or value(s) on disk that a write would have refused were skipped: ${showNames(refusedOnDisk)}`);
+    if (refusedOnDisk.size) {
+      warnings.push(`${refusedOnDisk.size} name(s) or value(s) on disk that a write would have refused were skipped: ${showNames([...refusedOnDisk])}`);
     }
     if (lost.size) {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);

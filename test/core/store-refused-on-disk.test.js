@@ -72,6 +72,24 @@ describe("core/store: names and values on disk that a write would refuse", funct
     assert.deepStrictEqual(docs(again.reg), expected);
   });
 
+  it("a name refused in many journal entries is named once, and the names after it are still shown", async function () {
+    const dir = freshDir("repeated");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1");
+    first.reg.create("pump-2");
+    assert.ifError(await durable(first.reg));
+    await first.reg.close();
+    // A tool that kept writing a property the naming rules refuse: every one of its readings carries it.
+    const typed = [];
+    for (let k = 0; k < 30; k++) typed.push(JSON.stringify({ l: 3 + k, o: "u", i: "pump-1", v: 2 + k, t: NOW + k, rv: { "flow-rate": k, flow: k } }));
+    typed.push(JSON.stringify({ l: 33, o: "u", i: "pump-2", v: 2, t: NOW, rv: { "bad name": 1, level: 2 } }));
+    fs.appendFileSync(lastJournal(dir), typed.join("\n") + "\n");
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [`2 ${WARNING}pump-1 reported "flow-rate", pump-2 reported "bad name"`]);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([reg.get("pump-1").reported, reg.get("pump-2").reported])), [{ flow: 29 }, { level: 2 }]);
+  });
+
   it("a snapshot another tool wrote (its checksum matches): the restart neither throws on nesting no write admits nor keeps a refused name", async function () {
     const dir = freshDir("snapshot");
     let deep = "1";
