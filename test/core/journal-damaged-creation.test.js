@@ -4,22 +4,10 @@
  * behind half-built (version 0, part of its values) for later entries to build on.
  */
 const assert = require("assert");
-const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { T0, manualClock, plain } = require("./core-support");
-const { JournalStore } = require("./journal-store");
+const { restoreEntries } = require("./journal-store");
 
-/** Entries as a store hands them back once read from disk (parsed objects, not copies made here). */
-class ReadBack extends JournalStore {
-  recover() {
-    return { records: [], entries: this.entries, lsn: this.entries.length ? this.entries[this.entries.length - 1].l : 0, warnings: [] };
-  }
-}
-
-function restore(entries) {
-  const reg = new TwinRegistry({ historyLength: 5, clock: manualClock(T0 + 10000), store: new ReadBack(entries) });
-  const warnings = reg.open();
-  return { reg, warnings };
-}
+const restore = restoreEntries;
 
 describe("core/journal: a creation entry from disk is applied whole or not at all", function () {
   it("an older-form `r: null` beside compact readings restores the twin the entry describes, at its version", function () {

@@ -7,22 +7,10 @@
  * still creates its twin (version 1, time 0, both named): skipped, it lost every later entry too.
  */
 const assert = require("assert");
-const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { T0, manualClock, plain } = require("./core-support");
-const { JournalStore } = require("./journal-store");
+const { restoreEntries } = require("./journal-store");
 
-/** Entries as a store hands them back once read from disk. */
-class ReadBack extends JournalStore {
-  recover() {
-    return { records: [], entries: this.entries, lsn: this.entries.length ? this.entries[this.entries.length - 1].l : 0, warnings: [] };
-  }
-}
-
-function restore(entries) {
-  const reg = new TwinRegistry({ historyLength: 5, clock: manualClock(T0 + 10000), store: new ReadBack(entries) });
-  const warnings = reg.open();
-  return { reg, warnings };
-}
+const restore = restoreEntries;
 
 describe("core/journal: an entry from disk whose version or time is not a number", function () {
   it("is skipped and counted; the twin keeps a numeric version and times, and later writes step it as a number", function () {
