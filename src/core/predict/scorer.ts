@@ -80,8 +80,8 @@ export const SWITCH_MARGIN = 0.05;
  * 90 % after 90. n is every settled forecast, though the fitted weight rests on EW means over about
  * MAE_SPAN of them; counting at most 59, 40 or 30 (about what those means hold) left 23, 23 and 22
  * real rows at or below persistence instead of 24, the real rows' geometric mean ratio 0.8596,
- * 0.8632 and 0.8674 instead of 0.8567 (bench/prediction-quality.js): less shrunk, the weight follows
- * skill that comes and goes sooner, and that is worth more than the noise it lets in.
+ * 0.8632 and 0.8674 instead of 0.8567 (bench/prediction-quality.js): shrunk more, the weight gave
+ * up more gain where a candidate helps than it saved where one only seemed to.
  */
 export const SHRINK = 10;
 /** The running coverage spans about this many settled outcomes. */
