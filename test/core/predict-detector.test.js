@@ -89,6 +89,23 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === 540));
   });
 
+  it("a level shift just past the threshold (2.0 on noise 0.3) stays anomalous until levelShift too: readings of the episode under the threshold do not teach the new level in", function () {
+    // Its readings score about 0.9 to 1.5: the ones under 1 used to teach the levels and a CUSUM,
+    // which took the new level as normal within 2 to 4 minutes and ended the episode there.
+    for (const seed of [1, 2, 3]) {
+      const points = sensor(600, (i) => (i >= 300 && i < 540 ? 2 : 0), seed);
+      const { alerts, verdicts } = feed(points);
+      const start = alerts.find((a) => a.type === "anomaly" && a.state === "start");
+      const end = alerts.find((a) => a.type === "anomaly" && a.state === "end");
+      assert.equal(start.i, 300, `seed ${seed}`);
+      assert.ok(end.duration >= 1800, `seed ${seed}: the episode ended after ${end.duration} s`);
+      const held = verdicts.slice(300, 480).filter((v) => v.anomaly).length;
+      assert.ok(held >= 171, `seed ${seed}: ${held} of the first 180 readings at the new level anomalous`);
+      const drift = alerts.find((a) => a.type === "drift");
+      assert.ok(drift && drift.i === end.i && Math.abs(drift.to - 62) < 0.3, JSON.stringify(drift));
+    }
+  });
+
   it("one spike is one short episode: it starts on the spike and ends after three calm readings, which are normal readings", function () {
     const points = sensor(400, (i) => (i === 300 ? 5 : 0));
     const { alerts, verdicts } = feed(points);
