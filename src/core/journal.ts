@@ -229,7 +229,7 @@ function decimal(buffer: Buffer, offset: number, v: number): number {
 
 /** Whether an entry from disk has its compact readings in a form that can be applied. */
 function readingsValid(e: ReportedValues): boolean {
-  return (e.rv === undefined || isObject(e.rv as Json)) && (e.rt === undefined || (typeof e.rt === "number" && Number.isFinite(e.rt))) && (e.rs === undefined || typeof e.rs === "string");
+  return (e.rv === undefined || isObject(e.rv as Json)) && (e.rt === undefined || finite(e.rt)) && (e.rs === undefined || typeof e.rs === "string");
 }
 
 /** Whether the entry reports any value, in either form (`r: null` from disk reports none, as it always did). */
@@ -403,7 +403,6 @@ let refusal = "";
  * a value typed as -0 on disk reads as the one JSON.stringify would have written.
  */
 function fromDisk(twin: Twin, section: string, name: string | null, value: Json, ctx: ApplyContext): Json | undefined {
-  if (typeof value !== "object" || value === null) return value === 0 ? 0 : value;
   const copy = diskCopy(value, 1);
   if (copy === undefined) refuse(twin, section, name, refusal, ctx);
   return copy;
@@ -541,7 +540,7 @@ function putEntry(twin: Twin, section: "reported" | "desired", name: string, tup
 
 /** A tuple from disk that can be applied: [value, finite ts, source?] (null and other values clear: putEntries). */
 function tupleUsable(tuple: EntryTuple): boolean {
-  return tuple[0] !== undefined && typeof tuple[1] === "number" && Number.isFinite(tuple[1]);
+  return tuple[0] !== undefined && finite(tuple[1]);
 }
 
 function putValue(twin: Twin, section: "reported" | "desired", name: string, value: Json, ts: number, source: string | undefined, ctx: ApplyContext): void {
@@ -721,5 +720,5 @@ function hasKeys(value: object): boolean {
 }
 
 function num(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+  return finite(value) ? value : 0;
 }
