@@ -320,13 +320,14 @@ export class TwinRegistry {
         const created = this.twins.get(e.i);
         if (outcome !== "applied" || !created) return outcome;
         this.emit({ twinId: e.i, version: created.version, section: "twin", ts: t, changes: dict(), op: "created", origin: ELSEWHERE });
-        // Values as the twin holds them (the entry's were copied, and may hold what was refused).
+        // Values as the twin holds them (the entry's were copied, and may hold what was refused),
+        // copied again as a write's own events are: a listener may change its copy.
         const readings = readingsOf(e);
         if (readings.length) {
           const changes = dict<Change>();
           for (const [name] of readings) {
             const held = passedOver(passed, "reported", name) ? undefined : created.reported.get(name);
-            if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
+            if (held) changes[name] = { value: cloneJson(held.value), previous: null, ts: held.ts };
           }
           if (told(changes, passed, "reported")) this.emit({ twinId: e.i, version: created.version, section: "reported", ts: t, changes, origin: ELSEWHERE });
         }
@@ -334,7 +335,7 @@ export class TwinRegistry {
           const changes = dict<Change>();
           for (const name of Object.keys(e.d)) {
             const held = isPropertyName(name) && !passedOver(passed, "desired", name) ? created.desired?.get(name) : undefined;
-            if (held) changes[name] = { value: copyOf(held.value), previous: null, ts: held.ts };
+            if (held) changes[name] = { value: cloneJson(held.value), previous: null, ts: held.ts };
           }
           if (told(changes, passed, "desired")) this.emit({ twinId: e.i, version: created.version, section: "desired", ts: t, changes, origin: ELSEWHERE });
         }
@@ -470,7 +471,7 @@ export class TwinRegistry {
       const changes = dict<Change>();
       readings.forEach(([name], i) => {
         const held = passedOver(passed, "reported", name) ? undefined : twin.reported.get(name);
-        if (held) changes[name] = { value: copyOf(held.value), previous: reportedBefore[i], ts: held.ts };
+        if (held) changes[name] = { value: cloneJson(held.value), previous: reportedBefore[i], ts: held.ts };
       });
       if (told(changes, passed, "reported")) this.emit({ twinId: twin.id, version: v, section: "reported", ts: t, changes, origin: ELSEWHERE });
     }
@@ -480,7 +481,7 @@ export class TwinRegistry {
       desiredNames.forEach((name, i) => {
         if (passedOver(passed, "desired", name)) return;
         const held = twin.desired?.get(name);
-        changes[name] = { value: held ? copyOf(held.value) : null, previous: desiredBefore[i], ts: held ? held.ts : t };
+        changes[name] = { value: held ? cloneJson(held.value) : null, previous: desiredBefore[i], ts: held ? held.ts : t };
       });
       if (told(changes, passed, "desired")) this.emit({ twinId: twin.id, version: v, section: "desired", ts: t, changes, origin: ELSEWHERE });
     }
@@ -509,7 +510,7 @@ export class TwinRegistry {
       names.forEach((name, i) => {
         if (passedOver(passed, section, name)) return;
         const held = after?.get(name);
-        changes[name] = { value: held === undefined ? null : copyOf(held), previous: keyedBefore[i], ts: t };
+        changes[name] = { value: held === undefined ? null : cloneJson(held), previous: keyedBefore[i], ts: t };
       });
     } else {
       wholeChanges(changes, wholeBefore, wholeOf(twin, section), t);
@@ -1322,11 +1323,6 @@ function told(changes: Record<string, Change>, passed: PassedOver, section: stri
   if (passed.length === 0 || hasKeys(changes)) return true;
   for (let k = 0; k < passed.length; k += 2) if (passed[k] === section) return false;
   return true;
-}
-
-/** A held value for an event: objects copied, as a write's own events copy them (a listener may change its copy). */
-function copyOf(value: Json): Json {
-  return typeof value === "object" && value !== null ? cloneJson(value) : value;
 }
 
 /** A reading's values in an entry from disk or another instance, either form, as [name, value, source time]. */
