@@ -197,4 +197,23 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a migration from Redis names a refused name once, however many entries carry it", async function () {
+    const source = new TwinRegistry({ store: new MemoryStore() });
+    source.open();
+    source.create("pump-1", { reported: { temperature: 20 } });
+    const client = ctx.client();
+    await migrate({ kind: "registry", registry: source }, { kind: "redis", redis: client, registry: "plant", partitions: 1 });
+    const t = Date.now();
+    for (let v = 2; v <= 4; v++) {
+      await client.xadd("twinwire:{plant:p0}:log", "*", "e", `{"o":"u","i":"pump-1","v":${v},"t":${t + v},"rv":{"bad name":${v},"rpm":${v}}}`, "w", "hostile#1");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "refused-migrate-"));
+    try {
+      const result = await migrate({ kind: "redis", redis: client, registry: "plant" }, { kind: "local", dir: path.join(dir, "plant") });
+      assert.deepStrictEqual(result.warnings, ['1 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 reported "bad name"']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

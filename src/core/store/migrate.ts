@@ -138,9 +138,13 @@ export async function readRedis(side: RedisSide, historyLength = ALL_HISTORY): P
   const count = await partitionsOf(side.redis, keys);
   const records: TwinRecord[] = [];
   let skipped = 0;
-  /** Names and values a write would have refused, passed over as a registry opening it passes them over (journal.ts, fromDisk). */
-  const passedOver: string[] = [];
-  const refused: Refused = (twinId, section, name, why) => void passedOver.push(refusalText(twinId, section, name, why));
+  /**
+   * Names and values a write would have refused, passed over as a registry opening it passes them
+   * over (journal.ts, fromDisk). A set, as in the registry's restore: a name refused in one reading
+   * is refused again in each later one, and a list named it over and over and hid every other.
+   */
+  const passedOver = new Set<string>();
+  const refused: Refused = (twinId, section, name, why) => void passedOver.add(refusalText(twinId, section, name, why));
   for (let p = 0; p < count; p++) {
     const k = keys.partition(p);
     const [, data, stream] = (await side.redis.eval(LOAD, 2, k.snap, k.log)) as [string | null, string | null, Array<[string, string[]]>];
@@ -171,7 +175,7 @@ export async function readRedis(side: RedisSide, historyLength = ALL_HISTORY): P
     for (const twin of twins.values()) records.push(toRecord(twin));
   }
   const warnings = skipped ? [`${skipped} snapshot line(s) or stream entries in Redis that could not be applied were skipped`] : [];
-  if (passedOver.length) warnings.push(`${passedOver.length} name(s) or value(s) in Redis that a write would have refused were skipped: ${showNames(passedOver)}`);
+  if (passedOver.size) warnings.push(`${passedOver.size} name(s) or value(s) in Redis that a write would have refused were skipped: ${showNames([...passedOver])}`);
   return { records, warnings };
 }
 
