@@ -132,13 +132,11 @@ function assertError(res, status, includes) {
 
 /** settings.adminAuth with an admin and three users of narrower permissions. */
 function adminAuthSettings() {
-  const admin = h.adminAuth({ username: "admin", password: "admin-pw" });
-  admin.users.push(
-    { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
-    { username: "flowsonly", password: h.hashPassword("flows-pw"), permissions: ["flows.read"] },
-    { username: "operator", password: h.hashPassword("operator-pw"), permissions: ["read", "twins.write"] },
-  );
-  return admin;
+  return h.adminAuth({ username: "admin", password: "admin-pw" }, [
+    { username: "viewer", password: "viewer-pw", permissions: "read" },
+    { username: "flowsonly", password: "flows-pw", permissions: ["flows.read"] },
+    { username: "operator", password: "operator-pw", permissions: ["read", "twins.write"] },
+  ]);
 }
 
 describe("admin HTTP API (real Node-RED)", function () {

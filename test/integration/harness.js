@@ -386,9 +386,13 @@ function hashPassword(password, rounds = 8) {
   return bcrypt.hashSync(password, rounds);
 }
 
-/** settings.adminAuth with one user (all permissions unless given). */
-function adminAuth({ username = "admin", password = "password", permissions = "*" } = {}) {
-  return { type: "credentials", users: [{ username, password: hashPassword(password), permissions }] };
+/**
+ * settings.adminAuth with one user (all permissions unless given), and `others`
+ * ([{ username, password, permissions }], passwords in plain text) after it.
+ */
+function adminAuth({ username = "admin", password = "password", permissions = "*" } = {}, others = []) {
+  const users = [{ username, password, permissions }, ...others];
+  return { type: "credentials", users: users.map((u) => ({ ...u, password: hashPassword(u.password) })) };
 }
 
 /**

@@ -106,15 +106,13 @@ function plantOffFlows() {
 
 /** settings.adminAuth with an admin and users of narrower permissions. */
 function adminAuthSettings() {
-  const auth = h.adminAuth({ username: "admin", password: "admin-pw" });
-  auth.users.push(
-    { username: "viewer", password: h.hashPassword("viewer-pw"), permissions: "read" },
+  return h.adminAuth({ username: "admin", password: "admin-pw" }, [
+    { username: "viewer", password: "viewer-pw", permissions: "read" },
     // Node-RED's comms needs status.read to connect at all; the editor of a flows.read user has it too.
-    { username: "watcher", password: h.hashPassword("watcher-pw"), permissions: ["status.read"] },
-    { username: "flowsreader", password: h.hashPassword("flows-pw"), permissions: ["flows.read", "status.read"] },
-    { username: "twinsreader", password: h.hashPassword("twins-pw"), permissions: ["twins.read", "status.read"] },
-  );
-  return auth;
+    { username: "watcher", password: "watcher-pw", permissions: ["status.read"] },
+    { username: "flowsreader", password: "flows-pw", permissions: ["flows.read", "status.read"] },
+    { username: "twinsreader", password: "twins-pw", permissions: ["twins.read", "status.read"] },
+  ]);
 }
 
 describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", function () {
