@@ -48,22 +48,31 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
   });
 
   /**
-   * Two instances; `id` and `other` led by a. A hostile writer appends to their streams, b takes
-   * the entries. Resolves once b holds them, with b's events and warnings.
+   * Two instances, twin `id` (created with `input`) led by a and held by b too, b's events and
+   * warnings collected from then on.
    */
-  async function injected() {
+  async function sharedTwin(input) {
     const a = await ctx.open(lease);
     const b = await ctx.open(lease);
     await split(a, b);
     const id = ledBy(a.store, b.store, "pump");
-    const other = ledBy(a.store, b.store, "valve");
-    a.reg.create(id, { attributes: { site: "north" }, reported: { temperature: 20 } });
+    a.reg.create(id, input);
     assert.strictEqual(await durable(a.reg), undefined);
     await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
     const events = [];
     const warnings = [];
     b.reg.subscribe((event) => events.push(event));
     b.store.onWarning((message) => warnings.push(message));
+    return { a, b, id, events, warnings };
+  }
+
+  /**
+   * sharedTwin, and `other`, led by a too. A hostile writer appends to their streams, b takes
+   * the entries. Resolves once b holds them, with b's events and warnings.
+   */
+  async function injected() {
+    const { a, b, id, events, warnings } = await sharedTwin({ attributes: { site: "north" }, reported: { temperature: 20 } });
+    const other = ledBy(a.store, b.store, "valve");
     const t = Date.now();
     const started = Date.now();
     // Raw text: a JavaScript literal would make "__proto__" a prototype, not a key.
@@ -146,17 +155,7 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
   });
 
   it("warns about names and values a partition read again holds (after an entry it could not apply), as it warns about changes", async function () {
-    const a = await ctx.open(lease);
-    const b = await ctx.open(lease);
-    await split(a, b);
-    const id = ledBy(a.store, b.store, "pump");
-    a.reg.create(id, { reported: { temperature: 20 } });
-    assert.strictEqual(await durable(a.reg), undefined);
-    await waitFor(() => b.reg.has(id), "the twin on the other instance", 5000);
-    const warnings = [];
-    const events = [];
-    b.store.onWarning((message) => warnings.push(message));
-    b.reg.subscribe((event) => events.push(event));
+    const { a, b, id, events, warnings } = await sharedTwin({ reported: { temperature: 20 } });
     // Another tool rewrote the partition's snapshot (covering its stream) with a twin carrying a
     // refused attribute, then wrote an entry for a twin nobody has: b reads the partition again.
     const client = ctx.client();
@@ -175,45 +174,41 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     assert.strictEqual({}.polluted, undefined);
   });
 
-  it("a migration from Redis names the names and values it passed over in its warnings", async function () {
+  /**
+   * pump-1 (created with `input`) migrated into Redis, `entries` (raw text, `t` the time) then
+   * appended to its stream by another writer, and the whole migrated out again into a local store:
+   * `check(result, dir)` is given the migration's result and the store's directory.
+   */
+  async function migratedBack(input, entries, check) {
     const source = new TwinRegistry({ store: new MemoryStore() });
     source.open();
-    source.create("pump-1", { attributes: { site: "a" }, reported: { temperature: 20 } });
+    source.create("pump-1", input);
     const client = ctx.client();
     await migrate({ kind: "registry", registry: source }, { kind: "redis", redis: client, registry: "plant", partitions: 1 });
-    const t = Date.now();
-    await client.xadd("twinwire:{plant:p0}:log", "*", "e",
-      `{"o":"u","i":"pump-1","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":2},"rv":{"cfg":{"constructor":{}},"rpm":900}}`, "w", "hostile#1");
-
+    for (const text of entries(Date.now())) await client.xadd("twinwire:{plant:p0}:log", "*", "e", text, "w", "hostile#1");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "refused-migrate-"));
     try {
-      const result = await migrate({ kind: "redis", redis: client, registry: "plant" }, { kind: "local", dir: path.join(dir, "plant") });
+      await check(await migrate({ kind: "redis", redis: client, registry: "plant" }, { kind: "local", dir: path.join(dir, "plant") }), path.join(dir, "plant"));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("a migration from Redis names the names and values it passed over in its warnings", async function () {
+    const entries = (t) => [`{"o":"u","i":"pump-1","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":2},"rv":{"cfg":{"constructor":{}},"rpm":900}}`];
+    await migratedBack({ attributes: { site: "a" }, reported: { temperature: 20 } }, entries, async (result, dir) => {
       assert.deepStrictEqual(result.warnings, [
         '2 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 attributes "__proto__", pump-1 reported "cfg" (the key "constructor" in it)',
       ]);
-      const { records } = await readLocal(path.join(dir, "plant"));
+      const { records } = await readLocal(dir);
       assert.deepStrictEqual(JSON.parse(JSON.stringify(records.map((r) => [r.i, r.v, r.a, Object.keys(r.r)]))), [["pump-1", 2, { site: "a", floor: 2 }, ["temperature", "rpm"]]]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("a migration from Redis names a refused name once, however many entries carry it", async function () {
-    const source = new TwinRegistry({ store: new MemoryStore() });
-    source.open();
-    source.create("pump-1", { reported: { temperature: 20 } });
-    const client = ctx.client();
-    await migrate({ kind: "registry", registry: source }, { kind: "redis", redis: client, registry: "plant", partitions: 1 });
-    const t = Date.now();
-    for (let v = 2; v <= 4; v++) {
-      await client.xadd("twinwire:{plant:p0}:log", "*", "e", `{"o":"u","i":"pump-1","v":${v},"t":${t + v},"rv":{"bad name":${v},"rpm":${v}}}`, "w", "hostile#1");
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "refused-migrate-"));
-    try {
-      const result = await migrate({ kind: "redis", redis: client, registry: "plant" }, { kind: "local", dir: path.join(dir, "plant") });
+    const entries = (t) => [2, 3, 4].map((v) => `{"o":"u","i":"pump-1","v":${v},"t":${t + v},"rv":{"bad name":${v},"rpm":${v}}}`);
+    await migratedBack({ reported: { temperature: 20 } }, entries, (result) => {
       assert.deepStrictEqual(result.warnings, ['1 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 reported "bad name"']);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
