@@ -142,6 +142,22 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(eps[0].start.reason, "stuck");
     assert.ok(eps[0].to !== null && eps[0].to - 400 <= 181 + 1, `ended at ${eps[0].to}`);
   });
+
+  it("a signal that has held one value since its first reading is never called stuck (a setpoint, a 0/1 state)", function () {
+    const points = Array.from({ length: 6 * 360 }, (_, i) => ({ ts: T0 + i * 10000, value: 50 }));
+    const { verdicts, alerts } = feed(points);
+    assert.deepEqual(alerts, []);
+    assert.equal(verdicts.filter((v) => v.flagged).length, 0);
+  });
+
+  it("a run that has already held levelShift when it first counts as stuck raises no stuck alert (a signal whose value usually holds for minutes)", function () {
+    // A value that moves every 8 minutes for 4 h, then holds for 3 h: four times its longest run
+    // is 32 minutes, longer than levelShift (30 min), so by then the held value is the new normal.
+    const points = Array.from({ length: 7 * 360 }, (_, i) => ({ ts: T0 + i * 10000, value: i < 4 * 360 ? 50 + (Math.floor(i / 48) % 2) : 51 }));
+    const { verdicts, alerts } = feed(points);
+    assert.deepEqual(alerts.filter((a) => a.type === "anomaly"), []);
+    assert.equal(verdicts.filter((v) => v.flagged).length, 0);
+  });
 });
 
 describe("predict detector: real series, no alarm that cries wolf", function () {
