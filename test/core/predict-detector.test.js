@@ -158,6 +158,15 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.deepEqual(alerts.filter((a) => a.type === "anomaly"), []);
     assert.equal(verdicts.filter((v) => v.flagged).length, 0);
   });
+
+  it("every spike on a signal that holds one value is flagged, not just the first (a spike's size is not the sensor's resolution)", function () {
+    const spikes = [360, 720, 1080, 1440];
+    const points = Array.from({ length: 1800 }, (_, i) => ({ ts: T0 + i * 10000, value: spikes.includes(i) ? 58 : 50 }));
+    const { verdicts } = feed(points);
+    assert.deepEqual(spikes.filter((i) => !verdicts[i].flagged), []);
+    assert.equal(verdicts.filter((v) => v.flagged).length, spikes.length);
+  });
+
 });
 
 describe("predict detector: real series, no alarm that cries wolf", function () {

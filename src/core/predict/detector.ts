@@ -223,6 +223,8 @@ export class AnomalyDetector {
   private change = 0;
   /** Finest decimal resolution the values were written in (1 for 20, 0.1 for 20.5), 0 before any. */
   private digits = 0;
+  /** The last reading was part of an anomaly (flagged, or not yet back under the exit level). */
+  private prevHeld = false;
   /** Episode: active, start ts, peak score, calm readings, stuck (reason). */
   private active = false;
   private since = 0;
@@ -316,6 +318,7 @@ export class AnomalyDetector {
     let score = 0;
     let flagged = false;
     let verdict = false;
+    let held = false;
 
     // The run of one value (stuck sensor), before the value is judged.
     if (!first && value === this.lastValue) this.run++;
@@ -357,7 +360,7 @@ export class AnomalyDetector {
       // (a 6.7 sigma step, its readings scored 0.9 to 1.5) came in as the new normal within 2 to
       // 4 minutes and a CUSUM alarm ended the episode, long before levelShift: per-reading recall
       // on the simulated steps 0.76 -> 1.00, nothing else changed (bench/anomaly-quality.js).
-      const held = flagged || (this.active && !this.stuckEp && score >= o.hysteresis.exit);
+      held = flagged || (this.active && !this.stuckEp && score >= o.hysteresis.exit);
       if (!held) {
         this.learn(value, dt, typical, repeated, sigma);
         this.rampLine(value, dt);
@@ -388,7 +391,10 @@ export class AnomalyDetector {
       const r = decimals(value);
       if (this.digits === 0 || r < this.digits) this.digits = r;
     }
-    if (!first && value !== this.lastValue) {
+    // A change into or out of an anomaly (a spike and its return, a step) is the fault's size, not
+    // the sensor's resolution: on a signal that held one value, the first spike's size became the
+    // resolution, and half of it the scale's floor, so every later spike of that size went unseen.
+    if (!first && value !== this.lastValue && !held && !this.prevHeld) {
       const d = Math.abs(value - this.lastValue);
       // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
       if (this.change === 0 || d < this.change * (1 + 1e-8)) {
@@ -403,6 +409,7 @@ export class AnomalyDetector {
     this.n++;
     this.lastTs = ts;
     this.lastValue = value;
+    this.prevHeld = held;
     // The reading's own state: part of the open episode (flagged, or not yet back under the exit
     // level). The readings that only wait out the hysteresis are normal, as a user sees them.
     const anomaly = this.active && (flagged || score >= o.hysteresis.exit);
@@ -606,6 +613,7 @@ export class AnomalyDetector {
       tl: [this.q99, this.rr, this.r2, this.rPrev],
       q: this.change,
       dg: this.digits,
+      hp: this.prevHeld ? 1 : 0,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
@@ -625,6 +633,8 @@ export class AnomalyDetector {
     [d.n] = nums([s.n], 1);
     if (!Number.isInteger(d.n) || d.n < 0) throw new Error("bad detector state");
     [d.t0, d.lastValue, d.ne, d.longMae, d.change, d.digits] = nums([s.t0, s.y, s.ne, s.lm, s.q, s.dg], 6);
+    // A state saved before hp existed: the last reading counts as normal.
+    d.prevHeld = s.hp === 1;
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
