@@ -167,6 +167,25 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(verdicts.filter((v) => v.flagged).length, spikes.length);
   });
 
+  it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
+    // A quiet sensor on a daily cycle (+-3, noise 0.05) stuck where the cycle is steepest, for
+    // 25 minutes (the episode ends on the first new value) or 45 (it ends at levelShift, 30 min
+    // after the run began): either way it comes back 0.3 to 0.6 away from the value it repeated.
+    const cycle = (i) => 50 + 3 * Math.sin((2 * Math.PI * i * 10) / 86400);
+    const from = 1000;
+    for (const [minutes, end] of [[25, from + 150], [45, from + 180]]) {
+      const g = gauss(5);
+      const to = from + minutes * 6;
+      const stuckAt = Math.round(cycle(from) * 100) / 100;
+      const points = Array.from({ length: 2000 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= from && i < to ? stuckAt : Math.round((cycle(i) + 0.05 * g()) * 100) / 100 }));
+      const { verdicts, alerts } = feed(points);
+      const eps = episodes(alerts);
+      assert.equal(eps.length, 1, `${minutes} min: ${JSON.stringify(alerts)}`);
+      assert.equal(eps[0].start.reason, "stuck");
+      assert.equal(eps[0].to, end, `${minutes} min`);
+      assert.equal(verdicts.slice(to).filter((v) => v.flagged).length, 0, `${minutes} min`);
+    }
+  });
 });
 
 describe("predict detector: real series, no alarm that cries wolf", function () {

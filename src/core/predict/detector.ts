@@ -306,7 +306,12 @@ export class AnomalyDetector {
     }
     const dt = first ? 0 : (ts - (this.lastTs as number)) / 1000;
     const typical = this.typical ?? dt;
-    const gap = !first && this.typical !== null && dt > GAP_STEPS * this.typical;
+    // The first value after a stuck run (reported, or held past levelShift) is judged as after a
+    // gap: the run told nothing of where the signal went meanwhile. Judged against the stuck
+    // value, a signal that had moved on was flagged until levelShift made it the new normal
+    // again (a day's cycle moves 0.6 in 45 minutes, 12 times the noise of a quiet sensor).
+    const unstuck = !first && value !== this.lastValue && (this.stuckEp || this.runDone);
+    const gap = (!first && this.typical !== null && dt > GAP_STEPS * this.typical) || unstuck;
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
     if (warm && !this.warmed) {
       // A value held since the warm-up is how this signal is, not a sensor that got stuck.
@@ -337,9 +342,11 @@ export class AnomalyDetector {
       // No verdict after a gap (nothing says where the level went meanwhile). A reading within
       // the threshold is learnt with the weight of the time it stands for (at most 10
       // intervals), not taken as the level: one noisy reading as the level would lean every
-      // error after it one way. One beyond it (a device back from a restart) is the level.
+      // error after it one way. One beyond it (a device back from a restart) is the level, and
+      // so is the first after a stuck run, however near: weighted as one reading, the level
+      // stayed at the stuck value and the next reading of a signal that had moved on was flagged.
       const sigma = this.scale();
-      if (Math.abs(value - expected) >= o.zThreshold * sigma) {
+      if (unstuck || Math.abs(value - expected) >= o.zThreshold * sigma) {
         this.lv = [value, value, value, value];
         this.tr = 0;
         // The ramp's line moves with it: a jump across a gap is not a slope.
@@ -347,6 +354,7 @@ export class AnomalyDetector {
         this.ramp[4] += this.ramp[1] * (value - expected);
       } else this.learn(value, dt, typical, false, sigma);
       this.resetCusum();
+      if (unstuck && this.stuckEp) this.endEpisode(ts, value, 0, alerts);
     } else {
       const sigma = this.scale();
       const z = (value - expected) / sigma;
@@ -360,7 +368,8 @@ export class AnomalyDetector {
       // (a 6.7 sigma step, its readings scored 0.9 to 1.5) came in as the new normal within 2 to
       // 4 minutes and a CUSUM alarm ended the episode, long before levelShift: per-reading recall
       // on the simulated steps 0.76 -> 1.00, nothing else changed (bench/anomaly-quality.js).
-      held = flagged || (this.active && !this.stuckEp && score >= o.hysteresis.exit);
+      // A stuck sensor's repeats teach nothing either: they are not the signal.
+      held = flagged || (this.active && (this.stuckEp || score >= o.hysteresis.exit));
       if (!held) {
         this.learn(value, dt, typical, repeated, sigma);
         this.rampLine(value, dt);
