@@ -188,7 +188,8 @@ export class TwinRegistry {
 
   private restore(prefetched?: Recovered): string[] {
     /**
-     * Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"".
+     * Names and values read from the store (on disk, in Redis) that the write path would have
+     * refused, passed over: "pump-1 attributes "__proto__"".
      * A set: a name refused in a reading is refused again in every later reading that carries it,
      * and a list per occurrence named one property twenty times and hid every other.
      */
@@ -231,7 +232,7 @@ export class TwinRegistry {
     if (notTwins) warnings.push(`${notTwins} snapshot line(s) that are not twins were skipped`);
     if (invalid) warnings.push(`${invalid} journal entr${invalid === 1 ? "y" : "ies"} that could not be applied were skipped`);
     if (refusedOnDisk.size) {
-      warnings.push(`${refusedOnDisk.size} name(s) or value(s) on disk that a write would have refused were skipped: ${showNames([...refusedOnDisk])}`);
+      warnings.push(`${refusedOnDisk.size} name(s) or value(s) ${this.store.where ?? "on disk"} that a write would have refused were skipped: ${showNames([...refusedOnDisk])}`);
     }
     if (lost.size) {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);

@@ -174,6 +174,20 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     assert.strictEqual({}.polluted, undefined);
   });
 
+  it("an instance opening on Redis names the names and values it passed over as read from Redis, not from disk", async function () {
+    const first = await ctx.open(lease);
+    first.reg.create("pump-1", { attributes: { site: "north" } });
+    assert.strictEqual(await durable(first.reg), undefined);
+    await first.reg.close();
+    const t = Date.now();
+    await inject(ctx.client(), first.store, "pump-1", [`{"o":"u","i":"pump-1","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":3}}`]);
+    const { reg, warnings } = await ctx.open(lease);
+    // (The other warning is of this server's appendfsync everysec under strict mode.)
+    assert.deepStrictEqual(warnings.filter((w) => /refused/.test(w)), ['1 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 attributes "__proto__"']);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(reg.get("pump-1").attributes)), { site: "north", floor: 3 });
+    assert.strictEqual({}.polluted, undefined);
+  });
+
   /**
    * pump-1 (created with `input`) migrated into Redis, `entries` (raw text, `t` the time) then
    * appended to its stream by another writer, and the whole migrated out again into a local store:
