@@ -90,6 +90,27 @@ describe("core/store: names and values on disk that a write would refuse", funct
     assert.deepStrictEqual(JSON.parse(JSON.stringify([reg.get("pump-1").reported, reg.get("pump-2").reported])), [{ flow: 29 }, { level: 2 }]);
   });
 
+  it("a journal entry whose whole derived section holds a refused value: that value is passed over, the rest of the entry applies", async function () {
+    const dir = freshDir("derived");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1");
+    first.reg.setLifecycle("pump-1", { stage: "install" }, {}, { lifecycle: { hours: 1 } });
+    assert.ifError(await durable(first.reg));
+    await first.reg.close();
+    fs.appendFileSync(lastJournal(dir), [
+      `{"l":3,"o":"lc","i":"pump-1","v":3,"t":${NOW},"lc":{"stage":"run","hours":{"__proto__":{"polluted":true}}},"s":{"lifecycle":{"hours":5}}}`,
+      `{"l":4,"o":"u","i":"pump-1","v":4,"t":${NOW},"rv":{"temperature":21}}`,
+    ].join("\n") + "\n");
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [`1 ${WARNING}pump-1 lifecycle (the key "__proto__" in it)`]);
+    const pump = reg.get("pump-1");
+    // The lifecycle as a refused write leaves it; the entry's version step and state apply.
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.lifecycle, pump.reported, pump.version, reg.getState("pump-1", "lifecycle")])),
+      [{ stage: "install" }, { temperature: 21 }, 4, { hours: 5 }]);
+    assert.strictEqual({}.polluted, undefined);
+  });
+
   it("a snapshot another tool wrote (its checksum matches): the restart neither throws on nesting no write admits nor keeps a refused name", async function () {
     const dir = freshDir("snapshot");
     let deep = "1";
