@@ -8,17 +8,7 @@
 const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
-const { createHash } = require("crypto");
-const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries } = require("./store-support");
-
-/** A snapshot as another tool would write one: header, the twin lines as given (raw JSON text), a trailer whose count and checksum match. */
-function snapshotText(lsn, lines) {
-  const hash = createHash("sha256");
-  for (const line of lines) hash.update(line + "\n");
-  const head = { format: "twinwire-snapshot", version: 2, lsn, created: NOW };
-  const trailer = { format: "twinwire-snapshot-end", count: lines.length, sha256: hash.digest("hex") };
-  return [JSON.stringify(head), ...lines, JSON.stringify(trailer)].join("\n") + "\n";
-}
+const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries, snapshotText, snapshotName } = require("./store-support");
 
 /** What a user's code downstream may do with a document's section: a copy by assignment. */
 function inheritsPlainly(section) {
@@ -123,7 +113,7 @@ describe("core/store: names and values on disk that a write would refuse", funct
       `"lc":{"stage":"run","constructor":{"prototype":{"polluted":true}}},` +
       `"st":{"mirror":{"ok":true},"bad key!":1}}`;
     const other = `{"i":"pump-2","m":null,"c":${NOW},"u":${NOW},"v":1,"l":4,"on":false,"ls":null,"a":{"site":"c"},"r":{}}`;
-    fs.writeFileSync(path.join(dir, `snapshot-${String(4).padStart(16, "0")}.jsonl`), snapshotText(4, [line, other]));
+    fs.writeFileSync(path.join(dir, snapshotName(4)), snapshotText(4, [line, other]));
 
     const { reg, warnings } = openRegistry(dir, { mode: "strict" });
     assert.deepStrictEqual(warnings, [
