@@ -8,7 +8,7 @@
 const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
-const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries, snapshotText, snapshotName } = require("./store-support");
+const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries, snapshotFiles, snapshotText, snapshotName } = require("./store-support");
 
 /** What a user's code downstream may do with a document's section: a copy by assignment. */
 function inheritsPlainly(section) {
@@ -98,6 +98,31 @@ describe("core/store: names and values on disk that a write would refuse", funct
     // The lifecycle as a refused write leaves it; the entry's version step and state apply.
     assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.lifecycle, pump.reported, pump.version, reg.getState("pump-1", "lifecycle")])),
       [{ stage: "install" }, { temperature: 21 }, 4, { hours: 5 }]);
+    assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("a damaged newer snapshot's refused names and other lines are not named when the twins come from an older one", async function () {
+    const dir = freshDir("fallback");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1", { attributes: { site: "a" } });
+    first.reg.report("pump-1", { temperature: 20 }, { ts: NOW });
+    await first.reg.compact();
+    first.reg.report("pump-1", { temperature: 21 }, { ts: NOW + 1000 });
+    await first.reg.compact();
+    const expected = docs(first.reg);
+    await first.reg.close();
+    const [older, newer] = snapshotFiles(dir);
+    // The newer one rewritten with a refused name and a line that is no twin, its trailer's count then wrong: damaged.
+    const lsn = Number(newer.match(/\d+/)[0]);
+    const lines = [
+      `{"i":"pump-1","m":null,"c":${NOW},"u":${NOW},"v":3,"l":${lsn},"on":true,"ls":${NOW + 1000},"a":{"__proto__":{"polluted":true},"site":"b"},"r":{"temperature":[21,${NOW + 1000}]}}`,
+      `{"x":1}`,
+    ];
+    fs.writeFileSync(path.join(dir, newer), snapshotText(lsn, lines).replace(`"count":2`, `"count":3`));
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [`snapshot ${newer} is damaged (2 twins where its trailer says 3)`, `restored from ${older} and the journals since it instead`]);
+    assert.deepStrictEqual(docs(reg), expected);
     assert.strictEqual({}.polluted, undefined);
   });
 
