@@ -126,6 +126,22 @@ describe("core/store: names and values on disk that a write would refuse", funct
     assert.strictEqual({}.polluted, undefined);
   });
 
+  it("salvaging damaged snapshots names what the records restored held, not what an older record of the same twin held", function () {
+    const dir = freshDir("salvage");
+    const line = (l, attributes) => `{"i":"pump-1","m":null,"c":${NOW},"u":${NOW},"v":${l},"l":${l},"on":false,"ls":null,"a":${attributes},"r":{}}`;
+    // Both damaged (a trailer's count one too high) and no journal from the start: each is salvaged, a twin's newest record wins.
+    fs.writeFileSync(path.join(dir, snapshotName(2)), snapshotText(2, [line(2, `{"__proto__":{"polluted":true},"site":"a"}`)]).replace(`"count":1`, `"count":2`));
+    fs.writeFileSync(path.join(dir, snapshotName(4)), snapshotText(4, [line(4, `{"site":"b","bad name":1}`), `{"x":1}`]).replace(`"count":2`, `"count":3`));
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings.slice(4), [
+      "no snapshot is whole: twins were salvaged from 2 damaged snapshot(s) and the journals since the oldest of them",
+      "1 snapshot line(s) that are not twins were skipped",
+      `1 ${WARNING}pump-1 attributes "bad name"`,
+    ]);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(reg.get("pump-1").attributes)), { site: "b" });
+  });
+
   it("a snapshot another tool wrote (its checksum matches): the restart neither throws on nesting no write admits nor keeps a refused name", async function () {
     const dir = freshDir("snapshot");
     let deep = "1";
