@@ -716,9 +716,9 @@ export class Series {
    * A series from `encode`'s form, read as untrusted: its points are decoded and appended one by
    * one, as fromJSON appends, so a damaged form can give wrong points but never a broken series.
    * A block whose points would run past its payload ends the series there; a form that is not
-   * one gives an empty series.
+   * one gives an empty series. With `signedZero` false a -0 is read as 0 (see SeriesMap.restore).
    */
-  static decode(capacity: number, text: unknown): Series {
+  static decode(capacity: number, text: unknown, signedZero = true): Series {
     const series = new Series(capacity);
     if (typeof text !== "string") return series;
     const bytes = Buffer.from(text, "base64");
@@ -734,7 +734,10 @@ export class Series {
         if (c[o + H_COUNT] === 0 || c[o + H_SCALE] > MAX_SCALE) break;
         const n = decodeBlock(scratch);
         if (readPos > PAYLOAD_BITS) break;
-        for (let k = hidden; k < n; k++) series.push(outTs[k], outValue[k]);
+        // + 0 turns -0 into 0 and leaves any other value as it is: one add a point, beside the
+        // push's encoding of it. The loop kept apart keeps NaN payloads bit-exact too.
+        if (signedZero) for (let k = hidden; k < n; k++) series.push(outTs[k], outValue[k]);
+        else for (let k = hidden; k < n; k++) series.push(outTs[k], outValue[k] + 0);
         hidden = hidden > n ? hidden - n : 0;
       }
     } finally {
@@ -743,13 +746,14 @@ export class Series {
     return series;
   }
 
-  static fromJSON(capacity: number, flat: unknown): Series {
+  /** A series from toJSON's form; with `signedZero` false a -0 is read as 0, as decode reads it. */
+  static fromJSON(capacity: number, flat: unknown, signedZero = true): Series {
     const series = new Series(capacity);
     if (Array.isArray(flat)) {
       for (let k = 0; k + 1 < flat.length; k += 2) {
         const ts = flat[k];
         const value = flat[k + 1];
-        if (typeof ts === "number" && typeof value === "number") series.push(ts, value);
+        if (typeof ts === "number" && typeof value === "number") series.push(ts, signedZero ? value : value + 0);
       }
     }
     return series;
@@ -798,13 +802,15 @@ export class SeriesMap implements Iterable<[string, Series]> {
   /**
    * A series as a snapshot holds it, untrusted: `flat` for Series.fromJSON's form, else
    * Series.decode's. Decoded as they would decode it, on first read; a form that is not one
-   * gives an empty series, as they do.
+   * gives an empty series, as they do. A -0 reads as 0: a twin stores -0 as 0 wherever it enters
+   * (json.ts, admit), but blocks encoded before it did keep one bit-exact (and JSON.parse reads a
+   * "-0" typed by hand as -0): a restored twin holds what a write would have stored.
    */
   restore(name: string, capacity: number, stored: unknown, flat: boolean): this {
     if (name === "__proto__") throw new TypeError("a history is kept per property name, and __proto__ is none");
     if (!this.has(name)) this.count++;
     this.capacity = capacity;
-    if (flat && Array.isArray(stored) && stored.length >= FLAT_KEPT) this.byName[name] = Series.fromJSON(capacity, stored);
+    if (flat && Array.isArray(stored) && stored.length >= FLAT_KEPT) this.byName[name] = Series.fromJSON(capacity, stored, false);
     else this.byName[name] = flat ? (Array.isArray(stored) ? stored : null) : typeof stored === "string" ? stored : null;
     return this;
   }
@@ -827,7 +833,7 @@ export class SeriesMap implements Iterable<[string, Series]> {
   }
 
   private load(name: string, stored: Stored): Series {
-    const series = typeof stored === "string" ? Series.decode(this.capacity, stored) : Series.fromJSON(this.capacity, stored);
+    const series = typeof stored === "string" ? Series.decode(this.capacity, stored, false) : Series.fromJSON(this.capacity, stored, false);
     this.byName[name] = series;
     return series;
   }

@@ -323,8 +323,12 @@ function applyDerived(twin: Twin, e: DerivedEntry, ctx: ApplyContext): Applied {
   } else {
     if (value === undefined) return "invalid";
     const kept = ctx.fromDisk ? fromDisk(twin, section, null, value as Json, ctx) : (value as Json);
-    if (kept === undefined) return "invalid";
-    (twin.derived ??= new Map()).set(section, kept);
+    // A value the write path would refuse (told to ctx.refused) is passed over, as a refused name
+    // in a keyed section is: the twin keeps the section it held, as a refused write leaves it, and
+    // the rest of the entry (state, version step) applies, so the twin stays in step with the
+    // entries after it. Failing the entry lost its state and, for another instance's change,
+    // had the whole partition read again, where it failed again.
+    if (kept !== undefined) (twin.derived ??= new Map()).set(section, kept);
   }
   if (e.s) putState(twin, e.s, ctx);
   if (spec.versioned) {

@@ -188,12 +188,20 @@ export class TwinRegistry {
 
   private restore(prefetched?: Recovered): string[] {
     /**
-     * Names and values on disk the write path would have refused, passed over: "pump-1 attributes "__proto__"".
-     * A set: a name refused in a reading is refused again in every later reading that carries it,
-     * and a list per occurrence named one property twenty times and hid every other.
+     * Names and values read from the store (on disk, in Redis) that the write path would have
+     * refused, passed over: "pump-1 attributes "__proto__"". Those of journal entries in a set: a
+     * name refused in a reading is refused again in every later reading that carries it, and a
+     * list per occurrence named one property twenty times and hid every other. Those of snapshot
+     * records by twin, with the record restored: a record another replaces (salvage: a twin's
+     * newest wins), or that a snapshot found damaged after it took back (`reset`), is not used,
+     * and naming what it held named names the twins never had.
      */
-    const refusedOnDisk = new Set<string>();
-    const refused: Refused = (twinId, section, name, why) => void refusedOnDisk.add(refusalText(twinId, section, name, why));
+    const refusedInEntries = new Set<string>();
+    const refusedInRecords = new Map<string, string[]>();
+    const refused: Refused = (twinId, section, name, why) => void refusedInEntries.add(refusalText(twinId, section, name, why));
+    /** The refusals of the record being read. */
+    const reading: string[] = [];
+    const refusedInRecord: Refused = (twinId, section, name, why) => void reading.push(refusalText(twinId, section, name, why));
     const disk: ApplyContext = { twins: this.twins, historyLength: this.historyLength, fromDisk: true, refused };
     let notTwins = 0;
     let invalid = 0;
@@ -201,8 +209,9 @@ export class TwinRegistry {
     const lost = new Map<string, number>();
     const restore = (rec: TwinRecord) => {
       let twin: Twin | null;
+      reading.length = 0;
       try {
-        twin = fromRecord(rec, this.historyLength, refused);
+        twin = fromRecord(rec, this.historyLength, refusedInRecord);
       } catch {
         // As a journal entry that cannot be applied: the line is passed over, never the restart.
         twin = null;
@@ -210,7 +219,16 @@ export class TwinRegistry {
       if (!twin) return void notTwins++;
       // Salvage reads several snapshots: a twin's newest record wins.
       const known = this.twins.get(twin.id);
-      if (!known || known.lsn < twin.lsn) this.twins.set(twin.id, twin);
+      if (known && known.lsn >= twin.lsn) return;
+      this.twins.set(twin.id, twin);
+      if (reading.length) refusedInRecords.set(twin.id, reading.slice());
+      else if (refusedInRecords.size) refusedInRecords.delete(twin.id);
+    };
+    /** The records read so far are not used: the snapshot they came from did not verify. */
+    const reset = () => {
+      this.twins.clear();
+      refusedInRecords.clear();
+      notTwins = 0;
     };
     const replay = (e: JournalEntry) => {
       let outcome: Applied;
@@ -224,14 +242,17 @@ export class TwinRegistry {
       else if (outcome === "unknown") lost.set(e.i, (lost.get(e.i) ?? 0) + 1);
     };
     // Twins are restored line by line as the store reads them; a store may also hand them back.
-    const recovered = prefetched ?? this.store.recover({ record: restore, entry: replay, reset: () => this.twins.clear() });
+    const recovered = prefetched ?? this.store.recover({ record: restore, entry: replay, reset });
     for (const rec of recovered.records) restore(rec);
     for (const entry of recovered.entries) replay(entry);
     const warnings = recovered.warnings.slice();
     if (notTwins) warnings.push(`${notTwins} snapshot line(s) that are not twins were skipped`);
     if (invalid) warnings.push(`${invalid} journal entr${invalid === 1 ? "y" : "ies"} that could not be applied were skipped`);
-    if (refusedOnDisk.size) {
-      warnings.push(`${refusedOnDisk.size} name(s) or value(s) on disk that a write would have refused were skipped: ${showNames([...refusedOnDisk])}`);
+    const refusedRead = new Set<string>();
+    for (const names of refusedInRecords.values()) for (const name of names) refusedRead.add(name);
+    for (const name of refusedInEntries) refusedRead.add(name);
+    if (refusedRead.size) {
+      warnings.push(`${refusedRead.size} name(s) or value(s) ${this.store.where ?? "on disk"} that a write would have refused were skipped: ${showNames([...refusedRead])}`);
     }
     if (lost.size) {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);

@@ -174,6 +174,43 @@ describe("Changes from other instances that a write would refuse (Redis)", funct
     assert.strictEqual({}.polluted, undefined);
   });
 
+  it("a whole derived section from elsewhere holding a refused value is passed over, and the rest of its entry and the entries after it apply", async function () {
+    const { a, b, id, events, warnings } = await sharedTwin({ reported: { temperature: 20 } });
+    a.reg.setLifecycle(id, { stage: "install" }, {}, { lifecycle: { hours: 1 } });
+    assert.strictEqual(await durable(a.reg), undefined);
+    await waitFor(() => b.reg.get(id).version === 2, "the lifecycle on the other instance", 5000);
+    const t = Date.now();
+    const told = events.length;
+    await inject(ctx.client(), a.store, id, [
+      `{"o":"lc","i":"${id}","v":3,"t":${t},"lc":{"stage":"run","hours":{"__proto__":{"polluted":true}}},"s":{"lifecycle":{"hours":5}}}`,
+      `{"o":"u","i":"${id}","v":4,"t":${t},"rv":{"temperature":21}}`,
+    ]);
+    await waitFor(() => b.reg.get(id).version === 4, "the injected entries on the other instance", 5000);
+    await b.reg.close(); // tells what is still counted
+    const pump = b.reg.get(id);
+    // The twin keeps the lifecycle it held, as a refused write leaves it; the entry's version step
+    // and state apply, and so does the reading after it, in step with the writer.
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.lifecycle, pump.reported, b.reg.getState(id, "lifecycle")])), [{ stage: "install" }, { temperature: 21 }, { hours: 5 }]);
+    assert.deepStrictEqual(warnings.filter((w) => !REFUSED.test(w)), [], "the partition was not read again");
+    assert.match(counted(warnings).text, new RegExp(`1 ${REFUSED.source}${id} lifecycle \\(the key "__proto__" in it\\)`));
+    assert.deepStrictEqual(events.slice(told).map((e) => e.section), ["reported"]);
+    assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("an instance opening on Redis names the names and values it passed over as read from Redis, not from disk", async function () {
+    const first = await ctx.open(lease);
+    first.reg.create("pump-1", { attributes: { site: "north" } });
+    assert.strictEqual(await durable(first.reg), undefined);
+    await first.reg.close();
+    const t = Date.now();
+    await inject(ctx.client(), first.store, "pump-1", [`{"o":"u","i":"pump-1","v":2,"t":${t},"ap":{"__proto__":{"polluted":true},"floor":3}}`]);
+    const { reg, warnings } = await ctx.open(lease);
+    // (The other warning is of this server's appendfsync everysec under strict mode.)
+    assert.deepStrictEqual(warnings.filter((w) => /refused/.test(w)), ['1 name(s) or value(s) in Redis that a write would have refused were skipped: pump-1 attributes "__proto__"']);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(reg.get("pump-1").attributes)), { site: "north", floor: 3 });
+    assert.strictEqual({}.polluted, undefined);
+  });
+
   /**
    * pump-1 (created with `input`) migrated into Redis, `entries` (raw text, `t` the time) then
    * appended to its stream by another writer, and the whole migrated out again into a local store:

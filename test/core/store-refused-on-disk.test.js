@@ -8,17 +8,7 @@
 const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
-const { createHash } = require("crypto");
-const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries } = require("./store-support");
-
-/** A snapshot as another tool would write one: header, the twin lines as given (raw JSON text), a trailer whose count and checksum match. */
-function snapshotText(lsn, lines) {
-  const hash = createHash("sha256");
-  for (const line of lines) hash.update(line + "\n");
-  const head = { format: "twinwire-snapshot", version: 2, lsn, created: NOW };
-  const trailer = { format: "twinwire-snapshot-end", count: lines.length, sha256: hash.digest("hex") };
-  return [JSON.stringify(head), ...lines, JSON.stringify(trailer)].join("\n") + "\n";
-}
+const { NOW, useStoreDirs, freshDir, openRegistry, docs, durable, lastJournal, journalEntries, snapshotFiles, snapshotText, snapshotName } = require("./store-support");
 
 /** What a user's code downstream may do with a document's section: a copy by assignment. */
 function inheritsPlainly(section) {
@@ -90,6 +80,68 @@ describe("core/store: names and values on disk that a write would refuse", funct
     assert.deepStrictEqual(JSON.parse(JSON.stringify([reg.get("pump-1").reported, reg.get("pump-2").reported])), [{ flow: 29 }, { level: 2 }]);
   });
 
+  it("a journal entry whose whole derived section holds a refused value: that value is passed over, the rest of the entry applies", async function () {
+    const dir = freshDir("derived");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1");
+    first.reg.setLifecycle("pump-1", { stage: "install" }, {}, { lifecycle: { hours: 1 } });
+    assert.ifError(await durable(first.reg));
+    await first.reg.close();
+    fs.appendFileSync(lastJournal(dir), [
+      `{"l":3,"o":"lc","i":"pump-1","v":3,"t":${NOW},"lc":{"stage":"run","hours":{"__proto__":{"polluted":true}}},"s":{"lifecycle":{"hours":5}}}`,
+      `{"l":4,"o":"u","i":"pump-1","v":4,"t":${NOW},"rv":{"temperature":21}}`,
+    ].join("\n") + "\n");
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [`1 ${WARNING}pump-1 lifecycle (the key "__proto__" in it)`]);
+    const pump = reg.get("pump-1");
+    // The lifecycle as a refused write leaves it; the entry's version step and state apply.
+    assert.deepStrictEqual(JSON.parse(JSON.stringify([pump.lifecycle, pump.reported, pump.version, reg.getState("pump-1", "lifecycle")])),
+      [{ stage: "install" }, { temperature: 21 }, 4, { hours: 5 }]);
+    assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("a damaged newer snapshot's refused names and other lines are not named when the twins come from an older one", async function () {
+    const dir = freshDir("fallback");
+    const first = openRegistry(dir, { mode: "strict" });
+    first.reg.create("pump-1", { attributes: { site: "a" } });
+    first.reg.report("pump-1", { temperature: 20 }, { ts: NOW });
+    await first.reg.compact();
+    first.reg.report("pump-1", { temperature: 21 }, { ts: NOW + 1000 });
+    await first.reg.compact();
+    const expected = docs(first.reg);
+    await first.reg.close();
+    const [older, newer] = snapshotFiles(dir);
+    // The newer one rewritten with a refused name and a line that is no twin, its trailer's count then wrong: damaged.
+    const lsn = Number(newer.match(/\d+/)[0]);
+    const lines = [
+      `{"i":"pump-1","m":null,"c":${NOW},"u":${NOW},"v":3,"l":${lsn},"on":true,"ls":${NOW + 1000},"a":{"__proto__":{"polluted":true},"site":"b"},"r":{"temperature":[21,${NOW + 1000}]}}`,
+      `{"x":1}`,
+    ];
+    fs.writeFileSync(path.join(dir, newer), snapshotText(lsn, lines).replace(`"count":2`, `"count":3`));
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings, [`snapshot ${newer} is damaged (2 twins where its trailer says 3)`, `restored from ${older} and the journals since it instead`]);
+    assert.deepStrictEqual(docs(reg), expected);
+    assert.strictEqual({}.polluted, undefined);
+  });
+
+  it("salvaging damaged snapshots names what the records restored held, not what an older record of the same twin held", function () {
+    const dir = freshDir("salvage");
+    const line = (l, attributes) => `{"i":"pump-1","m":null,"c":${NOW},"u":${NOW},"v":${l},"l":${l},"on":false,"ls":null,"a":${attributes},"r":{}}`;
+    // Both damaged (a trailer's count one too high) and no journal from the start: each is salvaged, a twin's newest record wins.
+    fs.writeFileSync(path.join(dir, snapshotName(2)), snapshotText(2, [line(2, `{"__proto__":{"polluted":true},"site":"a"}`)]).replace(`"count":1`, `"count":2`));
+    fs.writeFileSync(path.join(dir, snapshotName(4)), snapshotText(4, [line(4, `{"site":"b","bad name":1}`), `{"x":1}`]).replace(`"count":2`, `"count":3`));
+
+    const { reg, warnings } = openRegistry(dir, { mode: "strict" });
+    assert.deepStrictEqual(warnings.slice(4), [
+      "no snapshot is whole: twins were salvaged from 2 damaged snapshot(s) and the journals since the oldest of them",
+      "1 snapshot line(s) that are not twins were skipped",
+      `1 ${WARNING}pump-1 attributes "bad name"`,
+    ]);
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(reg.get("pump-1").attributes)), { site: "b" });
+  });
+
   it("a snapshot another tool wrote (its checksum matches): the restart neither throws on nesting no write admits nor keeps a refused name", async function () {
     const dir = freshDir("snapshot");
     let deep = "1";
@@ -102,7 +154,7 @@ describe("core/store: names and values on disk that a write would refuse", funct
       `"lc":{"stage":"run","constructor":{"prototype":{"polluted":true}}},` +
       `"st":{"mirror":{"ok":true},"bad key!":1}}`;
     const other = `{"i":"pump-2","m":null,"c":${NOW},"u":${NOW},"v":1,"l":4,"on":false,"ls":null,"a":{"site":"c"},"r":{}}`;
-    fs.writeFileSync(path.join(dir, `snapshot-${String(4).padStart(16, "0")}.jsonl`), snapshotText(4, [line, other]));
+    fs.writeFileSync(path.join(dir, snapshotName(4)), snapshotText(4, [line, other]));
 
     const { reg, warnings } = openRegistry(dir, { mode: "strict" });
     assert.deepStrictEqual(warnings, [

@@ -7,6 +7,7 @@ const assert = require("assert");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
+const { createHash } = require("crypto");
 const { TwinRegistry } = require("../../nodes/lib/core/registry");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
 
@@ -80,6 +81,21 @@ function lastJournal(dir) {
   const files = journalFiles(dir);
   return path.join(dir, files[files.length - 1]);
 }
+
+/**
+ * A snapshot as another tool (or an older version) would write one: header, the twin lines as
+ * given (raw JSON text, so "__proto__" stays a key), a trailer whose count and checksum match.
+ * Its file name in a store directory is `snapshotName(lsn)`.
+ */
+function snapshotText(lsn, lines) {
+  const hash = createHash("sha256");
+  for (const line of lines) hash.update(line + "\n");
+  const head = { format: "twinwire-snapshot", version: 2, lsn, created: NOW };
+  const trailer = { format: "twinwire-snapshot-end", count: lines.length, sha256: hash.digest("hex") };
+  return [JSON.stringify(head), ...lines, JSON.stringify(trailer)].join("\n") + "\n";
+}
+
+const snapshotName = (lsn) => `snapshot-${String(lsn).padStart(16, "0")}.jsonl`;
 
 const immediate = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -244,5 +260,5 @@ function useStoreDirs(label) {
 
 module.exports = {
   JOURNAL, SNAPSHOT, SNAPSHOT_TMP, NOW, snapshotFiles, newestSnapshot, useStoreDirs, track, mountTmpfs, freshDir, openRegistry, docs, histories,
-  journalFiles, journalText, journalEntries, lastJournal, immediate, sleep, waitFor, durable, throwsTwin, faultyIO, populate,
+  journalFiles, journalText, journalEntries, lastJournal, snapshotText, snapshotName, immediate, sleep, waitFor, durable, throwsTwin, faultyIO, populate,
 };

@@ -68,6 +68,7 @@ interface SnapshotFile { name: string; lsn: number }
 
 export class FileStore implements Store {
   readonly mode: "strict" | "batched";
+  readonly where = "on disk";
   readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
   private readonly dir: string;
   private readonly io: FileIO;

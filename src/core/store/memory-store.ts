@@ -3,6 +3,7 @@ import { Store, Recovered, StoreHealth } from "./store";
 
 export class MemoryStore implements Store {
   readonly mode = "memory" as const;
+  readonly where = "in memory";
   readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0 };
 
   recover(): Recovered {

@@ -141,6 +141,7 @@ function whenReady(client: Redis): Promise<void> {
 
 export class RedisStore implements Store {
   readonly mode: "strict" | "batched";
+  readonly where = "in Redis";
   /** `refused`: changes refused by the bound on those in flight (maxInFlight). */
   readonly stats = { compactions: 0, longestSliceMs: 0, journalBytes: 0, refused: 0 };
   /** `name#incarnation`: this process's store among the live ones (leases, entries, requests, replies). */

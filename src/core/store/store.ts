@@ -75,6 +75,11 @@ export interface SharedRegistry {
 export interface Store {
   readonly mode: PersistenceMode;
   /**
+   * Where what `recover` or `open` reads is held, as warnings name it: "on disk", "in Redis".
+   * A store without it is read as on disk.
+   */
+  readonly where?: string;
+  /**
    * Reads what is on disk. Synchronous: a registry is usable as soon as it is constructed. With a
    * visitor, snapshot lines and journal entries go to it as they are read (in order) instead of
    * being returned.
