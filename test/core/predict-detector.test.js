@@ -167,6 +167,14 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(verdicts.filter((v) => v.flagged).length, spikes.length);
   });
 
+  it("a glitch in the warm-up (no verdict yet) does not become the resolution either: later spikes of its size are flagged", function () {
+    const spikes = [360, 720, 1080, 1440];
+    const points = Array.from({ length: 1800 }, (_, i) => ({ ts: T0 + i * 10000, value: i === 60 || spikes.includes(i) ? 58 : 50 }));
+    const { d, verdicts } = feed(points);
+    assert.deepEqual(spikes.filter((i) => !verdicts[i].flagged), []);
+    assert.equal(d.step, 1, "the decimals the values are written in");
+  });
+
   it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
     // A quiet sensor on a daily cycle (+-3, noise 0.05) stuck where the cycle is steepest, for
     // 25 minutes (the episode ends on the first new value) or 45 (it ends at levelShift, 30 min

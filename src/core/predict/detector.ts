@@ -22,7 +22,9 @@
  * 3. The scale: 1.25 x the EW mean absolute error of that forecast (each error clipped at 4
  *    scales, so a burst does not inflate it), or the tracked 99th percentile of the errors over
  *    2.576 when that is wider (heavy tails), never below: half the sensor's resolution (given,
- *    or the smallest change seen, or before any change the decimals the values are written in),
+ *    or the smallest change seen between normal readings, after the warm-up no more than the
+ *    decimals the values are written in until they have changed RESOLUTION_CHANGES times, or
+ *    before any change those decimals),
  *    1e-4 of the values' magnitude, and half its own long-run value (a quiet or stuck stretch
  *    can not teach a near-zero scale that makes the next wiggle a storm of flags). While the
  *    scale has seen few errors it is widened (a t-like allowance): the early false alarms of the
@@ -194,6 +196,15 @@ const GAP_STEPS = 10;
 /** Stuck: this many times the longest run of one value seen before, and at least STUCK_MIN readings. */
 const STUCK_FACTOR = 4;
 const STUCK_MIN = 10;
+/**
+ * After the warm-up, the smallest change is the resolution only once the values have changed
+ * this often. Among a few changes it may be a fault's size: a constant signal's glitch in the
+ * warm-up (no verdicts yet, so nothing says it is one) and its return made the resolution 8 on a
+ * signal written in whole numbers, which hid every later spike of 8. Requiring the same size seen
+ * three times instead held a continuous signal (the UK's quarterly gas) at its decimals for good,
+ * and the decimals in the warm-up as well taught it another scale: one more drift alert.
+ */
+const RESOLUTION_CHANGES = 10;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
@@ -221,6 +232,8 @@ export class AnomalyDetector {
   private rPrev = 0;
   /** Smallest non-zero change seen, 0 while there was none. */
   private change = 0;
+  /** Changes seen (counted up to RESOLUTION_CHANGES). */
+  private changes = 0;
   /** Finest decimal resolution the values were written in (1 for 20, 0.1 for 20.5), 0 before any. */
   private digits = 0;
   /** The last reading was part of an anomaly (flagged, or not yet back under the exit level). */
@@ -269,10 +282,16 @@ export class AnomalyDetector {
     return this.active;
   }
 
-  /** The sensor's resolution: given, or the smallest change seen (0 while none). */
+  /**
+   * The sensor's resolution: given, or the smallest change seen; from the warm-up's end on, while
+   * the values have changed fewer than RESOLUTION_CHANGES times, no more than the decimals they
+   * are written in.
+   */
   get step(): number {
+    if (this.o.resolution !== null) return this.o.resolution;
     // Until the values have moved, the decimals they are written in tell the resolution.
-    return this.o.resolution ?? (this.change > 0 ? this.change : this.digits);
+    if (this.change === 0) return this.digits;
+    return this.warmed && this.changes < RESOLUTION_CHANGES ? Math.min(this.change, this.digits) : this.change;
   }
 
   private best(): number {
@@ -396,7 +415,7 @@ export class AnomalyDetector {
       if (warm) this.episode(ts, value, expected, score, stuck, alerts);
     }
 
-    if (this.change === 0 && this.o.resolution === null) {
+    if (this.changes < RESOLUTION_CHANGES && this.o.resolution === null) {
       const r = decimals(value);
       if (this.digits === 0 || r < this.digits) this.digits = r;
     }
@@ -405,6 +424,7 @@ export class AnomalyDetector {
     // resolution, and half of it the scale's floor, so every later spike of that size went unseen.
     if (!first && value !== this.lastValue && !held && !this.prevHeld) {
       const d = Math.abs(value - this.lastValue);
+      if (this.changes < RESOLUTION_CHANGES) this.changes++;
       // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
       if (this.change === 0 || d < this.change * (1 + 1e-8)) {
         const r = Number(d.toPrecision(9));
@@ -623,6 +643,7 @@ export class AnomalyDetector {
       q: this.change,
       dg: this.digits,
       hp: this.prevHeld ? 1 : 0,
+      qc: this.changes,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
@@ -644,6 +665,9 @@ export class AnomalyDetector {
     [d.t0, d.lastValue, d.ne, d.longMae, d.change, d.digits] = nums([s.t0, s.y, s.ne, s.lm, s.q, s.dg], 6);
     // A state saved before hp existed: the last reading counts as normal.
     d.prevHeld = s.hp === 1;
+    // ...and its smallest change is the resolution, as it was.
+    [d.changes] = s.qc === undefined ? [RESOLUTION_CHANGES] : nums([s.qc], 1);
+    if (!Number.isInteger(d.changes) || d.changes < 0 || d.changes > RESOLUTION_CHANGES) throw new Error("bad detector state");
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
