@@ -175,6 +175,34 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(d.step, 1, "the decimals the values are written in");
   });
 
+  it("a glitch in the first readings after a gap is not taken for the level: the signal back where it was is not flagged", function () {
+    // A 10 s sensor, silent for 5 minutes at reading 600; it comes back with 1 or 2 glitched
+    // readings (8 below, then its own values again).
+    for (const glitched of [1, 2]) {
+      const g = gauss(6);
+      const points = [];
+      for (let i = 0; i < 1200; i++) {
+        if (i >= 600 && i < 630) continue;
+        const value = i >= 630 && i < 630 + glitched ? 42 : Math.round((50 + 0.3 * g()) * 10) / 10;
+        points.push({ ts: T0 + i * 10000, value });
+      }
+      const { verdicts, alerts } = feed(points);
+      const back = points.findIndex((p) => p.ts >= T0 + 630 * 10000);
+      assert.equal(verdicts.slice(back).filter((v) => v.flagged).length, 0, `${glitched}: ${JSON.stringify(alerts)}`);
+    }
+  });
+
+  it("a device back from a gap at another level is at that level: no flags after it", function () {
+    const g = gauss(7);
+    const points = [];
+    for (let i = 0; i < 1200; i++) {
+      if (i >= 600 && i < 630) continue;
+      points.push({ ts: T0 + i * 10000, value: Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10 });
+    }
+    const { verdicts } = feed(points);
+    assert.equal(verdicts.filter((v) => v.flagged).length, 0);
+  });
+
   it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
     // A quiet sensor on a daily cycle (+-3, noise 0.05) stuck where the cycle is steepest, for
     // 25 minutes (the episode ends on the first new value) or 45 (it ends at levelShift, 30 min

@@ -205,6 +205,8 @@ const STUCK_MIN = 10;
  * and the decimals in the warm-up as well taught it another scale: one more drift alert.
  */
 const RESOLUTION_CHANGES = 10;
+/** Readings after a level taken across a gap within which one back near the old level undoes it. */
+const REANCHOR_READINGS = 10;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
@@ -238,6 +240,8 @@ export class AnomalyDetector {
   private digits = 0;
   /** The last reading was part of an anomaly (flagged, or not yet back under the exit level). */
   private prevHeld = false;
+  /** After a level taken from a reading after a gap: where the signal was expected before it, and readings left to say it was a glitch. */
+  private anchor: [number, number] | null = null;
   /** Episode: active, start ts, peak score, calm readings, stuck (reason). */
   private active = false;
   private since = 0;
@@ -331,6 +335,14 @@ export class AnomalyDetector {
     // again (a day's cycle moves 0.6 in 45 minutes, 12 times the noise of a quiet sensor).
     const unstuck = !first && value !== this.lastValue && (this.stuckEp || this.runDone);
     const gap = (!first && this.typical !== null && dt > GAP_STEPS * this.typical) || unstuck;
+    // Within REANCHOR_READINGS of a level taken after a gap: a reading far from it but near where
+    // the signal was before the gap says that level was a glitch, and is the level again.
+    let relevel = false;
+    if (!first && !gap && this.anchor !== null) {
+      const sigma = o.zThreshold * this.scale();
+      relevel = Math.abs(value - this.forecast(this.best(), 1)) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
+      this.anchor = relevel || this.anchor[1] <= 1 ? null : [this.anchor[0], this.anchor[1] - 1];
+    }
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
     if (warm && !this.warmed) {
       // A value held since the warm-up is how this signal is, not a sensor that got stuck.
@@ -357,15 +369,20 @@ export class AnomalyDetector {
       this.t0 = ts;
       this.y0 = value;
       this.lv = [value, value, value, value];
-    } else if (gap) {
+    } else if (gap || relevel) {
       // No verdict after a gap (nothing says where the level went meanwhile). A reading within
       // the threshold is learnt with the weight of the time it stands for (at most 10
       // intervals), not taken as the level: one noisy reading as the level would lean every
-      // error after it one way. One beyond it (a device back from a restart) is the level, and
-      // so is the first after a stuck run, however near: weighted as one reading, the level
-      // stayed at the stuck value and the next reading of a signal that had moved on was flagged.
+      // error after it one way. One beyond it (a device back from a restart) is the level, until
+      // a reading soon after says it was a glitch (see `anchor`): kept, a glitch in the first
+      // readings after a gap was the level, and the signal, back where it had been, was flagged
+      // for levelShift. The first value after a stuck run is the level however near: weighted as
+      // one reading, the level stayed at the stuck value and the next reading of a signal that
+      // had moved on was flagged.
       const sigma = this.scale();
-      if (unstuck || Math.abs(value - expected) >= o.zThreshold * sigma) {
+      const far = Math.abs(value - expected) >= o.zThreshold * sigma;
+      if (gap && !unstuck) this.anchor = far ? [expected, REANCHOR_READINGS] : null;
+      if (far || unstuck || relevel) {
         this.lv = [value, value, value, value];
         this.tr = 0;
         // The ramp's line moves with it: a jump across a gap is not a slope.
@@ -644,6 +661,7 @@ export class AnomalyDetector {
       dg: this.digits,
       hp: this.prevHeld ? 1 : 0,
       qc: this.changes,
+      ga: this.anchor ? this.anchor.slice() : null,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
@@ -668,6 +686,7 @@ export class AnomalyDetector {
     // ...and its smallest change is the resolution, as it was.
     [d.changes] = s.qc === undefined ? [RESOLUTION_CHANGES] : nums([s.qc], 1);
     if (!Number.isInteger(d.changes) || d.changes < 0 || d.changes > RESOLUTION_CHANGES) throw new Error("bad detector state");
+    d.anchor = s.ga === undefined || s.ga === null ? null : (nums(s.ga, 2) as [number, number]);
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
