@@ -203,6 +203,24 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(verdicts.filter((v) => v.flagged).length, 0);
   });
 
+  it("after a noise burst whose first readings passed under the threshold, the signal back at its level is not flagged", function () {
+    // A 5 s sensor on a daily cycle (+-3, noise 0.3) to whole units, where the last reading is
+    // the best one-step forecast; at 2 h a 10 minute burst of noise 5 times as large begins with
+    // two readings 2 and 4 above, each just under the threshold.
+    const g = gauss(10);
+    const at = 1440;
+    const points = Array.from({ length: 2880 }, (_, i) => {
+      let value = 50 + 3 * Math.sin((2 * Math.PI * i * 5) / 86400) + 0.3 * g();
+      if (i === at) value += 2;
+      else if (i === at + 1) value += 4;
+      else if (i > at + 1 && i < at + 120) value += 5 * g();
+      return { ts: T0 + i * 5000, value: Math.round(value) };
+    });
+    const { verdicts } = feed(points);
+    assert.ok(verdicts.slice(at + 2, at + 120).some((v) => v.flagged), "the burst is seen");
+    assert.equal(verdicts.slice(at + 144).filter((v) => v.flagged).length, 0);
+  });
+
   it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
     // A quiet sensor on a daily cycle (+-3, noise 0.05) stuck where the cycle is steepest, for
     // 25 minutes (the episode ends on the first new value) or 45 (it ends at levelShift, 30 min

@@ -350,7 +350,14 @@ export class AnomalyDetector {
       this.maxRun = Math.max(this.maxRun, this.run + 1);
     }
     const steps = typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1;
-    const expected = first ? value : this.forecast(this.best(), steps);
+    // Within an open episode nothing is learnt, so what a reading is judged against stays where
+    // the episode found it. Persistence's reference is one reading, the last normal one, which
+    // may be the first of a disturbance scored just under the threshold: a noise burst's first
+    // readings (2 and 4 above the level of a quantised signal) left it 4 above for the whole
+    // burst and levelShift after, every reading of the signal back at its level flagged. Within
+    // an episode persistence is the median of the last normal readings instead.
+    const persistent = !first && this.active && !this.stuckEp && this.recent.length >= 3 && this.best() === 0;
+    const expected = first ? value : persistent ? median(this.recent) : this.forecast(this.best(), steps);
     let score = 0;
     let flagged = false;
     let verdict = false;
