@@ -175,6 +175,21 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(d.step, 1, "the decimals the values are written in");
   });
 
+  it("glitches at gap ends (each undone by the next reading) do not become the resolution: later spikes of their size are flagged", function () {
+    // A constant signal written in whole numbers, silent for 10 minutes five times, each time back
+    // with one reading 8 too high, then spikes of 8.
+    const gaps = [400, 600, 800, 1000, 1200];
+    const spikes = [1800, 1900, 2000, 2100, 2200, 2300];
+    let ts = T0;
+    const points = Array.from({ length: 2400 }, (_, i) => {
+      ts += gaps.includes(i) ? 600000 : 10000;
+      return { ts, value: gaps.includes(i) || spikes.includes(i) ? 58 : 50 };
+    });
+    const { d, verdicts } = feed(points);
+    assert.deepEqual(spikes.filter((i) => !verdicts[i].flagged), []);
+    assert.equal(d.step, 1, "the decimals the values are written in");
+  });
+
   it("a glitch in the first readings after a gap is not taken for the level: the signal back where it was is not flagged", function () {
     // A 10 s sensor, silent for 5 minutes at reading 600; it comes back with 1 or 2 glitched
     // readings (8 below, then its own values again).

@@ -439,7 +439,11 @@ export class AnomalyDetector {
     // A change into or out of an anomaly (a spike and its return, a step) is the fault's size, not
     // the sensor's resolution: on a signal that held one value, the first spike's size became the
     // resolution, and half of it the scale's floor, so every later spike of that size went unseen.
-    if (!first && value !== this.lastValue && !held && !this.prevHeld) {
+    // Nor is a change across a gap or a stuck run (where the signal went meanwhile), or one that
+    // undoes a level taken there: five glitches of 8 at gap ends, each undone by the next
+    // reading, made the resolution 8 on a signal written in whole numbers (then 0 of 12 spikes of
+    // 8 flagged).
+    if (!first && value !== this.lastValue && !held && !this.prevHeld && !gap && !relevel) {
       const d = Math.abs(value - this.lastValue);
       if (this.changes < RESOLUTION_CHANGES) this.changes++;
       // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
