@@ -382,6 +382,24 @@ describe("predict detector: state", function () {
     assert.doesNotThrow(() => AnomalyDetector.from({ ...DETECTOR_DEFAULTS, zThreshold: 6 }, good), "changed settings keep what was learnt");
   });
 
+  it("refuses a state whose counts, sizes or flags are of the wrong kind, rather than giving NaN scores or no verdicts from it", function () {
+    const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+    for (const p of sensor(400)) a.update(p.ts, p.value);
+    a.update(T0 + 400 * 10000 + 3600000, 80); // back from a gap far away: ga is set
+    const good = JSON.parse(JSON.stringify(a.toJSON()));
+    assert.ok(Array.isArray(good.ga));
+    const bads = [{ hp: "1" }, { hp: [] }, { hp: 2 }, { ga: [good.ga[0], -5] }, { ga: [good.ga[0], 2.5] }, { ga: [good.ga[0], 1e300] },
+      { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] }];
+    for (const bad of bads) {
+      assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
+    }
+    const old = { ...good };
+    delete old.hp;
+    delete old.qc;
+    delete old.ga;
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc and ga");
+  });
+
   it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {
     const d = new AnomalyDetector(DETECTOR_DEFAULTS);
     d.update(T0, 1);

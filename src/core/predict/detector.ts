@@ -685,17 +685,24 @@ export class AnomalyDetector {
     [d.n] = nums([s.n], 1);
     if (!Number.isInteger(d.n) || d.n < 0) throw new Error("bad detector state");
     [d.t0, d.lastValue, d.ne, d.longMae, d.change, d.digits] = nums([s.t0, s.y, s.ne, s.lm, s.q, s.dg], 6);
+    // Counts, sizes and intervals of the wrong sign are refused: a negative error count made every
+    // later verdict NaN, a negative typical interval made every reading a gap (no verdict again).
+    if (!Number.isInteger(d.ne) || d.ne < 0 || d.longMae < 0 || d.change < 0 || d.digits < 0) throw new Error("bad detector state");
     // A state saved before hp existed: the last reading counts as normal.
+    if (s.hp !== undefined && s.hp !== 0 && s.hp !== 1) throw new Error("bad detector state");
     d.prevHeld = s.hp === 1;
     // ...and its smallest change is the resolution, as it was.
     [d.changes] = s.qc === undefined ? [RESOLUTION_CHANGES] : nums([s.qc], 1);
     if (!Number.isInteger(d.changes) || d.changes < 0 || d.changes > RESOLUTION_CHANGES) throw new Error("bad detector state");
     d.anchor = s.ga === undefined || s.ga === null ? null : (nums(s.ga, 2) as [number, number]);
+    if (d.anchor !== null && !(Number.isInteger(d.anchor[1]) && d.anchor[1] >= 1 && d.anchor[1] <= REANCHOR_READINGS)) throw new Error("bad detector state");
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
+    if (d.typical !== null && !(d.typical > 0)) throw new Error("bad detector state");
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
     d.lv = nums(s.lv, CANDIDATES);
     d.mae = nums(s.mae, CANDIDATES);
+    if (d.mae.some((m) => m < 0)) throw new Error("bad detector state");
     [d.tr] = nums([s.tr], 1);
     [d.q99, d.rr, d.r2, d.rPrev] = nums(s.tl, 4);
     const [active, since, peak, calm, stuck] = nums(s.e, 5);
