@@ -218,6 +218,20 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(verdicts.filter((v) => v.flagged).length, 0);
   });
 
+  it("a device back from a gap at another level that sends one stale value of the old level is still at its new level: no flags on its other readings", function () {
+    for (const stale of [632, 636]) {
+      const g = gauss(7);
+      const points = [];
+      for (let i = 0; i < 1200; i++) {
+        if (i >= 600 && i < 630) continue;
+        points.push({ ts: T0 + i * 10000, value: i === stale ? 50 : Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10 });
+      }
+      const { verdicts } = feed(points);
+      const flagged = verdicts.filter((v, k) => v.flagged && points[k].ts !== T0 + stale * 10000).length;
+      assert.equal(flagged, 0, `stale value at ${stale}`);
+    }
+  });
+
   it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
     // A quiet sensor on a daily cycle (+-3, noise 0.05) stuck where the cycle is steepest, for
     // 25 minutes (the episode ends on the first new value) or 45 (it ends at levelShift, 30 min

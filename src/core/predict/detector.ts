@@ -340,8 +340,13 @@ export class AnomalyDetector {
     let relevel = false;
     if (!first && !gap && this.anchor !== null) {
       const sigma = o.zThreshold * this.scale();
-      relevel = Math.abs(value - this.forecast(this.best(), 1)) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
-      this.anchor = relevel || this.anchor[1] <= 1 ? null : [this.anchor[0], this.anchor[1] - 1];
+      const level = this.forecast(this.best(), 1);
+      relevel = Math.abs(value - level) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
+      // Undone, the level taken after the gap is the anchor for the readings left: a device back
+      // at another level that sends one stale value of the old level was otherwise held there,
+      // and every reading at its new level flagged until levelShift (181 flags, 1 before the
+      // anchor existed).
+      this.anchor = this.anchor[1] <= 1 ? null : [relevel ? level : this.anchor[0], this.anchor[1] - 1];
     }
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
     if (warm && !this.warmed) {
