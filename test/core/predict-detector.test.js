@@ -403,7 +403,9 @@ describe("predict detector: state", function () {
     const good = JSON.parse(JSON.stringify(a.toJSON()));
     assert.ok(Array.isArray(good.ga));
     const bads = [{ hp: "1" }, { hp: [] }, { hp: 2 }, { ga: [good.ga[0], -5] }, { ga: [good.ga[0], 2.5] }, { ga: [good.ga[0], 1e300] },
-      { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] }];
+      { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] },
+      { c: good.c.map((x, k) => (k === 2 ? -3 : x)) }, { c: good.c.map((x, k) => (k === 3 ? 0.5 : x)) },
+      { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }

@@ -720,6 +720,8 @@ export class AnomalyDetector {
     d.shift = nums(s.sh, s.sh.length);
     let warmed: number;
     [d.gUp, d.gDown, d.nUp, d.nDown, d.fromUp, d.fromDown, d.lastDrift, warmed] = nums(s.c, 8);
+    // A negative CUSUM count took the median of no readings: a drift alert to NaN, NaN verdicts.
+    if (![d.nUp, d.nDown].every((c) => Number.isInteger(c) && c >= 0)) throw new Error("bad detector state");
     d.driftTs = s.dts === null ? -Infinity : nums([s.dts], 1)[0];
     d.warmed = warmed === 1;
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
@@ -730,6 +732,8 @@ export class AnomalyDetector {
     const rp = nums(s.rp, 9);
     d.ramp = rp.slice(0, 5);
     [d.y0, d.usualSlope, d.nSlope, d.ramping] = rp.slice(5);
+    // A negative slope count or line weight made the usual slope NaN: a state that could not be saved again.
+    if (!(Number.isInteger(d.nSlope) && d.nSlope >= 0 && d.ramp[0] >= 0)) throw new Error("bad detector state");
     return d;
   }
 }
