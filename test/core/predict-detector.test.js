@@ -175,6 +175,21 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(d.step, 1, "the decimals the values are written in");
   });
 
+  it("glitches at gap ends (each undone by the next reading) do not become the resolution: later spikes of their size are flagged", function () {
+    // A constant signal written in whole numbers, silent for 10 minutes five times, each time back
+    // with one reading 8 too high, then spikes of 8.
+    const gaps = [400, 600, 800, 1000, 1200];
+    const spikes = [1800, 1900, 2000, 2100, 2200, 2300];
+    let ts = T0;
+    const points = Array.from({ length: 2400 }, (_, i) => {
+      ts += gaps.includes(i) ? 600000 : 10000;
+      return { ts, value: gaps.includes(i) || spikes.includes(i) ? 58 : 50 };
+    });
+    const { d, verdicts } = feed(points);
+    assert.deepEqual(spikes.filter((i) => !verdicts[i].flagged), []);
+    assert.equal(d.step, 1, "the decimals the values are written in");
+  });
+
   it("a glitch in the first readings after a gap is not taken for the level: the signal back where it was is not flagged", function () {
     // A 10 s sensor, silent for 5 minutes at reading 600; it comes back with 1 or 2 glitched
     // readings (8 below, then its own values again).
@@ -219,6 +234,20 @@ describe("predict detector: faults a user wants to hear about", function () {
     const { verdicts } = feed(points);
     assert.ok(verdicts.slice(at + 2, at + 120).some((v) => v.flagged), "the burst is seen");
     assert.equal(verdicts.slice(at + 144).filter((v) => v.flagged).length, 0);
+  });
+
+  it("a device back from a gap at another level that sends one stale value of the old level is still at its new level: no flags on its other readings", function () {
+    for (const stale of [632, 636]) {
+      const g = gauss(7);
+      const points = [];
+      for (let i = 0; i < 1200; i++) {
+        if (i >= 600 && i < 630) continue;
+        points.push({ ts: T0 + i * 10000, value: i === stale ? 50 : Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10 });
+      }
+      const { verdicts } = feed(points);
+      const flagged = verdicts.filter((v, k) => v.flagged && points[k].ts !== T0 + stale * 10000).length;
+      assert.equal(flagged, 0, `stale value at ${stale}`);
+    }
   });
 
   it("after a stuck sensor recovers, the signal that moved on meanwhile is not flagged, whether the stuck episode was still open or had ended at levelShift", function () {
@@ -383,6 +412,26 @@ describe("predict detector: state", function () {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, bad), Error, JSON.stringify(bad).slice(0, 80));
     }
     assert.doesNotThrow(() => AnomalyDetector.from({ ...DETECTOR_DEFAULTS, zThreshold: 6 }, good), "changed settings keep what was learnt");
+  });
+
+  it("refuses a state whose counts, sizes or flags are of the wrong kind, rather than giving NaN scores or no verdicts from it", function () {
+    const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+    for (const p of sensor(400)) a.update(p.ts, p.value);
+    a.update(T0 + 400 * 10000 + 3600000, 80); // back from a gap far away: ga is set
+    const good = JSON.parse(JSON.stringify(a.toJSON()));
+    assert.ok(Array.isArray(good.ga));
+    const bads = [{ hp: "1" }, { hp: [] }, { hp: 2 }, { ga: [good.ga[0], -5] }, { ga: [good.ga[0], 2.5] }, { ga: [good.ga[0], 1e300] },
+      { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] },
+      { c: good.c.map((x, k) => (k === 2 ? -3 : x)) }, { c: good.c.map((x, k) => (k === 3 ? 0.5 : x)) },
+      { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) }];
+    for (const bad of bads) {
+      assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
+    }
+    const old = { ...good };
+    delete old.hp;
+    delete old.qc;
+    delete old.ga;
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc and ga");
   });
 
   it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {

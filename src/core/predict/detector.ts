@@ -340,8 +340,13 @@ export class AnomalyDetector {
     let relevel = false;
     if (!first && !gap && this.anchor !== null) {
       const sigma = o.zThreshold * this.scale();
-      relevel = Math.abs(value - this.forecast(this.best(), 1)) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
-      this.anchor = relevel || this.anchor[1] <= 1 ? null : [this.anchor[0], this.anchor[1] - 1];
+      const level = this.forecast(this.best(), 1);
+      relevel = Math.abs(value - level) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
+      // Undone, the level taken after the gap is the anchor for the readings left: a device back
+      // at another level that sends one stale value of the old level was otherwise held there,
+      // and every reading at its new level flagged until levelShift (181 flags, 1 before the
+      // anchor existed).
+      this.anchor = this.anchor[1] <= 1 ? null : [relevel ? level : this.anchor[0], this.anchor[1] - 1];
     }
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
     if (warm && !this.warmed) {
@@ -446,7 +451,11 @@ export class AnomalyDetector {
     // A change into or out of an anomaly (a spike and its return, a step) is the fault's size, not
     // the sensor's resolution: on a signal that held one value, the first spike's size became the
     // resolution, and half of it the scale's floor, so every later spike of that size went unseen.
-    if (!first && value !== this.lastValue && !held && !this.prevHeld) {
+    // Nor is a change across a gap or a stuck run (where the signal went meanwhile), or one that
+    // undoes a level taken there: five glitches of 8 at gap ends, each undone by the next
+    // reading, made the resolution 8 on a signal written in whole numbers (then 0 of 12 spikes of
+    // 8 flagged).
+    if (!first && value !== this.lastValue && !held && !this.prevHeld && !gap && !relevel) {
       const d = Math.abs(value - this.lastValue);
       if (this.changes < RESOLUTION_CHANGES) this.changes++;
       // Rounded (0.30000000000000004 is 0.3), which costs: only for a candidate.
@@ -688,17 +697,24 @@ export class AnomalyDetector {
     [d.n] = nums([s.n], 1);
     if (!Number.isInteger(d.n) || d.n < 0) throw new Error("bad detector state");
     [d.t0, d.lastValue, d.ne, d.longMae, d.change, d.digits] = nums([s.t0, s.y, s.ne, s.lm, s.q, s.dg], 6);
+    // Counts, sizes and intervals of the wrong sign are refused: a negative error count made every
+    // later verdict NaN, a negative typical interval made every reading a gap (no verdict again).
+    if (!Number.isInteger(d.ne) || d.ne < 0 || d.longMae < 0 || d.change < 0 || d.digits < 0) throw new Error("bad detector state");
     // A state saved before hp existed: the last reading counts as normal.
+    if (s.hp !== undefined && s.hp !== 0 && s.hp !== 1) throw new Error("bad detector state");
     d.prevHeld = s.hp === 1;
     // ...and its smallest change is the resolution, as it was.
     [d.changes] = s.qc === undefined ? [RESOLUTION_CHANGES] : nums([s.qc], 1);
     if (!Number.isInteger(d.changes) || d.changes < 0 || d.changes > RESOLUTION_CHANGES) throw new Error("bad detector state");
     d.anchor = s.ga === undefined || s.ga === null ? null : (nums(s.ga, 2) as [number, number]);
+    if (d.anchor !== null && !(Number.isInteger(d.anchor[1]) && d.anchor[1] >= 1 && d.anchor[1] <= REANCHOR_READINGS)) throw new Error("bad detector state");
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
     d.typical = s.dt === null ? null : nums([s.dt], 1)[0];
+    if (d.typical !== null && !(d.typical > 0)) throw new Error("bad detector state");
     if (d.n > 0 && d.lastTs === null) throw new Error("bad detector state");
     d.lv = nums(s.lv, CANDIDATES);
     d.mae = nums(s.mae, CANDIDATES);
+    if (d.mae.some((m) => m < 0)) throw new Error("bad detector state");
     [d.tr] = nums([s.tr], 1);
     [d.q99, d.rr, d.r2, d.rPrev] = nums(s.tl, 4);
     const [active, since, peak, calm, stuck] = nums(s.e, 5);
@@ -711,6 +727,8 @@ export class AnomalyDetector {
     d.shift = nums(s.sh, s.sh.length);
     let warmed: number;
     [d.gUp, d.gDown, d.nUp, d.nDown, d.fromUp, d.fromDown, d.lastDrift, warmed] = nums(s.c, 8);
+    // A negative CUSUM count took the median of no readings: a drift alert to NaN, NaN verdicts.
+    if (![d.nUp, d.nDown].every((c) => Number.isInteger(c) && c >= 0)) throw new Error("bad detector state");
     d.driftTs = s.dts === null ? -Infinity : nums([s.dts], 1)[0];
     d.warmed = warmed === 1;
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
@@ -721,6 +739,8 @@ export class AnomalyDetector {
     const rp = nums(s.rp, 9);
     d.ramp = rp.slice(0, 5);
     [d.y0, d.usualSlope, d.nSlope, d.ramping] = rp.slice(5);
+    // A negative slope count or line weight made the usual slope NaN: a state that could not be saved again.
+    if (!(Number.isInteger(d.nSlope) && d.nSlope >= 0 && d.ramp[0] >= 0)) throw new Error("bad detector state");
     return d;
   }
 }
