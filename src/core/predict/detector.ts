@@ -45,10 +45,10 @@
  *    the same way; errors that lean together (lag-1 autocorrelation over 0.3) count less.
  *    Repeated alarms the same way within levelShift of the last are one drift (one alert).
  * 7. Stuck: a value repeated STUCK_FACTOR times longer than the longest run seen before (and at
- *    least STUCK_MIN readings; a value held since the first reading, or for levelShift already
- *    when the run gets that long, counts as usual) starts an episode with reason "stuck"; it ends
- *    when the value moves or, like any episode, levelShift after the run began (that run is then
- *    not reported again).
+ *    least STUCK_MIN readings; a value held since the first reading counts as usual) starts an
+ *    episode with reason "stuck"; it ends when the value moves or levelShift after the run began
+ *    (that run is then not reported again; on a sensor read every 3 minutes or slower, STUCK_MIN
+ *    repeats span levelShift already, and the episode ends on the next reading).
  * 8. Ramp: the levels follow a steady ramp, so no reading stands out, yet a temperature climbing
  *    3 degC an hour is what a twin is for. The slope of the normal readings (an EW line,
  *    half-life levelShift / 3, at least 4 typical intervals) is compared with its usual size on
@@ -430,13 +430,10 @@ export class AnomalyDetector {
         if (this.shift.length > SHIFT_KEEP) this.shift.shift();
       }
       let stuck = warm && o.stuck && !this.runDone && this.run >= Math.max(STUCK_MIN, STUCK_FACTOR * this.maxRun);
-      if (stuck && !this.stuckEp && (this.runSince === this.t0 || (ts - this.runSince) / 1000 >= this.levelShiftTime())) {
-        // A run held since the first reading is how this signal is; one that has held longer than
-        // a new level needs (levelShift) when it first counts as stuck is, by that rule, the new
-        // normal. Flagged, either was a stuck episode that began and ended on one reading: a
-        // constant signal raised one at 4 x the warm-up, and a slow quantised one (a step of the
-        // resolution every hour or so) whenever its runs grew with its cycle. It is a run like
-        // any other: it raises the longest run.
+      if (stuck && !this.stuckEp && this.runSince === this.t0) {
+        // A run held since the first reading is how this signal is (a setpoint, a 0/1 state): a
+        // constant signal raised a stuck episode at 4 x the warm-up. It is a run like any other:
+        // it raises the longest run.
         this.maxRun = Math.max(this.maxRun, this.run);
         stuck = false;
       }
