@@ -20,6 +20,14 @@ function sensor(n, shape = () => 0, seed = 1) {
   return Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + shape(i)) * 10) / 10 }));
 }
 
+/** A 10 s sensor read for 1200 intervals, silent from reading 600 to 629 (5 minutes): `valueAt(i, g)` per reading. */
+function withGap(valueAt, seed) {
+  const g = gauss(seed);
+  const points = [];
+  for (let i = 0; i < 1200; i++) if (i < 600 || i >= 630) points.push({ ts: T0 + i * 10000, value: valueAt(i, g) });
+  return points;
+}
+
 function feed(points, options = {}) {
   const d = new AnomalyDetector({ ...DETECTOR_DEFAULTS, ...options });
   const verdicts = points.map((p) => d.update(p.ts, p.value));
@@ -198,13 +206,7 @@ describe("predict detector: faults a user wants to hear about", function () {
     // A 10 s sensor, silent for 5 minutes at reading 600; it comes back with 1 or 2 glitched
     // readings (8 below, then its own values again).
     for (const glitched of [1, 2]) {
-      const g = gauss(6);
-      const points = [];
-      for (let i = 0; i < 1200; i++) {
-        if (i >= 600 && i < 630) continue;
-        const value = i >= 630 && i < 630 + glitched ? 42 : Math.round((50 + 0.3 * g()) * 10) / 10;
-        points.push({ ts: T0 + i * 10000, value });
-      }
+      const points = withGap((i, g) => (i >= 630 && i < 630 + glitched ? 42 : Math.round((50 + 0.3 * g()) * 10) / 10), 6);
       const { verdicts, alerts } = feed(points);
       const back = points.findIndex((p) => p.ts >= T0 + 630 * 10000);
       assert.equal(verdicts.slice(back).filter((v) => v.flagged).length, 0, `${glitched}: ${JSON.stringify(alerts)}`);
@@ -212,12 +214,7 @@ describe("predict detector: faults a user wants to hear about", function () {
   });
 
   it("a device back from a gap at another level is at that level: no flags after it", function () {
-    const g = gauss(7);
-    const points = [];
-    for (let i = 0; i < 1200; i++) {
-      if (i >= 600 && i < 630) continue;
-      points.push({ ts: T0 + i * 10000, value: Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10 });
-    }
+    const points = withGap((i, g) => Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10, 7);
     const { verdicts } = feed(points);
     assert.equal(verdicts.filter((v) => v.flagged).length, 0);
   });
@@ -242,12 +239,7 @@ describe("predict detector: faults a user wants to hear about", function () {
 
   it("a device back from a gap at another level that sends one stale value of the old level is still at its new level: no flags on its other readings", function () {
     for (const stale of [632, 636]) {
-      const g = gauss(7);
-      const points = [];
-      for (let i = 0; i < 1200; i++) {
-        if (i >= 600 && i < 630) continue;
-        points.push({ ts: T0 + i * 10000, value: i === stale ? 50 : Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10 });
-      }
+      const points = withGap((i, g) => (i === stale ? 50 : Math.round(((i < 600 ? 50 : 58) + 0.3 * g()) * 10) / 10), 7);
       const { verdicts } = feed(points);
       const flagged = verdicts.filter((v, k) => v.flagged && points[k].ts !== T0 + stale * 10000).length;
       assert.equal(flagged, 0, `stale value at ${stale}`);
