@@ -314,6 +314,21 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       return out;
     }, types);
     targets.push({ type: "twin-registry", id: "simulated" });
+    try {
+      await editEach(targets, created);
+    } finally {
+      // Leave the canvas as the examples made it, also when a dialog failed: the nodes made here
+      // all stand at (200, 600), and left behind they lay over each other in the next test.
+      await page.evaluate((ids) => {
+        for (const id of ids) if (RED.nodes.node(id)) RED.nodes.remove(id);
+        RED.nodes.dirty(false);
+        RED.view.redraw(true);
+      }, created);
+    }
+  });
+
+  /** Opens each target's dialog and presses Done (see the test above); `created` gets the new nodes' ids. */
+  async function editEach(targets, created) {
     for (const { type, id: target } of targets) {
       const from = problems.length;
       const opened = await page.evaluate(([t, target]) => {
@@ -368,6 +383,13 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       if (type === "twin-predict" && target) await page.screenshot({ path: path.join(ARTIFACTS, "editor-edit-twin-predict.png") });
       await page.locator(ok).click();
       await page.locator(ok).waitFor({ state: "detached", timeout: LONG });
+      // Monaco's own race, not this package's: a request it sends its worker for a model after a
+      // change (folding ranges, colours; not only the JSON check waited for above) that is still
+      // out when the dialog destroys the editor ends in "Model is disposed!". Node-RED's own
+      // dialogs destroy their editors the same way. Seen once, in a clean clone under
+      // with-load.sh, in twin-lifecycle's dialog (two editors); every other console error counts.
+      const disposed = /^pageerror: Model is disposed!/;
+      for (let i = problems.length - 1; i >= from; i--) if (disposed.test(problems[i])) problems.splice(i, 1);
       assertNoProblems(from, `editing ${type} (${opened})`);
       const state = await page.evaluate((id) => {
         const n = RED.nodes.node(id);
@@ -382,13 +404,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       });
       return found.liveFeed;
     }), false, "saving the dialog kept live updates on");
-    // leave the canvas as the examples made it
-    await page.evaluate((ids) => {
-      for (const id of ids) RED.nodes.remove(id);
-      RED.nodes.dirty(false);
-      RED.view.redraw(true);
-    }, created);
-  });
+  }
 
   it("the twin-redis dialog shows only the rows of the chosen topology and saves a valid node; the registry dialog shows its Redis rows for persistence redis only", async () => {
     const from = problems.length;
