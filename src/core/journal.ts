@@ -9,6 +9,7 @@ import { Series, SeriesMap } from "./history";
 import { Twin, Entry } from "./twin";
 import { DERIVED, DERIVED_SECTIONS, DerivedCode, DerivedSection, sectionOfCode } from "./sections";
 import { isForbiddenKey, isPropertyName, isStateKey, isTwinId } from "./names";
+import { showNames } from "./errors";
 import { mergePatch, isObject } from "./merge-patch";
 
 /** [value, ts, source-or-by] */
@@ -74,6 +75,11 @@ export type Refused = (twinId: string, section: string, name: string | null, why
 /** A refusal as a warning names it: `pump-1 reported "cfg" (the key "__proto__" in it)`. */
 export function refusalText(twinId: string, section: string, name: string | null, why: string | null): string {
   return `${twinId} ${section}${name === null ? "" : ` "${name}"`}${why === null ? "" : ` (${why})`}`;
+}
+
+/** The warning for `count` refusals read `where` ("on disk", "in Redis"), naming `names` (refusalText's). */
+export function refusedWarning(count: number, where: string, names: string[]): string {
+  return `${count} name(s) or value(s) ${where} that a write would have refused were skipped: ${showNames(names)}`;
 }
 
 /**

@@ -10,7 +10,7 @@ import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, value
 import { mergePatch, isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, Refused, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, refusalText, sizeChange, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, Refused, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, refusalText, refusedWarning, sizeChange, toRecord } from "./journal";
 import { Point } from "./history";
 import { MADE_EARLIER, Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
@@ -252,7 +252,7 @@ export class TwinRegistry {
     for (const names of refusedInRecords.values()) for (const name of names) refusedRead.add(name);
     for (const name of refusedInEntries) refusedRead.add(name);
     if (refusedRead.size) {
-      warnings.push(`${refusedRead.size} name(s) or value(s) ${this.store.where ?? "on disk"} that a write would have refused were skipped: ${showNames([...refusedRead])}`);
+      warnings.push(refusedWarning(refusedRead.size, this.store.where ?? "on disk", [...refusedRead]));
     }
     if (lost.size) {
       const entries = [...lost.values()].reduce((a, b) => a + b, 0);

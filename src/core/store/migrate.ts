@@ -15,8 +15,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Redis } from "ioredis";
-import { TwinError, showNames } from "../errors";
-import { ApplyContext, JournalEntry, Refused, TwinRecord, applyEntry, fromRecord, refusalText, toRecord } from "../journal";
+import { TwinError } from "../errors";
+import { ApplyContext, JournalEntry, Refused, TwinRecord, applyEntry, fromRecord, refusalText, refusedWarning, toRecord } from "../journal";
 import { TwinRegistry } from "../registry";
 import { Twin } from "../twin";
 import { FileStore } from "./file-store";
@@ -175,7 +175,7 @@ export async function readRedis(side: RedisSide, historyLength = ALL_HISTORY): P
     for (const twin of twins.values()) records.push(toRecord(twin));
   }
   const warnings = skipped ? [`${skipped} snapshot line(s) or stream entries in Redis that could not be applied were skipped`] : [];
-  if (passedOver.size) warnings.push(`${passedOver.size} name(s) or value(s) in Redis that a write would have refused were skipped: ${showNames([...passedOver])}`);
+  if (passedOver.size) warnings.push(refusedWarning(passedOver.size, "in Redis", [...passedOver]));
   return { records, warnings };
 }
 

@@ -6,8 +6,7 @@
  * counted and told together: the first warning once the turn that found them ends, later ones at
  * most once every `everyMs`, each with the count since the last and the first names.
  */
-import { showNames } from "../errors";
-import { Refused, refusalText } from "../journal";
+import { Refused, refusalText, refusedWarning } from "../journal";
 
 /** Names kept for one warning: the count says how many more there were. */
 const NAMED = 20;
@@ -36,8 +35,7 @@ export class RefusalWarnings {
     if (!this.count) return;
     this.last = Date.now();
     const more = this.count - this.names.length;
-    const message = `${this.count} name(s) or value(s) in changes from other instances that a write would have refused were skipped: ` +
-      `${showNames(this.names)}${more > 0 ? ` and ${more} more` : ""}`;
+    const message = refusedWarning(this.count, "in changes from other instances", this.names) + (more > 0 ? ` and ${more} more` : "");
     this.count = 0;
     this.names = [];
     this.warn(message);
