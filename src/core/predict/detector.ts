@@ -339,9 +339,9 @@ export class AnomalyDetector {
     // the signal was before the gap says that level was a glitch, and is the level again.
     let relevel = false;
     if (!first && !gap && this.anchor !== null) {
-      const sigma = o.zThreshold * this.scale();
+      const threshold = o.zThreshold * this.scale();
       const level = this.forecast(this.best(), 1);
-      relevel = Math.abs(value - level) >= sigma && Math.abs(value - this.anchor[0]) < sigma;
+      relevel = Math.abs(value - level) >= threshold && Math.abs(value - this.anchor[0]) < threshold;
       // Undone, the level taken after the gap is the anchor for the readings left: a device back
       // at another level that sends one stale value of the old level was otherwise held there,
       // and every reading at its new level flagged until levelShift (181 flags, 1 before the
