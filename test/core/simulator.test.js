@@ -243,6 +243,16 @@ describe("simulator signal model", function () {
     assert.deepEqual(once, [0, 0, 7, 0, 0, 0]);
   });
 
+  it("adds a burst of noise of the fault's size for its window, and leaves every other reading as it was", function () {
+    const x = { base: 10, noise: 0.1, resolution: 0.001 };
+    const plain = series(device({ x }), "x", 5 * 60, MIN);
+    const noisy = series(device({ x: { ...x, faults: [{ type: "noise", at: "2h", duration: "1h", size: 2 }] } }), "x", 5 * 60, MIN);
+    for (let m = 0; m < 5 * 60; m++) if (m < 120 || m >= 180) assert.equal(noisy[m], plain[m], `minute ${m}`);
+    const extra = noisy.slice(120, 180).map((v, k) => v - plain[120 + k]);
+    const sd = Math.sqrt(extra.reduce((a, e) => a + e * e, 0) / extra.length);
+    assert.ok(sd > 1.5 && sd < 2.6, `the burst's extra noise has sd ${sd}`);
+  });
+
   it("holds a stuck sensor at its last value, for a fault's window and for random episodes", function () {
     const dev = device({ x: { base: 10, noise: 1, resolution: 0.01, faults: [{ type: "stuck", at: "2h", duration: "1h" }] } });
     const xs = series(dev, "x", 5 * 60, MIN);
@@ -480,6 +490,8 @@ describe("simulator profiles", function () {
     refused(one({ faults: [{ type: "step", at: ["3d", "1d"], size: 1 }] }), "temp.faults[0].at");
     refused(one({ faults: [{ type: "spike", at: "1d", size: 1, duration: "1h" }] }), "temp.faults[0].duration");
     refused(one({ faults: [{ type: "dropout", at: "1d", size: 1 }] }), "temp.faults[0].size");
+    refused(one({ faults: [{ type: "noise", at: "1d" }] }), "temp.faults[0].size: a noise fault needs a size");
+    refused(one({ faults: [{ type: "noise", at: "1d", size: -1 }] }), "temp.faults[0].size: a noise fault's size is the standard deviation");
     refused(one({ couple: { rpm: 1 } }), "temp.couple: no property \"rpm\"");
     refused(one({ couple: { temp: 1 } }), "coupled to itself");
     refused(one({ setpointOf: "rpm" }), "temp.setpointOf: no property \"rpm\"");

@@ -2,7 +2,7 @@
  * One simulated device: the signal model of each of its properties.
  *
  *   value = level + offset + cycles(t) + drift(t) + couplings + step faults + noise
- *           (+ spikes), clamped to [min, max], quantised to the resolution;
+ *           (+ spikes, + bursts of noise), clamped to [min, max], quantised to the resolution;
  *   then a stuck sensor repeats its last value, and a dropout sends nothing.
  *
  * `level` is the property's setpoint seen through a first-order lag: after a command, it moves
@@ -136,6 +136,8 @@ export class SimDevice {
       else if (fault.type === "spike" && p.lastTime < atMs && atMs <= t) v += fault.size;
       else if (fault.type === "stuck" && active) stuckFault = true;
       else if (fault.type === "dropout" && active) dropFault = true;
+      // Drawn only while a burst lasts, from this reading's own seed: other readings stay as they were.
+      else if (fault.type === "noise" && active) v += fault.size * rng.gaussian();
     }
     v += s.noise * gauss;
     if (s.spikes && uSpike < s.spikes.probability) v += s.spikes.size;

@@ -23,7 +23,7 @@ export interface Drift {
   spread: number;
 }
 
-export type FaultType = "step" | "stuck" | "dropout" | "spike";
+export type FaultType = "step" | "stuck" | "dropout" | "spike" | "noise";
 
 export interface Fault {
   type: FaultType;
@@ -34,7 +34,7 @@ export interface Fault {
   atToMs: number;
   /** How long it lasts; Infinity for ever (a spike is one reading). */
   durationMs: number;
-  /** step: added to the value; spike: added to one reading. */
+  /** step: added to the value; spike: added to one reading; noise: the standard deviation of the extra noise. */
   size: number;
   /** Chance that a device has this fault at all. */
   probability: number;
@@ -226,7 +226,7 @@ function stuck(value: unknown, where: string) {
   return { probability: probability(o.probability, `${where}.probability`), durationMs };
 }
 
-const FAULT_TYPES: FaultType[] = ["step", "stuck", "dropout", "spike"];
+const FAULT_TYPES: FaultType[] = ["step", "stuck", "dropout", "spike", "noise"];
 
 function faults(value: unknown, where: string): Fault[] {
   if (value === undefined) return [];
@@ -251,7 +251,8 @@ function faults(value: unknown, where: string): Fault[] {
     }
     if (type === "spike" && o.duration !== undefined) bad(`${w}.duration`, "a spike is one reading and has no duration");
     const durationMs = o.duration === undefined ? Infinity : parseDuration(o.duration, `${w}.duration`);
-    if ((type === "step" || type === "spike") && o.size === undefined) bad(`${w}.size`, `a ${type} fault needs a size`);
+    if ((type === "step" || type === "spike" || type === "noise") && o.size === undefined) bad(`${w}.size`, `a ${type} fault needs a size`);
+    if (type === "noise" && !(typeof o.size === "number" && o.size > 0)) bad(`${w}.size`, `a noise fault's size is the standard deviation of the noise it adds, a number above 0, not ${show(o.size)}`);
     if ((type === "stuck" || type === "dropout") && o.size !== undefined) bad(`${w}.size`, `a ${type} fault has no size`);
     if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) bad(`${w}.name`, "must be text");
     let devices: string[] = [];
