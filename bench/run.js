@@ -177,10 +177,11 @@ function renderAnomaly(L, r, conditions, targets) {
   conditions("anomaly");
   L.push("bench/anomaly-quality.js, at default settings. Simulated faults: a 10 s temperature sensor from twin-simulator (noise 0.3,");
   L.push("resolution 0.1, a daily cycle of +-3, slow wear), 2 days per run and 3 seeds per fault kind: 12 single-reading spikes, 12");
-  L.push("lasting steps (6.7 to 13 sigma), 12 stuck-sensor windows of 15 to 45 min, or a ramp of 3 an hour. A reading counts as");
-  L.push("flagged when its prediction says `anomaly` (what the twin shows). Truth per reading: a spike's reading, a step's first");
-  L.push("`levelShift` (after that the new level is the new normal, by design), a stuck window, a ramp's first 2 x `levelShift`");
-  L.push("(found by a drift alert, not by flags: the all-kinds row takes its per-reading figures from spike, step and stuck). Per");
+  L.push("lasting steps (6.7 to 13 sigma), 12 stuck-sensor windows of 15 to 45 min, 12 bursts of noise (4 to 6 sigma, 10 to 20 min),");
+  L.push("or a ramp of 3 an hour. A reading counts as flagged when its prediction says `anomaly` (what the twin shows). Truth per");
+  L.push("reading: a spike's reading, a step's first `levelShift` (after that the new level is the new normal, by design), a stuck");
+  L.push("window, a burst, a ramp's first 2 x `levelShift` (found by a drift alert, not by flags: the all-kinds row takes its");
+  L.push("per-reading figures from spike, step, stuck and noise). Per
   L.push("episode (ep): a detection (anomaly start or drift alert) is true inside a fault's truth window (plus 5 intervals).");
   L.push(`Real series: every numeric column of \`${after.data}\`; nothing there is a fault, except beaver2's \`active\` onset (a level`);
   L.push("shift of about 0.5 degC, truth for its first level-shift time). Longest false: the longest flagged episode outside a fault.");
@@ -214,7 +215,7 @@ function renderAnomaly(L, r, conditions, targets) {
   const met = sim.precision >= 0.85 && sim.recall >= 0.7;
   L.push("");
   L.push(`- No false flag episode on normal data longer than the level-shift setting: ${long.length ? `longer on ${long.join(", ")}` : "none longer"}: **${verdict(!long.length)}**`);
-  L.push(`- Simulated faults (spike, step, stuck), per reading: precision ${f2(sim.precision)} (target >= 0.85), recall ${f2(sim.recall)} (target >= 0.7): **${verdict(met)}**`);
+  L.push(`- Simulated faults (spike, step, stuck, noise), per reading: precision ${f2(sim.precision)} (target >= 0.85), recall ${f2(sim.recall)} (target >= 0.7): **${verdict(met)}**`);
   targets.push(`| anomaly flags: no false episode on normal data longer than the level shift (issue 12) | ${long.length ? long.join(", ") : "none longer"} | ${verdict(!long.length)} |`);
   targets.push(`| anomaly flags on simulated faults: precision >= 0.85 with recall >= 0.7 (issue 12) | ${f2(sim.precision)} / ${f2(sim.recall)} | ${verdict(met)} |`);
 }

@@ -107,7 +107,7 @@ export = function (RED: RED) {
       // Model values to four significant digits for people (the payload keeps them whole).
       for (const name of ["expected", "from", "to"]) if (typeof params[name] === "number") params[name] = Number((params[name] as number).toPrecision(4));
       let kind: string = a.type === "drift" ? `drift-${a.direction}` : `${a.type}-${a.state}`;
-      if (a.type === "anomaly" && a.state === "start" && (a as { reason?: string }).reason === "stuck") kind = "anomaly-stuck";
+      if (a.type === "anomaly" && a.state === "start" && a.reason) kind = `anomaly-${a.reason}`;
       if (a.type === "threshold") {
         params.time = a.timeToThreshold === null ? "-" : duration(a.timeToThreshold);
         if (a.state === "start" && a.timeToThreshold === 0) kind = "threshold-past";

@@ -48,9 +48,9 @@ function episodes(alerts) {
 describe("predict detector: faults a user wants to hear about", function () {
   this.timeout(30000);
 
-  it("flags simulated spikes, steps and stuck sensors with precision >= 0.85 and recall >= 0.7 per reading at defaults", function () {
+  it("flags simulated spikes, steps, stuck sensors and bursts of noise with precision >= 0.85 and recall >= 0.7 per reading at defaults", function () {
     const parts = [];
-    for (const kind of ["spike", "step", "stuck"]) {
+    for (const kind of ["spike", "step", "stuck", "noise"]) {
       for (const seed of [1, 2]) {
         const s = quality.simulate(kind, seed, { days: 1 });
         const r = quality.evaluate(s.points, s.faults);
@@ -65,6 +65,57 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(precision >= 0.85, `precision ${precision.toFixed(3)}`);
     assert.ok(recall >= 0.7, `recall ${recall.toFixed(3)}`);
     assert.ok(parts.every((p) => p.falseEpisodes === 0), "no episode away from a fault");
+  });
+
+  it("a burst of noise flags most of its readings, the calm ones among them too, and is called noise where no reading passed the threshold first", function () {
+    // Before: one reading in five of a burst 4 to 6 times the noise was flagged (the rest taught
+    // the scale its size); the readings in it that happen to sit near the level are part of it.
+    for (const seed of [1, 2]) {
+      const s = quality.simulate("noise", seed, { days: 1 });
+      const r = quality.evaluate(s.points, s.faults);
+      const recall = r.counts.tp / (r.counts.tp + r.counts.fn);
+      assert.ok(recall >= 0.8, `seed ${seed}: recall ${recall.toFixed(3)} ${JSON.stringify(r.counts)}`);
+      assert.ok(r.counts.tp / (r.counts.tp + r.counts.fp) >= 0.85, `seed ${seed}: ${JSON.stringify(r.counts)}`);
+      assert.equal(r.falseEpisodes, 0, `seed ${seed}`);
+    }
+    // A burst of 5 times the noise on a flat sensor, with no reading past the threshold: its
+    // episode says why.
+    const g = gauss(3);
+    const points = sensor(900, (i) => (i >= 400 && i < 520 ? Math.max(-0.9, Math.min(0.9, 1.5 * g())) : 0));
+    const { verdicts, alerts } = feed(points);
+    const starts = alerts.filter((a) => a.type === "anomaly" && a.state === "start");
+    assert.ok(starts.length >= 1 && starts[0].i >= 400 && starts[0].i < 420, JSON.stringify(starts));
+    assert.equal(starts[0].reason, "noise");
+    const inside = verdicts.slice(420, 520);
+    assert.ok(inside.filter((v) => v.anomaly).length >= 80, `${inside.filter((v) => v.anomaly).length} of 100`);
+    assert.ok(inside.some((v) => v.anomaly && v.score < 0.5), "calm readings of the burst are flagged too");
+    assert.equal(verdicts.slice(540).filter((v) => v.anomaly).length, 0, "nothing after it");
+    assert.ok(!alerts.some((a) => a.type === "drift"), "a burst is not a level shift");
+  });
+
+  it("a spike, a step and a quantised signal flickering between two steps are not bursts of noise", function () {
+    const spike = feed(sensor(600, (i) => (i === 300 || i === 301 ? 6 : 0)));
+    assert.ok(!spike.alerts.some((a) => a.reason === "noise"));
+    assert.ok(spike.verdicts.slice(305).every((v) => !v.anomaly));
+    const step = feed(sensor(600, (i) => (i >= 300 ? 4 : 0)));
+    assert.ok(!step.alerts.some((a) => a.reason === "noise"));
+    // 20.0 and 20.1 in turn for an hour, then still: a quantised value on the edge between two steps.
+    const flicker = Array.from({ length: 1200 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 500 && i < 860 && i % 2 ? 20.1 : 20 }));
+    assert.deepEqual(feed(flicker).alerts.filter((a) => a.type === "anomaly"), []);
+  });
+
+  it("noise that stays becomes the sensor's noise after levelShift: one episode, no drift alert, no flags after it", function () {
+    // Noise 0.05, then 0.3 for good from 2 h on, read every 1 and every 10 s.
+    for (const step of [1, 10]) {
+      const g = gauss(7);
+      const points = Array.from({ length: (6 * 3600) / step }, (_, i) => ({ ts: T0 + i * step * 1000, value: 50 + (i * step >= 7200 ? 0.3 : 0.05) * g() }));
+      const { verdicts, alerts } = feed(points);
+      const eps = episodes(alerts);
+      assert.equal(eps.length, 1, `every ${step} s: ${JSON.stringify(alerts)}`);
+      assert.ok(eps[0].to !== null && alerts.find((a) => a.state === "end").duration <= 1800 + step, JSON.stringify(alerts));
+      assert.ok(!alerts.some((a) => a.type === "drift"), JSON.stringify(alerts));
+      assert.equal(verdicts.slice(eps[0].to + 1).filter((v) => v.anomaly).length, 0, `every ${step} s`);
+    }
   });
 
   it("reports a ramp of 3 degC an hour on a daily cycle as a drift alert within an hour or two", function () {
@@ -374,9 +425,10 @@ describe("predict detector: warm-up and a scale that cannot collapse", function 
 
 describe("predict detector: state", function () {
   it("continues identically after toJSON and from, at any point", function () {
-    const points = sensor(1500, (i) => (i === 400 ? 5 : i >= 700 && i < 1000 ? 3 : i >= 1200 && i < 1300 ? 0.0 : 0));
+    const burst = gauss(11);
+    const points = sensor(1800, (i) => (i === 400 ? 5 : i >= 700 && i < 1000 ? 3 : i >= 1200 && i < 1300 ? 0.0 : i >= 1500 && i < 1600 ? 1.5 * burst() : 0));
     for (const k of [1200, 1300]) for (let i = k; i < k + 80; i++) points[i].value = 61; // stuck
-    for (const cut of [0, 5, 181, 400, 705, 900, 1250]) {
+    for (const cut of [0, 5, 181, 400, 705, 900, 1250, 1510, 1540, 1603]) {
       const a = new AnomalyDetector(DETECTOR_DEFAULTS);
       for (let i = 0; i <= cut; i++) a.update(points[i].ts, points[i].value);
       const b = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(a.toJSON())));
@@ -420,7 +472,8 @@ describe("predict detector: state", function () {
     const bads = [{ hp: "1" }, { hp: [] }, { hp: 2 }, { ga: [good.ga[0], -5] }, { ga: [good.ga[0], 2.5] }, { ga: [good.ga[0], 1e300] },
       { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] },
       { c: good.c.map((x, k) => (k === 2 ? -3 : x)) }, { c: good.c.map((x, k) => (k === 3 ? 0.5 : x)) },
-      { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) }];
+      { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) },
+      { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 0, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] }, { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }
@@ -428,7 +481,8 @@ describe("predict detector: state", function () {
     delete old.hp;
     delete old.qc;
     delete old.ga;
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc and ga");
+    delete old.nz;
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga and nz");
   });
 
   it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {

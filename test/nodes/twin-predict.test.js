@@ -259,6 +259,25 @@ describe("twin-predict node", function () {
     assert.match(render(got.alerts[1].payload.text, { ...got.alerts[1].payload, time: "3 min" }), /^pump-07 temperature: back to normal at 6/);
   });
 
+  it("says a burst of noise is one, in words, and flags its readings", async function () {
+    await load(predictFlow());
+    registry().create("pump-07");
+    const got = collect();
+    // Readings 10 s apart, noise 0.3; from reading 250, 80 readings 5 times as noisy, none past the threshold.
+    const values = noise(400);
+    const burst = noise(80, 0, 3);
+    for (let i = 0; i < 80; i++) values[250 + i] = Math.round((values[250 + i] + Math.max(-1.2, Math.min(1.2, 5 * burst[i]))) * 10) / 10;
+    for (let i = 0; i < values.length; i++) await send({ twinId: "pump-07", payload: values[i], ts: at(i) });
+    const start = got.alerts.find((m) => m.payload.state === "start");
+    assert.ok(start, JSON.stringify(got.alerts.map((m) => m.payload)));
+    assert.equal(start.payload.reason, "noise");
+    assert.equal(start.payload.text, "twin-predict.alerts.anomaly-noise");
+    assert.match(render(start.payload.text, start.payload), /^pump-07 temperature: a burst of noise, [\d.]+ where about 6\d(\.\d+)? was expected$/);
+    assert.ok(got.pred.slice(265, 330).filter((m) => m.payload.anomaly).length >= 50, "the burst's readings are anomalies");
+    assert.ok(got.pred.slice(350).every((m) => !m.payload.anomaly), "and nothing after it");
+    assert.ok(!got.alerts.some((m) => m.payload.type === "drift"), "a burst is not a level shift");
+  });
+
   it("warns when the limit comes within the warning horizon", async function () {
     await load(predictFlow({ threshold: "90", warning: "7200" }));
     registry().create("pump-07");
