@@ -313,6 +313,8 @@ export class AnomalyDetector {
   private runDone = false;
   /** Noise: the last changes of the error, the last error (NaN: none yet), a burst is on. */
   private dr: number[] = [];
+  /** Where the next change goes in `dr` once it is full. */
+  private dn = 0;
   private rLast = NaN;
   private noisy = false;
   private noiseEp = false;
@@ -615,15 +617,15 @@ export class AnomalyDetector {
    */
   private noise(r: number, sigma: number): boolean {
     if (!Number.isNaN(this.rLast)) {
-      this.dr.push(Math.abs(r - this.rLast));
-      if (this.dr.length > NOISE_WINDOW) this.dr.shift();
+      // A ring once full: the oldest change is overwritten (the trimmed mean does not care where).
+      const change = Math.abs(r - this.rLast);
+      if (this.dr.length < NOISE_WINDOW) this.dr.push(change);
+      else this.dr[this.dn % NOISE_WINDOW] = change;
+      this.dn = (this.dn + 1) % NOISE_WINDOW;
     }
     this.rLast = r;
     if (this.dr.length < NOISE_WINDOW) return false;
-    const sorted = this.dr.slice().sort((a, b) => a - b);
-    let m = 0;
-    for (let i = 0; i < NOISE_WINDOW - NOISE_TRIM; i++) m += sorted[i];
-    m /= NOISE_WINDOW - NOISE_TRIM;
+    const m = trimmedMean(this.dr, NOISE_TRIM);
     // Under NOISE_STEPS resolutions a swing is no swing at all.
     this.swing = m > NOISE_STEPS * this.step ? m / (NOISE_USUAL * sigma) : 0;
     const was = this.noisy;
@@ -635,6 +637,7 @@ export class AnomalyDetector {
 
   private resetNoise(): void {
     this.dr = [];
+    this.dn = 0;
     this.rLast = NaN;
     this.noisy = false;
     this.swing = 0;
@@ -791,7 +794,8 @@ export class AnomalyDetector {
       rc: this.recent.slice(),
       r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping],
-      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.swing, ...this.dr],
+      // The changes oldest first, so a restored window overwrites them in the same order.
+      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.swing, ...this.dr.slice(this.dn), ...this.dr.slice(0, this.dn)],
     };
   }
 
@@ -860,6 +864,7 @@ export class AnomalyDetector {
       d.noisy = on === 1;
       d.noiseEp = ep === 1;
       d.dr = nums(changes, changes.length);
+      d.dn = d.dr.length % NOISE_WINDOW;
       if (d.dr.some((c) => c < 0)) throw new Error("bad detector state");
     }
     return d;
@@ -893,6 +898,29 @@ function nums(json: unknown, count: number): number[] {
     throw new Error("bad detector state");
   }
   return (json as number[]).slice();
+}
+
+/** The mean of `values` without its `trim` largest (three at most), without sorting a copy: this runs on every reading. */
+function trimmedMean(values: number[], trim: number): number {
+  let sum = 0;
+  let a = -Infinity;
+  let b = -Infinity;
+  let c = -Infinity;
+  for (const v of values) {
+    sum += v;
+    if (v > a) {
+      c = b;
+      b = a;
+      a = v;
+    } else if (v > b) {
+      c = b;
+      b = v;
+    } else if (v > c) c = v;
+  }
+  if (trim > 0) sum -= a;
+  if (trim > 1) sum -= b;
+  if (trim > 2) sum -= c;
+  return sum / (values.length - trim);
 }
 
 function median(values: number[]): number {
