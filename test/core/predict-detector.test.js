@@ -434,9 +434,29 @@ describe("predict detector: state", function () {
       const b = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(a.toJSON())));
       for (let i = cut + 1; i < points.length; i++) {
         assert.deepEqual(b.update(points[i].ts, points[i].value), a.update(points[i].ts, points[i].value), `cut ${cut}, reading ${i}`);
+        // The state too, to its last digit, while the burst's window fills, wraps and empties.
+        if (i < cut + 30) assert.deepEqual(b.toJSON(), a.toJSON(), `cut ${cut}, state after reading ${i}`);
       }
       assert.deepEqual(b.toJSON(), a.toJSON());
     }
+  });
+
+  it("restored at any reading of a burst of noise, its state stays the same as the original's to the last digit", function () {
+    // The window's swing is a sum: restored in another order, its last digits differed.
+    const g = gauss(11);
+    const points = sensor(700, (i) => (i >= 400 && i < 520 ? 1.5 * g() : 0));
+    const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+    points.forEach((p, i) => {
+      if (i >= 380 && i < 560) {
+        // Restored here, then both fed the next 15 readings (past a turn of the 12-change window).
+        const saved = JSON.stringify(a.toJSON());
+        const b = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(saved));
+        const original = Object.assign(Object.create(AnomalyDetector.prototype), structuredClone({ ...a }));
+        for (const q of points.slice(i, i + 15)) assert.deepEqual(b.update(q.ts, q.value), original.update(q.ts, q.value), `restored at ${i}`);
+        assert.deepEqual(b.toJSON(), original.toJSON(), `state restored at ${i}, 15 readings on`);
+      }
+      a.update(p.ts, p.value);
+    });
   });
 
   it("its state is plain JSON that restores at every reading, from the first on", function () {
@@ -473,7 +493,9 @@ describe("predict detector: state", function () {
       { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] },
       { c: good.c.map((x, k) => (k === 2 ? -3 : x)) }, { c: good.c.map((x, k) => (k === 3 ? 0.5 : x)) },
       { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) },
-      { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 0, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] }, { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }];
+      { nz: [0, 2, 0, 0, 0] }, { nz: [0, 0, 1, 0, 0] }, { nz: [0, 0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1, 0] }, { nz: [0, 0, 0, 0, 0, ...new Array(13).fill(1)] },
+      { nz: [0, 0, 0, 0] }, { nz: ["0", 0, 0, 0, 0] }, { nz: [0, 0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 0, 12, ...new Array(12).fill(1)] },
+      { nz: [0, 0, 0, 0, 0, ...new Array(12).fill(1.7e308)] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }

@@ -733,6 +733,8 @@ export class AnomalyDetector {
       const to = median(this.shift);
       const spread = 1.4826 * median(this.shift.map((v) => Math.abs(v - to)));
       const b = this.best();
+      // Where the level was, by the candidate that judged the readings (before the widening below moves the best).
+      const before = this.noiseEp ? this.forecast(b, 1) : expected;
       // Wider scatter at the new level widens the scale; never narrows it.
       if (spread > MAE_TO_SD * this.mae[b]) {
         this.mae[b] = spread / MAE_TO_SD;
@@ -740,7 +742,6 @@ export class AnomalyDetector {
       }
       // Noise that held as long as a new level is this sensor's noise now: the scale is wider, the
       // level where the readings are; a drift alert only if that is far from where it was.
-      const before = this.noiseEp ? this.forecast(this.best(), 1) : expected;
       if (this.noiseEp) {
         // Every candidate's: one left at the old noise would be the best and the scale again.
         for (let i = 0; i < CANDIDATES; i++) this.mae[i] = Math.max(this.mae[i], this.mae[b]);
@@ -794,8 +795,8 @@ export class AnomalyDetector {
       rc: this.recent.slice(),
       r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping],
-      // The changes oldest first, so a restored window overwrites them in the same order.
-      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.swing, ...this.dr.slice(this.dn), ...this.dr.slice(0, this.dn)],
+      // The ring as it lies, with its next place: summed in another order, the swing's last digits differ.
+      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.swing, this.dn, ...this.dr],
     };
   }
 
@@ -854,8 +855,8 @@ export class AnomalyDetector {
     if (!(Number.isInteger(d.nSlope) && d.nSlope >= 0 && d.ramp[0] >= 0)) throw new Error("bad detector state");
     // A state saved before noise was watched starts its window empty.
     if (s.nz !== undefined) {
-      if (!Array.isArray(s.nz) || s.nz.length < 4 || s.nz.length > 4 + NOISE_WINDOW) throw new Error("bad detector state");
-      const [last, noisy, episode, swing, ...changes] = s.nz as unknown[];
+      if (!Array.isArray(s.nz) || s.nz.length < 5 || s.nz.length > 5 + NOISE_WINDOW) throw new Error("bad detector state");
+      const [last, noisy, episode, swing, next, ...changes] = s.nz as unknown[];
       d.rLast = last === null ? NaN : nums([last], 1)[0];
       const [on, ep] = nums([noisy, episode], 2);
       if (![on, ep].every((f) => f === 0 || f === 1) || (ep === 1 && !d.active)) throw new Error("bad detector state");
@@ -864,8 +865,12 @@ export class AnomalyDetector {
       d.noisy = on === 1;
       d.noiseEp = ep === 1;
       d.dr = nums(changes, changes.length);
-      d.dn = d.dr.length % NOISE_WINDOW;
-      if (d.dr.some((c) => c < 0)) throw new Error("bad detector state");
+      [d.dn] = nums([next], 1);
+      // A window still filling writes at its end; a full one anywhere in it.
+      const place = d.dr.length < NOISE_WINDOW ? d.dn === d.dr.length : Number.isInteger(d.dn) && d.dn >= 0 && d.dn < NOISE_WINDOW;
+      // Changes so large that their sum is not finite made every later reading noise, and a state
+      // that could not be saved again.
+      if (!place || d.dr.some((c) => c < 0) || (d.dr.length > 0 && !Number.isFinite(trimmedMean(d.dr, 0)))) throw new Error("bad detector state");
     }
     return d;
   }
