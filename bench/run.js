@@ -181,7 +181,7 @@ function renderAnomaly(L, r, conditions, targets) {
   L.push("or a ramp of 3 an hour. A reading counts as flagged when its prediction says `anomaly` (what the twin shows). Truth per");
   L.push("reading: a spike's reading, a step's first `levelShift` (after that the new level is the new normal, by design), a stuck");
   L.push("window, a burst, a ramp's first 2 x `levelShift` (found by a drift alert, not by flags: the all-kinds row takes its");
-  L.push("per-reading figures from spike, step, stuck and noise). Per
+  L.push("per-reading figures from spike, step, stuck and noise). Per");
   L.push("episode (ep): a detection (anomaly start or drift alert) is true inside a fault's truth window (plus 5 intervals).");
   L.push(`Real series: every numeric column of \`${after.data}\`; nothing there is a fault, except beaver2's \`active\` onset (a level`);
   L.push("shift of about 0.5 degC, truth for its first level-shift time). Longest false: the longest flagged episode outside a fault.");
