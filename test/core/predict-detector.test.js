@@ -91,6 +91,12 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(inside.some((v) => v.anomaly && v.score < 0.5), "calm readings of the burst are flagged too");
     assert.equal(verdicts.slice(540).filter((v) => v.anomaly).length, 0, "nothing after it");
     assert.ok(!alerts.some((a) => a.type === "drift"), "a burst is not a level shift");
+    const end = alerts.find((a) => a.type === "anomaly" && a.state === "end");
+    assert.equal(end.reason, "noise");
+    // Most bursts start with a reading past the threshold: no reason at the start, but their end says it.
+    const s = quality.simulate("noise", 1, { days: 1 });
+    const ends = feed(s.points).alerts.filter((a) => a.type === "anomaly" && a.state === "end");
+    assert.ok(ends.filter((a) => a.reason === "noise").length >= 5, JSON.stringify(ends.map((a) => a.reason)));
   });
 
   it("a spike, a step and a quantised signal flickering between two steps are not bursts of noise", function () {
@@ -102,6 +108,31 @@ describe("predict detector: faults a user wants to hear about", function () {
     // 20.0 and 20.1 in turn for an hour, then still: a quantised value on the edge between two steps.
     const flicker = Array.from({ length: 1200 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 500 && i < 860 && i % 2 ? 20.1 : 20 }));
     assert.deepEqual(feed(flicker).alerts.filter((a) => a.type === "anomaly"), []);
+    // A 1 s sensor sitting on a rounding edge (50.05 +- 0.05, written to 0.1): it flickers between
+    // 50.0 and 50.1 at random, a wide swing against a scale at its floor, but never three steps
+    // (without that floor, 4 bursts of noise on the first seed).
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const edge = Array.from({ length: 4 * 3600 }, (_, i) => ({ ts: T0 + i * 1000, value: Math.round((50.05 + 0.05 * g()) * 10) / 10 }));
+      assert.deepEqual(feed(edge).alerts.filter((a) => a.type === "anomaly"), [], `seed ${seed}`);
+    }
+  });
+
+  it("bursts of noise in heavy-tailed noise raise fewer false drift alerts: the CUSUM waits while the errors swing wide, and a burst clears it", function () {
+    // A 1 s sensor, Student-t(3) noise of 0.05, six 10-minute bursts of 0.25 in 8 hours, 12 seeds:
+    // 4 drift alerts (none is a real shift) without the wait and the clearing, 2 with them.
+    let drifts = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const g = gauss(seed);
+      const t3 = () => g() / Math.sqrt((g() ** 2 + g() ** 2 + g() ** 2) / 3) / Math.sqrt(3);
+      const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+      for (let i = 0; i < 8 * 3600; i++) {
+        const burst = [1, 2, 3, 4, 5, 6].some((h) => i >= h * 3600 + 300 && i < h * 3600 + 900);
+        const v = 50 + 0.05 * t3() + (burst ? 0.25 * g() : 0);
+        drifts += d.update(T0 + i * 1000, v).alerts.filter((a) => a.type === "drift").length;
+      }
+    }
+    assert.ok(drifts <= 2, `${drifts} drift alerts`);
   });
 
   it("noise that stays becomes the sensor's noise after levelShift: one episode, no drift alert, no flags after it", function () {

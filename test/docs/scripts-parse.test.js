@@ -7,7 +7,7 @@ const path = require("path");
 const { spawnSync } = require("child_process");
 
 const ROOT = path.join(__dirname, "..", "..");
-const DIRS = ["bench", path.join("bench", "nodes"), "scripts"];
+const DIRS = ["bench", path.join("bench", "nodes"), "scripts", path.join("scripts", "lib")];
 
 describe("bench and build scripts", function () {
   this.timeout(60000);

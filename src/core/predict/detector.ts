@@ -4,7 +4,7 @@
  *
  * Interface changes against the plan (s20 common notes): an anomaly start may carry
  * `reason: "stuck"` (the same value repeated far longer than this series ever did) or
- * `reason: "noise"` (a burst of noise, item 9); `Verdict.flagged` is also true for a stuck
+ * `reason: "noise"` (a burst of noise, item 9; an end says it too); `Verdict.flagged` is also true for a stuck
  * reading and for one within a burst (its score stays |z|); `Verdict.anomaly` is
  * the reading's own state within an open episode (flagged, or its score not yet under the exit
  * level), not the episode's: the calm readings that wait out the hysteresis are normal readings,
@@ -59,9 +59,10 @@
  *
  * 9. Noise: a burst of noise (the error swinging NOISE_ON times as far from one reading to the
  *    next as usual) flags every reading in it, calm ones too, and starts an episode with reason
- *    "noise" when no reading of it was past the threshold yet (see NOISE_WINDOW).
+ *    "noise" when no reading of it was past the threshold yet; the end of an episode that was a
+ *    burst says reason "noise" whatever started it (see NOISE_WINDOW).
  *
- * Cost: O(1) per reading (a sort of NOISE_WINDOW changes) except the median of at most SHIFT_KEEP
+ * Cost: O(1) per reading (one pass over NOISE_WINDOW changes) except the median of at most SHIFT_KEEP
  * values when a shift is accepted or a burst is under way.
  */
 import { JsonObject } from "../json";
@@ -115,7 +116,7 @@ export const SENSITIVITY_Z = { low: 6, normal: 5, high: 4 } as const;
 
 export type DetectorAlert =
   | { type: "anomaly"; state: "start"; ts: number; value: number; expected: number; score: number; reason?: "stuck" | "noise" }
-  | { type: "anomaly"; state: "end"; ts: number; value: number; score: number; peak: number; duration: number }
+  | { type: "anomaly"; state: "end"; ts: number; value: number; score: number; peak: number; duration: number; reason?: "noise" }
   | { type: "drift"; state: "detected"; ts: number; value: number; direction: "up" | "down"; from: number; to: number };
 
 export interface Verdict {
@@ -215,7 +216,7 @@ const RESOLUTION_CHANGES = 10;
 const REANCHOR_READINGS = 10;
 /**
  * Noise: a burst of noise (a loose contact, interference) moves few readings past the threshold
- * (one in seven of a burst 4 to 6 times the usual noise), and the readings it does not flag
+ * (one reading in five to seven of a burst 4 to 6 times the usual noise), and the readings it does not flag
  * teach the scale its size, so the rest of the burst goes unseen. What a burst changes is how
  * far the error moves from one reading to the next: over the last NOISE_WINDOW readings, the
  * mean of |r - previous r| without the NOISE_TRIM largest, against its usual size on normal
@@ -757,11 +758,15 @@ export class AnomalyDetector {
   }
 
   private endEpisode(ts: number, value: number, score: number, alerts: DetectorAlert[]): void {
+    const end: DetectorAlert = { type: "anomaly", state: "end", ts, value, score, peak: this.peak, duration: (ts - this.since) / 1000 };
+    // Most bursts start their episode with a reading past the threshold, before the window tells
+    // them apart: the start has no reason then, so the end says what the episode was.
+    if (this.noiseEp) end.reason = "noise";
     this.active = false;
     this.stuckEp = false;
     this.noiseEp = false;
     this.shift = [];
-    alerts.push({ type: "anomaly", state: "end", ts, value, score, peak: this.peak, duration: (ts - this.since) / 1000 });
+    alerts.push(end);
   }
 
   /** Seconds a new level must hold: levelShift, and at least LS_READINGS typical intervals. */
