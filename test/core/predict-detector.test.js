@@ -118,6 +118,17 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a burst of noise that comes with a new level is reported as a drift to that level when it holds for levelShift", function () {
+    // From reading 300: 3 higher (10 sigma) and 5 times as noisy, for good.
+    const g = gauss(9);
+    const points = sensor(900, (i) => (i >= 300 ? 3 + Math.max(-1.2, Math.min(1.2, 1.5 * g())) : 0));
+    const { alerts, verdicts } = feed(points);
+    const drift = alerts.find((a) => a.type === "drift");
+    assert.ok(drift && drift.direction === "up" && Math.abs(drift.from - 60) < 0.3 && Math.abs(drift.to - 63) < 1, JSON.stringify(alerts));
+    assert.ok(drift.i >= 300 + 180 && drift.i <= 300 + 200, `at reading ${drift.i}`);
+    assert.ok(verdicts.slice(drift.i + 30).filter((v) => v.anomaly).length <= 5, "the new level and its noise are normal after it");
+  });
+
   it("bursts of noise in heavy-tailed noise raise fewer false drift alerts: the CUSUM waits while the errors swing wide, and a burst clears it", function () {
     // A 1 s sensor, Student-t(3) noise of 0.05, six 10-minute bursts of 0.25 in 8 hours, 12 seeds:
     // 4 drift alerts (none is a real shift) without the wait and the clearing, 2 with them.
