@@ -535,9 +535,9 @@ describe("predict detector: state", function () {
       { ne: -1 }, { ne: 1.5 }, { dt: -10 }, { dt: 0 }, { lm: -1 }, { q: -0.1 }, { dg: -1 }, { mae: [1, -1, 1, 1] },
       { c: good.c.map((x, k) => (k === 2 ? -3 : x)) }, { c: good.c.map((x, k) => (k === 3 ? 0.5 : x)) },
       { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) },
-      { nz: [0, 2, 0, 0, 0] }, { nz: [0, 0, 1, 0, 0] }, { nz: [0, 0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1, 0] }, { nz: [0, 0, 0, 0, 0, ...new Array(13).fill(1)] },
-      { nz: [0, 0, 0, 0] }, { nz: ["0", 0, 0, 0, 0] }, { nz: [0, 0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 0, 12, ...new Array(12).fill(1)] },
-      { nz: [0, 0, 0, 0, 0, ...new Array(12).fill(1.7e308)] }];
+      { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] },
+      { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
+      { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }

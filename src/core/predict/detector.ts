@@ -319,7 +319,10 @@ export class AnomalyDetector {
   private rLast = NaN;
   private noisy = false;
   private noiseEp = false;
-  /** The last window's swing in units of the usual one (0 while the window fills). */
+  /**
+   * The window's swing in units of the usual one (0 while it fills), as noise() found it for this
+   * reading: the CUSUM reads it later in the same update, so it is not part of the saved state.
+   */
   private swing = 0;
 
   constructor(options: DetectorOptions) {
@@ -443,8 +446,7 @@ export class AnomalyDetector {
       const far = Math.abs(value - expected) >= o.zThreshold * sigma;
       if (gap && !unstuck) this.anchor = far ? [expected, REANCHOR_READINGS] : null;
       if (far || unstuck || relevel) {
-        this.lv = [value, value, value, value];
-        this.tr = 0;
+        this.levelAt(value, value);
         // The ramp's line moves with it: a jump across a gap is not a slope.
         this.ramp[2] += this.ramp[0] * (value - expected);
         this.ramp[4] += this.ramp[1] * (value - expected);
@@ -618,7 +620,7 @@ export class AnomalyDetector {
    */
   private noise(r: number, sigma: number): boolean {
     if (!Number.isNaN(this.rLast)) {
-      // A ring once full: the oldest change is overwritten (the trimmed mean does not care where).
+      // A ring once full: the oldest change (at dn) is overwritten.
       const change = Math.abs(r - this.rLast);
       if (this.dr.length < NOISE_WINDOW) this.dr.push(change);
       else this.dr[this.dn % NOISE_WINDOW] = change;
@@ -634,6 +636,12 @@ export class AnomalyDetector {
     // What the burst's first readings leant the CUSUM is noise, not a level that moved.
     if (this.noisy && !was) this.resetCusum();
     return this.noisy;
+  }
+
+  /** The levels start again from `level` (persistence from `value`), with no trend. */
+  private levelAt(value: number, level: number): void {
+    this.lv = [value, level, level, level];
+    this.tr = 0;
   }
 
   private resetNoise(): void {
@@ -678,8 +686,7 @@ export class AnomalyDetector {
 
   /** `to` is the new normal: the levels move there, an episode ends, a drift alert (unless it repeats one). */
   private accept(ts: number, value: number, from: number, to: number, sign: number, alerts: DetectorAlert[]): void {
-    this.lv = [value, to, to, to];
-    this.tr = 0;
+    this.levelAt(value, to);
     // The ramp's line moves with the level: a step is not a slope.
     this.ramp[2] += this.ramp[0] * (to - from);
     this.ramp[4] += this.ramp[1] * (to - from);
@@ -722,12 +729,8 @@ export class AnomalyDetector {
     if (noisy) this.noiseEp = true;
     this.calm = score < o.hysteresis.exit && !noisy ? this.calm + 1 : 0;
     if (this.calm >= (this.noiseEp ? NOISE_CALM : o.hysteresis.calm)) {
-      if (this.noiseEp) {
-        // Where the signal is after the burst: the median of the latest readings, calm ones among them.
-        const level = median(this.shift);
-        this.lv = [value, level, level, level];
-        this.tr = 0;
-      }
+      // Where the signal is after a burst: the median of the latest readings, calm ones among them.
+      if (this.noiseEp) this.levelAt(value, median(this.shift));
       return this.endEpisode(ts, value, score, alerts);
     }
     if ((ts - this.since) / 1000 >= this.levelShiftTime() && this.shift.length > 0) {
@@ -746,12 +749,11 @@ export class AnomalyDetector {
       if (this.noiseEp) {
         // Every candidate's: one left at the old noise would be the best and the scale again.
         for (let i = 0; i < CANDIDATES; i++) this.mae[i] = Math.max(this.mae[i], this.mae[b]);
-      }
-      if (this.noiseEp && Math.abs(to - before) < o.zThreshold * sigma) {
-        this.lv = [value, to, to, to];
-        this.tr = 0;
-        this.resetNoise();
-        return this.endEpisode(ts, value, score, alerts);
+        if (Math.abs(to - before) < o.zThreshold * sigma) {
+          this.levelAt(value, to);
+          this.resetNoise();
+          return this.endEpisode(ts, value, score, alerts);
+        }
       }
       this.accept(ts, value, before, to, to >= before ? 1 : -1, alerts);
     }
@@ -801,7 +803,7 @@ export class AnomalyDetector {
       r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping],
       // The ring as it lies, with its next place: summed in another order, the swing's last digits differ.
-      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.swing, this.dn, ...this.dr],
+      nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.dn, ...this.dr],
     };
   }
 
@@ -860,13 +862,11 @@ export class AnomalyDetector {
     if (!(Number.isInteger(d.nSlope) && d.nSlope >= 0 && d.ramp[0] >= 0)) throw new Error("bad detector state");
     // A state saved before noise was watched starts its window empty.
     if (s.nz !== undefined) {
-      if (!Array.isArray(s.nz) || s.nz.length < 5 || s.nz.length > 5 + NOISE_WINDOW) throw new Error("bad detector state");
-      const [last, noisy, episode, swing, next, ...changes] = s.nz as unknown[];
+      if (!Array.isArray(s.nz) || s.nz.length < 4 || s.nz.length > 4 + NOISE_WINDOW) throw new Error("bad detector state");
+      const [last, noisy, episode, next, ...changes] = s.nz as unknown[];
       d.rLast = last === null ? NaN : nums([last], 1)[0];
       const [on, ep] = nums([noisy, episode], 2);
       if (![on, ep].every((f) => f === 0 || f === 1) || (ep === 1 && !d.active)) throw new Error("bad detector state");
-      [d.swing] = nums([swing], 1);
-      if (d.swing < 0) throw new Error("bad detector state");
       d.noisy = on === 1;
       d.noiseEp = ep === 1;
       d.dr = nums(changes, changes.length);
