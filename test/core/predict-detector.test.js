@@ -186,8 +186,71 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(end.duration >= 1800 && end.duration <= 1810, `duration ${end.duration}`);
     assert.ok(Math.abs(drift.from - 60) < 0.3 && Math.abs(drift.to - 64) < 0.3, JSON.stringify(drift));
     assert.ok(verdicts.slice(end.i + 1, 539).every((v) => !v.flagged), "the new level is normal");
-    // The step back 40 min later is a change again: flagged, and accepted in turn.
-    assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === 540));
+    // The step back 40 min after it began is the fault fixed: back at a level this signal had, no
+    // flag, and a drift alert down to it.
+    assert.ok(verdicts.slice(540).every((v) => !v.flagged), "the return is not flagged");
+    assert.equal(alerts.filter((a) => a.type === "anomaly").length, 2, "no second episode");
+    const back = alerts[3];
+    assert.deepEqual([back.type, back.i, back.direction], ["drift", 540, "down"]);
+    assert.ok(Math.abs(back.to - 60) < 0.3, JSON.stringify(back));
+    assert.ok(verdicts[540].verdict && verdicts[540].score < 1 && Math.abs(verdicts[540].expected - 60) < 0.3, JSON.stringify(verdicts[540]));
+  });
+
+  it("a step of 1 h and one of 2 h, each flagged for levelShift, are not flagged again when they end: as many false flags as true before", function () {
+    for (const hours of [1, 2]) {
+      for (const seed of [1, 2, 3]) {
+        const end = 300 + hours * 360;
+        const points = sensor(end + 400, (i) => (i >= 300 && i < end ? (seed % 2 ? 4 : -4) : 0), seed);
+        const { verdicts, alerts } = feed(points);
+        const flags = verdicts.map((v, i) => (v.flagged ? i : -1)).filter((i) => i >= 0);
+        assert.ok(flags.length >= 175 && flags.every((i) => i >= 300 && i < 300 + 182), `${hours} h, seed ${seed}: flagged ${flags.length}, last ${flags.at(-1)}`);
+        const drifts = alerts.filter((a) => a.type === "drift");
+        assert.deepEqual(drifts.map((a) => a.direction), seed % 2 ? ["up", "down"] : ["down", "up"], `${hours} h, seed ${seed}`);
+        assert.equal(drifts[1].i, end, `${hours} h, seed ${seed}: the return`);
+      }
+    }
+  });
+
+  it("a step back more than 4 levelShifts (2 h) after the shift was accepted is judged like any other step: flagged", function () {
+    // Accepted at reading 480; the step back at 480 + 4 x 180 + 60 is past the memory.
+    const back = 480 + 4 * 180 + 60;
+    const points = sensor(back + 300, (i) => (i >= 300 && i < back ? 4 : 0));
+    const { verdicts, alerts } = feed(points);
+    assert.ok(verdicts[back].flagged, JSON.stringify(verdicts[back]));
+    assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === back));
+  });
+
+  it("a step that ends as levelShift comes is not taken as the new level: the episode ends there, nothing is flagged after it", function () {
+    // 30 min of +4 from reading 300: the signal is back at reading 480, the reading at which the
+    // episode reaches levelShift. Taking the flagged level then flagged the next 30 min.
+    for (const seed of [1, 2, 3]) {
+      const points = sensor(900, (i) => (i >= 300 && i < 480 ? 4 : 0), seed);
+      const { verdicts, alerts } = feed(points);
+      assert.ok(verdicts.slice(480).every((v) => !v.flagged), `seed ${seed}: flagged after the step`);
+      assert.ok(!alerts.some((a) => a.type === "drift"), `seed ${seed}: ${JSON.stringify(alerts)}`);
+      const eps = episodes(alerts);
+      assert.equal(eps.length, 1, `seed ${seed}`);
+      assert.ok(eps[0].to !== null && eps[0].to <= 482, `seed ${seed}: ended at ${eps[0].to}`);
+    }
+  });
+
+  it("a step that ended within its episode is not one to undo: on a daily cycle, a later step the other way is flagged", function () {
+    // A 5 s sensor, noise 0.05, a daily cycle of +-3 (its slope is 8 noise sd per 30 min): a 20 min
+    // step of +0.6 ends, but the episode, judged against the level from before it, which the
+    // cycle has left behind, runs to levelShift. The step taken then is the cycle's, not +0.6:
+    // taken as +0.6, the next step of -0.4 45 min later was "back" and went unflagged.
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const step = (m) => (m >= 221 && m < 241 ? 0.6 : m >= 286 && m < 306 ? -0.4 : 0);
+      const points = Array.from({ length: 8 * 720 }, (_, i) => {
+        const t = i * 5;
+        return { ts: T0 + t * 1000, value: 50 + 3 * Math.sin((2 * Math.PI * (t + 6 * 3600)) / 86400) + 0.05 * g() + step(t / 60) };
+      });
+      const { verdicts } = feed(points);
+      const second = verdicts.slice(286 * 12, 306 * 12);
+      const share = second.filter((v) => v.flagged).length / second.length;
+      assert.ok(share >= 0.9, `seed ${seed}: ${share} of the second step flagged`);
+    }
   });
 
   it("a level shift just past the threshold (2.0 on noise 0.3) stays anomalous until levelShift too: readings of the episode under the threshold do not teach the new level in", function () {
@@ -501,6 +564,20 @@ describe("predict detector: state", function () {
     });
   });
 
+  it("restored at any reading of a 1 h step, its acceptance and its return, it goes on as the original would", function () {
+    const points = sensor(1000, (i) => (i >= 300 && i < 660 ? 4 : 0), 5);
+    const a = new AnomalyDetector(DETECTOR_DEFAULTS);
+    points.forEach((p, i) => {
+      if (i >= 295 && i < 680) {
+        const b = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(a.toJSON())));
+        const original = Object.assign(Object.create(AnomalyDetector.prototype), structuredClone({ ...a }));
+        for (const q of points.slice(i, i + 8)) assert.deepEqual(b.update(q.ts, q.value), original.update(q.ts, q.value), `restored at ${i}`);
+        assert.deepEqual(b.toJSON(), original.toJSON(), `state restored at ${i}, 8 readings on`);
+      }
+      a.update(p.ts, p.value);
+    });
+  });
+
   it("its state is plain JSON that restores at every reading, from the first on", function () {
     const d = new AnomalyDetector(DETECTOR_DEFAULTS);
     const check = () => {
@@ -537,7 +614,8 @@ describe("predict detector: state", function () {
       { rp: good.rp.map((x, k) => (k === 7 ? -1 : x)) }, { rp: good.rp.map((x, k) => (k === 0 ? -1 : x)) },
       { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] },
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
-      { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] }];
+      { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
+      { mv: 1 }, { mv: [null] }, { mv: ["1", 0] }, { mv: [null, 0, 1, 2, 3, 4, 5, 6, 7] }, { mv: [null, "0"] }, { mv: [null, 0, null] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }
@@ -546,7 +624,8 @@ describe("predict detector: state", function () {
     delete old.qc;
     delete old.ga;
     delete old.nz;
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga and nz");
+    delete old.mv;
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz and mv");
   });
 
   it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {
