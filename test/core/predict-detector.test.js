@@ -234,6 +234,27 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a step on a daily cycle's flank is flagged while it lasts and not after it: the level it is judged against follows the slope", function () {
+    // A 5 s sensor, noise 0.05, a daily cycle of +-3 (at its flank 8 noise sd per 30 min): judged
+    // against where the signal was when the step began, the readings after a 20 min step were
+    // flagged until levelShift, and the cycle's move taken for a new level.
+    // Each step comes 10 min before the cycle's steepest point (rising with `rise` 1, falling with -1).
+    for (const [seed, rise, size] of [[1, 1, 0.5], [2, 1, -0.6], [3, -1, 0.6], [4, -1, -0.5]]) {
+      const g = gauss(seed);
+      const at = 120;
+      const points = Array.from({ length: 12 * 360 }, (_, i) => {
+        const m = i / 12;
+        return { ts: T0 + i * 5000, value: 50 + rise * 3 * Math.sin((2 * Math.PI * (m - at - 10)) / 1440) + 0.05 * g() + (m >= at && m < at + 20 ? size : 0) };
+      });
+      const { verdicts, alerts } = feed(points);
+      const during = verdicts.slice(at * 12, (at + 20) * 12);
+      const after = verdicts.slice((at + 20) * 12 + 3);
+      assert.ok(during.filter((v) => v.flagged).length >= 0.98 * during.length, `seed ${seed}: ${during.filter((v) => v.flagged).length} of ${during.length} flagged`);
+      assert.equal(after.filter((v) => v.flagged).length, 0, `seed ${seed}: flagged after the step`);
+      assert.ok(!alerts.some((a) => a.type === "drift"), `seed ${seed}: ${JSON.stringify(alerts.filter((a) => a.type === "drift"))}`);
+    }
+  });
+
   it("a step that ended within its episode is not one to undo: on a daily cycle, a later step the other way is flagged", function () {
     // A 5 s sensor, noise 0.05, a daily cycle of +-3 (its slope is 8 noise sd per 30 min): a 20 min
     // step of +0.6 ends, but the episode, judged against the level from before it, which the
@@ -615,6 +636,7 @@ describe("predict detector: state", function () {
       { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] },
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
       { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
+      { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
       { mv: 1 }, { mv: [null] }, { mv: ["1", 0] }, { mv: [null, 0, 1, 2, 3, 4, 5, 6, 7] }, { mv: [null, "0"] }, { mv: [null, 0, null] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
@@ -625,7 +647,9 @@ describe("predict detector: state", function () {
     delete old.ga;
     delete old.nz;
     delete old.mv;
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz and mv");
+    old.rp = good.rp.slice(0, 9);
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv and the ramp's time");
+    assert.equal(AnomalyDetector.from(DETECTOR_DEFAULTS, old).toJSON().rp[9], good.t, "the ramp's time from the last reading's");
   });
 
   it("ignores a reading that is not newer than the last one, and refuses a non-finite one", function () {
