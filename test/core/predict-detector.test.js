@@ -220,6 +220,23 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(alerts.some((a) => a.type === "anomaly" && a.state === "start" && a.i === back));
   });
 
+  it("a step toward the old level more than 4 levelShifts after the shift was accepted is flagged, though small drifts were accepted since", function () {
+    // +4 from reading 300 (accepted at 480), then a wander of +0.75 on and off every 30 min that
+    // the CUSUM follows; 6.7 levelShifts after the acceptance a fault of -4 for 30 min. Each
+    // CUSUM drift restarted the 4 levelShifts in which the step could be undone: the fault, near
+    // the level from before the step, went unflagged.
+    for (const seed of [1, 5]) {
+      const fault = 1680;
+      const wander = (i) => (i >= 660 && Math.floor((i - 660) / 180) % 2 === 0 ? 0.75 : 0);
+      const points = sensor(fault + 240, (i) => (i >= 300 ? 4 : 0) + wander(i) - (i >= fault && i < fault + 180 ? 4 : 0), seed);
+      const { verdicts, alerts } = feed(points);
+      const drifts = alerts.filter((a) => a.type === "drift" && a.i < fault);
+      assert.ok(drifts.some((a) => a.i > 480 + 4 * 180 - 180 && a.i < fault - 180), `seed ${seed}: a drift accepted since, ${JSON.stringify(drifts)}`);
+      const flagged = verdicts.slice(fault, fault + 180).filter((v) => v.flagged).length;
+      assert.ok(flagged >= 175, `seed ${seed}: ${flagged} of the fault's 180 readings flagged`);
+    }
+  });
+
   it("a step that ends as levelShift comes is not taken as the new level: the episode ends there, nothing is flagged after it", function () {
     // 30 min of +4 from reading 300: the signal is back at reading 480, the reading at which the
     // episode reaches levelShift. Taking the flagged level then flagged the next 30 min.

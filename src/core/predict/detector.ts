@@ -328,8 +328,8 @@ export class AnomalyDetector {
   private warmed = false;
   /**
    * The step a level accepted at levelShift came from (its first reading less the forecast), until
-   * a reading goes back, BACK_SHIFTS levelShifts after the latest level accepted, or the levels are
-   * taken from a reading after a gap; null when there is none (see BACK).
+   * a reading goes back, BACK_SHIFTS levelShifts after it, another level is accepted, or the levels
+   * are taken from a reading after a gap; null when there is none (see BACK).
    */
   private moved: number | null = null;
   /** How far the reading that started the episode was from its forecast (0: none past the threshold). */
@@ -527,7 +527,6 @@ export class AnomalyDetector {
       score = round3(Math.abs(value - back) / (o.zThreshold * this.scale()));
       verdict = true;
       this.accept(ts, value, level, back, back >= level ? 1 : -1, alerts);
-      this.moved = null;
     } else {
       const sigma = this.scale();
       const z = (value - expected) / sigma;
@@ -779,6 +778,11 @@ export class AnomalyDetector {
     this.ramp[4] += this.ramp[1] * (to - from);
     this.resetCusum();
     this.resetNoise();
+    // Any other level accepted (a CUSUM drift, an undo) ends the step's undo: kept, each CUSUM
+    // drift restarted its BACK_SHIFTS window (a wander found every 30 min kept it for good: a
+    // fault 6.6 levelShifts after the step, to its old level, went unflagged), and the level it
+    // undid to was the old one no more.
+    this.moved = null;
     const fresh = !(this.lastDrift === sign && ts - this.driftTs < this.levelShiftTime() * 1000);
     this.driftTs = ts;
     this.lastDrift = sign;
