@@ -237,6 +237,22 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("the step undone is where the episode's first readings went, not its first reading alone: a spike before a step down, a filtered step", function () {
+    for (const seed of [1, 2, 3]) {
+      // A spike of +4 starts the episode, then -4 from the next reading for 1 h, and 10 min after
+      // the level is taken a fault of -4 more. Undone by the spike's +4, the fault (at the level
+      // less 4) was "back" and went unflagged, and the return flagged after it.
+      let { verdicts } = feed(sensor(1000, (i) => (i === 300 ? 4 : i > 300 && i < 660 ? -4 : 0) + (i >= 540 && i < 600 ? -4 : 0), seed));
+      const fault = verdicts.slice(540, 600).filter((v) => v.flagged).length;
+      assert.ok(fault >= 58, `seed ${seed}: ${fault} of the second fault's 60 readings flagged`);
+      assert.ok(verdicts.slice(600).every((v) => !v.flagged), `seed ${seed}: flagged after the fault`);
+      // A step of +4 whose first reading is +2.2 (a filtered sensor): its return is not flagged.
+      ({ verdicts } = feed(sensor(1000, (i) => (i === 300 ? 2.2 : i > 300 && i < 660 ? 4 : 0), seed)));
+      const after = verdicts.slice(660).filter((v) => v.flagged).length;
+      assert.ok(after <= 1, `seed ${seed}: ${after} flagged after the filtered step's return`);
+    }
+  });
+
   it("a step that ends as levelShift comes is not taken as the new level: the episode ends there, nothing is flagged after it", function () {
     // 30 min of +4 from reading 300: the signal is back at reading 480, the reading at which the
     // episode reaches levelShift. Taking the flagged level then flagged the next 30 min.

@@ -327,12 +327,16 @@ export class AnomalyDetector {
   /** Verdicts have begun (the run of one value then is usual, not stuck). */
   private warmed = false;
   /**
-   * The step a level accepted at levelShift came from (its first reading less the forecast), until
+   * The step a level accepted at levelShift came from (`jump` then), until
    * a reading goes back, BACK_SHIFTS levelShifts after it, another level is accepted, or the levels
    * are taken from a reading after a gap; null when there is none (see BACK).
    */
   private moved: number | null = null;
-  /** How far the reading that started the episode was from its forecast (0: none past the threshold). */
+  /**
+   * How far the episode's first readings were from the forecast at its start: the first reading's
+   * jump, from the third reading on the median of the first three's (0: none past the threshold,
+   * or the step did not hold).
+   */
   private jump = 0;
   /** The episode's latest readings (at most 6), while its start's jump holds. */
   private tail: number[] = [];
@@ -871,6 +875,15 @@ export class AnomalyDetector {
   private jumpHeld(value: number): void {
     const t = this.tail;
     t.push(value);
+    if (t.length === 3) {
+      // The step is where the episode's first three readings are, not its first alone: a spike
+      // that started it (then a step down, its jump up: the undo went further down and hid the
+      // next fault there) or a filtered step's first reading part of the way (the undo stopped
+      // short of the level the signal came back to, and flagged it).
+      const step = median(t) - (t[0] - this.jump);
+      this.jump = Math.abs(step) >= (1 - BACK_RETURN) * Math.abs(this.jump) ? step : 0;
+      return;
+    }
     if (t.length > 6) t.shift();
     if (t.length < 6) return;
     const moved = median(t.slice(3)) - median(t.slice(0, 3));
