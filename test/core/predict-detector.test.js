@@ -187,11 +187,11 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(Math.abs(drift.from - 60) < 0.3 && Math.abs(drift.to - 64) < 0.3, JSON.stringify(drift));
     assert.ok(verdicts.slice(end.i + 1, 539).every((v) => !v.flagged), "the new level is normal");
     // The step back 40 min after it began is the fault fixed: back at a level this signal had, no
-    // flag, and a drift alert down to it.
+    // flag, and a drift alert down to it when the next reading is there too.
     assert.ok(verdicts.slice(540).every((v) => !v.flagged), "the return is not flagged");
     assert.equal(alerts.filter((a) => a.type === "anomaly").length, 2, "no second episode");
     const back = alerts[3];
-    assert.deepEqual([back.type, back.i, back.direction], ["drift", 540, "down"]);
+    assert.deepEqual([back.type, back.i, back.direction], ["drift", 541, "down"]);
     assert.ok(Math.abs(back.to - 60) < 0.3, JSON.stringify(back));
     assert.ok(verdicts[540].verdict && verdicts[540].score < 1 && Math.abs(verdicts[540].expected - 60) < 0.3, JSON.stringify(verdicts[540]));
   });
@@ -206,8 +206,24 @@ describe("predict detector: faults a user wants to hear about", function () {
         assert.ok(flags.length >= 175 && flags.every((i) => i >= 300 && i < 300 + 182), `${hours} h, seed ${seed}: flagged ${flags.length}, last ${flags.at(-1)}`);
         const drifts = alerts.filter((a) => a.type === "drift");
         assert.deepEqual(drifts.map((a) => a.direction), seed % 2 ? ["up", "down"] : ["down", "up"], `${hours} h, seed ${seed}`);
-        assert.equal(drifts[1].i, end, `${hours} h, seed ${seed}: the return`);
+        assert.equal(drifts[1].i, end + 1, `${hours} h, seed ${seed}: the return, confirmed by its second reading`);
       }
+    }
+  });
+
+  it("a spike toward the old level soon after a step was taken as the new level does not undo it: the signal, still at the new level, is not flagged; a loose contact toggling to it is", function () {
+    // +4 from reading 300 (taken at 480); at 540 one reading at the old level. Undone by it, the
+    // levels went back, and every reading after it, at the new level, was flagged for levelShift.
+    for (const seed of [1, 2, 3]) {
+      let { verdicts, alerts } = feed(sensor(1000, (i) => (i >= 300 && i !== 540 ? 4 : 0), seed));
+      const after = verdicts.slice(541).filter((v) => v.flagged).length;
+      assert.equal(after, 0, `seed ${seed}: ${after} flagged after the spike`);
+      assert.deepEqual(alerts.filter((a) => a.type === "drift").map((a) => a.i), [480], `seed ${seed}: the level stays`);
+      // A loose contact from 540 to 720: every other reading at the old level. Each waiting for
+      // the next to confirm it, none was flagged.
+      ({ verdicts } = feed(sensor(1000, (i) => (i >= 300 ? 4 : 0) - (i >= 540 && i < 720 && i % 2 ? 4 : 0), seed)));
+      const toggled = verdicts.filter((v, i) => i >= 540 && i < 720 && i % 2 && v.flagged).length;
+      assert.ok(toggled >= 88, `seed ${seed}: ${toggled} of the contact's 90 readings at the old level flagged`);
     }
   });
 
