@@ -252,8 +252,8 @@ const NOISE_CALM = 6;
  * Within BACK_SHIFTS levelShifts of a level accepted from a step that held from its first
  * reading, a reading that would be flagged against the new level and would not be against the
  * old one (the new level less the step) is back at a level this signal had: it is judged against
- * that, not flagged, and the levels go there with a drift alert (outside an episode once the next
- * reading is there too: one reading there is a spike). One undo per accepted step.
+ * that, not flagged, and the levels go there with a drift alert, once the reading before was
+ * there too (one reading there is a spike, and flagged). One undo per accepted step.
  * After BACK_SHIFTS levelShifts the new level is established and a step back is judged like any
  * other: two level changes hours apart, the second towards the first level, are two faults
  * (bench/anomaly-quality.js's lasting steps, 3 to 4 h apart, alternate up and down; remembered
@@ -457,22 +457,22 @@ export class AnomalyDetector {
     }
     // A reading back where the level was before the latest accepted shift (see BACK).
     let back: number | null = null;
-    let confirmed = false;
     if (this.moved !== null && ts - this.driftTs > BACK_SHIFTS * this.levelShiftTime() * 1000) this.moved = null;
     if (warm && !gap && !relevel && this.moved !== null && !this.stuckEp && !this.noiseEp) {
       const threshold = o.zThreshold * this.scale();
       const now = this.forecast(this.best(), typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1);
       const isBack = (v: number): boolean => Math.abs(v - now) >= threshold && Math.abs(v - (now - (this.moved as number))) < threshold;
-      // Outside an episode the levels go back only on the second reading there in a row: the
-      // first one held, with nothing learnt (see the branch below). Undone by one reading, a
-      // spike toward the old level went unflagged and the signal, still at the new level, was
-      // flagged for levelShift and taken again (181 false flags on a 10 s sensor). One not
-      // followed there was a spike, and spends the undo: a loose contact, every other reading
-      // at the old level, went unflagged (0 of 270) while each waited for the next.
-      const wasBack = !this.active && this.prevHeld && isBack(this.lastValue);
-      if (isBack(value)) back = now - this.moved;
+      // The levels go back on the second reading there in a row; the first is judged as any
+      // other reading, and flagged. Undone by one reading, a spike toward the old level went
+      // unflagged and the signal, still at the new level, was flagged for levelShift and taken
+      // again (181 false flags on a 10 s sensor); held unflagged until the next, spikes toward
+      // the old level within BACK_SHIFTS levelShifts of a step went unseen (a fifth of the
+      // spikes on a coarse sensor with a step every 400 readings). One not followed there was a
+      // spike, and spends the undo: a loose contact, every other reading at the old level, went
+      // unflagged (0 of 270) while each waited for the next.
+      const wasBack = this.prevHeld && isBack(this.lastValue);
+      if (wasBack && isBack(value)) back = now - this.moved;
       else if (wasBack) this.moved = null;
-      confirmed = this.active || wasBack;
     }
     if (warm && !this.warmed) {
       // A value held since the warm-up is how this signal is, not a sensor that got stuck.
@@ -542,8 +542,7 @@ export class AnomalyDetector {
       // and the reading is judged against it. A drift alert says the level went back.
       score = round3(Math.abs(value - back) / (o.zThreshold * this.scale()));
       verdict = true;
-      if (confirmed) this.accept(ts, value, level, back, back >= level ? 1 : -1, alerts);
-      else held = true;
+      this.accept(ts, value, level, back, back >= level ? 1 : -1, alerts);
     } else {
       const sigma = this.scale();
       const z = (value - expected) / sigma;
