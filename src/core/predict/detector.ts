@@ -250,7 +250,7 @@ const NOISE_CALM = 6;
  * fixed the signal jumps back to where it was: judged against the new level, that return was
  * flagged for another levelShift and accepted again (a 1 h step: as many false flags as true).
  * Within BACK_SHIFTS levelShifts of a level accepted from a step that held from its first
- * reading, a reading that would be flagged against the new level and would not be against the
+ * readings (or taken from a reading after a gap), a reading that would be flagged against the new level and would not be against the
  * old one (the new level less the step) is back at a level this signal had: it is judged against
  * that, not flagged, and the levels go there with a drift alert, once the reading before was
  * there too (one reading there is a spike, and flagged). One undo per accepted step.
@@ -328,11 +328,14 @@ export class AnomalyDetector {
   /** Verdicts have begun (the run of one value then is usual, not stuck). */
   private warmed = false;
   /**
-   * The step a level accepted at levelShift came from (`jump` then), until
-   * a reading goes back, BACK_SHIFTS levelShifts after it, another level is accepted, or the levels
-   * are taken from a reading after a gap; null when there is none (see BACK).
+   * The step a level accepted at levelShift came from (`jump` then), or one taken from a reading
+   * after a gap came by, until a reading goes back, BACK_SHIFTS levelShifts after it, another
+   * level is accepted, or another is taken after a gap or a stuck run; null when there is none
+   * (see BACK).
    */
   private moved: number | null = null;
+  /** When `moved` was set (ms). */
+  private movedTs = 0;
   /**
    * How far the episode's first readings were from the forecast at its start: the first reading's
    * jump, from the third reading on the median of the first three's (0: none past the threshold,
@@ -457,7 +460,7 @@ export class AnomalyDetector {
     }
     // A reading back where the level was before the latest accepted shift (see BACK).
     let back: number | null = null;
-    if (this.moved !== null && ts - this.driftTs > BACK_SHIFTS * this.levelShiftTime() * 1000) this.moved = null;
+    if (this.moved !== null && ts - this.movedTs > BACK_SHIFTS * this.levelShiftTime() * 1000) this.moved = null;
     if (warm && !gap && !relevel && this.moved !== null && !this.stuckEp && !this.noiseEp) {
       const threshold = o.zThreshold * this.scale();
       const now = this.forecast(this.best(), typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1);
@@ -534,7 +537,13 @@ export class AnomalyDetector {
       this.resetCusum();
       this.resetNoise();
       if (unstuck && this.stuckEp) this.endEpisode(ts, value, 0, alerts);
-      if (far || unstuck) this.moved = null;
+      // A level taken from a reading after a gap may come undone like one accepted at levelShift
+      // (see BACK): a step under way when the gap came, taken as the level, and flagged when it
+      // ended (irregular sensors with a 2 min gap every 30 min: precision on steps 0.76 -> 0.97).
+      if (gap && far && !unstuck) {
+        this.moved = value - expected;
+        this.movedTs = ts;
+      } else if (far || unstuck) this.moved = null;
       // Nor is it known whether an open episode's step held across the gap.
       this.jump = 0;
     } else if (back !== null) {
@@ -873,6 +882,7 @@ export class AnomalyDetector {
       const moved = this.noiseEp || this.jump === 0 ? null : this.jump;
       this.accept(ts, value, before, to, to >= before ? 1 : -1, alerts);
       this.moved = moved;
+      this.movedTs = ts;
     }
   }
 
@@ -939,7 +949,7 @@ export class AnomalyDetector {
       qc: this.changes,
       ga: this.anchor ? this.anchor.slice() : null,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
-      mv: [this.moved, this.jump, ...this.tail],
+      mv: [this.moved, this.movedTs, this.jump, ...this.tail],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
       dts: Number.isFinite(this.driftTs) ? this.driftTs : null,
@@ -995,10 +1005,10 @@ export class AnomalyDetector {
     d.driftTs = s.dts === null ? -Infinity : nums([s.dts], 1)[0];
     // A state saved before shifts could come undone has none to undo.
     if (s.mv !== undefined) {
-      if (!Array.isArray(s.mv) || s.mv.length < 2 || s.mv.length > 8) throw new Error("bad detector state");
+      if (!Array.isArray(s.mv) || s.mv.length < 3 || s.mv.length > 9) throw new Error("bad detector state");
       const [moved, ...rest] = s.mv as unknown[];
       d.moved = moved === null ? null : nums([moved], 1)[0];
-      [d.jump, ...d.tail] = nums(rest, rest.length);
+      [d.movedTs, d.jump, ...d.tail] = nums(rest, rest.length);
     }
     d.warmed = warmed === 1;
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
