@@ -15,11 +15,13 @@
 // daily cycle of +-3, slow wear of 0.4 a day), 2 days per device, one fault kind per scenario:
 // - spike: 12 single-reading spikes of 6.7 to 13 sigma;
 // - step: 12 lasting steps of 6.7 to 13 sigma (alternating up and down);
+// - step-back: 12 steps of the same sizes that end, back where they were (a fault fixed), after
+//   45 min, 1 h, 1.5 h or 2 h;
 // - stuck: 12 stuck-sensor windows of 15 to 45 min;
 // - noise: 12 bursts of noise 4 to 6 times the sensor's (sd 1.2 to 1.8), 10 to 20 min each;
 // - drift: a ramp of 3 (10 sigma) an hour from a random time on.
 // Per reading, a reading counts as flagged when the prediction says `anomaly` for it (what the
-// twin shows). Truth per reading: the readings of a spike; the first `levelShift` of a step (after that the new
+// twin shows). Truth per reading: the readings of a spike; the first `levelShift` of a step or step-back (after that the new
 // level is the new normal, by design); every reading of a stuck window or a burst; the first 2 x levelShift
 // of a ramp (whose level the detector follows: it is found by a drift alert, not by flags, so
 // its per-reading recall is 0 by design and the "all kinds" row takes flags per reading from
@@ -83,7 +85,10 @@ function seriesFiles(dir = seriesDir()) {
 const T0 = Date.UTC(2026, 0, 5);
 const STEP_MS = 10000;
 const DAY_MS = 86400000;
-const KINDS = ["spike", "step", "stuck", "noise", "drift"];
+const KINDS = ["spike", "step", "step-back", "stuck", "noise", "drift"];
+
+/** How long step-back j lasts: 45 min, 1 h, 1.5 h or 2 h. */
+const backSeconds = (j) => [2700, 3600, 5400, 7200][j % 4];
 
 /** How long burst j of a noise scenario lasts: 10, 15 or 20 min. */
 const burstSeconds = (j) => 600 + 300 * (j % 3);
@@ -109,6 +114,7 @@ function simulate(kind, seed, { days = 2, levelShiftMs = 1800000 } = {}) {
     const size = (j % 2 ? -1 : 1) * (2 + 0.5 * (j % 5));
     if (kind === "spike") faults.push({ type: "spike", at: at / 1000, size });
     else if (kind === "step") faults.push({ type: "step", at: at / 1000, size });
+    else if (kind === "step-back") faults.push({ type: "step", at: at / 1000, size, duration: backSeconds(j) });
     else if (kind === "noise") faults.push({ type: "noise", at: at / 1000, size: 0.3 * (4 + (j % 3)), duration: burstSeconds(j) });
     else faults.push({ type: "stuck", at: at / 1000, duration: 900 + 900 * (j % 3) });
     events.push({ at, j });
@@ -133,6 +139,7 @@ function simulate(kind, seed, { days = 2, levelShiftMs = 1800000 } = {}) {
     if (kind === "stuck") return { kind, from, to: from + (900 + 900 * (j % 3)) * 1000 };
     if (kind === "noise") return { kind, from, to: T0 + Math.ceil((at + burstSeconds(j) * 1000) / STEP_MS) * STEP_MS };
     if (kind === "drift") return { kind, from, to: from + 2 * levelShiftMs };
+    if (kind === "step-back") return { kind, from, to: from + Math.min(levelShiftMs, backSeconds(j) * 1000) };
     return { kind, from, to: from + levelShiftMs };
   });
   return { points, faults: windows };
@@ -225,7 +232,7 @@ function run({ seeds = [1, 2, 3], options = {}, make = null } = {}) {
     rows.push(pool(`simulated ${kind}`, byKind[kind]));
   }
   // Flags per reading are for spikes, steps, stuck sensors and noise; a ramp is a drift alert, not flags.
-  const flagsRow = pool("simulated spike+step+stuck+noise", [...byKind.spike, ...byKind.step, ...byKind.stuck, ...byKind.noise]);
+  const flagsRow = pool("simulated spike+step+step-back+stuck+noise", [...byKind.spike, ...byKind.step, ...byKind["step-back"], ...byKind.stuck, ...byKind.noise]);
   const all = pool("simulated, all kinds", KINDS.flatMap((k) => byKind[k]));
   rows.push({ ...all, precision: flagsRow.precision, recall: flagsRow.recall, f1: flagsRow.f1 });
   for (const file of seriesFiles()) {

@@ -473,8 +473,12 @@ export class AnomalyDetector {
       // spikes on a coarse sensor with a step every 400 readings). One not followed there was a
       // spike, and spends the undo: a loose contact, every other reading at the old level, went
       // unflagged (0 of 270) while each waited for the next.
+      // The second need only be nearer the old level than the new (and within the threshold of
+      // it): a step of 6.7 sd put one reading in ten under the threshold of the new level, and
+      // that spent 3 undos in 36.
+      const old = now - this.moved;
       const wasBack = this.prevHeld && isBack(this.lastValue);
-      if (wasBack && isBack(value)) back = now - this.moved;
+      if (wasBack && Math.abs(value - old) < Math.min(threshold, Math.abs(value - now))) back = old;
       else if (wasBack) this.moved = null;
     }
     if (warm && !this.warmed) {
