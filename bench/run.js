@@ -177,11 +177,12 @@ function renderAnomaly(L, r, conditions, targets) {
   conditions("anomaly");
   L.push("bench/anomaly-quality.js, at default settings. Simulated faults: a 10 s temperature sensor from twin-simulator (noise 0.3,");
   L.push("resolution 0.1, a daily cycle of +-3, slow wear), 2 days per run and 3 seeds per fault kind: 12 single-reading spikes, 12");
-  L.push("lasting steps (6.7 to 13 sigma), 12 stuck-sensor windows of 15 to 45 min, 12 bursts of noise (4 to 6 sigma, 10 to 20 min),");
-  L.push("or a ramp of 3 an hour. A reading counts as flagged when its prediction says `anomaly` (what the twin shows). Truth per");
-  L.push("reading: a spike's reading, a step's first `levelShift` (after that the new level is the new normal, by design), a stuck");
-  L.push("window, a burst, a ramp's first 2 x `levelShift` (found by a drift alert, not by flags: the all-kinds row takes its");
-  L.push("per-reading figures from spike, step, stuck and noise). Per");
+  L.push("lasting steps (6.7 to 13 sigma), 12 steps of those sizes that end after 45 min to 2 h (step-back: a fault fixed), 12");
+  L.push("stuck-sensor windows of 15 to 45 min, 12 bursts of noise (4 to 6 sigma, 10 to 20 min), or a ramp of 3 an hour. A reading");
+  L.push("counts as flagged when its prediction says `anomaly` (what the twin shows). Truth per reading: a spike's reading, a step's");
+  L.push("first `levelShift` (after that the new level is the new normal, by design; a step-back's end is normal), a stuck window, a");
+  L.push("burst, a ramp's first 2 x `levelShift` (found by a drift alert, not by flags: the all-kinds row takes its per-reading");
+  L.push("figures from the other kinds). Per");
   L.push("episode (ep): a detection (anomaly start or drift alert) is true inside a fault's truth window (plus 5 intervals).");
   L.push(`Real series: every numeric column of \`${after.data}\`; nothing there is a fault, except beaver2's \`active\` onset (a level`);
   L.push("shift of about 0.5 degC, truth for its first level-shift time). Longest false: the longest flagged episode outside a fault.");
