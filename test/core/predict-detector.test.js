@@ -336,6 +336,32 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("across a gap the line of the normal readings keeps its slope: a step on a steady slope after a gap is flagged while it lasts and not after it", function () {
+    // A 10 s sensor, noise 0.01, rising 0.0002 a second (12 noise sd in 10 min), silent for 10
+    // min: the reading after the gap, past the threshold, moves the line by its jump from the
+    // forecast, which includes the rise across the gap. Counted from the last reading before the
+    // gap, the line then also went on by its slope across it (twice the rise), and the readings
+    // after, below it, flattened the slope (to 3/4 of the rise): the level a 20 min step 10 min
+    // later was judged against fell behind, and readings after the step were flagged (44 to 53
+    // of the first 180 on these seeds).
+    for (const seed of [1, 5, 6]) {
+      const g = gauss(seed);
+      const points = [];
+      for (let t = 0; t < 4 * 3600; t += 10) {
+        if (t >= 7200 && t < 7800) continue;
+        const step = t >= 8400 && t < 9600 ? 0.1 : 0;
+        points.push({ ts: T0 + t * 1000, value: 50 + 0.0002 * t + 0.01 * g() + step });
+      }
+      const { verdicts } = feed(points);
+      const from = points.findIndex((p) => p.ts >= T0 + 8400e3);
+      const to = points.findIndex((p) => p.ts >= T0 + 9600e3);
+      const during = verdicts.slice(from, to).filter((v) => v.flagged).length;
+      assert.ok(during >= 0.95 * (to - from), `seed ${seed}: ${during} of ${to - from} flagged during the step`);
+      const after = verdicts.slice(to + 1, to + 181).filter((v) => v.flagged).length;
+      assert.equal(after, 0, `seed ${seed}: ${after} of 180 flagged after the step`);
+    }
+  });
+
   it("a step that ended within its episode is not one to undo: on a daily cycle, a later step the other way is flagged", function () {
     // A 5 s sensor, noise 0.05, a daily cycle of +-3 (its slope is 8 noise sd per 30 min): a 20 min
     // step of +0.6 ends, but the episode, judged against the level from before it, which the

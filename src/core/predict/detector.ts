@@ -534,9 +534,15 @@ export class AnomalyDetector {
       if (gap && !unstuck) this.anchor = far ? [expected, REANCHOR_READINGS] : null;
       if (far || unstuck || relevel) {
         this.levelAt(value, value);
-        // The ramp's line moves with it: a jump across a gap is not a slope.
+        // The ramp's line moves with it: a jump across a gap is not a slope. The jump is from the
+        // forecast, which does not go on along the line across the gap: its times count from here
+        // (counted from the last normal reading, the line moved by the jump and went on by its
+        // slope across the gap as well, and the readings after, below it, flattened the slope: a
+        // 10 min gap on a steady slope took it from 1.9e-4 to 1.54e-4 a second, and a step's end
+        // on it was flagged for 10 min).
         this.ramp[2] += this.ramp[0] * (value - expected);
         this.ramp[4] += this.ramp[1] * (value - expected);
+        this.normalTs = ts;
       } else this.learn(value, dt, typical, false, sigma);
       this.resetCusum();
       this.resetNoise();
