@@ -744,6 +744,8 @@ describe("predict detector: state", function () {
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
       { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
       { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
+      // The last normal reading after the last reading, or before the first.
+      { rp: good.rp.map((x, k) => (k === 9 ? good.t + 1e12 : x)) }, { rp: good.rp.map((x, k) => (k === 9 ? good.t0 - 1 : x)) },
       { mv: 1 }, { mv: [null] }, { mv: ["1", 0] }, { mv: [null, 0, 0, 1, 2, 3, 4, 5, 6, 7] }, { mv: [null, 0] }, { mv: [null, "0"] }, { mv: [null, 0, null] }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));

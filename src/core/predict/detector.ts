@@ -1032,6 +1032,10 @@ export class AnomalyDetector {
     [d.y0, d.usualSlope, d.nSlope, d.ramping, d.normalTs] = rp.slice(5);
     // A negative slope count or line weight made the usual slope NaN: a state that could not be saved again.
     if (!(Number.isInteger(d.nSlope) && d.nSlope >= 0 && d.ramp[0] >= 0)) throw new Error("bad detector state");
+    // The last normal reading is one of the readings seen: one after the last (1e12 ms on) made
+    // the line's sums Infinity and NaN at the next normal reading, saved as null, a state that could
+    // not be loaded again.
+    if (d.lastTs !== null && !(d.normalTs >= d.t0 && d.normalTs <= d.lastTs)) throw new Error("bad detector state");
     // A state saved before noise was watched starts its window empty.
     if (s.nz !== undefined) {
       if (!Array.isArray(s.nz) || s.nz.length < 4 || s.nz.length > 4 + NOISE_WINDOW) throw new Error("bad detector state");
