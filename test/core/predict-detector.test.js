@@ -362,6 +362,27 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a step of levelShift on a daily cycle's flank that ends as levelShift comes is not taken as a new normal: the level keeps the slope's move", function () {
+    // A 10 s sensor written in tenths, noise 0.02 (the last value is the best forecast), a daily
+    // cycle of +-3: past levelShift from the last normal reading the level judged by the last
+    // value lost the slope's move (0.4 in 30 min), so the reading back at the step's end, due at
+    // levelShift, was flagged, and the step taken as the new normal with a drift alert (on
+    // field-shaped sweeps one such step's end was flagged for another levelShift).
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const points = Array.from({ length: 8 * 360 }, (_, i) => {
+        const t = i * 10;
+        const step = t >= 316 * 60 && t < 346 * 60 ? -0.8 : 0;
+        return { ts: T0 + t * 1000, value: Math.round((50 + 3 * Math.sin((2 * Math.PI * (t + 6 * 3600)) / 86400) + 0.02 * g() + step) * 10) / 10 };
+      });
+      const { verdicts, alerts } = feed(points);
+      const during = verdicts.slice(316 * 6, 346 * 6).filter((v) => v.flagged).length;
+      assert.equal(during, 180, `seed ${seed}: ${during} of 180 flagged during the step`);
+      assert.equal(verdicts.slice(346 * 6).filter((v) => v.flagged).length, 0, `seed ${seed}: flagged after the step`);
+      assert.deepEqual(alerts.filter((a) => a.type === "drift"), [], `seed ${seed}`);
+    }
+  });
+
   it("a step that ended within its episode is not one to undo: on a daily cycle, a later step the other way is flagged", function () {
     // A 5 s sensor, noise 0.05, a daily cycle of +-3 (its slope is 8 noise sd per 30 min): a 20 min
     // step of +0.6 ends, but the episode, judged against the level from before it, which the

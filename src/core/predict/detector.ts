@@ -451,12 +451,19 @@ export class AnomalyDetector {
     // where it was when the episode began, a daily cycle's flank (8 noise sd in 30 min on a quiet
     // sensor) kept a fixed step's readings flagged after it ended, until levelShift took the
     // cycle's move for a new level. The levels follow the slope of the normal readings before
-    // the episode, when it is clear of their noise (SLOPE_SE), for at most levelShift.
+    // the episode, when it is clear of their noise (SLOPE_SE), for at most levelShift, and stay
+    // where that took them: persistence's move (from the last normal readings) dropped to none
+    // past levelShift, so a step of levelShift that ended at the episode's last reading was
+    // judged against where the signal had been 30 min before, and taken as the new normal (a 10 s
+    // sensor on a daily cycle's flank: 180 readings flagged after the step, 180 of it not).
     let drift = 0;
-    if (!first && !gap && this.active && !this.stuckEp && !this.noiseEp && (ts - this.normalTs) / 1000 <= this.levelShiftTime()) {
+    if (!first && !gap && this.active && !this.stuckEp && !this.noiseEp) {
       const b = this.slope();
-      if (b !== 0) for (let i = 0; i < CANDIDATES; i++) this.lv[i] += b * dt;
-      drift = (b * (ts - this.normalTs)) / 1000;
+      const ls = this.levelShiftTime();
+      const since = Math.min(ls, (ts - this.normalTs) / 1000);
+      const before = Math.min(ls, Math.max(0, ((this.lastTs as number) - this.normalTs) / 1000));
+      if (b !== 0) for (let i = 0; i < CANDIDATES; i++) this.lv[i] += b * (since - before);
+      drift = b * since;
     }
     // A reading back where the level was before the latest accepted shift (see BACK).
     let back: number | null = null;
