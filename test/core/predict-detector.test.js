@@ -241,19 +241,34 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
-  it("a step under way when a gap came, taken as the level after it, is not flagged when it ends: only its first reading back", function () {
-    // +4 from reading 300 to 659, no readings from 400 to 429 (5 min): the first after the gap is
-    // the level. The step's end at 660 was flagged until levelShift took it.
+  it("a step under way when a short gap came, still there after it, is flagged on after the gap, and not after its end", function () {
+    // +4 from reading 300 to 419, no readings from 340 to 369 (5 min). Taken as the level after
+    // the gap, the rest of the step went unflagged.
     for (const seed of [1, 2, 3]) {
       const g = gauss(seed);
       const points = [];
-      for (let i = 0; i < 1100; i++) if (i < 400 || i >= 430) points.push({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + (i >= 300 && i < 660 ? 4 : 0)) * 10) / 10 });
+      for (let i = 0; i < 800; i++) if (i < 340 || i >= 370) points.push({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + (i >= 300 && i < 420 ? 4 : 0)) * 10) / 10 });
+      const { verdicts } = feed(points);
+      const at = (i) => (i < 340 ? i : i - 30);
+      const after = verdicts.slice(at(370), at(420));
+      assert.ok(after.filter((v) => v.flagged).length >= 0.95 * after.length, `seed ${seed}: ${after.filter((v) => v.flagged).length} of ${after.length} flagged after the gap`);
+      assert.equal(verdicts.slice(at(421)).filter((v) => v.flagged).length, 0, `seed ${seed}: flagged after the step`);
+    }
+  });
+
+  it("a step under way when a gap longer than levelShift came, taken as the level after it, is not flagged when it ends: only its first reading back", function () {
+    // +4 from reading 300 to 899, no readings from 400 to 639 (40 min): the first after the gap is
+    // the level. The step's end at 900 was flagged until levelShift took it.
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const points = [];
+      for (let i = 0; i < 1300; i++) if (i < 400 || i >= 640) points.push({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + (i >= 300 && i < 900 ? 4 : 0)) * 10) / 10 });
       const { verdicts, alerts } = feed(points);
-      const at = (i) => (i < 400 ? i : i - 30);
-      const flagged = verdicts.map((v, k) => (v.flagged ? k : -1)).filter((k) => k >= at(430));
-      assert.deepEqual(flagged, [at(660)], `seed ${seed}: flagged after the gap at ${flagged.slice(0, 5)}`);
-      const back = alerts.find((a) => a.type === "drift" && a.i > at(430));
-      assert.deepEqual([back.i, back.direction], [at(661), "down"], JSON.stringify(back));
+      const at = (i) => (i < 400 ? i : i - 240);
+      const flagged = verdicts.map((v, k) => (v.flagged ? k : -1)).filter((k) => k >= at(640));
+      assert.deepEqual(flagged, [at(900)], `seed ${seed}: flagged after the gap at ${flagged.slice(0, 5)}`);
+      const back = alerts.find((a) => a.type === "drift" && a.i > at(640));
+      assert.deepEqual([back.i, back.direction], [at(901), "down"], JSON.stringify(back));
     }
   });
 

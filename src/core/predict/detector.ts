@@ -34,7 +34,8 @@
  *    zThreshold; a score of 1 flags the reading; a flagged reading, and within an open episode
  *    any reading not back under the exit level, teaches neither levels nor scale nor the CUSUM;
  *    the levels follow the slope the normal readings had before (SLOPE_SE).
- *    After a gap (GAP_STEPS typical intervals) a reading gets no verdict.
+ *    After a gap (GAP_STEPS typical intervals) a reading gets no verdict, unless an anomaly
+ *    under way goes on there (see goesOn).
  * 5. Episodes with hysteresis: start at score >= 1, end after `calm` readings in a row under
  *    `exit` (the old code's escape was drift detection alone, blocked by a slack learnt in the
  *    warm-up that one reading could never exceed: 7 h false episodes).
@@ -439,7 +440,14 @@ export class AnomalyDetector {
     // value, a signal that had moved on was flagged until levelShift made it the new normal
     // again (a day's cycle moves 0.6 in 45 minutes, 12 times the noise of a quiet sensor).
     const unstuck = !first && value !== this.lastValue && (this.stuckEp || this.runDone);
-    const gap = (!first && this.typical !== null && dt > GAP_STEPS * this.typical) || unstuck;
+    // A fault under way when a gap came, and still there after it (the reading within the
+    // threshold of the episode's latest flagged values, the gap shorter than levelShift), goes on:
+    // taken as the level after the gap, the rest of it went unflagged (irregular field-shaped
+    // sensors with a 2 min gap every 30 min: recall on 20 min steps 0.77 -> 0.96).
+    const silent = !first && this.typical !== null && dt > GAP_STEPS * this.typical;
+    const goesOn = silent && !unstuck && this.active && !this.stuckEp && !this.noiseEp && this.shift.length >= 3 &&
+      dt <= this.levelShiftTime() && Math.abs(value - median(this.shift)) < o.zThreshold * this.scale();
+    const gap = (silent && !goesOn) || unstuck;
     // Within REANCHOR_READINGS of a level taken after a gap: a reading far from it but near where
     // the signal was before the gap says that level was a glitch, and is the level again.
     let relevel = false;
