@@ -20,11 +20,14 @@ function sensor(n, shape = () => 0, seed = 1) {
   return Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + shape(i)) * 10) / 10 }));
 }
 
-/** A 10 s sensor read for 1200 intervals, silent from reading 600 to 629 (5 minutes): `valueAt(i, g)` per reading. */
-function withGap(valueAt, seed) {
+/**
+ * A 10 s sensor read for `n` intervals (1200), silent from reading `from` to `to` - 1 (600 to 629: 5
+ * minutes): `valueAt(i, g)` per reading.
+ */
+function withGap(valueAt, seed, { n = 1200, from = 600, to = 630 } = {}) {
   const g = gauss(seed);
   const points = [];
-  for (let i = 0; i < 1200; i++) if (i < 600 || i >= 630) points.push({ ts: T0 + i * 10000, value: valueAt(i, g) });
+  for (let i = 0; i < n; i++) if (i < from || i >= to) points.push({ ts: T0 + i * 10000, value: valueAt(i, g) });
   return points;
 }
 
@@ -245,9 +248,7 @@ describe("predict detector: faults a user wants to hear about", function () {
     // +4 from reading 300 to 419, no readings from 340 to 369 (5 min). Taken as the level after
     // the gap, the rest of the step went unflagged.
     for (const seed of [1, 2, 3]) {
-      const g = gauss(seed);
-      const points = [];
-      for (let i = 0; i < 800; i++) if (i < 340 || i >= 370) points.push({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + (i >= 300 && i < 420 ? 4 : 0)) * 10) / 10 });
+      const points = withGap((i, g) => Math.round((60 + 0.3 * g() + (i >= 300 && i < 420 ? 4 : 0)) * 10) / 10, seed, { n: 800, from: 340, to: 370 });
       const { verdicts } = feed(points);
       const at = (i) => (i < 340 ? i : i - 30);
       const after = verdicts.slice(at(370), at(420));
@@ -260,9 +261,7 @@ describe("predict detector: faults a user wants to hear about", function () {
     // +4 from reading 300 to 899, no readings from 400 to 639 (40 min): the first after the gap is
     // the level. The step's end at 900 was flagged until levelShift took it.
     for (const seed of [1, 2, 3]) {
-      const g = gauss(seed);
-      const points = [];
-      for (let i = 0; i < 1300; i++) if (i < 400 || i >= 640) points.push({ ts: T0 + i * 10000, value: Math.round((60 + 0.3 * g() + (i >= 300 && i < 900 ? 4 : 0)) * 10) / 10 });
+      const points = withGap((i, g) => Math.round((60 + 0.3 * g() + (i >= 300 && i < 900 ? 4 : 0)) * 10) / 10, seed, { n: 1300, from: 400, to: 640 });
       const { verdicts, alerts } = feed(points);
       const at = (i) => (i < 400 ? i : i - 240);
       const flagged = verdicts.map((v, k) => (v.flagged ? k : -1)).filter((k) => k >= at(640));

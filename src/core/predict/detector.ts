@@ -275,13 +275,13 @@ const BACK_RETURN = 0.75;
  * time). On field-shaped sensors (1 to 60 s, quiet or noisy, a daily cycle of +-3 or none, 3
  * seeds) per-reading F1 on steps of 20 min went from 0.976 to 0.995, of 30 min from 0.978 to
  * 0.999, with Student-t noise from 0.961 to 0.982; no false flag more on clean data.
+ * Carried in full, a passing slope is carried on too: a random walk's (10 seeds, steps of 20 and
+ * 50 min) gave 1,112-1,241 false flags where levels held still gave 689-933, and a 1 h cycle's
+ * flank (an HVAC cycling) 2,783 where held still gave 2,223. Damped (Gardner's damped trend, time
+ * constant levelShift / 2) those were 933-2,621, but a steady rise of 12 noise sd in 10 min then
+ * fell behind: 60 of 180 readings flagged after a 20 min step, none carried in full.
  */
 const SLOPE_SE = 3;
-// Carried in full, a passing slope is carried on too: a random walk's (10 seeds, steps of 20 and
-// 50 min) gave 1,112-1,241 false flags where levels held still gave 689-933, and a 1 h cycle's
-// flank (an HVAC cycling) 2,783 where held still gave 2,223. Damped (Gardner's damped trend, time
-// constant levelShift / 2) those were 933-2,621, but a steady rise of 12 noise sd in 10 min then
-// fell behind: 60 of 180 readings flagged after a 20 min step, none carried in full.
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
@@ -462,6 +462,7 @@ export class AnomalyDetector {
       this.anchor = this.anchor[1] <= 1 ? null : [relevel ? level : this.anchor[0], this.anchor[1] - 1];
     }
     const warm = !first && this.n >= o.warmup && (ts - this.t0) / 1000 >= o.warmupTime;
+    const steps = typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1;
     // Within an episode the levels learn nothing, yet a signal on a slope goes on: judged against
     // where it was when the episode began, a daily cycle's flank (8 noise sd in 30 min on a quiet
     // sensor) kept a fixed step's readings flagged after it ended, until levelShift took the
@@ -485,8 +486,8 @@ export class AnomalyDetector {
     if (this.moved !== null && ts - this.movedTs > BACK_SHIFTS * this.levelShiftTime() * 1000) this.moved = null;
     if (warm && !gap && !relevel && this.moved !== null && !this.stuckEp && !this.noiseEp) {
       const threshold = o.zThreshold * this.scale();
-      const now = this.forecast(this.best(), typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1);
-      const isBack = (v: number): boolean => Math.abs(v - now) >= threshold && Math.abs(v - (now - (this.moved as number))) < threshold;
+      const now = this.forecast(this.best(), steps);
+      const old = now - this.moved;
       // The levels go back on the second reading there in a row; the first is judged as any
       // other reading, and flagged. Undone by one reading, a spike toward the old level went
       // unflagged and the signal, still at the new level, was flagged for levelShift and taken
@@ -498,8 +499,7 @@ export class AnomalyDetector {
       // The second need only be nearer the old level than the new (and within the threshold of
       // it): a step of 6.7 sd put one reading in ten under the threshold of the new level, and
       // that spent 3 undos in 36.
-      const old = now - this.moved;
-      const wasBack = this.prevHeld && isBack(this.lastValue);
+      const wasBack = this.prevHeld && Math.abs(this.lastValue - now) >= threshold && Math.abs(this.lastValue - old) < threshold;
       if (wasBack && Math.abs(value - old) < Math.min(threshold, Math.abs(value - now))) back = old;
       else if (wasBack) this.moved = null;
     }
@@ -508,7 +508,6 @@ export class AnomalyDetector {
       this.warmed = true;
       this.maxRun = Math.max(this.maxRun, this.run + 1);
     }
-    const steps = typical > 0 ? Math.min(10, Math.max(0.1, dt / typical)) : 1;
     // Within an open episode nothing is learnt, so what a reading is judged against stays where
     // the episode found it. Persistence's reference is one reading, the last normal one, which
     // may be the first of a disturbance scored just under the threshold: a noise burst's first
