@@ -2,7 +2,7 @@
 // `<=`, a condition forced true, a statement removed), builds, and runs the core tests against
 // each change; a change no test notices is a "survivor", a gap in the tests.
 //
-// By default it mutates the durability path (store, journal, registry, mirror, reading), where the
+// By default it mutates the durability path (store, journal, registry and its checks, mirror, reading), where the
 // target is a score of 85 % or more; MUTATE=all takes the whole of src/core. Incremental: results
 // are kept in reports/stryker-incremental.json (committed), so a run re-tests only the mutants
 // whose code or tests changed since. The scores and every survivor's explanation are in
@@ -23,7 +23,7 @@ export default {
   buildCommand: "node scripts/build.js",
   mutate: all
     ? ["src/core/**/*.ts"]
-    : ["src/core/store/**/*.ts", "src/core/journal.ts", "src/core/registry.ts", "src/core/mirror.ts", "src/core/reading.ts"],
+    : ["src/core/store/**/*.ts", "src/core/journal.ts", "src/core/registry.ts", "src/core/checks.ts", "src/core/mirror.ts", "src/core/reading.ts"],
   coverageAnalysis: "perTest",
   incremental: true,
   incrementalFile: "reports/stryker-incremental.json",

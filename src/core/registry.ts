@@ -4,17 +4,18 @@
  * not at all. Other parts react to changes by subscribing, never by keeping copies.
  */
 import { TwinError, showValue, showNames } from "./errors";
-import { Json, JsonObject, admit, cloneJson, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
-import { checkPropertyName, checkTwinId, isPropertyName, isStateKey } from "./names";
-import { ModelSet, PropertySpec, TwinModel, checkValue, modelPropertyName, valuesMatch } from "./models";
-import { mergePatch, isObject } from "./merge-patch";
+import { Json, cloneJson, dict, isPlainObject, jsonEqual } from "./json";
+import { checkPropertyName, checkTwinId, isPropertyName } from "./names";
+import { ModelSet, PropertySpec, TwinModel, valuesMatch } from "./models";
+import { isObject } from "./merge-patch";
 import { Entry, Twin, TwinDocument, TwinSummary, toDocument, toSummary, stageOf, keyedOf, wholeOf } from "./twin";
 import { DERIVED, DerivedSection, isDerivedSection, sectionOfCode } from "./sections";
-import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, Refused, TwinRecord, Readings, applyEntry, entrySize, fromRecord, journalReadings, refusalText, refusedWarning, sizeChange, toRecord } from "./journal";
+import { JournalEntry, DerivedEntry, EntryTuple, ApplyContext, Applied, Refused, TwinRecord, applyEntry, entrySize, fromRecord, journalReadings, refusalText, refusedWarning, sizeChange, toRecord } from "./journal";
 import { Point } from "./history";
 import { MADE_EARLIER, Recovered, SharedRegistry, Store, StoreHealth, SnapshotSource } from "./store/store";
 import { MemoryStore } from "./store/memory-store";
 import { SKIP, Shaping, shaperOf } from "./shaping";
+import { ChangeChecks, Parts, expectedVersion } from "./checks";
 
 export { SKIP };
 
@@ -107,26 +108,6 @@ export interface ReportResult {
 export interface ListQuery { model?: string; stage?: string; online?: boolean; limit?: number; offset?: number }
 export interface HistoryQuery { from?: number; to?: number; limit?: number }
 
-/**
- * Checked parts of one change: merged attributes, readings, desired values (null clears).
- * Readings are already in the journal entry's form, so the entry takes them as they are.
- */
-interface Parts { a?: Patched; r?: Checked; d?: Map<string, EntryTuple | null> }
-
-/**
- * Checked readings, with the properties whose reading was stale and how many values the shaper
- * kept. `entries`: each accepted value's stored entry (undefined for a new property) in the order
- * `values` holds them, looked up once for the check, the change and applying the entry; null when
- * a model mapped a vendor's name, as two keys may then name one property.
- */
-interface Checked extends Readings { stale: string[]; kept: number; entries: Array<Entry | undefined> | null }
-
-/**
- * Attributes after a merge patch, with the top-level keys the patch named (no other can change).
- * `size` is the merged attributes' measure, taken once for the size check and the twin's count.
- */
-interface Patched { merged: JsonObject; keys: string[]; patch: JsonObject; size: number }
-
 export type ChangeListener = (event: ChangeEvent) => void;
 
 export const DEFAULTS = {
@@ -148,6 +129,7 @@ export class TwinRegistry {
   private readonly clock: () => number;
   private readonly twins = new Map<string, Twin>();
   private readonly ctx: ApplyContext;
+  private readonly checks: ChangeChecks;
   private readonly listeners = new Set<ChangeListener>();
   private readonly listenerErrors = new Set<(err: unknown) => void>();
   private readonly leadership = new Set<LeadershipListener>();
@@ -168,6 +150,7 @@ export class TwinRegistry {
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? Date.now;
     this.ctx = { twins: this.twins, historyLength: this.historyLength, fromDisk: false };
+    this.checks = new ChangeChecks({ clock: this.clock, maxDocumentBytes: this.maxDocumentBytes, maxDepth: this.maxDepth, maxFutureMs: this.maxFutureMs, modelOf: (twin) => this.modelOf(twin) });
   }
 
   /** Restores what the store holds and starts the timers. Returns recovery warnings. */
@@ -732,23 +715,23 @@ export class TwinRegistry {
     const twinId = checkTwinId(id);
     const twin = this.twins.get(twinId);
     if (!twin) return { document: this.create(twinId, input, options), created: true };
-    this.checkVersion(twin, options.ifVersion);
+    this.checks.version(twin, options.ifVersion);
     const model = input.model === "" || input.model === null ? null : input.model;
     if (input.model !== undefined && model !== twin.model) {
       throw new TwinError("model-fixed", { twinId, model: String(twin.model), value: showValue(input.model) });
     }
     const parts: Parts = {};
-    if (input.attributes !== undefined) parts.a = this.patchedAttributes(twin, input.attributes);
-    if (input.reported !== undefined) parts.r = this.checkReported(twin, input.reported, options);
-    if (input.desired !== undefined) parts.d = this.checkDesired(twin, input.desired, options);
+    if (input.attributes !== undefined) parts.a = this.checks.attributes(twin, input.attributes);
+    if (input.reported !== undefined) parts.r = this.checks.reported(twin, input.reported, options);
+    if (input.desired !== undefined) parts.d = this.checks.desired(twin, input.desired, options);
     this.write(twin, parts);
     return { document: this.get(twinId), created: false };
   }
 
   updateAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): TwinDocument {
     const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
-    this.write(twin, { a: this.patchedAttributes(twin, patch) });
+    this.checks.version(twin, options.ifVersion);
+    this.write(twin, { a: this.checks.attributes(twin, patch) });
     return toDocument(twin, this.modelOf(twin));
   }
 
@@ -759,11 +742,11 @@ export class TwinRegistry {
    */
   changeAttributes(id: unknown, patch: unknown, options: WriteOptions = {}): ChangeEvent {
     const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
+    this.checks.version(twin, options.ifVersion);
     // The event listeners got, with changes of the caller's own (a flow may change what it is
     // sent), made by write() beside the listeners' in its one comparison of the attributes.
     const changes = dict<Change>();
-    const event = this.write(twin, { a: this.patchedAttributes(twin, patch) }, "attributes", changes);
+    const event = this.write(twin, { a: this.checks.attributes(twin, patch) }, "attributes", changes);
     if (!event) return this.unchanged(twin);
     // What goes back is made with `new` (here, and each change in write()), not object literals:
     // V8 counts how many objects of a literal outlive a young-generation collection, and these
@@ -781,7 +764,7 @@ export class TwinRegistry {
 
   remove(id: unknown, options: WriteOptions = {}): TwinDocument {
     const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
+    this.checks.version(twin, options.ifVersion);
     const last = toDocument(twin, this.modelOf(twin));
     const t = this.clock();
     this.commit({ l: this.lsn + 1, o: "x", i: twin.id, t });
@@ -798,8 +781,8 @@ export class TwinRegistry {
       return { event: created.reported, stale: [], created: true };
     }
     const twin = found ?? this.require(id);
-    this.checkVersion(twin, options.ifVersion);
-    const checked = this.checkReported(twin, values, options);
+    this.checks.version(twin, options.ifVersion);
+    const checked = this.checks.reported(twin, values, options);
     if (checked.kept === 0 && options.alive) {
       this.touchTwin(twin);
       return { event: null, stale: checked.stale };
@@ -844,19 +827,11 @@ export class TwinRegistry {
   /** Sets desired state; `null` clears a property. */
   setDesired(id: unknown, values: unknown, options: WriteOptions = {}): ChangeEvent | null {
     const twin = this.require(id);
-    this.checkVersion(twin, options.ifVersion);
-    return this.write(twin, { d: this.checkDesired(twin, values, options) }, "desired");
+    this.checks.version(twin, options.ifVersion);
+    return this.write(twin, { d: this.checks.desired(twin, values, options) }, "desired");
   }
 
   // ---- checks --------------------------------------------------------------------------------
-
-  private checkVersion(twin: Twin, ifVersion: unknown): void {
-    if (ifVersion === undefined) return;
-    const expected = expectedVersion(twin.id, ifVersion);
-    if (expected !== twin.version) {
-      throw new TwinError("conflict", { twinId: twin.id, expected, current: twin.version });
-    }
-  }
 
   private creation(twinId: string, input: CreateInput, options: WriteOptions): Extract<JournalEntry, { o: "c" }> {
     if (input === null || typeof input !== "object") throw new TwinError("invalid-json", { twinId, property: "payload", value: showValue(input) });
@@ -871,138 +846,14 @@ export class TwinRegistry {
     const shell = new Twin(twinId, model, t, t);
     const entry: Extract<JournalEntry, { o: "c" }> = { l: this.lsn + 1, o: "c", i: twinId, v: 1, t, m: model };
     const parts: Parts = {};
-    if (input.attributes !== undefined) entry.a = (parts.a = this.patchedAttributes(shell, input.attributes)).merged;
-    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checkReported(shell, input.reported, options)), t);
+    if (input.attributes !== undefined) entry.a = (parts.a = this.checks.attributes(shell, input.attributes)).merged;
+    if (input.reported !== undefined) journalReadings(entry, (parts.r = this.checks.reported(shell, input.reported, options)), t);
     if (input.desired !== undefined) {
-      parts.d = this.checkDesired(shell, input.desired, options);
+      parts.d = this.checks.desired(shell, input.desired, options);
       entry.d = tupleDict(parts.d as Map<string, EntryTuple>);
     }
-    this.checkSize(shell, parts);
+    this.checks.size(shell, parts);
     return entry;
-  }
-
-  private patchedAttributes(twin: Twin, patch: unknown): Patched {
-    if (!isPlainObject(patch)) throw new TwinError("invalid-patch", { twinId: twin.id, value: showValue(patch) });
-    const admitted = dict();
-    const keys = Object.keys(patch);
-    for (const key of keys) {
-      checkPropertyName(twin.id, key);
-      admitted[key] = this.admitValue(twin, key, patch[key]);
-    }
-    const before = twin.attributes;
-    const merged = mergePatch(before, admitted) as JsonObject;
-    // An object's size is the sum of its keys' shares (sizeOf in json.ts), and a merge patch
-    // changes only the top-level keys it names: only they are measured again, not every attribute.
-    let size = twin.attributeBytes;
-    for (const key of keys) {
-      if (key in before) size -= key.length + 4 + sizeOf(before[key]);
-      if (key in merged) size += key.length + 4 + sizeOf(merged[key]);
-    }
-    return { merged, keys, patch: admitted, size };
-  }
-
-  private admitContext(twin: Twin, property: string) {
-    return { twinId: twin.id, property, maxDepth: this.maxDepth, budget: this.maxDocumentBytes };
-  }
-
-  private sourceTime(twinId: string, ts: unknown): number {
-    if (ts === undefined || ts === null) return this.clock();
-    if (typeof ts !== "number" || !Number.isFinite(ts)) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "epoch ms" });
-    if (ts < 0) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "before 1970" });
-    if (ts > this.clock() + this.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
-    return ts === 0 ? 0 : ts; // -0 as 0, as values (json.ts, NEGATIVE_ZERO)
-  }
-
-  /**
-   * Readings checked in one pass, shaped first when the options carry a shaper. `kept` counts the
-   * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
-   * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
-   */
-  private checkReported(twin: Twin, values: unknown, options: ReportOptions): Checked {
-    if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
-    const shape = options.shape;
-    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
-    const model = this.modelOf(twin);
-    const accepted = dict<Json>();
-    const entries: Array<Entry | undefined> = [];
-    let aligned = true;
-    const stale: string[] = [];
-    let kept = 0;
-    for (const key of Object.keys(values)) {
-      // A device may use the vendor's spelling of a name the model maps ("7:Temperature").
-      const name = model ? modelPropertyName(model, key) : key;
-      if (name !== key) aligned = false;
-      let raw = values[key];
-      const old = twin.reported.get(name);
-      if (shape) {
-        raw = shape(name, raw, model?.properties.get(name), old);
-        if (raw === SKIP) continue;
-        if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
-      }
-      kept++;
-      // A name the twin holds already passed the naming rules when it was stored (from disk, as
-      // it was read): only a new name is checked, not every name of every reading.
-      if (!old) checkPropertyName(twin.id, name);
-      if (raw === undefined) continue;
-      const value = this.admitValue(twin, name, raw);
-      checkValue(model, twin.id, name, value, false);
-      if (old && ts < old.ts) {
-        stale.push(name);
-        continue;
-      }
-      accepted[name] = value;
-      entries.push(old);
-    }
-    // One object for the readings and what the caller needs besides: one allocation per reading.
-    return { values: accepted, ts, source: options.source, stale, kept, entries: aligned ? entries : null };
-  }
-
-  /** admit(), without its walk for the plain numbers and booleans most readings are. */
-  private admitValue(twin: Twin, name: string, raw: unknown): Json {
-    if (this.maxDocumentBytes >= 8 && (typeof raw === "boolean" || (typeof raw === "number" && Number.isFinite(raw)))) return raw === 0 ? 0 : raw; // -0 as 0 (json.ts, NEGATIVE_ZERO)
-    return admit(raw, this.admitContext(twin, name)).value;
-  }
-
-  private checkDesired(twin: Twin, values: unknown, options: WriteOptions): Map<string, EntryTuple | null> {
-    if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "desired", value: showValue(values) });
-    const ts = this.sourceTime(twin.id, options.ts);
-    const model = this.modelOf(twin);
-    const out = new Map<string, EntryTuple | null>();
-    for (const name of Object.keys(values)) {
-      checkPropertyName(twin.id, name);
-      const raw = values[name];
-      if (raw === undefined) continue;
-      if (raw === null) {
-        if (twin.desired?.has(name)) out.set(name, null);
-        continue;
-      }
-      const { value } = admit(raw, this.admitContext(twin, name));
-      checkValue(model, twin.id, name, value, true);
-      out.set(name, options.by === undefined ? [value, ts] : [value, ts, options.by]);
-    }
-    return out;
-  }
-
-  /** The whole change is measured at once: parts that fit one by one may not fit together. */
-  private checkSize(twin: Twin, parts: Parts, reportedBytes?: number): void {
-    let bytes = twin.bytes;
-    if (parts.a) bytes += parts.a.size - twin.attributeBytes;
-    // write() measures the readings as it builds their changes: the stored entry is looked up once.
-    if (reportedBytes !== undefined) bytes += reportedBytes;
-    else if (parts.r) {
-      const values = parts.r.values;
-      for (const name in values) {
-        const old = twin.reported.get(name);
-        bytes += entrySize(name, values[name]) - (old ? entrySize(name, old.value) : 0);
-      }
-    }
-    if (parts.d) {
-      for (const [name, tuple] of parts.d) {
-        const old = twin.desired?.get(name);
-        bytes += (tuple ? entrySize(name, tuple[0]) : 0) - (old ? entrySize(name, old.value) : 0);
-      }
-    }
-    if (bytes > this.maxDocumentBytes) throw new TwinError("too-large", { twinId: twin.id, property: "document", limit: this.maxDocumentBytes });
   }
 
   // ---- writes (everything checked already) ---------------------------------------------------
@@ -1072,9 +923,9 @@ export class TwinRegistry {
     }
     if (!entry.ap && !entry.rv && !entry.d) return null;
     // Readings alone (most changes) measure nothing besides themselves: no parts object per reading.
-    // (checkSize takes the readings' bytes as measured here, not parts.r: parts itself serves
+    // (checks.size takes the readings' bytes as measured here, not parts.r: parts itself serves
     // whenever its attributes are written or it has none.)
-    this.checkSize(twin, entry.ap || parts.d ? (entry.ap || !parts.a ? parts : { d: parts.d }) : NO_PARTS, reportedBytes);
+    this.checks.size(twin, entry.ap || parts.d ? (entry.ap || !parts.a ? parts : { d: parts.d }) : NO_PARTS, reportedBytes);
 
     const model = this.modelOf(twin);
     // A delta exists only where desired state does: most readings skip this work.
@@ -1201,17 +1052,7 @@ export class TwinRegistry {
    */
   setState(id: unknown, key: string, value: Json | null): void {
     const twin = this.require(id);
-    this.commit({ l: this.lsn + 1, o: "st", i: twin.id, t: this.clock(), s: this.stateEntry(twin, { [key]: value }) });
-  }
-
-  private stateEntry(twin: Twin, values: Record<string, Json | null>): Record<string, Json | null> {
-    const s = dict<Json | null>();
-    for (const key of Object.keys(values)) {
-      if (!isStateKey(key)) throw new TwinError("invalid-property", { twinId: twin.id, property: key });
-      const value = values[key];
-      s[key] = value === null ? null : admit(value, { twinId: twin.id, property: key, maxDepth: 16, budget: 1024 * 1024 }).value;
-    }
-    return s;
+    this.commit({ l: this.lsn + 1, o: "st", i: twin.id, t: this.clock(), s: this.checks.state(twin, { [key]: value }) });
   }
 
   /**
@@ -1224,7 +1065,7 @@ export class TwinRegistry {
     if (!isDerivedSection(section)) throw new RangeError(`not a derived section: ${showValue(section)}`);
     const spec = DERIVED[section];
     const twin = this.require(id);
-    if (spec.versioned) this.checkVersion(twin, options.ifVersion);
+    if (spec.versioned) this.checks.version(twin, options.ifVersion);
     const budget = spec.maxBytes === "document" ? this.maxDocumentBytes : spec.maxBytes;
     const t = this.clock();
     const entry: DerivedEntry = { l: this.lsn + 1, o: spec.code, i: twin.id, t };
@@ -1237,16 +1078,16 @@ export class TwinRegistry {
       for (const name of Object.keys(value)) {
         checkPropertyName(twin.id, name);
         const v = value[name];
-        values[name] = v === null ? null : admit(v, { twinId: twin.id, property: name, maxDepth: this.maxDepth, budget }).value;
+        values[name] = v === null ? null : this.checks.derived(twin, name, v, budget);
         changes[name] = { value: cloneJson(values[name]), previous: cloneJson(before?.get(name) ?? null), ts: t };
       }
       entry[spec.code] = values;
     } else {
-      const admitted = admit(value, { twinId: twin.id, property: section, maxDepth: this.maxDepth, budget }).value;
+      const admitted = this.checks.derived(twin, section, value, budget);
       wholeChanges(changes, wholeOf(twin, section), admitted, t);
       entry[spec.code] = admitted;
     }
-    if (state) entry.s = this.stateEntry(twin, state);
+    if (state) entry.s = this.checks.state(twin, state);
     this.commit(entry as JournalEntry);
     const event: ChangeEvent = { twinId: twin.id, version: twin.version, section, ts: t, changes };
     this.emit(event);
@@ -1395,17 +1236,8 @@ PlainEvent.prototype = Object.prototype;
 
 /** A section with no changes; never emitted (a section is emitted only when its entry field is written). */
 const EMPTY_CHANGES: Record<string, Change> = Object.freeze(dict<Change>());
-/** What checkSize measures for a change of readings alone: nothing besides them. */
+/** What checks.size measures for a change of readings alone: nothing besides them. */
 const NO_PARTS: Parts = Object.freeze({});
-
-function expectedVersion(twinId: string, ifVersion: unknown): number {
-  const n = typeof ifVersion === "string" && /^\d+$/.test(ifVersion) ? Number(ifVersion) : ifVersion;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new TwinError("invalid-version", { twinId, value: showValue(ifVersion) });
-  }
-  return n;
-}
-
 
 /** Whether an object has an own key, without listing them. */
 function hasKeys(value: object): boolean {
