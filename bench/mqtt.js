@@ -34,6 +34,9 @@
 // `paths` (for profiling by hand) is a comma list out of bare-value,sensor,bare-json,link,link-quiet.
 // BENCH_PERSISTENCE=strict runs the registries strict (default batched).
 // BENCH_RATE=<readings/s> paces the devices (default: as fast as the broker takes them).
+// BENCH_IDLE_SUBSCRIPTIONS=<n> adds n mqtt in nodes on the same mqtt-broker node, subscribed to
+// topics nobody publishes (what a flow with an mqtt in per machine has): Node-RED's broker node
+// matches every message against every subscription it holds (README, "Wiring a device").
 "use strict";
 const path = require("path");
 const { fork } = require("child_process");
@@ -55,6 +58,8 @@ const PERSISTENCE = process.env.BENCH_PERSISTENCE || "batched";
  * per reading depends on how many readings a socket read brings, so paths compare best at one rate.
  */
 const RATE = Number(process.env.BENCH_RATE) || undefined;
+/** Idle mqtt in nodes on the shared broker node (BENCH_IDLE_SUBSCRIPTIONS). */
+const IDLE_SUBSCRIPTIONS = Number(process.env.BENCH_IDLE_SUBSCRIPTIONS) || 0;
 /** A run that stops making progress for this long after the devices are done has lost messages. */
 const STALL_MS = 5000;
 
@@ -94,6 +99,7 @@ function flows(port) {
     // Errors end a message too: count them apart so a failing node can not hang the run.
     { id: "catch", type: "catch", z: "tab", x: 100, y: 300, scope: null, uncaught: false, wires: [["count-errors"]] },
     counter("count-errors", 300),
+    ...Array.from({ length: IDLE_SUBSCRIPTIONS }, (_, k) => mqttIn(`idle-${k}`, `bench/idle/${k}/+/temperature`, [["count-errors"]], 400 + 20 * k)),
   ];
 }
 
