@@ -147,5 +147,16 @@ describe("core/checks: what a change must meet before it is written", function (
       throwsTwin(() => checks.state(twinWith(), { __proto__: null, ["__proto__"]: 1 }), "invalid-property");
       throwsTwin(() => checks.derived(twinWith(), "temperature", deep, 1024), "too-deep");
     });
+
+    it("holds state to its own 1 MB and a derived value to the budget its section gives, not to the document's limit", function () {
+      // A tiny document limit still lets a follower keep its state; a large one does not let a
+      // prediction past its section's 64 KB (sections.ts), which setDerived passes as the budget.
+      const { checks } = setup({ maxDocumentBytes: 64 });
+      const s = checks.state(twinWith(), { "predict:level": "x".repeat(1000) });
+      assert.strictEqual(s["predict:level"].length, 1000);
+      throwsTwin(() => checks.state(twinWith(), { "predict:level": "x".repeat(1024 * 1024) }), "too-large", { property: "predict:level", limit: 1024 * 1024 });
+      const large = setup({ maxDocumentBytes: 1024 * 1024 }).checks;
+      throwsTwin(() => large.derived(twinWith(), "level", "x".repeat(2000), 1024), "too-large", { property: "level", limit: 1024 });
+    });
   });
 });
