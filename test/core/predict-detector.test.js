@@ -461,6 +461,20 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(eps[0].to, 520);
   });
 
+  it("a dropout to a sentinel value does not teach how long the signal holds a value: a stuck sensor after it is still found", function () {
+    // A 10 s sensor; 8 readings of -127 (a DS18B20 that lost its bus) at 400, stuck at 61.2 from
+    // 700 to 819. The dropout is an anomaly; had its run counted as the longest usual run, the
+    // stuck threshold would be 32 repeats for good instead of about 10-16.
+    const g = gauss(3);
+    const value = (i) => (i >= 400 && i < 408 ? -127 : i >= 700 && i < 820 ? 61.2 : Math.round((60 + 0.3 * g()) * 10) / 10);
+    const points = Array.from({ length: 1000 }, (_, i) => ({ ts: T0 + i * 10000, value: value(i) }));
+    const { verdicts, alerts } = feed(points);
+    assert.ok(verdicts.slice(400, 408).every((v) => v.flagged), "the dropout is flagged");
+    const stuck = episodes(alerts).filter((e) => e.start.reason === "stuck");
+    assert.equal(stuck.length, 1, JSON.stringify(alerts));
+    assert.ok(stuck[0].from > 700 && stuck[0].from <= 720, `reported at reading ${stuck[0].from}`);
+  });
+
   it("a sensor stuck for longer than levelShift is reported once and its episode still ends", function () {
     const g = gauss(4);
     const points = Array.from({ length: 1200 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 400 ? 61.2 : Math.round((60 + 0.3 * g()) * 10) / 10 }));

@@ -371,6 +371,13 @@ export class AnomalyDetector {
   private maxRun = 1;
   /** This run was already reported (an episode that ended after levelShift): no second one. */
   private runDone = false;
+  /**
+   * A reading of this run was part of an anomaly (a dropout to -127 for 8 readings): such a run
+   * is a fault, not how long this signal holds a value, so it does not raise maxRun. Taken for
+   * one, an 8-reading dropout put the stuck threshold at 32 readings for good, and a sensor stuck
+   * for 20 min at 30 s had 9 of its 40 readings flagged instead of 25.
+   */
+  private runHeld = false;
   /** Noise: the last changes of the error, the last error (NaN: none yet), a burst is on. */
   private dr: number[] = [];
   /** Where the next change goes in `dr` once it is full. */
@@ -529,9 +536,10 @@ export class AnomalyDetector {
     // The run of one value (stuck sensor), before the value is judged.
     if (!first && value === this.lastValue) this.run++;
     else {
-      if (!this.stuckEp && !this.runDone) this.maxRun = Math.max(this.maxRun, this.run);
+      if (!this.stuckEp && !this.runDone && !this.runHeld) this.maxRun = Math.max(this.maxRun, this.run);
       this.run = 1;
       this.runDone = false;
+      this.runHeld = false;
       this.runSince = ts;
     }
 
@@ -601,6 +609,7 @@ export class AnomalyDetector {
       // on the simulated steps 0.76 -> 1.00, nothing else changed (bench/anomaly-quality.js).
       // A stuck sensor's repeats teach nothing either: they are not the signal.
       held = flagged || (this.active && (this.stuckEp || this.noiseEp || score >= o.hysteresis.exit));
+      if (held) this.runHeld = true;
       if (!held) {
         this.learn(value, dt, typical, repeated, sigma);
         // The line's times count from the last normal reading, not the last reading: the readings
@@ -985,7 +994,7 @@ export class AnomalyDetector {
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
       dts: Number.isFinite(this.driftTs) ? this.driftTs : null,
       rc: this.recent.slice(),
-      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0],
+      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0, this.runHeld ? 1 : 0],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping, this.normalTs],
       // The ring as it lies, with its next place: summed in another order, the swing's last digits differ.
       nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.dn, ...this.dr],
@@ -1045,8 +1054,12 @@ export class AnomalyDetector {
     if (!Array.isArray(s.rc) || s.rc.length > RECENT_KEEP) throw new Error("bad detector state");
     d.recent = nums(s.rc, s.rc.length);
     let done: number;
-    [d.run, d.runSince, d.maxRun, done] = nums(s.r, 4);
+    let runHeld = 0;
+    // A state saved before runHeld was kept has four numbers here.
+    if (Array.isArray(s.r) && s.r.length === 4) [d.run, d.runSince, d.maxRun, done] = nums(s.r, 4);
+    else [d.run, d.runSince, d.maxRun, done, runHeld] = nums(s.r, 5);
     d.runDone = done === 1;
+    d.runHeld = runHeld === 1;
     // A state saved before the last normal reading's time was kept counts from the last reading.
     const rp = Array.isArray(s.rp) && s.rp.length === 9 ? nums([...s.rp, d.lastTs ?? 0], 10) : nums(s.rp, 10);
     d.ramp = rp.slice(0, 5);
