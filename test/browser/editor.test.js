@@ -410,6 +410,10 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
     const from = problems.length;
     await page.evaluate(() => RED.editor.editConfig("", "twin-redis", "_ADD_"));
     await page.locator("#node-config-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+    // The dialog's buttons show before its form is laid out: under load (with-load.sh, both runs
+    // of one clean clone) no row was visible yet when the rows were first read.
+    const laidOut = (field) => page.waitForFunction((f) => $("#node-config-input-" + f).closest(".form-row").is(":visible"), field, { timeout: LONG });
+    await laidOut("topology");
     const shown = () => page.evaluate(() => ["url", "host", "port", "sentinels", "sentinelName", "sentinelPassword", "nodes", "db", "tls"]
       .filter((f) => $("#node-config-input-" + f).closest(".form-row").is(":visible")));
     assert.deepEqual(await shown(), ["url", "host", "port", "db"], "one server: URL, or host and port");
@@ -444,6 +448,7 @@ describe("editor in Chromium (palette, edit dialogs, Twins sidebar)", function (
       RED.editor.editConfig("", "twin-registry", found.id);
     });
     await page.locator("#node-config-dialog-ok").waitFor({ state: "visible", timeout: LONG });
+    await laidOut("persistence");
     const redisRows = () => page.evaluate(() => ["redis", "redisDurability", "redisName"].filter((f) => $("#node-config-input-" + f).closest(".form-row").is(":visible")));
     assert.deepEqual(await redisRows(), [], "no Redis rows for a registry on disk");
     await page.locator("#node-config-input-persistence").selectOption("redis");
