@@ -211,10 +211,10 @@ const GAP_STEPS = 10;
  * stuck recall on the simulator 0.74 -> 0.77 (bench/anomaly-quality.js, precision 1.00 both); on
  * field-shaped recordings through twin-sensor -> twin-predict (temperature and humidity, 3 seeds
  * x 3 devices x 24 h) 0.23 -> 0.41 and 0.40 -> 0.47 at 30 s, 0.84 -> 0.87 and 0.85 -> 0.90 at 5 s,
- * false flags on their clean readings 202 -> 204 (temperature) and 204 -> 204; a sweep of 144 shapes x 3 seeds
- * (1.4 million readings per mode) 0.619 -> 0.636, its clean data 1 false flag either way, with
- * Student-t noise 1,715 -> 1,729. No real series flags more. 2 added 22 false flags to that clean
- * sweep, 2.5 two.
+ * false flags on their clean readings 202 -> 204 (temperature) and 204 -> 204; a sweep of 144
+ * shapes x 3 seeds (1.4 million readings per mode) 0.619 -> 0.636, its clean data 1 false flag
+ * either way, with Student-t noise 1,715 -> 1,729. No real series flags more. 2 added 22 false
+ * flags to that clean sweep, 2.5 two.
  */
 const STUCK_FACTOR = 3;
 const STUCK_MIN = 10;
