@@ -103,7 +103,7 @@ export interface DetectorOptions {
  * - levelShift 30 min (the issue's setting), and at least LS_READINGS (5) typical intervals: a
  *   monthly series needs five months of a new level (not one reading), beaver2 50 min.
  * - hysteresis: exit 0.5 for 3 readings: a score that hovers at the threshold is one episode.
- * - stuck: on; a value repeated 4 times longer than any run before (at least 10 readings).
+ * - stuck: on; a value repeated 3 times longer than any run outside an anomaly (at least 10 readings).
  */
 export const DETECTOR_DEFAULTS: Readonly<Required<DetectorOptions>> = Object.freeze({
   zThreshold: 5,
