@@ -129,6 +129,63 @@ describe("predict: auto and calibrated intervals", function () {
     for (const p of preds.slice(firstCoverage)) assert.ok(p.coverage >= 0 && p.coverage <= 1 && p.lower <= p.forecast && p.forecast <= p.upper);
   });
 
+  it("sizes the interval before it is calibrated from the changes over the longest lag seen, not one reading's change", function () {
+    // A sensor read every 5 s, forecast 1 h ahead: the interval is calibrated only after about
+    // 3.5 h (1 h to the first check, then 30 checks 5 min apart). Before, a random walk from one
+    // reading's change made it about 30 times too wide on noise, and far too narrow on a ramp.
+    const hours = 3;
+    const run = (value) => {
+      const r = rng(11);
+      const points = Array.from({ length: (hours * 3600) / 5 }, (_, i) => ({ ts: T0 + i * 5000, v: value(i * 5, r) }));
+      const p = new Predictor(predictOptions({ horizon: 3600 }));
+      const preds = points.map((x) => p.update(x.ts, x.v).prediction);
+      let inside = 0, judged = 0, half = 0;
+      // Forecasts issued once the data spans the horizon, judged on the reading 1 h later.
+      for (let i = 720; i + 720 < points.length; i++) {
+        assert.equal(preds[i].coverage, null, "still the fallback");
+        judged++;
+        half += (preds[i].upper - preds[i].lower) / 2;
+        const y = points[i + 720].v;
+        if (y >= preds[i].lower && y <= preds[i].upper) inside++;
+      }
+      return { share: inside / judged, half: half / judged };
+    };
+    // White noise of 0.2 around a constant: the 1 h change is that noise, about 0.28 (sd).
+    const noise = run((t, r) => 20 + 0.2 * r.gauss());
+    assert.ok(noise.share >= 0.9, `noise: ${noise.share.toFixed(3)} inside`);
+    assert.ok(noise.half < 2, `noise: half width ${noise.half.toFixed(2)}`);
+    // A ramp of 2 a hour with noise of 0.01: the 1 h change is 2.
+    const ramp = run((t, r) => 20 + (2 * t) / 3600 + 0.01 * r.gauss());
+    assert.ok(ramp.share >= 0.9, `ramp: ${ramp.share.toFixed(3)} inside, half width ${ramp.half.toFixed(2)}`);
+  });
+
+  it("carries the fallback's pace across a restore, starts it anew from a state saved before it, and refuses a damaged one", function () {
+    const r = rng(5);
+    const points = Array.from({ length: 1500 }, (_, i) => ({ ts: T0 + i * 5000, v: 20 + (2 * i * 5) / 3600 + 0.01 * r.gauss() }));
+    const options = predictOptions({ horizon: 3600 });
+    const first = new Predictor(options);
+    for (let i = 0; i < 1000; i++) first.update(points[i].ts, points[i].v);
+    const state = JSON.parse(JSON.stringify(first.toJSON()));
+    assert.ok(Array.isArray(state.s.f) && state.s.f.length === 3, "the fallback's pace is saved");
+    const same = Predictor.restore(options, state).predictor;
+    const older = JSON.parse(JSON.stringify(state));
+    delete older.s.f;
+    const old = Predictor.restore(options, older);
+    assert.equal(old.restored, true);
+    for (let i = 1000; i < points.length; i++) {
+      const a = same.update(points[i].ts, points[i].v).prediction;
+      assert.deepEqual(a, first.update(points[i].ts, points[i].v).prediction, `reading ${i}`);
+      assert.equal(a.coverage, null, "still the fallback");
+      const c = old.predictor.update(points[i].ts, points[i].v).prediction;
+      assert.ok(Number.isFinite(c.lower) && c.lower <= c.forecast && c.forecast <= c.upper);
+    }
+    for (const f of [[-1, 10, 5], [1, -1, 5], [1, 0, 5], [1, 10, 1.5], [1, 10], ["1", 10, 5]]) {
+      const bad = JSON.parse(JSON.stringify(state));
+      bad.s.f = f;
+      assert.equal(Predictor.restore(options, bad).restored, false, JSON.stringify(f));
+    }
+  });
+
   it("learns a daily cycle once two days are seen and then forecasts 1 h ahead far better than the value now", function () {
     const points = daily(5);
     const r = judge(points, 3600, 60);

@@ -62,7 +62,7 @@ export interface Prediction {
   basis: string;
   /** Recent mean absolute error at the horizon over persistence's (below 1: better), or null before enough settled forecasts. */
   skill: number | null;
-  /** Running share of settled outcomes inside the interval (nominal 0.95), or null while the interval is the wide fallback. */
+  /** Running share of settled outcomes inside the interval (nominal 0.95), or null while the interval is the fallback (scorer.ts, FALLBACK). */
   coverage: number | null;
 }
 
