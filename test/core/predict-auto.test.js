@@ -154,6 +154,9 @@ describe("predict: auto and calibrated intervals", function () {
     const noise = run((t, r) => 20 + 0.2 * r.gauss());
     assert.ok(noise.share >= 0.9, `noise: ${noise.share.toFixed(3)} inside`);
     assert.ok(noise.half < 2, `noise: half width ${noise.half.toFixed(2)}`);
+    // The same with a dropout to -127 for 3 readings at 1.5 h: a fault, not how far the signal moves.
+    const dropout = run((t, r) => (t >= 5400 && t < 5415 ? -127 : 20 + 0.2 * r.gauss()));
+    assert.ok(dropout.half < 2, `dropout: half width ${dropout.half.toFixed(2)}`);
     // A ramp of 2 a hour with noise of 0.01: the 1 h change is 2.
     const ramp = run((t, r) => 20 + (2 * t) / 3600 + 0.01 * r.gauss());
     assert.ok(ramp.share >= 0.9, `ramp: ${ramp.share.toFixed(3)} inside, half width ${ramp.half.toFixed(2)}`);

@@ -147,7 +147,7 @@ export class Predictor {
       if (shift !== null) f.relevel(shift, 1);
     }
     const cands = this.candidates;
-    this.scorer.settle(ts, value, before, o.horizon, cands ? (k) => cands.eligible(k, ts) : () => true);
+    this.scorer.settle(ts, value, before, o.horizon, cands ? (k) => cands.eligible(k, ts) : () => true, verdict.flagged);
     if (!first) {
       const clamped = Math.min(10 * before, Math.max(before / 10, dt));
       this.typical = this.typical === null ? dt : Math.exp(Math.log(this.typical) + TYPICAL_WEIGHT * (Math.log(clamped) - Math.log(this.typical)));
@@ -164,7 +164,7 @@ export class Predictor {
       fc[1] = (f as Forecaster).expect(o.horizon);
     }
     for (let k = 0; k < fc.length; k++) fc[k] = this.clamp(fc[k]);
-    const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp);
+    const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp, verdict.flagged);
 
     let ttt: number | null = null;
     if (this.tracker) {

@@ -260,6 +260,13 @@ const START_RANK = 1;
  * a calm stretch narrows further, fast.
  */
 const START_OVERLAP = 1.77;
+/**
+ * How a pending forecast was issued, bits of its sixth number: with the calibrated interval (its
+ * outcome moves the offsets), and at a reading the detector flagged (its reading, persistence's
+ * forecast, is no start for the fallback's changes). A state saved before the second bit holds 0 or 1.
+ */
+const ISSUED_CONFORMAL = 1;
+const ISSUED_FLAGGED = 2;
 /** Each side's share of misses: a 95 % interval. */
 const TAIL = 0.025;
 /**
@@ -276,9 +283,12 @@ const TAIL = 0.025;
  * a random walk 0.98 inside (0.95 read every 30 s, 0.5 on its worst seed: its pace at an hour
  * rests on the two or three hours seen, where one step's rested on hundreds), against 1.00
  * before. Field-shaped temperature and humidity with faults (3 devices x 5 seeds, a throwaway
- * harness through twin-sensor -> twin-predict): read every 5 s for 6 h, half widths in the
- * fallback's hours 15.5 -> 1.3 degC and 72 -> 5.6 % RH, 0.997 -> 0.995 and 1.000 -> 0.993 of
- * outcomes inside; every 30 s for 24 h 0.994 -> 0.977 and 0.995 -> 0.970.
+ * harness through twin-sensor -> twin-predict), half widths in the fallback's hours and the share
+ * of outcomes inside: read every 5 s for 6 h, 15.5 -> 1.1 degC and 72 -> 5.5 % RH, 0.997 -> 0.995
+ * and 1.000 -> 0.992; every 30 s for 24 h, 25 -> 1.2 degC and 39 -> 4.9 % RH, 0.994 -> 0.987 and
+ * 0.995 -> 0.985. A reading the detector flags teaches the pace nothing, as a change to it or from
+ * it (settle's and issue's `flagged`): with dropouts to -127 or 0 % RH, the fallback was 5.9 degC
+ * and 8.2 % RH, as one spanned the hour the mean holds; now 1.2 and 5.4, as with no faults.
  */
 const FALLBACK = 1.5;
 const Z95 = 1.959964;
@@ -334,7 +344,10 @@ export class Scorer {
   private sumP = 0;
   /** EW mean absolute error of what was published over about FAST_SPAN settled forecasts. */
   private fast = 0;
-  /** Pending forecasts, oldest first: [target ts, lower, upper, published, the error scale then, 1 if conformal, the blend, each candidate's forecast...]. */
+  /**
+   * Pending forecasts, oldest first: [target ts, lower, upper, published, the error scale then, how
+   * it was issued (ISSUED_CONFORMAL, ISSUED_FLAGGED), the blend, each candidate's forecast...].
+   */
   private pending: number[][] = [];
 
   /**
@@ -348,8 +361,12 @@ export class Scorer {
     this.B = new Array(k).fill(0);
   }
 
-  /** Settles the pending forecasts that the reading `y` at `ts` (epoch ms) resolves, then chooses. */
-  settle(ts: number, y: number, typical: number, horizon: number, eligible: (k: number) => boolean): void {
+  /**
+   * Settles the pending forecasts that the reading `y` at `ts` (epoch ms) resolves, then chooses.
+   * `flagged`: the detector flagged `y`; it is an outcome all the same, but teaches the fallback's
+   * pace nothing (see FALLBACK).
+   */
+  settle(ts: number, y: number, typical: number, horizon: number, eligible: (k: number) => boolean, flagged = false): void {
     if (this.prev !== null) {
       this.diffs++;
       const d = y - this.prev;
@@ -364,12 +381,12 @@ export class Scorer {
     let lags = 0;
     for (const slot of this.pending) {
       const lag = ts - (slot[0] - horizon * 1000);
-      if (lag < typical * 1000 || lag > horizon * 1000 + late) continue;
+      if (lag < typical * 1000 || lag > horizon * 1000 + late || (slot[5] & ISSUED_FLAGGED) !== 0) continue;
       const d = y - slot[7];
       change2 += d * d;
       lags += lag / 1000;
     }
-    if (lags > 0) {
+    if (lags > 0 && !flagged) {
       this.spreads++;
       const w = Math.max(1 / this.spreads, typical > 0 ? typical / Math.max(horizon, MAE_SPAN * typical) : 1 / MAE_SPAN);
       this.spread[0] += w * (change2 - this.spread[0]);
@@ -407,7 +424,7 @@ export class Scorer {
       this.mae[2] = Math.abs(y - slot[6]);
     }
     if (this.conformal) {
-      if (slot[5] === 1) {
+      if ((slot[5] & ISSUED_CONFORMAL) !== 0) {
         const step = GAMMA / span;
         this.qlo += step * ((y < slot[1] ? 1 : 0) - TAIL);
         this.qhi += step * ((y > slot[2] ? 1 : 0) - TAIL);
@@ -467,9 +484,9 @@ export class Scorer {
   /**
    * The published forecast and interval for `ts` + `horizon` from the candidates' forecasts
    * (already within the bounds, which `clamp` applies to the interval); keeps them pending when
-   * this reading opens a new bucket.
+   * this reading opens a new bucket. `flagged`: the detector flagged this reading (see FALLBACK).
    */
-  issue(ts: number, given: number[], typical: number, horizon: number, clamp: (x: number) => number): Issued {
+  issue(ts: number, given: number[], typical: number, horizon: number, clamp: (x: number) => number, flagged = false): Issued {
     const u = this.used;
     const p = given[0];
     // A candidate that could not forecast this time (NaN or infinite from a degenerate fit) counts
@@ -504,7 +521,8 @@ export class Scorer {
     const bucket = spacing(typical, horizon) * 1000;
     if (this.lastIssue === null || ts - this.lastIssue >= bucket - (typical * 1000) / 2) {
       if (this.pending.length >= SLOTS + 2) this.pending.shift();
-      const slot = [ts + horizon * 1000, lower, upper, forecast, this.scale(), conformal ? 1 : 0, blend];
+      const how = (conformal ? ISSUED_CONFORMAL : 0) | (flagged ? ISSUED_FLAGGED : 0);
+      const slot = [ts + horizon * 1000, lower, upper, forecast, this.scale(), how, blend];
       for (let k = 0; k < this.k; k++) slot.push(forecasts[k]);
       this.pending.push(slot);
       this.lastIssue = ts;
