@@ -187,7 +187,10 @@ export = function (RED: RED) {
       }
     } catch (err) {
       const e = node.describe(err);
-      failure = isTwinError(err) ? e.message : (err as NodeJS.ErrnoException).code ?? e.message;
+      // A store's own reason (its directory held by another process) is not wrapped twice when
+      // the nodes using the registry refuse messages as "twin store unavailable: <reason>".
+      if (isTwinError(err)) failure = err.code === "store-unavailable" && err.params.reason !== undefined ? String(err.params.reason) : e.message;
+      else failure = (err as NodeJS.ErrnoException).code ?? e.message;
       node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
       settled();
     }

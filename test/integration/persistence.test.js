@@ -11,7 +11,8 @@
 //   - strict: a desired value the admin API answered 200 for is there;
 //   - a graceful stop (SIGTERM) in batched mode loses nothing;
 //   - the history of a numeric property survives a restart;
-//   - a torn last journal line is skipped with a warning and the rest starts normally.
+//   - a torn last journal line is skipped with a warning and the rest starts normally;
+//   - a second Node-RED on the same user directory gets no registry (the first keeps its own).
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -66,6 +67,7 @@ describe("persistence across restarts (real Node-RED)", function () {
     prestart("batched stop", httpTwinFlow("batched"));
     prestart("history", httpTwinFlow("strict"));
     prestart("torn line", httpTwinFlow("strict"));
+    prestart("two processes", httpTwinFlow("strict"));
     prestart("escape", httpTwinFlow("batched").map((n) => (n.id === REGISTRY ? { ...n, id: ESCAPE } : n.registry === REGISTRY ? { ...n, registry: ESCAPE } : n)));
   });
 
@@ -248,6 +250,34 @@ describe("persistence across restarts (real Node-RED)", function () {
     assert.doesNotMatch(nr.logs(), /torn line|damaged/);
     const m1 = await getTwin(nr, "m-1");
     assert.equal(m1.body.attributes.n, 10);
+    await nr.stop();
+  });
+
+  it("a second Node-RED started on the same user directory: its registry refuses to start, naming the first, and nothing the first acknowledged is lost", async function () {
+    this.timeout(150000); // three starts of Node-RED
+    let { userDir, nr: first } = await startFirst("two processes");
+    // Both ran with the same journal before: each numbered its entries from the same sequence
+    // number, and the restart skipped one's as out of sequence (20 of 40 acknowledged changes).
+    const second = await start({ userDir });
+    await second.waitForLog(/twin registry could not start: .*in use by another process \(pid \d+/, 15000);
+    assert.match(second.logs(), new RegExp(`pid ${first.pid} `), "the error names the process that holds the registry");
+    const acks = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await send(first, i);
+      assert.equal(res.status, 200, res.text);
+      acks.push({ i, twinId: twinOf(i), version: res.body.version });
+      const refused = await post(second, "create", `b-${i}`, { attributes: { b: i } });
+      assert.equal(refused.status, 400, "the second process's registry takes no change");
+      assert.match(refused.body.error, /in use by another process/);
+    }
+    await first.kill("SIGKILL");
+    await second.kill("SIGKILL");
+
+    // The lock the crashed process left is taken over: a restart needs nothing done by hand.
+    const nr = await start({ userDir });
+    assert.doesNotMatch(nr.logs(), /damaged|in use by another/);
+    const docs = await readTwins(nr, acks);
+    assert.deepEqual(missing(acks, docs).map((a) => `r${a.i} on ${a.twinId}`), []);
     await nr.stop();
   });
 

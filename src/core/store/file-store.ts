@@ -21,11 +21,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash, Hash } from "crypto";
-import { TwinError, showNames } from "../errors";
+import { TwinError, isTwinError, showNames } from "../errors";
 import { JournalEntry, TwinRecord, writeReadingLine } from "../journal";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
 import { LineQueue } from "./line-queue";
 import { DERIVED, DERIVED_SECTIONS } from "../sections";
+import { lockDir, unlockDir } from "./dir-lock";
 
 /** The asynchronous calls the write path makes; tests pass a wrapper that fails on demand. */
 export interface FileIO {
@@ -116,6 +117,8 @@ export class FileStore implements Store {
   private compacting: Promise<void> | null = null;
   private snapshotBytes = 0;
   private healthListeners: Array<(h: StoreHealth) => void> = [];
+  /** This store holds the directory's lock (dir-lock.ts): not yet while the disk refuses writes. */
+  private locked = false;
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
@@ -134,13 +137,43 @@ export class FileStore implements Store {
    */
   recover(visit?: RecoveryVisitor): Recovered {
     fs.mkdirSync(this.dir, { recursive: true });
+    // Before anything is read or cut: a live process holding the directory refuses this store.
+    // A disk that cannot take the lock file opens read-only, below, and takes it when it can.
+    let lockError: Error | null = null;
+    try {
+      this.lock();
+    } catch (err) {
+      if (isTwinError(err)) throw err;
+      lockError = err as Error;
+    }
+    try {
+      return this.recoverLocked(visit, lockError);
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
+  }
+
+  private lock(): void {
+    if (this.locked) return;
+    lockDir(this.dir);
+    this.locked = true;
+  }
+
+  private unlock(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    unlockDir(this.dir);
+  }
+
+  private recoverLocked(visit: RecoveryVisitor | undefined, lockError: Error | null): Recovered {
     const warnings: string[] = [];
     const records: TwinRecord[] = [];
     const entries: JournalEntry[] = [];
     const onRecord = visit ? (r: TwinRecord) => visit.record(r) : (r: TwinRecord) => records.push(r);
     const onEntry = visit ? (e: JournalEntry) => visit.entry(e) : (e: JournalEntry) => entries.push(e);
     const reset = () => (visit?.reset ? visit.reset() : (records.length = 0));
-    let writeError: Error | null = null;
+    let writeError: Error | null = lockError;
     const tryWrite = (step: () => void) => {
       try {
         step();
@@ -315,6 +348,7 @@ export class FileStore implements Store {
   /** After the disk refused writes at start-up: cut the torn tail, then open the journal. */
   private reopen(): boolean {
     try {
+      this.lock();
       if (this.tornTail) {
         fs.truncateSync(this.tornTail.file, this.tornTail.size);
         this.tornTail = null;
@@ -700,6 +734,7 @@ export class FileStore implements Store {
     for (const w of left) w(closedError);
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
+    this.unlock();
     if (error) throw error;
   }
 }
