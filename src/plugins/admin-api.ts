@@ -172,6 +172,8 @@ export function registerAdminApi(RED: RED): void {
   RED.httpAdmin.post("/twins/:registry/:twinId/desired", write, route((req) => {
     const { registry } = resolve(req.params.registry);
     const body = req.body;
+    // `curl -d '{"rpm": 1500}'` sends a form: its body parsed as one field named after the JSON.
+    if (!isJson(req)) throw new HttpError(400, "invalid-body", RED._("twin-admin-api.errors.desired-type", { type: String(req.headers?.["content-type"] ?? "none").slice(0, 100) }));
     if (body === null || typeof body !== "object" || Array.isArray(body) || !Object.keys(body).length) {
       throw new HttpError(400, "invalid-body", RED._("twin-admin-api.errors.desired-body"));
     }
@@ -188,6 +190,20 @@ export function registerAdminApi(RED: RED): void {
   }));
 
   registerMigrateRoute(RED, resolve);
+
+  // A path whose percent-encoding does not decode (`%E0%A4%A`) fails in Express before the route
+  // runs: without this it answers an HTML page holding its stack trace. (A body that is not JSON
+  // fails earlier still, in the editor's own body parser, before anything here is reached: that
+  // answer is Node-RED's, as for its own routes.)
+  RED.httpAdmin.use(["/twins", "/twin-models", "/twin-registry"], (err, _req, res, next) => {
+    if (err instanceof URIError) return void res.status(400).json({ error: RED._("twin-admin-api.errors.bad-path", { reason: String(err.message).slice(0, 200) }), code: "invalid-query" });
+    next(err);
+  });
+}
+
+function isJson(req: Request): boolean {
+  const type = req.headers?.["content-type"];
+  return typeof type === "string" && /^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type.trim());
 }
 
 /**

@@ -24,10 +24,12 @@ export interface Node {
 
 export interface NodeDef { id: string; type: string; name?: string; z?: string; [key: string]: unknown }
 
-export interface Request { params: Record<string, string>; query: Record<string, unknown>; body?: unknown; user?: { username?: unknown } }
+export interface Request { params: Record<string, string>; query: Record<string, unknown>; body?: unknown; user?: { username?: unknown }; headers?: Record<string, string | string[] | undefined> }
 export interface Response { status(code: number): Response; json(body: unknown): void; send(body?: unknown): void; setHeader(name: string, value: string): void }
 type Handler = (req: Request, res: Response, next?: () => void) => void;
-export interface HttpRouter { get(path: string, ...handlers: Handler[]): void; post(path: string, ...handlers: Handler[]): void }
+/** Express calls a handler with four parameters only when an earlier step failed. */
+type ErrorHandler = (err: unknown, req: Request, res: Response, next: (err?: unknown) => void) => void;
+export interface HttpRouter { get(path: string, ...handlers: Handler[]): void; post(path: string, ...handlers: Handler[]): void; use(path: string[], handler: ErrorHandler): void }
 
 export interface RED {
   nodes: {

@@ -298,7 +298,16 @@ describe("Twins sidebar runtime: live feed and desired state (real Node-RED)", f
       check(await post({ "9lives": 1 }), 400);
       assert.equal(check(await post([1, 2]), 400), API_TEXT.errors["desired-body"]);
       assert.equal(check(await post({}), 400), API_TEXT.errors["desired-body"]);
-      assert.equal(check(await post("rpm=5"), 400), API_TEXT.errors["desired-body"], "a text/plain body is not JSON");
+      assert.equal(check(await post("rpm=5"), 400), text(API_TEXT.errors["desired-type"], { type: "text/plain" }), "a text/plain body is not JSON");
+      // `curl -d '{"rpm": 5}'` without -H: a form, whose one field is named after the JSON. It
+      // was refused as an invalid property name "{"rpm": 5}", which says nothing of the header.
+      const form = await h.request(nr.url, { method: "POST", path: "/twins/plant/pump-2/desired", body: '{"rpm": 5}', headers: { "content-type": "application/x-www-form-urlencoded" } });
+      assert.equal(check(form, 400), text(API_TEXT.errors["desired-type"], { type: "application/x-www-form-urlencoded" }));
+      // An address that does not decode: {error, code} like every other refusal, not Express's HTML stack trace.
+      const undecodable = await h.request(nr.url, { path: "/twins/plant/%E0%A4%A" });
+      assert.equal(undecodable.status, 400, undecodable.text);
+      assert.equal(undecodable.body.code, "invalid-query", undecodable.text);
+      assert.match(check(undecodable, 400), /%E0%A4%A/);
 
       error = check(await post({ rpm: 100 }, "/twins/plant/ghost-1/desired"), 404);
       assert.equal(error, text(REGISTRY_TEXT.errors["not-found"], { twinId: "ghost-1" }));
