@@ -261,6 +261,9 @@ export class TwinRegistry {
     if (this.store.mode !== "memory") {
       this.compactTimer = setInterval(() => this.maybeCompact(), 2000);
       this.compactTimer.unref();
+      // A store that lost its files (its journal deleted while in use) refuses changes until a
+      // snapshot of memory is written: at once, not at the next look.
+      this.store.onHealth(() => setImmediate(() => this.maybeCompact()));
     }
     return warnings;
   }

@@ -12,7 +12,8 @@
 //   - a graceful stop (SIGTERM) in batched mode loses nothing;
 //   - the history of a numeric property survives a restart;
 //   - a torn last journal line is skipped with a warning and the rest starts normally;
-//   - a second Node-RED on the same user directory gets no registry (the first keeps its own).
+//   - a second Node-RED on the same user directory gets no registry (the first keeps its own);
+//   - the store directory deleted while running is written again from memory.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -68,6 +69,7 @@ describe("persistence across restarts (real Node-RED)", function () {
     prestart("history", httpTwinFlow("strict"));
     prestart("torn line", httpTwinFlow("strict"));
     prestart("two processes", httpTwinFlow("strict"));
+    prestart("deleted", httpTwinFlow("strict"));
     prestart("escape", httpTwinFlow("batched").map((n) => (n.id === REGISTRY ? { ...n, id: ESCAPE } : n.registry === REGISTRY ? { ...n, registry: ESCAPE } : n)));
   });
 
@@ -278,6 +280,30 @@ describe("persistence across restarts (real Node-RED)", function () {
     assert.doesNotMatch(nr.logs(), /damaged|in use by another/);
     const docs = await readTwins(nr, acks);
     assert.deepEqual(missing(acks, docs).map((a) => `r${a.i} on ${a.twinId}`), []);
+    await nr.stop();
+  });
+
+  it("strict: the store directory deleted while Node-RED runs: the next change writes every twin again from memory, and nothing acknowledged is lost", async () => {
+    let { userDir, nr } = await startFirst("deleted");
+    const acks = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await send(nr, i);
+      assert.equal(res.status, 200, res.text);
+      acks.push({ i, twinId: twinOf(i), version: res.body.version });
+    }
+    // "To start over, delete it", done before stopping Node-RED. The journal it kept appending to
+    // had no name left: every change acknowledged after this was lost at the next start, and so
+    // was every twin before it, with no word.
+    fs.rmSync(storeDir(userDir), { recursive: true, force: true });
+    const run = await stream(nr, { total: 60, concurrency: 10 });
+    const after = run.acks.filter((a) => a.i >= 10);
+    assert.ok(after.length >= 40, `only ${after.length} of 50 changes acknowledged: ${JSON.stringify(run.failures)}`);
+    await nr.kill("SIGKILL");
+
+    nr = await start({ userDir });
+    const all = [...acks, ...after];
+    const docs = await readTwins(nr, all);
+    assert.deepEqual(missing(all, docs).map((a) => `r${a.i} on ${a.twinId}`), []);
     await nr.stop();
   });
 

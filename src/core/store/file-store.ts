@@ -119,6 +119,13 @@ export class FileStore implements Store {
   private healthListeners: Array<(h: StoreHealth) => void> = [];
   /** This store holds the directory's lock (dir-lock.ts): not yet while the disk refuses writes. */
   private locked = false;
+  /**
+   * The journal was deleted while in use (its directory with it, perhaps): what it held is only in
+   * memory. Changes are taken but acknowledged only once a snapshot of memory is on disk
+   * (`lostWaiters`), and those made meanwhile once the new journal holds them too.
+   */
+  private lost = false;
+  private lostWaiters: Waiter[] = [];
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
@@ -385,7 +392,7 @@ export class FileStore implements Store {
 
   append(entry: JournalEntry): void {
     if (this.closed) throw new TwinError("store-closed");
-    if (this.failure) throw new TwinError("store-unavailable", { reason: describe(this.failure) });
+    if (this.failure && !this.lost) throw new TwinError("store-unavailable", { reason: describe(this.failure) });
     if (!Number.isSafeInteger(entry.l) || entry.l >= Number.MAX_SAFE_INTEGER) {
       throw new TwinError("store-unavailable", { reason: `sequence number ${String(entry.l)} is not a safe whole number` });
     }
@@ -397,6 +404,7 @@ export class FileStore implements Store {
   }
 
   whenDurable(callback: Waiter): void {
+    if (this.lost) return void this.lostWaiters.push(callback);
     if (this.mode === "batched") return this.acknowledge(callback);
     if (!this.pending.empty) this.pendingWaiters.push(callback);
     else if (this.inflight) this.inflightWaiters.push(callback);
@@ -465,6 +473,7 @@ export class FileStore implements Store {
       if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(buffer, syncErr);
+        if (unlinked(fd)) return this.journalLost(buffer);
         // On disk: its memory can take later batches.
         this.pending.written(buffer);
         if (this.naming) return void this.naming.then(() => this.written(buffer.length));
@@ -492,6 +501,31 @@ export class FileStore implements Store {
     }
     for (const w of waiters) w();
     if (!this.pending.empty) this.schedule();
+  }
+
+  /**
+   * The journal's name is gone from the disk (deleted, or its directory; "to start over, delete
+   * it" done while Node-RED runs): the batch just fsynced, and every change before it, would be
+   * lost at the next start. Every change is in memory, so a snapshot of memory makes them durable
+   * again: the registry writes it as soon as it hears of this (onHealth). Until it is on disk
+   * nothing more is acknowledged (strict or batched): the waiters wait for it.
+   */
+  private journalLost(batch: Buffer): void {
+    // In memory, so in the snapshot.
+    this.pending.written(batch);
+    this.inflightEntries = 0;
+    this.inflight = false;
+    this.lostWaiters.push(...this.inflightWaiters, ...this.pendingWaiters);
+    this.inflightWaiters = [];
+    this.pendingWaiters = [];
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) fs.close(fd, () => undefined);
+    this.lost = true;
+    const wasOk = !this.failure;
+    this.failure = new Error(`journal ${this.journalFile} was deleted while in use; every twin is being written again from memory`);
+    this.settled();
+    if (wasOk) this.emitHealth();
   }
 
   private healed(): void {
@@ -581,6 +615,7 @@ export class FileStore implements Store {
   }
 
   wantsCompaction(): boolean {
+    if (this.lost) return !this.compacting && !this.closed;
     return !this.compacting && !this.failure && this.stats.journalBytes > Math.max(this.compactBytes, this.snapshotBytes);
   }
 
@@ -595,12 +630,25 @@ export class FileStore implements Store {
 
   private async writeSnapshot(source: () => SnapshotSource): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    // After a lost journal nothing is flushed: what waited is in memory, so in this snapshot.
+    const rewriting = this.lost;
+    if (!rewriting) await this.flush();
     // Rotate with no write in progress: the old journal's descriptor is closed by the rotation.
     await this.idle();
-    if (this.closed || this.failure) return;
+    if (this.closed || (this.failure && !rewriting)) return;
+    if (rewriting) {
+      // The directory may have gone with the journal, and the lock file with it.
+      fs.mkdirSync(this.dir, { recursive: true });
+      this.unlock();
+      this.lock();
+    }
     // From here on, changes go to a journal the snapshot does not replace.
     const snap = this.timed(() => {
+      if (rewriting) {
+        // Changes taken since the journal was lost are in memory, so in this snapshot.
+        this.pending.written(this.pending.take());
+        this.pendingEntries = 0;
+      }
       const snap = source();
       this.openJournal(snap.lsn + 1, true);
       this.nextJournal = snap.lsn + 1;
@@ -669,6 +717,19 @@ export class FileStore implements Store {
       throw err;
     }
     this.trusted.add(name);
+    if (rewriting) {
+      this.lost = false;
+      this.failure = null;
+      this.emitHealth();
+      const waiters = this.lostWaiters;
+      this.lostWaiters = [];
+      // Changes made while the snapshot was written are in the new journal's first batch only.
+      if (this.pending.empty) for (const w of waiters) w();
+      else {
+        this.pendingWaiters.push(...waiters);
+        this.writeBatch();
+      }
+    }
     await this.prune();
     this.snapshotBytes = bytes;
     this.stats.compactions++;
@@ -727,15 +788,25 @@ export class FileStore implements Store {
     // A retry may be writing: the descriptor is closed only once it is done.
     await this.idle();
     // Whatever still waits (the disk failed) hears so now rather than never.
-    const left = this.inflightWaiters.concat(this.pendingWaiters);
+    const left = this.inflightWaiters.concat(this.pendingWaiters, this.lostWaiters);
     this.inflightWaiters = [];
     this.pendingWaiters = [];
+    this.lostWaiters = [];
     const closedError = new TwinError("store-unavailable", { reason: this.failure ? describe(this.failure) : "closed" });
     for (const w of left) w(closedError);
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
     this.unlock();
     if (error) throw error;
+  }
+}
+
+/** The file open at `fd` has no name left on the disk. */
+function unlinked(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).nlink === 0;
+  } catch {
+    return false;
   }
 }
 
