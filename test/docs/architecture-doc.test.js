@@ -96,6 +96,7 @@ describe("docs/architecture.md", function () {
       httpAdmin: {
         get: (route, guard) => routes.push(["GET", route, guard.permission]),
         post: (route, guard) => routes.push(["POST", route, guard.permission]),
+        use: () => undefined, // an error handler, not a route
       },
       nodes: { eachNode() {}, getNode: () => null },
       log: { error() {} },

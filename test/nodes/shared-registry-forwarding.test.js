@@ -91,7 +91,7 @@ function desiredRoute(reg) {
   registerAdminApi({
     auth: { needsPermission: () => (_req, _res, next) => next() },
     nodes: { eachNode: (visit) => visit({ id: "reg", type: "twin-registry", name: "plant" }), getNode: (id) => (id === "reg" ? node : null) },
-    httpAdmin: { get: () => undefined, post: (route, _permission, handler) => routes.set(route, handler) },
+    httpAdmin: { get: () => undefined, post: (route, _permission, handler) => routes.set(route, handler), use: () => undefined },
     log: { error: () => undefined },
     _: (key) => key,
   });
@@ -109,7 +109,7 @@ function desiredRoute(reg) {
       setHeader: () => undefined,
       set: () => undefined,
     };
-    handler({ params: { registry: "reg", twinId }, body, query, user: { username: "ann" } }, res);
+    handler({ params: { registry: "reg", twinId }, body, query, user: { username: "ann" }, headers: { "content-type": "application/json" } }, res);
   });
 }
 
