@@ -51,6 +51,9 @@ describe("core/store: what the store refuses", function () {
     assert.ok(err, "the write failed");
     assert.strictEqual(store.health().ok, false);
     assert.throws(() => reg.create("b"), (e) => e.code === "store-unavailable" && /ENOSPC/.test(e.message), "the error says why");
+    // Node's own errors start with their code: it is said once ("ENOSPC: ENOSPC: no space left"
+    // was in every refused message's log line while a real disk was full).
+    assert.throws(() => reg.create("c"), (e) => !/ENOSPC: ENOSPC/.test(e.message) && /ENOSPC: simulated failure, write/.test(e.message), "the code once");
   });
 
   for (const bad of [Number.MAX_SAFE_INTEGER, 2.5]) {

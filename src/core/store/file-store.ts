@@ -1076,7 +1076,8 @@ function shortWrite(written: number, expected: number): Error {
 
 function describe(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
-  return code ? `${code}: ${err.message}` : err.message;
+  // Node's own errors say their code first ("ENOSPC: no space left on device, write").
+  return code && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
 }
 
 /** An entry's journal line (no newline). */
