@@ -67,6 +67,8 @@ interface BrokerNode extends Node {
 interface MqttBrokerNode extends Node {
   brokerurl?: string;
   clientid?: string;
+  /** The id it connects with: clientid, or the one it made up when that is blank. */
+  options?: { clientId?: unknown };
   connected?: boolean;
   register(user: { id: string; status(s: NodeStatus): void }): void;
   deregister(user: { id: string }, done: () => void, autoDisconnect?: boolean): void;
@@ -253,7 +255,7 @@ export = function (RED: RED) {
     const shim = {
       problem: null,
       url: String(mqtt.brokerurl ?? ""),
-      clientId: String(mqtt.clientid ?? ""),
+      clientId: String(mqtt.clientid || mqtt.options?.clientId || ""),
       register(user: LinkUser) {
         users.set(user.id, user);
         for (const [filter, qos] of user.subscriptions()) {

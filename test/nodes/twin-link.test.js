@@ -14,6 +14,7 @@ const { helper, nodes, waitFor } = require("./support");
 
 const linkNode = require(path.join(__dirname, "..", "..", "nodes", "twin-link.js"));
 const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
+const mqttNodes = require("@node-red/nodes/core/network/10-mqtt.js");
 
 const PUMP = JSON.stringify({
   pump: {
@@ -414,6 +415,29 @@ describe("twin-link node", function () {
       await roundTrip(dev); // the marker: a second delta would be here by now
       assert.equal(dev.all("twins/pump-11/delta", since).length, 1);
       await dev.publish("twins/pump-11/status", "", { retain: true });
+    });
+  });
+
+  describe("through the flow's mqtt-broker", function () {
+    it("logs the client id the mqtt-broker connects with, also when its Client ID is left blank", async function () {
+      broker = await startBroker();
+      const flow = linkFlow(broker.url, { connection: "mqtt-broker", mqttBroker: "mb", broker: "" }).filter((n) => n.id !== "b");
+      flow.push({ id: "mb", type: "mqtt-broker", broker: "127.0.0.1", port: String(broker.port), clientid: "", autoConnect: true, usetls: false, protocolVersion: "4", keepalive: "60", cleansession: true });
+      statuses.length = logs.length = 0;
+      // The helper's RED._ gives keys back: the log line's parameters are what is checked.
+      const withParams = (RED) => {
+        const original = RED._;
+        RED._ = (key, params) => (key.startsWith("twin-link.log.") ? `${key} ${JSON.stringify(params ?? {})}` : original.call(RED, key, params));
+        return linkNode(RED);
+      };
+      await helper.load([nodes.registry, withParams, mqttNodes], flow);
+      helper.getNode("link").on("call:log", (call) => logs.push(String(call.args[0])));
+      await waitFor(() => logs.some((l) => l.startsWith("twin-link.log.connected ")), "the connected log line", 15000);
+      // "connected to mqtt://127.0.0.1:1883 as " named no client: the one Node-RED made up is named.
+      const line = logs.find((l) => l.startsWith("twin-link.log.connected "));
+      const clientId = helper.getNode("mb").options.clientId;
+      assert.ok(clientId, "the mqtt-broker made up a client id");
+      assert.equal(JSON.parse(line.slice("twin-link.log.connected ".length)).clientId, clientId, line);
     });
   });
 
