@@ -132,6 +132,7 @@ export class TwinRegistry {
   private readonly checks: ChangeChecks;
   private readonly listeners = new Set<ChangeListener>();
   private readonly listenerErrors = new Set<(err: unknown) => void>();
+  private readonly aheadListeners = new Set<(twinId: string, properties: string[], storedTs: number) => void>();
   private readonly leadership = new Set<LeadershipListener>();
   /** Online twins in order of their last reading: the staleness check reads from the front. */
   private readonly seen = new Map<string, number>();
@@ -589,6 +590,39 @@ export class TwinRegistry {
   }
 
   /** Where a failing listener's error goes (a listener must never undo a change it observed). */
+  /**
+   * Readings skipped because the stored reading of the property lies further ahead of this clock
+   * than any new reading may (`maxFutureMs`): the stored one was timed by a clock that has since
+   * gone back (NTP correcting a machine that ran ahead, a wrong RTC), and every reading is skipped
+   * as older until the clock passes it. Told so that a person hears of it; `storedTs` is the
+   * furthest-ahead stored time among `properties`.
+   */
+  onStoredAhead(listener: (twinId: string, properties: string[], storedTs: number) => void): () => void {
+    this.aheadListeners.add(listener);
+    return () => this.aheadListeners.delete(listener);
+  }
+
+  private noticeAhead(twin: Twin, stale: string[]): void {
+    const bound = this.clock() + this.maxFutureMs;
+    const ahead: string[] = [];
+    let storedTs = 0;
+    for (const name of stale) {
+      const ts = twin.reported.get(name)?.ts;
+      if (ts !== undefined && ts > bound) {
+        ahead.push(name);
+        storedTs = Math.max(storedTs, ts);
+      }
+    }
+    if (!ahead.length) return;
+    for (const listener of this.aheadListeners) {
+      try {
+        listener(twin.id, ahead, storedTs);
+      } catch (err) {
+        for (const handler of this.listenerErrors) handler(err);
+      }
+    }
+  }
+
   onListenerError(handler: (err: unknown) => void): () => void {
     this.listenerErrors.add(handler);
     return () => this.listenerErrors.delete(handler);
@@ -786,6 +820,7 @@ export class TwinRegistry {
     const twin = found ?? this.require(id);
     this.checks.version(twin, options.ifVersion);
     const checked = this.checks.reported(twin, values, options);
+    if (checked.stale.length && this.aheadListeners.size) this.noticeAhead(twin, checked.stale);
     if (checked.kept === 0 && options.alive) {
       this.touchTwin(twin);
       return { event: null, stale: checked.stale };

@@ -42,6 +42,8 @@ interface RegistryConfig extends NodeDef {
 const MODES = new Set(["strict", "batched", "memory", "redis"]);
 /** After a Redis registry failed to open (Redis not reachable yet), the next try. */
 const REDIS_RETRY_MS = 5000;
+/** Readings skipped behind a stored reading from the future: said at most this often. */
+const AHEAD_WARN_MS = 60000;
 
 export = function (RED: RED) {
   function TwinRegistryNode(this: RegistryNode, config: RegistryConfig) {
@@ -203,6 +205,17 @@ export = function (RED: RED) {
         if (event.section === "twin") scheduleStatus();
       });
       candidate.onListenerError((err) => node.error(node.describe(err)));
+      // Once a minute at most: a clock gone back skips every reading of every twin it timed.
+      let aheadAt = -Infinity;
+      let aheadSkipped = 0;
+      candidate.onStoredAhead((twinId, properties, storedTs) => {
+        aheadSkipped++;
+        const now = Date.now();
+        if (now - aheadAt < AHEAD_WARN_MS) return;
+        aheadAt = now;
+        node.warn(RED._("twin-registry.warn.stored-ahead", { twinId, properties: properties.join(", "), stored: new Date(storedTs).toISOString(), now: new Date(now).toISOString(), count: aheadSkipped }));
+        aheadSkipped = 0;
+      });
       // A shared store's trouble with what other instances wrote (an entry it could not apply,
       // read again from Redis) is the user's to know, not only the store's.
       candidate.store.onWarning?.((message) => node.warn(RED._("twin-registry.warn.redis", { detail: message })));

@@ -1,5 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
+const fs = require("fs");
+const os = require("os");
 const path = require("path");
 const { helper, nodes, flow, exchange } = require("./support");
 
@@ -174,6 +176,28 @@ describe("twin-sensor node", function () {
     assert.equal(doc.reported.t, 3, "the older reading was not applied");
     assert.equal(doc.version, 3);
     await read({ payload: { v: 4, ts: new Date(base + 30000).toISOString() } }); // the marker: its own output comes first
+  });
+
+  it("says in the log, once a minute at most, when readings are skipped behind a stored reading from the future (the clock went back)", async function () {
+    // A twin whose reading was stored while this machine's clock ran a day ahead (journalled then).
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-sensor-"));
+    helper.settings({ userDir });
+    const tomorrow = Date.now() + 24 * 3600 * 1000;
+    fs.mkdirSync(path.join(userDir, "twinwire", "reg"), { recursive: true });
+    const entry = { l: 1, o: "c", i: "dev", v: 1, t: tomorrow, m: null, a: {}, rv: { t: 20 }, rt: tomorrow, rs: "before" };
+    fs.writeFileSync(path.join(userDir, "twinwire", "reg", "journal-0000000000000001.log"), JSON.stringify(entry) + "\n");
+    try {
+      await load(sensorFlow({ twinId: "dev", property: "t" }, { persistence: "strict" }));
+      // Every reading now (no source time: this clock) is older than the stored one: skipped, and
+      // nothing said anywhere, so the twin froze for a day with every node green.
+      for (let v = 1; v <= 3; v++) await quiet({ payload: v });
+      assert.equal((await twin("dev")).reported.t, 20);
+      const warned = helper.log().args.map((a) => a[0]).filter((m) => m && m.level === helper.log().WARN && m.id === "reg" && /stored-ahead/.test(String(m.msg)));
+      assert.equal(warned.length, 1, "one warning, not one per reading");
+    } finally {
+      await helper.unload();
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   });
 
   it("does not take the timestamp inside a reading object for a property", async function () {
