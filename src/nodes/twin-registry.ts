@@ -111,7 +111,7 @@ export = function (RED: RED) {
 
     function status(): NodeStatus {
       if (!registry) {
-        if (retrying) return { fill: "red", shape: "ring", text: RED._("twin-registry.status.redis-retrying") };
+        if (retrying) return { fill: "red", shape: "ring", text: RED._(redisNode ? "twin-registry.status.redis-retrying" : "twin-registry.status.in-use") };
         if (opening) return { fill: "yellow", shape: "ring", text: RED._("twin-registry.status.connecting") };
         return { fill: "red", shape: "ring", text: RED._("twin-registry.status.failed") };
       }
@@ -184,8 +184,19 @@ export = function (RED: RED) {
           store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
         }
         const candidate = new TwinRegistry({ ...options, store });
-        for (const warning of candidate.open()) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
-        started(candidate);
+        let warnings: string[] | null = null;
+        try {
+          warnings = candidate.open();
+        } catch (err) {
+          if (!heldElsewhere(err)) throw err;
+          // Another Node-RED writes this directory: try again until it lets go (it is stopped).
+          opening = true;
+          retryLocal(options, mode as "strict" | "batched", err);
+        }
+        if (warnings) {
+          for (const warning of warnings) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+          started(candidate);
+        }
       }
     } catch (err) {
       const e = node.describe(err);
@@ -195,6 +206,48 @@ export = function (RED: RED) {
       else failure = (err as NodeJS.ErrnoException).code ?? e.message;
       node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
       settled();
+    }
+
+    function heldElsewhere(err: unknown): err is TwinError {
+      return isTwinError(err) && err.code === "store-unavailable" && err.params.holder !== undefined;
+    }
+
+    /**
+     * The store directory is held by another process (dir-lock.ts): said once, then tried again
+     * every REDIS_RETRY_MS, so that this registry opens once the other Node-RED is stopped instead
+     * of staying failed until a deploy. Its users wait as for a registry opening on Redis.
+     */
+    function retryLocal(options: RegistryOptions, mode: "strict" | "batched", err: TwinError): void {
+      const reason = String(err.params.reason);
+      if (reason !== lastFailure) node.error(RED._("twin-registry.errors.in-use-retrying", { reason, seconds: REDIS_RETRY_MS / 1000 }));
+      lastFailure = reason;
+      failure = reason;
+      retrying = true;
+      showStatus();
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        if (closed) return;
+        const candidate = new TwinRegistry({ ...options, store: new FileStore({ dir: storeDir(RED, RED.settings.userDir as string, node.id), mode }) });
+        try {
+          const warnings = candidate.open();
+          for (const warning of warnings) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+        } catch (next) {
+          if (heldElsewhere(next)) return retryLocal(options, mode, next);
+          const e = node.describe(next);
+          failure = e.message;
+          retrying = false;
+          node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
+          settled();
+          showStatus();
+          return;
+        }
+        retrying = false;
+        failure = null;
+        node.log(RED._("twin-registry.log.open-after-in-use"));
+        started(candidate);
+        settled();
+        showStatus();
+      }, REDIS_RETRY_MS);
     }
 
     /** The registry is open: it serves its users from now on. */

@@ -119,6 +119,7 @@ export function lockDir(dir: string): void {
       const since = Number.isFinite(holder.since) ? new Date(holder.since).toISOString() : "?";
       throw new TwinError("store-unavailable", {
         reason: `${key} is in use by another process (pid ${holder.pid} on ${holder.host}, since ${since}); two processes writing one registry lose each other's changes. Stop the other Node-RED, or give this one a user directory of its own`,
+        holder: holder.pid,
       });
     }
     // Left by a process that is gone: removed, unless another process took it over meanwhile.
