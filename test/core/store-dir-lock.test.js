@@ -89,6 +89,18 @@ describe("core/store: the directory's lock", function () {
     }
   });
 
+  it("takes over a lock copied with the directory (a backup made while Node-RED ran, started elsewhere)", async () => {
+    const pid = await otherProcess();
+    const original = freshDir("original");
+    writeLock(original, { pid, started: startOf(pid) ?? undefined, dir: fs.realpathSync(original) });
+    assert.throws(() => new FileStore({ dir: original, mode: "strict" }).recover(), /in use by another process/);
+    const copy = freshDir("copy");
+    fs.cpSync(original, copy, { recursive: true });
+    const store = new FileStore({ dir: copy, mode: "strict" });
+    store.recover();
+    await store.close();
+  });
+
   it("lets stores of one process share the directory: the lock goes with the last of them", async () => {
     const dir = freshDir("shared");
     const a = new FileStore({ dir, mode: "strict" });

@@ -23,6 +23,8 @@ import { TwinError } from "../errors";
 export const LOCK_FILE = "lock";
 
 interface Holder {
+  /** The directory's real path: a copy of it (a backup taken while running) is another directory. */
+  dir?: string;
   pid: number;
   host: string;
   /** Linux: /proc/sys/kernel/random/boot_id. */
@@ -66,8 +68,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Another process that is running now holds the lock. */
-function liveOther(holder: Partial<Holder>): holder is Holder {
+/** Another process that is running now holds the lock of `dir` (a real path). */
+function liveOther(holder: Partial<Holder>, dir: string): holder is Holder {
+  if (typeof holder.dir === "string" && holder.dir !== dir) return false;
   if (!Number.isSafeInteger(holder.pid) || (holder.pid as number) <= 0 || holder.pid === process.pid) return false;
   if (holder.host !== os.hostname()) return false;
   const boot = bootId();
@@ -103,7 +106,8 @@ export function lockDir(dir: string): void {
     mine.count++;
     return;
   }
-  const me: Holder = { pid: process.pid, host: os.hostname(), since: Date.now(), token: randomBytes(8).toString("hex") };
+  const real = fs.realpathSync(key);
+  const me: Holder = { dir: real, pid: process.pid, host: os.hostname(), since: Date.now(), token: randomBytes(8).toString("hex") };
   const boot = bootId();
   if (boot) me.boot = boot;
   const started = startOf(process.pid);
@@ -115,7 +119,7 @@ export function lockDir(dir: string): void {
     }
     const holder = readHolder(file);
     if (holder === null) continue; // gone meanwhile: try again
-    if (liveOther(holder)) {
+    if (liveOther(holder, real)) {
       const since = Number.isFinite(holder.since) ? new Date(holder.since).toISOString() : "?";
       throw new TwinError("store-unavailable", {
         reason: `${key} is in use by another process (pid ${holder.pid} on ${holder.host}, since ${since}); two processes writing one registry lose each other's changes. Stop the other Node-RED, or give this one a user directory of its own`,
