@@ -75,7 +75,9 @@ export = function (RED: RED) {
     node.describe = (err: unknown): Error => {
       if (!isTwinError(err)) return err instanceof Error ? err : new Error(textOf(err));
       // A property missing from an incomplete model is worded with the link that may hold it.
-      const key = err.code === "not-in-model" && err.params.missing !== undefined ? "not-in-model-incomplete" : err.code;
+      let key: string = err.code === "not-in-model" && err.params.missing !== undefined ? "not-in-model-incomplete" : err.code;
+      // A device's message over twin-link's size limit: the message is too large, not the twin.
+      if (err.code === "too-large" && err.params.bytes !== undefined) key = "payload-too-large";
       const out = new Error(RED._(`twin-registry.errors.${key}`, err.params)) as Error & { code?: string; params?: object };
       out.code = err.code;
       out.params = err.params;

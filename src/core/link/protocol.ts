@@ -135,7 +135,8 @@ function unusable(twinId: string, property: string, value: string, rule: string)
  */
 export function readBody(twinId: string, payload: Buffer | string, maxBytes: number, allowEmpty: boolean): Record<string, unknown> | null {
   const bytes = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
-  if (bytes > maxBytes) throw new TwinError("too-large", { twinId, property: "payload", limit: maxBytes });
+  // `bytes`: worded as the message's size, not the twin's ("the twin would exceed its size limit").
+  if (bytes > maxBytes) throw new TwinError("too-large", { twinId, property: "payload", limit: maxBytes, bytes });
   const text = (typeof payload === "string" ? payload : payload.toString("utf8")).trim();
   if (text === "") {
     if (allowEmpty) return null;
