@@ -382,6 +382,34 @@ describe("core/store: faults", function () {
     });
   });
 
+  describe("a journal changed behind the store's back", function () {
+    // Found against a real Node-RED: each change the store acknowledged after this was written
+    // into a file that no start would read whole, and nothing was said.
+    for (const [label, damage] of [
+      ["deleted with its directory (to start over, Node-RED still running)", (dir) => fs.rmSync(dir, { recursive: true, force: true })],
+      ["cut short in the middle of a line", (dir) => fs.truncateSync(lastJournal(dir), Math.floor(fs.statSync(lastJournal(dir)).size / 2) + 3)],
+      ["emptied", (dir) => fs.truncateSync(lastJournal(dir), 0)],
+    ]) {
+      it(`${label}: every twin is written again from memory before the next change is acknowledged (strict)`, async function () {
+        const dir = freshDir("changed");
+        const { reg, store } = openRegistry(dir, { mode: "strict" });
+        fleet(reg, 5);
+        assert.ifError(await durable(reg));
+        damage(dir);
+        const warned = [];
+        store.onHealth((h) => warned.push(h));
+        fleet(reg, 5, 5);
+        assert.ifError(await durable(reg), "acknowledged once the snapshot is on disk");
+        assert.match(warned[0].error, /journal journal-\d+\.log (was deleted|was changed by something else) while in use/);
+        assert.equal(store.health().ok, true, "healed once the snapshot is on disk");
+        const before = docs(reg);
+        // A crash: the directory opened again as it is now.
+        const again = openRegistry(dir, { mode: "strict" });
+        assert.deepEqual(docs(again.reg), before);
+      });
+    }
+  });
+
   describe("attribute updates", function () {
     it("journal the patch, not the whole merged attributes: a 1 KB change costs about 1 KB on disk", async function () {
       const dir = freshDir("attr");

@@ -473,7 +473,8 @@ export class FileStore implements Store {
       if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
         if (syncErr) return this.failed(buffer, syncErr);
-        if (unlinked(fd)) return this.journalLost(buffer);
+        const changed = changedUnder(fd, this.offset + buffer.length);
+        if (changed) return this.journalLost(buffer, changed);
         // On disk: its memory can take later batches.
         this.pending.written(buffer);
         if (this.naming) return void this.naming.then(() => this.written(buffer.length));
@@ -510,7 +511,7 @@ export class FileStore implements Store {
    * again: the registry writes it as soon as it hears of this (onHealth). Until it is on disk
    * nothing more is acknowledged (strict or batched): the waiters wait for it.
    */
-  private journalLost(batch: Buffer): void {
+  private journalLost(batch: Buffer, how: string): void {
     // In memory, so in the snapshot.
     this.pending.written(batch);
     this.inflightEntries = 0;
@@ -523,7 +524,7 @@ export class FileStore implements Store {
     if (fd !== null) fs.close(fd, () => undefined);
     this.lost = true;
     const wasOk = !this.failure;
-    this.failure = new Error(`journal ${this.journalFile} was deleted while in use; every twin is being written again from memory`);
+    this.failure = new Error(`journal ${this.journalFile} ${how}; every twin is being written again from memory`);
     this.settled();
     if (wasOk) this.emitHealth();
   }
@@ -801,13 +802,21 @@ export class FileStore implements Store {
   }
 }
 
-/** The file open at `fd` has no name left on the disk. */
-function unlinked(fd: number): boolean {
+/**
+ * What happened to the journal open at `fd` behind this store's back, or null: its name is gone
+ * (deleted), or its size is not what this store wrote (cut short by someone, or written by another
+ * process: a second Node-RED on the same directory that the lock could not see, on another host).
+ */
+function changedUnder(fd: number, size: number): string | null {
+  let stat: fs.Stats;
   try {
-    return fs.fstatSync(fd).nlink === 0;
+    stat = fs.fstatSync(fd);
   } catch {
-    return false;
+    return null;
   }
+  if (stat.nlink === 0) return "was deleted while in use";
+  if (stat.size !== size) return `was changed by something else while in use (${stat.size} bytes where this process wrote ${size}: cut short, or written by another process)`;
+  return null;
 }
 
 /** A journal entry read from disk has a whole, safe sequence number, a known op and a twin id. */
