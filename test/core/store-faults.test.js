@@ -408,6 +408,58 @@ describe("core/store: faults", function () {
         assert.deepEqual(docs(again.reg), before);
       });
     }
+
+    for (const mode of ["strict", "batched"]) {
+      it(`found by the flush a compaction starts with: that compaction writes memory again (${mode}), not a wait for itself`, async function () {
+        // The compaction's flush waited for the snapshot of memory, which could not start while
+        // the compaction ran: nothing was acknowledged again and close() never returned.
+        const dir = freshDir("lost-compacting");
+        const { reg, store } = openRegistry(dir, { mode });
+        fleet(reg, 5);
+        assert.ifError(await durable(reg));
+        reg.create("late");
+        fs.rmSync(lastJournal(dir));
+        const compacted = reg.compact();
+        const acked = durable(reg);
+        await compacted;
+        assert.ifError(await acked);
+        assert.equal(store.health().ok, true);
+        const before = docs(reg);
+        assert.ok(before.late);
+        const again = openRegistry(dir, { mode });
+        assert.deepEqual(docs(again.reg), before);
+      });
+    }
+
+    it("found by close's flush: memory is written before the store closes, and what waited is acknowledged", async function () {
+      const dir = freshDir("lost-closing");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      fleet(reg, 5);
+      assert.ifError(await durable(reg));
+      reg.create("late");
+      const before = docs(reg);
+      fs.rmSync(dir, { recursive: true });
+      const acked = durable(reg);
+      await reg.close();
+      assert.ifError(await acked);
+      const again = openRegistry(dir, { mode: "strict" });
+      assert.deepEqual(docs(again.reg), before);
+    });
+
+    it("found by close's flush where memory cannot be written: close ends, saying so, and what waited hears it", async function () {
+      const dir = freshDir("lost-closing-refused");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      fleet(reg, 5);
+      assert.ifError(await durable(reg));
+      reg.create("late");
+      fs.rmSync(dir, { recursive: true });
+      fs.writeFileSync(dir, "a file where the directory was: it cannot be made again");
+      const acked = durable(reg);
+      await assert.rejects(reg.close(), (err) => err.code === "store-unavailable" && /was deleted while in use/.test(err.message));
+      const err = await acked;
+      assert.ok(err && err.code === "store-unavailable", "the held acknowledgement is told the change may be lost");
+      fs.rmSync(dir);
+    });
   });
 
   describe("attribute updates", function () {

@@ -126,6 +126,13 @@ export class FileStore implements Store {
    */
   private lost = false;
   private lostWaiters: Waiter[] = [];
+  /**
+   * Told when the journal is found lost. A flush waiting then (a compaction's, close's) would wait
+   * in `lostWaiters` for the snapshot of memory, which only that compaction or close can write.
+   */
+  private lossWatchers: Array<() => void> = [];
+  /** The registry's snapshot source, from its last compact(): close writes memory with it once more. */
+  private source: (() => SnapshotSource) | null = null;
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
@@ -523,6 +530,9 @@ export class FileStore implements Store {
     this.fd = null;
     if (fd !== null) fs.close(fd, () => undefined);
     this.lost = true;
+    const watchers = this.lossWatchers;
+    this.lossWatchers = [];
+    for (const w of watchers) w();
     const wasOk = !this.failure;
     this.failure = new Error(`journal ${this.journalFile} ${how}; every twin is being written again from memory`);
     this.settled();
@@ -615,12 +625,30 @@ export class FileStore implements Store {
     });
   }
 
+  /** flush(), but over as soon as the journal is found lost: memory is then to be written instead. */
+  private flushUnlessLost(): Promise<void> {
+    if (this.lost) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onLoss = () => resolve();
+      this.lossWatchers.push(onLoss);
+      const off = () => {
+        const i = this.lossWatchers.indexOf(onLoss);
+        if (i >= 0) this.lossWatchers.splice(i, 1);
+      };
+      this.flush().then(
+        () => (off(), resolve()),
+        (err: unknown) => (off(), reject(err)),
+      );
+    });
+  }
+
   wantsCompaction(): boolean {
     if (this.lost) return !this.compacting && !this.closed;
     return !this.compacting && !this.failure && this.stats.journalBytes > Math.max(this.compactBytes, this.snapshotBytes);
   }
 
   compact(source: () => SnapshotSource): Promise<void> {
+    this.source = source;
     if (!this.compacting) {
       this.compacting = this.writeSnapshot(source).finally(() => {
         this.compacting = null;
@@ -631,11 +659,13 @@ export class FileStore implements Store {
 
   private async writeSnapshot(source: () => SnapshotSource): Promise<void> {
     if (this.closed) return;
-    // After a lost journal nothing is flushed: what waited is in memory, so in this snapshot.
-    const rewriting = this.lost;
-    if (!rewriting) await this.flush();
+    // After a lost journal nothing is flushed: what waited is in memory, so in this snapshot. A
+    // journal found lost while this flush waits makes this the snapshot that writes memory again
+    // (the flush would wait for that snapshot, which could not start while this one runs).
+    if (!this.lost) await this.flushUnlessLost();
     // Rotate with no write in progress: the old journal's descriptor is closed by the rotation.
     await this.idle();
+    const rewriting = this.lost;
     if (this.closed || (this.failure && !rewriting)) return;
     if (rewriting) {
       // The directory may have gone with the journal, and the lock file with it.
@@ -774,9 +804,18 @@ export class FileStore implements Store {
     if (this.closed) return;
     let error: unknown;
     try {
-      await this.flush();
+      await this.flushUnlessLost();
     } catch (err) {
       error = err;
+    }
+    if (this.lost) {
+      // What the lost journal held is only in memory: written as a snapshot before the store
+      // closes. The registry asked for it when the loss was found (onHealth, on the next turn);
+      // one that failed (its retry timer is stopped by now) is tried once more here.
+      if (!this.compacting) await new Promise((resolve) => setImmediate(resolve));
+      if (this.compacting) await this.compacting.catch(() => undefined);
+      if (this.lost && this.source) await this.compact(this.source).catch(() => undefined);
+      if (this.lost) error ??= new TwinError("store-unavailable", { reason: describe(this.failure as Error) });
     }
     this.closed = true;
     if (this.compacting) await this.compacting.catch(() => undefined);
