@@ -589,7 +589,6 @@ export class TwinRegistry {
     return () => this.listeners.delete(listener);
   }
 
-  /** Where a failing listener's error goes (a listener must never undo a change it observed). */
   /**
    * Readings skipped because the stored reading of the property lies further ahead of this clock
    * than any new reading may (`maxFutureMs`): the stored one was timed by a clock that has since
@@ -623,6 +622,7 @@ export class TwinRegistry {
     }
   }
 
+  /** Where a failing listener's error goes (a listener must never undo a change it observed). */
   onListenerError(handler: (err: unknown) => void): () => void {
     this.listenerErrors.add(handler);
     return () => this.listenerErrors.delete(handler);
