@@ -2,8 +2,7 @@
  * One process at a time writes a store directory.
  *
  * Two Node-RED processes on one user directory (a service, and `node-red` started again by hand,
- * which even when its port is taken starts its flows before it finds out; two containers on one
- * volume) would both append to the same journal, numbering their entries from the same sequence
+ * which even when its port is taken starts its flows before it finds out) would both append to the same journal, numbering their entries from the same sequence
  * number. Recovery then reads the second writer's entries as out of sequence and skips them:
  * every change one of them acknowledged could be lost (20 of 40 acknowledged strict changes in
  * the run that found it), with no word while both ran.
@@ -13,6 +12,12 @@
  * a lock left by a crash (kill -9, power cut, a container recreated) is taken over at once, so a
  * restart never waits and never needs the user to delete anything. Stores of one process share
  * the lock (a redeploy, a migration reading the directory): it goes when the last one closes.
+ *
+ * Not covered: a holder under another host name (a second container on the same volume, another
+ * machine on a network share) cannot be looked up, so its lock counts as a crash's and is taken
+ * over; both then write, each into a journal of its own, and recovery skips one's entries. Telling
+ * such a holder apart from a crash needs a lock it refreshes (a heartbeat), at the cost of a wait
+ * after a crash in a container made again.
  */
 import * as fs from "fs";
 import * as os from "os";

@@ -844,7 +844,8 @@ export class FileStore implements Store {
 /**
  * What happened to the journal open at `fd` behind this store's back, or null: its name is gone
  * (deleted), or its size is not what this store wrote (cut short by someone, or written by another
- * process: a second Node-RED on the same directory that the lock could not see, on another host).
+ * process). A second Node-RED the lock could not see (another host name) is caught only when it
+ * appends to this journal; one that opened its own journal is not seen here.
  */
 function changedUnder(fd: number, size: number): string | null {
   let stat: fs.Stats;
