@@ -687,6 +687,24 @@ describe("predict detector: warm-up and a scale that cannot collapse", function 
     assert.ok(!alerts.some((a) => a.type === "anomaly"), JSON.stringify(alerts));
   });
 
+  it("a sensor whose steps are coarser than its decimals (0.5 written as 23.5) is not flagged at every step once it flickers between two", function () {
+    // A 10 s probe read to 0.5 degC: 23.5 throughout the warm-up (so no step has been seen and the
+    // decimals, 0.1, floor the scale), then a quiet room warming to the edge of the next step.
+    // Flagged, a flip to 24 taught nothing and the one back followed a flagged reading: 858 of
+    // 2,160 readings were flagged, the resolution never learnt.
+    const g = gauss(1);
+    const points = Array.from({ length: 2160 }, (_, i) => ({ ts: T0 + i * 10000, value: Math.round((23.6 + Math.min(0.15, i * 0.0002) + 0.03 * g()) * 2) / 2 }));
+    const { d, verdicts } = feed(points);
+    assert.equal(d.step, 0.5);
+    const flagged = verdicts.filter((v) => v.flagged).length;
+    assert.ok(flagged <= 10, `${flagged} readings flagged`);
+    // The count survives a restart.
+    const half = new AnomalyDetector(DETECTOR_DEFAULTS);
+    points.slice(0, 500).forEach((p) => half.update(p.ts, p.value));
+    const again = AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(half.toJSON())));
+    assert.equal(points.slice(500).filter((p) => again.update(p.ts, p.value).flagged).length, verdicts.slice(500).filter((v) => v.flagged).length);
+  });
+
   it("a quiet stretch does not collapse the scale: noise 15 times larger coming back flags for minutes, not for good", function () {
     const g = gauss(5);
     const points = Array.from({ length: 2400 }, (_, i) => ({ ts: T0 + i * 10000, value: 60 + (i >= 800 && i < 1400 ? 0.02 : 0.3) * g() }));

@@ -227,6 +227,16 @@ const STUCK_MIN = 10;
  * and the decimals in the warm-up as well taught it another scale: one more drift alert.
  */
 const RESOLUTION_CHANGES = 10;
+/**
+ * ...unless the values flicker by that size, flagged or not: RESOLUTION_CHANGES changes of the
+ * smallest normal change within one levelShift are the sensor's steps (a 9-bit probe read to 0.5
+ * and written as 23.5, a quiet signal at the edge of two steps), not a fault's size. Counted from
+ * normal readings alone, the steps never came: each flip up from the decimals' floor (0.05) was
+ * 10 scales and flagged, so it taught nothing, and the one back followed a flagged reading. A
+ * 0.5 degC sensor on a quiet room had 2,367 of its 17,125 readings flagged in a day; a glitch
+ * that recurs once an hour stays a glitch.
+ */
+const FLICKER_CHANGES = RESOLUTION_CHANGES;
 /** Readings after a level taken across a gap within which one back near the old level undoes it. */
 const REANCHOR_READINGS = 10;
 /**
@@ -322,6 +332,10 @@ export class AnomalyDetector {
   private change = 0;
   /** Changes seen (counted up to RESOLUTION_CHANGES). */
   private changes = 0;
+  /** Changes of one size (`flickerSize`), flagged readings' too, since `flickerTs` (ms): see FLICKER_CHANGES. */
+  private flicker = 0;
+  private flickerTs = 0;
+  private flickerSize = 0;
   /** Finest decimal resolution the values were written in (1 for 20, 0.1 for 20.5), 0 before any. */
   private digits = 0;
   /** The last reading was part of an anomaly (flagged, or not yet back under the exit level). */
@@ -668,6 +682,22 @@ export class AnomalyDetector {
         if (this.change === 0 || r < this.change) this.change = r;
       }
     }
+    if (!first && value !== this.lastValue && this.o.resolution === null && this.changes < RESOLUTION_CHANGES &&
+      !gap && !relevel && back === null) {
+      const d = Number(Math.abs(value - this.lastValue).toPrecision(9));
+      // Only a size the decimals' floor makes stand out, and the smallest normal change once there is one.
+      if (d > this.step && (this.change === 0 || Math.abs(d - this.change) <= 1e-8 * this.change)) {
+        if (d !== this.flickerSize || ts - this.flickerTs > this.levelShiftTime() * 1000) {
+          this.flicker = 0;
+          this.flickerTs = ts;
+          this.flickerSize = d;
+        }
+        if (++this.flicker >= FLICKER_CHANGES) {
+          this.change = d;
+          this.changes = RESOLUTION_CHANGES;
+        }
+      }
+    }
     if (!first) {
       const clamped = Math.min(10 * typical, Math.max(typical / 10, dt));
       this.typical = this.typical === null ? dt : Math.exp(Math.log(this.typical) + TYPICAL_WEIGHT * (Math.log(clamped) - Math.log(this.typical)));
@@ -998,6 +1028,7 @@ export class AnomalyDetector {
       dg: this.digits,
       hp: this.prevHeld ? 1 : 0,
       qc: this.changes,
+      fl: [this.flicker, this.flickerTs, this.flickerSize],
       ga: this.anchor ? this.anchor.slice() : null,
       e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0],
       mv: [this.moved, this.movedTs, this.jump, ...this.tail],
@@ -1030,6 +1061,9 @@ export class AnomalyDetector {
     // ...and its smallest change is the resolution, as it was.
     [d.changes] = s.qc === undefined ? [RESOLUTION_CHANGES] : nums([s.qc], 1);
     if (!Number.isInteger(d.changes) || d.changes < 0 || d.changes > RESOLUTION_CHANGES) throw new Error("bad detector state");
+    // A state saved before flickers were counted has none.
+    if (s.fl !== undefined) [d.flicker, d.flickerTs, d.flickerSize] = nums(s.fl, 3);
+    if (!Number.isInteger(d.flicker) || d.flicker < 0 || d.flicker > FLICKER_CHANGES || d.flickerSize < 0) throw new Error("bad detector state");
     d.anchor = s.ga === undefined || s.ga === null ? null : (nums(s.ga, 2) as [number, number]);
     if (d.anchor !== null && !(Number.isInteger(d.anchor[1]) && d.anchor[1] >= 1 && d.anchor[1] <= REANCHOR_READINGS)) throw new Error("bad detector state");
     d.lastTs = s.t === null ? null : nums([s.t], 1)[0];
