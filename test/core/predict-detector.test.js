@@ -535,6 +535,26 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(d.step, 1, "the decimals the values are written in");
   });
 
+  it("a device that reports on change, frozen for 40 min (heartbeats only), is not flagged for where the signal went meanwhile", function () {
+    // Humidity read every 10 s, sent on a change of 0.1 or every 5 min; at 3 h the value freezes
+    // for 40 min while the room's humidity rises 1 %. The repeats were heartbeats 5 min apart,
+    // too few for a stuck run, and said nothing of where the signal went: judged against the
+    // frozen value, 117 to 126 readings after the freeze were flagged, until levelShift.
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const points = [];
+      let last = null;
+      for (let i = 0; i < 2160; i++) {
+        const ts = T0 + i * 10000;
+        const x = Math.round((50 + Math.min(1, Math.max(0, (i - 1080) / 240)) + 0.08 * g()) * 10) / 10;
+        const value = i >= 1080 && i < 1320 ? last.value : x;
+        if (!last || Math.abs(value - last.value) >= 0.1 - 1e-9 || ts - last.ts >= 300000) points.push((last = { ts, value }));
+      }
+      const { verdicts, alerts } = feed(points);
+      assert.equal(verdicts.filter((v) => v.flagged).length, 0, `seed ${seed}: ${JSON.stringify(alerts)}`);
+    }
+  });
+
   it("a glitch in the first readings after a gap is not taken for the level: the signal back where it was is not flagged", function () {
     // A 10 s sensor, silent for 5 minutes at reading 600; it comes back with 1 or 2 glitched
     // readings (8 below, then its own values again).

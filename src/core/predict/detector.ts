@@ -403,6 +403,10 @@ export class AnomalyDetector {
    * for 20 min at 30 s had 9 of its 40 readings flagged instead of 25.
    */
   private runHeld = false;
+  /** The latest reading of this run that did not come after a gap (ms; see `quiet` in update). */
+  private runDense = 0;
+  /** The typical interval when this run began (s). */
+  private runTypical = 0;
   /** Noise: the last changes of the error, the last error (NaN: none yet), a burst is on. */
   private dr: number[] = [];
   /** Where the next change goes in `dr` once it is full. */
@@ -476,7 +480,17 @@ export class AnomalyDetector {
     // threshold of the episode's latest flagged values, the gap shorter than levelShift), goes on:
     // taken as the level after the gap, the rest of it went unflagged (irregular field-shaped
     // sensors with a 2 min gap every 30 min: recall on 20 min steps 0.77 -> 0.96).
-    const silent = !first && this.typical !== null && dt > GAP_STEPS * this.typical;
+    const apart = !first && this.typical !== null && dt > GAP_STEPS * this.typical;
+    // A value repeated only by readings each as far apart as a gap, for levelShift or longer (a
+    // device that reports on change, with a heartbeat every few minutes, its value frozen; its
+    // other quantity's messages may repeat it more often before), is a silence too: the repeats
+    // said nothing of where the signal went. Judged against the frozen value, a signal that had
+    // moved on was flagged until levelShift took it for a new level (field-shaped on-change
+    // sensors: 290 readings after one 35 min freeze). Too few for a stuck run, the repeats never
+    // made it one.
+    const quiet = !first && !apart && value !== this.lastValue &&
+      ((this.lastTs as number) - this.runDense) / 1000 >= this.levelShiftTime();
+    const silent = apart || quiet;
     const goesOn = silent && !unstuck && this.active && !this.stuckEp && !this.noiseEp && this.shift.length >= 3 &&
       dt <= this.levelShiftTime() && Math.abs(value - median(this.shift)) < o.zThreshold * this.scale();
     const gap = (silent && !goesOn) || unstuck;
@@ -559,8 +573,13 @@ export class AnomalyDetector {
     let held = false;
 
     // The run of one value (stuck sensor), before the value is judged.
-    if (!first && value === this.lastValue) this.run++;
-    else {
+    if (!first && value === this.lastValue) {
+      this.run++;
+      // Apart by the interval before the run: the heartbeats' own spacing soon becomes the typical one.
+      if (!(this.runTypical > 0 && dt > GAP_STEPS * this.runTypical)) this.runDense = ts;
+    } else {
+      this.runDense = ts;
+      this.runTypical = typical;
       if (!this.stuckEp && !this.runDone && !this.runHeld) this.maxRun = Math.max(this.maxRun, this.run);
       this.run = 1;
       this.runDone = false;
@@ -1036,7 +1055,7 @@ export class AnomalyDetector {
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
       dts: Number.isFinite(this.driftTs) ? this.driftTs : null,
       rc: this.recent.slice(),
-      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0, this.runHeld ? 1 : 0],
+      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0, this.runHeld ? 1 : 0, this.runDense, this.runTypical],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping, this.normalTs],
       // The ring as it lies, with its next place: summed in another order, the swing's last digits differ.
       nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.dn, ...this.dr],
@@ -1102,7 +1121,15 @@ export class AnomalyDetector {
     let runHeld = 0;
     // A state saved before runHeld was kept has four numbers here.
     if (Array.isArray(s.r) && s.r.length === 4) [d.run, d.runSince, d.maxRun, done] = nums(s.r, 4);
-    else [d.run, d.runSince, d.maxRun, done, runHeld] = nums(s.r, 5);
+    else if (Array.isArray(s.r) && s.r.length === 5) [d.run, d.runSince, d.maxRun, done, runHeld] = nums(s.r, 5);
+    else [d.run, d.runSince, d.maxRun, done, runHeld, d.runDense, d.runTypical] = nums(s.r, 7);
+    // A state saved before runDense was kept: its run is not a silence.
+    if (!(Array.isArray(s.r) && s.r.length === 7)) {
+      d.runDense = d.lastTs ?? 0;
+      d.runTypical = d.typical ?? 0;
+    }
+    // A run's last dense reading after the last reading made no silence ever; before the first, one at once.
+    if (!(d.runTypical >= 0) || (d.lastTs !== null && !(d.runDense >= d.t0 && d.runDense <= d.lastTs))) throw new Error("bad detector state");
     d.runDone = done === 1;
     d.runHeld = runHeld === 1;
     // A state saved before the last normal reading's time was kept counts from the last reading.
