@@ -8,7 +8,7 @@ import * as path from "path";
 import { TwinRegistry, DEFAULTS, RegistryOptions } from "../core/registry";
 import { TwinError, isTwinError, showNames } from "../core/errors";
 import { loadModels, missingLinks, ModelProblem, ModelSet, ModelSource, unknownUnits } from "../core/models";
-import { FileStore } from "../core/store/file-store";
+import { FileStore, holdsStoreFiles } from "../core/store/file-store";
 import { MemoryStore } from "../core/store/memory-store";
 import { RedisStore } from "../core/store/redis-store";
 import { Store } from "../core/store/store";
@@ -180,8 +180,12 @@ export = function (RED: RED) {
       if (mode === "redis") openShared(options);
       else {
         let store: Store;
-        if (mode === "memory") store = new MemoryStore();
-        else {
+        if (mode === "memory") {
+          store = new MemoryStore();
+          // Switched from strict or batched: the twins on disk stay there, unread, until switched back.
+          const dir = RED.settings.userDir ? storeDir(RED, RED.settings.userDir, node.id) : null;
+          if (dir && holdsStoreFiles(dir)) node.warn(RED._("twin-registry.warn.memory-leaves-disk", { dir }));
+        } else {
           if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
           store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
         }

@@ -67,6 +67,20 @@ type Waiter = (err?: Error) => void;
 
 interface SnapshotFile { name: string; lsn: number }
 
+/**
+ * Whether `dir` holds a file store's twins (a snapshot or a journal): what a registry switched to
+ * `memory` leaves unread, and a person should hear of it rather than find the twins gone.
+ */
+export function holdsStoreFiles(dir: string): boolean {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  return names.some((name) => SNAPSHOT.test(name) || JOURNAL.test(name) || name === LEGACY_SNAPSHOT);
+}
+
 export class FileStore implements Store {
   readonly mode: "strict" | "batched";
   readonly where = "on disk";

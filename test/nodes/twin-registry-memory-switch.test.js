@@ -1,0 +1,56 @@
+"use strict";
+// A registry switched from strict (or batched) to memory: the twins it stored on disk are not
+// loaded, and stay there; the registry says so once, at deploy, rather than letting them look lost.
+const assert = require("node:assert/strict");
+const path = require("path");
+const { helper, nodes, flow, exchange, useUserDir } = require("./support");
+
+const catalog = require(path.join(__dirname, "..", "..", "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
+
+/** The registry's texts rendered from the English catalog, so the test reads what a user reads. */
+function withCatalog(RED) {
+  RED._ = (key, params = {}) => {
+    const text = key.startsWith("twin-registry.") ? key.split(".").slice(1).reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
+    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
+  };
+  return nodes.registry(RED);
+}
+
+const load = (f) => helper.load([withCatalog, nodes.twin, nodes.catch], f);
+const warnings = () => helper.log().args.map((a) => a[0]).filter((m) => m.type === "twin-registry" && m.level === helper.log().WARN).map((m) => String(m.msg));
+const twinFlow = (persistence) => flow([{ id: "t", type: "twin", registry: "reg", operation: "create", wires: [["out"]] }, { id: "out", type: "helper" }], { persistence });
+
+describe("twin-registry: switched to memory", function () {
+  useUserDir("twinwire-memory-switch-");
+  beforeEach(function (done) {
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await new Promise((r) => helper.stopServer(r));
+  });
+
+  it("says once, at deploy, that the twins stored on disk are not loaded, and they are there again when switched back", async function () {
+    await load(twinFlow("strict"));
+    const created = await exchange("t", "out", { twinId: "pump-1", payload: { attributes: { site: "north" } } });
+    assert.equal(created.kind, "ok", JSON.stringify(created.msg.error));
+    await helper.unload();
+
+    await load(twinFlow("memory"));
+    const dir = path.join(helper.settings().userDir, "twinwire", "reg");
+    assert.deepEqual(warnings(), [
+      `persistence is memory: the twins this registry stored on disk in ${dir} are not loaded and stay there as they were; set persistence back to strict or batched to have them again (delete that directory to drop them)`,
+    ]);
+    assert.throws(() => helper.getNode("reg").use().get("pump-1"), /not-found/);
+    await helper.unload();
+
+    await load(twinFlow("strict"));
+    assert.equal(helper.getNode("reg").use().get("pump-1").attributes.site, "north");
+  });
+
+  it("says nothing when there is nothing on disk", async function () {
+    await load(twinFlow("memory"));
+    helper.getNode("reg").use();
+    assert.deepEqual(warnings(), []);
+  });
+});
