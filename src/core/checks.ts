@@ -9,7 +9,7 @@
  * in one place, and a new rule does not touch the code that writes.
  */
 import { TwinError, showValue } from "./errors";
-import { Json, JsonObject, admit, dict, isPlainObject, sizeOf } from "./json";
+import { Json, JsonObject, admit, dict, isPlainObject, jsonEqual, sizeOf } from "./json";
 import { checkPropertyName, isStateKey } from "./names";
 import { TwinModel, checkValue, modelPropertyName } from "./models";
 import { mergePatch } from "./merge-patch";
@@ -126,7 +126,9 @@ export class ChangeChecks {
       if (raw === undefined) continue;
       const value = this.value(twin, name, raw);
       checkValue(model, twin.id, name, value, false);
-      if (old && ts < old.ts) {
+      // Older than the stored reading, or that very reading again (its own time and value: an MQTT
+      // message delivered twice, as QoS 1 does after a crash before its acknowledgement).
+      if (old && (ts < old.ts || (ts === old.ts && options.ts !== undefined && (value === old.value || jsonEqual(value, old.value))))) {
         stale.push(name);
         continue;
       }

@@ -44,6 +44,20 @@ describe("core/checks: what a change must meet before it is written", function (
       assert.deepStrictEqual(checked.entries, [twin.reported.get("pressure"), undefined]);
     });
 
+    it("takes the stored reading sent again (its own time and value, an MQTT message delivered twice) as stale, not as a new one", function () {
+      const { checks } = setup();
+      const twin = twinWith({ temperature: [20.5, T0], mode: [{ fan: "auto" }, T0] });
+      const again = checks.reported(twin, { temperature: 20.5, mode: { fan: "auto" } }, { ts: T0 });
+      assert.deepStrictEqual(plain(again.values), {});
+      assert.deepStrictEqual(again.stale, ["temperature", "mode"]);
+      // The same time with another value is a correction: kept, as before.
+      const corrected = checks.reported(twin, { temperature: 20.6, mode: { fan: "high" } }, { ts: T0 });
+      assert.deepStrictEqual(plain(corrected.values), { temperature: 20.6, mode: { fan: "high" } });
+      // A reading timed by this machine's clock (at T0 here) is a new observation, however close in time.
+      const fresh = checks.reported(twin, { temperature: 20.5 }, {});
+      assert.deepStrictEqual(plain(fresh.values), { temperature: 20.5 });
+    });
+
     it("stores -0 as 0 and refuses what is not a finite JSON value, naming the property", function () {
       const { checks } = setup();
       assert.ok(Object.is(checks.reported(twinWith(), { level: -0 }, {}).values.level, 0));
