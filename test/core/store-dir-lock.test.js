@@ -101,6 +101,43 @@ describe("core/store: the directory's lock", function () {
     await store.close();
   });
 
+  it("takes over a lock naming this very pid that this process did not take (a container restarted as pid 1), or no usable pid, or torn", async () => {
+    const cases = {
+      "this pid": { pid: process.pid, started: startOf(process.pid) ?? undefined },
+      "pid 0": { pid: 0 },
+      "a negative pid": { pid: -1 },
+      "a pid in words": { pid: "1" },
+      "a fractional pid": { pid: 1.5 },
+    };
+    for (const [name, holder] of Object.entries(cases)) {
+      const dir = freshDir(`pid-${name.replace(/\W+/g, "-")}`);
+      writeLock(dir, holder);
+      const store = new FileStore({ dir, mode: "strict" });
+      assert.doesNotThrow(() => store.recover(), name);
+      assert.notEqual(JSON.parse(fs.readFileSync(path.join(dir, "lock"), "utf8")).token, "theirs", `${name}: the lock is this store's now`);
+      await store.close();
+    }
+    for (const text of ["", "{\"pid\":", "null", "[]"]) {
+      const dir = freshDir("torn");
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "lock"), text);
+      const store = new FileStore({ dir, mode: "strict" });
+      assert.doesNotThrow(() => store.recover(), JSON.stringify(text));
+      await store.close();
+    }
+  });
+
+  it("leaves the lock to the process that took it over while this one looked gone", async () => {
+    const dir = freshDir("taken");
+    const store = new FileStore({ dir, mode: "strict" });
+    store.recover();
+    const pid = await otherProcess();
+    fs.rmSync(path.join(dir, "lock"));
+    writeLock(dir, { pid, started: startOf(pid) ?? undefined });
+    await store.close();
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "lock"), "utf8")).token, "theirs", "a close does not remove another process's lock");
+  });
+
   it("lets stores of one process share the directory: the lock goes with the last of them", async () => {
     const dir = freshDir("shared");
     const a = new FileStore({ dir, mode: "strict" });
