@@ -375,23 +375,9 @@ export class Scorer {
     this.prev = y;
     const early = (typical * 1000) / 2;
     const late = (2 * typical + horizon) * 1000;
-    // The changes since the readings the pending forecasts were issued at (their persistence
-    // forecasts), over lags up to the horizon: see FALLBACK.
-    let change2 = 0;
-    let lags = 0;
-    for (const slot of this.pending) {
-      const lag = ts - (slot[0] - horizon * 1000);
-      if (lag < typical * 1000 || lag > horizon * 1000 + late || (slot[5] & ISSUED_FLAGGED) !== 0) continue;
-      const d = y - slot[7];
-      change2 += d * d;
-      lags += lag / 1000;
-    }
-    if (lags > 0 && !flagged) {
-      this.spreads++;
-      const w = Math.max(1 / this.spreads, typical > 0 ? typical / Math.max(horizon, MAE_SPAN * typical) : 1 / MAE_SPAN);
-      this.spread[0] += w * (change2 - this.spread[0]);
-      this.spread[1] += w * (lags - this.spread[1]);
-    }
+    // The fallback's pace (see FALLBACK), only while the interval is the fallback: the changes
+    // since the readings the pending forecasts were issued at (their persistence forecasts).
+    if (!this.conformal && !flagged) this.learnPace(ts, y, typical, horizon, late);
     // How many settled forecasts one outcome spans (see GAMMA); 1 one step ahead.
     const span = Math.max(1, horizon / spacing(typical, horizon));
     let settled = false;
@@ -402,6 +388,24 @@ export class Scorer {
       settled = true;
     }
     if (settled) this.choose(eligible);
+  }
+
+  /** Over lags up to the horizon (and `late` past it), the square changes to `y` and their lags, into the EW means. */
+  private learnPace(ts: number, y: number, typical: number, horizon: number, late: number): void {
+    let change2 = 0;
+    let lags = 0;
+    for (const slot of this.pending) {
+      const lag = ts - (slot[0] - horizon * 1000);
+      if (lag < typical * 1000 || lag > horizon * 1000 + late || (slot[5] & ISSUED_FLAGGED) !== 0) continue;
+      const d = y - slot[7];
+      change2 += d * d;
+      lags += lag / 1000;
+    }
+    if (lags <= 0) return;
+    this.spreads++;
+    const w = Math.max(1 / this.spreads, typical > 0 ? typical / Math.max(horizon, MAE_SPAN * typical) : 1 / MAE_SPAN);
+    this.spread[0] += w * (change2 - this.spread[0]);
+    this.spread[1] += w * (lags - this.spread[1]);
   }
 
   private score(slot: number[], y: number, span: number): void {
