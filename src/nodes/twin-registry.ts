@@ -183,8 +183,8 @@ export = function (RED: RED) {
         if (mode === "memory") {
           store = new MemoryStore();
           // Switched from strict or batched: the twins on disk stay there, unread, until switched back.
-          const dir = RED.settings.userDir ? storeDir(RED, RED.settings.userDir, node.id) : null;
-          if (dir && holdsStoreFiles(dir)) node.warn(RED._("twin-registry.warn.memory-leaves-disk", { dir }));
+          const dir = storedBefore();
+          if (dir) node.warn(RED._("twin-registry.warn.memory-leaves-disk", { dir }));
         } else {
           if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
           store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
@@ -212,6 +212,20 @@ export = function (RED: RED) {
       else failure = (err as NodeJS.ErrnoException).code ?? e.message;
       node.error(RED._("twin-registry.errors.open-failed", { reason: e.message }));
       settled();
+    }
+
+    /**
+     * The store directory a file mode left twins in, or null. A memory registry needs no directory,
+     * so an id that could not name one (an imported flow's) is no error here: nothing was stored.
+     */
+    function storedBefore(): string | null {
+      if (!RED.settings.userDir) return null;
+      try {
+        const dir = storeDir(RED, RED.settings.userDir, node.id);
+        return holdsStoreFiles(dir) ? dir : null;
+      } catch {
+        return null;
+      }
     }
 
     function heldElsewhere(err: unknown): err is TwinError {

@@ -48,6 +48,14 @@ describe("twin-registry: switched to memory", function () {
     assert.equal(helper.getNode("reg").use().get("pump-1").attributes.site, "north");
   });
 
+  it("opens in memory under an id that could not name a store directory (an imported flow's), saying nothing", async function () {
+    const f = twinFlow("memory").map((n) => (n.id === "reg" ? { ...n, id: "odd..id" } : n.registry === "reg" ? { ...n, registry: "odd..id" } : n));
+    await load(f);
+    const created = await exchange("t", "out", { twinId: "pump-1", payload: {} });
+    assert.equal(created.kind, "ok", JSON.stringify(created.msg.error));
+    assert.deepEqual(warnings(), []);
+  });
+
   it("says nothing when there is nothing on disk", async function () {
     await load(twinFlow("memory"));
     helper.getNode("reg").use();
