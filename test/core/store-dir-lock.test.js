@@ -3,15 +3,20 @@
  * One process at a time writes a store directory (src/core/store/dir-lock.ts). What a restart
  * relies on: a lock whose process is gone, or whose pid now belongs to another program (a reboot,
  * a container started again), is taken over without anyone deleting it; a lock held by a process
- * that runs is refused, naming it.
+ * that runs is refused, naming it. A holder it cannot look up (another host name: a container on
+ * the same volume, a machine on a network share; another boot) keeps the lock while it refreshes
+ * it, and one taken over all the same writes and acknowledges nothing more.
  */
 const assert = require("assert");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { spawn } = require("child_process");
+const { spawn, execFile } = require("child_process");
 const { FileStore } = require("../../nodes/lib/core/store/file-store");
-const { useStoreDirs, freshDir } = require("./store-support");
+const { LEASE } = require("../../nodes/lib/core/store/dir-lock");
+const { useStoreDirs, freshDir, openRegistry, durable, journalEntries, waitFor } = require("./store-support");
+
+const LIB = path.join(__dirname, "../../nodes/lib/core");
 
 /** Field 22 of /proc/<pid>/stat (start time since boot), as the lock records it; null off Linux. */
 function startOf(pid) {
@@ -40,9 +45,11 @@ describe("core/store: the directory's lock", function () {
   this.timeout(20000);
   useStoreDirs("store-lock");
   let child = null;
+  const lease = { ...LEASE };
   afterEach(() => {
     if (child) child.kill("SIGKILL");
     child = null;
+    Object.assign(LEASE, lease);
   });
 
   /** A process that runs until killed: the other holder. */
@@ -76,17 +83,6 @@ describe("core/store: the directory's lock", function () {
     const store = new FileStore({ dir, mode: "strict" });
     store.recover();
     await store.close();
-  });
-
-  it("takes over a lock written on another host or before this boot", async () => {
-    const pid = await otherProcess();
-    for (const holder of [{ host: "another-host" }, { boot: "another-boot" }]) {
-      const dir = freshDir(`stale-${Object.keys(holder)[0]}`);
-      writeLock(dir, { pid, started: startOf(pid) ?? undefined, ...holder });
-      const store = new FileStore({ dir, mode: "strict" });
-      store.recover();
-      await store.close();
-    }
   });
 
   it("takes over a lock copied with the directory (a backup made while Node-RED ran, started elsewhere)", async () => {
@@ -148,5 +144,158 @@ describe("core/store: the directory's lock", function () {
     assert.equal(fs.existsSync(path.join(dir, "lock")), true, "still held by the first store");
     await a.close();
     assert.equal(fs.existsSync(path.join(dir, "lock")), false);
+  });
+  describe("held by a process it cannot look up (another host name or boot)", function () {
+    /** This test's monotonic clock for the lease: moved by hand, not by waiting. */
+    let clock = 0;
+    beforeEach(() => {
+      LEASE.now = () => clock;
+    });
+
+    const lockOf = (dir) => JSON.parse(fs.readFileSync(path.join(dir, "lock"), "utf8"));
+    const setTime = (dir, ms) => fs.utimesSync(path.join(dir, "lock"), new Date(ms), new Date(ms));
+    const open = (dir) => {
+      const store = new FileStore({ dir, mode: "strict" });
+      store.recover();
+      return store;
+    };
+
+    it("waits while the holder refreshes its lock, however long, saying who holds it and when it is taken over; takes it once the lock goes the expiry without a refresh", async () => {
+      const pid = await otherProcess();
+      const holders = {
+        "another host (a container on the same volume)": { host: "another-host" },
+        // Containers are often pid 1 each: that is not this process.
+        "another host, with this pid": { host: "another-host", pid: process.pid },
+      };
+      if (bootId()) holders["another boot (a machine of the same name)"] = { boot: "another-boot" };
+      for (const [name, holder] of Object.entries(holders)) {
+        const dir = freshDir("lease");
+        writeLock(dir, { pid, started: startOf(pid) ?? undefined, ...holder });
+        const owner = holder.pid ?? pid;
+        const refused = (err) => {
+          assert.strictEqual(err.code, "store-unavailable", `${name}: ${err.message}`);
+          assert.strictEqual(err.params.holder, owner, "the registry tries again (twin-registry.ts, retryLocal)");
+          assert.match(err.message, new RegExp(`in use by another process \\(pid ${owner} on ${holder.host ?? os.hostname()}, `));
+          assert.match(err.message, /taken over if its lock is not refreshed within 20 s/);
+          return true;
+        };
+        assert.throws(() => open(dir), refused, name);
+        // Refreshed between every look, each far past the expiry by this clock: a live holder.
+        for (let i = 1; i <= 3; i++) {
+          clock += 3 * LEASE.expiryMs;
+          setTime(dir, Date.now() - i * 1000);
+          assert.throws(() => open(dir), refused, `${name}: look ${i}`);
+        }
+        clock += LEASE.expiryMs - 1;
+        assert.throws(() => open(dir), refused, `${name}: not refreshed, but not yet for the expiry`);
+        clock += 1;
+        const store = open(dir);
+        assert.notStrictEqual(lockOf(dir).token, "theirs", `${name}: taken over once not refreshed for the expiry`);
+        await store.close();
+      }
+    });
+
+    it("takes over at once a lock from another host last refreshed long before by this machine's clock (a machine off since), not one refreshed lately", async () => {
+      const stale = freshDir("lease-stale");
+      writeLock(stale, { pid: 4242, host: "another-host" });
+      setTime(stale, Date.now() - 2 * LEASE.staleMs);
+      const store = open(stale);
+      assert.strictEqual(lockOf(stale).pid, process.pid);
+      await store.close();
+
+      const recent = freshDir("lease-recent");
+      // Taken long ago, refreshed a minute ago: a clock a minute off, or a look just before the refresh.
+      writeLock(recent, { pid: 4242, host: "another-host", since: Date.now() - 2 * LEASE.staleMs });
+      setTime(recent, Date.now() - 60000);
+      assert.throws(() => open(recent), /in use by another process \(pid 4242 on another-host/);
+    });
+
+    it("a holder taken over refuses changes, naming the process that took the store over; the changes it acknowledged before, and those the other made, survive", async () => {
+      LEASE.refreshMs = 20;
+      const dir = freshDir("fenced");
+      const { reg, store } = openRegistry(dir, { mode: "strict" });
+      for (let i = 0; i < 20; i++) {
+        reg.create(`a-${i}`);
+        assert.ifError(await durable(reg));
+      }
+      // The other process (its lease check found this one's lock not refreshed: a paused machine):
+      // it waits for a line, then opens the store, makes 20 changes and closes.
+      const script = `
+        const { TwinRegistry } = require(${JSON.stringify(path.join(LIB, "registry"))});
+        const { FileStore } = require(${JSON.stringify(path.join(LIB, "store/file-store"))});
+        process.stdin.once("data", async () => {
+          const reg = new TwinRegistry({ store: new FileStore({ dir: ${JSON.stringify(dir)}, mode: "strict" }) });
+          reg.open();
+          for (let i = 0; i < 20; i++) {
+            reg.create("b-" + i);
+            await new Promise((resolve, reject) => reg.whenDurable((err) => (err ? reject(err) : resolve())));
+          }
+          await reg.close();
+          process.exit(0);
+        });`;
+      child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "ignore", "inherit"] });
+      await new Promise((resolve) => child.once("spawn", resolve));
+      // Its takeover: the lock names it now (replaced whole, as a takeover makes it).
+      const next = path.join(dir, "lock.next");
+      fs.writeFileSync(next, JSON.stringify({ pid: child.pid, host: os.hostname(), boot: bootId(), since: Date.now(), token: "theirs" }));
+      fs.renameSync(next, path.join(dir, "lock"));
+      await waitFor(() => !store.health().ok, "the store to find its lock taken over", 15000);
+      const reason = new RegExp(`another process \\(pid ${child.pid} on ${os.hostname()}\\) took .* over`);
+      assert.match(store.health().error, reason);
+
+      child.stdin.write("go\n");
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      child = null;
+      assert.strictEqual(code, 0, "the other process made and closed its changes");
+      assert.throws(() => reg.create("a-late"), (err) => err.code === "store-unavailable" && reason.test(err.message));
+      await reg.close().catch(() => undefined);
+
+      const { reg: after, warnings } = openRegistry(dir, { mode: "strict" });
+      assert.deepStrictEqual(warnings, []);
+      const want = [...Array(20).keys()].flatMap((i) => [`a-${i}`, `b-${i}`]).sort();
+      assert.deepStrictEqual([...after.ids()].sort(), want);
+    });
+
+    it("a write after the refreshes ran late (the event loop held up) checks the lock first: taken over meanwhile, nothing is written", async () => {
+      LEASE.refreshMs = 60000; // the refresh timer does not run in this test: only the write's check
+      const dir = freshDir("late");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      reg.create("a");
+      assert.ifError(await durable(reg));
+      writeLock(dir, { pid: 4242, host: "another-host" });
+      clock += 2 * LEASE.refreshMs + 1;
+      reg.create("b");
+      const err = await durable(reg);
+      assert.ok(err && err.code === "store-unavailable" && /another process \(pid 4242 on another-host\) took .* over/.test(err.message), String(err));
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"], "b is not written into the directory the other process writes");
+    });
+  });
+
+  it("refreshes its lock while open, not after close, and does not keep the process alive", async () => {
+    const dirs = [freshDir("refresh"), freshDir("left-open")];
+    const script = `
+      const fs = require("fs");
+      const { FileStore } = require(${JSON.stringify(path.join(LIB, "store/file-store"))});
+      const { LEASE } = require(${JSON.stringify(path.join(LIB, "store/dir-lock"))});
+      LEASE.refreshMs = 10;
+      const [dir, other] = ${JSON.stringify(dirs)};
+      const lock = dir + "/lock";
+      (async () => {
+        const store = new FileStore({ dir, mode: "strict" });
+        store.recover();
+        const past = new Date(Date.now() - 3600e3);
+        fs.utimesSync(lock, past, past);
+        while (fs.statSync(lock).mtimeMs === past.getTime()) await new Promise((r) => setTimeout(r, 5));
+        await store.close();
+        // A refresh still running would make the lock again (as after the directory was deleted).
+        await new Promise((r) => setTimeout(r, 20 * LEASE.refreshMs));
+        console.log(JSON.stringify({ refreshed: true, lockAfterClose: fs.existsSync(lock) }));
+        // Left open: its lease alone must not keep this process running.
+        new FileStore({ dir: other, mode: "strict" }).recover();
+      })();`;
+    const out = await new Promise((resolve, reject) => {
+      execFile(process.execPath, ["-e", script], { timeout: 15000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    assert.deepStrictEqual(JSON.parse(out), { refreshed: true, lockAfterClose: false });
   });
 });

@@ -7,17 +7,28 @@
  * every change one of them acknowledged could be lost (20 of 40 acknowledged strict changes in
  * the run that found it), with no word while both ran.
  *
- * `<dir>/lock` names its holder. A holder counts as live only when it is this host (same name,
- * same boot), its process exists, and, where /proc says, that process started when the lock says:
- * a lock left by a crash (kill -9, power cut, a container recreated) is taken over at once, so a
- * restart never waits and never needs the user to delete anything. Stores of one process share
- * the lock (a redeploy, a migration reading the directory): it goes when the last one closes.
+ * `<dir>/lock` names its holder. A holder this process can look up (this host name, this boot)
+ * counts as live only when its process exists and, where /proc says, started when the lock says: a
+ * lock left by a crash (kill -9, a container restarted) is taken over at once, so such a restart
+ * never waits and never needs the user to delete anything. Stores of one process share the lock (a
+ * redeploy, a migration reading the directory): it goes when the last one closes.
  *
- * Not covered: a holder under another host name (a second container on the same volume, another
- * machine on a network share) cannot be looked up, so its lock counts as a crash's and is taken
- * over; both then write, each into a journal of its own, and recovery skips one's entries. Telling
- * such a holder apart from a crash needs a lock it refreshes (a heartbeat), at the cost of a wait
- * after a crash in a container made again.
+ * A holder under another host name (a second container on the same volume: containers share the
+ * boot id, not the host name nor the pids; another machine on a network share) or from another boot
+ * (this machine before a power cut, or another machine of the same name) cannot be looked up. Its
+ * lock is a lease: the holder sets the file's mtime every LEASE.refreshMs, and another process takes
+ * the lock over only once it has seen it unchanged for LEASE.expiryMs by its own monotonic clock
+ * (the holder's clock and a network share's may be off: a change is trusted, a time is not), or at
+ * once when its last refresh is older than LEASE.staleMs by this machine's clock (no clock that is
+ * set at all is that far off). A start after a crash in a container made again, or after a reboot,
+ * waits for that: about 20 s. A holder taken over all the same (its event loop held up, its machine
+ * paused past the expiry) finds another token at its next refresh, or before its next write when
+ * refreshes ran late, and writes nothing more: its store refuses changes (file-store.ts, takenOver).
+ *
+ * Still not covered: two machines whose clocks are more than LEASE.staleMs apart (a live lock looks
+ * abandoned); a holder paused in the middle of a write, after its last check (its bytes land after
+ * the takeover); a directory reached by two paths on one host name and boot (a bind mount), which
+ * counts as a copy; network file systems that do not revalidate a file at open (NFS `nocto`).
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -26,6 +37,14 @@ import { randomBytes } from "crypto";
 import { TwinError } from "../errors";
 
 export const LOCK_FILE = "lock";
+
+/**
+ * The lease. A refresh costs an open, a read and a futimes per directory; the expiry is four
+ * refreshes, so that timers held up by a busy event loop do not lose the lock, and short, for a
+ * start after a crash in a new container waits for it. Tests shorten them, and time observations
+ * by a clock of their own (`now`, monotonic).
+ */
+export const LEASE = { refreshMs: 5000, expiryMs: 20000, staleMs: 10 * 60000, now: () => performance.now() };
 
 interface Holder {
   /** The directory's real path: a copy of it (a backup taken while running) is another directory. */
@@ -40,8 +59,22 @@ interface Holder {
   token: string;
 }
 
-/** Directories this process holds, by resolved path: how many stores share each. */
-const held = new Map<string, { token: string; count: number }>();
+/** A directory this process holds, shared by its stores. */
+interface Held {
+  me: Holder;
+  count: number;
+  timer: NodeJS.Timeout;
+  /** When (LEASE.now) the lock was last found this process's and refreshed. */
+  refreshed: number;
+  /** Why the lock is not this process's any more (another process took it over). */
+  lostTo: string | null;
+  listeners: Set<(reason: string) => void>;
+}
+
+/** Directories this process holds, by resolved path. */
+const held = new Map<string, Held>();
+/** The lock of a holder this process cannot look up, as first seen unchanged (LEASE.now), by directory. */
+const seen = new Map<string, { mark: string; at: number }>();
 
 function readText(file: string): string | undefined {
   try {
@@ -73,24 +106,28 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Another process that is running now holds the lock of `dir` (a real path). */
-function liveOther(holder: Partial<Holder>, dir: string): holder is Holder {
-  if (typeof holder.dir === "string" && holder.dir !== dir) return false;
-  if (!Number.isSafeInteger(holder.pid) || (holder.pid as number) <= 0 || holder.pid === process.pid) return false;
-  if (holder.host !== os.hostname()) return false;
+/**
+ * The holder of `dir`'s lock (`dir` a real path): "live", another process that runs now; "gone", a
+ * process that stopped (a crash's leftover), or nobody (a copy of the directory, a torn lock);
+ * "unknown", a holder on another host name or from another boot, which only its lease tells of.
+ */
+function judge(holder: Partial<Holder>, dir: string): "live" | "gone" | "unknown" {
+  if (!Number.isSafeInteger(holder.pid) || (holder.pid as number) <= 0) return "gone";
+  // Before the path: another machine or container may mount the same directory elsewhere.
+  if (holder.host !== os.hostname()) return "unknown";
   const boot = bootId();
-  if (boot && holder.boot && boot !== holder.boot) return false;
-  // Without a boot id: a lock from before this machine started is a reboot's leftover.
-  if (!boot && typeof holder.since === "number" && holder.since < Date.now() - os.uptime() * 1000 - 60000) return false;
-  if (!alive(holder.pid as number)) return false;
+  if (boot && holder.boot && boot !== holder.boot) return "unknown";
+  // Without a boot id: a lock from before this machine started is a reboot's, or another machine's of this name.
+  if (!boot && typeof holder.since === "number" && holder.since < Date.now() - os.uptime() * 1000 - 60000) return "unknown";
+  if (typeof holder.dir === "string" && holder.dir !== dir) return "gone";
+  // This pid, yet not taken by this process: a container started again (as pid 1 again).
+  if (holder.pid === process.pid || !alive(holder.pid as number)) return "gone";
   const started = startOf(holder.pid as number);
-  if (started && holder.started && started !== holder.started) return false;
-  return true;
+  if (started && holder.started && started !== holder.started) return "gone";
+  return "live";
 }
 
-function readHolder(file: string): Partial<Holder> | null {
-  const text = readText(file);
-  if (text === undefined) return null;
+function parseHolder(text: string): Partial<Holder> {
   try {
     const parsed = JSON.parse(text) as unknown;
     return parsed && typeof parsed === "object" ? (parsed as Partial<Holder>) : {};
@@ -99,18 +136,123 @@ function readHolder(file: string): Partial<Holder> | null {
   }
 }
 
+interface Found {
+  holder: Partial<Holder>;
+  /** Changes whenever the lock is refreshed or replaced. */
+  mark: string;
+  mtimeMs: number;
+}
+
 /**
- * Takes the directory's lock for this process, or throws `store-unavailable` naming the live
- * process that holds it. File-system errors (a read-only disk) are thrown as they are.
+ * The lock file's holder and time, or null when there is none. Opened before it is looked at: an
+ * NFS client revalidates a file at open (close-to-open), where a stat may answer from a cache up to
+ * a minute old, and a lease seen unchanged in a cache would look expired.
  */
-export function lockDir(dir: string): void {
-  const key = path.resolve(dir);
-  const mine = held.get(key);
-  const file = path.join(key, LOCK_FILE);
-  if (mine && readHolder(file)?.token === mine.token) {
-    mine.count++;
-    return;
+function readLock(file: string): Found | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return null;
   }
+  try {
+    const mtimeMs = fs.fstatSync(fd).mtimeMs;
+    const text = fs.readFileSync(fd, "utf8").trim();
+    return { holder: parseHolder(text), mark: `${mtimeMs} ${text}`, mtimeMs };
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The lease of a holder this process cannot look up has run out: this process saw its lock
+ * unchanged for the expiry, by its own clock, over the tries it made (the registry tries every
+ * 5 s), or the lock's time is so old by this machine's clock that no clock is that wrong.
+ */
+function expired(key: string, found: Found): boolean {
+  if (Date.now() - found.mtimeMs > LEASE.staleMs) return true;
+  const now = LEASE.now();
+  const last = seen.get(key);
+  if (last?.mark !== found.mark) {
+    seen.set(key, { mark: found.mark, at: now });
+    return false;
+  }
+  return now - last.at >= LEASE.expiryMs;
+}
+
+function inUse(key: string, holder: Partial<Holder>, more = ""): TwinError {
+  const since = Number.isFinite(holder.since) ? new Date(holder.since as number).toISOString() : "?";
+  return new TwinError("store-unavailable", {
+    reason: `${key} is in use by another process (pid ${holder.pid} on ${holder.host}, since ${since})${more}; two processes writing one registry lose each other's changes. Stop the other Node-RED, or give this one a user directory of its own`,
+    holder: holder.pid as number,
+  });
+}
+
+/** This process's lock on a directory, shared by the stores of the process that use it. */
+export interface DirLock {
+  /**
+   * Whether the lock is still this process's. Free while refreshes run on time; after a late one
+   * (the event loop was held up) the lock is read and refreshed first: another process may have
+   * taken it over meanwhile, and then nothing may be written.
+   */
+  holds(): boolean;
+  /** Lets the lock go once the last store of this process on the directory releases it. */
+  release(): void;
+}
+
+/**
+ * Takes the directory's lock for this process, or throws `store-unavailable` naming the process
+ * that holds it. File-system errors (a read-only disk) are thrown as they are. `onLost` hears
+ * when another process takes the lock over (this one looked gone to it).
+ */
+export function lockDir(dir: string, onLost: (reason: string) => void): DirLock {
+  const key = path.resolve(dir);
+  const file = path.join(key, LOCK_FILE);
+  let entry = held.get(key);
+  if (!entry || readLock(file)?.holder.token !== entry.me.token) {
+    // Not held yet, or its file went with the directory (deleted while in use) and is made again.
+    const me = take(key, file);
+    if (entry) entry.me = me;
+    else {
+      const fresh: Held = { me, count: 0, refreshed: 0, lostTo: null, listeners: new Set(), timer: setInterval(() => refresh(key, fresh), LEASE.refreshMs) };
+      // The lease must not keep Node-RED running once everything else has stopped.
+      fresh.timer.unref();
+      held.set(key, (entry = fresh));
+    }
+    entry.refreshed = LEASE.now();
+  }
+  const mine = entry;
+  mine.count++;
+  const listener = (reason: string) => onLost(reason);
+  mine.listeners.add(listener);
+  let released = false;
+  return {
+    holds() {
+      if (!mine.lostTo && LEASE.now() - mine.refreshed > 2 * LEASE.refreshMs) refresh(key, mine);
+      return !mine.lostTo;
+    },
+    release() {
+      if (released) return;
+      released = true;
+      mine.listeners.delete(listener);
+      if (--mine.count > 0 || held.get(key) !== mine) return;
+      held.delete(key);
+      clearInterval(mine.timer);
+      // Taken over meanwhile (this process looked dead to another one): the file is theirs.
+      if (readLock(file)?.holder.token !== mine.me.token) return;
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // A read-only disk: the next start finds this process gone and takes it over.
+      }
+    },
+  };
+}
+
+/** Makes the lock file naming this process, taking over a holder that is gone or whose lease ran out. */
+function take(key: string, file: string): Holder {
   const real = fs.realpathSync(key);
   const me: Holder = { dir: real, pid: process.pid, host: os.hostname(), since: Date.now(), token: randomBytes(8).toString("hex") };
   const boot = bootId();
@@ -119,22 +261,61 @@ export function lockDir(dir: string): void {
   if (started) me.started = started;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (create(file, me)) {
-      held.set(key, { token: me.token, count: (mine?.count ?? 0) + 1 });
-      return;
+      seen.delete(key);
+      return me;
     }
-    const holder = readHolder(file);
-    if (holder === null) continue; // gone meanwhile: try again
-    if (liveOther(holder, real)) {
-      const since = Number.isFinite(holder.since) ? new Date(holder.since).toISOString() : "?";
-      throw new TwinError("store-unavailable", {
-        reason: `${key} is in use by another process (pid ${holder.pid} on ${holder.host}, since ${since}); two processes writing one registry lose each other's changes. Stop the other Node-RED, or give this one a user directory of its own`,
-        holder: holder.pid,
-      });
+    const found = readLock(file);
+    if (found === null) continue; // gone meanwhile: try again
+    const holder = found.holder;
+    const state = judge(holder, real);
+    if (state === "live") throw inUse(key, holder);
+    if (state === "unknown" && !expired(key, found)) {
+      throw inUse(key, holder, `, which this process cannot look up (another host name or boot): it is taken over if its lock is not refreshed within ${LEASE.expiryMs / 1000} s`);
     }
-    // Left by a process that is gone: removed, unless another process took it over meanwhile.
-    if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true });
+    // Left by a process that is gone: removed, unless another process took it over or refreshed it meanwhile.
+    if (readLock(file)?.mark === found.mark) fs.rmSync(file, { force: true });
   }
   throw new TwinError("store-unavailable", { reason: `${file} changed hands while this process tried to take it` });
+}
+
+/**
+ * Every LEASE.refreshMs while held: a lock that still names this process gets the time now; one
+ * deleted (with its directory, which the store makes again) is made again unless another process
+ * was quicker; one naming another process was taken over, and the stores hear so.
+ */
+function refresh(key: string, entry: Held): void {
+  const file = path.join(key, LOCK_FILE);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return;
+    try {
+      if (create(file, entry.me)) entry.refreshed = LEASE.now();
+    } catch {
+      // The directory is gone too: the store makes it again, and the lock with it.
+    }
+    return;
+  }
+  try {
+    const holder = parseHolder(fs.readFileSync(fd, "utf8"));
+    if (holder.token !== entry.me.token) return lost(key, entry, holder);
+    // The fd just read: a lock replaced meanwhile is not the one refreshed.
+    const now = new Date();
+    fs.futimesSync(fd, now, now);
+    entry.refreshed = LEASE.now();
+  } catch {
+    // The disk fails now: the journal's writes say so. The lease runs out only if this lasts.
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function lost(key: string, entry: Held, holder: Partial<Holder>): void {
+  clearInterval(entry.timer);
+  if (held.get(key) === entry) held.delete(key);
+  entry.lostTo = `another process (pid ${holder.pid ?? "?"} on ${holder.host ?? "?"}) took ${key} over: to it this process looked gone (its lock not refreshed for ${LEASE.expiryMs / 1000} s: an event loop held up, a machine paused), or the lock file was deleted. Changes are refused here so that two processes do not write one registry; stop one of them, and restart this one to read what the other wrote`;
+  for (const listener of [...entry.listeners]) listener(entry.lostTo);
 }
 
 /**
@@ -161,22 +342,5 @@ function create(file: string, holder: Holder): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
-  }
-}
-
-/** Lets the lock go once the last store of this process on the directory closes. */
-export function unlockDir(dir: string): void {
-  const key = path.resolve(dir);
-  const mine = held.get(key);
-  if (!mine) return;
-  if (--mine.count > 0) return;
-  held.delete(key);
-  const file = path.join(key, LOCK_FILE);
-  // Taken over meanwhile (this process looked dead to another one): the file is theirs.
-  if (readHolder(file)?.token !== mine.token) return;
-  try {
-    fs.rmSync(file, { force: true });
-  } catch {
-    // A read-only disk: the next start finds this process gone and takes it over.
   }
 }

@@ -26,7 +26,7 @@ import { JournalEntry, TwinRecord, writeReadingLine } from "../journal";
 import { Store, Recovered, RecoveryVisitor, StoreHealth, SnapshotSource } from "./store";
 import { LineQueue } from "./line-queue";
 import { DERIVED, DERIVED_SECTIONS } from "../sections";
-import { lockDir, unlockDir } from "./dir-lock";
+import { DirLock, lockDir } from "./dir-lock";
 
 /** The asynchronous calls the write path makes; tests pass a wrapper that fails on demand. */
 export interface FileIO {
@@ -131,8 +131,13 @@ export class FileStore implements Store {
   private compacting: Promise<void> | null = null;
   private snapshotBytes = 0;
   private healthListeners: Array<(h: StoreHealth) => void> = [];
-  /** This store holds the directory's lock (dir-lock.ts): not yet while the disk refuses writes. */
-  private locked = false;
+  /** This store's hold on the directory's lock (dir-lock.ts): none yet while the disk refuses writes. */
+  private dirLock: DirLock | null = null;
+  /**
+   * Another process took the directory's lock over (`takenOver`): `failure` says so for good, and
+   * nothing is written any more.
+   */
+  private fenced = false;
   /**
    * The journal was deleted while in use (its directory with it, perhaps): what it held is only in
    * memory. Changes are taken but acknowledged only once a snapshot of memory is on disk
@@ -183,15 +188,53 @@ export class FileStore implements Store {
   }
 
   private lock(): void {
-    if (this.locked) return;
-    lockDir(this.dir);
-    this.locked = true;
+    if (this.dirLock) return;
+    this.dirLock = lockDir(this.dir, (reason) => this.takenOver(reason));
   }
 
   private unlock(): void {
-    if (!this.locked) return;
-    this.locked = false;
-    unlockDir(this.dir);
+    const held = this.dirLock;
+    this.dirLock = null;
+    held?.release();
+  }
+
+  /** The directory is still this store's to write: checked before a write, and before it is acknowledged. */
+  private stillOurs(): boolean {
+    return !this.fenced && (!this.dirLock || this.dirLock.holds());
+  }
+
+  /**
+   * Another process took the directory over: this one looked gone to it (its event loop held up,
+   * its machine paused, past the lock's expiry). It has read the journal and writes its own now,
+   * so whatever this store wrote from here on would be lost at the next start, or make that
+   * process's changes lost. The store fails as on a disk error (health, changes refused, waiters
+   * told), but for good: no retry, no journal made again, no snapshot. What was acknowledged
+   * before is in the journal that process read.
+   */
+  private takenOver(reason: string): void {
+    if (this.fenced || this.closed) return;
+    this.fenced = true;
+    this.lost = false;
+    for (const t of [this.timer, this.retryTimer]) if (t) clearTimeout(t);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = this.retryTimer = null;
+    this.immediate = null;
+    const waiters = this.inflightWaiters.concat(this.pendingWaiters, this.lostWaiters);
+    this.inflightWaiters = [];
+    this.pendingWaiters = [];
+    this.lostWaiters = [];
+    this.failure = new Error(reason);
+    this.emitHealth();
+    const error = new TwinError("store-unavailable", { reason });
+    for (const w of waiters) w(error);
+  }
+
+  /** A batch written while the directory was taken over: never acknowledged (its waiters were told). */
+  private dropped(batch: Buffer): void {
+    this.pending.written(batch);
+    this.inflight = false;
+    this.inflightEntries = 0;
+    this.settled();
   }
 
   private recoverLocked(visit: RecoveryVisitor | undefined, lockError: Error | null): Recovered {
@@ -471,6 +514,7 @@ export class FileStore implements Store {
     this.immediate = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.fenced) return;
     if (this.inflight || this.cutting) {
       if (this.failure) this.scheduleRetry();
       return;
@@ -481,6 +525,8 @@ export class FileStore implements Store {
     }
     const fd = this.fd as number;
     if (this.pending.empty) return;
+    // Nothing is written, nor cut back, into a directory another process has taken over.
+    if (!this.stillOurs()) return;
     if (this.needsCutBack) return this.cutBack(fd, () => this.writeBatch());
     const buffer = this.pending.take();
     this.inflightEntries = this.pendingEntries;
@@ -491,8 +537,11 @@ export class FileStore implements Store {
     this.inflightWaiters = this.inflightWaiters.concat(this.pendingWaiters);
     this.pendingWaiters = [];
     writeFully(this.io, fd, buffer, 0, (err) => {
+      if (this.fenced) return this.dropped(buffer);
       if (err) return this.failed(buffer, err);
       this.io.fdatasync(fd, (syncErr) => {
+        // Taken over while this batch was written (the lease ran out meanwhile): not acknowledged.
+        if (!this.stillOurs()) return this.dropped(buffer);
         if (syncErr) return this.failed(buffer, syncErr);
         const changed = changedUnder(fd, this.offset + buffer.length);
         if (changed) return this.journalLost(buffer, changed);
@@ -605,6 +654,7 @@ export class FileStore implements Store {
     this.io.ftruncate(fd, this.offset, (err) => {
       this.cutting = false;
       this.settled();
+      if (this.fenced) return;
       if (err) {
         this.failure = err;
         this.scheduleRetry();
@@ -616,7 +666,7 @@ export class FileStore implements Store {
   }
 
   private scheduleRetry(): void {
-    if (this.closed || this.retryTimer) return;
+    if (this.closed || this.retryTimer || this.fenced) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.writeBatch();
@@ -717,6 +767,7 @@ export class FileStore implements Store {
       let done = false;
       while (!done) {
         if (this.closed) throw new Error("store closed during snapshot");
+        if (!this.stillOurs()) throw this.failure as Error;
         const chunk = this.timed(() => {
           const started = performance.now();
           let size = 0;
@@ -744,6 +795,8 @@ export class FileStore implements Store {
       const closing = fd;
       fd = null;
       await call((cb) => fs.close(closing, cb));
+      // Not into a directory another process has taken over (it may be writing a snapshot of its own).
+      if (!this.stillOurs()) throw this.failure as Error;
       await call((cb) => fs.rename(tmp, path.join(this.dir, name), cb));
       await syncDir(this.dir);
       // Read back what the disk holds before anything older is let go.
@@ -757,10 +810,12 @@ export class FileStore implements Store {
         const open = fd;
         fs.close(open, () => undefined);
       }
-      fs.rm(tmp, { force: true }, () => undefined);
+      if (!this.fenced) fs.rm(tmp, { force: true }, () => undefined);
       this.stats.journalBytes += journalBytes;
       throw err;
     }
+    // Taken over while it was read back: nothing is healed, and nothing deleted in the other's directory.
+    if (!this.stillOurs()) throw this.failure as Error;
     this.trusted.add(name);
     if (rewriting) {
       this.lost = false;
@@ -858,8 +913,8 @@ export class FileStore implements Store {
 /**
  * What happened to the journal open at `fd` behind this store's back, or null: its name is gone
  * (deleted), or its size is not what this store wrote (cut short by someone, or written by another
- * process). A second Node-RED the lock could not see (another host name) is caught only when it
- * appends to this journal; one that opened its own journal is not seen here.
+ * process). A second Node-RED the lock did not keep out (dir-lock.ts: what it does not cover) is
+ * caught only when it appends to this journal; one that opened its own journal is not seen here.
  */
 function changedUnder(fd: number, size: number): string | null {
   let stat: fs.Stats;
