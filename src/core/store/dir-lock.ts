@@ -230,6 +230,7 @@ export function lockDir(dir: string, onLost: (reason: string) => void): DirLock 
   let released = false;
   return {
     holds() {
+      // Two periods: a takeover needs the lock unchanged for the expiry, twice as long.
       if (!mine.lostTo && LEASE.now() - mine.refreshed > 2 * LEASE.refreshMs) refresh(key, mine);
       return !mine.lostTo;
     },
@@ -297,18 +298,22 @@ function refresh(key: string, entry: Held): void {
     }
     return;
   }
+  let holder: Partial<Holder>;
   try {
-    const holder = parseHolder(fs.readFileSync(fd, "utf8"));
-    if (holder.token !== entry.me.token) return lost(key, entry, holder);
-    // The fd just read: a lock replaced meanwhile is not the one refreshed.
-    const now = new Date();
-    fs.futimesSync(fd, now, now);
-    entry.refreshed = LEASE.now();
+    holder = parseHolder(fs.readFileSync(fd, "utf8"));
+    if (holder.token === entry.me.token) {
+      // The fd just read: a lock replaced meanwhile is not the one refreshed.
+      const now = new Date();
+      fs.futimesSync(fd, now, now);
+      entry.refreshed = LEASE.now();
+      return;
+    }
   } catch {
-    // The disk fails now: the journal's writes say so. The lease runs out only if this lasts.
+    return; // the disk fails now: the journal's writes say so; the lease runs out only if this lasts
   } finally {
     fs.closeSync(fd);
   }
+  lost(key, entry, holder);
 }
 
 function lost(key: string, entry: Held, holder: Partial<Holder>): void {
