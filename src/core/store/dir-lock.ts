@@ -14,18 +14,19 @@
  * redeploy, a migration reading the directory): it goes when the last one closes.
  *
  * A holder under another host name (a second container on the same volume: containers share the
- * boot id, not the host name nor the pids; another machine on a network share) or from another boot
- * (this machine before a power cut, or another machine of the same name) cannot be looked up. Its
+ * boot id, not the host name nor the pids; another machine on a network share) cannot be looked up. Its
  * lock is a lease: the holder sets the file's mtime every LEASE.refreshMs, and another process takes
  * the lock over only once it has seen it unchanged for LEASE.expiryMs by its own monotonic clock
  * (the holder's clock and a network share's may be off: a change is trusted, a time is not), or at
  * once when its last refresh is older than LEASE.staleMs by this machine's clock (no clock that is
- * set at all is that far off). A start after a crash in a container made again, or after a reboot,
- * waits for that: about 20 s. A holder taken over all the same (its event loop held up, its machine
+ * set at all is that far off). A start after a crash in a container made again (a new host name)
+ * waits for that: about 20 s. A lock of this host name from before this boot is this machine's own,
+ * left by a power cut, and taken over at once. A holder taken over all the same (its event loop held up, its machine
  * paused past the expiry) finds another token at its next refresh, or before its next write when
  * refreshes ran late, and writes nothing more: its store refuses changes (file-store.ts, takenOver).
  *
- * Still not covered: two machines whose clocks are more than LEASE.staleMs apart (a live lock looks
+ * Still not covered: two machines of one host name on one network directory (each takes the other's
+ * lock for its own from before a reboot); two machines whose clocks are more than LEASE.staleMs apart (a live lock looks
  * abandoned); a holder paused in the middle of a write, after its last check (its bytes land after
  * the takeover); a directory reached by two paths on one host name and boot (a bind mount), which
  * counts as a copy; network file systems that do not revalidate a file at open (NFS `nocto`).
@@ -109,16 +110,19 @@ function alive(pid: number): boolean {
 /**
  * The holder of `dir`'s lock (`dir` a real path): "live", another process that runs now; "gone", a
  * process that stopped (a crash's leftover), or nobody (a copy of the directory, a torn lock);
- * "unknown", a holder on another host name or from another boot, which only its lease tells of.
+ * "unknown", a holder on another host name, which only its lease tells of.
  */
 function judge(holder: Partial<Holder>, dir: string): "live" | "gone" | "unknown" {
   if (!Number.isSafeInteger(holder.pid) || (holder.pid as number) <= 0) return "gone";
   // Before the path: another machine or container may mount the same directory elsewhere.
   if (holder.host !== os.hostname()) return "unknown";
+  // This host name from before this boot: this machine's own lock, left by a power cut or a crash.
+  // Two machines of one name on one network directory would take each other's over (see above):
+  // a lease here would make every start after a power cut wait for it, the commonest restart there is.
   const boot = bootId();
-  if (boot && holder.boot && boot !== holder.boot) return "unknown";
-  // Without a boot id: a lock from before this machine started is a reboot's, or another machine's of this name.
-  if (!boot && typeof holder.since === "number" && holder.since < Date.now() - os.uptime() * 1000 - 60000) return "unknown";
+  if (boot && holder.boot && boot !== holder.boot) return "gone";
+  // Without a boot id: a lock from before this machine started.
+  if (!boot && typeof holder.since === "number" && holder.since < Date.now() - os.uptime() * 1000 - 60000) return "gone";
   if (typeof holder.dir === "string" && holder.dir !== dir) return "gone";
   // This pid, yet not taken by this process: a container started again (as pid 1 again).
   if (holder.pid === process.pid || !alive(holder.pid as number)) return "gone";
@@ -271,7 +275,7 @@ function take(key: string, file: string): Holder {
     const state = judge(holder, real);
     if (state === "live") throw inUse(key, holder);
     if (state === "unknown" && !expired(key, found)) {
-      throw inUse(key, holder, `, which this process cannot look up (another host name or boot): it is taken over if its lock is not refreshed within ${LEASE.expiryMs / 1000} s`);
+      throw inUse(key, holder, `, which this process cannot look up (another host name): it is taken over if its lock is not refreshed within ${LEASE.expiryMs / 1000} s`);
     }
     // Left by a process that is gone: removed, unless another process took it over or refreshed it meanwhile.
     if (readLock(file)?.mark === found.mark) fs.rmSync(file, { force: true });
