@@ -179,29 +179,22 @@ export = function (RED: RED) {
       };
       if (mode === "redis") openShared(options);
       else {
-        let store: Store;
         if (mode === "memory") {
-          store = new MemoryStore();
           // Switched from strict or batched: the twins on disk stay there, unread, until switched back.
           const dir = storedBefore();
           if (dir) node.warn(RED._("twin-registry.warn.memory-leaves-disk", { dir }));
+          openLocal(options, new MemoryStore());
         } else {
           if (!RED.settings.userDir) throw new Error(RED._("twin-registry.errors.no-user-dir"));
-          store = new FileStore({ dir: storeDir(RED, RED.settings.userDir, node.id), mode: mode as "strict" | "batched" });
-        }
-        const candidate = new TwinRegistry({ ...options, store });
-        let warnings: string[] | null = null;
-        try {
-          warnings = candidate.open();
-        } catch (err) {
-          if (!heldElsewhere(err)) throw err;
-          // Another Node-RED writes this directory: try again until it lets go (it is stopped).
-          opening = true;
-          retryLocal(options, mode as "strict" | "batched", err);
-        }
-        if (warnings) {
-          for (const warning of warnings) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
-          started(candidate);
+          const fileMode = mode as "strict" | "batched";
+          const dir = storeDir(RED, RED.settings.userDir, node.id);
+          const open = () => openLocal(options, new FileStore({ dir, mode: fileMode }));
+          const held = open();
+          if (held) {
+            // Another Node-RED writes this directory: try again until it lets go (it is stopped).
+            opening = true;
+            retryLocal(held, open);
+          }
         }
       }
     } catch (err) {
@@ -233,12 +226,30 @@ export = function (RED: RED) {
     }
 
     /**
+     * Opens a registry on `store` and serves it: null. When another process holds the store's
+     * directory, the error saying so (nothing started); any other error is thrown.
+     */
+    function openLocal(options: RegistryOptions, store: Store): TwinError | null {
+      const candidate = new TwinRegistry({ ...options, store });
+      let warnings: string[];
+      try {
+        warnings = candidate.open();
+      } catch (err) {
+        if (heldElsewhere(err)) return err;
+        throw err;
+      }
+      for (const warning of warnings) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+      started(candidate);
+      return null;
+    }
+
+    /**
      * The store directory is held by another process (dir-lock.ts): said once, then tried again
      * every REDIS_RETRY_MS, so that this registry opens once the other Node-RED is stopped instead
      * of staying failed until a deploy. Its users wait as for a registry opening on Redis.
      */
-    function retryLocal(options: RegistryOptions, mode: "strict" | "batched", err: TwinError): void {
-      const reason = String(err.params.reason);
+    function retryLocal(held: TwinError, open: () => TwinError | null): void {
+      const reason = String(held.params.reason);
       if (reason !== lastFailure) node.error(RED._("twin-registry.errors.in-use-retrying", { reason, seconds: REDIS_RETRY_MS / 1000 }));
       lastFailure = reason;
       failure = reason;
@@ -247,12 +258,10 @@ export = function (RED: RED) {
       retryTimer = setTimeout(() => {
         retryTimer = null;
         if (closed) return;
-        const candidate = new TwinRegistry({ ...options, store: new FileStore({ dir: storeDir(RED, RED.settings.userDir as string, node.id), mode }) });
         try {
-          const warnings = candidate.open();
-          for (const warning of warnings) node.warn(RED._("twin-registry.warn.recovery", { detail: warning }));
+          const still = open();
+          if (still) return retryLocal(still, open);
         } catch (next) {
-          if (heldElsewhere(next)) return retryLocal(options, mode, next);
           const e = node.describe(next);
           failure = e.message;
           retrying = false;
@@ -264,7 +273,6 @@ export = function (RED: RED) {
         retrying = false;
         failure = null;
         node.log(RED._("twin-registry.log.open-after-in-use"));
-        started(candidate);
         settled();
         showStatus();
       }, REDIS_RETRY_MS);
