@@ -523,8 +523,11 @@ export class Scorer {
     lower = clamp(lower);
     upper = clamp(upper);
     const bucket = spacing(typical, horizon) * 1000;
-    if (this.lastIssue === null || ts - this.lastIssue >= bucket - (typical * 1000) / 2) {
-      if (this.pending.length >= SLOTS + 2) this.pending.shift();
+    // With the queue full, this reading issues none (the next one tries again): dropping the
+    // oldest, the one nearest its outcome, meant nothing ever settled when a bucket rounded down
+    // to whole readings (300 s ahead at 10 s: a bucket of 25 s issued every 20 s, 14 slots span
+    // 280 s), and skill and coverage stayed null for good.
+    if ((this.lastIssue === null || ts - this.lastIssue >= bucket - (typical * 1000) / 2) && this.pending.length < SLOTS + 2) {
       const how = (conformal ? ISSUED_CONFORMAL : 0) | (flagged ? ISSUED_FLAGGED : 0);
       const slot = [ts + horizon * 1000, lower, upper, forecast, this.scale(), how, blend];
       for (let k = 0; k < this.k; k++) slot.push(forecasts[k]);
