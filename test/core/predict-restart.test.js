@@ -33,4 +33,54 @@ describe("core/predict: restarts, redeploys and downtime", function () {
       assert.equal(typeof last.coverage, "number", `${method} ${horizon} s ahead at ${step} s: coverage ${last.coverage}`);
     }
   });
+
+  it("a redeploy that changes the method ends an anomaly already announced, and judges the next reading without another warm-up", function () {
+    const p = new Predictor(readConfig({ method: "holt", horizon: "600" }).options);
+    feed(p, 0, 1000);
+    const fault = feed(p, 1000, 1005, (i) => signal(i) + 10);
+    assert.deepEqual(fault.flatMap((x) => x.alerts.map((a) => `${a.type} ${a.state}`)), ["anomaly start"]);
+    const { predictor: q } = Predictor.restore(readConfig({ method: "auto", horizon: "600" }).options, saved(p));
+    assert.equal(q.anomalous, true, "the episode announced is still open");
+    const back = feed(q, 1005, 1020);
+    assert.deepEqual(back.flatMap((x) => x.alerts.map((a) => `${a.type} ${a.state}`)), ["anomaly end"], "the end of the episode announced before the redeploy");
+    assert.equal(back[0].method, "auto");
+    // Another fault a minute later is judged at once (a fresh detector waits out 30 min).
+    const again = feed(q, 1020, 1022, (i) => signal(i) + 10);
+    assert.equal(again[0].anomaly, true, `score ${again[0].score}`);
+  });
+
+  it("a redeploy that changes the horizon calibrates skill, coverage and interval anew for it, not with the old horizon's outcomes", function () {
+    for (const method of ["holt", "ewma"]) {
+      const p = new Predictor(readConfig({ method, horizon: "600" }).options);
+      feed(p, 0, 4000);
+      assert.ok(feed(p, 4000, 4001)[0].coverage > 0.9);
+      const { predictor: q } = Predictor.restore(readConfig({ method, horizon: "3600" }).options, saved(p));
+      const out = feed(q, 4001, 8001);
+      assert.equal(out[0].horizon, 3600);
+      assert.equal(out[0].coverage, null, `${method}: the coverage of 600 s forecasts is no figure of 3600 s ones`);
+      assert.equal(out[0].skill, null, `${method}: nor their skill`);
+      // Outcomes of the 3600 s forecasts (360 readings later) inside their published intervals.
+      let inside = 0;
+      for (let k = 0; k + 360 < out.length; k++) {
+        const y = signal(out[k].i + 360);
+        if (y >= out[k].lower && y <= out[k].upper) inside++;
+      }
+      const share = inside / (out.length - 360);
+      assert.ok(share >= 0.9, `${method}: ${share.toFixed(3)} of the outcomes inside (the 600 s calibration held 0.76 for holt)`);
+    }
+  });
+
+  it("a redeploy that turns the threshold's direction round starts its time to threshold afresh: no false warning", function () {
+    const rising = (i) => 60 + 0.002 * i + (i % 5) * 0.05;
+    const p = new Predictor(readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options);
+    feed(p, 0, 2000, rising);
+    const options = readConfig({ horizon: "600", threshold: "50", direction: "below", warning: "3600" }).options;
+    const { predictor: q } = Predictor.restore(options, saved(p));
+    const out = feed(q, 2000, 2600, rising);
+    // The value is at 64 and rising: 50 below is never reached.
+    assert.deepEqual(out.flatMap((x) => x.alerts), [], "no warning");
+    assert.ok(out.every((x) => x.timeToThreshold === null), `time to threshold ${out[0].timeToThreshold} (0: "past the limit")`);
+    assert.equal(q.warned, false);
+  });
 });
+

@@ -338,12 +338,16 @@ describe("predict: state", function () {
     }
   });
 
-  it("starts fresh from nothing, another method's state or a damaged one", function () {
+  it("starts fresh from nothing or a damaged state, and keeps only the detector of another method's", function () {
     const holt = new Predictor(predictOptions());
     feed(holt, noise(100));
     const state = JSON.parse(JSON.stringify(holt.toJSON()));
     assert.equal(Predictor.restore(predictOptions(), undefined).restored, false);
-    assert.equal(Predictor.restore(predictOptions({ method: "ewma" }), state).restored, false);
+    // Another method's state: its detector goes on (an anomaly announced gets its end, no second
+    // warm-up), its forecaster and scorer start anew (predict-restart.test.js).
+    const other = Predictor.restore(predictOptions({ method: "ewma" }), state);
+    assert.deepEqual(other.predictor.toJSON().a, state.a);
+    assert.deepEqual(other.predictor.toJSON().f, new Predictor(predictOptions({ method: "ewma" })).toJSON().f);
     assert.equal(Predictor.restore(predictOptions(), { ...state, s: { n: "x" } }).restored, false);
     assert.equal(Predictor.restore(predictOptions(), { ...state, c: { y: "x" } }).restored, false);
     assert.equal(Predictor.restore(predictOptions({ method: "holt" }), { ...state, m: "holt", f: { n: "x" } }).restored, false);

@@ -197,6 +197,9 @@ export class Predictor {
     return {
       v: STATE_VERSION,
       m: this.options.method,
+      // What the scorer's and the tracker's state are of: a redeploy that changes either starts that part afresh.
+      h: this.options.horizon,
+      d: this.tracker ? this.options.direction : null,
       n: this.n,
       t: this.lastTs,
       dt: this.typical,
@@ -210,21 +213,34 @@ export class Predictor {
 
   /**
    * A predictor continuing from `state`, or a fresh one (restored false) when there is none or it
-   * does not fit: another method, another format (a state from before auto, version 1), or
-   * damaged. Changed settings of the same method (half-lives, thresholds) apply from now on to
-   * what was learnt; a limit set or changed since starts its time to threshold afresh.
+   * does not fit: another format (a state from before auto, version 1), or damaged. Changed
+   * settings of the same method (half-lives, thresholds) apply from now on to what was learnt; a
+   * limit set since starts its time to threshold afresh. A redeploy that changes:
+   * - the method keeps the detector and the threshold tracker (they do not depend on it): started
+   *   afresh, an anomaly or a warning already announced never had its end, and the new method
+   *   waited out another warm-up (30 min without a verdict); its forecaster and scorer start anew;
+   * - the horizon starts the scorer anew: its pending forecasts, skill, coverage and interval are
+   *   of the old horizon (600 s -> 3600 s on a holt: 0.966 coverage claimed, 0.76 of the next
+   *   outcomes inside);
+   * - the direction starts the tracker anew: its fit is of the value's other sign (below 50 on a
+   *   value at 64 said "past the limit" at once, with a warning).
    */
   static restore(options: PredictOptions, state: unknown): { predictor: Predictor; restored: boolean } {
     const p = new Predictor(options);
     if (!state || typeof state !== "object" || Array.isArray(state)) return { predictor: p, restored: false };
     const s = state as Record<string, unknown>;
-    if (s.v !== STATE_VERSION || s.m !== options.method) return { predictor: p, restored: false };
+    if (s.v !== STATE_VERSION) return { predictor: p, restored: false };
     try {
-      p.f = options.method === "auto" ? null : restoreForecaster(options, s.f);
-      p.candidates = options.method === "auto" ? Candidates.from(options.horizon, s.c) : null;
-      p.scorer = Scorer.from(p.scorer.k, p.scorer.forced, s.s);
+      if (s.m === options.method) {
+        p.f = options.method === "auto" ? null : restoreForecaster(options, s.f);
+        p.candidates = options.method === "auto" ? Candidates.from(options.horizon, s.c) : null;
+        const horizon = savedHorizon(s);
+        if (horizon === null || horizon === options.horizon) p.scorer = Scorer.from(p.scorer.k, p.scorer.forced, s.s);
+        else Scorer.from(p.scorer.k, p.scorer.forced, s.s); // still checked: a damaged state is refused whole
+      } else if (typeof s.m !== "string") throw new Error("bad method");
       p.detector = AnomalyDetector.from(detectorOptions(options), s.a);
-      if (p.tracker && s.th !== null) {
+      const sameDirection = s.d === undefined || s.d === null || s.d === options.direction;
+      if (p.tracker && s.th !== null && s.th !== undefined && sameDirection) {
         try {
           p.tracker = ThresholdTracker.from(thresholdOptions(options), s.th);
         } catch {
@@ -241,6 +257,21 @@ export class Predictor {
       return { predictor: new Predictor(options), restored: false };
     }
   }
+}
+
+/**
+ * The horizon a state's scorer is of: saved with it (h), or for a state saved before, the target
+ * of its latest pending forecast less the time it was issued; with none pending, nothing tells
+ * (taken as the same).
+ */
+function savedHorizon(s: Record<string, unknown>): number | null {
+  if (typeof s.h === "number") return s.h;
+  const sc = s.s as { t?: unknown; p?: unknown } | null;
+  if (sc && typeof sc === "object" && typeof sc.t === "number" && Array.isArray(sc.p) && sc.p.length > 0) {
+    const last = sc.p[sc.p.length - 1];
+    if (Array.isArray(last) && typeof last[0] === "number") return (last[0] - sc.t) / 1000;
+  }
+  return null;
 }
 
 /** auto: persistence and the candidates; a method: persistence (for skill) and the method, always used. */
