@@ -82,5 +82,22 @@ describe("core/predict: restarts, redeploys and downtime", function () {
     assert.ok(out.every((x) => x.timeToThreshold === null), `time to threshold ${out[0].timeToThreshold} (0: "past the limit")`);
     assert.equal(q.warned, false);
   });
-});
 
+  it("after a downtime of a day or a week, the readings resuming raise no drift alert, no threshold warning and no time to threshold", function () {
+    // 11 hours of readings every 10 s (less than a daily period), then nothing, then the same signal again.
+    for (const method of ["auto", "holt", "linear", "ewma"]) {
+      for (const hours of [24, 168]) {
+        const options = readConfig({ method, horizon: "600", threshold: "70", warning: "3600" }).options;
+        const p = new Predictor(options);
+        feed(p, 0, 4000);
+        const { predictor: q } = Predictor.restore(options, saved(p));
+        const from = 4000 + hours * 360;
+        const out = feed(q, from, from + 1500);
+        const alerts = out.flatMap((x) => x.alerts.map((a) => `${x.i - from}: ${a.type} ${a.state}${a.type === "drift" ? ` from ${a.from} to ${a.to}` : ""}`));
+        assert.deepEqual(alerts, [], `${method}, ${hours} h down: the signal swings +-2 around 60 as before`);
+        assert.equal(out.filter((x) => x.timeToThreshold !== null).length, 0, `${method}, ${hours} h down: a time to threshold of 70`);
+        assert.equal(out.filter((x) => x.anomaly).length, 0, `${method}, ${hours} h down: anomalies`);
+      }
+    }
+  });
+});

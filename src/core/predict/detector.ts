@@ -810,7 +810,10 @@ export class AnomalyDetector {
       if (Math.sign(b) !== this.ramping || Math.abs(b) < limit / 2) this.ramping = 0;
       return;
     }
-    if (ready && this.nSlope > 0 && Math.abs(b) >= limit) {
+    // ...and clear of the readings' noise (SLOPE_SE): after a gap of hours the line has faded to
+    // the few readings since, and the slope of three noisy readings was a ramp (a week's downtime:
+    // three drift alerts in the first 15 readings, one "from 50.09 to 60.64" on a signal at 60).
+    if (ready && this.nSlope > 0 && Math.abs(b) >= limit && Math.abs(b) * Math.sqrt(w * vt) > SLOPE_SE * sigma) {
       this.ramping = Math.sign(b);
       const to = this.y0 + (sy - b * st) / w;
       const from = to - b * ls;
