@@ -100,4 +100,34 @@ describe("core/predict: restarts, redeploys and downtime", function () {
       }
     }
   });
+
+  it("a hand-edited state whose numbers each pass restore's checks but can not go on starts afresh: no error on every reading, no NaN, no silence", function () {
+    const configs = { auto: { horizon: "600", threshold: "70", warning: "3600" }, linear: { method: "linear", horizon: "300" }, holt: { method: "holt", horizon: "600" } };
+    const edits = [
+      // Each found by a fuzz of saved states; before, the first threw on every reading for good
+      // (the node failed each message), the next two published a lower of -Infinity (null in the
+      // twin) and a coverage of 2.49, the last was silent for good (every reading "not newer").
+      ["linear", (s) => { s.s.m[0] = 1e308; s.a.rp[5] = -1e308; }],
+      ["auto", (s) => { s.s.c[1] = 1e-308; s.s.a[1] = 1e-308; s.s.g[2] = 1e308; }],
+      ["auto", (s) => { s.s.p[5][7] = 1e308; s.s.c[2] = 2.5; }],
+      ["holt", (s) => { s.t = 1e308; }],
+    ];
+    for (const [method, edit] of edits) {
+      const options = readConfig(configs[method]).options;
+      const p = new Predictor(options);
+      feed(p, 0, 3000);
+      const state = saved(p);
+      edit(state);
+      const { predictor: q } = Predictor.restore(options, JSON.parse(JSON.stringify(state)));
+      const out = feed(q, 3000, 3400);
+      assert.equal(out.length, 400, `${method} ${edit}: a prediction for every reading`);
+      for (const x of out) {
+        const where = `${method} ${edit}, reading ${x.i}`;
+        assert.ok([x.forecast, x.lower, x.upper, x.score].every(Number.isFinite), where);
+        assert.ok(x.lower <= x.forecast && x.forecast <= x.upper, where);
+        assert.ok(x.coverage === null || (x.coverage >= 0 && x.coverage <= 1), `${where}: coverage ${x.coverage}`);
+      }
+    }
+  });
 });
+

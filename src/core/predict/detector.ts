@@ -424,6 +424,11 @@ export class AnomalyDetector {
     this.o = checkOptions(options);
   }
 
+  /** Time of the latest reading (epoch ms), or null. */
+  get lastTime(): number | null {
+    return this.lastTs;
+  }
+
   get anomalous(): boolean {
     return this.active;
   }

@@ -122,6 +122,36 @@ export class Predictor {
   update(ts: number, value: number): Outcome | null {
     if (!Number.isFinite(ts) || !Number.isFinite(value)) throw new RangeError("a reading needs a finite time and value");
     if (this.lastTs !== null && ts <= this.lastTs) return null;
+    if (this.n === 0) return this.step(ts, value);
+    try {
+      const out = this.step(ts, value);
+      if (sound(out.prediction)) return out;
+    } catch {
+      // See below.
+    }
+    // A restored state that can not go on: a hand-edited or damaged twin document whose numbers
+    // passed restore's checks one by one (an error mean of 1e308, a level of -1e15) and then threw
+    // on every reading (the node failed each message for good) or published an interval to
+    // -Infinity (null in the twin) or a coverage of 2.49. Whatever it half changed, the predictor
+    // starts afresh, whole, from this reading.
+    this.reset();
+    return this.step(ts, value);
+  }
+
+  private reset(): void {
+    const fresh = new Predictor(this.options);
+    this.f = fresh.f;
+    this.candidates = fresh.candidates;
+    this.scorer = fresh.scorer;
+    this.detector = fresh.detector;
+    this.tracker = fresh.tracker;
+    this.forecasts = [];
+    this.n = 0;
+    this.lastTs = null;
+    this.typical = null;
+  }
+
+  private step(ts: number, value: number): Outcome {
     const o = this.options;
     const first = this.lastTs === null;
     const dt = first ? 0 : (ts - (this.lastTs as number)) / 1000;
@@ -252,6 +282,9 @@ export class Predictor {
       p.lastTs = finiteOrNull(s.t);
       p.typical = finiteOrNull(s.dt);
       if (p.n > 0 && p.lastTs === null) throw new Error("no time");
+      // Every part takes each reading: a last time of 1e308 typed into one of them made every
+      // reading "not newer", and the predictor silent for good.
+      if (p.detector.lastTime !== p.lastTs) throw new Error("times disagree");
       return { predictor: p, restored: true };
     } catch {
       return { predictor: new Predictor(options), restored: false };
@@ -307,6 +340,14 @@ function restoreForecaster(o: PredictOptions, json: unknown): Forecaster {
 
 function round(x: number): number {
   return roundSig(x, 7);
+}
+
+/** What a prediction always is: finite numbers, the forecast within its interval, a coverage a share. */
+function sound(p: Prediction): boolean {
+  const finite = [p.forecast, p.lower, p.upper, p.score].every(Number.isFinite);
+  const maybe = [p.trend, p.skill, p.coverage, p.timeToThreshold].every((x) => x === null || Number.isFinite(x));
+  return finite && maybe && p.lower <= p.forecast && p.forecast <= p.upper && (p.coverage === null || (p.coverage >= 0 && p.coverage <= 1)) &&
+    (p.skill === null || p.skill >= 0) && (p.timeToThreshold === null || p.timeToThreshold >= 0);
 }
 
 function finiteOrNull(v: unknown): number | null {
