@@ -341,6 +341,33 @@ describe("twin-predict node", function () {
     }
   });
 
+  it("a redeploy with another method during an anomaly sends the end of the episode it announced (file store, batched and strict)", async function () {
+    for (const persistence of ["batched", "strict"]) {
+      const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-predict-"));
+      helper.settings({ userDir });
+      try {
+        const values = noise(60);
+        for (let i = 45; i < 50; i++) values[i] = 75;
+        await load(predictFlow({ method: "holt" }, { persistence }));
+        registry().create("pump-07");
+        const before = collect();
+        // A reading a minute: the fault comes after the warm-up (20 readings and 30 min).
+        for (let i = 0; i < 50; i++) await send({ twinId: "pump-07", payload: values[i], ts: START + i * 60000 });
+        assert.deepEqual(before.alerts.map((m) => `${m.payload.type}:${m.payload.state}`), ["anomaly:start"], persistence);
+        await helper.unload();
+
+        await load(predictFlow({ method: "auto" }, { persistence }));
+        const after = collect();
+        for (let i = 50; i < values.length; i++) await send({ twinId: "pump-07", payload: values[i], ts: START + i * 60000 });
+        assert.deepEqual(after.alerts.map((m) => `${m.payload.type}:${m.payload.state}`), ["anomaly:end"], `${persistence}: the episode announced before the redeploy ends`);
+        assert.equal(after.pred[0].payload.method, "auto");
+        await helper.unload();
+      } finally {
+        fs.rmSync(userDir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it("saves what it learnt since the last publication when the flow stops", async function () {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "twin-predict-"));
     helper.settings({ userDir });
