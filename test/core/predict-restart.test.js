@@ -129,5 +129,24 @@ describe("core/predict: restarts, redeploys and downtime", function () {
       }
     }
   });
+
+  it("a redeploy that removes the threshold, turns its warning off or its direction round ends a warning already announced, once", function () {
+    const rising = (i) => 60 + 0.01 * i + (i % 5) * 0.05;
+    const p = new Predictor(readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options);
+    // Under a day of readings the tracker gives no time yet (a daily cycle could not be told from
+    // a trend), but a level past the limit warns (time 0).
+    const before = feed(p, 0, 1000, rising);
+    assert.deepEqual(before.flatMap((x) => x.alerts.map((a) => `${a.type} ${a.state}`)), ["threshold start"], "past 70");
+    assert.equal(p.warned, true);
+    const state = saved(p);
+    for (const config of [{ horizon: "600" }, { horizon: "600", threshold: "70", warning: "0" }, { horizon: "600", threshold: "50", direction: "below", warning: "3600" }]) {
+      const { predictor: q } = Predictor.restore(readConfig(config).options, JSON.parse(JSON.stringify(state)));
+      assert.equal(q.warned, false, `${JSON.stringify(config)}: no warning goes on (the node's status counted it for good)`);
+      const out = feed(q, 1000, 1060, rising);
+      const alerts = out.flatMap((x) => x.alerts);
+      assert.deepEqual(alerts.map((a) => `${a.type} ${a.state} ${a.limit} ${a.direction}`), ["threshold end 70 above"], JSON.stringify(config));
+      assert.equal(alerts[0].ts, at(1000));
+    }
+  });
 });
 

@@ -32,7 +32,7 @@ import { Linear } from "./linear";
 import { PredictOptions } from "./options";
 import { Scorer } from "./scorer";
 import { roundSig } from "./smoothing";
-import { ThresholdAlert, ThresholdTracker } from "./threshold";
+import { Direction, ThresholdAlert, ThresholdTracker } from "./threshold";
 
 /** A reading more than this many typical intervals after the previous one is after a gap... */
 export const GAP_STEPS = 10;
@@ -89,6 +89,8 @@ export class Predictor {
   private n = 0;
   private lastTs: number | null = null;
   private typical: number | null = null;
+  /** A warning announced before a redeploy that no longer goes on here: its end goes with the next reading. */
+  private unwarn: { limit: number; direction: Direction } | null = null;
 
   constructor(readonly options: PredictOptions) {
     const auto = options.method === "auto";
@@ -149,6 +151,7 @@ export class Predictor {
     this.n = 0;
     this.lastTs = null;
     this.typical = null;
+    this.unwarn = null;
   }
 
   private step(ts: number, value: number): Outcome {
@@ -202,6 +205,10 @@ export class Predictor {
       ttt = t.timeToThreshold === null ? null : Math.round(t.timeToThreshold);
       if (o.warning > 0) alerts.push(...t.alerts);
     }
+    if (this.unwarn) {
+      alerts.push({ type: "threshold", state: "end", ts, value, limit: this.unwarn.limit, direction: this.unwarn.direction, timeToThreshold: ttt });
+      this.unwarn = null;
+    }
 
     const trend = f ? f.trend() : (cands as Candidates).trend();
     const prediction: Prediction = {
@@ -230,6 +237,7 @@ export class Predictor {
       // What the scorer's and the tracker's state are of: a redeploy that changes either starts that part afresh.
       h: this.options.horizon,
       d: this.tracker ? this.options.direction : null,
+      l: this.tracker ? this.options.threshold : null,
       n: this.n,
       t: this.lastTs,
       dt: this.typical,
@@ -270,12 +278,26 @@ export class Predictor {
       } else if (typeof s.m !== "string") throw new Error("bad method");
       p.detector = AnomalyDetector.from(detectorOptions(options), s.a);
       const sameDirection = s.d === undefined || s.d === null || s.d === options.direction;
+      let continued = false;
       if (p.tracker && s.th !== null && s.th !== undefined && sameDirection) {
         try {
           p.tracker = ThresholdTracker.from(thresholdOptions(options), s.th);
+          continued = true;
         } catch {
           p.tracker = new ThresholdTracker(thresholdOptions(options));
         }
+      }
+      // A warning announced before that no longer goes on here (the threshold or its warning
+      // removed, the direction turned round) ends with the next reading: without its end, a
+      // dashboard showed it for good, and with warnings turned off the node's status counted it
+      // for good (a tracker that no longer warns never ended it).
+      const th = s.th as { warn?: unknown } | null | undefined;
+      const wasWarning = !!th && typeof th === "object" && Array.isArray(th.warn) && th.warn[0] === 1;
+      if (wasWarning && (!continued || options.warning === 0)) {
+        if (continued && p.tracker) p.tracker.endWarning();
+        const limit = typeof s.l === "number" && Number.isFinite(s.l) ? s.l : null;
+        const direction = s.d === "above" || s.d === "below" ? s.d : null;
+        if (limit !== null && direction !== null) p.unwarn = { limit, direction };
       }
       if (!Number.isInteger(s.n) || (s.n as number) < 0) throw new Error("bad count");
       p.n = s.n as number;

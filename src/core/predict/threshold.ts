@@ -226,6 +226,14 @@ export class ThresholdTracker {
     return this.active;
   }
 
+  /** Ends a warning under way without an alert (the caller says it ended); true if one was on. */
+  endWarning(): boolean {
+    const was = this.active;
+    this.active = false;
+    this.calm = 0;
+    return was;
+  }
+
   /** The cycle period in use (s; 0 none), or null while not chosen yet. */
   get cyclePeriod(): number | null {
     return this.period < 0 ? null : this.period;
