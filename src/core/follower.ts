@@ -99,6 +99,12 @@ export interface OutboxTarget<B> {
   release(box: B): void;
   /** The registry could not make the turn's changes durable: the box is dropped. */
   failed(err: Error): void;
+  /**
+   * A box that leaves only once the changes behind it are written, not merely acknowledged (a
+   * batched store acknowledges before its write, and a crash loses up to its interval): what
+   * would be said again after a restart if lost, such as an alert.
+   */
+  written?(box: B): boolean;
 }
 
 /**
@@ -150,7 +156,15 @@ export class Outbox<B> {
     this.registry.whenDurable((err) => {
       if (this.shut) return;
       if (err) return this.target.failed(err);
-      this.target.release(box);
+      if (!this.target.written?.(box)) return this.target.release(box);
+      this.registry.store.flush().then(
+        () => {
+          if (!this.shut) this.target.release(box);
+        },
+        (e: unknown) => {
+          if (!this.shut) this.target.failed(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
     });
   }
 }

@@ -36,6 +36,8 @@ export interface FollowerSetup<F extends Follower, B> {
   hasAny(box: B): boolean;
   /** Sends a box gathered outside the node's inputs. */
   send(box: B): void;
+  /** A box that leaves only once written, not merely acknowledged (see OutboxTarget.written). */
+  written?(box: B): boolean;
   /**
    * The node's status while the follower runs. Pushed, never polled: when the node calls
    * `statusChanged()` (at most four times a second) and when the store's health changes.
@@ -83,6 +85,7 @@ export class FollowerNode<F extends Follower, B> {
       hasAny,
       release: send,
       failed: (err) => node.error(describe(err)),
+      written: this.setup.written,
     });
     const follower = this.setup.create(registry);
     this.registryOf = registry;
@@ -136,13 +139,17 @@ export class FollowerNode<F extends Follower, B> {
     return this.outbox ? this.outbox.during(box, write) : write();
   }
 
-  /** Calls then() once the registry's changes so far are durable; fails the message if they cannot be. */
-  afterDurable(msg: NodeMessage, done: Done, then: () => void): void {
+  /**
+   * Calls then() once the registry's changes so far are durable; fails the message if they cannot
+   * be. `written`: once they are written, not merely acknowledged (see OutboxTarget.written).
+   */
+  afterDurable(msg: NodeMessage, done: Done, then: () => void, written = false): void {
     const registry = this.registryOf;
     if (!registry) return then();
     registry.whenDurable((err) => {
       if (err) return failWith(msg, done, this.setup.describe(err));
-      then();
+      if (!written) return then();
+      registry.store.flush().then(then, (e: unknown) => failWith(msg, done, this.setup.describe(e)));
     });
   }
 

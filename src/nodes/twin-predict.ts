@@ -50,6 +50,10 @@ export = function (RED: RED) {
         }),
       emptyBox: () => ({ predictions: [], alerts: [] }),
       hasAny: (box) => box.predictions.length > 0 || box.alerts.length > 0,
+      // An alert leaves once the state behind it is written: batched acknowledges before its
+      // write, and an alert sent then and lost in a crash with that state was announced again
+      // after the restart (a second end of an episode, a second drift).
+      written: (box) => box.alerts.length > 0,
       send: (box) => node.send([box.predictions, box.alerts] as unknown as NodeMessage[]),
       status: (engine, registry): NodeStatus => {
         if (!registry.health().ok) return { fill: "red", shape: "ring", text: t("status.store-error") };
@@ -142,7 +146,7 @@ export = function (RED: RED) {
         const alerts = effects.alerts.map(alertMessage);
         if (predictions.length || alerts.length) send([predictions, alerts] as unknown as NodeMessage[]);
         done();
-      });
+      }, effects.alerts.length > 0);
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
