@@ -118,6 +118,8 @@ export class Outbox<B> {
   private capture: B | null = null;
   private turn: B | null = null;
   private shut = false;
+  /** The latest release waiting for a write (see after), while it waits. */
+  private behind: Promise<void> | null = null;
 
   constructor(private readonly registry: TwinRegistry, private readonly target: OutboxTarget<B>) {}
 
@@ -149,22 +151,51 @@ export class Outbox<B> {
     this.turn = this.capture = null;
   }
 
+  /**
+   * Calls `then` once the registry's changes so far are durable, or, `written`, once they are
+   * written too (OutboxTarget.written); `failed` instead when they cannot be. In the order asked:
+   * while one waits for its write, those asked after it wait behind it, so that a later input's
+   * answer or turn's box never leaves before an earlier alert.
+   */
+  after(written: boolean, then: () => void, failed: (err: Error) => void): void {
+    this.registry.whenDurable((err) => {
+      if (err) return failed(err);
+      if (!written && !this.behind) return then();
+      const flushed = written ? this.registry.store.flush() : null;
+      const turn = (this.behind ?? Promise.resolve())
+        .then(() => flushed)
+        .then(then, (e: unknown) => failed(asError(e)))
+        .catch((e: unknown) => {
+          // `then` threw (a send): said as its failure, not lost in a promise nobody awaits.
+          try {
+            failed(asError(e));
+          } catch {
+            // Nothing left to tell.
+          }
+        });
+      this.behind = turn;
+      void turn.then(() => {
+        if (this.behind === turn) this.behind = null;
+      });
+    });
+  }
+
   private releaseTurn(): void {
     const box = this.turn;
     this.turn = null;
     if (!box || this.shut || !this.target.hasAny(box)) return;
-    this.registry.whenDurable((err) => {
-      if (this.shut) return;
-      if (err) return this.target.failed(err);
-      if (!this.target.written?.(box)) return this.target.release(box);
-      this.registry.store.flush().then(
-        () => {
-          if (!this.shut) this.target.release(box);
-        },
-        (e: unknown) => {
-          if (!this.shut) this.target.failed(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
+    this.after(
+      this.target.written?.(box) ?? false,
+      () => {
+        if (!this.shut) this.target.release(box);
+      },
+      (err) => {
+        if (!this.shut) this.target.failed(err);
+      },
+    );
   }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

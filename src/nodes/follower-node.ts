@@ -144,13 +144,8 @@ export class FollowerNode<F extends Follower, B> {
    * be. `written`: once they are written, not merely acknowledged (see OutboxTarget.written).
    */
   afterDurable(msg: NodeMessage, done: Done, then: () => void, written = false): void {
-    const registry = this.registryOf;
-    if (!registry) return then();
-    registry.whenDurable((err) => {
-      if (err) return failWith(msg, done, this.setup.describe(err));
-      if (!written) return then();
-      registry.store.flush().then(then, (e: unknown) => failWith(msg, done, this.setup.describe(e)));
-    });
+    if (!this.outbox) return then();
+    this.outbox.after(written, then, (err) => failWith(msg, done, this.setup.describe(err)));
   }
 
   /** At deploy: a red status for a configuration problem or a missing registry, else start following. */

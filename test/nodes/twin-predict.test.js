@@ -380,7 +380,7 @@ describe("twin-predict node", function () {
         const reg = registry();
         reg.create("pump-07");
         const got = collect();
-        const values = noise(46);
+        const values = noise(47);
         values[45] = 75;
         // A reading a minute: the spike comes after the warm-up (20 readings and 30 min).
         for (let i = 0; i < 45; i++) {
@@ -393,11 +393,16 @@ describe("twin-predict node", function () {
         if (watch) reg.report("pump-07", { temperature: 75 }, { ts: START + 45 * 60000 });
         else helper.getNode("p").receive({ twinId: "pump-07", payload: 75, ts: START + 45 * 60000 });
         await waitFor(() => fsyncs.held > 0, "the alert's journal write to reach its fsync");
+        // The next reading's prediction waits behind the alert's: nothing overtakes it.
+        if (watch) reg.report("pump-07", { temperature: values[46] }, { ts: START + 46 * 60000 });
+        else helper.getNode("p").receive({ twinId: "pump-07", payload: values[46], ts: START + 46 * 60000 });
         for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
         assert.equal(got.alerts.length, 0, `${watch ? "watching" : "input"}: the alert left before it was on disk`);
+        assert.equal(got.pred.length, 45, `${watch ? "watching" : "input"}: a later prediction left before the alert's`);
         fsyncs.restore();
-        await waitFor(() => got.alerts.length === 1, "the alert once its write is on disk");
+        await waitFor(() => got.alerts.length >= 1 && got.pred.length === 47, "the alert once its write is on disk, then the next reading's prediction");
         assert.equal(got.alerts[0].payload.state, "start");
+        assert.deepStrictEqual(got.pred.slice(45).map((m) => m.payload.value), [75, values[46]], "in the order of the readings");
         await helper.unload();
       } finally {
         fs.rmSync(userDir, { recursive: true, force: true });
