@@ -12,6 +12,9 @@ import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runt
 import { findRegistry, failWith, onInput } from "../runtime/registry-node";
 import { FollowerNode } from "./follower-node";
 
+/** A reading older than the last (a device's clock set back) is warned of at most this often. */
+const OLDER_WARN_MS = 60000;
+
 /** What the engine causes outside the node's inputs: output 1 predictions, output 2 alerts. */
 interface Box { predictions: NodeMessage[]; alerts: NodeMessage[] }
 
@@ -47,6 +50,7 @@ export = function (RED: RED) {
           },
           onError: (err, event) => node.error(describe(err), { topic: `${event.twinId}/reported`, twinId: event.twinId, payload: event }),
           onChange: () => follow.statusChanged(),
+          onOlder: older,
         }),
       emptyBox: () => ({ predictions: [], alerts: [] }),
       hasAny: (box) => box.predictions.length > 0 || box.alerts.length > 0,
@@ -64,6 +68,18 @@ export = function (RED: RED) {
         return { fill: "green", shape: "ring", text: t(engine.config.watch ? "status.watching" : "status.ready") };
       },
     });
+
+    // Once a minute at most: a device whose clock went back sends every reading older than the last.
+    let olderAt = -Infinity;
+    let olderSkipped = 0;
+    function older(twinId: string, property: string, ts: number, last: number): void {
+      olderSkipped++;
+      const now = Date.now();
+      if (now - olderAt < OLDER_WARN_MS) return;
+      olderAt = now;
+      node.warn(t("warn.older", { twinId, property, ts: new Date(ts).toISOString(), last: new Date(last).toISOString(), count: olderSkipped }));
+      olderSkipped = 0;
+    }
 
     // ---- messages ----------------------------------------------------------------------------
 

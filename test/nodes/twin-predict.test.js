@@ -145,6 +145,30 @@ describe("twin-predict node", function () {
     assert.equal(doc.version, 40, "predictions are no version step");
   });
 
+  it("warns, once a minute at most, of readings older than the last one it predicted from (a device's clock set back), not of one delivered twice", async function () {
+    await load(predictFlow({ properties: "temperature" }));
+    registry().create("pump-07");
+    const got = collect();
+    const warnings = [];
+    const p = helper.getNode("p");
+    const warn = p.warn;
+    p.warn = (text) => warnings.push(String(text));
+    try {
+      const values = noise(12);
+      for (let i = 0; i < 10; i++) assert.equal((await send({ twinId: "pump-07", payload: values[i], ts: at(i) })).kind, "ok");
+      assert.equal((await send({ twinId: "pump-07", payload: values[9], ts: at(9) })).kind, "ok");
+      assert.deepEqual(warnings, [], "the last reading again (a redelivery) is no clock gone back");
+      // The device's clock reset: an hour behind.
+      for (const k of [0, 1, 2]) assert.equal((await send({ twinId: "pump-07", payload: values[10], ts: at(10) - 3600000 + k * 1000 })).kind, "ok");
+      assert.equal(warnings.length, 1, warnings.join(" | "));
+      assert.equal(warnings[0], "twin-predict.warn.older");
+      assert.match(render(warnings[0], { twinId: "pump-07", property: "temperature", ts: "T", last: "L", count: 3 }), /^pump-07 temperature: a reading from T skipped \(3 since the last such warning\), older than the last one predicted from \(L\)/);
+      assert.equal(got.pred.length, 10, "an older reading gives no prediction");
+    } finally {
+      p.warn = warn;
+    }
+  });
+
   it("takes plain readings: a number for msg.property or the one configured property, or an object", async function () {
     await load(predictFlow({ properties: "" }));
     registry().create("tank-1");

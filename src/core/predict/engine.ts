@@ -40,6 +40,11 @@ export interface PredictEngineOptions {
   notANumber?: string;
   /** The time of a reading that carries none (epoch ms). */
   clock?: () => number;
+  /**
+   * A reading older than the last one its predictor took, skipped (`last`, epoch ms): a device's
+   * clock set back. One at the same time is not told: a reading delivered twice.
+   */
+  onOlder?(twinId: string, property: string, ts: number, last: number): void;
 }
 
 /** One (twin, property) being predicted. */
@@ -128,7 +133,13 @@ export class PredictEngine extends RegistryFollower {
     for (const r of readings) {
       const entry = this.trackedFor(r.twinId, r.property);
       const out = entry.predictor.update(r.ts, r.value);
-      if (!out) continue; // not newer than the last reading
+      if (!out) {
+        // Not newer than the last reading. Older is said: skipped until the clock passes the last
+        // one, a device whose clock went back would otherwise leave the node silent for as long.
+        const last = entry.predictor.lastTime;
+        if (last !== null && r.ts < last) this.options.onOlder?.(r.twinId, r.property, r.ts, last);
+        continue;
+      }
       const p = out.prediction;
       const k = key(r.twinId, r.property);
       mark(this.anomalous, k, entry.predictor.anomalous);
