@@ -26,7 +26,9 @@ export interface Admitted { value: Json; size: number }
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
-  if (proto === null) return true;
+  // A dict() is as plain as Object.create(null); answered here, as the readings the registry
+  // builds are dicts (Object.prototype.toString looks up Symbol.toStringTag along the chain).
+  if (proto === null || proto === Dict.prototype) return true;
   return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === "[object Object]";
 }
 
