@@ -62,13 +62,15 @@ export class ChangeChecks {
     }
   }
 
-  /** A source time in epoch ms: finite, not before 1970, not further ahead than maxFutureMs. */
-  sourceTime(twinId: string, ts: unknown): number {
-    const clock = this.limits.clock;
-    if (ts === undefined || ts === null) return clock();
+  /**
+   * A source time in epoch ms: finite, not before 1970, not further ahead than maxFutureMs.
+   * `now`: the clock as the change read it already (registry.report), else it is read here.
+   */
+  sourceTime(twinId: string, ts: unknown, now?: number): number {
+    if (ts === undefined || ts === null) return now ?? this.limits.clock();
     if (typeof ts !== "number" || !Number.isFinite(ts)) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "epoch ms" });
     if (ts < 0) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "before 1970" });
-    if (ts > clock() + this.limits.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
+    if (ts > (now ?? this.limits.clock()) + this.limits.maxFutureMs) throw new TwinError("invalid-time", { twinId, value: showValue(ts), rule: "in the future" });
     return ts === 0 ? 0 : ts; // -0 as 0, as values (json.ts, NEGATIVE_ZERO)
   }
 
@@ -97,11 +99,12 @@ export class ChangeChecks {
    * Readings checked in one pass, shaped first when the options carry a shaper. `kept` counts the
    * values the shaper did not skip. A shaped reading checks its source time only once it keeps a
    * value, so a reading wholly inside the deadband is a sign of life whatever its timestamp.
+   * `now`: the clock as the change read it (see sourceTime).
    */
-  reported(twin: Twin, values: unknown, options: ReportOptions): Checked {
+  reported(twin: Twin, values: unknown, options: ReportOptions, now?: number): Checked {
     if (!isPlainObject(values)) throw new TwinError("invalid-json", { twinId: twin.id, property: "reported", value: showValue(values) });
     const shape = options.shape;
-    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts);
+    let ts = shape ? -1 : this.sourceTime(twin.id, options.ts, now);
     const model = this.limits.modelOf(twin);
     const accepted = dict<Json>();
     const entries: Array<Entry | undefined> = [];
@@ -117,7 +120,7 @@ export class ChangeChecks {
       if (shape) {
         raw = shape(name, raw, model?.properties.get(name), old);
         if (raw === SKIP) continue;
-        if (ts < 0) ts = this.sourceTime(twin.id, options.ts);
+        if (ts < 0) ts = this.sourceTime(twin.id, options.ts, now);
       }
       kept++;
       // A name the twin holds already passed the naming rules when it was stored (from disk, as
