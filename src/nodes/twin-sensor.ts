@@ -211,7 +211,7 @@ function readSettings(RED: RED, node: Node, registryNode: RegistryNode | null, c
     const valueOf = read(config.value || "payload", config.valueType || "msg");
     const tsOf = config.timestamp ? read(config.timestamp, config.timestampType || "msg") : null;
     const tsKey = timestampKey(config);
-    const readers: Readers = { pattern, property, twinOf, valueOf, tsOf, tsKey };
+    const readers: Readers = { pattern, property, twinOf, valueOf, tsOf, tsKey, names: new Map() };
     settings.read = (msg, cb) => readMessage(msg, readers, cb);
     if (twinOf.sync && valueOf.sync && (!tsOf || tsOf.sync)) settings.readNow = (msg) => readAtOnce(msg, readers);
   } catch (err) {
@@ -252,6 +252,8 @@ interface Readers {
   tsOf: Resolve<unknown> | null;
   /** A key of the reading object that holds its timestamp, so it is not taken for a property. */
   tsKey: string | null;
+  /** Property names from topics, see knownName. */
+  names: Map<string, string>;
 }
 
 /** `payload.ts` beside a value of `payload`: the timestamp sits inside the reading object. */
@@ -325,9 +327,25 @@ function twinIdOf(msg: NodeMessage, params: Record<string, string> | null, confi
   return twinId;
 }
 
+/**
+ * The property a topic names, as the string kept for that name. Cut from each message's topic,
+ * the name is a new string every time, and V8 looks a new string up in its table of property
+ * keys before it can store a value under it; the kept one was looked up once.
+ */
+function knownName(r: Readers, name: string): string {
+  const known = r.names.get(name);
+  if (known !== undefined) return known;
+  if (r.names.size >= MAX_NAMES) r.names.clear();
+  r.names.set(name, name);
+  return name;
+}
+
+/** Property names a node keeps (knownName); a stream of ever new names starts over past it. */
+const MAX_NAMES = 1000;
+
 /** The reading's properties: one named by the topic or the node, else the keys of an object, else "value". */
 function valuesOf(value: unknown, params: Record<string, string> | null, r: Readers): Record<string, unknown> {
-  const property = params?.property ?? r.property;
+  const property = params?.property !== undefined ? knownName(r, params.property) : r.property;
   let values: Record<string, unknown>;
   if (property) {
     values = dict<unknown>();
