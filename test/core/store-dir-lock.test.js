@@ -280,6 +280,62 @@ describe("core/store: the directory's lock", function () {
       assert.ok(err && err.code === "store-unavailable" && /another process \(pid 4242 on another-host\) took .* over/.test(err.message), String(err));
       assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"], "b is not written into the directory the other process writes");
     });
+
+    it("a write after a pause of the machine (suspended: its monotonic clock stood still, its wall clock did not) checks the lock first", async () => {
+      LEASE.refreshMs = 60000;
+      const dir = freshDir("suspended");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      reg.create("a");
+      assert.ifError(await durable(reg));
+      writeLock(dir, { pid: 4242, host: "another-host" });
+      // performance.now (CLOCK_MONOTONIC, mach_absolute_time) does not count a suspend; Date.now does.
+      const realNow = Date.now;
+      const resumed = realNow() + 2 * LEASE.refreshMs + 1;
+      Date.now = () => resumed;
+      let err;
+      try {
+        reg.create("b");
+        err = await durable(reg);
+      } finally {
+        Date.now = realNow;
+      }
+      assert.ok(err && err.code === "store-unavailable" && /another process \(pid 4242 on another-host\) took .* over/.test(err.message), String(err));
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"]);
+    });
+
+    it("a lock gone after the refreshes ran late counts as taken over (the other process took it, wrote and closed meanwhile): not made again, nothing written", async () => {
+      LEASE.refreshMs = 60000;
+      const dir = freshDir("late-gone");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      reg.create("a");
+      assert.ifError(await durable(reg));
+      // The other's takeover, 20 changes and clean close (it removes its lock) while this one was held up.
+      fs.rmSync(path.join(dir, "lock"));
+      clock += 2 * LEASE.refreshMs + 1;
+      reg.create("b");
+      const err = await durable(reg);
+      assert.ok(err && err.code === "store-unavailable" && /took .* over/.test(err.message), String(err));
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"], "b is not written after the other process's changes");
+      assert.strictEqual(fs.existsSync(path.join(dir, "lock")), false, "the lock is not made again for a store that may not write");
+    });
+
+    it("a store opened in this process after a late refresh and a lock gone meanwhile does not carry the other stores on: they are told it was taken over", async () => {
+      LEASE.refreshMs = 60000;
+      const dir = freshDir("late-gone-redeploy");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      reg.create("a");
+      assert.ifError(await durable(reg));
+      fs.rmSync(path.join(dir, "lock"));
+      clock += 2 * LEASE.refreshMs + 1;
+      // A redeploy: the new registry reads the directory as the other process left it.
+      const { reg: next } = openRegistry(dir, { mode: "strict" });
+      assert.throws(() => reg.create("b"), (err) => err.code === "store-unavailable" && /took .* over/.test(err.message));
+      next.create("c");
+      assert.ifError(await durable(next));
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a", "c"]);
+      await next.close();
+      await reg.close().catch(() => undefined);
+    });
   });
 
   it("refreshes its lock while open, not after close, and does not keep the process alive", async () => {

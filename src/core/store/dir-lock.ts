@@ -23,7 +23,9 @@
  * waits for that: about 20 s. A lock of this host name from before this boot is this machine's own,
  * left by a power cut, and taken over at once. A holder taken over all the same (its event loop held up, its machine
  * paused past the expiry) finds another token at its next refresh, or before its next write when
- * refreshes ran late, and writes nothing more: its store refuses changes (file-store.ts, takenOver).
+ * refreshes ran late (by the monotonic or the wall clock: only the wall clock counts a suspend), and
+ * writes nothing more: its store refuses changes (file-store.ts, takenOver). A lock found gone
+ * after refreshes ran late counts as taken over too: the other may have written and let it go.
  *
  * Still not covered: two machines of one host name on one network directory (each takes the other's
  * lock for its own from before a reboot); two machines whose clocks are more than LEASE.staleMs apart (a live lock looks
@@ -67,6 +69,11 @@ interface Held {
   timer: NodeJS.Timeout;
   /** When (LEASE.now) the lock was last found this process's and refreshed. */
   refreshed: number;
+  /**
+   * The same by the wall clock (Date.now): a monotonic clock stands still while the machine is
+   * suspended (CLOCK_MONOTONIC, mach_absolute_time), and the lease of a suspended holder runs out.
+   */
+  refreshedWall: number;
   /** Why the lock is not this process's any more (another process took it over). */
   lostTo: string | null;
   listeners: Set<(reason: string) => void>;
@@ -215,17 +222,22 @@ export function lockDir(dir: string, onLost: (reason: string) => void): DirLock 
   const key = path.resolve(dir);
   const file = path.join(key, LOCK_FILE);
   let entry = held.get(key);
+  if (entry && readLock(file)?.holder.token !== entry.me.token) {
+    // Made again, or found taken over: then the stores holding it are told, and this one starts anew.
+    refresh(key, entry);
+    if (entry.lostTo) entry = undefined;
+  }
   if (!entry || readLock(file)?.holder.token !== entry.me.token) {
     // Not held yet, or its file went with the directory (deleted while in use) and is made again.
     const me = take(key, file);
     if (entry) entry.me = me;
     else {
-      const fresh: Held = { me, count: 0, refreshed: 0, lostTo: null, listeners: new Set(), timer: setInterval(() => refresh(key, fresh), LEASE.refreshMs) };
+      const fresh: Held = { me, count: 0, refreshed: 0, refreshedWall: 0, lostTo: null, listeners: new Set(), timer: setInterval(() => refresh(key, fresh), LEASE.refreshMs) };
       // The lease must not keep Node-RED running once everything else has stopped.
       fresh.timer.unref();
       held.set(key, (entry = fresh));
     }
-    entry.refreshed = LEASE.now();
+    stamp(entry);
   }
   const mine = entry;
   mine.count++;
@@ -234,8 +246,7 @@ export function lockDir(dir: string, onLost: (reason: string) => void): DirLock 
   let released = false;
   return {
     holds() {
-      // Two periods: a takeover needs the lock unchanged for the expiry, twice as long.
-      if (!mine.lostTo && LEASE.now() - mine.refreshed > 2 * LEASE.refreshMs) refresh(key, mine);
+      if (!mine.lostTo && late(mine)) refresh(key, mine);
       return !mine.lostTo;
     },
     release() {
@@ -296,7 +307,11 @@ function refresh(key: string, entry: Held): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return;
     try {
-      if (create(file, entry.me)) entry.refreshed = LEASE.now();
+      // Gone while refreshes ran late: another process may have taken it over, written and let
+      // it go meanwhile; made again, this one would write after it, and recovery would skip
+      // one of the two's changes as out of sequence.
+      if (late(entry)) return lost(key, entry, {});
+      if (create(file, entry.me)) stamp(entry);
     } catch {
       // The directory is gone too: the store makes it again, and the lock with it.
     }
@@ -309,7 +324,7 @@ function refresh(key: string, entry: Held): void {
       // The fd just read: a lock replaced meanwhile is not the one refreshed.
       const now = new Date();
       fs.futimesSync(fd, now, now);
-      entry.refreshed = LEASE.now();
+      stamp(entry);
       return;
     }
   } catch {
@@ -318,6 +333,19 @@ function refresh(key: string, entry: Held): void {
     fs.closeSync(fd);
   }
   lost(key, entry, holder);
+}
+
+function stamp(entry: Held): void {
+  entry.refreshed = LEASE.now();
+  entry.refreshedWall = Date.now();
+}
+
+/**
+ * The refreshes ran late, by either clock: two periods, where a takeover needs the lock unchanged
+ * for the expiry, twice as long. A wall clock set forward only costs a refresh.
+ */
+function late(entry: Held): boolean {
+  return LEASE.now() - entry.refreshed > 2 * LEASE.refreshMs || Date.now() - entry.refreshedWall > 2 * LEASE.refreshMs;
 }
 
 function lost(key: string, entry: Held, holder: Partial<Holder>): void {
