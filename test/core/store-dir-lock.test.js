@@ -303,6 +303,39 @@ describe("core/store: the directory's lock", function () {
       assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"]);
     });
 
+    it("refreshes its lock where a descriptor opened for reading cannot set times (Windows: SetFileTime needs write-attributes access)", async () => {
+      LEASE.refreshMs = 60000;
+      const dir = freshDir("refresh-times");
+      const { reg } = openRegistry(dir, { mode: "strict" });
+      const lock = path.join(dir, "lock");
+      const past = new Date(Date.now() - 3600e3);
+      fs.utimesSync(lock, past, past);
+      const { openSync, closeSync, futimesSync } = fs;
+      const readOnly = new Set();
+      fs.openSync = (file, flags, ...rest) => {
+        const fd = openSync(file, flags, ...rest);
+        if (flags === "r" || flags === undefined) readOnly.add(fd);
+        return fd;
+      };
+      fs.closeSync = (fd) => {
+        readOnly.delete(fd);
+        return closeSync(fd);
+      };
+      fs.futimesSync = (fd, atime, mtime) => {
+        if (readOnly.has(fd)) throw Object.assign(new Error("EPERM: operation not permitted, futime"), { code: "EPERM" });
+        return futimesSync(fd, atime, mtime);
+      };
+      try {
+        clock += 2 * LEASE.refreshMs + 1; // the write's check refreshes the lock
+        reg.create("a");
+        assert.ifError(await durable(reg));
+      } finally {
+        Object.assign(fs, { openSync, closeSync, futimesSync });
+      }
+      assert.ok(fs.statSync(lock).mtimeMs > past.getTime() + 1000, "the lock is refreshed: another host would take a live holder's lock over after the expiry");
+      assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"]);
+    });
+
     it("a lock gone after the refreshes ran late counts as taken over (the other process took it, wrote and closed meanwhile): not made again, nothing written", async () => {
       LEASE.refreshMs = 60000;
       const dir = freshDir("late-gone");

@@ -303,14 +303,14 @@ function refresh(key: string, entry: Held): void {
   const file = path.join(key, LOCK_FILE);
   let fd: number;
   try {
-    fd = fs.openSync(file, "r");
+    fd = openToRefresh(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return;
+    // Gone while refreshes ran late: another process may have taken it over, written and let it
+    // go meanwhile; made again, this one would write after it, and recovery would skip one of
+    // the two's changes as out of sequence.
+    if (late(entry)) return lost(key, entry, {});
     try {
-      // Gone while refreshes ran late: another process may have taken it over, written and let
-      // it go meanwhile; made again, this one would write after it, and recovery would skip
-      // one of the two's changes as out of sequence.
-      if (late(entry)) return lost(key, entry, {});
       if (create(file, entry.me)) stamp(entry);
     } catch {
       // The directory is gone too: the store makes it again, and the lock with it.
@@ -333,6 +333,22 @@ function refresh(key: string, entry: Held): void {
     fs.closeSync(fd);
   }
   lost(key, entry, holder);
+}
+
+/**
+ * The lock file, open to be read and to have its time set: on Windows a descriptor opened for
+ * reading alone cannot set times (SetFileTime needs write-attributes access), and a holder that
+ * never refreshed was taken over, live, by another host after the expiry. For reading alone where
+ * writing is refused (a read-only disk): a takeover is still seen.
+ */
+function openToRefresh(file: string): number {
+  try {
+    return fs.openSync(file, "r+");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS") throw err;
+    return fs.openSync(file, "r");
+  }
 }
 
 function stamp(entry: Held): void {
