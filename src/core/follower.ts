@@ -161,9 +161,10 @@ export class Outbox<B> {
     this.registry.whenDurable((err) => {
       if (err) return failed(err);
       if (!written && !this.behind) return then();
-      const flushed = written ? this.registry.store.flush() : null;
+      // The flush is asked for in its turn: asked at once, one that failed while an earlier one
+      // still waited would be a rejection nobody handles yet, which stops Node-RED.
       const turn = (this.behind ?? Promise.resolve())
-        .then(() => flushed)
+        .then(() => (written ? this.registry.store.flush() : undefined))
         .then(then, (e: unknown) => failed(asError(e)))
         .catch((e: unknown) => {
           // `then` threw (a send): said as its failure, not lost in a promise nobody awaits.

@@ -28,10 +28,14 @@
  * after refreshes ran late counts as taken over too: the other may have written and let it go.
  *
  * Still not covered: two machines of one host name on one network directory (each takes the other's
- * lock for its own from before a reboot); two machines whose clocks are more than LEASE.staleMs apart (a live lock looks
- * abandoned); a holder paused in the middle of a write, after its last check (its bytes land after
- * the takeover); a directory reached by two paths on one host name and boot (a bind mount), which
- * counts as a copy; network file systems that do not revalidate a file at open (NFS `nocto`).
+ * lock for its own from before a reboot); two containers on the host's network (one host name and
+ * boot, pids of their own: the second finds the first's pid gone and takes its lock over, and the
+ * first writes until its next refresh, up to LEASE.refreshMs, changes a restart then skips); two
+ * machines whose clocks are more than LEASE.staleMs apart (a live lock looks abandoned); a holder
+ * paused in the middle of a write, after its last check (its bytes land after the takeover); a
+ * directory reached by two paths on one host name and boot (a bind mount), which counts as a
+ * copy; network file systems that do not revalidate a file at open (NFS `nocto`). A host name that
+ * changes with the network (macOS) makes a restart after a crash wait out the lease.
  */
 import * as fs from "fs";
 import * as os from "os";
