@@ -728,7 +728,13 @@ export class FileStore implements Store {
     // (the flush would wait for that snapshot, which could not start while this one runs).
     if (!this.lost) await this.flushUnlessLost();
     // Rotate with no write in progress: the old journal's descriptor is closed by the rotation.
+    // Checked again once this resumes, in the turn that rotates: between idle() settling and here,
+    // an acknowledgement past half the window can start a write (acknowledge). Its descriptor was
+    // then closed under it, and reused by the snapshot's file: its fsync and size check went to
+    // that file, the journal looked cut short, and every twin was written again (found under
+    // load: 50 readings in flight, a compaction every few seconds).
     await this.idle();
+    while (this.inflight || this.cutting) await this.idle();
     const rewriting = this.lost;
     if (this.closed || (this.failure && !rewriting)) return;
     if (rewriting) {
@@ -894,8 +900,10 @@ export class FileStore implements Store {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = this.retryTimer = null;
     this.immediate = null;
-    // A retry may be writing: the descriptor is closed only once it is done.
+    // A retry may be writing: the descriptor is closed only once it is done (checked again in the
+    // turn that closes it, as for a rotation: see writeSnapshot).
     await this.idle();
+    while (this.inflight || this.cutting) await this.idle();
     // Whatever still waits (the disk failed) hears so now rather than never.
     const left = this.inflightWaiters.concat(this.pendingWaiters, this.lostWaiters);
     this.inflightWaiters = [];
