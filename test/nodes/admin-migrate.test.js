@@ -8,24 +8,16 @@ const assert = require("node:assert/strict");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, waitFor } = require("./support");
+const { helper, nodes, waitFor, renderCatalogs } = require("./support");
 const { startRedis, requireRedis } = require("../support/redis-server");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
 
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
-const catalogs = {
-  "twin-registry": require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"],
-  "twin-admin-api": require(path.join(root, "nodes", "locales", "en-US", "twin-admin-api.json"))["twin-admin-api"],
-};
 
 /** RED._ renders the English catalogs (the helper's gives keys back), and the admin API is registered. */
 function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const [type, ...rest] = key.split(".");
-    const text = catalogs[type] ? rest.reduce((o, k) => (o ? o[k] : undefined), catalogs[type]) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
+  renderCatalogs(RED, ["twin-registry", "twin-admin-api"]);
   registerAdminApi(RED);
   return nodes.registry(RED);
 }

@@ -5,22 +5,13 @@
 // Node-RED).
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, waitFor } = require("./support");
+const { helper, nodes, waitFor, registryWithCatalog } = require("./support");
 const { startRedis, requireRedis } = require("../support/redis-server");
 
 const root = path.join(__dirname, "..", "..");
 const redisNode = require(path.join(root, "nodes", "twin-redis.js"));
-const catalog = require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
 
-/** The registry's texts rendered from its English catalog (the helper's RED._ gives keys back). */
-function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const [type, ...rest] = key.split(".");
-    const text = type === "twin-registry" ? rest.reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
-  return nodes.registry(RED);
-}
+const withCatalog = registryWithCatalog;
 
 /** A node that starts when its registry is open, and whose start throws when told to. */
 function starterNode(RED) {

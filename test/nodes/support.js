@@ -134,4 +134,24 @@ function useUserDir(prefix) {
   });
 }
 
-module.exports = { helper, nodes, flow, exchange, waitFor, timersOf, holdFsyncs, useUserDir };
+/**
+ * Makes RED._ render the English catalogs of node `types` (nodes/locales/en-US/<type>.json): the
+ * helper's RED._ gives keys back without their parameters, and a test should read what a user
+ * reads. Keys of other types come back as they are.
+ */
+function renderCatalogs(RED, types) {
+  const catalogs = Object.fromEntries(types.map((type) => [type, require(path.join(root, "nodes", "locales", "en-US", `${type}.json`))[type]]));
+  RED._ = (key, params = {}) => {
+    const [type, ...rest] = key.split(".");
+    const text = catalogs[type] ? rest.reduce((o, k) => (o ? o[k] : undefined), catalogs[type]) : undefined;
+    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
+  };
+}
+
+/** The registry node, its texts rendered from the English catalog (for helper.load). */
+function registryWithCatalog(RED) {
+  renderCatalogs(RED, ["twin-registry"]);
+  return nodes.registry(RED);
+}
+
+module.exports = { helper, nodes, flow, exchange, waitFor, timersOf, holdFsyncs, useUserDir, renderCatalogs, registryWithCatalog };

@@ -5,18 +5,10 @@
 const assert = require("node:assert/strict");
 const fs = require("fs");
 const path = require("path");
-const { helper, nodes, flow, exchange, waitFor, useUserDir } = require("./support");
+const { helper, nodes, flow, exchange, waitFor, useUserDir, registryWithCatalog } = require("./support");
 
-const catalog = require(path.join(__dirname, "..", "..", "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
 
-/** The registry's texts rendered from the English catalog, so the test reads what a user reads. */
-function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const text = key.startsWith("twin-registry.") ? key.split(".").slice(1).reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
-  return nodes.registry(RED);
-}
+const withCatalog = registryWithCatalog;
 
 const errors = () => helper.log().args.map((a) => a[0]).filter((m) => m.type === "twin-registry" && m.level === helper.log().ERROR).map((m) => String(m.msg));
 

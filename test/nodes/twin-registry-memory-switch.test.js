@@ -3,18 +3,10 @@
 // loaded, and stay there; the registry says so once, at deploy, rather than letting them look lost.
 const assert = require("node:assert/strict");
 const path = require("path");
-const { helper, nodes, flow, exchange, useUserDir } = require("./support");
+const { helper, nodes, flow, exchange, useUserDir, registryWithCatalog } = require("./support");
 
-const catalog = require(path.join(__dirname, "..", "..", "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
 
-/** The registry's texts rendered from the English catalog, so the test reads what a user reads. */
-function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const text = key.startsWith("twin-registry.") ? key.split(".").slice(1).reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
-  return nodes.registry(RED);
-}
+const withCatalog = registryWithCatalog;
 
 const load = (f) => helper.load([withCatalog, nodes.twin, nodes.catch], f);
 const warnings = () => helper.log().args.map((a) => a[0]).filter((m) => m.type === "twin-registry" && m.level === helper.log().WARN).map((m) => String(m.msg));

@@ -6,25 +6,14 @@
 const assert = require("node:assert/strict");
 const fs = require("fs");
 const path = require("path");
-const { helper, nodes, flow, exchange, useUserDir } = require("./support");
+const { helper, nodes, flow, exchange, useUserDir, registryWithCatalog } = require("./support");
 
 const sensorNode = require(path.join(__dirname, "..", "..", "nodes", "twin-sensor.js"));
 const FIXTURES = path.join(__dirname, "..", "fixtures", "models");
 const WOT = "https://www.w3.org/2022/wot/td/v1.1";
 
-const catalog = require(path.join(__dirname, "..", "..", "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"];
-
-/**
- * The helper's RED._ gives back catalog keys without their parameters; the registry's texts are
- * rendered from the English catalog here, so a test sees the file and reason a user reads.
- */
-function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const text = key.startsWith("twin-registry.") ? key.split(".").slice(1).reduce((o, k) => (o ? o[k] : undefined), catalog) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
-  return nodes.registry(RED);
-}
+// The registry's texts rendered from the English catalog, so a test sees the file and reason a user reads.
+const withCatalog = registryWithCatalog;
 
 const load = (f) => helper.load([withCatalog, nodes.twin, sensorNode, nodes.catch], f);
 const registry = () => helper.getNode("reg").use();

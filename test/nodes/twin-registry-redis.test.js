@@ -11,7 +11,7 @@ const { execFileSync, spawn } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { helper, nodes, exchange, waitFor } = require("./support");
+const { helper, nodes, exchange, waitFor, renderCatalogs } = require("./support");
 const { startRedis, requireRedis, redisBinary } = require("../support/redis-server");
 const { ledBy, split } = require("../core/redis-support");
 const { registerAdminApi } = require("../../nodes/lib/plugins/admin-api");
@@ -25,10 +25,6 @@ const mirrorNode = require(path.join(root, "nodes", "twin-mirror.js"));
 const fleetNode = require(path.join(root, "nodes", "ui-twin-fleet.js"));
 const dashboardDir = path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json"));
 const dashboard = ["ui_base", "ui_page", "ui_group", "ui_theme"].map((n) => require(path.join(dashboardDir, "nodes", "config", `${n}.js`)));
-const catalogs = {
-  "twin-registry": require(path.join(root, "nodes", "locales", "en-US", "twin-registry.json"))["twin-registry"],
-  "twin-redis": require(path.join(root, "nodes", "locales", "en-US", "twin-redis.json"))["twin-redis"],
-};
 
 /**
  * The helper's RED._ gives back catalog keys without their parameters; the registry's and the
@@ -36,11 +32,7 @@ const catalogs = {
  * reads. The admin API is registered too (the helper stubs plugins).
  */
 function withCatalog(RED) {
-  RED._ = (key, params = {}) => {
-    const [type, ...rest] = key.split(".");
-    const text = catalogs[type] ? rest.reduce((o, k) => (o ? o[k] : undefined), catalogs[type]) : undefined;
-    return typeof text === "string" ? text.replace(/__([a-zA-Z]+)__/g, (_, name) => String(params[name])) : key;
-  };
+  renderCatalogs(RED, ["twin-registry", "twin-redis"]);
   registerAdminApi(RED);
   return nodes.registry(RED);
 }
