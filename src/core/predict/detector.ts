@@ -70,6 +70,7 @@
  * values when a shift is accepted or a burst is under way.
  */
 import { JsonObject } from "../json";
+import { GAP_STEPS } from "./smoothing";
 
 export interface DetectorOptions {
   /** |z| at which a reading is anomalous (score 1). */
@@ -202,8 +203,6 @@ const RAMP_MIN_STEPS = 4;
 /** After this many slopes, one teaches the usual slope at most RAMP_CLIP times it. */
 const RAMP_CLIP_AFTER = 50;
 const RAMP_CLIP = 2;
-/** A gap: this many typical intervals without a reading; no verdict on the reading after it. */
-const GAP_STEPS = 10;
 /**
  * Stuck: this many times the longest run of one value seen before, and at least STUCK_MIN readings.
  * A quiet signal read to 0.1 holds one value for 9-15 readings by itself, so at 4 a sensor read

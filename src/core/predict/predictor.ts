@@ -31,12 +31,10 @@ import { Holt } from "./holt";
 import { Linear } from "./linear";
 import { PredictOptions } from "./options";
 import { Scorer } from "./scorer";
-import { roundSig } from "./smoothing";
+import { GAP_STEPS, roundSig } from "./smoothing";
 import { Direction, ThresholdAlert, ThresholdTracker } from "./threshold";
 
-/** A reading more than this many typical intervals after the previous one is after a gap... */
-export const GAP_STEPS = 10;
-/** ...if that is also more than this many level half-lives. */
+/** A reading more than GAP_STEPS typical intervals (smoothing.ts) after the previous one is after a gap if that is also more than this many level half-lives. */
 export const GAP_HALF_LIVES = 2;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_WEIGHT = 0.1;

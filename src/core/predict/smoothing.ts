@@ -4,6 +4,13 @@
  * gaps weigh each reading by the time it stands for.
  */
 
+/**
+ * A gap: more than this many typical intervals without a reading. The detector gives the reading
+ * after it no verdict, a method starts its level again (if the gap is also long in half-lives),
+ * and the threshold tracker counts a gap as this many intervals of the time its readings cover.
+ */
+export const GAP_STEPS = 10;
+
 /** Share of the old estimate left after `dt` seconds: 2^(-dt / halfLife). */
 export function keep(dt: number, halfLife: number): number {
   if (!(halfLife > 0)) return 0;

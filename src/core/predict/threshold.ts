@@ -11,7 +11,7 @@
  */
 import { Json, JsonObject } from "../json";
 import { Forecaster } from "./forecaster";
-import { numbers } from "./smoothing";
+import { GAP_STEPS, numbers } from "./smoothing";
 
 export type Direction = "above" | "below";
 
@@ -90,8 +90,6 @@ const WARN_CALM_SHARE = 0.1;
 const DAY = 86400;
 const YEAR = 365.2425 * DAY;
 const TRACKER_VERSION = 1;
-/** An interval longer than this many typical ones is a gap: it adds only that many to the time the readings cover. */
-const GAP_STEPS = 10;
 /** Sums per bin: weight, weight^2, t, y, t^2, t y, y^2, t^3, t^4, t^2 y. */
 const SUMS = 10;
 
