@@ -230,17 +230,18 @@ export function lockDir(dir: string, onLost: (reason: string) => void): DirLock 
     // Made again, or found taken over: then the stores holding it are told, and this one starts anew.
     refresh(key, entry);
     if (entry.lostTo) entry = undefined;
-  }
-  if (!entry || readLock(file)?.holder.token !== entry.me.token) {
-    // Not held yet, or its file went with the directory (deleted while in use) and is made again.
-    const me = take(key, file);
-    if (entry) entry.me = me;
-    else {
-      const fresh: Held = { me, count: 0, refreshed: 0, refreshedWall: 0, lostTo: null, listeners: new Set(), timer: setInterval(() => refresh(key, fresh), LEASE.refreshMs) };
-      // The lease must not keep Node-RED running once everything else has stopped.
-      fresh.timer.unref();
-      held.set(key, (entry = fresh));
+    else if (readLock(file)?.holder.token !== entry.me.token) {
+      // Its file went with the directory (deleted while in use) and could not be made again yet.
+      entry.me = take(key, file);
+      stamp(entry);
     }
+  }
+  if (!entry) {
+    const me = take(key, file);
+    const fresh: Held = { me, count: 0, refreshed: 0, refreshedWall: 0, lostTo: null, listeners: new Set(), timer: setInterval(() => refresh(key, fresh), LEASE.refreshMs) };
+    // The lease must not keep Node-RED running once everything else has stopped.
+    fresh.timer.unref();
+    held.set(key, (entry = fresh));
     stamp(entry);
   }
   const mine = entry;
