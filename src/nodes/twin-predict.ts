@@ -10,6 +10,7 @@ import { PredictConfig, readConfig } from "../core/predict/options";
 import { AlertOut, PredictEffects, PredictEngine, PredictReading } from "../core/predict/engine";
 import { Node, NodeDef, NodeMessage, NodeStatus, RED, Send, Done } from "../runtime/red";
 import { findRegistry, failWith, onInput } from "../runtime/registry-node";
+import { atMostEvery } from "../runtime/rate-limit";
 import { FollowerNode } from "./follower-node";
 
 /** A reading older than the last (a device's clock set back) is warned of at most this often. */
@@ -35,6 +36,11 @@ export = function (RED: RED) {
     }
     // An old flow's settings that no longer do anything: said once, at deploy, with what replaces them.
     for (const s of settings ? settings.superseded : []) node.warn(t(`superseded.${s.option}`, { value: String(s.value) }));
+
+    // Once a minute at most: a device whose clock went back sends every reading older than the last.
+    const older = atMostEvery(OLDER_WARN_MS, (count, _now, twinId: string, property: string, ts: number, last: number) =>
+      node.warn(t("warn.older", { twinId, property, ts: new Date(ts).toISOString(), last: new Date(last).toISOString(), count })),
+    );
 
     const follow = new FollowerNode<PredictEngine, Box>({
       node, registryNode, problem, t, describe,
@@ -69,17 +75,6 @@ export = function (RED: RED) {
       },
     });
 
-    // Once a minute at most: a device whose clock went back sends every reading older than the last.
-    let olderAt = -Infinity;
-    let olderSkipped = 0;
-    function older(twinId: string, property: string, ts: number, last: number): void {
-      olderSkipped++;
-      const now = Date.now();
-      if (now - olderAt < OLDER_WARN_MS) return;
-      olderAt = now;
-      node.warn(t("warn.older", { twinId, property, ts: new Date(ts).toISOString(), last: new Date(last).toISOString(), count: olderSkipped }));
-      olderSkipped = 0;
-    }
 
     // ---- messages ----------------------------------------------------------------------------
 

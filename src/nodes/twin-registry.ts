@@ -17,6 +17,7 @@ import { RegistryNode, storeDir } from "../runtime/registry-node";
 import { RedisNode, findRedis, instanceName, usableRedisName } from "../runtime/redis-node";
 import { DEFAULT_EXPRESSION_LIMITS, EXPRESSION_LIMIT_RANGE, ExpressionLimits } from "../runtime/jsonata";
 import { attachLiveFeed } from "../runtime/live-feed";
+import { atMostEvery } from "../runtime/rate-limit";
 
 interface RegistryConfig extends NodeDef {
   models?: string;
@@ -287,16 +288,11 @@ export = function (RED: RED) {
       });
       candidate.onListenerError((err) => node.error(node.describe(err)));
       // Once a minute at most: a clock gone back skips every reading of every twin it timed.
-      let aheadAt = -Infinity;
-      let aheadSkipped = 0;
-      candidate.onStoredAhead((twinId, properties, storedTs) => {
-        aheadSkipped++;
-        const now = Date.now();
-        if (now - aheadAt < AHEAD_WARN_MS) return;
-        aheadAt = now;
-        node.warn(RED._("twin-registry.warn.stored-ahead", { twinId, properties: properties.join(", "), stored: new Date(storedTs).toISOString(), now: new Date(now).toISOString(), count: aheadSkipped }));
-        aheadSkipped = 0;
-      });
+      candidate.onStoredAhead(
+        atMostEvery(AHEAD_WARN_MS, (count, now, twinId: string, properties: string[], storedTs: number) =>
+          node.warn(RED._("twin-registry.warn.stored-ahead", { twinId, properties: properties.join(", "), stored: new Date(storedTs).toISOString(), now: new Date(now).toISOString(), count })),
+        ),
+      );
       // A shared store's trouble with what other instances wrote (an entry it could not apply,
       // read again from Redis) is the user's to know, not only the store's.
       candidate.store.onWarning?.((message) => node.warn(RED._("twin-registry.warn.redis", { detail: message })));
