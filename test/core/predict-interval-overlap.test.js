@@ -44,9 +44,10 @@ describe("predict: 1 h intervals of a sensor read every 10 s", function () {
 
   it("hold close to 95 % of outcomes on 8 h recordings of a slow drift under reading noise, where a smoothed level helps", function () {
     // Started from the first twenty errors alone: 0.860 over these seeds; with their floor 0.908;
-    // started at it, with the offsets stepped per outcome, 0.889.
+    // started at it, with the offsets stepped per outcome, 0.889; with the floor under a young
+    // calibrated interval (scorer.ts, FLOOR_SHARE), 0.913.
     const shares = SEEDS.map((seed) => coverage(walk(1000 + seed, 0.1, 1)));
-    assert.ok(mean(shares) >= 0.88, `mean coverage ${mean(shares).toFixed(3)}`);
+    assert.ok(mean(shares) >= 0.9, `mean coverage ${mean(shares).toFixed(3)}`);
   });
 
   it("hold close to 95 % of outcomes on short series forecast several readings ahead", function () {
