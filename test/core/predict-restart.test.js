@@ -148,5 +148,28 @@ describe("core/predict: restarts, redeploys and downtime", function () {
       assert.equal(alerts[0].ts, at(1000));
     }
   });
+
+  it("a redeploy that moves the limit ends a warning with the limit it was announced with, and warns of the new one if due", function () {
+    const rising = (i) => 60 + 0.01 * i + (i % 5) * 0.05;
+    const p = new Predictor(readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options);
+    feed(p, 0, 1000, rising);
+    assert.equal(p.warned, true, "past 70");
+    const state = saved(p);
+    // Past 65 as well: the old warning ends first, then the new limit's starts, at the same reading.
+    // Before, nothing was said, and the warning's end, later, named 65.
+    const lower = Predictor.restore(readConfig({ horizon: "600", threshold: "65", warning: "3600" }).options, JSON.parse(JSON.stringify(state))).predictor;
+    const first = feed(lower, 1000, 1060, rising).flatMap((x) => x.alerts.map((a) => `${a.type} ${a.state} ${a.limit} ${a.ts === at(1000) ? "now" : "later"}`));
+    assert.deepEqual(first, ["threshold end 70 now", "threshold start 65 now"]);
+    assert.equal(lower.warned, true);
+    // Not past 90 and far from it: the old warning ends and none starts.
+    const higher = Predictor.restore(readConfig({ horizon: "600", threshold: "90", warning: "3600" }).options, JSON.parse(JSON.stringify(state))).predictor;
+    const second = feed(higher, 1000, 1060, rising).flatMap((x) => x.alerts.map((a) => `${a.type} ${a.state} ${a.limit}`));
+    assert.deepEqual(second, ["threshold end 70"]);
+    assert.equal(higher.warned, false);
+    // The same limit: the warning goes on, nothing said.
+    const same = Predictor.restore(readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options, JSON.parse(JSON.stringify(state))).predictor;
+    assert.deepEqual(feed(same, 1000, 1060, rising).flatMap((x) => x.alerts), []);
+    assert.equal(same.warned, true);
+  });
 });
 

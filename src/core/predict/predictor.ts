@@ -198,15 +198,18 @@ export class Predictor {
     const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp, verdict.flagged);
 
     let ttt: number | null = null;
+    let started: ThresholdAlert[] = [];
     if (this.tracker) {
       const t = this.tracker.update(ts, value);
       ttt = t.timeToThreshold === null ? null : Math.round(t.timeToThreshold);
-      if (o.warning > 0) alerts.push(...t.alerts);
+      if (o.warning > 0) started = t.alerts;
     }
+    // The end of a warning announced before a redeploy comes before any warning of the new limit.
     if (this.unwarn) {
       alerts.push({ type: "threshold", state: "end", ts, value, limit: this.unwarn.limit, direction: this.unwarn.direction, timeToThreshold: ttt });
       this.unwarn = null;
     }
+    alerts.push(...started);
 
     const trend = f ? f.trend() : (cands as Candidates).trend();
     const prediction: Prediction = {
@@ -288,10 +291,13 @@ export class Predictor {
       // A warning announced before that no longer goes on here (the threshold or its warning
       // removed, the direction turned round) ends with the next reading: without its end, a
       // dashboard showed it for good, and with warnings turned off the node's status counted it
-      // for good (a tracker that no longer warns never ended it).
+      // for good (a tracker that no longer warns never ended it). One of another limit ends too,
+      // naming the limit it was announced with; the new limit's warning starts from that reading
+      // if it is due (before, the old one went on and its end named the new limit).
       const th = s.th as { warn?: unknown } | null | undefined;
       const wasWarning = !!th && typeof th === "object" && Array.isArray(th.warn) && th.warn[0] === 1;
-      if (wasWarning && (!continued || options.warning === 0)) {
+      const otherLimit = typeof s.l === "number" && s.l !== options.threshold;
+      if (wasWarning && (!continued || options.warning === 0 || otherLimit)) {
         if (continued && p.tracker) p.tracker.endWarning();
         const limit = typeof s.l === "number" && Number.isFinite(s.l) ? s.l : null;
         const direction = s.d === "above" || s.d === "below" ? s.d : null;
