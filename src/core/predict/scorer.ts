@@ -328,8 +328,6 @@ function spacing(typical: number, horizon: number): number {
 export interface Issued {
   /** Index of the candidate blended in (0: persistence alone). */
   used: number;
-  /** Its weight, 0..1. */
-  weight: number;
   forecast: number;
   lower: number;
   upper: number;
@@ -578,8 +576,7 @@ export class Scorer {
     }
     const skill = this.settled >= MIN_SETTLED && this.mae[0] > 0 ? this.mae[1] / this.mae[0] : null;
     const blended = this.forced !== null || forecast !== p;
-    const weight = this.forced !== null ? 1 : blended && forecasts[u] !== p ? (forecast - p) / (forecasts[u] - p) : 0;
-    return { used: blended ? u : 0, weight, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
+    return { used: blended ? u : 0, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
   }
 
   /** Whether the calibrated interval is still young enough for the floor (see FLOOR_SHARE). */
