@@ -619,6 +619,21 @@ describe("predict detector: faults a user wants to hear about", function () {
       assert.equal(verdicts.slice(to).filter((v) => v.flagged).length, 0, `${minutes} min`);
     }
   });
+
+  it("a sensor that freezes, then sends its error value, then comes back is not flagged once back: the error value is not taken for the level", function () {
+    // A 10 s sensor stuck at 61.2 from 400 for 20 minutes, then 8 readings of -127 (a DS18B20's
+    // error value), then back near 60. The first value after a stuck run is judged as after a
+    // gap, and that was -127: the level went there, the signal back at 60 was flagged for
+    // levelShift (180 readings) and a drift alert said the level went from -127 to 60.
+    const g = gauss(6);
+    const value = (i) => (i >= 400 && i < 520 ? 61.2 : i >= 520 && i < 528 ? -127 : Math.round((60 + 0.3 * g()) * 10) / 10);
+    const points = Array.from({ length: 1000 }, (_, i) => ({ ts: T0 + i * 10000, value: value(i) }));
+    const { verdicts, alerts } = feed(points);
+    const eps = episodes(alerts);
+    assert.equal(eps[0].start.reason, "stuck", JSON.stringify(alerts));
+    assert.equal(verdicts.slice(529).filter((v) => v.flagged).length, 0, `flagged after the return: ${verdicts.slice(529).filter((v) => v.flagged).length}`);
+    assert.ok(!alerts.some((a) => a.type === "drift" && a.from < 0), JSON.stringify(alerts.filter((a) => a.type === "drift")));
+  });
 });
 
 describe("predict detector: real series, no alarm that cries wolf", function () {

@@ -608,7 +608,10 @@ export class AnomalyDetector {
       // had moved on was flagged.
       const sigma = this.scale();
       const far = Math.abs(value - expected) >= o.zThreshold * sigma;
-      if (gap && !unstuck) this.anchor = far ? [expected, REANCHOR_READINGS] : null;
+      // After a stuck run too: a sensor that froze and then sent its error value (-127 on a
+      // DS18B20) before coming back had that value taken for the level, and the signal, back where
+      // it had been, flagged for levelShift, with a drift alert "from -127".
+      if (gap) this.anchor = far ? [expected, REANCHOR_READINGS] : null;
       if (far || unstuck || relevel) {
         this.levelAt(value, value);
         // The ramp's line moves with it: a jump across a gap is not a slope. The jump is from the
