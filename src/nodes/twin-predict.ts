@@ -75,7 +75,6 @@ export = function (RED: RED) {
       },
     });
 
-
     // ---- messages ----------------------------------------------------------------------------
 
     /** The readings a message carries, or null when it carries nothing for this node. */

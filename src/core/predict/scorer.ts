@@ -546,7 +546,7 @@ export class Scorer {
       lower = Math.min(forecast, forecast - (this.qlo + extra) * this.scale());
       upper = Math.max(forecast, forecast + (this.qhi + extra) * this.scale());
       if (this.floored(typical, horizon) && this.spreads > 0) {
-        const floor = FLOOR_SHARE * Z95 * Math.sqrt((this.spread[0] / this.spread[1]) * Math.max(horizon, typical));
+        const floor = FLOOR_SHARE * Z95 * Math.sqrt(this.walkVariance(typical, horizon));
         if (forecast - floor < lower || forecast + floor > upper) {
           tracked = [clamp(lower), clamp(upper)];
           lower = Math.min(lower, forecast - floor);
@@ -555,7 +555,7 @@ export class Scorer {
       }
     } else {
       const steps = typical > 0 ? Math.max(1, horizon / typical) : 1;
-      const half = FALLBACK * Z95 * Math.sqrt(this.spreads > 0 ? (this.spread[0] / this.spread[1]) * Math.max(horizon, typical) : this.diff2 * steps);
+      const half = FALLBACK * Z95 * Math.sqrt(this.spreads > 0 ? this.walkVariance(typical, horizon) : this.diff2 * steps);
       lower = forecast - half;
       upper = forecast + half;
     }
@@ -577,6 +577,11 @@ export class Scorer {
     const skill = this.settled >= MIN_SETTLED && this.mae[0] > 0 ? this.mae[1] / this.mae[0] : null;
     const blended = this.forced !== null || forecast !== p;
     return { used: blended ? u : 0, forecast, lower, upper, skill, coverage: conformal ? this.cover : null };
+  }
+
+  /** The variance over the horizon of the random walk whose pace the readings' changes give (see FALLBACK); once `spreads` > 0. */
+  private walkVariance(typical: number, horizon: number): number {
+    return (this.spread[0] / this.spread[1]) * Math.max(horizon, typical);
   }
 
   /** Whether the calibrated interval is still young enough for the floor (see FLOOR_SHARE). */
