@@ -336,15 +336,23 @@ describe("core/store: the directory's lock", function () {
       assert.deepStrictEqual(journalEntries(dir).map((e) => e.i), ["a"]);
     });
 
-    it("a lock gone after the refreshes ran late counts as taken over (the other process took it, wrote and closed meanwhile): not made again, nothing written", async () => {
+    /**
+     * A store that wrote "a", then was held up past two refresh periods while another process took
+     * its lock over, wrote and closed cleanly (removing the lock).
+     */
+    async function lockGoneWhileLate(name) {
       LEASE.refreshMs = 60000;
-      const dir = freshDir("late-gone");
+      const dir = freshDir(name);
       const { reg } = openRegistry(dir, { mode: "strict" });
       reg.create("a");
       assert.ifError(await durable(reg));
-      // The other's takeover, 20 changes and clean close (it removes its lock) while this one was held up.
       fs.rmSync(path.join(dir, "lock"));
       clock += 2 * LEASE.refreshMs + 1;
+      return { dir, reg };
+    }
+
+    it("a lock gone after the refreshes ran late counts as taken over (the other process took it, wrote and closed meanwhile): not made again, nothing written", async () => {
+      const { dir, reg } = await lockGoneWhileLate("late-gone");
       reg.create("b");
       const err = await durable(reg);
       assert.ok(err && err.code === "store-unavailable" && /took .* over/.test(err.message), String(err));
@@ -353,13 +361,7 @@ describe("core/store: the directory's lock", function () {
     });
 
     it("a store opened in this process after a late refresh and a lock gone meanwhile does not carry the other stores on: they are told it was taken over", async () => {
-      LEASE.refreshMs = 60000;
-      const dir = freshDir("late-gone-redeploy");
-      const { reg } = openRegistry(dir, { mode: "strict" });
-      reg.create("a");
-      assert.ifError(await durable(reg));
-      fs.rmSync(path.join(dir, "lock"));
-      clock += 2 * LEASE.refreshMs + 1;
+      const { dir, reg } = await lockGoneWhileLate("late-gone-redeploy");
       // A redeploy: the new registry reads the directory as the other process left it.
       const { reg: next } = openRegistry(dir, { mode: "strict" });
       assert.throws(() => reg.create("b"), (err) => err.code === "store-unavailable" && /took .* over/.test(err.message));
