@@ -112,6 +112,33 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(ends.filter((a) => a.reason === "noise").length >= 5, JSON.stringify(ends.map((a) => a.reason)));
   });
 
+  it("a burst's episode ends a few readings after the burst, once its calm readings outweigh it, and stays one episode", function () {
+    // Before, the window held the burst's changes 9 or 10 readings after it ended and 6 calm
+    // readings more were flagged: here 200 flagged readings after the 18 bursts, up to 33 after
+    // one (now 102, at most 7).
+    const bursts = [[700, 790], [1300, 1390], [1900, 1990]];
+    let after = 0;
+    let worst = 0;
+    let inside = 0;
+    let single = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const b = gauss(100 + seed);
+      const points = sensor(2500, (i) => (bursts.some(([from, to]) => i >= from && i < to) ? 1.5 * b() : 0), seed);
+      const { verdicts, alerts } = feed(points);
+      for (const [from, to] of bursts) {
+        const tail = verdicts.slice(to, to + 60).filter((v) => v.anomaly).length;
+        after += tail;
+        worst = Math.max(worst, tail);
+        inside += verdicts.slice(from, to).filter((v) => v.anomaly).length;
+        if (alerts.filter((a) => a.type === "anomaly" && a.state === "start" && a.i >= from && a.i < to + 60).length === 1) single++;
+      }
+    }
+    const report = `after ${after}, worst ${worst}, inside ${inside} of 1620, one episode ${single} of 18`;
+    assert.ok(after <= 130 && worst <= 12, report);
+    assert.ok(inside >= 0.9 * 1620, report);
+    assert.ok(single >= 16, report);
+  });
+
   it("a spike, a step and a quantised signal flickering between two steps are not bursts of noise", function () {
     const spike = feed(sensor(600, (i) => (i === 300 || i === 301 ? 6 : 0)));
     assert.ok(!spike.alerts.some((a) => a.reason === "noise"));
@@ -845,6 +872,7 @@ describe("predict detector: state", function () {
       { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] },
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
       { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
+      { nb: [-1, 0, 0] }, { nb: [0, -1, 0] }, { nb: [0, 0, 1.5] }, { nb: [0, 0] }, { nb: [0, 0, "1"] },
       { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
       // The last normal reading after the last reading, or before the first.
       { rp: good.rp.map((x, k) => (k === 9 ? good.t + 1e12 : x)) }, { rp: good.rp.map((x, k) => (k === 9 ? good.t0 - 1 : x)) },
@@ -858,8 +886,9 @@ describe("predict detector: state", function () {
     delete old.ga;
     delete old.nz;
     delete old.mv;
+    delete old.nb;
     old.rp = good.rp.slice(0, 9);
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv and the ramp's time");
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb and the ramp's time");
     assert.equal(AnomalyDetector.from(DETECTOR_DEFAULTS, old).toJSON().rp[9], good.t, "the ramp's time from the last reading's");
   });
 
