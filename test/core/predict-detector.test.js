@@ -562,6 +562,37 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.equal(d.step, 1, "the decimals the values are written in");
   });
 
+  it("a sensor read to 0.5 (21.5, 22, 22.5) climbing a slow staircase has its steps taken for its resolution, not flagged", function () {
+    // A 9-bit probe or a thermostat: steps of 0.5 written with one decimal, noise far under a step,
+    // a swing of about 1.5 over 6 h, read every 10 s for a day. Each step is 5 of the decimals'
+    // floors: before the grid, every one was flagged until levelShift took it for a new level
+    // (1,429 to 4,645 flagged readings in the day; now 2 to 4).
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const points = Array.from({ length: 8640 }, (_, i) => {
+        const h = i / 360;
+        return { ts: T0 + i * 10000, value: Math.round((20.2 + 0.1 * seed + 1.5 * Math.sin((2 * Math.PI * h) / 6) + 0.01 * g()) * 2) / 2 };
+      });
+      const { d, verdicts } = feed(points);
+      const flagged = verdicts.filter((v) => v.anomaly).length;
+      assert.ok(flagged <= 20, `seed ${seed}: ${flagged} flagged`);
+      assert.equal(d.step, 0.5, `seed ${seed}`);
+    }
+  });
+
+  it("one-reading glitches of +8 and -8 on a constant signal are no grid of 8: later spikes of 8 are flagged", function () {
+    // A grid from any three values took 50, 58 and 42 for a sensor read to 8.
+    const spikes = [1800, 1900, 2000, 2100, 2200, 2300];
+    const points = Array.from({ length: 2400 }, (_, i) => ({
+      ts: T0 + i * 10000,
+      value: i === 50 || i === 130 || spikes.includes(i) ? 58 : i === 90 ? 42 : 50,
+    }));
+    const { d, verdicts } = feed(points);
+    // The first spike ends a value held for 4.6 h, a stuck run: it is judged as after a gap.
+    assert.deepEqual(spikes.slice(1).filter((i) => !verdicts[i].flagged), []);
+    assert.equal(d.step, 1);
+  });
+
   it("a device that reports on change, frozen for 40 min (heartbeats only), is not flagged for where the signal went meanwhile", function () {
     // Humidity read every 10 s, sent on a change of 0.1 or every 5 min; at 3 h the value freezes
     // for 40 min while the room's humidity rises 1 %. The repeats were heartbeats 5 min apart,
@@ -873,6 +904,7 @@ describe("predict detector: state", function () {
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
       { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
       { nb: [-1, 0, 0] }, { nb: [0, -1, 0] }, { nb: [0, 0, 1.5] }, { nb: [0, 0] }, { nb: [0, 0, "1"] },
+      { gd: [] }, { gd: 1 }, { gd: [-0.5, 20] }, { gd: [0, 20, 20.5, 21] }, { gd: [0.5, 20, 20.5, 21, 21.5] }, { gd: [0.5, "20"] },
       { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
       // The last normal reading after the last reading, or before the first.
       { rp: good.rp.map((x, k) => (k === 9 ? good.t + 1e12 : x)) }, { rp: good.rp.map((x, k) => (k === 9 ? good.t0 - 1 : x)) },
@@ -887,8 +919,9 @@ describe("predict detector: state", function () {
     delete old.nz;
     delete old.mv;
     delete old.nb;
+    delete old.gd;
     old.rp = good.rp.slice(0, 9);
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb and the ramp's time");
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb, gd and the ramp's time");
     assert.equal(AnomalyDetector.from(DETECTOR_DEFAULTS, old).toJSON().rp[9], good.t, "the ramp's time from the last reading's");
   });
 

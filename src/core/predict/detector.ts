@@ -237,6 +237,23 @@ const RESOLUTION_CHANGES = 10;
  * that recurs once an hour stays a glitch.
  */
 const FLICKER_CHANGES = RESOLUTION_CHANGES;
+/**
+ * The decimals the values are written in are not their resolution when the sensor's steps are
+ * not a power of ten: a 9-bit probe's 0.5 (21.5, 22, 22.5), a thermostat's 0.5, a 10-bit probe's
+ * 0.25. On a slow signal with little noise such a sensor climbs a staircase, and each step, 5 of
+ * the decimals' floors, was flagged, so it never became a normal change and the resolution stayed
+ * at the decimals. Once the sensor has held GRID_VALUES distinct values (each for two readings in
+ * a row at least), the greatest common step of their distances from the first (the grid) is the
+ * coarsest the resolution can be, and serves where the decimals did; the first value off it
+ * refines it. A glitch is not held: one reading of 58 and one of 42 on a constant 50 made a grid
+ * of 8 and hid every later spike of 8 (see RESOLUTION_CHANGES). Clean quantised signals that move
+ * for 6 h, hold still for 8 h and move again (noise 0.01 to 0.05, read every 5, 10 or 30 s, 6
+ * seeds, 24 h each), flagged readings: a 0.5 sensor 17,637 -> 131, a 0.25 sensor 4,169 -> 139;
+ * 0.1, 1 and 0.0625 (written to their decimals' grid, or dithered by their noise) unchanged, as
+ * are bench/anomaly-quality.js and the field-shaped recordings (see NOISE_END_ODDS). A grid of 4
+ * held values: 3,804 and 524 (such a staircase holds only a few values a day).
+ */
+const GRID_VALUES = 3;
 /** Readings after a level taken across a gap within which one back near the old level undoes it. */
 const REANCHOR_READINGS = 10;
 /**
@@ -367,6 +384,9 @@ export class AnomalyDetector {
   private flickerSize = 0;
   /** Finest decimal resolution the values were written in (1 for 20, 0.1 for 20.5), 0 before any. */
   private digits = 0;
+  /** The values' grid (0: none yet) and the distinct values it rests on, the first its origin (see GRID_VALUES). */
+  private grid = 0;
+  private gridSeen: number[] = [];
   /** The last reading was part of an anomaly (flagged, or not yet back under the exit level). */
   private prevHeld = false;
   /** After a level taken from a reading after a gap: where the signal was expected before it, and readings left to say it was a glitch. */
@@ -469,13 +489,14 @@ export class AnomalyDetector {
   /**
    * The sensor's resolution: given, or the smallest change seen; from the warm-up's end on, while
    * the values have changed fewer than RESOLUTION_CHANGES times, no more than the decimals they
-   * are written in.
+   * are written in, or their grid once there is one (GRID_VALUES).
    */
   get step(): number {
     if (this.o.resolution !== null) return this.o.resolution;
+    const written = this.gridSeen.length >= GRID_VALUES ? this.grid : this.digits;
     // Until the values have moved, the decimals they are written in tell the resolution.
-    if (this.change === 0) return this.digits;
-    return this.warmed && this.changes < RESOLUTION_CHANGES ? Math.min(this.change, this.digits) : this.change;
+    if (this.change === 0) return written;
+    return this.warmed && this.changes < RESOLUTION_CHANGES ? Math.min(this.change, written) : this.change;
   }
 
   private best(): number {
@@ -727,6 +748,7 @@ export class AnomalyDetector {
     if (this.changes < RESOLUTION_CHANGES && this.o.resolution === null) {
       const r = decimals(value);
       if (this.digits === 0 || r < this.digits) this.digits = r;
+      this.gridOf(value);
     }
     // A change into or out of an anomaly (a spike and its return, a step) is the fault's size, not
     // the sensor's resolution: on a signal that held one value, the first spike's size became the
@@ -1063,6 +1085,22 @@ export class AnomalyDetector {
     if (-Math.sign(this.jump) * moved >= BACK_RETURN * Math.abs(this.jump)) this.jump = 0;
   }
 
+  /** The grid takes in `value` (see GRID_VALUES); counted in the decimals, of which it is a multiple. */
+  private gridOf(value: number): void {
+    const seen = this.gridSeen;
+    // Only values the sensor held: a glitch (one reading of 58, one of 42 on a constant 50) is no step of its grid.
+    if (this.lastTs === null || value !== this.lastValue) return;
+    if (seen.length === 0) {
+      seen.push(value);
+      return;
+    }
+    const k = Math.round(Math.abs(value - seen[0]) / this.digits);
+    // Past 2^40 decimals from the first value the count is not exact: no grid is learnt from it.
+    if (k === 0 || !(k < 2 ** 40)) return;
+    this.grid = gcd(Math.round(this.grid / this.digits), k) * this.digits;
+    if (seen.length < GRID_VALUES && !seen.includes(value)) seen.push(value);
+  }
+
   /** Whether a burst's latest readings say it is over (see NOISE_END_ODDS); learns the burst's width. */
   private burstOver(z: number, noisy: boolean): boolean {
     if (noisy) {
@@ -1112,6 +1150,7 @@ export class AnomalyDetector {
       tl: [this.q99, this.rr, this.r2, this.rPrev],
       q: this.change,
       dg: this.digits,
+      gd: [this.grid, ...this.gridSeen],
       hp: this.prevHeld ? 1 : 0,
       qc: this.changes,
       fl: [this.flicker, this.flickerTs, this.flickerSize],
@@ -1142,6 +1181,12 @@ export class AnomalyDetector {
     // Counts, sizes and intervals of the wrong sign are refused: a negative error count made every
     // later verdict NaN, a negative typical interval made every reading a gap (no verdict again).
     if (!Number.isInteger(d.ne) || d.ne < 0 || d.longMae < 0 || d.change < 0 || d.digits < 0) throw new Error("bad detector state");
+    // A state saved before the grid was kept starts it again from the next value.
+    if (s.gd !== undefined) {
+      if (!Array.isArray(s.gd) || s.gd.length < 1 || s.gd.length > 1 + GRID_VALUES) throw new Error("bad detector state");
+      [d.grid, ...d.gridSeen] = nums(s.gd, s.gd.length);
+      if (!(d.grid >= 0) || (d.gridSeen.length >= GRID_VALUES && !(d.grid > 0))) throw new Error("bad detector state");
+    }
     // A state saved before hp existed: the last reading counts as normal.
     if (s.hp !== undefined && s.hp !== 0 && s.hp !== 1) throw new Error("bad detector state");
     d.prevHeld = s.hp === 1;
@@ -1284,6 +1329,12 @@ function trimmedMean(values: number[], trim: number): number {
   if (trim > 1) sum -= b;
   if (trim > 2) sum -= c;
   return sum / (values.length - trim);
+}
+
+/** Greatest common divisor of two whole numbers. */
+function gcd(a: number, b: number): number {
+  while (b > 0) [a, b] = [b, a % b];
+  return a;
 }
 
 function median(values: number[]): number {
