@@ -741,7 +741,7 @@ export class AnomalyDetector {
       }
       if (stuck) flagged = true;
       // A burst over, the signal back where it was before it (see NOISE_END_ODDS).
-      const over = warm && this.active && this.noiseEp && this.burstOver((value - this.forecast(this.best(), steps)) / sigma, noisy);
+      const over = warm && this.noiseEp && this.burstOver((value - this.forecast(this.best(), steps)) / sigma, noisy);
       if (warm) this.episode(ts, value, expected, score, stuck, noisy, plainSigma, alerts, over);
     }
 
@@ -1096,7 +1096,7 @@ export class AnomalyDetector {
     }
     const k = Math.round(Math.abs(value - seen[0]) / this.digits);
     // Past 2^40 decimals from the first value the count is not exact: no grid is learnt from it.
-    if (k === 0 || !(k < 2 ** 40)) return;
+    if (!(k < 2 ** 40)) return;
     this.grid = gcd(Math.round(this.grid / this.digits), k) * this.digits;
     if (seen.length < GRID_VALUES && !seen.includes(value)) seen.push(value);
   }
