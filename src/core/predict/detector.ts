@@ -297,7 +297,7 @@ const NOISE_CALM = 6;
  * Field-shaped temperature and humidity with faults (8 seeds x 3 devices, a throwaway harness
  * through twin-sensor -> twin-predict), per-reading precision: read every 20 s for 12 h 0.927 ->
  * 0.942 and 0.919 -> 0.935, every 10 s for 8 h 0.974 -> 0.980 and 0.951 -> 0.960, every 5 s for
- * 8 h 0.984 -> 0.985 and 0.976 -> 0.983, recall the same to 0.001; recordings under 0.85
+ * 8 h 0.984 -> 0.985 and 0.976 -> 0.983, recall the same to 0.002; recordings under 0.85
  * precision 12 -> 8, 6 -> 3 and 2 -> 1 of 48. The simulator's bursts (bench/anomaly-quality.js):
  * precision 0.90 -> 0.93, recall 0.93 both; bursts told as more than one episode 8 -> 9 of 36.
  * Noise that stays (3 or 6 times the noise from 2 h on, read every 1, 10 or 30 s, 20 seeds):
