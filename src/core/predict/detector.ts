@@ -291,9 +291,10 @@ const NOISE_CALM = 6;
  * NOISE_WIDTH_MIN..NOISE_WIDTH_MAX scales; NOISE_ON until NOISE_WIDTH_READINGS of them), reaching
  * NOISE_END_ODDS x the readings a levelShift spans: by Wald's bound, within a burst of that width
  * the evidence gets there by chance less than once in NOISE_END_ODDS levelShifts. The window
- * holds a burst's changes for 9 or 10 readings after it ends, and NOISE_CALM more were flagged
- * after that: 15 or 16 readings after every burst, where the calm readings say it is over after 5
- * to 8. The window's changes are then the burst's, and are cleared.
+ * holds a burst's changes for up to 9 or 10 readings after it ends, and NOISE_CALM more were
+ * flagged after that, where a few calm readings say it is over: after 18 bursts of 5 times the
+ * noise (predict-detector.test.js), 200 flagged readings, up to 33 after one; now 102, up to 7.
+ * The window's changes are then the burst's, and are cleared.
  * Field-shaped temperature and humidity with faults (8 seeds x 3 devices, a throwaway harness
  * through twin-sensor -> twin-predict), per-reading precision: read every 20 s for 12 h 0.927 ->
  * 0.942 and 0.919 -> 0.935, every 10 s for 8 h 0.974 -> 0.980 and 0.951 -> 0.960, every 5 s for
