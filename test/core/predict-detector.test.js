@@ -200,6 +200,24 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a fridge's compressor cycle is no level shift: its falls raise no drift alert once the cycle has been seen", function () {
+    // 1.5 degC up over 25 min, down over 5, read to 0.1 every 10 s for a day. Before, the CUSUM
+    // took every fall for a new level: 30 to 32 drift alerts "from 4.5 to 3.6" a day.
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const points = Array.from({ length: 8640 }, (_, i) => {
+        const minute = ((i * 10) / 60) % 30;
+        const level = minute < 25 ? 3 + (1.5 * minute) / 25 : 4.5 - (1.5 * (minute - 25)) / 5;
+        return { ts: T0 + i * 10000, value: Math.round((level + 0.02 * g()) * 10) / 10 };
+      });
+      const { alerts } = feed(points);
+      const drifts = alerts.filter((a) => a.type === "drift");
+      assert.ok(drifts.length <= 3, `seed ${seed}: ${JSON.stringify(drifts)}`);
+      assert.ok(drifts.every((a) => a.i < 2 * 3600 / 10), `seed ${seed}: only before the cycle's range is known (2 h)`);
+      assert.ok(!alerts.some((a) => a.type === "anomaly"), `seed ${seed}`);
+    }
+  });
+
   it("reports a ramp of 3 degC an hour on a daily cycle as a drift alert within an hour or two", function () {
     for (const seed of [1, 2, 3]) {
       const s = quality.simulate("drift", seed);
@@ -909,7 +927,7 @@ describe("predict detector: state", function () {
       { nz: [0, 2, 0, 0] }, { nz: [0, 0, 1, 0] }, { nz: [0, 0, 0, 1, -1] }, { nz: [0, 0, 0, -1] }, { nz: [0, 0, 0, 0, ...new Array(13).fill(1)] },
       { nz: [0, 0, 0] }, { nz: ["0", 0, 0, 0] }, { nz: [0, 0, 0, 3, 1] }, { nz: [0, 0, 0, 12, ...new Array(12).fill(1)] },
       { nz: [0, 0, 0, 0, ...new Array(12).fill(1.7e308)] },
-      { nb: [-1, 0, 0] }, { nb: [0, -1, 0] }, { nb: [0, 0, 1.5] }, { nb: [0, 0, -1] }, { nb: [0, 0] }, { nb: [0, 0, "1"] },
+      { nb: [-1, 0, 0] }, { nb: [0, -1, 0] }, { nb: [0, 0, 1.5] }, { nb: [0, 0, -1] }, { cy: [0, 1] }, { cy: [0, 2, 1] }, { cy: [0, ...new Array(18).fill(1)] }, { cy: 0 }, { cy: [0, 1, "2"] }, { nb: [0, 0] }, { nb: [0, 0, "1"] },
       { gd: [] }, { gd: 1 }, { gd: [-0.5, 20] }, { gd: [0, 20, 20.5, 21] }, { gd: [0.5, 20, 20.5, 21, 21.5] }, { gd: [0.5, "20"] },
       { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
       // The last normal reading after the last reading, or before the first.
@@ -926,8 +944,9 @@ describe("predict detector: state", function () {
     delete old.mv;
     delete old.nb;
     delete old.gd;
+    delete old.cy;
     old.rp = good.rp.slice(0, 9);
-    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb, gd and the ramp's time");
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb, gd, cy and the ramp's time");
     assert.equal(AnomalyDetector.from(DETECTOR_DEFAULTS, old).toJSON().rp[9], good.t, "the ramp's time from the last reading's");
   });
 
