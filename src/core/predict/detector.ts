@@ -972,7 +972,7 @@ export class AnomalyDetector {
       this.gDown = down;
       this.nDown++;
     } else this.gDown = this.nDown = 0;
-    const m = this.levelShiftTime() / Math.max(this.typical ?? 1, 1e-9);
+    const m = this.readingsPerShift();
     const h = CUSUM_H0 + CUSUM_H1 * Math.log(Math.max(1, m / LS_READINGS));
     const sign = this.gUp > h ? 1 : this.gDown > h ? -1 : 0;
     // Errors swinging wider than usual lean one way by chance: a burst of noise building up (its
@@ -1160,8 +1160,7 @@ export class AnomalyDetector {
     }
     const w = this.burstN >= NOISE_WIDTH_READINGS ? Math.min(NOISE_WIDTH_MAX, Math.max(NOISE_WIDTH_MIN, Math.sqrt(this.burstZ2 / this.burstN))) : NOISE_ON;
     this.calmOdds = Math.max(0, this.calmOdds + Math.log(w) - ((z * z) / 2) * (1 - 1 / (w * w)));
-    const m = this.levelShiftTime() / Math.max(this.typical ?? 1, 1e-9);
-    return this.calmOdds >= Math.log(NOISE_END_ODDS * m);
+    return this.calmOdds >= Math.log(NOISE_END_ODDS * this.readingsPerShift());
   }
 
   private endEpisode(ts: number, value: number, score: number, alerts: DetectorAlert[]): void {
@@ -1177,6 +1176,11 @@ export class AnomalyDetector {
     this.burstN = 0;
     this.shift = [];
     alerts.push(end);
+  }
+
+  /** Typical intervals a new level must hold (the CUSUM's threshold and a burst's end grow with it). */
+  private readingsPerShift(): number {
+    return this.levelShiftTime() / Math.max(this.typical ?? 1, 1e-9);
   }
 
   /** Seconds a new level must hold: levelShift, and at least LS_READINGS typical intervals. */
@@ -1323,13 +1327,13 @@ export class AnomalyDetector {
       // that could not be saved again.
       if (!place || d.dr.some((c) => c < 0) || (d.dr.length > 0 && !Number.isFinite(trimmedMean(d.dr, 0)))) throw new Error("bad detector state");
     }
-    // A state saved before a burst's end was weighed starts with no evidence and the width unknown.
     // A state saved before the cycle's range was kept starts it afresh.
     if (s.cy !== undefined) {
       if (!Array.isArray(s.cy) || s.cy.length % 2 !== 1 || s.cy.length > 1 + 2 * CYCLE_BUCKETS) throw new Error("bad detector state");
       [d.cycleTs, ...d.cycle] = nums(s.cy, s.cy.length);
       for (let i = 0; i < d.cycle.length; i += 2) if (!(d.cycle[i] <= d.cycle[i + 1])) throw new Error("bad detector state");
     }
+    // A state saved before a burst's end was weighed starts with no evidence and the width unknown.
     if (s.nb !== undefined) [d.calmOdds, d.burstZ2, d.burstN] = nums(s.nb, 3);
     if (!(d.calmOdds >= 0 && d.burstZ2 >= 0 && Number.isInteger(d.burstN) && d.burstN >= 0)) throw new Error("bad detector state");
     return d;
