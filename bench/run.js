@@ -661,7 +661,7 @@ function renderPredict(L, r, conditions, targets) {
   L.push(`after ${fmt(core.early)} and after ${fmt(core.late)} readings. A timed block restores ${fmt(core.clones)} predictors from one of those states (a check`);
   L.push("confirms a restored predictor continues exactly as the live one) and feeds each the next " + fmt(core.block) + " readings, interleaved");
   L.push(`across them; cost per reading = block time / ${fmt(core.clones * core.block)}. Blocks alternate over ${core.rounds} rounds after an untimed one; medians.`);
-  L.push("\"Forecaster alone\" is the same for `Ewma`/`Holt`/`Linear.update` (auto: its four candidates' update) without anomaly scoring, drift and threshold.", "");
+  L.push("\"Forecaster alone\" is the same for `Ewma`/`Holt`/`Linear.update` (auto: its candidates' update) without anomaly scoring, drift and threshold, timed after all of the predictor's blocks (interleaved with them, it slowed the predictor's optimised code: see bench/predict.js).", "");
   L.push(`| method | per reading after ${fmt(core.early)} | after ${fmt(core.late)} | ratio | runs after ${fmt(core.early)} / after ${fmt(core.late)} (µs) | forecaster alone after ${fmt(core.early)} / ${fmt(core.late)} | state (JSON bytes) | target |`, "|---|---|---|---|---|---|---|---|");
   const judged = core.late >= 100000;
   for (const method of ["auto", "ewma", "holt", "linear"].filter((x) => core.methods[x])) {
