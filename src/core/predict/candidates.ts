@@ -13,6 +13,9 @@
  *   profile in at most PROFILE_BINS bins, interpolated between bin centres, learnt against a
  *   level over half a period (against the fast level, the profile would learn nothing: the level
  *   follows the cycle); eligible once the series covers two periods.
+ *
+ * Candidates other than persistence learn what `update` is given to learn (the predictor clips a
+ * flagged reading, see predictor.ts); persistence is always the reading.
  */
 import { Json } from "../json";
 import { alpha, keep, numbers } from "./smoothing";
@@ -150,9 +153,14 @@ export class Candidates {
 
   constructor(private readonly horizon: number) {}
 
-  update(ts: number, dt: number, y: number, typical: number): void {
+  /**
+   * Takes the reading `y`, `dt` seconds after the previous one; the candidates but persistence
+   * learn `learnt` instead (the predictor's clipped value of a flagged reading).
+   */
+  update(ts: number, dt: number, y: number, typical: number, learnt = y): void {
     if (this.first === null) this.first = ts;
     this.last = y;
+    y = learnt;
     const hl = LEVEL_STEPS * Math.max(typical, 1e-3);
     const smooth = Math.max(hl, this.horizon / HORIZON_SHARE);
     const trendHl = Math.max(TREND_STEPS * typical, this.horizon);
