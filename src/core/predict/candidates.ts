@@ -147,14 +147,13 @@ class Line {
   /** The line's slope, units per second: 0 before two readings at different times. */
   slope(): number {
     const spread = this.w * this.wtt - this.wt * this.wt;
-    // One reading, or readings all at one time: a level, no slope.
-    if (!(this.w > 0) || !(spread > 1e-12 * this.w * this.w)) return 0;
+    // No reading, one, or readings all at one time: no slope.
+    if (!(spread > 1e-12 * this.w * this.w)) return 0;
     return (this.w * this.wty - this.wt * this.wy) / spread / this.unit;
   }
 
-  /** The line's value now, plus its slope carried `reachSeconds`; NaN before a reading. */
+  /** The line's value now, plus its slope carried `reachSeconds`; NaN before a reading (the scorer counts that as persistence). */
   at(reachSeconds: number): number {
-    if (!(this.w > 0)) return NaN;
     const slope = this.slope();
     return (this.wy - slope * this.unit * this.wt) / this.w + slope * reachSeconds;
   }
@@ -234,7 +233,7 @@ export class Candidates {
   private slow = new LevelTrend();
   private profile: Profile | null = null;
   private line: Line;
-  /** The line stands in for holt (see LINE_SHARE), by the latest typical interval. */
+  /** The line stands in for holt (see LINE_SHARE), by the latest typical interval: set by every update, so not saved. */
   private lined = false;
   /** The profile is chosen once the typical interval has settled (this many readings). */
   static readonly SETTLE = 10;
@@ -285,20 +284,14 @@ export class Candidates {
   forecasts(ts: number, h: number, out: number[]): number[] {
     out[0] = this.last;
     out[1] = this.level.at(0, 0);
-    out[2] = this.lined ? this.lineAt(h) : this.holt.at(h, this.horizon);
+    out[2] = this.lined ? this.line.at(reach(h, this.horizon)) : this.holt.at(h, this.horizon);
     out[3] = this.profile ? this.deseason.at(h, this.horizon) + this.profile.at(ts + h * 1000) : this.last;
     return out;
   }
 
-  /** The line's forecast `h` seconds ahead; holt's while the line has no reading (a state saved before it). */
-  private lineAt(h: number): number {
-    const f = this.line.at(reach(h, this.horizon));
-    return Number.isNaN(f) ? this.holt.at(h, this.horizon) : f;
-  }
-
   /** The trend of the trend candidate (holt or the line), units per second. */
   trend(): number {
-    return this.lined && this.line.w > 0 ? this.line.slope() : this.holt.b;
+    return this.lined ? this.line.slope() : this.holt.b;
   }
 
   toJSON(): Json {
@@ -310,7 +303,7 @@ export class Candidates {
       h: [this.holt.L, this.holt.b, this.holt.n],
       d: [this.deseason.L, this.deseason.b, this.deseason.n],
       s: [this.slow.L, this.slow.b, this.slow.n],
-      r: [...this.line.toJSON(), this.lined ? 1 : 0],
+      r: this.line.toJSON(),
       p: p ? { P: p.period, S: p.S.slice(), c: p.c.slice() } : null,
     };
   }
@@ -327,12 +320,11 @@ export class Candidates {
       lt.b = b;
       lt.n = n;
     }
-    // A state saved before the line starts it with no reading: holt forecasts until the next one.
+    // A state saved before the line starts it empty: it fits the readings from the restore on.
     if (o.r !== undefined) {
-      const r = numbers(o.r, 6, "candidates");
-      if (!(r[0] >= 0) || (r[5] !== 0 && r[5] !== 1)) throw new Error("bad candidates state");
+      const r = numbers(o.r, 5, "candidates");
+      if (r[0] < 0) throw new Error("bad candidates state");
       c.line.set(r);
-      c.lined = r[5] === 1;
     }
     if (o.p !== null) {
       const p = o.p as Record<string, unknown>;
