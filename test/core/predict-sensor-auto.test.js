@@ -137,6 +137,24 @@ describe("predict: auto on a sensor read every few seconds", function () {
     }
   });
 
+  it("keeps the interval on a flaky sensor's normal readings about as wide as its own errors, not as wide as its dropouts", function () {
+    for (const drop of [-127, 85]) {
+      for (const seed of [1, 2, 3]) {
+        const { values, faults, step } = flaky(seed, drop);
+        const p = new Predictor(predictOptions({ horizon: HOUR }));
+        const half = [];
+        values.forEach((v, i) => {
+          const q = p.update(T0 + i * step * 1000, v).prediction;
+          if (q.coverage !== null && !faults[i]) half.push((q.upper - q.lower) / 2);
+        });
+        half.sort((a, b) => a - b);
+        // Now a median of 0.6-1.4 degrees (noise 0.15, a rise of 0.1 an hour and a daily cycle).
+        // Before, each dropout's error sized the interval: a median of 8 to 68 degrees.
+        assert.ok(half[half.length >> 1] < 2, `drop ${drop}, seed ${seed}: median half width ${half[half.length >> 1].toFixed(2)}`);
+      }
+    }
+  });
+
   it("does not let a dropout that forecasts were issued from set the weights: a candidate that never helped stays unused", function () {
     // Read every 30 s, forecast 1 h ahead; candidate 1 moves persistence at random (it never
     // helps), 2 and 3 are persistence. Then 10 readings of -127, flagged: the forecasts issued from
@@ -165,7 +183,7 @@ describe("predict: auto on a sensor read every few seconds", function () {
     }
   });
 
-  it("keeps the line across a restore, starts it anew from a state saved before it, and refuses a damaged one", function () {
+  it("keeps the line and the interval's unit across a restore, starts them from a state saved before them, and refuses damaged ones", function () {
     const values = ramp(5, { hours: 4 });
     const options = predictOptions({ horizon: HOUR });
     const first = new Predictor(options);
@@ -188,6 +206,13 @@ describe("predict: auto on a sensor read every few seconds", function () {
       bad.c.r = r;
       assert.equal(Predictor.restore(options, bad).restored, false, JSON.stringify(r));
     }
+    assert.equal(state.s.g.length, 4, "the guard's bank and persistence's total, the interval's fast and slow units");
+    const beforeUnit = JSON.parse(JSON.stringify(state));
+    beforeUnit.s.g = beforeUnit.s.g.slice(0, 3);
+    assert.equal(Predictor.restore(options, beforeUnit).restored, true, "a state saved before the slow unit");
+    const badUnit = JSON.parse(JSON.stringify(state));
+    badUnit.s.g[3] = -1;
+    assert.equal(Predictor.restore(options, badUnit).restored, false, "a negative unit");
     const empty = JSON.parse(JSON.stringify(state));
     empty.c.r = [0, 0, 0, 0, 0];
     assert.equal(Predictor.restore(options, empty).restored, true, "a line with no reading yet");

@@ -187,6 +187,9 @@ export class Predictor {
     const gap = !first && this.typical !== null && dt > GAP_STEPS * this.typical && dt > GAP_HALF_LIVES * o.halfLife;
 
     const verdict = this.detector.update(ts, value);
+    // Flagged past CLIP_THRESHOLDS thresholds: what the candidates learn of it is clipped, and its
+    // errors do not size the interval (scorer.ts).
+    const far = verdict.flagged && verdict.score > CLIP_THRESHOLDS;
     let shift: number | null = null;
     const alerts: Alert[] = [];
     for (const a of verdict.alerts) {
@@ -205,7 +208,7 @@ export class Predictor {
       if (shift !== null) f.relevel(shift, 1);
     }
     const cands = this.candidates;
-    this.scorer.settle(ts, value, before, o.horizon, cands ? (k) => cands.eligible(k, ts) : () => true, verdict.flagged);
+    this.scorer.settle(ts, value, before, o.horizon, cands ? (k) => cands.eligible(k, ts) : () => true, verdict.flagged, far);
     if (!first) {
       const clamped = Math.min(10 * before, Math.max(before / 10, dt));
       this.typical = this.typical === null ? dt : Math.exp(Math.log(this.typical) + TYPICAL_WEIGHT * (Math.log(clamped) - Math.log(this.typical)));
@@ -215,15 +218,14 @@ export class Predictor {
 
     const fc = this.forecasts;
     if (cands) {
-      const clip = CLIP_THRESHOLDS / verdict.score;
-      cands.update(ts, dt, value, this.typical ?? 0, verdict.flagged && clip < 1 ? verdict.expected + clip * (value - verdict.expected) : value);
+      cands.update(ts, dt, value, this.typical ?? 0, far ? verdict.expected + (CLIP_THRESHOLDS / verdict.score) * (value - verdict.expected) : value);
       cands.forecasts(ts, o.horizon, fc);
     } else {
       fc[0] = value;
       fc[1] = (f as Forecaster).expect(o.horizon);
     }
     for (let k = 0; k < fc.length; k++) fc[k] = this.clamp(fc[k]);
-    const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp, verdict.flagged);
+    const issued = this.scorer.issue(ts, fc, this.typical ?? 0, o.horizon, this.clamp, verdict.flagged, far);
 
     let ttt: number | null = null;
     let started: ThresholdAlert[] = [];
