@@ -248,13 +248,12 @@ export class Candidates {
   }
 
   /**
-   * Takes the reading `y`, `dt` seconds after the previous one; the candidates but persistence
-   * learn `learnt` instead (the predictor's clipped value of a flagged reading).
+   * Takes a reading `dt` seconds after the previous one: persistence the reading as it is, the
+   * other candidates `y` (the predictor's clipped value of a flagged reading, else the reading).
    */
-  update(ts: number, dt: number, y: number, typical: number, learnt = y): void {
+  update(ts: number, dt: number, reading: number, typical: number, y = reading): void {
     if (this.first === null) this.first = ts;
-    this.last = y;
-    y = learnt;
+    this.last = reading;
     const hl = LEVEL_STEPS * Math.max(typical, 1e-3);
     const smooth = Math.max(hl, this.horizon / HORIZON_SHARE);
     const trendHl = Math.max(TREND_STEPS * typical, this.horizon);

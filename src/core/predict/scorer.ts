@@ -702,9 +702,9 @@ export class Scorer {
     s.conformal = conformal === 1;
     // A state saved before the guard (still version 3) starts its bank empty, persistence's total
     // from its recent MAE and the fast MAE at the slow one: the guard then holds from the restore on.
-    [s.bank, s.sumP, s.fast] = o.g === undefined ? [0, s.mae[0] * s.settled, s.mae[1]] : numbers(o.g, Array.isArray(o.g) && o.g.length === 4 ? 4 : 3, "scorer");
-    // A state saved before the unit left far faults out starts it at the recent MAE.
-    s.unit = Array.isArray(o.g) && o.g.length === 4 ? (o.g[3] as number) : s.mae[1];
+    // One saved before the unit left far faults out (three numbers) starts the unit at the recent MAE.
+    const g = o.g === undefined ? [0, s.mae[0] * s.settled, s.mae[1]] : numbers(o.g, Array.isArray(o.g) && o.g.length === 4 ? 4 : 3, "scorer");
+    [s.bank, s.sumP, s.fast, s.unit = s.mae[1]] = g;
     if (!(s.unit >= 0) || !(s.fast >= 0)) throw new Error("bad scorer state");
     // A state saved before the fallback's spread over the longest lag starts it anew.
     if (o.f !== undefined) {
