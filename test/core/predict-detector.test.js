@@ -549,6 +549,36 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(verdicts[eps[0].from].flagged);
   });
 
+  it("a quiet sensor read to 0.5 that holds one value for 15 minutes in its first hour is not called stuck, and is once it has been watched long enough", function () {
+    // Read every 5 s, its level at a step's edge: it flickers between 19 and 19.5 in runs of 1 to
+    // 60 readings (5 min), then the level moves inside a step and 19.5 holds for 200 readings
+    // (more than 3 x the longest run so far). Watched for 40 min, a run of 15 min says nothing of
+    // how long this signal holds a value; watched for 4 h, it does.
+    const runs = [3, 10, 60, 2, 20, 5, 1, 8];
+    const sensorHolding = (minutes) => {
+      const values = [];
+      for (let k = 0; values.length < (minutes * 60) / 5; k++) for (let j = 0; j < runs[k % runs.length]; j++) values.push(k % 2 ? 19.5 : 19);
+      const from = values.length;
+      for (let j = 0; j < 200; j++) values.push(19.5);
+      values.push(19);
+      const { verdicts, alerts } = feed(values.map((value, i) => ({ ts: T0 + i * 5000, value })));
+      return { from, verdicts, stuck: episodes(alerts).filter((e) => e.start.reason === "stuck") };
+    };
+    const early = sensorHolding(40);
+    assert.ok(early.verdicts.slice(0, early.from).every((v) => !v.flagged), "the flicker is normal");
+    assert.deepEqual(early.stuck, []);
+    // A noisy sensor that sticks 35 min after its first reading for 25 min: reported within its
+    // first minutes, and its episode lasts until the value moves, past a quarter of the time watched.
+    const g = gauss(5);
+    const noisy = Array.from({ length: 400 }, (_, i) => ({ ts: T0 + i * 10000, value: i >= 210 && i < 360 ? 61.2 : Math.round((60 + 0.3 * g()) * 10) / 10 }));
+    const stuckEarly = episodes(feed(noisy).alerts).filter((e) => e.start.reason === "stuck");
+    assert.equal(stuckEarly.length, 1, JSON.stringify(stuckEarly));
+    assert.ok(stuckEarly[0].from <= 230 && stuckEarly[0].to === 360, `from ${stuckEarly[0].from} to ${stuckEarly[0].to}`);
+    const late = sensorHolding(240);
+    assert.equal(late.stuck.length, 1, JSON.stringify(late.stuck));
+    assert.ok(late.stuck[0].from >= late.from + 179 && late.stuck[0].from < late.from + 200, `reported at ${late.stuck[0].from - late.from}`);
+  });
+
   it("every spike on a signal that holds one value is flagged, not just the first (a spike's size is not the sensor's resolution)", function () {
     const spikes = [360, 720, 1080, 1440];
     const points = Array.from({ length: 1800 }, (_, i) => ({ ts: T0 + i * 10000, value: spikes.includes(i) ? 58 : 50 }));
