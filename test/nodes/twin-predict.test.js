@@ -211,6 +211,23 @@ describe("twin-predict node", function () {
     assert.equal(registry().getState("pump-07", "predict:vibration"), undefined);
   });
 
+  it("fails a message with a name no twin property can have (battery-level) as a whole, and again when it is sent again", async function () {
+    await load(predictFlow({ properties: "" }));
+    registry().create("pump-07");
+    collect();
+    for (const attempt of [1, 2]) {
+      const r = await send({ twinId: "pump-07", payload: { temperature: 60, "battery-level": 80 }, ts: at(attempt) });
+      assert.equal(r.kind, "error", `attempt ${attempt}`);
+      assert.match(r.msg.error.message, /twin-registry\.errors\.invalid-property/);
+      assert.equal(errors.pop().params.property, "battery-level");
+      assert.equal(registry().get("pump-07").predictions.temperature, undefined, "nothing of it applied");
+      assert.equal(registry().getState("pump-07", "predict:temperature"), undefined);
+    }
+    const r = await send({ twinId: "pump-07", payload: { temperature: 60, battery_level: 80 }, ts: at(3) });
+    assert.equal(r.kind, "ok");
+    assert.deepEqual(Object.keys(registry().get("pump-07").predictions).sort(), ["battery_level", "temperature"]);
+  });
+
   it("fails clearly without a twin, without a property, or for an unknown twin", async function () {
     await load(predictFlow({ properties: "temperature, vibration" }));
     collect();

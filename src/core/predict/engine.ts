@@ -11,6 +11,7 @@ import { TwinError, showValue } from "../errors";
 import { Json } from "../json";
 import { ChangeEvent, TwinRegistry } from "../registry";
 import { globMatch } from "../glob";
+import { checkPropertyName } from "../names";
 import { Twin, keyedOf } from "../twin";
 import { PredictConfig, PredictOptions } from "./options";
 import { Alert, Prediction, Predictor } from "./predictor";
@@ -122,12 +123,17 @@ export class PredictEngine extends RegistryFollower {
   }
 
   /**
-   * Updates the predictors of every reading and writes what is due to the twins. Every twin is
-   * checked first, so a reading for an unknown twin changes nothing.
+   * Updates the predictors of every reading and writes what is due to the twins. Every twin and
+   * property name is checked first, so a message with an unknown twin or a name no twin property
+   * can have ("battery-level") changes nothing: no predictor takes a reading of it, and no
+   * prediction of the message's other properties is written before its error.
    */
   apply(readings: PredictReading[]): PredictEffects {
     const reg = this.registry;
-    for (const r of readings) if (!reg.has(r.twinId)) throw new TwinError("not-found", { twinId: r.twinId });
+    for (const r of readings) {
+      if (!reg.has(r.twinId)) throw new TwinError("not-found", { twinId: r.twinId });
+      checkPropertyName(r.twinId, r.property);
+    }
     const effects: PredictEffects = { predictions: [], alerts: [] };
     const step = this.config.step;
     for (const r of readings) {
