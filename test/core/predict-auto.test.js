@@ -240,6 +240,30 @@ describe("predict: auto and calibrated intervals", function () {
     assert.throws(() => predictOptions({ bounds: { max: "x" } }), (e) => e.code === "invalid-option");
   });
 
+  it("publishes forecast and interval as finely as the interval asks at any magnitude, inside the bounds after rounding", function () {
+    // Near 1e15 with noise of 1e3 (7 significant digits made the interval 0 wide) and at the
+    // edge of a 32-bit integer range (rounding took the forecast past it).
+    const u = mulberry32(3);
+    const p = new Predictor(predictOptions({ horizon: 600 }));
+    const edge = new Predictor(predictOptions({ horizon: 600, bounds: { min: -2147483648, max: 2147483647 } }));
+    let inside = 0, judged = 0;
+    const pending = [];
+    for (let i = 0; i < 2000; i++) {
+      const ts = T0 + i * 10000;
+      const v = 1e15 + Math.round(1000 * (u() + u() + u() - 1.5));
+      while (pending.length && pending[0][0] <= ts) {
+        const [, lower, upper] = pending.shift();
+        judged++;
+        if (v >= lower && v <= upper) inside++;
+      }
+      const pr = p.update(ts, v).prediction;
+      if (pr.coverage !== null) pending.push([ts + 600000, pr.lower, pr.upper]);
+      const e = edge.update(ts, i % 2 ? 2147483647 : 2147483600 + (i % 7)).prediction;
+      assert.ok(e.upper <= 2147483647 && e.forecast <= 2147483647, `reading ${i}: forecast ${e.forecast}, upper ${e.upper}`);
+    }
+    assert.ok(judged > 1000 && inside / judged > 0.85, `${inside} of ${judged} outcomes inside`);
+  });
+
   it("continues exactly after a restore with a learnt daily profile and forecasts still pending", function () {
     const points = daily(3, { dt: 120 });
     const options = predictOptions({ bounds: { min: 0 } });

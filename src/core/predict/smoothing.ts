@@ -65,10 +65,22 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  */
 export function roundSig(x: number, digits: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;
-  const a = Math.abs(x);
-  const k = digits - 1 - Math.floor(Math.log10(a));
+  const k = digits - 1 - Math.floor(Math.log10(Math.abs(x)));
   if (k > 22 || k < -22) return Number(x.toPrecision(digits));
-  const r = k >= 0 ? Math.round(a * POW10[k]) / POW10[k] : Math.round(a / POW10[-k]) * POW10[-k];
+  return roundAt(x, k);
+}
+
+/**
+ * Rounds to `k` decimals (k < 0: to a multiple of 10^-k), halves away from zero, by an exact power
+ * of ten so that the result is the double nearest the decimal; never to more than 15 significant
+ * digits (past them the scaling would add the noise it removes). As it is beyond 22 either way.
+ */
+export function roundAt(x: number, k: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const a = Math.abs(x);
+  const d = Math.min(k, 14 - Math.floor(Math.log10(a)));
+  if (d > 22 || d < -22) return x;
+  const r = d >= 0 ? Math.round(a * POW10[d]) / POW10[d] : Math.round(a / POW10[-d]) * POW10[-d];
   return x < 0 ? -r : r;
 }
 
