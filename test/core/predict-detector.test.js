@@ -4,7 +4,7 @@
 // test/fixtures/timeseries, and the rules a user relies on: no verdict before the warm-up, a
 // scale that a quantised or quiet signal can not collapse, episodes that always end.
 const assert = require("node:assert/strict");
-const { seededGauss } = require("./core-support");
+const { mulberry32, seededGauss } = require("./core-support");
 const path = require("path");
 const { AnomalyDetector, DETECTOR_DEFAULTS, LS_READINGS } = require("../../nodes/lib/core/predict/detector");
 const quality = require("../../bench/anomaly-quality");
@@ -885,6 +885,21 @@ describe("predict detector: state", function () {
         if (i < cut + 30) assert.deepEqual(b.toJSON(), a.toJSON(), `cut ${cut}, state after reading ${i}`);
       }
       assert.deepEqual(b.toJSON(), a.toJSON());
+    }
+  });
+
+  it("keeps a state it can restore for a value computed in floating point (the difference of two sensors read to 0.1)", function () {
+    // 32.6 - 31.4 is 1.2000000000000028, 32.5 - 31.3 is 1.1999999999999993, 32.8 - 31.6 is
+    // 1.1999999999999957: one value at its decimals, three written to 1e-12, which made a grid of
+    // 0 and a state its own restore refused (every restart began afresh).
+    const u = mulberry32(1);
+    let supply = 32.6;
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    for (let i = 0; i < 2000; i++) {
+      if (u() < 0.2) supply = Math.round((supply + (u() < 0.5 ? -0.1 : 0.1)) * 10) / 10;
+      const ret = Math.round((supply - 1.2 + (i > 360 && u() < 0.1 ? (u() < 0.5 ? -0.1 : 0.1) : 0)) * 10) / 10;
+      d.update(T0 + i * 10000, supply - ret);
+      if (i % 50 === 49) assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, JSON.parse(JSON.stringify(d.toJSON()))), `reading ${i}`);
     }
   });
 

@@ -1162,7 +1162,10 @@ export class AnomalyDetector {
     }
     const k = Math.round(Math.abs(value - seen[0]) / this.digits);
     // Past 2^40 decimals from the first value the count is not exact: no grid is learnt from it.
-    if (!(k < 2 ** 40)) return;
+    // Nor from a value equal to the first at its decimals: a value computed in floating point (a
+    // difference of two sensors read to 0.1: 1.1999999999999993, 1.2000000000000028) is written
+    // to 1e-12, and three such values made a grid of 0, a state that could not be restored.
+    if (!(k < 2 ** 40) || k === 0) return;
     this.grid = gcd(Math.round(this.grid / this.digits), k) * this.digits;
     if (seen.length < GRID_VALUES && !seen.includes(value)) seen.push(value);
   }
