@@ -234,6 +234,15 @@ describe("predict: auto on a sensor read every few seconds", function () {
     const badUnit = JSON.parse(JSON.stringify(state));
     badUnit.s.g[3] = -1;
     assert.equal(Predictor.restore(options, badUnit).restored, false, "a negative unit");
+    // Redeployed with another horizon, the line's times are counted in the new one: its slope is
+    // the same (it was 6 times too large at 600 s and 24 times too small at a day).
+    const slope = Predictor.restore(options, state).predictor.update(T0 + 1000 * 10000, values[1000]).prediction.trend;
+    for (const horizon of [600, 86400]) {
+      const other = Predictor.restore(predictOptions({ horizon }), JSON.parse(JSON.stringify(state)));
+      assert.equal(other.restored, true);
+      const trend = other.predictor.update(T0 + 1000 * 10000, values[1000]).prediction.trend;
+      assert.ok(Math.abs(trend / slope - 1) < 0.01, `horizon ${horizon}: trend ${trend}, ${slope} before`);
+    }
     const empty = JSON.parse(JSON.stringify(state));
     empty.c.r = [0, 0, 0, 0, 0];
     assert.equal(Predictor.restore(options, empty).restored, true, "a line with no reading yet");

@@ -325,7 +325,8 @@ export class Candidates {
     };
   }
 
-  static from(horizon: number, json: unknown): Candidates {
+  /** `savedHorizon`: the horizon the state was saved with; the line's times are in its units. */
+  static from(horizon: number, json: unknown, savedHorizon = horizon): Candidates {
     if (!json || typeof json !== "object" || Array.isArray(json)) throw new Error("bad candidates state");
     const o = json as Record<string, unknown>;
     const c = new Candidates(horizon);
@@ -341,7 +342,11 @@ export class Candidates {
     if (o.r !== undefined) {
       const r = numbers(o.r, 5, "candidates");
       if (r[0] < 0) throw new Error("bad candidates state");
-      c.line.set(r);
+      // Saved with another horizon: its times are counted in that one (600 s -> 3600 s made the
+      // published trend 6 times too small until the old readings had faded).
+      const q = savedHorizon / horizon;
+      if (q !== 1) c.line.set([r[0], r[1] * q, r[2] * q * q, r[3], r[4] * q]);
+      else c.line.set(r);
     }
     if (o.p !== null) {
       const p = o.p as Record<string, unknown>;

@@ -291,7 +291,7 @@ export class Predictor {
    *   waited out another warm-up (30 min without a verdict); its forecaster and scorer start anew;
    * - the horizon starts the scorer anew: its pending forecasts, skill, coverage and interval are
    *   of the old horizon (600 s -> 3600 s on a holt: 0.966 coverage claimed, 0.76 of the next
-   *   outcomes inside);
+   *   outcomes inside); auto's line goes on, its times counted in the new horizon;
    * - the direction starts the tracker anew: its fit is of the value's other sign (below 50 on a
    *   value at 64 said "past the limit" at once, with a warning).
    */
@@ -303,8 +303,8 @@ export class Predictor {
     try {
       if (s.m === options.method) {
         p.f = options.method === "auto" ? null : restoreForecaster(options, s.f);
-        p.candidates = options.method === "auto" ? Candidates.from(options.horizon, s.c) : null;
         const horizon = savedHorizon(s);
+        p.candidates = options.method === "auto" ? Candidates.from(options.horizon, s.c, horizon ?? options.horizon) : null;
         if (horizon === null || horizon === options.horizon) p.scorer = Scorer.from(p.scorer.k, p.scorer.forced, s.s);
         else Scorer.from(p.scorer.k, p.scorer.forced, s.s); // still checked: a damaged state is refused whole
       } else if (typeof s.m !== "string") throw new Error("bad method");
