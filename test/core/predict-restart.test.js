@@ -130,6 +130,22 @@ describe("core/predict: restarts, redeploys and downtime", function () {
     }
   });
 
+  it("a state that can not go on, restored during an anomaly and a warning, ends both at the reading it starts afresh", function () {
+    const options = readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options;
+    const rising = (i) => 60 + 0.01 * i + (i % 5) * 0.05 + (i >= 1000 ? 10 : 0);
+    const p = new Predictor(options);
+    feed(p, 0, 1003, rising);
+    assert.equal(p.anomalous && p.warned, true, "a step flagged, and past 70");
+    const state = saved(p);
+    state.s.c[2] = 2.5; // a coverage no prediction can publish
+    const { predictor: q, restored } = Predictor.restore(options, state);
+    assert.equal(restored, true);
+    const [first] = feed(q, 1003, 1004, rising);
+    const said = first.alerts.map((a) => `${a.type} ${a.state}`);
+    assert.ok(said.includes("anomaly end") && said.includes("threshold end"), JSON.stringify(said));
+    assert.ok(first.alerts.filter((a) => a.state === "end").every((a) => a.ts === at(1003)));
+  });
+
   it("a redeploy that removes the threshold, turns its warning off or its direction round ends a warning already announced, once", function () {
     const rising = (i) => 60 + 0.01 * i + (i % 5) * 0.05;
     const p = new Predictor(readConfig({ horizon: "600", threshold: "70", warning: "3600" }).options);

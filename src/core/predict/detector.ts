@@ -522,6 +522,14 @@ export class AnomalyDetector {
     return this.active;
   }
 
+  /** Ends the open episode at this reading, as when its owner is about to start afresh: its end alert, or null when none is open. */
+  close(ts: number, value: number): DetectorAlert | null {
+    if (!this.active) return null;
+    const alerts: DetectorAlert[] = [];
+    this.endEpisode(ts, value, 0, alerts);
+    return alerts[0];
+  }
+
   /**
    * The sensor's resolution: given, or the smallest change seen; from the warm-up's end on, while
    * the values have changed fewer than RESOLUTION_CHANGES times, no more than the decimals they

@@ -160,9 +160,15 @@ export class Predictor {
     // passed restore's checks one by one (an error mean of 1e308, a level of -1e15) and then threw
     // on every reading (the node failed each message for good) or published an interval to
     // -Infinity (null in the twin) or a coverage of 2.49. Whatever it half changed, the predictor
-    // starts afresh, whole, from this reading.
+    // starts afresh, whole, from this reading. An anomaly or a warning it had announced ends
+    // there, said as such: without its end, a dashboard showed it for good.
+    const ended = this.detector.close(ts, value);
+    const warned = this.tracker !== null && this.tracker.warned ? { limit: this.options.threshold as number, direction: this.options.direction } : null;
     this.reset();
-    return this.step(ts, value);
+    this.unwarn = warned;
+    const out = this.step(ts, value);
+    if (ended) out.alerts.unshift(ended);
+    return out;
   }
 
   private reset(): void {
