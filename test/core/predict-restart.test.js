@@ -144,6 +144,27 @@ describe("core/predict: restarts, redeploys and downtime", function () {
     const said = first.alerts.map((a) => `${a.type} ${a.state}`);
     assert.ok(said.includes("anomaly end") && said.includes("threshold end"), JSON.stringify(said));
     assert.ok(first.alerts.filter((a) => a.state === "end").every((a) => a.ts === at(1003)));
+
+    // The reading it starts afresh at ends a stuck run: one end, as an intact state gives it. A
+    // spike there, with no episode open before, begins none that would need an end.
+    const short = readConfig({ horizon: "600" }).options;
+    const quiet = (i) => (i >= 1500 && i < 1700 ? 60 : Math.round((60 + 0.6 * ((i * 7919) % 13) / 13 - 0.3) * 10) / 10);
+    const s = new Predictor(short);
+    let stuckAt = null;
+    for (let i = 0; i < 1700 && stuckAt === null; i++) if (s.update(at(i), quiet(i)).alerts.some((a) => a.reason === "stuck")) stuckAt = i;
+    assert.notEqual(stuckAt, null, "a stuck run reported");
+    const stuckState = saved(s);
+    const intact = Predictor.restore(short, JSON.parse(JSON.stringify(stuckState))).predictor.update(at(stuckAt + 1), 60.3).alerts;
+    stuckState.s.c[2] = 2.5;
+    const damaged = Predictor.restore(short, stuckState).predictor.update(at(stuckAt + 1), 60.3).alerts;
+    assert.deepEqual(damaged.filter((a) => a.type === "anomaly").map((a) => a.state), ["end"]);
+    assert.deepEqual(damaged.filter((a) => a.type === "anomaly"), intact.filter((a) => a.type === "anomaly"));
+    const calm = new Predictor(short);
+    feed(calm, 0, 1000);
+    const calmState = saved(calm);
+    calmState.s.c[2] = 2.5;
+    const spiked = Predictor.restore(short, calmState).predictor.update(at(1000), 90).alerts;
+    assert.deepEqual(spiked.filter((a) => a.type === "anomaly"), [], "no end without a start");
   });
 
   it("a redeploy that removes the threshold, turns its warning off or its direction round ends a warning already announced, once", function () {

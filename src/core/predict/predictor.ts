@@ -116,6 +116,8 @@ export class Predictor {
   private typical: number | null = null;
   /** A warning announced before a redeploy that no longer goes on here: its end goes with the next reading. */
   private unwarn: { limit: number; direction: Direction } | null = null;
+  /** The detector's alerts of the reading being taken: those of a step that fails are not lost (see update). */
+  private verdictAlerts: DetectorAlert[] = [];
 
   constructor(readonly options: PredictOptions) {
     const auto = options.method === "auto";
@@ -150,6 +152,10 @@ export class Predictor {
     if (!Number.isFinite(ts) || !Number.isFinite(value)) throw new RangeError("a reading needs a finite time and value");
     if (this.lastTs !== null && ts <= this.lastTs) return null;
     if (this.n === 0) return this.step(ts, value);
+    const wasAnomalous = this.detector.anomalous;
+    const wasWarned = this.tracker !== null && this.tracker.warned;
+    const unwarn = this.unwarn;
+    this.verdictAlerts = [];
     try {
       const out = this.step(ts, value);
       if (sound(out.prediction)) return out;
@@ -160,12 +166,13 @@ export class Predictor {
     // passed restore's checks one by one (an error mean of 1e308, a level of -1e15) and then threw
     // on every reading (the node failed each message for good) or published an interval to
     // -Infinity (null in the twin) or a coverage of 2.49. Whatever it half changed, the predictor
-    // starts afresh, whole, from this reading. An anomaly or a warning it had announced ends
-    // there, said as such: without its end, a dashboard showed it for good.
-    const ended = this.detector.close(ts, value);
-    const warned = this.tracker !== null && this.tracker.warned ? { limit: this.options.threshold as number, direction: this.options.direction } : null;
+    // starts afresh, whole, from this reading. An anomaly or a warning announced before this
+    // reading ends there, said as such (without its end, a dashboard showed it for good): the
+    // end the failed step gave, or one now; one the failed step began was never announced.
+    const stepEnd = this.verdictAlerts.find((a) => a.type === "anomaly" && a.state === "end");
+    const ended = wasAnomalous ? (stepEnd ?? this.detector.close(ts, value)) : null;
     this.reset();
-    this.unwarn = warned;
+    this.unwarn = unwarn ?? (wasWarned ? { limit: this.options.threshold as number, direction: this.options.direction } : null);
     const out = this.step(ts, value);
     if (ended) out.alerts.unshift(ended);
     return out;
@@ -193,6 +200,7 @@ export class Predictor {
     const gap = !first && this.typical !== null && dt > GAP_STEPS * this.typical && dt > GAP_HALF_LIVES * o.halfLife;
 
     const verdict = this.detector.update(ts, value);
+    this.verdictAlerts = verdict.alerts;
     // Flagged past CLIP_THRESHOLDS thresholds: what the candidates learn of it is clipped, and its
     // errors do not size the interval (scorer.ts).
     const far = verdict.flagged && verdict.score > CLIP_THRESHOLDS;
