@@ -574,6 +574,16 @@ describe("predict detector: faults a user wants to hear about", function () {
     const stuckEarly = episodes(feed(noisy).alerts).filter((e) => e.start.reason === "stuck");
     assert.equal(stuckEarly.length, 1, JSON.stringify(stuckEarly));
     assert.ok(stuckEarly[0].from <= 230 && stuckEarly[0].to === 360, `from ${stuckEarly[0].from} to ${stuckEarly[0].to}`);
+    // Frozen across an outage: watched 6 h, frozen, 3 h without a reading, still frozen. Its run is
+    // counted in readings, not in the hours it spans.
+    const g2 = gauss(7);
+    const outage = [];
+    for (let i = 0; i < 2160; i++) outage.push({ ts: T0 + i * 10000, value: Math.round((20 + 0.3 * g2()) * 10) / 10 });
+    for (let i = 0; i < 3; i++) outage.push({ ts: T0 + (2160 + i) * 10000, value: 20.4 });
+    for (let i = 0; i < 720; i++) outage.push({ ts: T0 + (2163 + 1080 + i) * 10000, value: 20.4 });
+    const frozen = episodes(feed(outage).alerts).filter((e) => e.start.reason === "stuck");
+    assert.equal(frozen.length, 1, "stuck across the outage");
+    assert.ok(frozen[0].from > 2163 && frozen[0].from < 2163 + 30, `reported at ${frozen[0].from}`);
     const late = sensorHolding(240);
     assert.equal(late.stuck.length, 1, JSON.stringify(late.stuck));
     assert.ok(late.stuck[0].from >= late.from + 179 && late.stuck[0].from < late.from + 200, `reported at ${late.stuck[0].from - late.from}`);

@@ -50,11 +50,11 @@
  *    Repeated alarms the same way within levelShift of the last are one drift (one alert). A
  *    step accepted so may come undone: see BACK.
  * 7. Stuck: a value repeated STUCK_FACTOR (3) times longer than the longest run seen before (and at
- *    least STUCK_MIN readings, within the first STUCK_HISTORY-th of the time watched; a value held
- *    since the first reading counts as usual) starts an
- *    episode with reason "stuck"; it ends when the value moves or levelShift after the run began
- *    (that run is then not reported again; on a sensor read every 3 minutes or slower, STUCK_MIN
- *    repeats span levelShift already, and the episode ends on the next reading).
+ *    least STUCK_MIN readings, while the run is at most a STUCK_HISTORY-th of the readings seen; a
+ *    value held since the first reading counts as usual) starts an episode with reason "stuck"; it
+ *    ends when the value moves or levelShift after the run began (that run is then not reported
+ *    again; on a sensor read every 3 minutes or slower, STUCK_MIN repeats span levelShift
+ *    already, and the episode ends on the next reading).
  * 8. Ramp: the levels follow a steady ramp, so no reading stands out, yet a temperature climbing
  *    3 degC an hour is what a twin is for. The slope of the normal readings (an EW line,
  *    half-life levelShift / 3, at least 4 typical intervals) is compared with its usual size on
@@ -220,18 +220,20 @@ const RAMP_CLIP = 2;
 const STUCK_FACTOR = 3;
 const STUCK_MIN = 10;
 /**
- * ...and only while the signal has been watched STUCK_HISTORY times as long as the run has lasted
- * (a run that began after s of watching can be reported until it has lasted s / 3; once reported,
- * its episode goes on as any stuck episode). The longest run seen is no measure of how long a signal holds a value at time scales it has
- * hardly been watched over: a quiet sensor read to 0.5 or 1 (noise well under its resolution)
- * flickers between two values while its level sits at a step's edge, then holds one value for an
- * hour when the level moves inside a step, and its first long run outgrew 3 x every run before
- * it. On 180 such clean sensors (1 to 60 s, resolution 0.1 to 1, noise 0.01 to 0.2, a daily
- * cycle and a slow walk, 24 h each, a throwaway sweep) 41 stuck episodes were false, up to 8 on
- * one sensor in a day; now 2 (2 x: 20, 3 x: 12, 6 x: 1). The same sensors stuck for 10 to 40 min
- * every 2 to 6 h: stuck readings flagged 0.321 -> 0.320 of them, stuck runs found 335 -> 322 of
- * 976 (8 x: 292). What it costs: a sensor stuck early is found only if 3 x its longest run so
- * far is under a third of the time watched before it stuck (stuck at 40 min: within 13 min).
+ * ...and only while the run is at most a STUCK_HISTORY-th of the readings seen (a run that began
+ * after n readings can be reported until it is n / 3 long; once reported, its episode goes on as
+ * any stuck episode). Counted in readings, not time: a sensor frozen across an outage of hours is
+ * still a run of its readings. The longest run seen is no measure of how long a signal holds a
+ * value at time scales it has hardly been watched over: a quiet sensor read to 0.5 or 1 (noise
+ * well under its resolution) flickers between two values while its level sits at a step's edge,
+ * then holds one value for an hour when the level moves inside a step, and its first long run
+ * outgrew 3 x every run before it. On 180 such clean sensors (1 to 60 s, resolution 0.1 to 1,
+ * noise 0.01 to 0.2, a daily cycle and a slow walk, 24 h each, a throwaway sweep) 41 stuck
+ * episodes were false, up to 8 on one sensor in a day; now 2 (2 x: 20, 3 x: 12, 6 x: 1). The
+ * same sensors stuck for 10 to 40 min every 2 to 6 h: stuck readings flagged 0.321 -> 0.320 of
+ * them, stuck runs found 335 -> 321 of 976 (8 x: 291). What it costs: a sensor stuck early is
+ * found only if 3 x its longest run so far is under a third of the readings before it stuck
+ * (read every 10 s and stuck at 40 min: within 13 min).
  */
 const STUCK_HISTORY = 4;
 /**
@@ -776,7 +778,7 @@ export class AnomalyDetector {
         if (this.shift.length > SHIFT_KEEP) this.shift.shift();
       }
       if (this.active && this.jump !== 0) this.jumpHeld(value);
-      let stuck = warm && o.stuck && !this.runDone && this.run >= Math.max(STUCK_MIN, STUCK_FACTOR * this.maxRun) && (this.stuckEp || ts - this.t0 >= STUCK_HISTORY * (ts - this.runSince));
+      let stuck = warm && o.stuck && !this.runDone && this.run >= Math.max(STUCK_MIN, STUCK_FACTOR * this.maxRun) && (this.stuckEp || this.n + 1 >= STUCK_HISTORY * this.run);
       if (stuck && !this.stuckEp && this.runSince === this.t0) {
         // A run held since the first reading is how this signal is (a setpoint, a 0/1 state): a
         // constant signal raised a stuck episode at 4 x the warm-up. It is a run like any other:
