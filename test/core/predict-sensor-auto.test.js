@@ -243,6 +243,11 @@ describe("predict: auto on a sensor read every few seconds", function () {
       const trend = other.predictor.update(T0 + 1000 * 10000, values[1000]).prediction.trend;
       assert.ok(Math.abs(trend / slope - 1) < 0.01, `horizon ${horizon}: trend ${trend}, ${slope} before`);
     }
+    for (const h of [0, -3600, 1e200]) {
+      const bad = JSON.parse(JSON.stringify(state));
+      bad.h = h;
+      assert.equal(Predictor.restore(options, bad).restored, false, `saved with a horizon of ${h}`);
+    }
     const empty = JSON.parse(JSON.stringify(state));
     empty.c.r = [0, 0, 0, 0, 0];
     assert.equal(Predictor.restore(options, empty).restored, true, "a line with no reading yet");

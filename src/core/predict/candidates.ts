@@ -180,9 +180,18 @@ class Line {
     return [this.w, this.wt, this.wtt, this.wy, this.wty];
   }
 
-  set(sums: number[]): void {
-    [this.w, this.wt, this.wtt, this.wy, this.wty] = sums;
+  /** Sums saved with times counted in `savedUnit` seconds (the horizon then): counted in this line's unit from now on. */
+  set(sums: number[], savedUnit = this.unit): void {
+    const q = savedUnit / this.unit;
+    const scaled = [sums[0], sums[1] * q, sums[2] * q * q, sums[3], sums[4] * q];
+    if (!scaled.every(Number.isFinite)) throw new Error("bad candidates state");
+    [this.w, this.wt, this.wtt, this.wy, this.wty] = scaled;
   }
+}
+
+/** The line counts time in horizons (seconds in one, at least a millisecond). */
+function lineUnit(horizon: number): number {
+  return Math.max(horizon, 1e-3);
 }
 
 /** How far a trend carries in `h` seconds with its influence halving every `damping` seconds. */
@@ -257,7 +266,7 @@ export class Candidates {
   static readonly SETTLE = 10;
 
   constructor(private readonly horizon: number) {
-    this.line = new Line(LINE_SHARE * horizon, Math.max(horizon, 1e-3));
+    this.line = new Line(LINE_SHARE * horizon, lineUnit(horizon));
   }
 
   /** Names of the candidates, indexed like `forecasts`. */
@@ -341,12 +350,10 @@ export class Candidates {
     // A state saved before the line starts it empty: it fits the readings from the restore on.
     if (o.r !== undefined) {
       const r = numbers(o.r, 5, "candidates");
-      if (r[0] < 0) throw new Error("bad candidates state");
-      // Saved with another horizon: its times are counted in that one (600 s -> 3600 s made the
-      // published trend 6 times too small until the old readings had faded).
-      const q = savedHorizon / horizon;
-      if (q !== 1) c.line.set([r[0], r[1] * q, r[2] * q * q, r[3], r[4] * q]);
-      else c.line.set(r);
+      if (r[0] < 0 || !(savedHorizon > 0 && savedHorizon < Infinity)) throw new Error("bad candidates state");
+      // Saved with another horizon, its times are counted in that one: kept so, the published
+      // trend was 6 times too large at 600 s and 24 times too small at a day until they faded.
+      c.line.set(r, lineUnit(savedHorizon));
     }
     if (o.p !== null) {
       const p = o.p as Record<string, unknown>;
