@@ -301,8 +301,8 @@ function nullModel(L, s) {
       return {
         horizon,
         steps,
-        // Above by more than the forecast's rounding to 7 significant digits can make it (the walks'
-        // values have more digits than the real series').
+        // Above by more than the published forecast's rounding (to a thousandth of its interval)
+        // can make it: the walks' values have more digits than the real series'.
         aboveOne: share(ratios, (r) => r > 1 + 1e-5),
         meanRatio: ratios.reduce((a, b) => a + b, 0) / ratios.length,
         p90Ratio: sorted[Math.floor(0.9 * (sorted.length - 1))],

@@ -71,15 +71,16 @@ export function roundSig(x: number, digits: number): number {
 }
 
 /**
- * Rounds to `k` decimals (k < 0: to a multiple of 10^-k), halves away from zero, by an exact power
- * of ten so that the result is the double nearest the decimal; never to more than 15 significant
- * digits (past them the scaling would add the noise it removes). As it is beyond 22 either way.
+ * Rounds to `k` decimals (a whole number or Infinity; k < 0: to a multiple of 10^-k), halves away
+ * from zero, by an exact power of ten so that the result is the double nearest the decimal; never
+ * to more than 15 significant digits (past them the scaling would add the noise it removes).
  */
 export function roundAt(x: number, k: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;
   const a = Math.abs(x);
   const d = Math.min(k, 14 - Math.floor(Math.log10(a)));
-  if (d > 22 || d < -22) return x;
+  if (!Number.isInteger(d)) throw new RangeError(`roundAt: ${k} decimals`);
+  if (d > 22 || d < -22) return Number(x.toPrecision(15));
   const r = d >= 0 ? Math.round(a * POW10[d]) / POW10[d] : Math.round(a / POW10[-d]) * POW10[-d];
   return x < 0 ? -r : r;
 }
