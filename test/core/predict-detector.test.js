@@ -478,12 +478,13 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
-  it("one spike is one short episode: it starts on the spike and ends after three calm readings, which are normal readings", function () {
-    const points = sensor(400, (i) => (i === 300 ? 5 : 0));
+  it("one spike is one short episode: far off, it ends at the reading back; near the threshold, after three calm readings, which are normal readings", function () {
+    const points = sensor(400, (i) => (i === 300 ? 5 : i === 350 ? 2.5 : 0));
     const { alerts, verdicts } = feed(points);
-    assert.deepEqual(alerts.map((a) => [a.type, a.state, a.i]), [["anomaly", "start", 300], ["anomaly", "end", 303]]);
-    assert.ok(verdicts[300].flagged && verdicts[300].score >= 1 && verdicts[300].anomaly);
-    assert.deepEqual(verdicts.slice(301, 304).map((v) => v.anomaly), [false, false, false], "the hysteresis is the episode's, not the readings'");
+    assert.ok(verdicts[300].score >= 3 && verdicts[350].score >= 1 && verdicts[350].score < 3, `scores ${verdicts[300].score}, ${verdicts[350].score}`);
+    assert.deepEqual(alerts.map((a) => [a.type, a.state, a.i]), [["anomaly", "start", 300], ["anomaly", "end", 301], ["anomaly", "start", 350], ["anomaly", "end", 353]]);
+    assert.ok(verdicts[300].flagged && verdicts[300].anomaly);
+    assert.deepEqual(verdicts.slice(351, 354).map((v) => v.anomaly), [false, false, false], "the hysteresis is the episode's, not the readings'");
     assert.ok(Math.abs(verdicts[300].expected - 60) < 0.2, "the expected value is the level, not the spike");
     assert.ok(!verdicts[301].flagged && verdicts[301].score < 0.5, "the spike taught neither level nor scale");
   });
@@ -587,6 +588,25 @@ describe("predict detector: faults a user wants to hear about", function () {
     const late = sensorHolding(240);
     assert.equal(late.stuck.length, 1, JSON.stringify(late.stuck));
     assert.ok(late.stuck[0].from >= late.from + 179 && late.stuck[0].from < late.from + 200, `reported at ${late.stuck[0].from - late.from}`);
+  });
+
+  it("a spike or a dropout on a signal that falls fast (a heating's cycle) ends at the reading back, not levelShift later", function () {
+    // Read every 20 s, a 20 min cycle of +-1 that falls in its last 4 minutes; the fault comes as
+    // a fall begins. Waited out with the levels frozen, the falling readings after it stayed past
+    // the threshold: 87 or 88 flagged after the fault, 30 minutes.
+    for (const seed of [1, 2, 3]) {
+      for (const fault of ["spike", "dropout"]) {
+        const g = gauss(seed);
+        const cycle = (i) => ((i % 60) / 60 < 0.8 ? -1 + (2 * (i % 60)) / 48 : 1 - (2 * ((i % 60) - 48)) / 12);
+        const points = Array.from({ length: 720 }, (_, i) => ({ ts: T0 + i * 20000, value: Math.round((20 + cycle(i) + 0.05 * g()) * 10) / 10 }));
+        const at = 9 * 60 + 48;
+        const last = fault === "spike" ? at : at + 2;
+        for (let i = at; i <= last; i++) points[i].value = fault === "spike" ? Math.round((points[i].value - 2.5) * 10) / 10 : 85;
+        const { verdicts } = feed(points);
+        assert.ok(verdicts.slice(at, last + 1).every((v) => v.anomaly), `seed ${seed}, ${fault}: flagged`);
+        assert.equal(verdicts.filter((v, i) => v.anomaly && (i < at || i > last)).length, 0, `seed ${seed}, ${fault}`);
+      }
+    }
   });
 
   it("every spike on a signal that holds one value is flagged, not just the first (a spike's size is not the sensor's resolution)", function () {

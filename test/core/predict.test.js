@@ -232,20 +232,24 @@ describe("predict: predictor", function () {
     }
   });
 
-  it("starts and ends one anomaly per spike (hysteresis)", function () {
+  it("starts and ends one anomaly per spike: at the reading back when far off, after the hysteresis's calm readings when near the threshold", function () {
     const p = new Predictor(predictOptions());
     const values = noise(400, { seed: 5 });
     values[300] = 25;
+    values[350] += 1.5;
     const out = feed(p, values);
     const alerts = out.flatMap((o, i) => o.alerts.map((a) => ({ i, ...a })));
-    assert.deepEqual(alerts.map((a) => `${a.type}:${a.state}@${a.i}`), ["anomaly:start@300", "anomaly:end@303"]);
+    assert.ok(out[350].prediction.score >= 1 && out[350].prediction.score < 3, `score ${out[350].prediction.score}`);
+    assert.deepEqual(alerts.map((a) => `${a.type}:${a.state}@${a.i}`), ["anomaly:start@300", "anomaly:end@301", "anomaly:start@350", "anomaly:end@353"]);
     assert.equal(alerts[0].value, 25);
-    assert.ok(alerts[0].score >= 1);
+    assert.ok(alerts[0].score >= 3);
     assert.ok(Math.abs(alerts[0].expected - 20) < 0.3);
-    assert.equal(alerts[1].duration, 30);
+    assert.equal(alerts[1].duration, 10);
+    assert.equal(alerts[3].duration, 30);
     assert.equal(out[300].prediction.anomaly, true);
-    // The readings after the spike are normal themselves; only the end alert waits out the hysteresis.
+    // The readings after a spike are normal themselves; only the end alert waits out the hysteresis.
     assert.equal(out[301].prediction.anomaly, false);
+    assert.equal(out[351].prediction.anomaly, false);
   });
 
   it("ends the anomaly of a lasting step within the level-shift time, reports it as drift, and forecasts the new level", function () {
