@@ -590,6 +590,18 @@ describe("predict detector: faults a user wants to hear about", function () {
     assert.ok(late.stuck[0].from >= late.from + 179 && late.stuck[0].from < late.from + 200, `reported at ${late.stuck[0].from - late.from}`);
   });
 
+  it("flags the same readings whatever the unit: a series in farads at pico scale as in picofarads", function () {
+    // Unquantised noise of 0.1 on 20, a spike of 5 every 97 readings, a step of 3 at 1200. The
+    // resolution's and the scale's floors were 1e-12 whatever the values: at 1e-13 of the unit no
+    // spike was flagged.
+    const g = gauss(5);
+    const base = Array.from({ length: 2000 }, (_, i) => 20 + (i > 1200 ? 3 : 0) + (i > 300 && i % 97 === 0 ? 5 : 0) + 0.1 * g());
+    const flags = (unit) => feed(base.map((v, i) => ({ ts: T0 + i * 10000, value: v * unit }))).verdicts.map((v, i) => (v.flagged ? i : -1)).filter((i) => i >= 0);
+    const reference = flags(1);
+    assert.ok(reference.length >= 17, `${reference.length} flagged`);
+    for (const unit of [1e6, 1e-6, 1e-13, 1e-100]) assert.deepEqual(flags(unit), reference, `unit ${unit}`);
+  });
+
   it("a spike or a dropout on a signal that falls fast (a heating's cycle) ends at the reading back, not levelShift later", function () {
     // Read every 20 s, a 20 min cycle of +-1 that falls in its last 4 minutes; the fault comes as
     // a fall begins. Waited out with the levels frozen, the falling readings after it stayed past

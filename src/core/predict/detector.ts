@@ -588,7 +588,8 @@ export class AnomalyDetector {
     const b = this.best();
     const young = widen && this.ne > 0 ? 1 + YOUNG * Math.max(0, 1 / Math.sqrt(this.ne) - 1 / Math.sqrt(YOUNG_UNTIL)) : 1;
     const sd = Math.max(MAE_TO_SD * this.mae[b], this.q99 / Z99) * young;
-    const floor = Math.max(STEP_FLOOR * this.step, REL_FLOOR * Math.abs(this.lv[2]), FLOOR_SHARE * MAE_TO_SD * this.longMae, 1e-12);
+    // The last floor only keeps the scale above 0 (a series of zeros written as 0 has a step of 1 anyway).
+    const floor = Math.max(STEP_FLOOR * this.step, REL_FLOOR * Math.abs(this.lv[2]), FLOOR_SHARE * MAE_TO_SD * this.longMae, 1e-300);
     return Math.max(sd, floor);
   }
 
@@ -1435,15 +1436,21 @@ function checkOptions(options: DetectorOptions): Required<DetectorOptions> {
   return o;
 }
 
-/** 10^-d for the fewest decimals d that write `x` (1 for 20, 0.1 for 20.5), 1e-12 past 12. */
+/**
+ * 10^-d for the fewest decimals d that write `x` (1 for 20, 0.1 for 20.5), 1e-12 past 12; below
+ * 0.001, past 12 + its own leading zeros beyond the third (4.7e-11 F is written to 1e-20 at
+ * most, not 1e-12: a scale floored at that took every reading of a series in farads or amperes
+ * at pico scale for normal, spikes included).
+ */
 function decimals(x: number): number {
+  const most = 12 + Math.max(0, -Math.floor(Math.log10(Math.abs(x) || 1)) - 3);
   let scale = 1;
-  for (let d = 0; d <= 12; d++, scale *= 10) {
+  for (let d = 0; d <= most; d++, scale *= 10) {
     const y = x * scale;
     if (Math.abs(y) > 1e13) break;
     if (Math.abs(y - Math.round(y)) <= 1e-14 * Math.max(1, Math.abs(y))) return 1 / scale;
   }
-  return 1e-12;
+  return Number(`1e-${most}`);
 }
 
 function nums(json: unknown, count: number): number[] {
