@@ -585,6 +585,8 @@ describe("predict detector: faults a user wants to hear about", function () {
     const frozen = episodes(feed(outage).alerts).filter((e) => e.start.reason === "stuck");
     assert.equal(frozen.length, 1, "stuck across the outage");
     assert.ok(frozen[0].from > 2163 && frozen[0].from < 2163 + 30, `reported at ${frozen[0].from}`);
+    // ...and held for levelShift from where it resumed (timed from before the outage, it ended on the next reading).
+    assert.ok(frozen[0].to >= 2163 + 175 && frozen[0].to <= 2163 + 185, `ended at ${frozen[0].to}`);
     const late = sensorHolding(240);
     assert.equal(late.stuck.length, 1, JSON.stringify(late.stuck));
     assert.ok(late.stuck[0].from >= late.from + 179 && late.stuck[0].from < late.from + 200, `reported at ${late.stuck[0].from - late.from}`);
@@ -952,6 +954,20 @@ describe("predict detector: state", function () {
       }
       assert.deepEqual(b.toJSON(), a.toJSON());
     }
+  });
+
+  it("restores a state saved before a run's resumption after a gap was kept (seven numbers in r), timing the run from its start", function () {
+    const d = new AnomalyDetector(DETECTOR_DEFAULTS);
+    sensor(300).forEach((p) => d.update(p.ts, p.value));
+    const state = JSON.parse(JSON.stringify(d.toJSON()));
+    assert.equal(state.r.length, 8);
+    assert.equal(state.r[7], state.r[1], "a run with no gap resumed where it began");
+    state.r = state.r.slice(0, 7);
+    const old = AnomalyDetector.from(DETECTOR_DEFAULTS, state);
+    assert.deepEqual(old.toJSON().r, d.toJSON().r);
+    const bad = JSON.parse(JSON.stringify(d.toJSON()));
+    bad.r[7] = bad.r[1] - 1;
+    assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, bad), /bad detector state/);
   });
 
   it("keeps a state it can restore after a reading whose score would be infinite (a dropout to -1.7e308)", function () {

@@ -523,6 +523,12 @@ export class AnomalyDetector {
   private runDense = 0;
   /** The typical interval when this run began (s). */
   private runTypical = 0;
+  /**
+   * The first reading of this run after its latest gap, or its first (ms): a stuck episode is
+   * timed from there, so a sensor frozen across an outage is held for levelShift after it, not
+   * ended on the next reading as a run older than levelShift.
+   */
+  private runResumed = 0;
   /** Noise: the last changes of the error, the last error (NaN: none yet), a burst is on. */
   private dr: number[] = [];
   /** Where the next change goes in `dr` once it is full. */
@@ -715,6 +721,7 @@ export class AnomalyDetector {
       this.run++;
       // Apart by the interval before the run: the heartbeats' own spacing soon becomes the typical one.
       if (!(this.runTypical > 0 && dt > GAP_STEPS * this.runTypical)) this.runDense = ts;
+      else this.runResumed = ts;
     } else {
       this.runDense = ts;
       this.runTypical = typical;
@@ -723,6 +730,7 @@ export class AnomalyDetector {
       this.runDone = false;
       this.runHeld = false;
       this.runSince = ts;
+      this.runResumed = ts;
     }
 
     if (first) {
@@ -1099,7 +1107,7 @@ export class AnomalyDetector {
     if (!this.active) {
       if (score < 1 && !stuck && !noisy) return;
       this.active = true;
-      this.since = stuck && !noisy ? this.runSince : ts;
+      this.since = stuck && !noisy ? this.runResumed : ts;
       this.peak = score;
       this.calm = 0;
       this.stuckEp = !(score >= 1) && stuck && !noisy;
@@ -1302,7 +1310,7 @@ export class AnomalyDetector {
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
       dts: Number.isFinite(this.driftTs) ? this.driftTs : null,
       rc: this.recent.slice(),
-      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0, this.runHeld ? 1 : 0, this.runDense, this.runTypical],
+      r: [this.run, this.runSince, this.maxRun, this.runDone ? 1 : 0, this.runHeld ? 1 : 0, this.runDense, this.runTypical, this.runResumed],
       rp: [...this.ramp, this.y0, this.usualSlope, this.nSlope, this.ramping, this.normalTs],
       // The ring as it lies, with its next place: summed in another order, the swing's last digits differ.
       nz: [Number.isNaN(this.rLast) ? null : this.rLast, this.noisy ? 1 : 0, this.noiseEp ? 1 : 0, this.dn, ...this.dr],
@@ -1383,12 +1391,16 @@ export class AnomalyDetector {
     // A state saved before runHeld was kept has four numbers here.
     if (Array.isArray(s.r) && s.r.length === 4) [d.run, d.runSince, d.maxRun, done] = nums(s.r, 4);
     else if (Array.isArray(s.r) && s.r.length === 5) [d.run, d.runSince, d.maxRun, done, runHeld] = nums(s.r, 5);
-    else [d.run, d.runSince, d.maxRun, done, runHeld, d.runDense, d.runTypical] = nums(s.r, 7);
+    else if (Array.isArray(s.r) && s.r.length === 7) [d.run, d.runSince, d.maxRun, done, runHeld, d.runDense, d.runTypical] = nums(s.r, 7);
+    else [d.run, d.runSince, d.maxRun, done, runHeld, d.runDense, d.runTypical, d.runResumed] = nums(s.r, 8);
     // A state saved before runDense was kept: its run is not a silence.
-    if (!(Array.isArray(s.r) && s.r.length === 7)) {
+    if (!(Array.isArray(s.r) && s.r.length >= 7)) {
       d.runDense = d.lastTs ?? 0;
       d.runTypical = d.typical ?? 0;
     }
+    // ...nor before runResumed: its run is timed from its start, as it was.
+    if (!(Array.isArray(s.r) && s.r.length === 8)) d.runResumed = d.runSince;
+    if (!(d.runResumed >= d.runSince) || (d.lastTs !== null && !(d.runResumed <= d.lastTs))) throw new Error("bad detector state");
     // A run's last dense reading after the last reading made no silence ever; before the first, one at once.
     if (!(d.runTypical >= 0) || (d.lastTs !== null && !(d.runDense >= d.t0 && d.runDense <= d.lastTs))) throw new Error("bad detector state");
     d.runDone = done === 1;
