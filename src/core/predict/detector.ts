@@ -459,9 +459,8 @@ export class AnomalyDetector {
   private peak = 0;
   private calm = 0;
   private stuckEp = false;
-  /** Every reading of the episode so far scored RETURN_FAR or more, and how many (see RETURN_READINGS). */
-  private spiky = false;
-  private spikyN = 0;
+  /** The episode's readings so far, while each scored RETURN_FAR or more and they are at most RETURN_READINGS; else 0. */
+  private spiky = 0;
   /** The reading count when an episode last ended at a reading back (-1: none), see RETURN_FAR. */
   private returnN = -1;
   /** Latest flagged values of the episode. */
@@ -1114,8 +1113,7 @@ export class AnomalyDetector {
       this.noiseEp = noisy;
       // A fault again within RETURN_READINGS of the last one's return (a loose contact) waits out the hysteresis.
       const again = this.returnN >= 0 && this.n - this.returnN <= RETURN_READINGS;
-      this.spiky = score >= RETURN_FAR && !noisy && !stuck && !again;
-      this.spikyN = 1;
+      this.spiky = score >= RETURN_FAR && !noisy && !stuck && !again ? 1 : 0;
       this.shift = score >= 1 || noisy ? [value] : [];
       this.jump = score >= 1 ? value - expected : 0;
       this.tail = [value];
@@ -1136,14 +1134,12 @@ export class AnomalyDetector {
       return;
     }
     if (noisy) this.noiseEp = true;
-    if (this.spiky) {
+    if (this.spiky > 0) {
       if (returned) {
         this.returnN = this.n;
         return this.endEpisode(ts, value, score, alerts);
       }
-      this.spikyN++;
-      this.spiky = score >= RETURN_FAR && !noisy && this.spikyN <= RETURN_READINGS;
-      if (!this.spiky) this.spikyN = 0;
+      this.spiky = score >= RETURN_FAR && !noisy && this.spiky < RETURN_READINGS ? this.spiky + 1 : 0;
     }
     if (this.noiseEp && over) {
       // The window's changes are the burst's: kept, they would start another episode at once.
@@ -1256,8 +1252,7 @@ export class AnomalyDetector {
     this.active = false;
     this.stuckEp = false;
     this.noiseEp = false;
-    this.spiky = false;
-    this.spikyN = 0;
+    this.spiky = 0;
     this.calmOdds = 0;
     this.burstZ2 = 0;
     this.burstN = 0;
@@ -1267,7 +1262,7 @@ export class AnomalyDetector {
 
   /** This reading ends a spike's or a dropout's episode (see RETURN_FAR): back within the threshold. */
   private returned(score: number, noisy: boolean): boolean {
-    return this.active && this.spiky && !noisy && !this.stuckEp && !this.noiseEp && score < 1;
+    return this.active && this.spiky > 0 && !noisy && !this.stuckEp && !this.noiseEp && score < 1;
   }
 
 
@@ -1304,7 +1299,7 @@ export class AnomalyDetector {
       qc: this.changes,
       fl: [this.flicker, this.flickerTs, this.flickerSize],
       ga: this.anchor ? this.anchor.slice() : null,
-      e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0, this.spiky ? 1 : 0, this.spikyN, this.returnN],
+      e: [this.active ? 1 : 0, this.since, this.peak, this.calm, this.stuckEp ? 1 : 0, this.spiky, this.returnN],
       mv: [this.moved, this.movedTs, this.jump, ...this.tail],
       sh: this.shift.slice(),
       c: [this.gUp, this.gDown, this.nUp, this.nDown, this.fromUp, this.fromDown, this.lastDrift, this.warmed ? 1 : 0],
@@ -1358,16 +1353,15 @@ export class AnomalyDetector {
     [d.tr] = nums([s.tr], 1);
     [d.q99, d.rr, d.r2, d.rPrev] = nums(s.tl, 4);
     // A state saved before RETURN_FAR has five numbers here: its episode waits out the hysteresis.
-    const [active, since, peak, calm, stuck, spiky = 0, spikyN = 0, returnN = -1] = nums(s.e, Array.isArray(s.e) && s.e.length === 8 ? 8 : 5);
+    const [active, since, peak, calm, stuck, spiky = 0, returnN = -1] = nums(s.e, Array.isArray(s.e) && s.e.length === 7 ? 7 : 5);
     d.active = active === 1;
     d.since = since;
     d.peak = peak;
     d.calm = calm;
     d.stuckEp = stuck === 1;
-    if (!(spiky === 0 || (spiky === 1 && d.active)) || !Number.isInteger(spikyN) || spikyN < 0 || spikyN > RETURN_READINGS) throw new Error("bad detector state");
+    if (!Number.isInteger(spiky) || spiky < 0 || spiky > RETURN_READINGS || (spiky > 0 && !d.active)) throw new Error("bad detector state");
     if (!Number.isInteger(returnN) || returnN < -1) throw new Error("bad detector state");
-    d.spiky = spiky === 1;
-    d.spikyN = spikyN;
+    d.spiky = spiky;
     d.returnN = returnN;
     if (!Array.isArray(s.sh) || s.sh.length > SHIFT_KEEP) throw new Error("bad detector state");
     d.shift = nums(s.sh, s.sh.length);
