@@ -10,7 +10,7 @@
  *   1/ln2 horizons' worth;
  * - line, in holt's place where the horizon spans many readings (a sensor's, see LINE_SHARE): a
  *   straight line fitted to the readings by exponentially weighted least squares, its slope
- *   carried the whole horizon (see LINE_DAMPING);
+ *   carried the whole horizon (see LINE_SHARE);
  * - seasonal: holt's level and damped trend on the readings less a periodic profile (a day for
  *   a series read at least hourly, a year for one read at most every ~3 months apart), the
  *   profile in at most PROFILE_BINS bins, interpolated between bin centres, learnt against a
@@ -59,13 +59,11 @@ export const TREND_STEPS = 10;
  * forecast 1 h ahead) a line over a quarter of the horizon fits a slope to a handful of readings:
  * in holt's place there, monthly sunspots went 0.972 -> 1.002 of persistence and UK gas at a
  * year 1.0009 -> 1.0029, so there holt stays, and those series are as before.
- */
-export const LINE_SHARE = 0.25;
-/**
- * The half-life of the line's slope ahead (0: none): it is carried the whole horizon, not damped
- * as holt's is (with a half-life of the horizon, a trend carries 72 % of it). The line rests on
- * the last half horizon of readings and bends within it, and the blend's weight, fitted to the
- * line's own settled forecasts, already shrinks it where the trends turn. Damped as well, a
+ *
+ * The line's slope is carried the whole horizon, not damped as holt's is (with a half-life of
+ * the horizon, a trend carries 72 % of it). The line rests on the last half horizon of readings
+ * and bends within it, and the blend's weight, fitted to the line's own settled forecasts,
+ * already shrinks it where the trends turn. Damped as well, a
  * steady ramp was forecast short by a constant 28 %: an energy meter rising 500 Wh an hour, read
  * every 10 s, was forecast 360 Wh ahead, for good (MAE 0.29 of persistence's; now 0.08,
  * test/core/predict-sensor-auto.test.js). What it costs where the trends turn: field-shaped
@@ -78,7 +76,7 @@ export const LINE_SHARE = 0.25;
  * 1 / 0.72 instead, the line still damped, gave the same figures within 0.002 and moved the
  * slower series too.
  */
-export const LINE_DAMPING = 0;
+export const LINE_SHARE = 0.25;
 /**
  * The ewma candidate's half-life is at least the horizon over this: a reading every 10 s
  * forecast 1 h ahead is better served by a level over 7.5 min than over 20 s (simulator: MAE
@@ -310,7 +308,8 @@ export class Candidates {
   forecasts(ts: number, h: number, out: number[]): number[] {
     out[0] = this.last;
     out[1] = this.level.at(0, 0);
-    out[2] = this.lined ? this.line.at(reach(h, LINE_DAMPING)) : this.holt.at(h, this.horizon);
+    // The line's slope goes the whole way (see LINE_SHARE), holt's is damped.
+    out[2] = this.lined ? this.line.at(h) : this.holt.at(h, this.horizon);
     out[3] = this.profile ? this.deseason.at(h, this.horizon) + this.profile.at(ts + h * 1000) : this.last;
     return out;
   }

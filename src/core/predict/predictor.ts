@@ -16,10 +16,10 @@
  *    what the detector expected instead, or moving them to a level the detector accepted, made
  *    the forecasts worse on the simulator and on seasonal series (the detector's one-step
  *    expectation knows no season); its persistence candidate follows a real shift at once and
- *    the scorer weighs the rest. A method (ewma, holt, linear) learns what the detector expected in place of a flagged
- *    reading, moves to a level the detector accepted (a drift alert), and starts its level again
- *    from the reading after a gap longer than GAP_STEPS typical intervals and GAP_HALF_LIVES
- *    level half-lives;
+ *    the scorer weighs the rest. A method (ewma, holt, linear) learns what the detector expected
+ *    in place of a flagged reading, moves to a level the detector accepted (a drift alert), and
+ *    starts its level again from the reading after a gap longer than GAP_STEPS typical intervals
+ *    and GAP_HALF_LIVES level half-lives;
  * 4. the forecasts due now are settled by this reading (scorer.ts), with what was read;
  * 5. the prediction at the horizon, within the physical bounds; time to threshold; the alerts.
  */

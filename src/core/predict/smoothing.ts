@@ -67,7 +67,7 @@ export function roundSig(x: number, digits: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;
   const k = digits - 1 - Math.floor(Math.log10(Math.abs(x)));
   if (k > 22 || k < -22) return Number(x.toPrecision(digits));
-  return roundAt(x, k);
+  return atDecimals(x, k);
 }
 
 /**
@@ -77,10 +77,15 @@ export function roundSig(x: number, digits: number): number {
  */
 export function roundAt(x: number, k: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;
-  const a = Math.abs(x);
-  const d = Math.min(k, 14 - Math.floor(Math.log10(a)));
+  const d = Math.min(k, 14 - Math.floor(Math.log10(Math.abs(x))));
   if (!Number.isInteger(d)) throw new RangeError(`roundAt: ${k} decimals`);
   if (d > 22 || d < -22) return Number(x.toPrecision(15));
+  return atDecimals(x, d);
+}
+
+/** `x` rounded to `d` decimals (-22 to 22) by an exact power of ten, halves away from zero. */
+function atDecimals(x: number, d: number): number {
+  const a = Math.abs(x);
   const r = d >= 0 ? Math.round(a * POW10[d]) / POW10[d] : Math.round(a / POW10[-d]) * POW10[-d];
   return x < 0 ? -r : r;
 }
