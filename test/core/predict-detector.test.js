@@ -647,6 +647,26 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a step that ends while a heating's cycle has moved the signal is flagged while it lasts, and only its first two readings back after it", function () {
+    // Read every 20 s, a 20 min cycle of +-1; steps of +3, -3 and +2.5 for 10 minutes, each ending
+    // elsewhere in the cycle. Judged against the level frozen when the step began, the readings
+    // back were flagged until levelShift took them for a new level: 15 to 60 after each step.
+    for (const seed of [1, 2]) {
+      for (const [size, offset] of [[3, 10], [-3, 40], [2.5, 25]]) {
+        const g = gauss(seed);
+        const cycle = (i) => ((i % 60) / 60 < 0.8 ? -1 + (2 * (i % 60)) / 48 : 1 - (2 * ((i % 60) - 48)) / 12);
+        const points = Array.from({ length: 900 }, (_, i) => ({ ts: T0 + i * 20000, value: Math.round((20 + cycle(i) + 0.05 * g()) * 10) / 10 }));
+        const at = 9 * 60 + offset;
+        const last = at + 29;
+        for (let i = at; i <= last; i++) points[i].value = Math.round((points[i].value + size) * 10) / 10;
+        const { verdicts, alerts } = feed(points);
+        assert.ok(verdicts.slice(at, last + 1).every((v) => v.anomaly), `seed ${seed}, step ${size}: flagged while it lasts`);
+        assert.deepEqual(verdicts.map((v, i) => (v.anomaly && (i < at || i > last) ? i - last : 0)).filter((k) => k), [1, 2], `seed ${seed}, step ${size}`);
+        assert.deepEqual(alerts.filter((a) => a.type === "drift" && a.i >= at), [], `seed ${seed}, step ${size}: no new level`);
+      }
+    }
+  });
+
   it("every spike on a signal that holds one value is flagged, not just the first (a spike's size is not the sensor's resolution)", function () {
     const spikes = [360, 720, 1080, 1440];
     const points = Array.from({ length: 1800 }, (_, i) => ({ ts: T0 + i * 10000, value: spikes.includes(i) ? 58 : 50 }));
