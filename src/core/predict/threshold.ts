@@ -71,24 +71,48 @@ export class Warning {
 const SPAN_SHARE = 1 / 3;
 /** Most phase bins of a cycle. */
 const MAX_BINS = 24;
-/** Periods of data before the cycle is removed (each bin then compares at least two visits). */
+/**
+ * Periods of data before any estimate with a cycle (each bin then compares at least two visits).
+ * Over one to two periods one line over all readings takes the cycle's flank for a trend; a guard
+ * on its residuals' lag-1 autocorrelation (over 0.5: a cycle not yet removed) let it through on a
+ * noisy sensor, where one reading's noise pulls that autocorrelation down: wear of 0.5 % a day,
+ * a daily cycle of 2 and noise of 1 warned "within 24 h" on day 2 in 6 of 8 phases, the crossing
+ * 50 days away (read every 10 s to 5 min). A signal with a cycle gets its first estimate a period
+ * later, after two days.
+ */
 const CYCLE_PERIODS = 2;
 /** A reading teaches the trend at most this many residual deviations from the line (robust). */
 const CLIP_SD = 4;
 /** A trend counts once it is this many (autocorrelation-corrected) standard errors from zero. */
 const T_SIG = 3;
-/** Lag-1 autocorrelation of the residuals above which one line over a period hides a cycle. */
-const RHO_LINE = 0.5;
 /** A bin takes part in the crossing once it holds this share of an even share of the weight. */
 const BIN_SHARE = 0.25;
 /** Weight of a new interval in the typical interval. */
 const TYPICAL_W = 0.1;
-/** A warning ends once the time is over WARN_CLEAR x the warning (or gone) for WARN_CALM readings and WARN_CALM_SHARE x the warning. */
+/**
+ * A warning ends once the time is over WARN_CLEAR x the warning (or gone) for WARN_CALM readings
+ * and WARN_CALM_SHARE x the warning, and with a cycle for a period (at most the warning): the
+ * crossing is timed at a cycle's peak, so the time jumps by a whole period when a peak passes just
+ * under the limit. Held for a tenth of a 24 h warning only, wear with daily peaks varying by 0.5
+ * warned 2 or 3 times for one approach in 5 of 20 recordings (read every 60 or 600 s).
+ */
 const WARN_CLEAR = 1.5;
 const WARN_CALM = 10;
 const WARN_CALM_SHARE = 0.1;
 const DAY = 86400;
+/**
+ * Readings up to this far apart (3.5 a day, 6.9 h) have a daily cycle removed; further apart, a yearly one.
+ * At 2 h, readings 3 to 12 h apart (a battery sensor, a daily round) got a yearly cycle, hence no
+ * estimate for a year: wear of 1 % a day was first reported 1.2 days after it crossed, at 4 h.
+ */
+const DAY_READINGS_APART = DAY / 3.5;
 const YEAR = 365.2425 * DAY;
+/**
+ * Readings in a row past the limit that say it is crossed during the warm-up: one was, and a
+ * signal 2 sd under its limit (78 +- 1, limit 80) warned in the first 20 readings in 19 of 50
+ * recordings (in none after), a single glitch on a new deployment or a changed limit too.
+ */
+const WARM_PAST = 3;
 const TRACKER_VERSION = 1;
 /** Sums per bin: weight, weight^2, t, y, t^2, t y, y^2, t^3, t^4, t^2 y. */
 const SUMS = 10;
@@ -100,7 +124,7 @@ export interface ThresholdOptions {
   warning: number;
   /**
    * Seconds of the cycle removed before extrapolating (the crossing uses the cycle's own
-   * levels, so its peak); null (default): 1 day for readings up to 2 h apart, 1 year for
+   * levels, so its peak); null (default): 1 day for readings up to 6.9 h apart, 1 year for
    * readings up to 100 days apart (monthly, quarterly), none beyond; 0: none.
    */
   period?: number | null;
@@ -131,14 +155,22 @@ function reach(level: number, b: number, q: number, limit: number): number | nul
   return b > 0 ? gap / b : null;
 }
 
-/** A fit at the latest reading: level a and slope b (per s) of the one line, its error, the residuals' autocorrelation, and each bin's level (NaN: too little weight) once binned. */
+/** A fit at the latest reading: level a and slope b (per s) of the one line, its error, and each bin's level (NaN: too little weight) once binned. */
 interface Fit {
   a: number;
   b: number;
   /** Curvature (per s^2) of the parabola in use, 0 for the straight line. */
   q: number;
+  /**
+   * The straight line's slope (b is the parabola's now, when one is in use). A bend counts only
+   * while both point toward the limit: a signal settling away from it (70 + 25 e^(-t / 12 h),
+   * limit 100) bends up as it flattens, and a part replaced (wear, then a step down and flat)
+   * leaves a bend over the step in the fit's window; both were forecast to turn round and cross
+   * (a 3-day warning on the settling signal at 24 h; a second 7-day warning 5 days after the
+   * replacement, on a flat signal).
+   */
+  line: number;
   se: number;
-  rho: number;
   levels: Float64Array | null;
 }
 
@@ -152,12 +184,10 @@ export type ThresholdAlert = { type: "threshold"; state: "start" | "end"; ts: nu
  *   regression), so the cycle never leaks into it; each bin's own level now is the cycle's shape,
  *   and the crossing is the first time a bin's line reaches the limit while the clock is in that
  *   bin: the daily peak crosses first, as it does on the plant.
- * - No estimate before the data span a whole period: less can not tell a cycle's slope from a
- *   trend (`period: 0` for a signal known to have no cycle gives estimates from the warm-up on).
- *   Until they span two periods (so each bin compares two visits) the fit is one line over all
- *   readings; a cycle then shows as residuals that lean for hours (lag-1 autocorrelation over 0.5):
- *   no estimate rather than the cycle's slope taken for wear. A series with no
- *   cycle gets estimates from the end of the first period on.
+ * - No estimate before the data span two periods (each bin then compares two visits, see
+ *   CYCLE_PERIODS): less can not tell a cycle's slope from a trend (`period: 0` for a signal known
+ *   to have no cycle gives estimates from the warm-up on). Until then the fit is one line over
+ *   all readings, which says only whether the level is past the limit.
  * - Weighted sums over time (the half-life above), so a reading costs O(bins) however long the
  *   series; each reading clipped to 4 residual deviations from the fit, so a spike or a fault
  *   step moves it little.
@@ -165,12 +195,16 @@ export type ThresholdAlert = { type: "threshold"; state: "start" | "end"; ts: nu
  *   residuals' lag-1 autocorrelation: a wandering level or an unremoved cycle makes residuals
  *   lean for long stretches, and the slope untrustworthy (null); white noise around slow wear
  *   does not, so slow wear (far below the noise per step) counts once enough readings show it.
- * - 0 once the fit's level now (this phase's level, with a cycle) is past the limit: one noisy
- *   reading over it is not a crossing, and would restart the warning at every daily peak. Null
- *   when the trend is not significant or points away.
+ * - 0 once the fit's level now (this phase's level, with a cycle) is past the limit, and during
+ *   the warm-up once 3 readings in a row are (see WARM_PAST): one noisy reading over it is not a
+ *   crossing, and would restart the warning at every daily peak. Null when the trend is not
+ *   significant or points away (a bend toward the limit counts only while the slope points there
+ *   too, see Fit.line).
  * - The warning starts when the time falls to `warning` or less and ends only once the time has
- *   been over 1.5 x the warning (or null) for 10 readings and a tenth of the warning: a trend that
- *   flickers in and out of significance warns once per approach.
+ *   been over 1.5 x the warning (or null) for 10 readings, a tenth of the warning and, with a
+ *   cycle, a period (at most the warning; see WARN_CLEAR): a trend that flickers in and out of
+ *   significance, or a crossing that moves by a day as a daily peak passes just under the limit,
+ *   warns once per approach.
  */
 export class ThresholdTracker {
   private readonly o: Required<ThresholdOptions>;
@@ -200,6 +234,8 @@ export class ThresholdTracker {
   private rr = 0;
   private prevR = 0;
   private active = false;
+  /** Readings in a row past the limit (at most WARM_PAST: more says nothing more). */
+  private past = 0;
   private calm = 0;
   private calmSince = 0;
   /** The fit after the latest reading (derived from the sums: not in the state). */
@@ -303,6 +339,7 @@ export class ThresholdTracker {
         this.prevR = r;
       }
     }
+    this.past = x >= this.sign * this.o.limit ? Math.min(WARM_PAST, this.past + 1) : 0;
     const S = this.sums;
     const i = bin * SUMS;
     S[i] += 1;
@@ -330,7 +367,7 @@ export class ThresholdTracker {
 
   private choosePeriod(): void {
     const typical = this.typical as number;
-    const p = this.o.period ?? (typical <= 7200 ? DAY : typical <= 100 * DAY ? YEAR : 0);
+    const p = this.o.period ?? (typical <= DAY_READINGS_APART ? DAY : typical <= 100 * DAY ? YEAR : 0);
     this.period = p > 0 && p >= 3.5 * typical ? p : 0;
     const B = this.period > 0 ? Math.max(2, Math.min(MAX_BINS, Math.round(this.period / typical))) : 1;
     // The readings so far were all summed in bin 0: spread them evenly (the one-line fit is the same).
@@ -421,32 +458,33 @@ export class ThresholdTracker {
         q = qq;
       }
     }
-    if (!binned) return { a: (Sy - slope * St - q * Stt) / W, b: slope, q, se, rho, levels: null };
+    if (!binned) return { a: (Sy - slope * St - q * Stt) / W, b: slope, q, line: b, se, levels: null };
     const levels = new Float64Array(B);
     const least = (BIN_SHARE * W) / B;
     for (let i = 0, k = 0; i < S.length; i += SUMS, k++) {
       const w = S[i];
       levels[k] = w >= least ? (S[i + 3] - slope * S[i + 2] - q * S[i + 4]) / w : NaN;
     }
-    return { a: NaN, b: slope, q, se, rho, levels };
+    return { a: NaN, b: slope, q, line: b, se, levels };
   }
 
   private estimate(ts: number, x: number, span: number): number | null {
     const limit = this.sign * this.o.limit - this.y0;
-    if (this.n < this.o.warmup) return x - this.y0 >= limit ? 0 : null;
+    // Before the fit is warm, a run of readings past the limit (see WARM_PAST), not one glitch.
+    if (this.n < this.o.warmup) return this.past >= WARM_PAST ? 0 : null;
     const f = this.cur;
     // Past the limit is the fit's level now (this bin's, with a cycle), not one noisy reading.
     if (f) {
       const level = f.levels === null ? f.a : f.levels[this.bin(ts)];
       if (level >= limit) return 0;
     }
-    // Less than a period can not tell a cycle's slope from a trend.
-    if (this.period > 0 && span < this.period) return null;
+    // Less than CYCLE_PERIODS periods can not tell a cycle's slope from a trend (see CYCLE_PERIODS).
+    if (this.period > 0 && span < CYCLE_PERIODS * this.period) return null;
     if (!f) return null;
-    // A significant bend toward the limit (wear that accelerates) counts even before the slope does.
+    // A significant bend toward the limit (wear that accelerates) counts even before the slope does,
+    // but not while the trend points away (see Fit.line).
     if (f.q === 0 && (!(f.b > 0) || !(f.b >= T_SIG * f.se))) return null;
-    // One line over a period or more, and residuals that lean for long stretches: a cycle not yet removed.
-    if (this.period > 0 && f.levels === null && f.rho > RHO_LINE) return null;
+    if (f.q > 0 && !(f.b > 0 && f.line > 0)) return null;
     if (f.levels === null) {
       const t = reach(f.a, f.b, f.q, limit);
       return t === null ? null : Math.round(t);
@@ -488,7 +526,8 @@ export class ThresholdTracker {
       if (this.calm === 0) this.calmSince = ts;
       this.calm++;
     } else this.calm = 0;
-    if (this.calm < WARN_CALM || (ts - this.calmSince) / 1000 < WARN_CALM_SHARE * warning) return null;
+    const hold = Math.max(WARN_CALM_SHARE * warning, Math.min(this.period > 0 ? this.period : 0, warning));
+    if (this.calm < WARN_CALM || (ts - this.calmSince) / 1000 < hold) return null;
     this.active = false;
     this.calm = 0;
     return "end";
@@ -507,6 +546,7 @@ export class ThresholdTracker {
       r: [this.r2, this.rr, this.prevR],
       warn: [this.active ? 1 : 0, this.calm, this.calmSince],
       cv: this.covered,
+      past: this.past,
     };
   }
 
@@ -535,6 +575,10 @@ export class ThresholdTracker {
     // No more than the time since the first reading (a sum of intervals may pass it by a rounding).
     if (!(covered >= 0) || (tr.lastTs !== null && covered > ((tr.lastTs - tr.t0) / 1000) * (1 + 1e-9) + 1e-6)) throw new Error("bad threshold state");
     tr.covered = covered;
+    // A state saved before the run was counted: none.
+    const past = s.past === undefined ? 0 : numbers([s.past], 1, "threshold")[0];
+    if (!Number.isInteger(past) || past < 0 || past > WARM_PAST) throw new Error("bad threshold state");
+    tr.past = past;
     tr.cur = tr.lastTs === null ? null : tr.fit(tr.covered);
     return tr;
   }
