@@ -713,7 +713,9 @@ function main() {
     rep.byDevice[dk] = {};
     for (const q of QUANTITIES) rep.byDevice[dk][q.name] = summarise(qs[q.name]);
   }
-  if (args.json) console.log(JSON.stringify(rep, null, 2));
+  // Forked by bench/run.js: the report goes back over IPC.
+  if (process.send) process.send({ type: "result", result: rep }, () => process.exit(0));
+  else if (args.json) console.log(JSON.stringify(rep, null, 2));
   else printReport(rep);
 }
 
