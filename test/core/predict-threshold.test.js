@@ -85,6 +85,20 @@ describe("predict threshold: time to a limit on slow wear under a daily cycle", 
     assert.ok(warned && warned.truth >= 0.75 * DAY, `warned ${warned && warned.truth / 3600} h before the crossing`);
   });
 
+  it("ends a warning within a few hours of a repair, not a day later", function () {
+    // Wear of 1 a day under a daily cycle of +-3, the part replaced on day 7.2 (the value back down
+    // by 8). Held a whole cycle whatever the trend did, the warning ended 1.2 days after the repair.
+    for (const step of [60, 600]) {
+      const repair = 7.2 * DAY;
+      const g = gauss(40);
+      const points = [];
+      for (let t = 0; t < 10 * DAY; t += step) points.push({ ts: T0 + t * 1000, value: 62 + (t < repair ? t : t - repair) / DAY + 3 * Math.sin((2 * Math.PI * t) / DAY) + 0.3 * g() });
+      const alerts = run(new ThresholdTracker({ limit: 70, direction: "above", warning: DAY }), points).flatMap((o) => o.alerts);
+      assert.deepEqual(alerts.map((a) => a.state), ["start", "end"], `every ${step} s`);
+      assert.ok(alerts[1].ts - T0 - repair * 1000 < 0.5 * DAY * 1000, `every ${step} s: ended ${((alerts[1].ts - T0) / 1000 - repair) / 3600} h after the repair`);
+    }
+  });
+
   it("does not take a daily cycle's flank for wear on a noisy sensor before two days are in", function () {
     // Wear of 0.3 a day (the crossing 50 days away), a daily cycle of 2, noise 1, read every minute,
     // starting at 8 phases of the day: one line over the first one to two days took the flank for a
@@ -263,12 +277,26 @@ describe("predict threshold: state", function () {
     const a = new ThresholdTracker(options);
     for (const p of wear({ step: 600, days: 1 })) a.update(p.ts, p.value);
     const good = JSON.parse(JSON.stringify(a.toJSON()));
-    for (const bad of [null, [], { ...good, v: 9 }, { ...good, s: [1, 2, 3] }, { ...good, s: good.s.map(() => "x") }, { ...good, warn: [1] }, { ...good, n: 1.5 }]) {
+    const pasts = [[4, 70], [-1, 70], [1.5, 70], ["2", 70], null, [NaN, 70], 2].map((past) => ({ ...good, past }));
+    for (const bad of [null, [], { ...good, v: 9 }, { ...good, s: [1, 2, 3] }, { ...good, s: good.s.map(() => "x") }, { ...good, warn: [1] }, { ...good, n: 1.5 }, ...pasts]) {
       assert.throws(() => ThresholdTracker.from(options, bad), Error, JSON.stringify(bad).slice(0, 60));
     }
     assert.throws(() => new ThresholdTracker({ limit: NaN, direction: "above", warning: 0 }), RangeError);
     assert.throws(() => new ThresholdTracker({ limit: 1, direction: "up", warning: 0 }), RangeError);
     assert.throws(() => new ThresholdTracker({ limit: 1, direction: "above", warning: -1 }), RangeError);
+  });
+
+  it("a run of warm-up readings past one limit does not count against another: a state from before the run was counted starts it at 0", function () {
+    const at = (limit) => ({ limit, direction: "above", warning: DAY });
+    const a = new ThresholdTracker(at(80));
+    for (let i = 0; i < 5; i++) a.update(T0 + i * 60000, 81);
+    const saved = JSON.parse(JSON.stringify(a.toJSON()));
+    // The same state with the limit raised to 90: one glitch past 90 is not a run of three.
+    assert.equal(ThresholdTracker.from(at(90), saved).update(T0 + 6 * 60000, 91).timeToThreshold, null);
+    assert.equal(ThresholdTracker.from(at(80), saved).update(T0 + 6 * 60000, 81).timeToThreshold, 0);
+    const { past, ...older } = saved;
+    assert.deepEqual(past, [3, 80]);
+    assert.equal(ThresholdTracker.from(at(80), older).update(T0 + 6 * 60000, 81).timeToThreshold, null);
   });
 
   it("keeps its state bounded however long the series", function () {

@@ -406,8 +406,12 @@ const BACK_RETURN = 0.75;
  * by STEP_OUT of that jump against the three before, each three within a threshold and half the
  * jump (a burst of noise whose first reading was far moves as far, and scatters), and now within
  * the threshold of the level expected or of the range the slow level covered lately (see
- * CYCLE_SHIFTS), ends the episode: the level is where those readings are, and the reading is
- * judged against it. Its first two readings back are still flagged.
+ * CYCLE_SHIFTS), and nearer it than the fault's level, ends the episode: the level is where those
+ * readings are, and the reading is judged against it. Its first two readings back are still
+ * flagged. Within a threshold only, noise ended a step of 1.35 thresholds (6 sd on noise 0.3) in 6
+ * of 100, and a fault that shrank from 4 to 1.8 on a daily cycle's flank (still 3.6 thresholds
+ * off) was taken for ended, and its real end flagged for levelShift: the level is then one to
+ * undo (see BACK), and that end a drift alert.
  * bench/field-faults.js (16 seeds x 3 devices x 12 h, read every 5 to 30 s): false flags within an
  * hour after a step 297 -> 36 (temperature) and 1,109 -> 20 (humidity) at 10 s; precision per
  * reading (Prediction.anomaly) 0.67-0.88 -> 0.90-0.98 at 5-10 s, 0.61-0.80 -> 0.80-0.87 at 20-30 s,
@@ -810,6 +814,13 @@ export class AnomalyDetector {
       this.levelAt(value, out);
       this.normalTs = ts;
       this.resetCusum();
+      // Taken for the fault's end away from where the signal was expected, it may have been a
+      // fault that only shrank: its real end, back there, undoes it (see BACK). Back within the
+      // threshold, a step accepted before is still the one to undo.
+      if (Math.abs(out - expected) >= o.zThreshold * this.scale()) {
+        this.moved = out - expected;
+        this.movedTs = ts;
+      }
       this.endEpisode(ts, value, score, alerts);
     } else if (back !== null) {
       // The shift came undone (a fault fixed, a machine back to how it ran): that level is known,
@@ -1247,7 +1258,7 @@ export class AnomalyDetector {
     const jump = this.jump;
     const back = -Math.sign(jump) * (now - median(t.slice(0, 3)));
     if (back < STEP_OUT * Math.abs(jump)) return null;
-    if (expected !== null && this.steppedOut(now, expected)) {
+    if (expected !== null && this.steppedOut(now, expected, jump)) {
       const threshold = this.o.zThreshold * this.scale();
       // Two levels, each three readings within a threshold and half the jump: a burst of noise moves as far, and scatters.
       const tight = (u: number[]) => Math.max(...u) - Math.min(...u) < Math.min(threshold, Math.abs(jump) / 2);
@@ -1259,10 +1270,13 @@ export class AnomalyDetector {
     return null;
   }
 
-  /** `now` is back within a threshold of where the signal was expected or has lately been (see STEP_OUT). */
-  private steppedOut(now: number, expected: number): boolean {
-    const threshold = this.o.zThreshold * this.scale();
-    return Math.abs(now - expected) < threshold || this.lately(now, threshold);
+  /**
+   * `now` is back where the signal was expected or has lately been (see STEP_OUT), within a
+   * threshold and nearer than the fault's level (the expected one moved by the jump).
+   */
+  private steppedOut(now: number, expected: number, jump: number): boolean {
+    const margin = Math.min(this.o.zThreshold * this.scale(), Math.abs(now - (expected + jump)));
+    return Math.abs(now - expected) < margin || this.lately(now, margin);
   }
 
   /** The grid takes in `value` (see GRID_VALUES); counted in the decimals, of which it is a multiple. */

@@ -91,10 +91,13 @@ const BIN_SHARE = 0.25;
 const TYPICAL_W = 0.1;
 /**
  * A warning ends once the time is over WARN_CLEAR x the warning (or gone) for WARN_CALM readings
- * and WARN_CALM_SHARE x the warning, and with a cycle for a period (at most the warning): the
- * crossing is timed at a cycle's peak, so the time jumps by a whole period when a peak passes just
- * under the limit. Held for a tenth of a 24 h warning only, wear with daily peaks varying by 0.5
- * warned 2 or 3 times for one approach in 5 of 20 recordings (read every 60 or 600 s).
+ * and WARN_CALM_SHARE x the warning, and, with a cycle and while the trend's line still points at
+ * the limit, for a period (at most the warning and a day): the crossing is timed at a cycle's
+ * peak, so the time jumps by a whole period when a peak passes just under the limit. Held for a
+ * tenth of a 24 h warning only, wear with daily peaks varying by 0.5 warned 2 or 3 times for one
+ * approach in 5 of 20 recordings (read every 60 or 600 s). Held for a period whatever the line
+ * did, a warning outlived a repair by a day (60 s readings, 24 h warning) or 80 days (readings
+ * every 12 h, a yearly cycle, a 60-day warning).
  */
 const WARN_CLEAR = 1.5;
 const WARN_CALM = 10;
@@ -234,7 +237,7 @@ export class ThresholdTracker {
   private rr = 0;
   private prevR = 0;
   private active = false;
-  /** Readings in a row past the limit (at most WARM_PAST: more says nothing more). */
+  /** Readings in a row past the limit (at most WARM_PAST: more says nothing more); saved with the limit. */
   private past = 0;
   private calm = 0;
   private calmSince = 0;
@@ -526,7 +529,9 @@ export class ThresholdTracker {
       if (this.calm === 0) this.calmSince = ts;
       this.calm++;
     } else this.calm = 0;
-    const hold = Math.max(WARN_CALM_SHARE * warning, Math.min(this.period > 0 ? this.period : 0, warning));
+    // The cycle's hold only while the line still points at the limit: after a repair the warning ends as before.
+    const toward = this.cur !== null && this.cur.line > 0;
+    const hold = Math.max(WARN_CALM_SHARE * warning, toward ? Math.min(this.period > 0 ? this.period : 0, warning, DAY) : 0);
     if (this.calm < WARN_CALM || (ts - this.calmSince) / 1000 < hold) return null;
     this.active = false;
     this.calm = 0;
@@ -546,7 +551,7 @@ export class ThresholdTracker {
       r: [this.r2, this.rr, this.prevR],
       warn: [this.active ? 1 : 0, this.calm, this.calmSince],
       cv: this.covered,
-      past: this.past,
+      past: [this.past, this.o.limit],
     };
   }
 
@@ -575,10 +580,10 @@ export class ThresholdTracker {
     // No more than the time since the first reading (a sum of intervals may pass it by a rounding).
     if (!(covered >= 0) || (tr.lastTs !== null && covered > ((tr.lastTs - tr.t0) / 1000) * (1 + 1e-9) + 1e-6)) throw new Error("bad threshold state");
     tr.covered = covered;
-    // A state saved before the run was counted: none.
-    const past = s.past === undefined ? 0 : numbers([s.past], 1, "threshold")[0];
+    // A state saved before the run was counted: none; nor one counted against another limit.
+    const [past, limit] = s.past === undefined ? [0, options.limit] : numbers(s.past, 2, "threshold");
     if (!Number.isInteger(past) || past < 0 || past > WARM_PAST) throw new Error("bad threshold state");
-    tr.past = past;
+    tr.past = limit === options.limit ? past : 0;
     tr.cur = tr.lastTs === null ? null : tr.fit(tr.covered);
     return tr;
   }
