@@ -663,6 +663,9 @@ describe("predict detector: faults a user wants to hear about", function () {
         assert.ok(verdicts.slice(at, last + 1).every((v) => v.anomaly), `seed ${seed}, step ${size}: flagged while it lasts`);
         assert.deepEqual(verdicts.map((v, i) => (v.anomaly && (i < at || i > last) ? i - last : 0)).filter((k) => k), [1, 2], `seed ${seed}, step ${size}`);
         assert.deepEqual(alerts.filter((a) => a.type === "drift" && a.i >= at), [], `seed ${seed}, step ${size}: no new level`);
+        // The reading that ends it is judged against where the signal stepped back to, and says so.
+        const end = alerts.find((a) => a.type === "anomaly" && a.state === "end" && a.i > last);
+        assert.ok(end && Math.abs(verdicts[end.i].expected - points[end.i].value) < 0.3 && verdicts[end.i].score < 1, `seed ${seed}, step ${size}: ${JSON.stringify(verdicts[end.i])}`);
       }
     }
   });

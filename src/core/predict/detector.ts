@@ -735,6 +735,8 @@ export class AnomalyDetector {
     const expected = back ?? level;
     // A step's fault that ended with the signal elsewhere (see STEP_OUT): the level the readings stepped back to.
     let out: number | null = null;
+    /** What the reading was judged against (the level stepped out to, see STEP_OUT). */
+    let judged = expected;
     const tailed = !first && !gap && !relevel && back === null && this.active && this.jump !== 0;
     if (tailed) out = this.jumpHeld(value, warm && !this.stuckEp && !this.noiseEp ? expected : null);
     let score = 0;
@@ -807,6 +809,7 @@ export class AnomalyDetector {
     } else if (out !== null) {
       // The fault is over: the level is where the readings stepped back to, and this reading is
       // judged against it (the ramp's line moves with it, as across a gap).
+      judged = out;
       score = finiteScore(Math.abs(value - out) / (o.zThreshold * this.scale()));
       verdict = true;
       this.ramp[2] += this.ramp[0] * (out - expected);
@@ -927,7 +930,7 @@ export class AnomalyDetector {
     // The reading's own state: part of the open episode (flagged, or not yet back under the exit
     // level). The readings that only wait out the hysteresis are normal, as a user sees them.
     const anomaly = this.active && (flagged || score >= o.hysteresis.exit);
-    return { score, flagged, anomaly, expected, verdict, alerts };
+    return { score, flagged, anomaly, expected: judged, verdict, alerts };
   }
 
   /**
