@@ -670,6 +670,23 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
+  it("a sensor stuck for less than it ever held a value, back where the signal has lately been, is not flagged for levelShift after it", function () {
+    // Read every 10 s to 0.5, a 90-minute swing of +-2: it holds values for long (so 13 minutes
+    // stuck is not reported), and the signal moves 1.5 meanwhile. Judged against the stuck value,
+    // the return was flagged until levelShift took it (101-180 readings); now its first two are.
+    // (Where the return lands just past the range the slow level covered, as on seed 4, it still is.)
+    for (const seed of [1, 2, 3]) {
+      const g = gauss(seed);
+      const at = 5 * 360 + seed * 30;
+      const points = Array.from({ length: 8 * 360 }, (_, i) => ({ ts: T0 + i * 10000, value: Math.round((50 + 2 * Math.sin((2 * Math.PI * i * 10) / 5400) + 0.08 * g()) * 2) / 2 }));
+      for (let i = at + 1; i <= at + 78; i++) points[i].value = points[at].value;
+      const { verdicts, alerts } = feed(points);
+      const after = verdicts.slice(at + 79).filter((v) => v.anomaly).length;
+      assert.ok(after <= 2, `seed ${seed}: ${after} flagged after the run`);
+      assert.deepEqual(alerts.filter((a) => a.type === "drift" && a.i > at), [], `seed ${seed}: no new level`);
+    }
+  });
+
   it("a step just past the threshold on a noisy sensor is not taken for ended by its own noise", function () {
     // A step of -2 (6.7 noise sd, about 1.3 thresholds) for 20 minutes on a daily cycle of +-3 read
     // every 10 s, 60 phases of the day. Two groups of three noisy readings half a step apart, the
@@ -1127,7 +1144,8 @@ describe("predict detector: state", function () {
       { rp: good.rp.slice(0, 8) }, { rp: [...good.rp, 0] }, { rp: good.rp.map((x, k) => (k === 9 ? "0" : x)) },
       // The last normal reading after the last reading, or before the first.
       { rp: good.rp.map((x, k) => (k === 9 ? good.t + 1e12 : x)) }, { rp: good.rp.map((x, k) => (k === 9 ? good.t0 - 1 : x)) },
-      { mv: 1 }, { mv: [null] }, { mv: ["1", 0] }, { mv: [null, 0, 0, 1, 2, 3, 4, 5, 6, 7] }, { mv: [null, 0] }, { mv: [null, "0"] }, { mv: [null, 0, null] }];
+      { mv: 1 }, { mv: [null] }, { mv: ["1", 0] }, { mv: [null, 0, 0, 1, 2, 3, 4, 5, 6, 7] }, { mv: [null, 0] }, { mv: [null, "0"] }, { mv: [null, 0, null] },
+      { e: [...good.e.slice(0, 7), 2] }, { e: [...good.e.slice(0, 7), 0.5] }, { e: [...good.e, 0] }, { e: good.e.slice(0, 6) }];
     for (const bad of bads) {
       assert.throws(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, ...bad }), Error, JSON.stringify(bad));
     }
@@ -1142,6 +1160,7 @@ describe("predict detector: state", function () {
     delete old.cy;
     old.rp = good.rp.slice(0, 9);
     assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, old), "a state from before hp, qc, ga, nz, mv, nb, gd, cy and the ramp's time");
+    assert.doesNotThrow(() => AnomalyDetector.from(DETECTOR_DEFAULTS, { ...good, e: good.e.slice(0, 7) }), "an episode saved before afterRun");
     assert.equal(AnomalyDetector.from(DETECTOR_DEFAULTS, old).toJSON().rp[9], good.t, "the ramp's time from the last reading's");
   });
 
