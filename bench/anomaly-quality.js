@@ -37,6 +37,7 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
+const { mulberry32 } = require("./lib");
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -315,14 +316,7 @@ function thresholdRows({ seeds = [1, 2, 3], step = 10, pkg = process.env.TWINWIR
     const errors = [];
     let warnings = 0;
     for (const seed of seeds) {
-      let a = seed >>> 0;
-      const next = () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
+      const next = mulberry32(seed);
       const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
       const truth = (t) => 60 + c.rate * (t / 86400) + c.accel * (t / 86400) ** 2 + 3 * Math.sin((2 * Math.PI * t) / 86400);
       const n = Math.round((c.days * 86400) / step);

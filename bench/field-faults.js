@@ -57,6 +57,7 @@
 "use strict";
 const path = require("path");
 const { execFileSync } = require("child_process");
+const { mulberry32 } = require("./lib");
 
 const HOUR = 3600;
 const KINDS = ["spike", "dropout", "stuck", "noise", "step"];
@@ -127,14 +128,7 @@ function hash(...xs) {
 }
 
 function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const r = {
     next,
     uniform: (lo, hi) => lo + (hi - lo) * next(),

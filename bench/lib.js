@@ -191,4 +191,16 @@ function machine() {
   };
 }
 
-module.exports = { repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };
+/** A seeded uniform draw in [0, 1) (mulberry32): the same recordings on every run. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+module.exports = { mulberry32, repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };

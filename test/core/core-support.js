@@ -29,17 +29,8 @@ function throwsTwin(fn, code, params = {}) {
   });
 }
 
-/** A seeded uniform draw in [0, 1) (mulberry32): the same numbers on every run. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded uniform draw in [0, 1): the benches' generator, so a test and a bench draw the same numbers.
+const { mulberry32 } = require("../../bench/lib");
 
 /** Seeded standard normal draws (Box-Muller over mulberry32). */
 function seededGauss(seed) {

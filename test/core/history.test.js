@@ -1,6 +1,7 @@
 "use strict";
 const assert = require("assert");
 const { Series } = require("../../nodes/lib/core/history");
+const { mulberry32 } = require("./core-support");
 
 /** A series holding points (ts, value) = (t0 + i*step, i) for i in [0, n). */
 function filled(capacity, n, { t0 = 1000, step = 10 } = {}) {
@@ -217,17 +218,8 @@ describe("core/history Series", function () {
   });
 
   describe("compact storage: every point comes back bit-exact", function () {
-    /** Small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
-    function rng(seed) {
-      let a = seed >>> 0;
-      return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
+    /** A deterministic PRNG, so a failure names a reproducible case. */
+    const rng = mulberry32;
 
     /** The behaviour the ring buffer had: the newest `capacity` points, searched linearly. */
     function model(capacity, points) {
