@@ -91,13 +91,15 @@ const BIN_SHARE = 0.25;
 const TYPICAL_W = 0.1;
 /**
  * A warning ends once the time is over WARN_CLEAR x the warning (or gone) for WARN_CALM readings
- * and WARN_CALM_SHARE x the warning, and, with a cycle and while the trend's line still points at
- * the limit, for a period (at most the warning and a day): the crossing is timed at a cycle's
+ * and WARN_CALM_SHARE x the warning, and, with a cycle, while a crossing is still foreseen and the
+ * trend's line still points at the limit, for a period (at most the warning and a day): the crossing is timed at a cycle's
  * peak, so the time jumps by a whole period when a peak passes just under the limit. Held for a
  * tenth of a 24 h warning only, wear with daily peaks varying by 0.5 warned 2 or 3 times for one
  * approach in 5 of 20 recordings (read every 60 or 600 s). Held for a period whatever the line
  * did, a warning outlived a repair by a day (60 s readings, 24 h warning) or 80 days (readings
- * every 12 h, a yearly cycle, a 60-day warning).
+ * every 12 h, a yearly cycle, a 60-day warning); held while the line still rose but no crossing
+ * was foreseen, one ended 32-45 h after a signal turned back 3 units under its limit (25-38 h now,
+ * 24 h with no hold at all).
  */
 const WARN_CLEAR = 1.5;
 const WARN_CALM = 10;
@@ -529,8 +531,9 @@ export class ThresholdTracker {
       if (this.calm === 0) this.calmSince = ts;
       this.calm++;
     } else this.calm = 0;
-    // The cycle's hold only while the line still points at the limit: after a repair the warning ends as before.
-    const toward = this.cur !== null && this.cur.line > 0;
+    // The cycle's hold only while a crossing is still foreseen and the line still points at the
+    // limit: after a repair or a turn the warning ends as before.
+    const toward = ttt !== null && this.cur !== null && this.cur.line > 0;
     const hold = Math.max(WARN_CALM_SHARE * warning, toward ? Math.min(this.period > 0 ? this.period : 0, warning, DAY) : 0);
     if (this.calm < WARN_CALM || (ts - this.calmSince) / 1000 < hold) return null;
     this.active = false;
