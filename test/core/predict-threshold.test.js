@@ -99,6 +99,22 @@ describe("predict threshold: time to a limit on slow wear under a daily cycle", 
     }
   });
 
+  it("ends a warning about a day after the signal turns back under its limit, not a cycle later still", function () {
+    // 60 for a day, up 12 over two days to 72 (limit 75), then back down: the warning comes near
+    // the top and ends once no crossing is foreseen. Held a cycle more while the line still rose,
+    // it ended 32.5 h after the turn.
+    for (const step of [60, 600]) {
+      const g = gauss(41);
+      const rise = (d) => (d < 1 ? 0 : d < 3 ? 6 * (d - 1) : d < 5 ? 6 * (5 - d) : 0);
+      const points = [];
+      for (let t = 0; t < 11 * DAY; t += step) points.push({ ts: T0 + t * 1000, value: 60 + rise(t / DAY) + 0.3 * g() });
+      const alerts = run(new ThresholdTracker({ limit: 75, direction: "above", warning: DAY }), points).flatMap((o) => o.alerts);
+      assert.deepEqual(alerts.map((a) => a.state), ["start", "end"], `every ${step} s`);
+      const after = (alerts[1].ts - T0) / 3600000 - 3 * 24;
+      assert.ok(after < 28, `every ${step} s: ended ${after.toFixed(1)} h after the turn`);
+    }
+  });
+
   it("does not take a daily cycle's flank for wear on a noisy sensor before two days are in", function () {
     // Wear of 0.3 a day (the crossing 50 days away), a daily cycle of 2, noise 1, read every minute,
     // starting at 8 phases of the day: one line over the first one to two days took the flank for a
