@@ -703,23 +703,68 @@ describe("predict detector: faults a user wants to hear about", function () {
     }
   });
 
-  it("a step fault that only shrinks on a daily cycle's flank, taken for ended, is undone at its real end: no false flags for levelShift after it", function () {
+  it("a step fault that shrinks or flips on a daily cycle's flank is flagged until its real end, and not after it", function () {
     // Read every 10 s, a daily cycle of +-4 on its falling flank, noise 0.08 to 0.0625; a fault of
-    // +4 for 4 minutes that shrinks to +1.8 for 8 more. The shrink lands where the signal has lately
-    // been and ends the episode (its 8 minutes go unflagged: the cost of STEP_OUT); the real end,
-    // back where the signal was expected, then started an episode of its own held for levelShift
-    // (180 readings).
-    for (const seed of [1, 2]) {
+    // +4 for 10 minutes that then shrinks to +1.8, or flips to -3, for 10 more. The shrink lands
+    // where the signal has lately been: taken for the fault's end, its 10 minutes went unflagged,
+    // and the real end was flagged for levelShift (180 readings). A step out elsewhere than
+    // expected needs a step back of about the fault's size; what is left of it is the step then.
+    for (const [first, then] of [[4, 1.8], [4, -3], [-3, -1.5]]) {
+      for (const seed of [1, 2]) {
+        const g = gauss(seed);
+        const start = 5 * 360;
+        const points = Array.from({ length: 8 * 360 }, (_, i) => {
+          const fault = i >= start && i < start + 60 ? first : i >= start + 60 && i < start + 120 ? then : 0;
+          return { ts: T0 + i * 10000, value: Math.round((15 + 4 * Math.sin((2 * Math.PI * (i * 10 + 21600)) / 86400) + 0.08 * g() + fault) * 16) / 16 };
+        });
+        const { verdicts } = feed(points);
+        const inside = verdicts.slice(start, start + 120).filter((v) => v.anomaly).length;
+        const after = verdicts.slice(start + 120).filter((v) => v.anomaly).length;
+        assert.ok(inside === 120 && after <= 2, `${first} then ${then}, seed ${seed}: ${inside} of the fault's 120 readings flagged, ${after} after it`);
+      }
+    }
+  });
+
+  it("a fault's level accepted at levelShift is not where the signal has lately been: the same fault again after a hold is flagged while it lasts", function () {
+    // A quiet sensor read to 1 (20 nearly always): a step of +6 for 32 minutes is taken as the new
+    // normal at 30 and undone when it ends; the same step again 2.5 hours later, right after a
+    // hold, was taken for a stuck sensor's return to a level the signal had lately been at, and
+    // went unflagged (2 readings), its end flagged for levelShift.
+    for (const interval of [10, 30]) {
+      for (const seed of [1, 2]) {
+        const g = gauss(seed);
+        const per = 3600 / interval;
+        const [a1, b1] = [3 * per, 3 * per + (32 * 60) / interval];
+        const [a2, b2] = [5.5 * per, 5.5 * per + (11 * 60) / interval];
+        let walk = 0;
+        const points = Array.from({ length: 8 * per }, (_, i) => {
+          walk = 0.999 * (walk + 0.003 * Math.sqrt(interval / 10) * g());
+          const fault = (i >= a1 && i < b1) || (i >= a2 && i < b2) ? 6 : 0;
+          return { ts: T0 + i * interval * 1000, value: Math.round(20.3 + 0.7 * Math.sin((2 * Math.PI * i * interval) / 86400) + walk + 0.03 * g() + fault) };
+        });
+        const { verdicts } = feed(points);
+        assert.equal(verdicts.slice(a2, b2).filter((v) => v.anomaly).length, b2 - a2, `every ${interval} s, seed ${seed}`);
+        assert.equal(verdicts.slice(b2).filter((v) => v.anomaly).length, 0, `every ${interval} s, seed ${seed}: after it`);
+      }
+    }
+  });
+
+  it("a step that begins right after a coarse sensor held a value, toward where the signal was, is flagged while it lasts", function () {
+    // Read every 10 s to 0.5 on a daily cycle's flank (+-5): values hold for minutes. A step of
+    // -1.5 for 20 minutes from the first change after a hold of 10 readings, back toward where the
+    // signal was an hour before, was taken for a stuck sensor's return (2 of 120 flagged): the run
+    // was too short for the signal to have gone that far (see AFTER_RUN).
+    for (const seed of [1, 2, 3]) {
       const g = gauss(seed);
-      const start = 5 * 360;
-      const points = Array.from({ length: 8 * 360 }, (_, i) => {
-        const fault = i >= start && i < start + 24 ? 4 : i >= start + 24 && i < start + 72 ? 1.8 : 0;
-        return { ts: T0 + i * 10000, value: Math.round((15 + 4 * Math.sin((2 * Math.PI * (i * 10 + 21600)) / 86400) + 0.08 * g() + fault) * 16) / 16 };
-      });
+      const q = (x) => Math.round(x * 2) / 2;
+      const truth = Array.from({ length: 10 * 360 }, (_, i) => 20 + 5 * Math.sin((2 * Math.PI * i * 10) / 86400 - 0.5) + 0.05 * g());
+      let at = 6 * 360;
+      while (!truth.slice(at - 10, at).every((v) => q(v) === q(truth[at - 1]))) at++;
+      const size = -Math.sign(truth[at] - truth[at - 360]) * 1.5;
+      const points = truth.map((v, i) => ({ ts: T0 + i * 10000, value: q(v + (i >= at && i < at + 120 ? size : 0)) }));
       const { verdicts } = feed(points);
-      assert.ok(verdicts.slice(start, start + 24).every((v) => v.anomaly), `seed ${seed}: the fault's first 4 minutes flagged`);
-      const after = verdicts.slice(start + 72).filter((v) => v.anomaly).length;
-      assert.ok(after <= 2, `seed ${seed}: ${after} flagged after the fault's end`);
+      const inside = verdicts.slice(at, at + 120).filter((v) => v.anomaly).length;
+      assert.equal(inside, 120, `seed ${seed}: ${inside} of the step's 120 readings flagged`);
     }
   });
 
