@@ -57,7 +57,7 @@
 "use strict";
 const path = require("path");
 const { execFileSync } = require("child_process");
-const { mulberry32 } = require("./lib");
+const { mulberry32, hash } = require("./lib");
 
 const HOUR = 3600;
 const KINDS = ["spike", "dropout", "stuck", "noise", "step"];
@@ -115,17 +115,6 @@ function parseArgs(argv) {
 }
 
 // ---------------------------------------------------------------- generator (no package code)
-
-function hash(...xs) {
-  let h = 0x811c9dc5;
-  for (const x of xs) {
-    h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
-    h ^= h >>> 12;
-  }
-  return h >>> 0;
-}
 
 function rng(seed) {
   const next = mulberry32(seed);

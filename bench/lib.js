@@ -203,4 +203,16 @@ function mulberry32(seed) {
   };
 }
 
-module.exports = { mulberry32, repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };
+/** A seed from several numbers (a recording's seed, device, stream...): FNV-1a with a final mix. */
+function hash(...xs) {
+  let h = 0x811c9dc5;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h ^= h >>> 12;
+  }
+  return h >>> 0;
+}
+
+module.exports = { mulberry32, hash, repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };
