@@ -160,6 +160,8 @@ const ANOMALY_BEFORE = path.join(__dirname, "anomaly-quality-before.json");
 
 /** bench/field-faults.js's intervals (s): a fast and a slow field sensor. */
 const FIELD_INTERVALS = [10, 30];
+/** Its figures on the code before the episode-ending rules (STEP_OUT, AFTER_RUN) of commit df1f2a8 on. */
+const FIELD_BEFORE = path.join(__dirname, "field-faults-before.json");
 
 async function anomaly() {
   log("anomaly: flags on simulated faults and real series, time to threshold on synthetic wear, at default settings");
@@ -179,6 +181,12 @@ async function anomaly() {
   if (process.env.BENCH_BEFORE) {
     field.before = [];
     for (const interval of FIELD_INTERVALS) field.before.push(await runChild("field-faults.js", [path.resolve(process.env.BENCH_BEFORE), interval], { timeoutMs: 600000 }));
+    field.beforeSource = `${process.env.BENCH_BEFORE}, in this run`;
+  } else if (fs.existsSync(FIELD_BEFORE)) {
+    const recorded = JSON.parse(fs.readFileSync(FIELD_BEFORE, "utf8"));
+    field.before = FIELD_INTERVALS.map((iv) => recorded.runs.find((r) => r.args.interval === iv));
+    if (field.before.some((r) => !r)) field.before = null;
+    else field.beforeSource = `commit ${recorded.commit}, recorded earlier (bench/field-faults-before.json)`;
   }
   return { after, before, field };
 }
@@ -191,7 +199,7 @@ function renderField(L, field) {
   L.push("run of 5-20 min, a burst of noise of 2-10 min, a step of 5-20 min. Per reading, flagged = the prediction's `anomaly`; the 1 h");
   L.push("forecast's MAE over persistence's against the true signal (pairs with no fault); 95 % coverage from 2 h on.");
   const before = field.before;
-  if (before) L.push(`Before -> after: ${process.env.BENCH_BEFORE} and this run's build, in this run.`);
+  if (before) L.push(`Before -> after: ${field.beforeSource || "an earlier build"}, and this run's build.`);
   L.push("", "| read every | quantity | precision | recall | F1 | false flags after steps / bursts | 1 h MAE / persistence | 95 % coverage |", "|---|---|---|---|---|---|---|---|");
   const f3 = (x) => (x === null || x === undefined ? "-" : x.toFixed(3));
   const pair = (b, a, f) => (before ? `${f(b)} -> ${f(a)}` : f(a));
