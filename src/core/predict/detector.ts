@@ -766,12 +766,15 @@ export class AnomalyDetector {
     const burst = !first && this.active && this.noiseEp && this.shift.length >= 3;
     const level = first ? value : burst ? median(this.shift) : persistent ? median(this.recent) + drift : this.forecast(this.best(), steps);
     const expected = back ?? level;
-    // A step's fault that ended with the signal elsewhere (see STEP_OUT): the level the readings stepped back to.
+    // Every reading of an episode whose start's jump holds goes into its tail, here (see jumpHeld);
+    // a step's fault that ended with the signal elsewhere (see STEP_OUT) gives the level the
+    // readings stepped back to.
     let out: number | null = null;
     /** What the reading was judged against (the level stepped out to, see STEP_OUT). */
     let judged = expected;
-    const tailed = !first && !gap && !relevel && back === null && this.active && this.jump !== 0;
-    if (tailed) out = this.jumpHeld(value, warm && !this.stuckEp && !this.noiseEp ? expected : null);
+    if (!first && !gap && !relevel && back === null && this.active && this.jump !== 0) {
+      out = this.jumpHeld(value, warm && !this.stuckEp && !this.noiseEp ? expected : null);
+    }
     let score = 0;
     let flagged = false;
     let verdict = false;
@@ -897,7 +900,6 @@ export class AnomalyDetector {
         this.shift.push(value);
         if (this.shift.length > SHIFT_KEEP) this.shift.shift();
       }
-      if (this.active && this.jump !== 0 && !tailed) this.jumpHeld(value, null);
       let stuck = warm && o.stuck && !this.runDone && this.run >= Math.max(STUCK_MIN, STUCK_FACTOR * this.maxRun) && (this.stuckEp || this.n + 1 >= STUCK_HISTORY * this.run);
       if (stuck && !this.stuckEp && this.runSince === this.t0) {
         // A run held since the first reading is how this signal is (a setpoint, a 0/1 state): a
@@ -1322,7 +1324,7 @@ export class AnomalyDetector {
     const threshold = this.o.zThreshold * this.scale();
     // Two levels, each three readings within a threshold and half the jump: a burst of noise moves as far, and scatters.
     const tight = (u: number[]) => Math.max(...u) - Math.min(...u) < Math.min(threshold, Math.abs(jump) / 2);
-    if (this.steppedOut(now, expected, jump, back)) {
+    if (this.steppedOut(now, expected, jump, back, threshold)) {
       if (tight(t.slice(0, 3)) && tight(t.slice(3))) return now;
       // Two readings back so far: the third says whether they are a level.
       if (tight(t.slice(4)) && !tight(t.slice(3))) return null;
@@ -1339,11 +1341,11 @@ export class AnomalyDetector {
   }
 
   /**
-   * `now` is back where the signal was expected or has lately been (see STEP_OUT), within a
-   * threshold and nearer than the fault's level (the expected one moved by the jump).
+   * `now` is back (see STEP_OUT): within the threshold of where the signal was expected and
+   * nearer it than the fault's level (the expected one moved by the jump), or, by a step back of
+   * about the jump, where the slow level has lately been.
    */
-  private steppedOut(now: number, expected: number, jump: number, back: number): boolean {
-    const threshold = this.o.zThreshold * this.scale();
+  private steppedOut(now: number, expected: number, jump: number, back: number, threshold: number): boolean {
     const margin = Math.min(threshold, Math.abs(now - (expected + jump)));
     if (Math.abs(now - expected) < margin) return true;
     // Elsewhere than expected, only by a step back of about the fault's size: one that shrank or flipped is not over.
@@ -1401,9 +1403,6 @@ export class AnomalyDetector {
   private returned(score: number, noisy: boolean): boolean {
     return this.active && this.spiky > 0 && !noisy && !this.stuckEp && !this.noiseEp && score < 1;
   }
-
-
-
 
   /** Typical intervals a new level must hold (the CUSUM's threshold and a burst's end grow with it). */
   private readingsPerShift(): number {
@@ -1499,10 +1498,10 @@ export class AnomalyDetector {
     if (!Number.isInteger(spiky) || spiky < 0 || spiky > RETURN_READINGS || (spiky > 0 && !d.active)) throw new Error("bad detector state");
     if (!Number.isInteger(returnN) || returnN < -1) throw new Error("bad detector state");
     d.spiky = spiky;
+    d.returnN = returnN;
     if (!(runReach >= 0)) throw new Error("bad detector state");
     d.runReach = runReach;
     d.runValue = runValue;
-    d.returnN = returnN;
     if (!Array.isArray(s.sh) || s.sh.length > SHIFT_KEEP) throw new Error("bad detector state");
     d.shift = nums(s.sh, s.sh.length);
     let warmed: number;
