@@ -381,34 +381,17 @@ const NOISE_WIDTH_READINGS = 5;
  *   ended there and went unseen (recall 0.900 -> 0.893).
  * - Faults right after a burst are missed before and after this (recall 0.07 to 0.19 read every 1 to
  *   10 s in that review): within the burst, readings are judged against the median of the latest,
- *   which follows the step. Keeping an end level more than a threshold and the pace from the
- *   expected one open as a step found them (a step of 3 to 6 thresholds after a burst: 88 -> 324 of
- *   360 readings), but a humidity that rose 1.8 %RH under a 5-minute burst (bench/field-faults.js
- *   at 5 s) was then flagged for levelShift. Such a level is told as one instead (BURST_MOVED).
+ *   which follows the step, and the burst's end (NOISE_CALM) takes that level. Keeping an end level
+ *   more than a threshold and the pace from the expected one as a step found them (a step of 3 to 6
+ *   thresholds after a burst: 88 -> 324 of 360 readings), but a humidity that rose 1.8 %RH under a
+ *   5-minute burst (bench/field-faults.js at 5 s) was then flagged for levelShift. Accepting such a
+ *   level with a drift alert, one that may come undone (BACK), kept the step's end unflagged (the
+ *   review's false flags 1,437,280 -> 365,499), but where the signal really moved under the burst,
+ *   a fault back to the old level within BACK_SHIFTS was taken for the undo: unflagged (recall 1.0
+ *   -> 0.001-0.07), and the signal's real return flagged for levelShift; repeated bursts with a real
+ *   move under the first flagged 41 % more at 10 s. Left as it is.
  */
 const BURST_CALM_RANGE = 0.5;
-/**
- * A burst that ends with the signal elsewhere. Within a burst the readings are judged against the
- * median of the latest, which follows a step that comes right after it, and its end (NOISE_CALM)
- * took the step's level as the signal's, silently. The step went unflagged, and its end, the
- * signal back, was flagged until levelShift took it for a new level. Now, where that level is
- * further from the one expected than BURST_MOVED thresholds and what the slow level could have
- * moved since the burst began (at the pace of its widest range in one bucket, see AFTER_RUN), it
- * is accepted as a level with a drift alert, and one that may come undone (see BACK): the signal
- * back there is judged against the level it left. The step is still not flagged; its end is not either.
- * - An adversarial review's faults right after a burst (steps of 1 to 4 thresholds, on a daily
- *   cycle's flank, a walk, around gaps, after warm-up, several in a row; 195 cases x 20 seeds read
- *   every 1 to 60 s): false flags 1,437,280 -> 365,499 (a step of 1 to 4 thresholds on a flat
- *   signal 261,851 -> 25,175; after repeated bursts 97,423 -> 2,150), their recall the same (0.11:
- *   see BURST_CALM_RANGE). Bursts with no fault after them: the same false flags.
- * - bench/field-faults.js: the same flags at 5 to 60 s; drift alerts 6 -> 7 at 5 s, the same at 10,
- *   30 and 60 s (16, 26, 23). Without the pace (a threshold alone) 12, 27, 31 and 27: a burst
- *   under which the signal moved by itself told as a level in one case of six (in the review,
- *   false flags 272,554).
- * - bench/detector-families.js: intermittent recall 0.900 -> 0.905, false flags 9,888 -> 9,063;
- *   realvalued false flags 12,681 -> 10,877; the rest the same. bench/anomaly-quality.js: the same.
- */
-const BURST_MOVED = 1;
 /**
  * A spike or a dropout is over at the first reading back: an episode whose readings so far (at
  * most RETURN_READINGS) all scored RETURN_FAR thresholds or more ends at a reading back within
@@ -1322,18 +1305,7 @@ export class AnomalyDetector {
     // flags as true).
     if (this.calm >= (this.noiseEp ? NOISE_CALM : o.hysteresis.calm) || (due && this.calm > 0)) {
       // Where the signal is after a burst: the median of the latest readings, calm ones among them.
-      if (this.noiseEp) {
-        const to = median(this.shift);
-        const before = this.forecast(this.best(), 1);
-        // Further than the signal could have gone: a level that may come undone (see BURST_MOVED).
-        if (Math.abs(to - before) >= BURST_MOVED * o.zThreshold * sigma + this.reach((ts - this.since) / 1000)) {
-          this.accept(ts, value, before, to, to >= before ? 1 : -1, alerts);
-          this.moved = to - before;
-          this.movedTs = ts;
-          return;
-        }
-        this.levelAt(value, to);
-      }
+      if (this.noiseEp) this.levelAt(value, median(this.shift));
       return this.endEpisode(ts, value, score, alerts);
     }
     if (due) {
