@@ -510,6 +510,9 @@ const TYPICAL_WEIGHT = 0.1;
 const STATE_VERSION = 1;
 const DAY = 86400;
 
+/** A burst's end (see burstOver): not yet, over with the signal where expected, or over at this level. */
+type BurstEnd = boolean | number;
+
 export class AnomalyDetector {
   private readonly o: Required<DetectorOptions>;
   private n = 0;
@@ -643,8 +646,6 @@ export class AnomalyDetector {
   private stillN = 0;
   private stillLo = 0;
   private stillHi = 0;
-  /** Where a burst that ended by its changes left the signal (see BURST_CALM_RANGE), for the episode's end to take up. */
-  private burstTo: number | null = null;
   private burstZ2 = 0;
   private burstN = 0;
   /** The slow level's min and max per bucket of CYCLE_SHIFTS / CYCLE_BUCKETS levelShifts (oldest first), and when the latest began (ms); see CYCLE_SHIFTS. */
@@ -1251,7 +1252,7 @@ export class AnomalyDetector {
     if (fresh && !quiet) alerts.push({ type: "drift", state: "detected", ts, value, direction: sign > 0 ? "up" : "down", from: round(from), to: round(to) });
   }
 
-  private episode(ts: number, value: number, expected: number, score: number, stuck: boolean, noisy: boolean, sigma: number, alerts: DetectorAlert[], over = false, returned = false): void {
+  private episode(ts: number, value: number, expected: number, score: number, stuck: boolean, noisy: boolean, sigma: number, alerts: DetectorAlert[], over: BurstEnd = false, returned = false): void {
     const o = this.o;
     if (!this.active) {
       if (score < 1 && !stuck && !noisy) return;
@@ -1291,10 +1292,10 @@ export class AnomalyDetector {
       }
       this.spiky = score >= RETURN_FAR && !noisy && this.spiky < RETURN_READINGS ? this.spiky + 1 : 0;
     }
-    if (this.noiseEp && over) {
+    if (this.noiseEp && over !== false) {
       // The window's changes are the burst's: kept, they would start another episode at once.
       this.resetNoise();
-      if (this.burstTo !== null) this.levelAt(value, this.burstTo);
+      if (over !== true) this.levelAt(value, over);
       return this.endEpisode(ts, value, score, alerts);
     }
     this.calm = score < o.hysteresis.exit && !noisy ? this.calm + 1 : 0;
@@ -1424,8 +1425,11 @@ export class AnomalyDetector {
     if (seen.length < GRID_VALUES && !seen.includes(value)) seen.push(value);
   }
 
-  /** Whether a burst's latest readings say it is over (see NOISE_END_ODDS); learns the burst's width. */
-  private burstOver(r: number, value: number, sigma: number, noisy: boolean): boolean {
+  /**
+   * Whether a burst's latest readings say it is over (see NOISE_END_ODDS): false, true (back where
+   * expected), or the level its changes say the signal is at (see BURST_CALM_RANGE). Learns the burst's width.
+   */
+  private burstOver(r: number, value: number, sigma: number, noisy: boolean): BurstEnd {
     const z = r / sigma;
     if (noisy) {
       // A dropout within a burst is not its width (and 1e200 would make the sum Infinity, a state that could not be saved).
@@ -1455,8 +1459,7 @@ export class AnomalyDetector {
     const level = median(this.shift.slice(-3));
     // Within half a threshold of where the signal was expected: further, and a fault that came right after the burst would be taken for the level.
     if (Math.abs(level - (value - r)) > BURST_CALM_RANGE * this.o.zThreshold * sigma) return false;
-    this.burstTo = level;
-    return true;
+    return level;
   }
 
   private endEpisode(ts: number, value: number, score: number, alerts: DetectorAlert[]): void {
@@ -1470,7 +1473,6 @@ export class AnomalyDetector {
     this.spiky = 0;
     this.calmOdds = 0;
     this.stillOdds = this.stillN = this.stillLo = this.stillHi = 0;
-    this.burstTo = null;
     this.burstZ2 = 0;
     this.burstN = 0;
     this.shift = [];
