@@ -49,7 +49,7 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const { mulberry32, hash } = require("./lib");
+const { mulberry32, hash, heatCycle } = require("./lib");
 
 const H = 3600;
 const T0 = Date.UTC(2026, 0, 5);
@@ -78,16 +78,6 @@ function q(x, res) {
   return res ? Number((Math.round(x / res) * res).toFixed(decimals(res))) : Number(x.toFixed(6));
 }
 
-/** A thermostat cycle: linear heating over heatShare of the period, then exponential cooling. */
-function heat(d, t) {
-  const u = (((t + d.cph) % d.period) + d.period) % d.period;
-  const h = d.heatShare * d.period;
-  if (u < h) return (d.rise * u) / h;
-  const c = d.period - h;
-  const end = Math.exp(-c / d.coolTau);
-  return (d.rise * (Math.exp(-(u - h) / d.coolTau) - end)) / (1 - end);
-}
-
 /** A device: truth(t) = mu + daily sine + heating cycle (p.cycle) + mean-reverting walk. */
 function makeDevice(r, p) {
   const d = { mu: r.u(15, 25), amp: p.amp, phase: r.u(0, 2 * Math.PI), walkSd: p.walkSd ?? 0.2, walkTau: p.walkTau ?? 2 * H };
@@ -96,7 +86,7 @@ function makeDevice(r, p) {
     d.heatShare = r.u(0.3, 0.5);
     d.rise = p.rise ?? r.u(1, 2);
     d.coolTau = ((1 - d.heatShare) * d.period) / r.u(1.5, 3);
-    d.cph = r.u(0, d.period);
+    d.cyclePhase = r.u(0, d.period);
   }
   return d;
 }
@@ -128,7 +118,7 @@ function truthSeries(r, d, ts) {
     last = t;
     w = w * e + d.walkSd * Math.sqrt(1 - e * e) * r.g();
     let y = d.mu + d.amp * Math.sin((2 * Math.PI * t) / 86400 + d.phase) + w;
-    if (d.period) y += heat(d, t);
+    if (d.period) y += heatCycle(d, t);
     out.push(y);
   }
   return out;

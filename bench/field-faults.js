@@ -57,7 +57,7 @@
 "use strict";
 const path = require("path");
 const { execFileSync } = require("child_process");
-const { mulberry32, hash } = require("./lib");
+const { mulberry32, hash, heatCycle } = require("./lib");
 
 const HOUR = 3600;
 const KINDS = ["spike", "dropout", "stuck", "noise", "step"];
@@ -174,16 +174,6 @@ function deviceParams(kind, p) {
     wSd: p.uniform(0.1, 0.4), wTau: p.uniform(1, 3) * HOUR,
     hMid: p.uniform(40, 50), hK: p.uniform(1.5, 3), hSd: p.uniform(0.5, 1.5), hTau: p.uniform(1, 3) * HOUR,
   };
-}
-
-/** The thermostat cycle, 0..rise: linear heating, then exponential cooling back to 0. */
-function heatCycle(d, t) {
-  const u = (((t + d.cyclePhase) % d.period) + d.period) % d.period;
-  const heat = d.heatShare * d.period;
-  if (u < heat) return (d.rise * u) / heat;
-  const c = d.period - heat;
-  const end = Math.exp(-c / d.coolTau);
-  return (d.rise * (Math.exp(-(u - heat) / d.coolTau) - end)) / (1 - end);
 }
 
 /** Interval-independent fault plan of one quantity's recording. */

@@ -191,6 +191,19 @@ function machine() {
   };
 }
 
+/**
+ * A thermostat cycle, 0..rise: linear heating over heatShare of the period, then exponential
+ * cooling back to 0 (time constant coolTau); `d.cyclePhase` shifts it (all in seconds).
+ */
+function heatCycle(d, t) {
+  const u = (((t + d.cyclePhase) % d.period) + d.period) % d.period;
+  const heat = d.heatShare * d.period;
+  if (u < heat) return (d.rise * u) / heat;
+  const c = d.period - heat;
+  const end = Math.exp(-c / d.coolTau);
+  return (d.rise * (Math.exp(-(u - heat) / d.coolTau) - end)) / (1 - end);
+}
+
 /** A seeded uniform draw in [0, 1) (mulberry32): the same recordings on every run. */
 function mulberry32(seed) {
   let a = seed >>> 0;
@@ -215,4 +228,4 @@ function hash(...xs) {
   return h >>> 0;
 }
 
-module.exports = { mulberry32, hash, repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };
+module.exports = { mulberry32, hash, heatCycle, repoRoot, packageDir, snapshotPackage, tmpRoot, tempDir, removeDir, core, runChild, report, childMain, median, fullGc, readings, twinId, dirBytes, snapshotSize, runQueueWaitMs, MB, machine };
